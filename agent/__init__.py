@@ -1,0 +1,1 @@
+"""The session, the plan-act loop, events, approvals, limits and the model seam."""

@@ -1,0 +1,47 @@
+"""Errors the user must see. Each carries the exit code of ARCHITECTURE.md.
+
+Errors the model can fix never become exceptions here: tools turn them into
+observations (see tools/base.py).
+"""
+from __future__ import annotations
+
+
+class ExitCode:
+    FINISHED = 0
+    NOT_FINISHED = 1
+    USAGE = 2
+    MODEL = 3
+    DENIED = 4
+    LIMIT = 5
+    INTERRUPTED = 130
+
+
+class WrenError(Exception):
+    """A fatal error with a kind, a message for people and an exit code."""
+
+    exit_code = ExitCode.NOT_FINISHED
+    kind = "error"
+
+    def __init__(self, message: str, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if kind is not None:
+            self.kind = kind
+
+
+class ConfigError(WrenError):
+    """Bad input, bad config, a missing file: the user must change something (exit 2)."""
+
+    exit_code = ExitCode.USAGE
+    kind = "config"
+
+
+class ModelError(WrenError):
+    """The model or its provider failed (exit 3). `retryable` drives backoff."""
+
+    exit_code = ExitCode.MODEL
+    kind = "model"
+
+    def __init__(self, message: str, kind: str = "model", retryable: bool = False) -> None:
+        super().__init__(message, kind)
+        self.retryable = retryable

@@ -1,0 +1,156 @@
+"""Events a session emits. Every front end (TUI, headless, ACP) consumes this one stream,
+and every event is appended to the session's JSONL log as it happens."""
+from __future__ import annotations
+
+import time
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, Field, TypeAdapter
+
+from wren.agent.messages import ToolCall
+
+Status = Literal["success", "failed", "denied", "limit", "error", "interrupted"]
+
+
+class _Event(BaseModel):
+    ts: float = Field(default_factory=time.time)
+
+
+class SessionStarted(_Event):
+    type: Literal["session_started"] = "session_started"
+    session_id: str
+    model: str
+    cwd: str
+    approval: str
+    resumed: bool = False
+
+
+class UserMessage(_Event):
+    """The user's text; logged so that --resume can rebuild the conversation."""
+    type: Literal["user_message"] = "user_message"
+    text: str
+
+
+class AssistantDelta(_Event):
+    type: Literal["assistant_delta"] = "assistant_delta"
+    text: str
+
+
+class AssistantMessage(_Event):
+    type: Literal["assistant_message"] = "assistant_message"
+    content: str = ""
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+
+
+class ToolCallEvent(_Event):
+    type: Literal["tool_call"] = "tool_call"
+    call_id: str
+    name: str
+    arguments: str
+    kind: str = "other"
+
+
+class ApprovalRequested(_Event):
+    type: Literal["approval_requested"] = "approval_requested"
+    call_id: str
+    name: str
+    arguments: str
+    reason: str
+
+
+class ApprovalResolved(_Event):
+    type: Literal["approval_resolved"] = "approval_resolved"
+    call_id: str
+    decision: Literal["allow_once", "allow_always", "deny"]
+    message: str = ""
+    by: Literal["user", "policy"] = "user"
+
+
+class ToolResultEvent(_Event):
+    type: Literal["tool_result"] = "tool_result"
+    call_id: str
+    name: str
+    ok: bool
+    output: str
+    diff: str | None = None
+    exit_code: int | None = None
+    duration_s: float = 0.0
+    files_changed: list[str] = Field(default_factory=list)
+
+
+class PlanStep(BaseModel):
+    content: str
+    status: Literal["pending", "in_progress", "completed"] = "pending"
+
+
+class PlanUpdated(_Event):
+    type: Literal["plan_updated"] = "plan_updated"
+    steps: list[PlanStep]
+
+
+class ContextCompacted(_Event):
+    type: Literal["context_compacted"] = "context_compacted"
+    tokens_before: int
+    tokens_after: int
+    summary: str
+    evicted: int
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def __add__(self, other: "Usage") -> "Usage":
+        return Usage(prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+                     completion_tokens=self.completion_tokens + other.completion_tokens,
+                     cached_tokens=self.cached_tokens + other.cached_tokens,
+                     cost_usd=self.cost_usd + other.cost_usd)
+
+
+class UsageEvent(_Event):
+    type: Literal["usage"] = "usage"
+    step: Usage
+    total: Usage
+    window: int | None = None
+
+
+class ErrorInfo(BaseModel):
+    kind: str
+    message: str
+
+
+class ErrorEvent(_Event):
+    type: Literal["error"] = "error"
+    kind: str
+    message: str
+    fatal: bool = True
+
+
+class TurnEnded(_Event):
+    type: Literal["turn_ended"] = "turn_ended"
+    status: Status
+    reason: str = ""
+
+
+class Result(_Event):
+    type: Literal["result"] = "result"
+    session_id: str
+    status: Status
+    exit_code: int
+    summary: str
+    steps: int
+    usage: Usage
+    files_changed: list[str]
+    duration_s: float
+    error: ErrorInfo | None = None
+
+
+Event = Annotated[Union[
+    SessionStarted, UserMessage, AssistantDelta, AssistantMessage, ToolCallEvent,
+    ApprovalRequested, ApprovalResolved, ToolResultEvent, PlanUpdated, ContextCompacted,
+    UsageEvent, ErrorEvent, TurnEnded, Result,
+], Field(discriminator="type")]
+
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

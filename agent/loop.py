@@ -1,0 +1,66 @@
+"""The plan-act loop: prompt, model, tools (through approval), repeat until an answer or a stop."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from wren.agent.errors import ModelError
+from wren.agent.events import AssistantDelta, AssistantMessage, Status, UsageEvent
+from wren.agent.messages import Message
+from wren.agent.models.base import ModelReply
+
+if TYPE_CHECKING:
+    from wren.agent.session import Session
+
+
+@dataclass
+class TurnOutcome:
+    status: Status
+    summary: str = ""
+    reason: str = ""
+    files_changed: list[str] = field(default_factory=list)
+
+
+def run_turn(s: "Session") -> TurnOutcome:
+    denied = 0
+    while True:
+        if s.interrupt.is_set():
+            return TurnOutcome("interrupted", reason="interrupted by the user")
+        if why := s.limits.exceeded():
+            return TurnOutcome("limit", reason=why)
+        reply = call_model(s)
+        s.limits.steps += 1
+        s.record(Message(role="assistant", content=reply.content, tool_calls=reply.tool_calls),
+                 AssistantMessage(content=reply.content, tool_calls=reply.tool_calls))
+        if not reply.tool_calls:
+            status: Status = "denied" if denied else "success"
+            return TurnOutcome(status, summary=reply.content,
+                               reason=f"{denied} tool call(s) refused by the approval policy" if denied else "")
+        failed = 0
+        for call in reply.tool_calls:
+            result = s.run_tool_call(call)
+            failed += not result.ok
+            denied += result.denied
+        # A step counts as an error only when every call in it failed: the model is stuck.
+        s.limits.consecutive_errors = s.limits.consecutive_errors + 1 if failed == len(reply.tool_calls) else 0
+
+
+def call_model(s: "Session") -> ModelReply:
+    """One model call, with exponential backoff on retryable provider errors only."""
+    policy = s.backend.retry
+    for attempt in range(policy.attempts):
+        try:
+            reply = s.backend.complete(s.history.prompt(), s.registry.schemas(),
+                                       lambda text: s.emit(AssistantDelta(text=text)))
+            break
+        except ModelError as exc:
+            if not exc.retryable or attempt == policy.attempts - 1:
+                raise
+            delay = policy.delay(attempt)
+            s.warn(f"{exc.message}; retrying in {delay:.2f}s (attempt {attempt + 2} of {policy.attempts})")
+            time.sleep(delay)
+    s.usage = s.usage + reply.usage
+    s.limits.cost_usd = s.usage.cost_usd
+    s.emit(UsageEvent(step=reply.usage, total=s.usage, window=s.backend.window))
+    return reply

@@ -1,0 +1,26 @@
+"""Model backends behind one protocol, chosen by model name (see resolve_backend)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from wren.agent.errors import ConfigError
+from wren.agent.models.base import ModelBackend
+
+
+def resolve_backend(model: str, api_base: str | None = None) -> ModelBackend:
+    """`scripted:PATH`, `local` / `local:NAME_OR_PATH`, or a litellm model string."""
+    if model.startswith("scripted:"):
+        from wren.agent.models.scripted import ScriptedBackend
+
+        return ScriptedBackend(Path(model.removeprefix("scripted:")).expanduser())
+    if model == "local" or model.startswith("local:"):
+        try:
+            from wren.local_models.backend import LocalBackend
+        except ImportError:
+            raise ConfigError("local models need llama-cpp-python: pip install 'wren-agent[local]'") from None
+        return LocalBackend.from_spec(model.partition(":")[2] or None)
+    if not model.strip():
+        raise ConfigError("empty model name; pass --model PROVIDER/MODEL, `local` or scripted:PATH")
+    from wren.agent.models.litellm_backend import LiteLLMBackend
+
+    return LiteLLMBackend(model, api_base=api_base)

@@ -1,0 +1,93 @@
+"""One table of provider failures: what to tell the user, whether a retry can help.
+
+Exit code is always 3 (ModelError). litellm's exception classes map onto these
+kinds in `from_litellm`; the scripted backend raises the same kinds by name.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from wren.agent.errors import ModelError
+
+
+@dataclass(frozen=True)
+class Fault:
+    message: str
+    retryable: bool
+
+
+FAULTS: dict[str, Fault] = {
+    "rate_limit": Fault("the provider is rate limiting requests", True),
+    "timeout": Fault("the provider did not answer in time", True),
+    "connection": Fault("cannot reach the provider", True),
+    "server_error": Fault("the provider had a server error", True),
+    "context_window": Fault("the prompt does not fit the model's context window", False),
+    "auth": Fault("the provider rejected the credentials", False),
+    "permission": Fault("the credentials are not allowed to use this model", False),
+    "not_found": Fault("the provider does not know this model", False),
+    "bad_request": Fault("the provider rejected the request", False),
+    "content_policy": Fault("the provider refused the request under its content policy", False),
+    "budget": Fault("the provider budget is exhausted", False),
+}
+
+# Key variables per provider prefix, so an auth error can name what to set.
+PROVIDER_KEYS: dict[str, str] = {
+    "anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY", "gemini": "GEMINI_API_KEY",
+    "mistral": "MISTRAL_API_KEY", "groq": "GROQ_API_KEY", "deepseek": "DEEPSEEK_API_KEY",
+    "openrouter": "OPENROUTER_API_KEY", "xai": "XAI_API_KEY", "together_ai": "TOGETHERAI_API_KEY",
+}
+
+
+def key_hint(model: str) -> str:
+    provider = model.split("/", 1)[0] if "/" in model else ""
+    key = PROVIDER_KEYS.get(provider)
+    if key:
+        return f"set {key} to a valid key"
+    return "set the API key for your provider (for example ANTHROPIC_API_KEY or OPENAI_API_KEY)"
+
+
+def fault_error(kind: str, model: str, detail: str = "") -> ModelError:
+    fault = FAULTS[kind]
+    message = f"{fault.message} ({model})"
+    if kind == "auth":
+        message += f"; {key_hint(model)}"
+    if detail:
+        message += f": {detail}"
+    return ModelError(message, kind=kind, retryable=fault.retryable)
+
+
+def from_litellm(exc: Exception, model: str) -> ModelError:
+    """Map a litellm exception onto a fault kind. Order matters: subclasses first."""
+    import litellm
+
+    table: list[tuple[type[BaseException], str]] = [
+        (litellm.ContextWindowExceededError, "context_window"),
+        (litellm.ContentPolicyViolationError, "content_policy"),
+        (litellm.AuthenticationError, "auth"),
+        (litellm.PermissionDeniedError, "permission"),
+        (litellm.NotFoundError, "not_found"),
+        (litellm.RateLimitError, "rate_limit"),
+        (litellm.Timeout, "timeout"),
+        (litellm.BudgetExceededError, "budget"),
+        (litellm.APIConnectionError, "connection"),
+        (litellm.InternalServerError, "server_error"),
+        (litellm.ServiceUnavailableError, "server_error"),
+        (litellm.BadRequestError, "bad_request"),
+    ]
+    detail = str(getattr(exc, "message", exc)).splitlines()[0][:300] if str(exc) else ""
+    for cls, kind in table:
+        if isinstance(exc, cls):
+            return fault_error(kind, model, detail)
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int) and status >= 500:
+        return fault_error("server_error", model, detail)
+    return ModelError(f"model call failed ({model}): {type(exc).__name__}: {detail}", kind="model")
+
+
+def has_hosted_key() -> str | None:
+    """The first provider whose key is set, for choosing a hosted default."""
+    for provider, key in PROVIDER_KEYS.items():
+        if os.environ.get(key):
+            return provider
+    return None

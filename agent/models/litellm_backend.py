@@ -1,0 +1,91 @@
+"""Hosted providers and OpenAI-compatible servers through litellm.
+
+litellm is imported lazily (it costs about a second) so `wren --version` stays light.
+"""
+from __future__ import annotations
+
+import os
+
+from wren.agent.errors import ConfigError
+from wren.agent.events import Usage
+from wren.agent.messages import Message, ToolCall
+from wren.agent.models.base import ModelReply, OnDelta, RetryPolicy
+from wren.agent.models.errors import from_litellm
+
+
+def import_litellm():
+    # Without this, litellm fetches its price list from the network at import.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    litellm.suppress_debug_info = True  # it would otherwise print help banners on stdout
+    litellm.drop_params = True  # providers that lack an option (stream_options) still work
+    return litellm
+
+
+class LiteLLMBackend:
+    retry = RetryPolicy()
+
+    def __init__(self, model: str, api_base: str | None = None, timeout_s: float = 600.0) -> None:
+        self.name = model
+        self.api_base = api_base
+        self.timeout_s = timeout_s
+        self._litellm = import_litellm()
+        try:
+            _, self.provider, _, _ = self._litellm.get_llm_provider(model, api_base=api_base)
+        except Exception:  # litellm raises BadRequestError for names it cannot route
+            raise ConfigError(
+                f"unknown model provider in {model!r}; use PROVIDER/MODEL such as "
+                "anthropic/claude-sonnet-4-5 or openai/gpt-4.1, `local`, or scripted:PATH") from None
+        self.window = self._window()
+
+    def _window(self) -> int | None:
+        try:
+            info = self._litellm.get_model_info(self.name)
+        except Exception:  # unknown to litellm's map: servers we point at with --api-base
+            return None
+        return info.get("max_input_tokens") or info.get("max_tokens")
+
+    def complete(self, messages: list[Message], tools: list[dict], on_delta: OnDelta) -> ModelReply:
+        litellm = self._litellm
+        kwargs: dict = {"model": self.name, "messages": [m.to_openai() for m in messages],
+                        "stream": True, "stream_options": {"include_usage": True},
+                        "timeout": self.timeout_s, "num_retries": 0}
+        if tools:
+            kwargs["tools"] = tools
+        if self.api_base:
+            kwargs["api_base"] = self.api_base
+            # OpenAI-compatible local servers need some key, any key.
+            if self.provider == "openai" and not os.environ.get("OPENAI_API_KEY"):
+                kwargs["api_key"] = "sk-local"
+        try:
+            chunks = []
+            for chunk in litellm.completion(**kwargs):
+                chunks.append(chunk)
+                delta = chunk.choices[0].delta.content if chunk.choices else None
+                if delta:
+                    on_delta(delta)
+            response = litellm.stream_chunk_builder(chunks, messages=kwargs["messages"])
+        except Exception as exc:
+            raise from_litellm(exc, self.name) from exc
+        return self._reply(response)
+
+    def _reply(self, response) -> ModelReply:
+        message = response.choices[0].message
+        calls = [ToolCall(id=c.id or f"call_{i}", name=c.function.name or "",
+                          arguments=c.function.arguments or "{}")
+                 for i, c in enumerate(message.tool_calls or [])]
+        usage = getattr(response, "usage", None)
+        cached = 0
+        details = getattr(usage, "prompt_tokens_details", None)
+        if details is not None:
+            cached = getattr(details, "cached_tokens", 0) or 0
+        try:
+            cost = float(self._litellm.completion_cost(completion_response=response) or 0.0)
+        except Exception:  # models without a price (local servers) cost nothing we can know
+            cost = 0.0
+        return ModelReply(
+            content=message.content or "", tool_calls=calls,
+            usage=Usage(prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+                        completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
+                        cached_tokens=cached, cost_usd=cost))

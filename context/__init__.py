@@ -1,0 +1,1 @@
+"""Token budget, compaction, session memory, code index, retrieval and repo map."""

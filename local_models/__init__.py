@@ -1,0 +1,1 @@
+"""GGUF catalog, llama-cpp backend, constrained tool calls, hardware offload."""

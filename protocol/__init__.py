@@ -1,0 +1,1 @@
+"""Editor integration: the ACP agent over stdio."""

@@ -1,0 +1,75 @@
+"""Shared fixtures: real temp git repos and the real `wren` command in a subprocess."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+WREN = Path(sys.executable).with_name("wren")
+
+CALC = "def add(a, b):\n    return a - b\n"
+TEST_CALC = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def calc_repo(tmp_path: Path) -> Path:
+    """A git repo with one failing pytest test."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "calc.py").write_text(CALC)
+    (repo / "test_calc.py").write_text(TEST_CALC)
+    git(repo, "init", "-q")
+    git(repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "add", ".")
+    git(repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "init")
+    return repo
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def json(self) -> dict:
+        return json.loads(self.stdout)
+
+    @property
+    def lines(self) -> list[dict]:
+        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """No provider keys or WREN_MODEL leak in from the machine running the tests."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.endswith("_API_KEY") and k not in ("WREN_MODEL",)}
+    env["XDG_CONFIG_HOME"] = str(Path(env.get("TMPDIR", "/tmp")) / "wren-tests-no-config")
+    env.update(extra)
+    return env
+
+
+def wren(*args: str, cwd: Path | None = None, stdin: str | None = None, env: dict | None = None,
+         timeout: float = 120) -> Run:
+    proc = subprocess.run([str(WREN), *args], cwd=cwd, input=stdin, capture_output=True, text=True,
+                          env=env or clean_env(), timeout=timeout)
+    return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+def scripted(name_or_path: str | Path) -> str:
+    path = Path(name_or_path)
+    return f"scripted:{path if path.is_absolute() else SCENARIOS / path}"
+
+
+def write_script(path: Path, turns: list[dict]) -> str:
+    path.write_text(json.dumps({"turns": turns}))
+    return f"scripted:{path}"

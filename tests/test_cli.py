@@ -1,0 +1,78 @@
+"""CLI contract: bad input exits 2 with one line; --version stays light."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from conftest import clean_env, scripted, wren
+
+
+def one_line_error(run):
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    assert run.code == 2, run.stderr
+    assert len(lines) == 1, run.stderr
+    return lines[0]
+
+
+def test_unknown_approval_value(calc_repo):
+    line = one_line_error(wren("run", "x", "--approval", "sometimes", "--model", scripted("fix_calc.json"),
+                               cwd=calc_repo))
+    assert "--approval" in line and "auto-edit" in line
+
+
+def test_missing_cwd(tmp_path):
+    line = one_line_error(wren("run", "x", "--cwd", str(tmp_path / "nope"), "--model", scripted("fix_calc.json")))
+    assert "--cwd" in line and "not an existing directory" in line
+
+
+def test_unreadable_scripted_file(calc_repo, tmp_path):
+    line = one_line_error(wren("run", "x", "--model", f"scripted:{tmp_path / 'missing.json'}", cwd=calc_repo))
+    assert "cannot read scripted model file" in line
+
+
+def test_invalid_scripted_file(calc_repo, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    line = one_line_error(wren("run", "x", "--model", f"scripted:{bad}", cwd=calc_repo))
+    assert "not valid" in line
+
+
+def test_unknown_model_provider(calc_repo):
+    line = one_line_error(wren("run", "x", "--model", "nosuchprovider/some-model", cwd=calc_repo))
+    assert "unknown model provider" in line and "anthropic/" in line
+
+
+def test_bad_config_file(calc_repo):
+    (calc_repo / "wren.toml").write_text("model = [unclosed")
+    line = one_line_error(wren("run", "x", cwd=calc_repo))
+    assert "wren.toml" in line
+
+
+def test_config_chooses_the_model(calc_repo):
+    (calc_repo / "wren.toml").write_text(f'model = "{scripted("resume_question.json")}"\n')
+    run = wren("run", "what did you change?", "--output-format", "json", cwd=calc_repo)
+    # The transcript expects history that a fresh session lacks: the scripted model must have been chosen.
+    assert run.json["error"]["kind"] == "invariant"
+
+
+def test_json_result_on_config_error(tmp_path):
+    run = wren("run", "x", "--cwd", str(tmp_path / "nope"), "--output-format", "json")
+    assert run.code == 2
+    assert run.json["status"] == "error" and run.json["error"]["kind"] == "config"
+
+
+def test_version():
+    run = wren("--version")
+    assert run.code == 0 and run.stdout.startswith("wren ")
+
+
+@pytest.mark.parametrize("heavy", ["litellm", "chromadb", "textual", "llama_cpp"])
+def test_version_imports_nothing_heavy(heavy):
+    code = ("import sys; sys.argv = ['wren', '--version']\n"
+            "from wren.cli.main import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            f"print({heavy!r} in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=clean_env())
+    assert out.stdout.strip().endswith("False"), out.stdout + out.stderr

@@ -1,0 +1,113 @@
+"""Provider faults, limits, model-fixable errors and the approval policy, through `wren run`."""
+from __future__ import annotations
+
+import json
+
+from conftest import CALC, wren, write_script
+
+READ = {"name": "read_file", "arguments": {"path": "calc.py"}}
+EDIT = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b", "new": "return a + b"}}
+DONE = {"content": "Done."}
+
+
+def run_script(repo, tmp_path, turns, *extra):
+    model = write_script(tmp_path / "script.json", turns)
+    return wren("run", "fix calc", "--model", model, "--output-format", "json", "--approval", "auto",
+                *extra, cwd=repo)
+
+
+def logged(repo, session_id):
+    path = repo / ".wren" / "sessions" / f"{session_id}.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_rate_limit_is_retried_and_succeeds(calc_repo, tmp_path):
+    run = run_script(calc_repo, tmp_path, [{"error": "rate_limit"}, DONE])
+    assert run.code == 0, run.stderr
+    assert run.json["status"] == "success"
+    warnings = [e for e in logged(calc_repo, run.json["session_id"]) if e["type"] == "error"]
+    assert len(warnings) == 1 and not warnings[0]["fatal"] and "retrying" in warnings[0]["message"]
+
+
+def test_persistent_server_error_exits_3(calc_repo, tmp_path):
+    run = run_script(calc_repo, tmp_path, [{"error": "server_error"}] * 6 + [DONE])
+    assert run.code == 3, run.stderr
+    assert run.json["status"] == "error"
+    assert run.json["error"]["kind"] == "server_error"
+    retries = [e for e in logged(calc_repo, run.json["session_id"]) if e["type"] == "error" and not e["fatal"]]
+    assert len(retries) == 3  # four attempts in all
+
+
+def test_auth_error_is_not_retried(calc_repo, tmp_path):
+    run = run_script(calc_repo, tmp_path, [{"error": "auth"}, DONE])
+    assert run.code == 3
+    assert run.json["error"]["kind"] == "auth"
+    assert "API_KEY" in run.json["error"]["message"]
+    assert "API_KEY" in run.stderr
+
+
+def test_running_out_of_turns_exits_3(calc_repo, tmp_path):
+    run = run_script(calc_repo, tmp_path, [{"tool_calls": [READ]}])
+    assert run.code == 3
+    assert run.json["error"]["kind"] == "script_exhausted"
+
+
+def test_max_steps_is_a_limit(calc_repo, tmp_path):
+    run = run_script(calc_repo, tmp_path, [{"tool_calls": [READ]}] * 4 + [DONE], "--max-steps", "2")
+    assert run.code == 5
+    assert run.json["status"] == "limit" and run.json["steps"] == 2
+
+
+def test_malformed_arguments_go_back_to_the_model(calc_repo, tmp_path):
+    run = run_script(calc_repo, tmp_path, [
+        {"tool_calls": [{"name": "edit_file", "arguments": "{\"path\": \"calc.py\", \"old\": "}]},
+        {"tool_calls": [{"name": "edit_file", "arguments": {"path": "calc.py"}}],
+         "expect": ["not valid JSON"]},
+        {"tool_calls": [{"name": "no_such_tool", "arguments": {}}], "expect": ["old: Field required"]},
+        {"tool_calls": [EDIT], "expect": ["unknown tool 'no_such_tool'"]},
+        DONE,
+    ])
+    assert run.code == 0, run.stderr
+    assert (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
+
+
+def test_edit_text_not_found_gets_a_hint(calc_repo, tmp_path):
+    run = run_script(calc_repo, tmp_path, [
+        {"tool_calls": [{"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - c",
+                                                                "new": "return a + b"}}]},
+        {"tool_calls": [EDIT], "expect": ["Did you mean", "2\t    return a - b"]},
+        DONE,
+    ])
+    assert run.code == 0, run.stderr
+    assert (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
+
+
+def test_consecutive_errors_stop_the_run(calc_repo, tmp_path):
+    bad = {"tool_calls": [{"name": "read_file", "arguments": {"path": "missing.py"}}]}
+    run = run_script(calc_repo, tmp_path, [bad] * 8 + [DONE])
+    assert run.code == 5
+    assert "consecutive" in run.json["summary"]
+
+
+def test_read_only_refuses_the_write_and_exits_4(calc_repo, tmp_path):
+    model = write_script(tmp_path / "script.json", [
+        {"tool_calls": [READ]}, {"tool_calls": [EDIT]},
+        {"content": "I cannot change files in read-only mode.", "expect": ["read-only"]}])
+    run = wren("run", "fix calc", "--model", model, "--output-format", "json", "--approval", "read-only",
+               cwd=calc_repo)
+    assert run.code == 4, run.stderr
+    assert run.json["status"] == "denied"
+    assert (calc_repo / "calc.py").read_text() == CALC
+    events = logged(calc_repo, run.json["session_id"])
+    assert any(e["type"] == "approval_resolved" and e["decision"] == "deny" and e["by"] == "policy" for e in events)
+
+
+def test_path_outside_workspace_is_refused(calc_repo, tmp_path):
+    outside = tmp_path / "outside.txt"
+    run = run_script(calc_repo, tmp_path, [
+        {"tool_calls": [{"name": "write_file", "arguments": {"path": "../outside.txt", "content": "x"}}]},
+        {"tool_calls": [{"name": "write_file", "arguments": {"path": ".git/config", "content": "x"}}],
+         "expect": ["outside the workspace"]},
+        {"content": "ok", "expect": ["inside .git"]}])
+    assert run.code == 0, run.stderr
+    assert not outside.exists()

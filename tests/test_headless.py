@@ -1,0 +1,81 @@
+"""End-to-end `wren run` on a real git repo with the scripted model."""
+from __future__ import annotations
+
+import json
+
+from conftest import CALC, scripted, wren, write_script
+from wren.agent.events import EVENT_ADAPTER
+
+
+def test_fix_failing_test_then_resume(calc_repo):
+    run = wren("run", "Fix the failing test in this repo", "--model", scripted("fix_calc.json"),
+               "--approval", "auto", "--output-format", "json", cwd=calc_repo)
+    assert run.code == 0, run.stderr
+    result = run.json
+    assert result["type"] == "result" and result["status"] == "success" and result["exit_code"] == 0
+    assert result["summary"] == "Done: add() now adds."
+    assert result["steps"] == 4
+    assert result["files_changed"] == ["calc.py"]
+    assert result["error"] is None
+    assert (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
+
+    log = calc_repo / ".wren" / "sessions" / f"{result['session_id']}.jsonl"
+    events = [EVENT_ADAPTER.validate_json(line) for line in log.read_text().splitlines()]
+    types = [e.type for e in events]
+    assert types[0] == "session_started" and types[-2:] == ["turn_ended", "result"]
+    assert types.count("tool_call") == types.count("tool_result") == 3
+    assert types.count("usage") == 4
+    results = [e for e in events if e.type == "tool_result"]
+    assert all(r.ok for r in results)
+    assert results[1].diff and "+    return a + b" in results[1].diff
+    assert "1 passed" in results[2].output
+
+    again = wren("run", "--resume", result["session_id"], "--output-format", "json", "what did you change?",
+                 "--model", scripted("resume_question.json"), cwd=calc_repo)
+    assert again.code == 0, again.stderr
+    assert again.json["session_id"] == result["session_id"]
+    assert "a + b" in again.json["summary"]
+    resumed = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [e["type"] for e in resumed].count("session_started") == 2
+    assert resumed[len(events)]["resumed"] is True
+
+
+def test_continue_picks_latest_session(calc_repo):
+    first = wren("run", "Fix the failing test in this repo", "--model", scripted("fix_calc.json"),
+                 "--approval", "auto", "--output-format", "json", cwd=calc_repo)
+    assert first.code == 0, first.stderr
+    again = wren("run", "--continue", "what did you change?", "--model", scripted("resume_question.json"),
+                 "--output-format", "json", cwd=calc_repo)
+    assert again.code == 0, again.stderr
+    assert again.json["session_id"] == first.json["session_id"]
+
+
+def test_text_output_answer_on_stdout_progress_on_stderr(calc_repo):
+    run = wren("run", "Fix the failing test in this repo", "--model", scripted("fix_calc.json"),
+               "--approval", "auto", cwd=calc_repo)
+    assert run.code == 0, run.stderr
+    assert run.stdout.strip() == "Done: add() now adds."
+    assert "→ edit_file" in run.stderr and "success (exit 0)" in run.stderr
+
+
+def test_stream_json_prints_every_event_then_result(calc_repo):
+    run = wren("run", "-", "--model", scripted("fix_calc.json"), "--approval", "auto",
+               "--output-format", "stream-json", cwd=calc_repo, stdin="Fix the failing test in this repo")
+    assert run.code == 0, run.stderr
+    lines = run.lines
+    for line in lines:
+        EVENT_ADAPTER.validate_python(line)
+    assert lines[0]["type"] == "session_started"
+    assert lines[-1]["type"] == "result" and lines[-1]["status"] == "success"
+    assert any(line["type"] == "assistant_delta" for line in lines)
+
+
+def test_ask_mode_headless_denies_without_waiting(calc_repo, tmp_path):
+    model = write_script(tmp_path / "s.json", [
+        {"tool_calls": [{"name": "edit_file", "arguments": {"path": "calc.py", "old": "a - b", "new": "a + b"}}]},
+        {"content": "I could not edit calc.py.", "expect": ["headless runs never wait"]},
+    ])
+    run = wren("run", "fix it", "--model", model, "--output-format", "json", cwd=calc_repo, stdin="")
+    assert run.code == 4, run.stderr
+    assert run.json["status"] == "denied"
+    assert (calc_repo / "calc.py").read_text() == CALC

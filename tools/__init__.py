@@ -1,0 +1,1 @@
+"""Tools the model calls: base and registry, files, edit, shell, tests, plan."""

@@ -1,0 +1,109 @@
+"""Tool base and registry.
+
+A tool is a name, a pydantic argument model (its JSON schema goes to the model),
+a `mutating` flag and a function. Names and arguments are a public contract.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from wren.agent.events import PlanStep
+from wren.tools.errors import ToolError
+from wren.tools.workspace import Workspace
+
+# Same vocabulary as ACP's ToolKind, so editors can show the right icon.
+ToolKind = Literal["read", "edit", "delete", "move", "search", "execute", "think", "fetch", "other"]
+
+
+class ToolResult(BaseModel):
+    ok: bool = True
+    output: str
+    diff: str | None = None
+    exit_code: int | None = None
+    files_changed: list[str] = Field(default_factory=list)
+    plan: list[PlanStep] | None = None
+
+
+@dataclass
+class ToolContext:
+    workspace: Workspace
+    interrupt: threading.Event = field(default_factory=threading.Event)
+    deadline: float | None = None  # time.monotonic() by which the run must end
+
+    def time_left(self, wanted: float) -> float:
+        if self.deadline is None:
+            return wanted
+        return max(0.1, min(wanted, self.deadline - time.monotonic()))
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    args: type[BaseModel]
+    run: Callable[[BaseModel, ToolContext], ToolResult]
+    mutating: bool = True
+    kind: ToolKind = "other"
+
+    def schema(self) -> dict:
+        params = self.args.model_json_schema()
+        params.pop("title", None)
+        return {"type": "function",
+                "function": {"name": self.name, "description": self.description, "parameters": params}}
+
+
+class Registry:
+    def __init__(self, tools: list[Tool]) -> None:
+        self.tools = {t.name: t for t in tools}
+
+    def get(self, name: str) -> Tool:
+        tool = self.tools.get(name)
+        if tool is None:
+            raise ToolError(f"unknown tool {name!r}; available tools: {', '.join(self.tools)}")
+        return tool
+
+    def schemas(self) -> list[dict]:
+        return [t.schema() for t in self.tools.values()]
+
+    def parse(self, tool: Tool, raw: str) -> BaseModel:
+        try:
+            data = json.loads(raw or "{}")
+        except json.JSONDecodeError as exc:
+            raise ToolError(f"arguments for {tool.name} are not valid JSON ({exc.msg} at char {exc.pos}); "
+                            f"send one JSON object matching {_signature(tool)}") from None
+        if not isinstance(data, dict):
+            raise ToolError(f"arguments for {tool.name} must be a JSON object matching {_signature(tool)}")
+        try:
+            return tool.args.model_validate(data)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}"
+                                 for e in exc.errors())
+            raise ToolError(f"invalid arguments for {tool.name}: {problems}; "
+                            f"expected {_signature(tool)}") from None
+
+    def prepare(self, name: str, raw_args: str) -> tuple[Tool, BaseModel]:
+        """The tool and its validated arguments, or ToolError with a hint for the model."""
+        tool = self.get(name)
+        return tool, self.parse(tool, raw_args)
+
+
+def _signature(tool: Tool) -> str:
+    fields = tool.args.model_fields
+    parts = [name if f.is_required() else f"{name}?" for name, f in fields.items()]
+    return f"{tool.name}({', '.join(parts)})"
+
+
+def default_registry() -> Registry:
+    from wren.tools.edit import EDIT_FILE, WRITE_FILE
+    from wren.tools.files import GREP, LIST_FILES, READ_FILE
+    from wren.tools.plan import UPDATE_PLAN
+    from wren.tools.shell import SHELL
+    from wren.tools.tests import RUN_TESTS
+
+    return Registry([READ_FILE, LIST_FILES, GREP, EDIT_FILE, WRITE_FILE, SHELL, RUN_TESTS, UPDATE_PLAN])
