@@ -178,8 +178,6 @@ class Session:
             op = self._ops.get()
             if isinstance(op, ApprovalDecision) and op.call_id == call_id:
                 return op
-            if isinstance(op, (Interrupt, Shutdown)):
-                if isinstance(op, Shutdown):
-                    self._pending.append(op)
+            if isinstance(op, Interrupt):
                 return ApprovalDecision(call_id=call_id, decision="deny", message="interrupted by the user")
-            self._pending.append(op)
+            self._pending.append(op)  # user input or shutdown waits for the turn to end

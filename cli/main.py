@@ -52,6 +52,18 @@ def build_parser() -> Parser:
     resume.add_argument("--continue", dest="continue_last", action="store_true",
                         help="continue the most recent session in this workspace")
     run.add_argument("--cwd", help="workspace root (default: the current directory)")
+
+    doctor = sub.add_parser("doctor", help="check local inference: backend, GPU offload, threads, model memory")
+    doctor.add_argument("--model", help="local model name or .gguf path (default: the bundled model)")
+
+    models = sub.add_parser("models", help="list, add and inspect local GGUF models")
+    msub = models.add_subparsers(dest="models_command", required=True, parser_class=Parser)
+    msub.add_parser("list", help="the bundled model and named models")
+    info = msub.add_parser("info", help="metadata of one model, read from its header (name or path)")
+    info.add_argument("name")
+    add = msub.add_parser("add", help="name a GGUF file so --model local:NAME finds it")
+    add.add_argument("path")
+    add.add_argument("--name", required=True)
     return parser
 
 
@@ -76,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
         from wren.cli.run import run_headless
 
         return run_headless(args)
+    if args.command in ("doctor", "models"):
+        # Imported only when used: they pull in pydantic and llama.cpp.
+        from importlib import import_module
+
+        return import_module(f"wren.cli.{args.command}").run(args)
     parser.print_help(sys.stderr)
     sys.stderr.write("\nThe terminal UI is not part of this build yet; use `wren run PROMPT`.\n")
     return 2

@@ -33,7 +33,7 @@ def _start(args: argparse.Namespace):
     from wren.agent.log import find_session
     from wren.agent.models import resolve_backend
     from wren.agent.session import Session, SessionConfig
-    from wren.cli.config import choose_model, load_config
+    from wren.agent.config import choose_model, load_config
     from wren.tools.base import default_registry
 
     root = _workspace(args.cwd)
@@ -42,10 +42,9 @@ def _start(args: argparse.Namespace):
     resume_id = None
     if args.resume or args.continue_last:
         resume_id = find_session(root, args.resume).stem
-    backend = resolve_backend(choose_model(args.model, config), api_base=args.api_base or config.api_base)
+    backend = resolve_backend(choose_model(args.model, config), api_base=args.api_base or config.api_base,
+                              config=config)
     approval = args.approval or config.approval or "ask"
-    if approval not in ("read-only", "ask", "auto-edit", "auto"):
-        raise ConfigError(f"approval = {approval!r} in config; use read-only, ask, auto-edit or auto")
     limits = Limits(max_steps=args.max_steps or Limits.max_steps, max_cost_usd=args.max_cost, timeout_s=args.timeout)
     session = Session(SessionConfig(root=root, backend=backend, registry=default_registry(),
                                     policy=Policy(mode=approval), limits=limits, resume_id=resume_id))

@@ -73,3 +73,17 @@ def scripted(name_or_path: str | Path) -> str:
 def write_script(path: Path, turns: list[dict]) -> str:
     path.write_text(json.dumps({"turns": turns}))
     return f"scripted:{path}"
+
+
+def smollm2_path() -> Path:
+    from wren.local_models.catalog import bundled_path
+
+    return bundled_path()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from wren.agent.config import Config
 from wren.agent.errors import ConfigError
 from wren.agent.models.base import ModelBackend
 
 
-def resolve_backend(model: str, api_base: str | None = None) -> ModelBackend:
+def resolve_backend(model: str, api_base: str | None = None, config: Config | None = None) -> ModelBackend:
     """`scripted:PATH`, `local` / `local:NAME_OR_PATH`, or a litellm model string."""
     if model.startswith("scripted:"):
         from wren.agent.models.scripted import ScriptedBackend
@@ -18,7 +19,7 @@ def resolve_backend(model: str, api_base: str | None = None) -> ModelBackend:
             from wren.local_models.backend import LocalBackend
         except ImportError:
             raise ConfigError("local models need llama-cpp-python: pip install 'wren-agent[local]'") from None
-        return LocalBackend.from_spec(model.partition(":")[2] or None)
+        return LocalBackend.from_spec(model.partition(":")[2] or None, (config or Config()).local)
     if not model.strip():
         raise ConfigError("empty model name; pass --model PROVIDER/MODEL, `local` or scripted:PATH")
     from wren.agent.models.litellm_backend import LiteLLMBackend

@@ -76,6 +76,9 @@ def from_litellm(exc: Exception, model: str) -> ModelError:
         (litellm.BadRequestError, "bad_request"),
     ]
     detail = str(getattr(exc, "message", exc)).splitlines()[0][:300] if str(exc) else ""
+    if _refused(exc):
+        # litellm reports a refused connection as a server error; say what really happened.
+        return fault_error("connection", model, detail)
     for cls, kind in table:
         if isinstance(exc, cls):
             return fault_error(kind, model, detail)
@@ -83,6 +86,17 @@ def from_litellm(exc: Exception, model: str) -> ModelError:
     if isinstance(status, int) and status >= 500:
         return fault_error("server_error", model, detail)
     return ModelError(f"model call failed ({model}): {type(exc).__name__}: {detail}", kind="model")
+
+
+def _refused(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        if type(seen).__name__ in ("ConnectError", "APIConnectionError", "ConnectionRefusedError"):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def has_hosted_key() -> str | None:

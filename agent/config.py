@@ -5,8 +5,9 @@ import importlib.util
 import os
 import tomllib
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from wren.agent.errors import ConfigError
 
@@ -17,11 +18,19 @@ HOSTED_DEFAULTS = {"anthropic": "anthropic/claude-sonnet-4-5", "openai": "openai
                    "together_ai": "together_ai/Qwen/Qwen3-Coder-480B-A35B-Instruct-FP8"}
 
 
+class LocalConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    n_ctx: int | None = Field(None, ge=256)
+    threads: int | None = Field(None, ge=1)
+    models: dict[str, str] = Field(default_factory=dict)  # name -> path of a .gguf file
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="ignore")
     model: str | None = None
     api_base: str | None = None
-    approval: str | None = None
+    approval: Literal["read-only", "ask", "auto-edit", "auto"] | None = None
+    local: LocalConfig = Field(default_factory=LocalConfig)
 
 
 def user_config_path() -> Path:
@@ -44,7 +53,9 @@ def load_config(root: Path) -> Config:
     try:
         return Config.model_validate(merged)
     except ValidationError as exc:
-        raise ConfigError(f"bad config value: {str(exc).splitlines()[1]}") from None
+        err = exc.errors()[0]
+        where = ".".join(map(str, err["loc"]))
+        raise ConfigError(f"bad config value {where}: {err['msg']} (in wren.toml or {user_config_path()})") from None
 
 
 def choose_model(flag: str | None, config: Config) -> str:

@@ -1,0 +1,35 @@
+"""`wren doctor`: what this machine gives Wren (local inference backend, offload, threads, model memory)."""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+
+from wren.agent.errors import ConfigError
+
+
+def run(args: argparse.Namespace) -> int:
+    from wren.cli import __version__
+
+    print(f"wren           {__version__}\npython         {sys.version.split()[0]}")
+    if importlib.util.find_spec("llama_cpp") is None:
+        print("llama-cpp-python  not installed (pip install 'wren-agent[local]')")
+        return 1
+    from wren.local_models import catalog
+    from wren.local_models.gguf import read_gguf
+    from wren.local_models.hardware import detect
+
+    hw = detect()
+    print(f"llama-cpp-python {hw.llama_cpp_version}\nbackend        {hw.backend}")
+    print(f"gpu offload    {'yes: all layers' if hw.gpu_offload else 'no (CPU build)'}")
+    print(f"threads        {hw.threads} (physical cores)")
+    try:
+        info = read_gguf(catalog.resolve(args.model))
+    except ConfigError as exc:
+        print(f"model          unavailable: {exc.message}")
+        return 1
+    print(f"model          {info.name} ({info.path.name}, {info.quantization})")
+    # Weights are mapped whole; the KV cache adds a little for small windows.
+    print(f"model memory   {info.size_bytes / 1e6:.0f} MB of weights, plus the KV cache")
+    return 0
+

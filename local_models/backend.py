@@ -1,0 +1,117 @@
+"""Local GGUF models on llama-cpp-python: constrained steps, KV-cache reuse, all layers offloaded when possible."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from wren.agent.config import LocalConfig
+from wren.agent.errors import ConfigError, ModelError
+from wren.agent.events import Usage
+from wren.agent.messages import Message
+from wren.agent.models.base import ModelReply, OnDelta, RetryPolicy
+from wren.local_models import catalog
+from wren.local_models.constrained import parse_step, step_schema
+from wren.local_models.gguf import read_gguf
+from wren.local_models.prompt import PromptRenderer
+
+DEFAULT_N_CTX = 8192
+MAX_REPLY_TOKENS = 512
+
+
+class LocalBackend:
+    retry = RetryPolicy(attempts=1)  # nothing remote to wait for
+
+    def __init__(self, path: Path, n_ctx: int | None = None, threads: int | None = None,
+                 constrained: bool = True, seed: int = 7) -> None:
+        from llama_cpp import Llama
+
+        from wren.local_models.hardware import detect
+
+        self.info = read_gguf(path)
+        self.hardware = detect()
+        trained = self.info.context_length or DEFAULT_N_CTX
+        self.window = min(n_ctx or DEFAULT_N_CTX, trained)
+        self.name = f"local:{path.name}"
+        self.constrained = constrained
+        self.seed = seed
+        try:
+            self.llm = Llama(str(path), n_ctx=self.window, n_threads=threads or self.hardware.threads,
+                             n_gpu_layers=self.hardware.n_gpu_layers, verbose=False, seed=seed)
+        except (ValueError, RuntimeError) as exc:
+            raise ConfigError(f"llama.cpp cannot load {path}: {exc}; is the file complete?") from None
+        self.renderer = PromptRenderer(self.info.chat_template, self._token_text("bos"), self._token_text("eos"),
+                                       self.name)
+        self._grammars: dict[str, object] = {}
+        self._steps = 0
+
+    @classmethod
+    def from_spec(cls, spec: str | None, options: LocalConfig) -> "LocalBackend":
+        return cls(catalog.resolve(spec, options.models), n_ctx=options.n_ctx, threads=options.threads)
+
+    def _token_text(self, which: str) -> str:
+        token = self.info.metadata.get(f"tokenizer.ggml.{which}_token_id")
+        if token is None:
+            return ""
+        return self.llm.detokenize([int(token)], special=True).decode("utf-8", errors="replace")
+
+    def _grammar(self, tools: list[dict]):
+        from llama_cpp import LlamaGrammar
+
+        schema = json.dumps(step_schema(tools), sort_keys=True)
+        if schema not in self._grammars:
+            self._grammars[schema] = LlamaGrammar.from_json_schema(schema, verbose=False)
+        return self._grammars[schema]
+
+    def prompt_tokens(self, messages: list[Message], tools: list[dict]) -> tuple[list[int], list[str]]:
+        text, stop = self.renderer.render(messages, tools)
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True), stop
+
+    def complete(self, messages: list[Message], tools: list[dict], on_delta: OnDelta) -> ModelReply:
+        tokens, stop = self.prompt_tokens(messages, tools)
+        if len(tokens) + MAX_REPLY_TOKENS > self.window:
+            raise ModelError(f"the prompt needs {len(tokens)} tokens plus {MAX_REPLY_TOKENS} for the reply, "
+                             f"more than the model's window of {self.window} tokens (n_ctx)", kind="context_window")
+        # What llama.cpp will reuse: the longest common prefix with what it already evaluated.
+        cached = self.llm.longest_token_prefix(self.llm._input_ids[: self.llm.n_tokens], tokens)
+        cached = min(cached, len(tokens) - 1)
+        self._steps += 1
+        stream = self.llm.create_completion(
+            tokens, max_tokens=MAX_REPLY_TOKENS, temperature=0.3, stop=stop, stream=True,
+            seed=self.seed + self._steps, grammar=self._grammar(tools) if self.constrained and tools else None)
+        text, generated, streamer = "", 0, ReplyStreamer(on_delta)
+        for chunk in stream:
+            piece = chunk["choices"][0]["text"]
+            text += piece
+            generated += 1
+            streamer.feed(text)
+        content, calls = parse_step(text, f"call_{self._steps}")
+        streamer.finish(content if not calls else "")
+        usage = Usage(prompt_tokens=len(tokens), completion_tokens=generated, cached_tokens=cached)
+        return ModelReply(content=content, tool_calls=calls, usage=usage)
+
+
+class ReplyStreamer:
+    """Streams the text of a {"reply": ...} step as it is generated; tool-call JSON is not shown."""
+
+    PREFIXES = ('{"reply": "', '{"reply":"', '{ "reply": "')
+
+    def __init__(self, on_delta: OnDelta) -> None:
+        self.on_delta = on_delta
+        self.sent = ""
+
+    def feed(self, text: str) -> None:
+        body = next((text.lstrip()[len(p):] for p in self.PREFIXES if text.lstrip().startswith(p)), None)
+        if body is None:
+            return
+        try:  # decode the JSON string read so far; a cut escape waits for the next piece
+            decoded = json.loads('"' + body.rstrip("\\").removesuffix('"}').removesuffix('"') + '"')
+        except json.JSONDecodeError:
+            return
+        if decoded.startswith(self.sent) and len(decoded) > len(self.sent):
+            self.on_delta(decoded[len(self.sent):])
+            self.sent = decoded
+
+    def finish(self, content: str) -> None:
+        if content and content.startswith(self.sent) and len(content) > len(self.sent):
+            self.on_delta(content[len(self.sent):])
+            self.sent = content

@@ -1,0 +1,79 @@
+"""The session API in-process: ops in, events out, interactive approvals, interrupts."""
+from __future__ import annotations
+
+import json
+import threading
+
+from conftest import CALC
+from wren.agent.approval import Policy
+from wren.agent.models.scripted import ScriptedBackend
+from wren.agent.ops import ApprovalDecision, Interrupt, Shutdown, UserInput
+from wren.agent.session import Session, SessionConfig
+from wren.tools.base import default_registry
+
+EDIT = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b", "new": "return a + b"}}
+EDIT_BACK = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a + b", "new": "return a * b"}}
+
+
+def make_session(repo, tmp_path, turns, mode="ask"):
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps({"turns": turns}))
+    return Session(SessionConfig(root=repo, backend=ScriptedBackend(script), registry=default_registry(),
+                                 policy=Policy(mode=mode), interactive=True))
+
+
+def drive(session, text, answer):
+    """Run one turn, answering each approval request with answer(event); returns all events."""
+    session.submit(UserInput(text=text))
+    session.submit(Shutdown())
+    seen = []
+    for event in session.events():
+        seen.append(event)
+        if event.type == "approval_requested":
+            session.submit(answer(event))
+    return seen
+
+
+def test_allow_once_applies_the_edit(calc_repo, tmp_path):
+    s = make_session(calc_repo, tmp_path, [{"tool_calls": [EDIT]}, {"content": "done"}])
+    events = drive(s, "fix", lambda e: ApprovalDecision(call_id=e.call_id, decision="allow_once"))
+    assert [e.type for e in events].count("approval_requested") == 1
+    assert (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
+    assert events[-1].type == "result" and events[-1].status == "success"
+
+
+def test_deny_sends_the_message_to_the_model(calc_repo, tmp_path):
+    s = make_session(calc_repo, tmp_path, [{"tool_calls": [EDIT]},
+                                           {"content": "ok, I will not", "expect": ["use multiplication instead"]}])
+    events = drive(s, "fix", lambda e: ApprovalDecision(call_id=e.call_id, decision="deny",
+                                                        message="use multiplication instead"))
+    assert (calc_repo / "calc.py").read_text() == CALC
+    assert events[-1].status == "denied" and events[-1].error is None
+
+
+def test_allow_always_stops_asking(calc_repo, tmp_path):
+    s = make_session(calc_repo, tmp_path, [{"tool_calls": [EDIT]}, {"tool_calls": [EDIT_BACK]}, {"content": "done"}])
+    events = drive(s, "fix", lambda e: ApprovalDecision(call_id=e.call_id, decision="allow_always"))
+    assert [e.type for e in events].count("approval_requested") == 1
+    assert "a * b" in (calc_repo / "calc.py").read_text()
+
+
+def test_interrupt_kills_a_running_command_and_the_session_goes_on(calc_repo, tmp_path):
+    shell = {"name": "shell", "arguments": {"command": "sleep 60"}}
+    s = make_session(calc_repo, tmp_path, [{"tool_calls": [shell]}, {"content": "second turn answer"}], mode="auto")
+    s.submit(UserInput(text="wait"))
+    events = []
+    for event in s.events():
+        events.append(event)
+        if event.type == "tool_call":
+            threading.Timer(0.5, s.submit, [Interrupt()]).start()
+        if event.type == "result":
+            break
+    assert events[-1].status == "interrupted" and events[-1].exit_code == 130
+    tool_result = next(e for e in events if e.type == "tool_result")
+    assert "interrupted" in tool_result.output and tool_result.duration_s < 10
+    s.submit(UserInput(text="go on"))
+    s.submit(Shutdown())
+    rest = list(s.events())
+    assert rest[-1].type == "result" and rest[-1].status == "success"
+    assert rest[-1].summary == "second turn answer"
