@@ -10,7 +10,7 @@ from wren.agent.events import Usage
 from wren.agent.messages import Message
 from wren.agent.models.base import ModelReply, OnDelta, RetryPolicy
 from wren.local_models import catalog
-from wren.local_models.constrained import parse_step, step_schema
+from wren.local_models.constrained import parse_step, partial_reply, step_schema
 from wren.local_models.gguf import read_gguf
 from wren.local_models.prompt import PromptRenderer
 
@@ -57,7 +57,7 @@ class LocalBackend:
     def _grammar(self, tools: list[dict]):
         from llama_cpp import LlamaGrammar
 
-        schema = json.dumps(step_schema(tools), sort_keys=True)
+        schema = json.dumps(step_schema(tools))
         if schema not in self._grammars:
             self._grammars[schema] = LlamaGrammar.from_json_schema(schema, verbose=False)
         return self._grammars[schema]
@@ -76,7 +76,7 @@ class LocalBackend:
         cached = min(cached, len(tokens) - 1)
         self._steps += 1
         stream = self.llm.create_completion(
-            tokens, max_tokens=MAX_REPLY_TOKENS, temperature=0.3, stop=stop, stream=True,
+            tokens, max_tokens=MAX_REPLY_TOKENS, temperature=0.3, repeat_penalty=1.15, stop=stop, stream=True,
             seed=self.seed + self._steps, grammar=self._grammar(tools) if self.constrained and tools else None)
         text, generated, streamer = "", 0, ReplyStreamer(on_delta)
         for chunk in stream:
@@ -93,25 +93,20 @@ class LocalBackend:
 class ReplyStreamer:
     """Streams the text of a {"reply": ...} step as it is generated; tool-call JSON is not shown."""
 
-    PREFIXES = ('{"reply": "', '{"reply":"', '{ "reply": "')
-
     def __init__(self, on_delta: OnDelta) -> None:
         self.on_delta = on_delta
         self.sent = ""
 
     def feed(self, text: str) -> None:
-        body = next((text.lstrip()[len(p):] for p in self.PREFIXES if text.lstrip().startswith(p)), None)
-        if body is None:
+        # Cheap gate: only a reply step streams, and only once its opening is complete.
+        if '"reply"' not in text[:20]:
             return
-        try:  # decode the JSON string read so far; a cut escape waits for the next piece
-            decoded = json.loads('"' + body.rstrip("\\").removesuffix('"}').removesuffix('"') + '"')
-        except json.JSONDecodeError:
-            return
+        self._send(partial_reply(text) or "")
+
+    def finish(self, content: str) -> None:
+        self._send(content)
+
+    def _send(self, decoded: str) -> None:
         if decoded.startswith(self.sent) and len(decoded) > len(self.sent):
             self.on_delta(decoded[len(self.sent):])
             self.sent = decoded
-
-    def finish(self, content: str) -> None:
-        if content and content.startswith(self.sent) and len(content) > len(self.sent):
-            self.on_delta(content[len(self.sent):])
-            self.sent = content

@@ -51,11 +51,20 @@ def step_schema(tools: list[dict]) -> dict:
 
 
 def parse_step(text: str, call_id: str) -> tuple[str, list[ToolCall]]:
-    """(reply text, tool calls) from a step's JSON; unconstrained text that is not JSON is a reply."""
+    """(reply text, tool calls) from a step's JSON.
+
+    A step cut off by the token limit is not valid JSON: a cut reply keeps the text it
+    has; a cut tool call goes to the tool registry as is, which tells the model what
+    went wrong. Unconstrained text that is not JSON is a reply.
+    """
     try:
-        step = json.loads(text)
+        step = json.loads(text, strict=False)  # small models put raw newlines in strings
     except json.JSONDecodeError:
-        return text.strip(), []
+        head = text.lstrip()
+        if head.startswith("{") and '"tool"' in head[:40]:
+            name = head.split('"tool"', 1)[1].split('"')[1] if head.count('"') >= 4 else ""
+            return "", [ToolCall(id=call_id, name=name, arguments=text)]
+        return partial_reply(text) or text.strip(), []
     if isinstance(step, dict) and isinstance(step.get("tool"), str):
         return "", [ToolCall(id=call_id, name=step["tool"], arguments=json.dumps(step.get("arguments", {})))]
     if isinstance(step, dict) and isinstance(step.get("reply"), str):
@@ -70,3 +79,21 @@ def render_call(call: ToolCall) -> str:
     except json.JSONDecodeError:
         args = call.arguments
     return json.dumps({"tool": call.name, "arguments": args}, ensure_ascii=False)
+
+
+def partial_reply(text: str) -> str | None:
+    """The text of a {"reply": ...} step read so far, or None when `text` is not one."""
+    head = text.lstrip()
+    if not head.startswith("{"):
+        return None
+    key, colon, rest = head[1:].lstrip().partition(":")
+    if key.strip() != '"reply"' or not colon or not rest.lstrip().startswith('"'):
+        return None
+    body = rest.lstrip()[1:]
+    for end in range(len(body), -1, -1):  # the longest prefix that decodes as a JSON string
+        candidate = body[:end].removesuffix('"}').rstrip().removesuffix('"')
+        try:
+            return json.loads('"' + candidate + '"', strict=False)
+        except json.JSONDecodeError:
+            continue
+    return None

@@ -17,6 +17,7 @@ CHATML = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n
 STEP_RULES = """
 Answer every step with one JSON object and nothing else:
 {"tool": NAME, "arguments": {...}} to call one tool, or {"reply": TEXT} when you are done.
+Look at the files with the tools before you answer; never guess their content.
 Tools:
 """
 

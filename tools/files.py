@@ -23,8 +23,9 @@ SKIP_DIRS = {".git", ".wren", "node_modules", "__pycache__", ".venv", "venv", ".
 
 class ReadFileArgs(BaseModel):
     path: str = Field(description="file path relative to the workspace root")
-    start_line: int | None = Field(None, ge=1, description="first line to show (1-based)")
-    end_line: int | None = Field(None, ge=1, description="last line to show (inclusive)")
+    # 0 is accepted as "from the start" / "to the end": small models emit it often.
+    start_line: int | None = Field(None, ge=0, description="first line to show (1-based)")
+    end_line: int | None = Field(None, ge=0, description="last line to show (inclusive)")
 
 
 def read_file(args: ReadFileArgs, ctx: ToolContext) -> ToolResult:
@@ -39,6 +40,8 @@ def read_file(args: ReadFileArgs, ctx: ToolContext) -> ToolResult:
     lines = data.decode("utf-8", errors="replace").splitlines()
     start = args.start_line or 1
     end = min(args.end_line or len(lines), len(lines), start + MAX_READ_LINES - 1)
+    if end < start and args.end_line:
+        raise ToolError(f"end_line {args.end_line} is before start_line {start}")
     if start > max(len(lines), 1):
         raise ToolError(f"{args.path} has {len(lines)} lines; start_line {start} is past the end")
     body = "\n".join(f"{n:>6}\t{lines[n - 1]}" for n in range(start, end + 1))
