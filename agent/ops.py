@@ -26,9 +26,15 @@ class Compact(BaseModel):
     type: Literal["compact"] = "compact"
 
 
+class SetApprovalMode(BaseModel):
+    """Takes effect at once, even mid-turn (the next tool call sees it)."""
+    type: Literal["set_approval_mode"] = "set_approval_mode"
+    mode: Literal["read-only", "ask", "auto-edit", "auto"]
+
+
 class Shutdown(BaseModel):
     type: Literal["shutdown"] = "shutdown"
 
 
-Op = Annotated[Union[UserInput, ApprovalDecision, Interrupt, Compact, Shutdown],
+Op = Annotated[Union[UserInput, ApprovalDecision, Interrupt, Compact, SetApprovalMode, Shutdown],
                Field(discriminator="type")]

@@ -19,7 +19,7 @@ from wren.agent.log import SessionLog, new_session_id, read_events, rebuild_mess
 from wren.agent.loop import TurnOutcome, run_turn
 from wren.agent.messages import Message, ToolCall
 from wren.agent.models.base import ModelBackend
-from wren.agent.ops import ApprovalDecision, Interrupt, Op, Shutdown, UserInput
+from wren.agent.ops import ApprovalDecision, Interrupt, Op, SetApprovalMode, Shutdown, UserInput
 from wren.agent.prompt import system_prompt
 from wren.context.history import History
 from wren.tools.base import Registry, ToolContext, ToolResult
@@ -73,6 +73,9 @@ class Session:
     def submit(self, op: Op) -> None:
         if isinstance(op, Interrupt):
             self.interrupt.set()  # seen at once by the loop and by running tools
+        elif isinstance(op, SetApprovalMode):
+            self.policy.mode = op.mode  # the user's choice; tools can never send this op
+            return
         self._ops.put(op)
 
     def events(self) -> Iterator[Event]:

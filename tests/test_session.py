@@ -77,3 +77,13 @@ def test_interrupt_kills_a_running_command_and_the_session_goes_on(calc_repo, tm
     rest = list(s.events())
     assert rest[-1].type == "result" and rest[-1].status == "success"
     assert rest[-1].summary == "second turn answer"
+
+
+def test_set_approval_mode_applies_to_the_next_call(calc_repo, tmp_path):
+    from wren.agent.ops import SetApprovalMode
+
+    s = make_session(calc_repo, tmp_path, [{"tool_calls": [EDIT]}, {"content": "done"}], mode="read-only")
+    s.submit(SetApprovalMode(mode="auto-edit"))
+    events = drive(s, "fix", lambda e: ApprovalDecision(call_id=e.call_id, decision="deny"))
+    assert "approval_requested" not in [e.type for e in events]
+    assert (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
