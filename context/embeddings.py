@@ -1,0 +1,124 @@
+"""Embedders for session memory and the code index.
+
+The default is Chroma's own model (ONNX all-MiniLM-L6-v2), run here with dynamic
+padding and length-sorted batches: Chroma's embedding function pads every input to
+256 tokens, which wastes most of the work on short code chunks. Same files, same
+tokenizer settings and pooling, so the vectors are the same.
+
+A missing model is a one-line warning and lexical-only search, never a hang.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Callable, Protocol
+
+ONNX_FILES = ("config.json", "model.onnx", "special_tokens_map.json", "tokenizer_config.json",
+              "tokenizer.json", "vocab.txt")
+MAX_TOKENS = 256
+BATCH = 32
+DOWNLOAD_TIMEOUT_S = 60.0
+
+Warn = Callable[[str], None]
+
+
+class Embedder(Protocol):
+    name: str
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        ...
+
+
+def chroma_model_dir() -> Path:
+    """Where Chroma's default embedding function keeps (or downloads) its model."""
+    override = os.environ.get("WREN_EMBEDDING_MODEL_DIR")
+    if override:
+        return Path(override).expanduser()
+    return Path.home() / ".cache" / "chroma" / "onnx_models" / "all-MiniLM-L6-v2" / "onnx"
+
+
+def model_present(folder: Path) -> bool:
+    return all((folder / name).is_file() for name in ONNX_FILES)
+
+
+class MiniLMEmbedder:
+    name = "all-MiniLM-L6-v2"
+
+    def __init__(self, folder: Path) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest in the batch only
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(str(folder / "model.onnx"), sess_options=options,
+                                            providers=["CPUExecutionProvider"])
+        self.calls = 0  # texts embedded so far; tests count re-embedding with it
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        import numpy as np
+
+        self.calls += len(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out: list[list[float] | None] = [None] * len(texts)
+        for start in range(0, len(order), BATCH):
+            batch = order[start:start + BATCH]
+            encoded = self.tokenizer.encode_batch([texts[i] for i in batch])
+            ids = np.array([e.ids for e in encoded], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+            hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                             "token_type_ids": np.zeros_like(ids)})[0]
+            summed = (hidden * mask[..., None]).sum(axis=1)
+            pooled = summed / np.clip(mask.sum(axis=1, keepdims=True), 1e-9, None)
+            pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+            for row, i in enumerate(batch):
+                out[i] = pooled[row].tolist()
+        return [v for v in out if v is not None]
+
+
+class LiteLLMEmbedder:
+    """Hosted embeddings, e.g. `openai/text-embedding-3-small`."""
+
+    def __init__(self, model: str) -> None:
+        from wren.agent.models.litellm_backend import import_litellm
+
+        self.name, self._litellm = model, import_litellm()
+        self.calls = 0
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        self.calls += len(texts)
+        response = self._litellm.embedding(model=self.name, input=texts)
+        return [item["embedding"] for item in response.data]
+
+
+def _try_download(folder: Path) -> bool:
+    """Chroma's own download, bounded in time: offline machines must not hang here."""
+    from chromadb.utils.embedding_functions.onnx_mini_lm_l6_v2 import ONNXMiniLM_L6_V2
+
+    def fetch() -> None:
+        ef = ONNXMiniLM_L6_V2()
+        ef.DOWNLOAD_PATH = folder.parent
+        ef._download_model_if_not_exists()
+
+    worker = threading.Thread(target=fetch, daemon=True)
+    worker.start()
+    worker.join(DOWNLOAD_TIMEOUT_S)
+    return model_present(folder)
+
+
+def load_embedder(provider: str, warn: Warn) -> Embedder | None:
+    """`default` (MiniLM), `none` (lexical only), or a litellm embedding model name."""
+    if provider == "none":
+        return None
+    if provider != "default":
+        return LiteLLMEmbedder(provider)
+    folder = chroma_model_dir()
+    offline = os.environ.get("WREN_OFFLINE") or os.environ.get("HF_HUB_OFFLINE")
+    if not model_present(folder) and not (not offline and _try_download(folder)):
+        warn(f"embedding model not found in {folder}; using lexical search only "
+             "(copy all-MiniLM-L6-v2's ONNX files there, or set WREN_EMBEDDING_MODEL_DIR)")
+        return None
+    return MiniLMEmbedder(folder)
