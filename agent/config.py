@@ -25,12 +25,21 @@ class LocalConfig(BaseModel):
     models: dict[str, str] = Field(default_factory=dict)  # name -> path of a .gguf file
 
 
+class ContextConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    compact_at: float = Field(0.8, gt=0.1, le=1.0)  # share of the budget that triggers compaction
+    window: int | None = Field(None, ge=512)  # override the model's window (tokens)
+    embeddings: str = "default"  # "default" (MiniLM), "none" (lexical only) or a litellm embedding model
+    chroma_server: str | None = None  # host:port of a shared Chroma server instead of the embedded store
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="ignore")
     model: str | None = None
     api_base: str | None = None
     approval: Literal["read-only", "ask", "auto-edit", "auto"] | None = None
     local: LocalConfig = Field(default_factory=LocalConfig)
+    context: ContextConfig = Field(default_factory=ContextConfig)
 
 
 def user_config_path() -> Path:

@@ -29,6 +29,7 @@ class UserMessage(_Event):
     """The user's text; logged so that --resume can rebuild the conversation."""
     type: Literal["user_message"] = "user_message"
     text: str
+    recalled: str = ""  # session memory retrieved for this message and shown to the model with it
 
 
 class AssistantDelta(_Event):
@@ -88,12 +89,23 @@ class PlanUpdated(_Event):
     steps: list[PlanStep]
 
 
+class EvictedItem(BaseModel):
+    role: str
+    name: str | None = None
+    chars: int
+    preview: str
+
+
 class ContextCompacted(_Event):
+    """Enough to replay the compaction on resume: drop `evicted` leading messages, add `summary`."""
     type: Literal["context_compacted"] = "context_compacted"
     tokens_before: int
     tokens_after: int
     summary: str
     evicted: int
+    reason: Literal["auto", "manual", "overflow"] = "auto"
+    number: int = 1
+    items: list[EvictedItem] = Field(default_factory=list)
 
 
 class Usage(BaseModel):

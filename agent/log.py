@@ -11,8 +11,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from wren.agent.errors import ConfigError
-from wren.agent.events import EVENT_ADAPTER, AssistantMessage, Event, ToolResultEvent, UserMessage
-from wren.agent.messages import Message
+from wren.agent.events import EVENT_ADAPTER, Event
 
 
 def sessions_dir(root: Path) -> Path:
@@ -64,32 +63,3 @@ def read_events(path: Path) -> list[Event]:
             if n != len(lines):
                 raise ConfigError(f"session log {path} is damaged at line {n}") from None
     return events
-
-
-def rebuild_messages(events: list[Event]) -> list[Message]:
-    """The conversation as the model saw it, from the logged events."""
-    messages: list[Message] = []
-    for ev in events:
-        if isinstance(ev, UserMessage):
-            messages.append(Message(role="user", content=ev.text))
-        elif isinstance(ev, AssistantMessage):
-            messages.append(Message(role="assistant", content=ev.content, tool_calls=ev.tool_calls))
-        elif isinstance(ev, ToolResultEvent):
-            messages.append(Message(role="tool", content=ev.output, tool_call_id=ev.call_id, name=ev.name))
-    return _close_dangling_calls(messages)
-
-
-def _close_dangling_calls(messages: list[Message]) -> list[Message]:
-    """A crash between a tool call and its result leaves a call without an answer; say so."""
-    out: list[Message] = []
-    for i, msg in enumerate(messages):
-        out.append(msg)
-        if msg.role != "assistant" or not msg.tool_calls:
-            continue
-        answered = {m.tool_call_id for m in messages[i + 1:] if m.role == "tool"}
-        for call in msg.tool_calls:
-            if call.id not in answered:
-                out.append(Message(role="tool", tool_call_id=call.id, name=call.name,
-                                   content="Error: the session stopped before this call finished; "
-                                           "check the workspace before repeating it."))
-    return out

@@ -47,20 +47,29 @@ def run_turn(s: "Session") -> TurnOutcome:
 
 
 def call_model(s: "Session") -> ModelReply:
-    """One model call, with exponential backoff on retryable provider errors only."""
+    """One model call, with exponential backoff on retryable provider errors only.
+
+    A provider's context-window error gets one compaction and one more try.
+    """
     policy = s.backend.retry
-    for attempt in range(policy.attempts):
+    s.make_room()
+    overflowed = False
+    for attempt in range(policy.attempts + 1):
         try:
-            reply = s.backend.complete(s.history.prompt(), s.registry.schemas(),
+            reply = s.backend.complete(s.context.manager.prompt(), s.registry.schemas(),
                                        lambda text: s.emit(AssistantDelta(text=text)))
             break
         except ModelError as exc:
-            if not exc.retryable or attempt == policy.attempts - 1:
+            if exc.kind == "context_window" and not overflowed:
+                overflowed = True
+                s.make_room("overflow")
+                continue
+            if not exc.retryable or attempt >= policy.attempts - 1:
                 raise
             delay = policy.delay(attempt)
             s.warn(f"{exc.message}; retrying in {delay:.2f}s (attempt {attempt + 2} of {policy.attempts})")
             time.sleep(delay)
     s.usage = s.usage + reply.usage
     s.limits.cost_usd = s.usage.cost_usd
-    s.emit(UsageEvent(step=reply.usage, total=s.usage, window=s.backend.window))
+    s.emit(UsageEvent(step=reply.usage, total=s.usage, window=s.context.budget.window if s.context.budget else None))
     return reply

@@ -15,13 +15,15 @@ from wren.agent.events import (ApprovalRequested, ApprovalResolved, ErrorEvent, 
                                SessionStarted, ToolCallEvent, ToolResultEvent, TurnEnded, Usage, UserMessage,
                                PlanUpdated)
 from wren.agent.limits import LimitState, Limits
-from wren.agent.log import SessionLog, new_session_id, read_events, rebuild_messages, sessions_dir
+from wren.agent.config import ContextConfig
+from wren.agent.log import SessionLog, new_session_id, read_events, sessions_dir
 from wren.agent.loop import TurnOutcome, run_turn
 from wren.agent.messages import Message, ToolCall
 from wren.agent.models.base import ModelBackend
-from wren.agent.ops import ApprovalDecision, Interrupt, Op, SetApprovalMode, Shutdown, UserInput
+from wren.agent.ops import ApprovalDecision, Compact, Interrupt, Op, SetApprovalMode, Shutdown, UserInput
 from wren.agent.prompt import system_prompt
-from wren.context.history import History
+from wren.context.manager import user_content
+from wren.context.service import ContextService
 from wren.tools.base import Registry, ToolContext, ToolResult
 from wren.tools.errors import ToolError
 from wren.tools.workspace import Workspace
@@ -40,6 +42,7 @@ class SessionConfig:
     limits: Limits = field(default_factory=Limits)
     interactive: bool = False  # headless sessions never wait: what would ask is denied
     resume_id: str | None = None
+    context: ContextConfig = field(default_factory=ContextConfig)
 
 
 @dataclass
@@ -55,8 +58,10 @@ class Session:
         self.id = cfg.resume_id or new_session_id()
         log_path = sessions_dir(self.workspace.root) / f"{self.id}.jsonl"
         past = read_events(log_path) if cfg.resume_id else []
-        self.history = History(system_prompt(self.workspace.root), rebuild_messages(past))
         self.log = SessionLog(log_path)
+        self.context = ContextService(self.workspace.root, self.id, system_prompt(self.workspace.root),
+                                      self.backend, cfg.context, self.warn)
+        self.context.replay(past)
         self.limits = LimitState(cfg.limits)
         self.usage = Usage()
         self.interrupt = threading.Event()
@@ -90,8 +95,15 @@ class Session:
         self.emit(ErrorEvent(kind="warning", message=message, fatal=False))
 
     def record(self, message: Message, event: Event) -> None:
-        self.history.add(message)
+        self.context.manager.add(message)
         self.emit(event)
+
+    def make_room(self, reason: str = "auto") -> None:
+        """Before a model call: compact when needed (or asked); fatal when nothing can make it fit."""
+        tools = self.registry.schemas()
+        event = self.context.compact(tools, reason) if reason != "auto" else self.context.ensure_room(tools)
+        if event is not None:
+            self.emit(event)
 
     # ---- the worker ---------------------------------------------------------------------
     def _next_op(self) -> Op:
@@ -102,20 +114,31 @@ class Session:
             while not isinstance(op := self._next_op(), Shutdown):
                 if isinstance(op, UserInput):
                     self._turn(op.text)
+                elif isinstance(op, Compact):
+                    self._compact_between_turns()
                 elif isinstance(op, Interrupt):
                     self.interrupt.clear()  # nothing was running
         finally:
             self.log.close()
             self._events.put(_END)
 
+    def _compact_between_turns(self) -> None:
+        try:
+            self.make_room("manual")
+        except WrenError as exc:
+            self.emit(ErrorEvent(kind=exc.kind, message=exc.message, fatal=False))
+
     def _turn(self, text: str) -> None:
         self.interrupt.clear()
         self._files_changed = []
         started = time.monotonic()
         self.limits = LimitState(self.cfg.limits)  # limits apply per turn
-        self.record(Message(role="user", content=text), UserMessage(text=text))
         error, code = None, None
         try:
+            recalled = self.context.auto_recall(text)
+            self.record(Message(role="user", content=user_content(text, recalled)),
+                        UserMessage(text=text, recalled=recalled))
+            self.context.manager.add_directive(text)
             outcome = run_turn(self)
         except WrenError as exc:
             error, code = ErrorInfo(kind=exc.kind, message=exc.message), exc.exit_code
@@ -140,7 +163,7 @@ class Session:
             tool, args = self.registry.prepare(call.name, call.arguments)
             allowed, message = self._approve(call, tool)
             if allowed:
-                ctx = ToolContext(self.workspace, self.interrupt, self.limits.deadline)
+                ctx = ToolContext(self.workspace, self.interrupt, self.limits.deadline, recall=self.context.recall)
                 result = tool.run(args, ctx)
             else:
                 denied = True
@@ -150,6 +173,7 @@ class Session:
         except OSError as exc:
             result = ToolResult(ok=False, output=f"Error: {exc.strerror or exc} ({exc.filename or call.name})")
         if result.plan is not None:
+            self.context.manager.plan = result.plan
             self.emit(PlanUpdated(steps=result.plan))
         for path in result.files_changed:
             if path not in self._files_changed:

@@ -64,6 +64,16 @@ def build_parser() -> Parser:
     add = msub.add_parser("add", help="name a GGUF file so --model local:NAME finds it")
     add.add_argument("path")
     add.add_argument("--name", required=True)
+
+    sessions = sub.add_parser("sessions", help="list sessions, or show one with its compactions")
+    ssub = sessions.add_subparsers(dest="sessions_command", required=True, parser_class=Parser)
+    slist = ssub.add_parser("list", help="sessions of this workspace, oldest first")
+    show = ssub.add_parser("show", help="a session's conversation, or its compactions")
+    show.add_argument("id", help="session id (see `wren sessions list`)")
+    show.add_argument("--compactions", action="store_true",
+                      help="print each compaction's summary and the items it evicted")
+    for p in (slist, show):
+        p.add_argument("--cwd", help="workspace root (default: the current directory)")
     return parser
 
 
@@ -88,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         from wren.cli.run import run_headless
 
         return run_headless(args)
-    if args.command in ("doctor", "models"):
+    if args.command in ("doctor", "models", "sessions"):
         # Imported only when used: they pull in pydantic and llama.cpp.
         from importlib import import_module
 

@@ -47,7 +47,8 @@ def _start(args: argparse.Namespace):
     approval = args.approval or config.approval or "ask"
     limits = Limits(max_steps=args.max_steps or Limits.max_steps, max_cost_usd=args.max_cost, timeout_s=args.timeout)
     session = Session(SessionConfig(root=root, backend=backend, registry=default_registry(),
-                                    policy=Policy(mode=approval), limits=limits, resume_id=resume_id))
+                                    policy=Policy(mode=approval), limits=limits, resume_id=resume_id,
+                                    context=config.context))
     return session, prompt
 
 

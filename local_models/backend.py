@@ -8,7 +8,7 @@ from wren.agent.config import LocalConfig
 from wren.agent.errors import ConfigError, ModelError
 from wren.agent.events import Usage
 from wren.agent.messages import Message
-from wren.agent.models.base import ModelReply, OnDelta, RetryPolicy
+from wren.agent.models.base import ModelReply, OnDelta, RetryPolicy, summarize_with_model
 from wren.local_models import catalog
 from wren.local_models.constrained import parse_step, partial_reply, step_schema
 from wren.local_models.gguf import read_gguf
@@ -32,6 +32,7 @@ class LocalBackend:
         trained = self.info.context_length or DEFAULT_N_CTX
         self.window = min(n_ctx or DEFAULT_N_CTX, trained)
         self.name = f"local:{path.name}"
+        self.reply_reserve = MAX_REPLY_TOKENS
         self.constrained = constrained
         self.seed = seed
         try:
@@ -65,6 +66,12 @@ class LocalBackend:
     def prompt_tokens(self, messages: list[Message], tools: list[dict]) -> tuple[list[int], list[str]]:
         text, stop = self.renderer.render(messages, tools)
         return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True), stop
+
+    def count_tokens(self, messages: list[Message], tools: list[dict]) -> int:
+        return len(self.prompt_tokens(messages, tools)[0])
+
+    def summarize(self, messages: list[Message]) -> str:
+        return summarize_with_model(self, messages, limit_chars=self.window)  # about a quarter of the window
 
     def complete(self, messages: list[Message], tools: list[dict], on_delta: OnDelta) -> ModelReply:
         tokens, stop = self.prompt_tokens(messages, tools)

@@ -35,6 +35,7 @@ class ToolContext:
     workspace: Workspace
     interrupt: threading.Event = field(default_factory=threading.Event)
     deadline: float | None = None  # time.monotonic() by which the run must end
+    recall: Callable[[str, int], str] | None = None  # search of what compaction moved out of the prompt
 
     def time_left(self, wanted: float) -> float:
         if self.deadline is None:
@@ -103,7 +104,8 @@ def default_registry() -> Registry:
     from wren.tools.edit import EDIT_FILE, WRITE_FILE
     from wren.tools.files import GREP, LIST_FILES, READ_FILE
     from wren.tools.plan import UPDATE_PLAN
+    from wren.tools.recall import RECALL
     from wren.tools.shell import SHELL
     from wren.tools.tests import RUN_TESTS
 
-    return Registry([READ_FILE, LIST_FILES, GREP, EDIT_FILE, WRITE_FILE, SHELL, RUN_TESTS, UPDATE_PLAN])
+    return Registry([READ_FILE, LIST_FILES, GREP, EDIT_FILE, WRITE_FILE, SHELL, RUN_TESTS, UPDATE_PLAN, RECALL])

@@ -37,7 +37,43 @@ class ModelBackend(Protocol):
 
     name: str
     retry: RetryPolicy
-    window: int | None
+    window: int | None  # context window in tokens; None when unknown
+    reply_reserve: int  # tokens kept free for the reply
 
     def complete(self, messages: list[Message], tools: list[dict], on_delta: OnDelta) -> ModelReply:
         ...
+
+    def count_tokens(self, messages: list[Message], tools: list[dict]) -> int:
+        """Tokens the prompt for (messages, tools) takes, counted the way this backend counts them."""
+        ...
+
+    def summarize(self, messages: list[Message]) -> str:
+        """A summary of `messages` for compaction (see summarize_with_model)."""
+        ...
+
+
+SUMMARY_INSTRUCTIONS = """Summarise the conversation below for your own later use; it will be removed from
+your context. Be concrete and brief. Sections:
+Progress: what has been done and found, with file names and line numbers.
+Decisions: choices made and why.
+Failed approaches: what was tried and did not work, so it is not repeated.
+Next: what remains to do."""
+
+
+def summarize_with_model(backend: "ModelBackend", messages: list[Message], limit_chars: int = 24_000) -> str:
+    """Ask the model itself for the narrative part of a compaction summary."""
+    lines = []
+    for m in messages:
+        calls = "".join(f"\n-> {c.name}({c.arguments[:300]})" for c in m.tool_calls)
+        lines.append(f"[{m.role}{' ' + m.name if m.name else ''}] {m.content[:2000]}{calls}")
+    transcript = "\n".join(lines)
+    if len(transcript) > limit_chars:  # keep the start (the task) and the end (the latest state)
+        transcript = transcript[: limit_chars // 3] + "\n[...]\n" + transcript[-limit_chars * 2 // 3:]
+    prompt = [Message(role="system", content=SUMMARY_INSTRUCTIONS), Message(role="user", content=transcript)]
+    return backend.complete(prompt, [], lambda _: None).content.strip()
+
+
+def estimate_tokens(messages: list[Message], tools: list[dict]) -> int:
+    """About four characters a token: for backends with no tokenizer of their own."""
+    chars = sum(len(m.content) + sum(len(c.arguments) + len(c.name) for c in m.tool_calls) + 8 for m in messages)
+    return (chars + sum(len(str(t)) for t in tools)) // 4

@@ -9,7 +9,7 @@ import os
 from wren.agent.errors import ConfigError
 from wren.agent.events import Usage
 from wren.agent.messages import Message, ToolCall
-from wren.agent.models.base import ModelReply, OnDelta, RetryPolicy
+from wren.agent.models.base import ModelReply, OnDelta, RetryPolicy, estimate_tokens, summarize_with_model
 from wren.agent.models.errors import from_litellm
 
 
@@ -38,6 +38,7 @@ class LiteLLMBackend:
                 f"unknown model provider in {model!r}; use PROVIDER/MODEL such as "
                 "anthropic/claude-sonnet-4-5 or openai/gpt-4.1, `local`, or scripted:PATH") from None
         self.window = self._window()
+        self.reply_reserve = min(8192, max(1024, (self.window or 0) // 8))
 
     def _window(self) -> int | None:
         try:
@@ -45,6 +46,16 @@ class LiteLLMBackend:
         except Exception:  # unknown to litellm's map: servers we point at with --api-base
             return None
         return info.get("max_input_tokens") or info.get("max_tokens")
+
+    def count_tokens(self, messages: list[Message], tools: list[dict]) -> int:
+        try:
+            return int(self._litellm.token_counter(model=self.name, messages=[m.to_openai() for m in messages],
+                                                   tools=tools or None))
+        except Exception:  # a tokenizer litellm cannot load offline: estimate rather than fail the run
+            return estimate_tokens(messages, tools)
+
+    def summarize(self, messages: list[Message]) -> str:
+        return summarize_with_model(self, messages)
 
     def complete(self, messages: list[Message], tools: list[dict], on_delta: OnDelta) -> ModelReply:
         litellm = self._litellm

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, ValidationError
 from wren.agent.errors import ConfigError, ModelError
 from wren.agent.events import Usage
 from wren.agent.messages import Message, ToolCall, arguments_text
-from wren.agent.models.base import ModelReply, OnDelta, RetryPolicy
+from wren.agent.models.base import ModelReply, OnDelta, RetryPolicy, estimate_tokens
 from wren.agent.models.errors import FAULTS, fault_error
 
 
@@ -33,6 +33,9 @@ class ScriptedTurn(BaseModel):
 
 class Script(BaseModel):
     turns: list[ScriptedTurn]
+    # A small window makes compaction testable; summaries answer compaction requests in order.
+    window: int | None = None
+    summaries: list[str] = Field(default_factory=list)
 
 
 def load_script(path: Path) -> Script:
@@ -57,21 +60,40 @@ def load_script(path: Path) -> Script:
 class ScriptedBackend:
     # Simulated failures need no real waiting; the backoff logic is the same.
     retry = RetryPolicy(attempts=4, base_delay_s=0.01, max_delay_s=0.05)
-    window: int | None = None
 
     def __init__(self, path: Path) -> None:
         self.name = f"scripted:{path}"
         self.script = load_script(path)
+        self.window = self.script.window
+        self.reply_reserve = min(1024, (self.window or 8192) // 8)
         self._next = 0
+        self._summaries = 0
         self._lock = threading.Lock()
+        self.prompt_sizes: list[int] = []  # what each step sent, for tests of the budget
+
+    def count_tokens(self, messages: list[Message], tools: list[dict]) -> int:
+        return estimate_tokens(messages, tools)
+
+    def summarize(self, messages: list[Message]) -> str:
+        """Compaction asks for a summary; it does not consume a scripted turn."""
+        with self._lock:
+            i, self._summaries = self._summaries, self._summaries + 1
+        if i < len(self.script.summaries):
+            return self.script.summaries[i]
+        return f"(scripted summary {i + 1} of {len(messages)} earlier messages)"
 
     def complete(self, messages: list[Message], tools: list[dict], on_delta: OnDelta) -> ModelReply:
+        size = self.count_tokens(messages, tools)
+        if self.window is not None and size > self.window:
+            # Like a provider: an oversized prompt is refused before any turn is used.
+            raise fault_error("context_window", self.name, f"{size} tokens sent to a window of {self.window}")
         with self._lock:
             if self._next >= len(self.script.turns):
                 raise ModelError(f"the scripted model ran out of turns after {self._next}",
                                  kind="script_exhausted")
             index, turn = self._next, self.script.turns[self._next]
             self._next += 1
+        self.prompt_sizes.append(size)
         check_prompt(messages, turn.expect, index)
         if turn.error:
             raise fault_error(turn.error, self.name, "simulated by the script")
@@ -79,9 +101,7 @@ class ScriptedBackend:
             on_delta(turn.content)
         calls = [ToolCall(id=f"call_{index}_{i}", name=c.name, arguments=arguments_text(c.arguments))
                  for i, c in enumerate(turn.tool_calls)]
-        prompt_chars = sum(len(m.content) for m in messages)
-        # Rough token estimate so usage events carry plausible numbers for a fake model.
-        usage = Usage(prompt_tokens=prompt_chars // 4,
+        usage = Usage(prompt_tokens=size,
                       completion_tokens=(len(turn.content) + sum(len(c.arguments) for c in calls)) // 4)
         return ModelReply(content=turn.content, tool_calls=calls, usage=usage)
 

@@ -1,0 +1,62 @@
+"""`wren sessions list|show`: what happened in a session, compactions included."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from wren.agent.errors import ConfigError
+from wren.agent.events import ContextCompacted, Result, UserMessage
+from wren.agent.log import find_session, read_events, sessions_dir
+
+
+def _root(args: argparse.Namespace) -> Path:
+    return Path(args.cwd).expanduser().resolve() if args.cwd else Path.cwd()
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    folder = sessions_dir(_root(args))
+    logs = sorted(folder.glob("*.jsonl"), key=lambda p: p.stat().st_mtime) if folder.is_dir() else []
+    if not logs:
+        print(f"no sessions in {folder}")
+        return 0
+    for path in logs:
+        events = read_events(path)
+        first = next((e.text for e in events if isinstance(e, UserMessage)), "")
+        last = next((e for e in reversed(events) if isinstance(e, Result)), None)
+        status = last.status if last else "unfinished"
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
+        print(f"{path.stem}  {when}  {status:<11} {' '.join(first.split())[:70]}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    events = read_events(find_session(_root(args), args.id))
+    compactions = [e for e in events if isinstance(e, ContextCompacted)]
+    if not args.compactions:
+        for e in events:
+            if isinstance(e, UserMessage):
+                print(f"> {e.text}")
+            elif isinstance(e, Result):
+                print(f"< [{e.status}] {e.summary}\n")
+        print(f"{len(compactions)} compaction(s); --compactions shows them")
+        return 0
+    if not compactions:
+        print("no compactions in this session")
+    for c in compactions:
+        print(f"=== compaction {c.number} ({c.reason}): {c.tokens_before} -> {c.tokens_after} tokens, "
+              f"{c.evicted} messages evicted")
+        print(f"--- summary\n{c.summary}\n--- evicted")
+        for item in c.items:
+            print(f"  [{item.role}{' ' + item.name if item.name else ''}] ({item.chars} chars) {item.preview}")
+        print()
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return cmd_show(args) if args.sessions_command == "show" else cmd_list(args)
+    except ConfigError as exc:
+        sys.stderr.write(f"wren: {exc.message}\n")
+        return exc.exit_code

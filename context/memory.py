@@ -1,0 +1,124 @@
+"""Session memory: what compaction moves out of the prompt, kept searchable.
+
+Chunk texts go to a JSONL file (the lexical side, always there); their vectors go to
+an embedded Chroma collection when an embedder is available. Search fuses both.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from wren.agent.messages import Message
+from wren.context.embeddings import Embedder
+from wren.context.lexical import BM25, rrf
+
+CHUNK_CHARS = 1200
+OVERLAP = 200
+
+
+class MemoryChunk(BaseModel):
+    id: str
+    text: str
+    role: str
+    name: str | None = None
+    compaction: int
+
+
+@dataclass
+class Recalled:
+    chunk: MemoryChunk
+    score: float
+
+
+def chunk_message(message: Message, compaction: int, index: int) -> list[MemoryChunk]:
+    calls = "".join(f"\n-> {c.name} {c.arguments}" for c in message.tool_calls)
+    label = f"[{message.role}{' ' + message.name if message.name else ''}]"
+    text = f"{label} {message.content}{calls}"
+    pieces = [text[i:i + CHUNK_CHARS] for i in range(0, max(len(text) - OVERLAP, 1), CHUNK_CHARS - OVERLAP)]
+    return [MemoryChunk(id=f"c{compaction}-m{index}-p{n}", text=piece if n == 0 else f"{label} ...{piece}",
+                        role=message.role, name=message.name, compaction=compaction)
+            for n, piece in enumerate(pieces)]
+
+
+def chroma_client(folder: Path, server: str | None = None):
+    import chromadb
+    from chromadb.config import Settings
+
+    settings = Settings(anonymized_telemetry=False)  # no network calls from an embedded store
+    if server:
+        host, _, port = server.removeprefix("http://").partition(":")
+        return chromadb.HttpClient(host=host, port=int(port or 8000), settings=settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(folder), settings=settings)
+
+
+class SessionMemory:
+    def __init__(self, root: Path, session_id: str, embedder: Embedder | None, chroma_server: str | None = None) -> None:
+        self.folder = root / ".wren" / "memory"
+        self.path = self.folder / f"{session_id}.jsonl"
+        self.embedder = embedder
+        self.chunks: dict[str, MemoryChunk] = {}
+        self.lexical = BM25()
+        self._collection = None
+        self._collection_name = f"mem-{session_id}"
+        self._server = chroma_server
+        if self.path.is_file():
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    self._index(MemoryChunk.model_validate_json(line))
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def _index(self, chunk: MemoryChunk) -> None:
+        self.chunks[chunk.id] = chunk
+        self.lexical.add(chunk.id, chunk.text)
+
+    @property
+    def collection(self):
+        if self._collection is None:
+            client = chroma_client(self.folder / "chroma", self._server)
+            self._collection = client.get_or_create_collection(self._collection_name,
+                                                               metadata={"hnsw:space": "cosine"})
+        return self._collection
+
+    def add(self, chunks: list[MemoryChunk]) -> None:
+        new = [c for c in chunks if c.id not in self.chunks]
+        if not new:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as fh:
+            for c in new:
+                fh.write(c.model_dump_json() + "\n")
+        for c in new:
+            self._index(c)
+        if self.embedder is not None:
+            vectors = self.embedder.embed([c.text for c in new])
+            self.collection.upsert(ids=[c.id for c in new], embeddings=vectors,
+                                   documents=[c.text for c in new],
+                                   metadatas=[{"role": c.role, "compaction": c.compaction} for c in new])
+
+    def search(self, query: str, k: int = 5) -> list[Recalled]:
+        if not self.chunks:
+            return []
+        depth = max(k * 4, 20)
+        rankings = [[doc for doc, _ in self.lexical.search(query, depth)]]
+        if self.embedder is not None:
+            hits = self.collection.query(query_embeddings=self.embedder.embed([query]),
+                                         n_results=min(depth, len(self.chunks)))
+            rankings.append(hits["ids"][0])
+        fused = rrf([r for r in rankings if r])
+        return [Recalled(self.chunks[doc], score) for doc, score in fused[:k] if doc in self.chunks]
+
+
+def format_recalled(found: list[Recalled], budget_chars: int | None = None) -> str:
+    parts, used = [], 0
+    for r in found:
+        text = r.chunk.text
+        if budget_chars is not None and used + len(text) > budget_chars:
+            break
+        parts.append(f"(from compaction {r.chunk.compaction}) {text}")
+        used += len(text)
+    return "\n---\n".join(parts)

@@ -1,0 +1,80 @@
+"""What a session needs from context/: the working context, its budget, compaction and memory."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from wren.agent.config import ContextConfig
+from wren.agent.errors import ModelError
+from wren.agent.events import ContextCompacted, Event
+from wren.agent.models.base import ModelBackend
+from wren.context.budget import Budget
+from wren.context.compaction import Compactor
+from wren.context.manager import ContextManager, replay
+from wren.context.memory import SessionMemory, format_recalled
+
+AUTO_RECALL_K = 3
+AUTO_RECALL_CHARS = 1800  # about 450 tokens: a small, bounded share of any window
+
+
+class ContextService:
+    def __init__(self, root: Path, session_id: str, system: str, backend: ModelBackend,
+                 options: ContextConfig, warn: Callable[[str], None]) -> None:
+        self.root, self.session_id, self.backend, self.options, self.warn = root, session_id, backend, options, warn
+        self.manager = ContextManager(system)
+        self._memory: SessionMemory | None = None
+        self.compactions = 0
+        window = options.window or backend.window
+        self.budget = Budget(window, backend.reply_reserve, options.compact_at) if window else None
+
+    def replay(self, events: list[Event]) -> None:
+        replay(self.manager, events)
+        self.compactions = sum(isinstance(e, ContextCompacted) for e in events)
+
+    @property
+    def memory(self) -> SessionMemory:
+        if self._memory is None:
+            from wren.context.embeddings import load_embedder
+
+            self._memory = SessionMemory(self.root, self.session_id, load_embedder(self.options.embeddings, self.warn),
+                                         self.options.chroma_server)
+        return self._memory
+
+    def has_memory(self) -> bool:
+        return self._memory is not None or (self.root / ".wren" / "memory" / f"{self.session_id}.jsonl").is_file()
+
+    def compact(self, tools: list[dict], reason: str) -> ContextCompacted:
+        """`manual` keeps only the newest exchange; `auto` and `overflow` free down to the budget's target."""
+        to_free = None
+        if reason != "manual":
+            tokens = self.backend.count_tokens(self.manager.prompt(), tools)
+            to_free = int(tokens - self.budget.target * self.budget.limit) if self.budget else tokens // 2
+        self.compactions += 1
+        return Compactor(self.backend, self.memory).compact(self.manager, tools, reason, self.compactions,
+                                                            to_free, self.warn)
+
+    def ensure_room(self, tools: list[dict]) -> ContextCompacted | None:
+        """Compact when the prompt nears the budget; stop (never loop) when even that cannot make it fit."""
+        if self.budget is None:
+            return None
+        tokens = self.backend.count_tokens(self.manager.prompt(), tools)
+        event = None
+        if self.budget.needs_compaction(tokens):
+            event = self.compact(tools, "auto")
+            tokens = event.tokens_after
+        if not self.budget.fits(tokens):
+            raise ModelError(f"the prompt is {tokens} tokens after compaction, more than the window allows "
+                             f"({self.budget.window} tokens minus {self.budget.reserve} for the reply); "
+                             "use a model with a larger window or a shorter request", kind="context_window")
+        return event
+
+    def recall(self, query: str, k: int) -> str:
+        if not self.has_memory() or not len(self.memory):
+            return "Nothing has been compacted out of this session yet; everything is still in your context."
+        return format_recalled(self.memory.search(query, k)) or "No earlier context matches that query."
+
+    def auto_recall(self, text: str) -> str:
+        """The few evicted chunks most relevant to a new user message, within a small budget."""
+        if not self.has_memory() or not len(self.memory):
+            return ""
+        return format_recalled(self.memory.search(text, AUTO_RECALL_K), AUTO_RECALL_CHARS)
