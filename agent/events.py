@@ -108,6 +108,12 @@ class ContextCompacted(_Event):
     items: list[EvictedItem] = Field(default_factory=list)
 
 
+class CompactionUndone(_Event):
+    type: Literal["compaction_undone"] = "compaction_undone"
+    number: int
+    restored: int  # messages put back into the prompt
+
+
 class Usage(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -161,7 +167,7 @@ class Result(_Event):
 
 Event = Annotated[Union[
     SessionStarted, UserMessage, AssistantDelta, AssistantMessage, ToolCallEvent,
-    ApprovalRequested, ApprovalResolved, ToolResultEvent, PlanUpdated, ContextCompacted,
+    ApprovalRequested, ApprovalResolved, ToolResultEvent, PlanUpdated, ContextCompacted, CompactionUndone,
     UsageEvent, ErrorEvent, TurnEnded, Result,
 ], Field(discriminator="type")]
 

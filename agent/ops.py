@@ -26,6 +26,11 @@ class Compact(BaseModel):
     type: Literal["compact"] = "compact"
 
 
+class UndoCompaction(BaseModel):
+    """Put the messages of the latest compaction back into the prompt (between turns)."""
+    type: Literal["undo_compaction"] = "undo_compaction"
+
+
 class SetApprovalMode(BaseModel):
     """Takes effect at once, even mid-turn (the next tool call sees it)."""
     type: Literal["set_approval_mode"] = "set_approval_mode"
@@ -36,5 +41,5 @@ class Shutdown(BaseModel):
     type: Literal["shutdown"] = "shutdown"
 
 
-Op = Annotated[Union[UserInput, ApprovalDecision, Interrupt, Compact, SetApprovalMode, Shutdown],
+Op = Annotated[Union[UserInput, ApprovalDecision, Interrupt, Compact, UndoCompaction, SetApprovalMode, Shutdown],
                Field(discriminator="type")]

@@ -9,6 +9,21 @@ Tools take paths relative to the repository root. Call edit_file with `old` copi
 read_file output (without the line numbers). When the task is done, or you cannot go on,
 answer in plain text without a tool call and say what you changed and what is left."""
 
+AGENTS_FILES = ("AGENTS.md", "WREN.md")
+AGENTS_CHARS = 8000
+
+
+def project_instructions(root: Path) -> str:
+    """AGENTS.md (or WREN.md): the project's standing instructions, pinned in every prompt."""
+    for name in AGENTS_FILES:
+        path = root / name
+        if path.is_file():
+            text = path.read_text(encoding="utf-8", errors="replace").strip()
+            if len(text) > AGENTS_CHARS:
+                text = text[:AGENTS_CHARS] + f"\n[... {name} continues; read_file it for the rest]"
+            return f"\n\nProject instructions from {name} (always follow them):\n{text}"
+    return ""
+
 
 def system_prompt(root: Path) -> str:
-    return SYSTEM.format(root=root)
+    return SYSTEM.format(root=root) + project_instructions(root)

@@ -11,16 +11,17 @@ from typing import Iterator
 
 from wren.agent.approval import Policy
 from wren.agent.errors import ExitCode, WrenError
-from wren.agent.events import (ApprovalRequested, ApprovalResolved, ErrorEvent, ErrorInfo, Event, Result,
-                               SessionStarted, ToolCallEvent, ToolResultEvent, TurnEnded, Usage, UserMessage,
-                               PlanUpdated)
-from wren.agent.limits import LimitState, Limits
+from wren.agent.events import (ApprovalRequested, ApprovalResolved, CompactionUndone, ErrorEvent, ErrorInfo, Event,
+                               PlanUpdated, Result, SessionStarted, ToolCallEvent, ToolResultEvent, TurnEnded, Usage,
+                               UserMessage)
 from wren.agent.config import ContextConfig
+from wren.agent.limits import LimitState, Limits
 from wren.agent.log import SessionLog, new_session_id, read_events, sessions_dir
 from wren.agent.loop import TurnOutcome, run_turn
 from wren.agent.messages import Message, ToolCall
 from wren.agent.models.base import ModelBackend
-from wren.agent.ops import ApprovalDecision, Compact, Interrupt, Op, SetApprovalMode, Shutdown, UserInput
+from wren.agent.ops import (ApprovalDecision, Compact, Interrupt, Op, SetApprovalMode, Shutdown, UndoCompaction,
+                            UserInput)
 from wren.agent.prompt import system_prompt
 from wren.context.manager import user_content
 from wren.context.service import ContextService
@@ -116,6 +117,8 @@ class Session:
                     self._turn(op.text)
                 elif isinstance(op, Compact):
                     self._compact_between_turns()
+                elif isinstance(op, UndoCompaction):
+                    self._undo_compaction()
                 elif isinstance(op, Interrupt):
                     self.interrupt.clear()  # nothing was running
         finally:
@@ -127,6 +130,15 @@ class Session:
             self.make_room("manual")
         except WrenError as exc:
             self.emit(ErrorEvent(kind=exc.kind, message=exc.message, fatal=False))
+
+    def _undo_compaction(self) -> None:
+        number = self.context.compactions
+        restored = self.context.manager.undo_compaction()
+        if not restored:
+            self.emit(ErrorEvent(kind="undo", message="there is no compaction to undo", fatal=False))
+            return
+        self.context.compactions -= 1
+        self.emit(CompactionUndone(number=number, restored=restored))
 
     def _turn(self, text: str) -> None:
         self.interrupt.clear()

@@ -15,9 +15,14 @@ from wren.context.memory import MemoryChunk, SessionMemory, chunk_message
 def plan_eviction(ctx: ContextManager, to_free: int | None) -> int:
     """How many leading messages to evict: whole units, oldest first, the newest unit always kept.
 
-    `to_free` tokens is the goal; None evicts every unit but the newest (a manual /compact).
+    `to_free` tokens is the goal; None (a manual /compact) evicts everything before the latest
+    user message, or every unit but the newest when that message is the first.
     """
     starts = ctx.eviction_units()
+    if to_free is None:
+        last_user = max((i for i, m in enumerate(ctx.messages) if m.role == "user"), default=0)
+        if last_user > 0:
+            return last_user
     count, freed = 0, 0
     for start, end in zip(starts, starts[1:]):
         freed += estimate_tokens(ctx.messages[start:end], [])

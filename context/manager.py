@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from wren.agent.events import (AssistantMessage, ContextCompacted, Event, PlanStep, PlanUpdated, ToolResultEvent,
+from wren.agent.events import (AssistantMessage, CompactionUndone, ContextCompacted, Event, PlanStep, PlanUpdated, ToolResultEvent,
                                UserMessage)
 from wren.agent.messages import Message
 
@@ -23,6 +23,7 @@ class ContextManager:
         self.messages: list[Message] = []
         self.summaries: list[str] = []
         self.summary_offset = 0  # number of the oldest summary still shown, minus one
+        self._evicted: list[list[Message]] = []  # per compaction, for undo
         self.directives: list[str] = []
         self.plan: list[PlanStep] = []
         self.files_touched: list[str] = []
@@ -55,11 +56,22 @@ class ContextManager:
     def evict(self, count: int, summary: str) -> list[str]:
         """Drop `count` leading messages for `summary`; returns the summaries that no longer fit."""
         evicted, self.messages = self.messages[:count], self.messages[count:]
+        self._evicted.append(evicted)
         self._note(evicted)
         self.summaries.append(summary)
         self.summary_offset += max(0, len(self.summaries) - KEEP_SUMMARIES)
         dropped, self.summaries = self.summaries[:-KEEP_SUMMARIES], self.summaries[-KEEP_SUMMARIES:]
         return dropped
+
+    def undo_compaction(self) -> int:
+        """Put the latest compaction's messages back; returns how many. The memory keeps its copy."""
+        if not self._evicted:
+            return 0
+        restored = self._evicted.pop()
+        self.messages = restored + self.messages
+        if self.summaries:
+            self.summaries.pop()
+        return len(restored)
 
     def _note(self, evicted: list[Message]) -> None:
         """Facts the summary must keep exactly: files edited and tool calls that failed."""
@@ -125,6 +137,8 @@ def replay(ctx: ContextManager, events: list[Event]) -> None:
             ctx.plan = ev.steps
         elif isinstance(ev, ContextCompacted):
             ctx.evict(ev.evicted, ev.summary)
+        elif isinstance(ev, CompactionUndone):
+            ctx.undo_compaction()
     _close_dangling_calls(ctx)
 
 

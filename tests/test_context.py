@@ -89,3 +89,13 @@ def test_sessions_show_compactions(calc_repo, tmp_path):
     assert shown.code == 0, shown.stderr
     assert "Read the first big files." in shown.stdout
     assert "big_0.txt" in shown.stdout and "tokens" in shown.stdout
+
+
+def test_agents_md_is_pinned_in_every_prompt(calc_repo, tmp_path):
+    (calc_repo / "AGENTS.md").write_text("Always run the tests with -q.\n")
+    script = tmp_path / "s.json"
+    script.write_text(json.dumps({"turns": [
+        {"tool_calls": [{"name": "list_files", "arguments": {}}], "expect": ["Always run the tests with -q."]},
+        {"content": "ok", "expect": ["Always run the tests with -q."]}]}))
+    run = wren("run", "look around", "--model", f"scripted:{script}", "--output-format", "json", cwd=calc_repo)
+    assert run.code == 0, run.stderr

@@ -87,3 +87,30 @@ def test_set_approval_mode_applies_to_the_next_call(calc_repo, tmp_path):
     events = drive(s, "fix", lambda e: ApprovalDecision(call_id=e.call_id, decision="deny"))
     assert "approval_requested" not in [e.type for e in events]
     assert (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
+
+
+def test_manual_compaction_and_its_undo(calc_repo, tmp_path):
+    from wren.agent.ops import Compact, UndoCompaction
+
+    read = {"name": "read_file", "arguments": {"path": "calc.py"}}
+    s = make_session(calc_repo, tmp_path, [{"tool_calls": [read]}, {"content": "read it"},
+                                           {"content": "second"}, {"content": "third"}], mode="auto")
+    s.submit(UserInput(text="read calc.py"))
+    s.submit(UserInput(text="and then?"))
+    s.submit(Compact())
+    events = []
+    for event in s.events():
+        events.append(event)
+        if event.type == "context_compacted":
+            break
+    compacted = events[-1]
+    assert compacted.reason == "manual" and compacted.evicted == 4  # the first turn: user, call, result, answer
+    prompt = "\n".join(m.content for m in s.context.manager.prompt())
+    assert "return a - b" not in prompt and "read calc.py" in prompt  # the directive stays pinned
+    assert "return a - b" in s.context.recall("add function", 3)
+    s.submit(UndoCompaction())
+    s.submit(UserInput(text="last"))
+    s.submit(Shutdown())
+    rest = list(s.events())
+    assert rest[0].type == "compaction_undone" and rest[0].restored == 4
+    assert "return a - b" in "\n".join(m.content for m in s.context.manager.prompt())
