@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 WORD = re.compile(r"[A-Za-z][a-z]+|[A-Z]+(?![a-z])|[a-z]+|\d+")
-IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+")  # numbers alone count too: ids, ports, line numbers
 
 
 def tokens(text: str) -> list[str]:
@@ -21,17 +21,23 @@ def tokens(text: str) -> list[str]:
     return out
 
 
+def with_bigrams(words: list[str]) -> list[str]:
+    """Adjacent pairs as extra terms: `billing 10` then beats `billing` and `10` scattered apart."""
+    return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+
+
 @dataclass
 class BM25:
     k1: float = 1.2
     b: float = 0.75
+    bigrams: bool = False
     docs: dict[str, Counter] = field(default_factory=dict)
     lengths: dict[str, int] = field(default_factory=dict)
     df: Counter = field(default_factory=Counter)
 
     def add(self, doc_id: str, text: str) -> None:
         self.remove(doc_id)
-        counts = Counter(tokens(text))
+        counts = Counter(self._terms(text))
         self.docs[doc_id] = counts
         self.lengths[doc_id] = sum(counts.values())
         self.df.update(counts.keys())
@@ -42,8 +48,12 @@ class BM25:
             self.lengths.pop(doc_id)
             self.df.subtract(counts.keys())
 
+    def _terms(self, text: str) -> list[str]:
+        words = tokens(text)
+        return with_bigrams(words) if self.bigrams else words
+
     def search(self, query: str, k: int = 10) -> list[tuple[str, float]]:
-        terms = set(tokens(query))
+        terms = set(self._terms(query))
         if not terms or not self.docs:
             return []
         n = len(self.docs)
@@ -62,10 +72,10 @@ class BM25:
         return scores[:k]
 
 
-def rrf(rankings: list[list[str]], k: int = 60) -> list[tuple[str, float]]:
+def rrf(rankings: list[list[str]], k: int = 60, weights: list[float] | None = None) -> list[tuple[str, float]]:
     """Reciprocal rank fusion: robust to score scales that differ between rankers."""
     fused: Counter = Counter()
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights or [1.0] * len(rankings)):
         for rank, doc_id in enumerate(ranking):
-            fused[doc_id] += 1.0 / (k + rank + 1)
+            fused[doc_id] += weight / (k + rank + 1)
     return fused.most_common()

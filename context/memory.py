@@ -12,9 +12,13 @@ from pydantic import BaseModel
 
 from wren.agent.messages import Message
 from wren.context.embeddings import Embedder
-from wren.context.lexical import BM25, rrf
+from wren.context.lexical import BM25
 
 CHUNK_CHARS = 1200
+# Score fusion, lexical first: what gets recalled is usually an exact name, number or error text,
+# which MiniLM blurs; cosine similarity adds to the normalised BM25 score to break ties and to
+# find paraphrases that share no words with the query.
+DENSE_WEIGHT = 0.3
 OVERLAP = 200
 
 
@@ -60,7 +64,7 @@ class SessionMemory:
         self.path = self.folder / f"{session_id}.jsonl"
         self.embedder = embedder
         self.chunks: dict[str, MemoryChunk] = {}
-        self.lexical = BM25()
+        self.lexical = BM25(bigrams=True)
         self._collection = None
         self._collection_name = f"mem-{session_id}"
         self._server = chroma_server
@@ -104,13 +108,16 @@ class SessionMemory:
         if not self.chunks:
             return []
         depth = max(k * 4, 20)
-        rankings = [[doc for doc, _ in self.lexical.search(query, depth)]]
+        scores = {doc: score for doc, score in self.lexical.search(query, depth)}
+        top = max(scores.values(), default=0.0) or 1.0
+        fused = {doc: score / top for doc, score in scores.items()}
         if self.embedder is not None:
             hits = self.collection.query(query_embeddings=self.embedder.embed([query]),
                                          n_results=min(depth, len(self.chunks)))
-            rankings.append(hits["ids"][0])
-        fused = rrf([r for r in rankings if r])
-        return [Recalled(self.chunks[doc], score) for doc, score in fused[:k] if doc in self.chunks]
+            for doc, distance in zip(hits["ids"][0], hits["distances"][0]):
+                fused[doc] = fused.get(doc, 0.0) + DENSE_WEIGHT * max(0.0, 1.0 - distance)
+        ranked = sorted(fused.items(), key=lambda item: -item[1])
+        return [Recalled(self.chunks[doc], score) for doc, score in ranked[:k] if doc in self.chunks]
 
 
 def format_recalled(found: list[Recalled], budget_chars: int | None = None) -> str:
