@@ -66,7 +66,7 @@ class WrenApp(App[int]):
         self._pump: threading.Thread | None = None
         self._approval: ApprovalScreen | None = None
         self._last_ctrl_c = 0.0
-        self._quitting = False
+        self._stopped: Session | None = None  # the session we shut down on purpose
         self.presenter, self.commands = Presenter(self), SlashCommands(self)
 
     def compose(self) -> ComposeResult:
@@ -106,6 +106,7 @@ class WrenApp(App[int]):
         """Interrupt what runs and shut the session down; wait (at most wait_s) until its log is closed."""
         if self.session is None:
             return
+        self._stopped = self.session
         self.session.submit(Interrupt())
         self.session.submit(Shutdown())
         if self._pump is not None:
@@ -127,7 +128,7 @@ class WrenApp(App[int]):
             await self.presenter.show(message.event, live=True)
 
     async def on_session_closed(self, message: SessionClosed) -> None:
-        if message.session is self.session and not self._quitting:
+        if message.session is self.session and message.session is not self._stopped:
             await self.note("the session stopped; its log is in .wren/sessions/. Restart wren to go on", "error")
 
     # ---- input -------------------------------------------------------------------------
@@ -233,7 +234,6 @@ class WrenApp(App[int]):
         self.notify("Press Ctrl+C again to quit", timeout=QUIT_WINDOW_S)
 
     async def action_quit(self) -> None:
-        self._quitting = True
         await self.stop_session(wait_s=2)
         self.exit(0)
 
