@@ -7,7 +7,8 @@ import time
 import pytest
 
 from conftest import CALC
-from tui_pilot import EDIT, EDIT_BACK, asking, finish_turn, logged_types, notes, send, tui_app, wait_for
+from tui_pilot import (EDIT, EDIT_BACK, answer_approval, asking, finish_turn, logged_types, notes, send, tui_app,
+                       wait_for)
 from wren.tui.approval import ApprovalScreen
 from wren.tui.context_view import ContextScreen
 
@@ -47,10 +48,7 @@ def test_n_denies_and_the_model_receives_the_message(calc_repo):
 
     async def scenario():
         async with app.run_test(size=(100, 30)) as pilot:
-            await send(pilot, "Fix the failing test")
-            await wait_for(pilot, lambda: asking(app), "the approval modal")
-            await pilot.press("n", *why, "enter")
-            await finish_turn(pilot)
+            await answer_approval(pilot, "Fix the failing test", "n", *why, "enter")
             # The scripted model fails the turn (an error note) if its prompt lacks the denial message.
             assert not notes(app, "error")
             assert app.state.items[-1].text == "Understood, I left it."
@@ -65,10 +63,7 @@ def test_a_lets_the_next_matching_edit_through(calc_repo):
 
     async def scenario():
         async with app.run_test(size=(100, 30)) as pilot:
-            await send(pilot, "Fix it, then multiply")
-            await wait_for(pilot, lambda: asking(app), "the approval modal")
-            await pilot.press("a")
-            await finish_turn(pilot)
+            await answer_approval(pilot, "Fix it, then multiply", "a")
             assert not notes(app, "error")
 
     run(scenario())
@@ -81,10 +76,7 @@ def test_esc_denies_from_the_modal(calc_repo):
 
     async def scenario():
         async with app.run_test(size=(100, 30)) as pilot:
-            await send(pilot, "Fix it")
-            await wait_for(pilot, lambda: asking(app), "the approval modal")
-            await pilot.press("escape")
-            await finish_turn(pilot)
+            await answer_approval(pilot, "Fix it", "escape")
             assert not notes(app, "error")
 
     run(scenario())
@@ -118,10 +110,7 @@ def test_undo_restores_the_file(calc_repo):
 
     async def scenario():
         async with app.run_test(size=(100, 30)) as pilot:
-            await send(pilot, "Fix it")
-            await wait_for(pilot, lambda: asking(app), "the approval modal")
-            await pilot.press("y")
-            await finish_turn(pilot)
+            await answer_approval(pilot, "Fix it", "y")
             assert (calc_repo / "calc.py").read_text() == FIXED
             await send(pilot, "/undo")
             await wait_for(pilot, lambda: (calc_repo / "calc.py").read_text() == CALC, "the file to be restored")

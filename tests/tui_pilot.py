@@ -48,6 +48,14 @@ async def finish_turn(pilot) -> None:
     await wait_for(pilot, lambda: not pilot.app.state.busy, "the turn to end")
 
 
+async def answer_approval(pilot, prompt: str, *keys: str) -> None:
+    """Send `prompt`, wait for the approval modal, press `keys` there, and wait for the turn to end."""
+    await send(pilot, prompt)
+    await wait_for(pilot, lambda: asking(pilot.app), "the approval modal")
+    await pilot.press(*keys)
+    await finish_turn(pilot)
+
+
 def asking(app: WrenApp) -> bool:
     return isinstance(app.screen, ApprovalScreen)
 

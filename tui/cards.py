@@ -1,7 +1,7 @@
 """Tool-call cards: one line (tool, key argument, status, duration) that expands to the full output."""
 from __future__ import annotations
 
-from rich.console import Group, RenderableType
+from rich.console import RenderableType
 from rich.text import Text
 from textual.content import Content
 from textual.widgets import Collapsible, Static
@@ -42,7 +42,8 @@ def diff_stats(diff: str) -> str:
 
 
 def result_status(ev: ToolResultEvent) -> str:
-    parts = ["✓" if ev.ok else "✗"]
+    failed = not ev.ok or ev.exit_code not in (None, 0)
+    parts = ["✗" if failed else "✓"]
     if ev.diff:
         parts.append(diff_stats(ev.diff))
     if ev.name == "shell":
@@ -52,12 +53,8 @@ def result_status(ev: ToolResultEvent) -> str:
 
 
 def result_body(ev: ToolResultEvent) -> RenderableType:
-    if ev.diff:
-        return diff_view(ev.diff)
-    if ev.name == "shell":
-        code = "killed" if ev.exit_code is None else f"exit code {ev.exit_code}"
-        return Group(Text(code, style="bold"), Text(ev.output))
-    return Text(ev.output or "(no output)")
+    # A shell's output already starts with its command and ends with its exit code.
+    return diff_view(ev.diff) if ev.diff else Text(ev.output or "(no output)")
 
 
 class ToolCard(Collapsible):
@@ -81,5 +78,5 @@ class ToolCard(Collapsible):
     def finish(self, ev: ToolResultEvent) -> None:
         if not self.status.startswith("denied"):  # the denial says more than "✗"
             self.set_status(result_status(ev))
-        self.set_class(not ev.ok, "failed")
+        self.set_class(self.status.startswith("✗"), "failed")
         self.body.update(result_body(ev))
