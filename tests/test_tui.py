@@ -9,6 +9,7 @@ import pytest
 from conftest import CALC
 from tui_pilot import (EDIT, EDIT_BACK, answer_approval, asking, finish_turn, logged_types, notes, send, tui_app,
                        wait_for)
+from wren.agent.models.scripted import ScriptedBackend
 from wren.tui.approval import ApprovalScreen
 from wren.tui.context_view import ContextScreen
 
@@ -162,3 +163,37 @@ def test_modal_leaves_the_ui_responsive(calc_repo):
 
     run(scenario())
     assert (calc_repo / "calc.py").read_text() == CALC
+
+
+class DripBackend(ScriptedBackend):
+    """Streams each reply three characters at a time, like a fast provider."""
+
+    def complete(self, messages, tools, on_delta):
+        texts: list[str] = []
+        reply = super().complete(messages, tools, texts.append)
+        for text in texts:
+            for i in range(0, len(text), 3):
+                on_delta(text[i:i + 3])
+        return reply
+
+
+def test_a_fast_stream_is_coalesced_into_one_reply(calc_repo, monkeypatch):
+    from textual.widgets import Markdown
+
+    content = "\n\n".join(f"Paragraph {n}: " + "word " * 40 for n in range(12)) + "\n\n```python\nprint(1)\n```\n"
+    appends = []
+    real_append = Markdown.append
+    monkeypatch.setattr(Markdown, "append", lambda self, text: appends.append(text) or real_append(self, text))
+    app = tui_app(calc_repo, [{"content": content}], backend=DripBackend)
+
+    async def scenario():
+        async with app.run_test(size=(100, 30)) as pilot:
+            await send(pilot, "write a lot")
+            await finish_turn(pilot)
+            replies = app.query("Markdown.reply")
+            assert len(replies) == 1 and replies.first().source == content
+
+    run(scenario())
+    deltas = -(-len(content) // 3)
+    assert "".join(appends) == content
+    assert len(appends) < deltas / 2, f"{len(appends)} renders for {deltas} deltas"

@@ -8,6 +8,7 @@ from wren.agent.events import (ApprovalRequested, ApprovalResolved, AssistantDel
                                ContextCompacted, ErrorEvent, Event, SessionStarted, ToolCallEvent, ToolResultEvent,
                                TurnEnded, UserMessage)
 from wren.tui.glance import model_label
+from wren.tui.prompt import PromptInput
 
 if TYPE_CHECKING:
     from wren.tui.app import WrenApp
@@ -27,7 +28,8 @@ class Presenter:
         handler = getattr(self, f"_{event.type}", None)
         if handler is not None:
             await handler(event, live)
-        self.app.refresh_glance()
+        if not isinstance(event, AssistantDelta):  # deltas change nothing at a glance; fast streams stay cheap
+            self.app.refresh_glance()
 
     async def _session_started(self, ev: SessionStarted, live: bool) -> None:
         if not live:
@@ -39,6 +41,8 @@ class Presenter:
                                 "· /help lists commands and keys")
 
     async def _user_message(self, ev: UserMessage, live: bool) -> None:
+        if not live:  # a resumed session's prompts are in the input's history too
+            self.app.query_one(PromptInput).prompts.add(ev.text)
         await self.app.transcript.user(ev.text)
 
     async def _assistant_delta(self, ev: AssistantDelta, live: bool) -> None:
