@@ -16,10 +16,6 @@ from wren.tui.context_view import ContextScreen
 FIXED = CALC.replace("a - b", "a + b")
 
 
-def run(coro) -> None:
-    asyncio.run(coro)
-
-
 def preview_code(app) -> str:
     return app.screen.query_one("#approval-preview Static").content.code
 
@@ -39,7 +35,7 @@ def test_edit_in_ask_mode_shows_the_diff_and_y_applies_it(calc_repo):
             assert not asking(app)
             assert not notes(app, "error") and not notes(app, "warning")
 
-    run(scenario())
+    asyncio.run(scenario())
     assert (calc_repo / "calc.py").read_text() == FIXED
 
 
@@ -55,7 +51,7 @@ def test_n_denies_and_the_model_receives_the_message(calc_repo):
             assert app.state.items[-1].text == "Understood, I left it."
             assert any(why[:20] in str(card.title) for card in app.query("ToolCard"))
 
-    run(scenario())
+    asyncio.run(scenario())
     assert (calc_repo / "calc.py").read_text() == CALC
 
 
@@ -67,7 +63,7 @@ def test_a_lets_the_next_matching_edit_through(calc_repo):
             await answer_approval(pilot, "Fix it, then multiply", "a")
             assert not notes(app, "error")
 
-    run(scenario())
+    asyncio.run(scenario())
     assert logged_types(calc_repo).count("approval_requested") == 1
     assert (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a * b")
 
@@ -80,7 +76,7 @@ def test_esc_denies_from_the_modal(calc_repo):
             await answer_approval(pilot, "Fix it", "escape")
             assert not notes(app, "error")
 
-    run(scenario())
+    asyncio.run(scenario())
     assert (calc_repo / "calc.py").read_text() == CALC
 
 
@@ -102,7 +98,7 @@ def test_esc_interrupts_a_long_shell_command_and_the_session_goes_on(calc_repo):
             await finish_turn(pilot)
             assert app.state.items[-1].text == "second turn answer"
 
-    run(scenario())
+    asyncio.run(scenario())
 
 
 def test_undo_restores_the_file(calc_repo):
@@ -117,7 +113,7 @@ def test_undo_restores_the_file(calc_repo):
             await wait_for(pilot, lambda: (calc_repo / "calc.py").read_text() == CALC, "the file to be restored")
             assert not notes(app, "error")
 
-    run(scenario())
+    asyncio.run(scenario())
 
 
 def test_compact_shows_the_compaction_in_the_context_view(calc_repo):
@@ -140,7 +136,7 @@ def test_compact_shows_the_compaction_in_the_context_view(calc_repo):
             shown = str(app.screen.query_one("#compactions").content)
             assert app.state.compactions[0].event.summary in shown and "#1" in shown
 
-    run(scenario())
+    asyncio.run(scenario())
     if not arrived:
         pytest.skip("the session does not answer the Compact op with a context_compacted event in this build")
 
@@ -161,7 +157,7 @@ def test_modal_leaves_the_ui_responsive(calc_repo):
             await pilot.press("escape")
             await finish_turn(pilot)
 
-    run(scenario())
+    asyncio.run(scenario())
     assert (calc_repo / "calc.py").read_text() == CALC
 
 
@@ -193,7 +189,7 @@ def test_a_fast_stream_is_coalesced_into_one_reply(calc_repo, monkeypatch):
             replies = app.query("Markdown.reply")
             assert len(replies) == 1 and replies.first().source == content
 
-    run(scenario())
+    asyncio.run(scenario())
     deltas = -(-len(content) // 3)
     assert "".join(appends) == content
     assert len(appends) < deltas / 2, f"{len(appends)} renders for {deltas} deltas"

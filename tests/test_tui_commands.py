@@ -4,16 +4,11 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 
-import pytest
-
 from tui_pilot import EDIT, asking, finish_turn, notes, send, tui_app, wait_for
+from wren.tui.context_view import ContextScreen
 from wren.tui.prompt import CompletionMenu, PromptInput
 from wren.tui.sessions import SessionsScreen
 from wren.tui.transcript import Transcript
-
-
-def run(coro) -> None:
-    asyncio.run(coro)
 
 
 def test_shift_tab_cycles_the_mode_in_the_session(calc_repo):
@@ -31,7 +26,7 @@ def test_shift_tab_cycles_the_mode_in_the_session(calc_repo):
             await finish_turn(pilot)
             assert not asking(app)
 
-    run(scenario())
+    asyncio.run(scenario())
     assert "a + b" in (calc_repo / "calc.py").read_text()
 
 
@@ -48,7 +43,7 @@ def test_mode_command_and_unknown_commands(calc_repo):
             assert any("unknown mode 'sometimes'" in w for w in warnings)
             assert any("unknown command /frobnicate" in w for w in warnings)
 
-    run(scenario())
+    asyncio.run(scenario())
 
 
 def test_commands_without_a_backing_feature_say_so(calc_repo):
@@ -64,7 +59,7 @@ def test_commands_without_a_backing_feature_say_so(calc_repo):
                 await send(pilot, "/undo")
                 assert "undo is not available in this build" in notes(app, "warning")
 
-    run(scenario())
+    asyncio.run(scenario())
 
 
 def test_model_switch_goes_on_with_the_same_session(calc_repo, tmp_path):
@@ -85,7 +80,7 @@ def test_model_switch_goes_on_with_the_same_session(calc_repo, tmp_path):
             assert app.state.items[-1].text == "from the second model"
             assert not notes(app, "error")
 
-    run(scenario())
+    asyncio.run(scenario())
 
 
 def test_completion_history_and_clear(calc_repo):
@@ -108,7 +103,7 @@ def test_completion_history_and_clear(calc_repo):
             await send(pilot, "/clear")
             assert len(app.query_one(Transcript).children) == 1  # only the note that says what /clear did
 
-    run(scenario())
+    asyncio.run(scenario())
 
 
 def test_multi_line_input(calc_repo):
@@ -120,7 +115,7 @@ def test_multi_line_input(calc_repo):
             await finish_turn(pilot)
             assert app.state.items[-1].text == "got both lines"
 
-    run(scenario())
+    asyncio.run(scenario())
 
 
 def test_sessions_resumes_a_saved_session(calc_repo):
@@ -131,7 +126,7 @@ def test_sessions_resumes_a_saved_session(calc_repo):
             await send(pilot, "the first task")
             await finish_turn(pilot)
 
-    run(make_first())
+    asyncio.run(make_first())
     first_id = first.session.id
     app = tui_app(calc_repo, [{"content": "resumed answer", "expect": ["the first task", "answer one"]}])
 
@@ -148,7 +143,7 @@ def test_sessions_resumes_a_saved_session(calc_repo):
             await finish_turn(pilot)
             assert app.state.items[-1].text == "resumed answer" and not notes(app, "error")
 
-    run(scenario())
+    asyncio.run(scenario())
 
 
 def test_ctrl_c_twice_quits(calc_repo):
@@ -161,7 +156,7 @@ def test_ctrl_c_twice_quits(calc_repo):
             await pilot.press("ctrl+c")
             await wait_for(pilot, lambda: not app.is_running, "the app to quit", timeout=10)
 
-    run(scenario())
+    asyncio.run(scenario())
     assert app.return_value == 0
 
 
@@ -184,21 +179,30 @@ def test_fits_80x24_themes_and_no_color(calc_repo, monkeypatch):
             await pilot.press("ctrl+t")
             assert app.current_theme.dark is not dark
 
-    run(scenario())
+    asyncio.run(scenario())
 
 
-@pytest.mark.parametrize("command", ["/help", "/context"])
-def test_help_and_context_open(calc_repo, command):
+def test_help_lists_commands_and_keys(calc_repo):
     app = tui_app(calc_repo, [])
 
     async def scenario():
         async with app.run_test(size=(100, 30)) as pilot:
-            await send(pilot, command)
-            if command == "/help":
-                assert any("/sessions" in n and "Shift+Tab" in n for n in notes(app))
-            else:
-                assert app.screen.__class__.__name__ == "ContextScreen"
+            await send(pilot, "/help")
+            assert any("/sessions" in n and "Shift+Tab" in n for n in notes(app))
+
+    asyncio.run(scenario())
+
+
+def test_context_view_opens_from_command_key_and_meter(calc_repo):
+    app = tui_app(calc_repo, [])
+
+    async def scenario():
+        async with app.run_test(size=(100, 30)) as pilot:
+            for open_it in (lambda: send(pilot, "/context"), lambda: pilot.press("ctrl+o"),
+                            lambda: pilot.click("#meter")):
+                await open_it()
+                assert isinstance(app.screen, ContextScreen)
                 await pilot.press("escape")
                 assert len(app.screen_stack) == 1
 
-    run(scenario())
+    asyncio.run(scenario())
