@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from conftest import CALC, WREN, clean_env, write_script
+from conftest import CALC, WREN, clean_env, wren, write_script
 from tui_pilot import EDIT
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (.ci/run installs it)")
+needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (.ci/run installs it)")
 
 
 class Tmux:
@@ -37,6 +37,7 @@ class Tmux:
         return self("has-session", "-t", "wren", check=False).returncode == 0
 
 
+@needs_tmux
 def test_approval_with_keystrokes_in_a_real_terminal(calc_repo, tmp_path):
     model = write_script(tmp_path / "script.json", [{"tool_calls": [EDIT]}, {"content": "Done: add() now adds."}])
     tmux = Tmux(f"wren-test-{os.getpid()}")
@@ -61,3 +62,8 @@ def test_approval_with_keystrokes_in_a_real_terminal(calc_repo, tmp_path):
         assert not tmux.alive(), "wren did not quit on the second Ctrl+C"
     finally:
         tmux("kill-server", check=False)
+
+
+def test_without_a_terminal_wren_points_to_wren_run(calc_repo):
+    run = wren("--cwd", str(calc_repo), stdin="")
+    assert run.code == 2 and "wren run" in run.stderr
