@@ -24,9 +24,13 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> Parser:
-    parser = Parser(prog="wren", description="Wren: a coding agent whose context lasts.",
+    parser = Parser(prog="wren", description="Wren: a coding agent whose context lasts. Without a command, "
+                                             "opens the terminal UI in the workspace.",
                     epilog="Run `wren run --help` for headless use.")
     parser.add_argument("--version", action="version", version=f"wren {__version__}")
+    _session_options(parser, approval_help="read-only: no changes; ask (default): every change asks; "
+                                           "auto-edit: edits run, commands ask; auto: everything runs "
+                                           "(shift+tab cycles the mode in the UI)")
     sub = parser.add_subparsers(dest="command", parser_class=Parser)
     run = sub.add_parser("run", help="run one task headless (CI, scripts)",
                          description="Run a task without a UI. Progress goes to stderr; the answer "
@@ -34,24 +38,14 @@ def build_parser() -> Parser:
                                      "need approval is denied and reported.",
                          epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("prompt", help="the task; `-` reads it from stdin")
-    run.add_argument("--model", help="PROVIDER/MODEL (litellm), `local`, `local:NAME_OR_PATH.gguf` or "
-                                     "`scripted:PATH`; default: $WREN_MODEL, wren.toml, a hosted model "
-                                     "when a provider key is set, else the bundled local model")
-    run.add_argument("--api-base", help="base URL of an OpenAI-compatible server (llama.cpp, vLLM, Ollama)")
-    run.add_argument("--approval", choices=APPROVAL_MODES,
-                     help="read-only: no changes; ask (default): every change is denied headless; "
-                          "auto-edit: edits run, commands are denied; auto: everything runs")
+    _session_options(run, approval_help="read-only: no changes; ask (default): every change is denied headless; "
+                                        "auto-edit: edits run, commands are denied; auto: everything runs")
     run.add_argument("--output-format", choices=OUTPUT_FORMATS, default="text",
                      help="text: the answer; json: one result object; stream-json: every event, "
                           "one JSON object a line, then the result")
     run.add_argument("--max-steps", type=_positive_int, help="stop after this many model calls (exit 5)")
     run.add_argument("--max-cost", type=_positive_float, metavar="USD", help="stop once the cost passes this (exit 5)")
     run.add_argument("--timeout", type=_positive_float, metavar="SECONDS", help="wall-time limit (exit 5)")
-    resume = run.add_mutually_exclusive_group()
-    resume.add_argument("--resume", metavar="ID", help="continue session ID with its history")
-    resume.add_argument("--continue", dest="continue_last", action="store_true",
-                        help="continue the most recent session in this workspace")
-    run.add_argument("--cwd", help="workspace root (default: the current directory)")
 
     doctor = sub.add_parser("doctor", help="check local inference: backend, GPU offload, threads, model memory")
     doctor.add_argument("--model", help="local model name or .gguf path (default: the bundled model)")
@@ -75,6 +69,20 @@ def build_parser() -> Parser:
     for p in (slist, show):
         p.add_argument("--cwd", help="workspace root (default: the current directory)")
     return parser
+
+
+def _session_options(parser: argparse.ArgumentParser, approval_help: str) -> None:
+    """The options `wren` (the UI) and `wren run` share."""
+    parser.add_argument("--model", help="PROVIDER/MODEL (litellm), `local`, `local:NAME_OR_PATH.gguf` or "
+                                        "`scripted:PATH`; default: $WREN_MODEL, wren.toml, a hosted model "
+                                        "when a provider key is set, else the bundled local model")
+    parser.add_argument("--api-base", help="base URL of an OpenAI-compatible server (llama.cpp, vLLM, Ollama)")
+    parser.add_argument("--approval", choices=APPROVAL_MODES, help=approval_help)
+    resume = parser.add_mutually_exclusive_group()
+    resume.add_argument("--resume", metavar="ID", help="continue session ID with its history")
+    resume.add_argument("--continue", dest="continue_last", action="store_true",
+                        help="continue the most recent session in this workspace")
+    parser.add_argument("--cwd", help="workspace root (default: the current directory)")
 
 
 def _positive_int(text: str) -> int:
@@ -103,9 +111,10 @@ def main(argv: list[str] | None = None) -> int:
         from importlib import import_module
 
         return import_module(f"wren.cli.{args.command}").run(args)
-    parser.print_help(sys.stderr)
-    sys.stderr.write("\nThe terminal UI is not part of this build yet; use `wren run PROMPT`.\n")
-    return 2
+    # The UI pulls in Textual and the session: imported only when the UI opens.
+    from wren.tui.launch import run_tui
+
+    return run_tui(args)
 
 
 if __name__ == "__main__":

@@ -5,12 +5,12 @@ import argparse
 import json
 import signal
 import sys
-from pathlib import Path
 
 from wren.agent.errors import ConfigError, ExitCode, WrenError
 from wren.agent.events import Result
 from wren.agent.ops import Interrupt, Shutdown, UserInput
 from wren.cli.render import progress_line
+from wren.cli.start import session_config, workspace_root
 
 
 def _read_prompt(arg: str) -> str:
@@ -20,36 +20,16 @@ def _read_prompt(arg: str) -> str:
     return text
 
 
-def _workspace(arg: str | None) -> Path:
-    root = Path(arg).expanduser() if arg else Path.cwd()
-    if not root.is_dir():
-        raise ConfigError(f"--cwd {arg} is not an existing directory; pass the repository to work in")
-    return root.resolve()
-
-
 def _start(args: argparse.Namespace):
-    from wren.agent.approval import Policy
     from wren.agent.limits import Limits
-    from wren.agent.log import find_session
-    from wren.agent.models import resolve_backend
-    from wren.agent.session import Session, SessionConfig
-    from wren.agent.config import choose_model, load_config
-    from wren.tools.base import default_registry
+    from wren.agent.session import Session
 
-    root = _workspace(args.cwd)
+    root = workspace_root(args.cwd)
     prompt = _read_prompt(args.prompt)
-    config = load_config(root)
-    resume_id = None
-    if args.resume or args.continue_last:
-        resume_id = find_session(root, args.resume).stem
-    backend = resolve_backend(choose_model(args.model, config), api_base=args.api_base or config.api_base,
-                              config=config)
-    approval = args.approval or config.approval or "ask"
     limits = Limits(max_steps=args.max_steps or Limits.max_steps, max_cost_usd=args.max_cost, timeout_s=args.timeout)
-    session = Session(SessionConfig(root=root, backend=backend, registry=default_registry(),
-                                    policy=Policy(mode=approval), limits=limits, resume_id=resume_id,
-                                    context=config.context))
-    return session, prompt
+    cfg = session_config(root, model=args.model, api_base=args.api_base, approval=args.approval,
+                         resume=args.resume, continue_last=args.continue_last, limits=limits)
+    return Session(cfg), prompt
 
 
 def run_headless(args: argparse.Namespace) -> int:

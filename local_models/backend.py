@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from wren.agent.config import LocalConfig
@@ -16,6 +18,15 @@ from wren.local_models.prompt import PromptRenderer
 
 DEFAULT_N_CTX = 8192
 MAX_REPLY_TOKENS = 512
+
+
+@dataclass
+class StepStats:
+    """What the last step cost; bench/local_model.py reads it."""
+    raw: str = ""
+    ttft_s: float = 0.0
+    generated: int = 0
+    gen_s: float = 0.0
 
 
 class LocalBackend:
@@ -44,6 +55,7 @@ class LocalBackend:
                                        self.name)
         self._grammars: dict[str, object] = {}
         self._steps = 0
+        self.last = StepStats()
 
     @classmethod
     def from_spec(cls, spec: str | None, options: LocalConfig) -> "LocalBackend":
@@ -86,11 +98,14 @@ class LocalBackend:
             tokens, max_tokens=MAX_REPLY_TOKENS, temperature=0.3, repeat_penalty=1.15, stop=stop, stream=True,
             seed=self.seed + self._steps, grammar=self._grammar(tools) if self.constrained and tools else None)
         text, generated, streamer = "", 0, ReplyStreamer(on_delta)
+        started, first = time.perf_counter(), None
         for chunk in stream:
-            piece = chunk["choices"][0]["text"]
-            text += piece
+            first = first or time.perf_counter()
+            text += chunk["choices"][0]["text"]
             generated += 1
             streamer.feed(text)
+        done = time.perf_counter()
+        self.last = StepStats(text, (first or done) - started, generated, done - (first or done))
         content, calls = parse_step(text, f"call_{self._steps}")
         streamer.finish(content if not calls else "")
         usage = Usage(prompt_tokens=len(tokens), completion_tokens=generated, cached_tokens=cached)

@@ -1,0 +1,38 @@
+"""What `wren run` and the terminal UI share: the workspace root and the session's configuration."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from wren.agent.errors import ConfigError
+
+if TYPE_CHECKING:
+    from wren.agent.limits import Limits
+    from wren.agent.session import SessionConfig
+
+
+def workspace_root(arg: str | None) -> Path:
+    root = Path(arg).expanduser() if arg else Path.cwd()
+    if not root.is_dir():
+        raise ConfigError(f"--cwd {arg} is not an existing directory; pass the repository to work in")
+    return root.resolve()
+
+
+def session_config(root: Path, *, model: str | None, api_base: str | None, approval: str | None,
+                   resume: str | None, continue_last: bool, limits: "Limits | None" = None,
+                   interactive: bool = False) -> "SessionConfig":
+    """Config files, model choice, backend and policy for a session in `root`; ConfigError when they are bad."""
+    from wren.agent.approval import Policy
+    from wren.agent.config import choose_model, load_config
+    from wren.agent.limits import Limits
+    from wren.agent.log import find_session
+    from wren.agent.models import resolve_backend
+    from wren.agent.session import SessionConfig
+    from wren.tools.base import default_registry
+
+    config = load_config(root)
+    resume_id = find_session(root, resume).stem if resume or continue_last else None
+    backend = resolve_backend(choose_model(model, config), api_base=api_base or config.api_base, config=config)
+    return SessionConfig(root=root, backend=backend, registry=default_registry(),
+                         policy=Policy(mode=approval or config.approval or "ask"), limits=limits or Limits(),
+                         interactive=interactive, resume_id=resume_id, context=config.context)

@@ -1,0 +1,61 @@
+"""The approval modal: exactly what will happen, then y allow once, a allow always, n deny with a message, Esc deny.
+
+It is a screen with a callback, so the app keeps drawing and reading events while it waits.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static
+
+from wren.agent.events import ApprovalRequested
+from wren.agent.ops import ApprovalDecision
+from wren.tui.cards import key_argument, short
+from wren.tui.preview import preview
+
+
+class ApprovalScreen(ModalScreen[ApprovalDecision]):
+    BINDINGS = [
+        Binding("y", "decide('allow_once')", "allow once"),
+        Binding("a", "decide('allow_always')", "allow always"),
+        Binding("n", "ask_why", "deny with a message"),
+        Binding("escape", "decide('deny')", "deny"),
+    ]
+
+    def __init__(self, event: ApprovalRequested, root: Path) -> None:
+        super().__init__(classes="approval-screen")
+        self.event, self.root = event, root
+
+    def compose(self) -> ComposeResult:
+        ev = self.event
+        with Vertical(id="approval"):
+            yield Static(Text.assemble(("Approve ", "bold"), (ev.name, "bold"), " ",
+                                       short(key_argument(ev.name, ev.arguments), 60)), id="approval-title")
+            yield Static(Text(ev.reason), id="approval-reason")
+            with VerticalScroll(id="approval-preview"):
+                yield Static(preview(ev.name, ev.arguments, self.root))
+            yield Input(placeholder="Tell the model why (Enter denies; Esc denies without a message)",
+                        id="deny-message")
+            yield Static(Text.assemble(("y", "bold"), " allow once   ", ("a", "bold"),
+                                       f" allow {ev.name} for this session   ", ("n", "bold"),
+                                       " deny with a message   ", ("esc", "bold"), " deny"), id="approval-keys")
+
+    def on_mount(self) -> None:
+        self.query_one("#deny-message", Input).display = False
+
+    def action_decide(self, decision: str) -> None:
+        self.dismiss(ApprovalDecision(call_id=self.event.call_id, decision=decision))  # type: ignore[arg-type]
+
+    def action_ask_why(self) -> None:
+        box = self.query_one("#deny-message", Input)
+        box.display = True
+        box.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(ApprovalDecision(call_id=self.event.call_id, decision="deny", message=event.value.strip()))

@@ -1,0 +1,133 @@
+"""Slash commands: the table (for /help and completion) and what each one does through the app."""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from wren.agent.approval import MODES
+from wren.agent.errors import WrenError
+from wren.agent.ops import Compact
+
+if TYPE_CHECKING:
+    from wren.tui.app import WrenApp
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    usage: str
+    help: str
+
+
+COMMANDS = [
+    Command("help", "/help", "keys and commands"),
+    Command("compact", "/compact", "compact the context now"),
+    Command("context", "/context", "pinned state, compactions and evicted items (Ctrl+O)"),
+    Command("undo", "/undo [N]", "restore the files changed by the last N steps (default: the last)"),
+    Command("model", "/model [NAME]", "show the model, or go on with this session on another one"),
+    Command("mode", "/mode [MODE]", f"show or set the approval mode ({', '.join(MODES)})"),
+    Command("clear", "/clear", "clear the screen; the session keeps its history"),
+    Command("sessions", "/sessions", "pick a saved session and resume it"),
+    Command("index", "/index", "build the code index for search_code (not in this build yet)"),
+]
+
+KEYS = [("Enter", "send"), ("Ctrl+J", "new line"), ("Up/Down", "history"), ("Tab", "complete a command"),
+        ("Esc", "interrupt the turn"), ("Shift+Tab", "cycle the approval mode"), ("Ctrl+O", "context view"),
+        ("Ctrl+T", "light or dark theme"), ("Ctrl+C twice", "quit")]
+
+
+def completions(text: str) -> list[Command]:
+    """Commands that `text` (a slash and the start of a name) could become."""
+    if not text.startswith("/") or " " in text or "\n" in text:
+        return []
+    return [c for c in COMMANDS if c.name.startswith(text[1:])]
+
+
+def help_text() -> str:
+    width = max(len(c.usage) for c in COMMANDS)
+    lines = ["Commands:"] + [f"  {c.usage:<{width}}  {c.help}" for c in COMMANDS]
+    lines += ["Keys:"] + [f"  {key:<{width}}  {what}" for key, what in KEYS]
+    return "\n".join(lines)
+
+
+class SlashCommands:
+    def __init__(self, app: "WrenApp") -> None:
+        self.app = app
+
+    async def run(self, text: str) -> None:
+        name, _, arg = text[1:].strip().partition(" ")
+        handler = getattr(self, f"cmd_{name}", None) if name in {c.name for c in COMMANDS} else None
+        if handler is None:
+            await self.app.note(f"unknown command /{name}; /help lists the commands", "warning")
+            return
+        await handler(arg.strip())
+
+    async def _idle(self, what: str) -> bool:
+        if self.app.state.busy:
+            await self.app.note(f"{what} waits for the turn to end; Esc interrupts it", "warning")
+        return not self.app.state.busy
+
+    async def cmd_help(self, arg: str) -> None:
+        await self.app.note(help_text())
+
+    async def cmd_compact(self, arg: str) -> None:
+        self.app.session.submit(Compact())
+        await self.app.note("compaction requested; /context shows its summary once the session reports it")
+
+    async def cmd_context(self, arg: str) -> None:
+        self.app.action_open_context()
+
+    async def cmd_mode(self, arg: str) -> None:
+        if not arg:
+            await self.app.note(f"approval mode: {self.app.state.mode} (one of {', '.join(MODES)}; Shift+Tab cycles)")
+        elif arg not in MODES:
+            await self.app.note(f"unknown mode {arg!r}; use one of {', '.join(MODES)}", "warning")
+        else:
+            await self.app.set_mode(arg)
+
+    async def cmd_clear(self, arg: str) -> None:
+        await self.app.transcript.clear()
+        await self.app.note("screen cleared; the session keeps its history (/compact shrinks the context)")
+
+    async def cmd_index(self, arg: str) -> None:
+        await self.app.note("/index: the code index is not part of this build yet, so nothing was indexed "
+                            "and search_code is not available", "warning")
+
+    async def cmd_undo(self, arg: str) -> None:
+        if not await self._idle("/undo"):
+            return
+        if arg and not arg.isdigit():
+            await self.app.note("usage: /undo [N], N the number of steps to undo", "warning")
+            return
+        try:
+            from wren.tools.checkpoints import undo
+        except ImportError:
+            await self.app.note("undo is not available in this build", "warning")
+            return
+        session = self.app.session
+        try:
+            report = await asyncio.to_thread(undo, session.workspace.root, session.id, n=int(arg) if arg else None)
+        except Exception as exc:  # whatever the checkpoint store raises, the user must see it
+            await self.app.note(f"undo failed: {exc}", "error")
+            return
+        await self.app.note(f"undo: {report}")
+
+    async def cmd_model(self, arg: str) -> None:
+        if not arg:
+            await self.app.note(f"model: {self.app.state.model}; /model NAME goes on with this session on "
+                                "another model (the names --model takes)")
+            return
+        if not await self._idle("/model"):
+            return
+        try:
+            backend = await asyncio.to_thread(self.app.resolve_backend, arg)
+        except WrenError as exc:
+            await self.app.note(exc.message, "error")
+            return
+        await self.app.restart(replace(self.app.cfg, backend=backend, resume_id=self.app.session.id), replay=False)
+        await self.app.note(f"now on {arg}; the conversation goes on from the session log")
+
+    async def cmd_sessions(self, arg: str) -> None:
+        if await self._idle("/sessions"):
+            self.app.pick_session()

@@ -1,0 +1,80 @@
+"""Session events onto the screen: one small handler per event type."""
+from __future__ import annotations
+
+from pathlib import PurePath
+from typing import TYPE_CHECKING
+
+from wren.agent.events import (ApprovalRequested, ApprovalResolved, AssistantDelta, AssistantMessage,
+                               ContextCompacted, ErrorEvent, Event, SessionStarted, ToolCallEvent, ToolResultEvent,
+                               TurnEnded, UserMessage)
+from wren.tui.glance import model_label
+from wren.tui.prompt import PromptInput
+
+if TYPE_CHECKING:
+    from wren.tui.app import WrenApp
+
+TURN_ENDINGS = {"interrupted": "interrupted", "limit": "stopped", "denied": "finished with denied calls",
+                "failed": "stopped without finishing", "error": "stopped by an error"}
+
+
+class Presenter:
+    """Live events may open the approval modal; replayed ones (a resumed session's log) only draw."""
+
+    def __init__(self, app: "WrenApp") -> None:
+        self.app = app
+
+    async def show(self, event: Event, live: bool) -> None:
+        self.app.state.apply(event)
+        handler = getattr(self, f"_{event.type}", None)
+        if handler is not None:
+            await handler(event, live)
+        if not isinstance(event, AssistantDelta):  # deltas change nothing at a glance; fast streams stay cheap
+            self.app.refresh_glance()
+
+    async def _session_started(self, ev: SessionStarted, live: bool) -> None:
+        if not live:
+            return
+        if ev.resumed:
+            await self.app.note(f"resumed session {ev.session_id}")
+        else:
+            await self.app.note(f"Wren in {PurePath(ev.cwd).name} · {model_label(ev.model)} · approval {ev.approval} "
+                                "· /help lists commands and keys")
+
+    async def _user_message(self, ev: UserMessage, live: bool) -> None:
+        if not live:  # a resumed session's prompts are in the input's history too
+            self.app.query_one(PromptInput).prompts.add(ev.text)
+        await self.app.transcript.user(ev.text)
+
+    async def _assistant_delta(self, ev: AssistantDelta, live: bool) -> None:
+        if live:
+            await self.app.transcript.delta(ev.text)
+
+    async def _assistant_message(self, ev: AssistantMessage, live: bool) -> None:
+        await self.app.transcript.reply(ev.content)
+
+    async def _tool_call(self, ev: ToolCallEvent, live: bool) -> None:
+        await self.app.transcript.tool_call(ev)
+
+    async def _approval_requested(self, ev: ApprovalRequested, live: bool) -> None:
+        self.app.transcript.approval(ev.call_id, waiting=True)
+        if live:
+            self.app.ask_approval(ev)
+
+    async def _approval_resolved(self, ev: ApprovalResolved, live: bool) -> None:
+        self.app.transcript.approval(ev.call_id, waiting=False, resolved=ev)
+        self.app.close_approval(ev.call_id)
+
+    async def _tool_result(self, ev: ToolResultEvent, live: bool) -> None:
+        self.app.transcript.tool_result(ev)
+
+    async def _context_compacted(self, ev: ContextCompacted, live: bool) -> None:
+        await self.app.note(f"context compacted: {ev.tokens_before} → {ev.tokens_after} tokens, {ev.evicted} "
+                            "messages moved to memory (/context shows them)")
+
+    async def _error(self, ev: ErrorEvent, live: bool) -> None:
+        await self.app.note(ev.message, "error" if ev.fatal else "warning")
+
+    async def _turn_ended(self, ev: TurnEnded, live: bool) -> None:
+        if ev.status in TURN_ENDINGS:
+            reason = f": {ev.reason}" if ev.reason else ""
+            await self.app.note(f"{TURN_ENDINGS[ev.status]}{reason}", "warning")
