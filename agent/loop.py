@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from wren.agent.errors import ModelError
@@ -19,7 +19,6 @@ class TurnOutcome:
     status: Status
     summary: str = ""
     reason: str = ""
-    files_changed: list[str] = field(default_factory=list)
 
 
 def run_turn(s: "Session") -> TurnOutcome:
