@@ -29,7 +29,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"model          unavailable: {exc.message}")
         return 1
     print(f"model          {info.name} ({info.path.name}, {info.quantization})")
-    # Weights are mapped whole; the KV cache adds a little for small windows.
-    print(f"model memory   {info.size_bytes / 1e6:.0f} MB of weights, plus the KV cache")
+    from wren.local_models.backend import DEFAULT_N_CTX
+
+    n_ctx = min(DEFAULT_N_CTX, info.context_length or DEFAULT_N_CTX)
+    kv = info.kv_cache_bytes(n_ctx)
+    kv_text = f" + {kv / 1e6:.0f} MB KV cache at n_ctx {n_ctx}" if kv else " plus the KV cache"
+    print(f"model memory   {info.size_bytes / 1e6:.0f} MB of weights{kv_text}")
     return 0
 

@@ -45,6 +45,15 @@ class GGUFInfo:
     def chat_template(self) -> str | None:
         return self.metadata.get("tokenizer.chat_template")
 
+    def kv_cache_bytes(self, n_ctx: int) -> int | None:
+        """f16 K and V for every layer at n_ctx tokens: what llama.cpp allocates beside the weights."""
+        arch, meta = self.architecture, self.metadata
+        layers, heads = meta.get(f"{arch}.block_count"), meta.get(f"{arch}.attention.head_count")
+        kv_heads, width = meta.get(f"{arch}.attention.head_count_kv", heads), meta.get(f"{arch}.embedding_length")
+        if not (layers and heads and kv_heads and width):
+            return None
+        return int(layers) * n_ctx * int(kv_heads) * (int(width) // int(heads)) * 2 * 2
+
     @property
     def name(self) -> str:
         return str(self.metadata.get("general.name") or self.path.stem)

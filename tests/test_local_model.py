@@ -147,3 +147,31 @@ def test_named_model_from_config(calc_repo, tmp_path):
                "--output-format", "json", cwd=calc_repo, timeout=300)
     assert run.json["error"] is None, run.stderr
     assert run.json["steps"] >= 1
+
+
+def test_models_list_info_add(tmp_path):
+    from conftest import clean_env
+
+    env = clean_env(XDG_CONFIG_HOME=str(tmp_path / "config"))
+    listed = wren("models", "list", env=env)
+    assert listed.code == 0 and "smollm2" in listed.stdout and "Q4_1" in listed.stdout
+    info = wren("models", "info", "smollm2", env=env)
+    assert info.code == 0
+    assert "architecture   llama" in info.stdout and "trained ctx    8192" in info.stdout
+    assert "chat template  present" in info.stdout
+    copy = tmp_path / "copy.gguf"
+    shutil.copy(smollm2_path(), copy)
+    added = wren("models", "add", str(copy), "--name", "mine", env=env)
+    assert added.code == 0, added.stderr
+    assert "mine" in wren("models", "list", env=env).stdout
+    bad = tmp_path / "bad.gguf"
+    bad.write_text("nope")
+    refused = wren("models", "add", str(bad), "--name", "bad", env=env)
+    assert refused.code == 2 and "not a GGUF" in refused.stderr
+
+
+def test_doctor_reports_backend_offload_threads_and_memory():
+    run = wren("doctor")
+    assert run.code == 0, run.stderr
+    for label in ("backend", "gpu offload", "threads", "model memory"):
+        assert label in run.stdout
