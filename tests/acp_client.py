@@ -120,6 +120,12 @@ class AcpClient:
                 raise TimeoutError(f"condition not met in {timeout}s; stderr:\n{''.join(self.stderr)}")
             self.pump(deadline - time.monotonic())
 
+    def drain(self, seconds: float) -> None:
+        """Take in whatever the agent sends for a while (to catch anything sent late)."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            self.pump(left)
+
     def reply(self, id_: Any, result: Any = None, error: dict | None = None) -> None:
         body = {"error": error} if error else {"result": result}
         self.send({"jsonrpc": "2.0", "id": id_, **body})
