@@ -128,7 +128,7 @@ def terminal_shell(bridge: Bridge) -> Tool:
         text = redact(strip_ansi(out.output))
         status = f"killed: {killed}" if killed else f"exit code {code}"
         body = cap(text, hint="redirect to a file and read_file a range for the rest") or "(no output)"
-        return ToolResult(ok=not killed, output=f"$ {args.command}\n{body}\n[{status}, {time.monotonic() - started:.1f}s]",
-                          exit_code=code)
+        took = time.monotonic() - started
+        return ToolResult(ok=not killed, output=f"$ {args.command}\n{body}\n[{status}, {took:.1f}s]", exit_code=code)
 
     return Tool(SHELL.name, SHELL.description, ShellArgs, shell, kind="execute")

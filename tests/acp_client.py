@@ -13,9 +13,10 @@ import signal
 import subprocess
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from conftest import WREN, clean_env
 
@@ -197,9 +198,11 @@ class AcpClient:
         assert "result" in reply, reply
         return reply["result"]["sessionId"]
 
+    def start_prompt(self, sid: str, text: str) -> Any:
+        return self.start("session/prompt", {"sessionId": sid, "prompt": [{"type": "text", "text": text}]})
+
     def prompt(self, sid: str, text: str, timeout: float = 30) -> dict:
-        return self.request("session/prompt", {"sessionId": sid, "prompt": [{"type": "text", "text": text}]},
-                            timeout=timeout)
+        return self.wait(self.start_prompt(sid, text), timeout)
 
     def updates(self, sid: str, kind: str | None = None) -> list[dict]:
         return [m["params"]["update"] for m in self.messages
@@ -222,6 +225,16 @@ class AcpClient:
         for term in self.terminals.values():
             if term.proc.poll() is None:
                 os.killpg(term.proc.pid, signal.SIGKILL)
+
+
+@contextmanager
+def running(*args: str, cwd: Path, **options: Any) -> Iterator[AcpClient]:
+    """`wren acp ARGS` for the length of a test; killed (with its terminals) however the test ends."""
+    client = AcpClient(*args, cwd=cwd, **options)
+    try:
+        yield client
+    finally:
+        client.kill()
 
 
 def descendants(pid: int) -> set[int]:

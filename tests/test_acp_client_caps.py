@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from acp_client import AcpClient
+from acp_client import running
 from conftest import CALC, write_script
 
 UNSAVED = "def add(a, b):\n    return a * b  # unsaved in the editor\n"
@@ -18,8 +18,7 @@ def test_fs_capability_reads_and_writes_through_the_editor(calc_repo, tmp_path):
         {"tool_calls": [{"name": "write_file", "arguments": {"path": "NOTES.md", "content": "fixed\n"}}]},
         {"content": "Done."},
     ])
-    client = AcpClient("--model", model, "--approval", "auto", cwd=calc_repo, buffers={path: UNSAVED})
-    try:
+    with running("--model", model, "--approval", "auto", cwd=calc_repo, buffers={path: UNSAVED}) as client:
         client.initialize(fs=True)
         sid = client.new_session(calc_repo)
         assert client.prompt(sid, "fix add")["result"]["stopReason"] == "end_turn"
@@ -30,8 +29,6 @@ def test_fs_capability_reads_and_writes_through_the_editor(calc_repo, tmp_path):
         assert (calc_repo / "calc.py").read_text() == CALC
         assert not (calc_repo / "NOTES.md").exists()
         client.close()
-    finally:
-        client.kill()
 
 
 def test_without_capabilities_io_is_local(calc_repo, tmp_path):
@@ -40,16 +37,13 @@ def test_without_capabilities_io_is_local(calc_repo, tmp_path):
         {"tool_calls": [{"name": "shell", "arguments": {"command": "echo local-shell"}}]},
         {"content": "Done.", "expect": ["local-shell"]},
     ])
-    client = AcpClient("--model", model, "--approval", "auto", cwd=calc_repo)
-    try:
+    with running("--model", model, "--approval", "auto", cwd=calc_repo) as client:
         client.initialize()
         sid = client.new_session(calc_repo)
         assert client.prompt(sid, "fix add")["result"]["stopReason"] == "end_turn"
         assert (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
         assert not client.reads and not client.writes and not client.terminals
         client.close()
-    finally:
-        client.kill()
 
 
 def test_terminal_capability_runs_commands_in_editor_terminals(calc_repo, tmp_path):
@@ -58,8 +52,7 @@ def test_terminal_capability_runs_commands_in_editor_terminals(calc_repo, tmp_pa
         {"content": "It said hello.", "expect": ["hello-from-terminal", "exit code 3"]},
         {"tool_calls": [{"name": "shell", "arguments": {"command": "sleep 45"}}]},
     ])
-    client = AcpClient("--model", model, "--approval", "auto", cwd=calc_repo)
-    try:
+    with running("--model", model, "--approval", "auto", cwd=calc_repo) as client:
         client.initialize(terminal=True)
         sid = client.new_session(calc_repo)
         assert client.prompt(sid, "say hello")["result"]["stopReason"] == "end_turn"
@@ -68,7 +61,7 @@ def test_terminal_capability_runs_commands_in_editor_terminals(calc_repo, tmp_pa
         shown = [c for u in client.updates(sid, "tool_call_update") for c in u.get("content") or []]
         assert {"type": "terminal", "terminalId": "term-1"} in shown
 
-        id_ = client.start("session/prompt", {"sessionId": sid, "prompt": [{"type": "text", "text": "wait"}]})
+        id_ = client.start_prompt(sid, "wait")
         client.until(lambda: "term-2" in client.terminals)
         started = time.monotonic()
         client.notify("session/cancel", {"sessionId": sid})
@@ -77,5 +70,3 @@ def test_terminal_capability_runs_commands_in_editor_terminals(calc_repo, tmp_pa
         second = client.terminals["term-2"]
         assert second.killed and second.released
         client.close()
-    finally:
-        client.kill()

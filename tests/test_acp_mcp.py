@@ -5,7 +5,7 @@ import sys
 import time
 from pathlib import Path
 
-from acp_client import AcpClient, alive
+from acp_client import alive, running
 from conftest import write_script
 
 SERVER = Path(__file__).with_name("acp_mcp_server.py")
@@ -19,8 +19,7 @@ def test_mcp_tool_runs_under_permission_and_the_server_stops(calc_repo, tmp_path
          "expect": ["0 note(s); token s3cret"]},
         {"content": "Noted.", "expect": ["noted: hello 🐦"]},
     ])
-    client = AcpClient("--model", model, cwd=calc_repo)
-    try:
+    with running("--model", model, cwd=calc_repo) as client:
         client.initialize()
         spec = {"name": "notes", "command": sys.executable, "args": [str(SERVER), str(pidfile)],
                 "env": [{"name": "NOTES_TOKEN", "value": "s3cret"}]}
@@ -48,5 +47,3 @@ def test_mcp_tool_runs_under_permission_and_the_server_stops(calc_repo, tmp_path
         assert second != pid and alive(second)
         assert client.close() < 2 and client.proc.returncode == 0
         assert not alive(second), "closing stdin stops the MCP servers too"
-    finally:
-        client.kill()

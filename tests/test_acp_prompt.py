@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from acp_client import AcpClient
+from acp_client import AcpClient, running
 from conftest import CALC, write_script
 
 FIXED = CALC.replace("a - b", "a + b")
@@ -22,11 +22,10 @@ def test_prompt_streams_tool_calls_and_ends_the_turn(calc_repo, tmp_path):
         {"content": "Fixing calc.py.", "tool_calls": [EDIT]},
         {"content": "Done: add() adds 🐦.", "expect": ["Edited calc.py"]},
     ])
-    client = AcpClient("--model", model, "--approval", "auto", cwd=calc_repo)
-    try:
+    with running("--model", model, "--approval", "auto", cwd=calc_repo) as client:
         client.initialize()
         sid = client.new_session(calc_repo)
-        id_ = client.start("session/prompt", {"sessionId": sid, "prompt": [{"type": "text", "text": "fix add"}]})
+        id_ = client.start_prompt(sid, "fix add")
         reply = client.wait(id_)
         assert reply["result"]["stopReason"] == "end_turn", reply
         assert (calc_repo / "calc.py").read_text() == FIXED
@@ -53,8 +52,6 @@ def test_prompt_streams_tool_calls_and_ends_the_turn(calc_repo, tmp_path):
         after = [m for m in client.messages[_response_index(client, id_) + 1:] if m.get("method") == "session/update"]
         assert after == [], "no update may follow the prompt's response"
         assert client.close() < 2
-    finally:
-        client.kill()
 
 
 def test_permission_reject_allow_once_and_allow_always(calc_repo, tmp_path):
@@ -75,8 +72,7 @@ def test_permission_reject_allow_once_and_allow_always(calc_repo, tmp_path):
         disk_when_asked.append((calc_repo / "calc.py").read_text())
         return next(answers)
 
-    client = AcpClient("--model", model, cwd=calc_repo, permission=permission)
-    try:
+    with running("--model", model, cwd=calc_repo, permission=permission) as client:
         client.initialize()
         sid = client.new_session(calc_repo)
         assert client.prompt(sid, "fix it")["result"]["stopReason"] == "end_turn"
@@ -97,8 +93,6 @@ def test_permission_reject_allow_once_and_allow_always(calc_repo, tmp_path):
         assert (calc_repo / "a.txt").read_text() == "a\n" and (calc_repo / "b.txt").read_text() == "b\n"
         assert len(client.permission_requests) == 4, "allow_always stops asking for that tool"
         client.close()
-    finally:
-        client.kill()
 
 
 def test_reject_always_stops_asking_and_denies(calc_repo, tmp_path):
@@ -107,16 +101,13 @@ def test_reject_always_stops_asking_and_denies(calc_repo, tmp_path):
         {"tool_calls": [EDIT]},
         {"content": "Gave up.", "expect": ["rejected edit_file for this session"]},
     ])
-    client = AcpClient("--model", model, cwd=calc_repo, permission=lambda params: "reject_always")
-    try:
+    with running("--model", model, cwd=calc_repo, permission=lambda params: "reject_always") as client:
         client.initialize()
         sid = client.new_session(calc_repo)
         assert client.prompt(sid, "fix it")["result"]["stopReason"] == "end_turn"
         assert len(client.permission_requests) == 1
         assert (calc_repo / "calc.py").read_text() == CALC
         client.close()
-    finally:
-        client.kill()
 
 
 def test_cancel_mid_command_answers_cancelled_quickly(calc_repo, tmp_path):
@@ -124,11 +115,10 @@ def test_cancel_mid_command_answers_cancelled_quickly(calc_repo, tmp_path):
         {"tool_calls": [{"name": "shell", "arguments": {"command": "sleep 45"}}]},
         {"content": "next turn", "expect": ["killed: interrupted"]},
     ])
-    client = AcpClient("--model", model, "--approval", "auto", cwd=calc_repo)
-    try:
+    with running("--model", model, "--approval", "auto", cwd=calc_repo) as client:
         client.initialize()
         sid = client.new_session(calc_repo)
-        id_ = client.start("session/prompt", {"sessionId": sid, "prompt": [{"type": "text", "text": "wait"}]})
+        id_ = client.start_prompt(sid, "wait")
         client.until(lambda: any(u.get("status") == "in_progress" for u in client.updates(sid, "tool_call_update")))
         started = time.monotonic()
         client.notify("session/cancel", {"sessionId": sid})
@@ -138,17 +128,14 @@ def test_cancel_mid_command_answers_cancelled_quickly(calc_repo, tmp_path):
         # The session goes on: the next prompt sees the killed command.
         assert client.prompt(sid, "again")["result"]["stopReason"] == "end_turn"
         client.close()
-    finally:
-        client.kill()
 
 
 def test_cancel_while_asking_writes_nothing(calc_repo, tmp_path):
     model = write_script(tmp_path / "s.json", [{"tool_calls": [EDIT]}])
-    client = AcpClient("--model", model, cwd=calc_repo, permission=lambda params: None)
-    try:
+    with running("--model", model, cwd=calc_repo, permission=lambda params: None) as client:
         client.initialize()
         sid = client.new_session(calc_repo)
-        id_ = client.start("session/prompt", {"sessionId": sid, "prompt": [{"type": "text", "text": "fix"}]})
+        id_ = client.start_prompt(sid, "fix")
         client.until(lambda: client.permission_requests)
         started = time.monotonic()
         client.notify("session/cancel", {"sessionId": sid})
@@ -156,25 +143,19 @@ def test_cancel_while_asking_writes_nothing(calc_repo, tmp_path):
         assert time.monotonic() - started < 2
         assert (calc_repo / "calc.py").read_text() == CALC
         client.close()
-    finally:
-        client.kill()
 
 
 def test_load_replays_the_previous_turn_before_answering(calc_repo, tmp_path):
     first = write_script(tmp_path / "first.json", [{"tool_calls": [EDIT]}, {"content": "Fixed add()."}])
-    client = AcpClient("--model", first, "--approval", "auto", cwd=calc_repo)
-    try:
+    with running("--model", first, "--approval", "auto", cwd=calc_repo) as client:
         client.initialize()
         sid = client.new_session(calc_repo)
         assert client.prompt(sid, "please fix add")["result"]["stopReason"] == "end_turn"
         client.close()
-    finally:
-        client.kill()
 
     second = write_script(tmp_path / "second.json", [
         {"content": "It returned a - b.", "expect": ["please fix add", "Fixed add()."]}])
-    client = AcpClient("--model", second, "--approval", "auto", cwd=calc_repo)
-    try:
+    with running("--model", second, "--approval", "auto", cwd=calc_repo) as client:
         client.initialize()
         id_ = client.start("session/load", {"sessionId": sid, "cwd": str(calc_repo), "mcpServers": []})
         reply = client.wait(id_)
@@ -191,5 +172,39 @@ def test_load_replays_the_previous_turn_before_answering(calc_repo, tmp_path):
                                                   "mcpServers": []})
         assert missing["error"]["code"] == -32602
         client.close()
-    finally:
-        client.kill()
+
+
+def test_stop_reasons_for_limits_refusals_and_model_errors(calc_repo, tmp_path):
+    missing = {"name": "read_file", "arguments": {"path": "missing.py"}}
+    model = write_script(tmp_path / "s.json", [
+        *[{"tool_calls": [missing]} for _ in range(5)],
+        {"error": "content_policy"},
+    ])
+    with running("--model", model, cwd=calc_repo) as client:
+        client.initialize()
+        sid = client.new_session(calc_repo)
+        assert client.prompt(sid, "loop")["result"]["stopReason"] == "max_turn_requests"
+        assert client.prompt(sid, "something bad")["result"]["stopReason"] == "refusal"
+        exhausted = client.prompt(sid, "more")
+        assert exhausted["error"]["code"] == -32603
+        assert "ran out of turns" in exhausted["error"]["message"]
+        client.close()
+
+
+def test_model_config_option_switches_the_model(calc_repo, tmp_path):
+    first = write_script(tmp_path / "first.json", [{"content": "from the first model"}])
+    second = write_script(tmp_path / "second.json", [{"content": "from the second model"}])
+    with running("--model", first, cwd=calc_repo) as client:
+        client.initialize()
+        sid = client.new_session(calc_repo)
+        changed = client.request("session/set_config_option", {"sessionId": sid, "configId": "model", "value": second})
+        model_option = next(o for o in changed["result"]["configOptions"] if o["category"] == "model")
+        assert model_option["currentValue"] == second
+        assert second in [o["value"] for o in model_option["options"]]
+        assert client.prompt(sid, "hello")["result"]["stopReason"] == "end_turn"
+        said = "".join(u["content"]["text"] for u in client.updates(sid, "agent_message_chunk"))
+        assert said == "from the second model"
+        bad = client.request("session/set_config_option",
+                             {"sessionId": sid, "configId": "model", "value": f"scripted:{tmp_path / 'nope.json'}"})
+        assert bad["error"]["code"] == -32602 and "cannot read scripted model file" in bad["error"]["message"]
+        client.close()

@@ -2,19 +2,19 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
-from acp_client import AcpClient, alive, descendants
+from acp_client import alive, descendants, running
 from conftest import write_script
 
 
 @pytest.fixture
 def agent(calc_repo, tmp_path):
     model = write_script(tmp_path / "script.json", [{"content": "unused"}])
-    client = AcpClient("--model", model, cwd=calc_repo)
-    yield client
-    client.kill()
+    with running("--model", model, cwd=calc_repo) as client:
+        yield client
 
 
 def test_bad_lines_get_errors_and_the_server_keeps_serving(agent, calc_repo):
@@ -83,9 +83,9 @@ def test_new_session_offers_modes_options_and_commands(agent, calc_repo):
 
 def test_big_prompt_and_utf8_survive(calc_repo, tmp_path):
     text = "emoji 🐦 and\nnewlines\n" + "x" * (5 * 1024 * 1024)
-    model = write_script(tmp_path / "s.json", [{"content": "Réponse 🐦\nligne deux\n\n", "expect": ["emoji 🐦 and\nnewlines"]}])
-    client = AcpClient("--model", model, cwd=calc_repo)
-    try:
+    model = write_script(tmp_path / "s.json", [
+        {"content": "Réponse 🐦\nligne deux\n\n", "expect": ["emoji 🐦 and\nnewlines"]}])
+    with running("--model", model, cwd=calc_repo) as client:
         client.initialize()
         sid = client.new_session(calc_repo)
         reply = client.prompt(sid, text, timeout=60)
@@ -93,24 +93,25 @@ def test_big_prompt_and_utf8_survive(calc_repo, tmp_path):
         said = "".join(u["content"]["text"] for u in client.updates(sid, "agent_message_chunk"))
         assert said == "Réponse 🐦\nligne deux\n\n"
         assert client.close() < 2
-    finally:
-        client.kill()
 
 
 def test_closing_stdin_exits_and_leaves_no_children(calc_repo, tmp_path):
     model = write_script(tmp_path / "s.json", [
         {"tool_calls": [{"name": "shell", "arguments": {"command": "sleep 60"}}]}])
-    client = AcpClient("--model", model, "--approval", "auto", cwd=calc_repo)
-    try:
+    with running("--model", model, "--approval", "auto", cwd=calc_repo) as client:
         client.initialize()
         sid = client.new_session(calc_repo)
-        client.start("session/prompt", {"sessionId": sid, "prompt": [{"type": "text", "text": "wait"}]})
-        client.until(lambda: any(u.get("status") == "in_progress" for u in client.updates(sid, "tool_call_update")))
+        client.start_prompt(sid, "wait")
+        client.until(lambda: any("sleep" in _cmdline(pid) for pid in descendants(client.proc.pid)))
         children = descendants(client.proc.pid)
-        assert children, "the shell command should be running"
         assert client.close() < 2
         assert client.proc.returncode == 0
         assert not [pid for pid in children if alive(pid)]
-    finally:
-        client.kill()
 
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
