@@ -7,31 +7,42 @@ through the editor see its unsaved buffers; writes land in them.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from acp.helpers import tool_terminal_ref
 
 from wren.tools.base import Tool, ToolContext, ToolResult
-from wren.tools.edit import EDIT_FILE, WRITE_FILE, EditFileArgs, WriteFileArgs
+from wren.tools.edit import EditFileArgs, WriteFileArgs
 from wren.tools.errors import ToolError
-from wren.tools.fileio import TextFile, atomic_write, unified_diff
-from wren.tools.files import MAX_READ_LINES, READ_FILE, ReadFileArgs
+from wren.tools.fileio import TextFile, unified_diff
+from wren.tools.files import MAX_READ_LINES, ReadFileArgs
 from wren.tools.matching import apply, find
 from wren.tools.output import cap, strip_ansi
 from wren.tools.redact import redact
-from wren.tools.shell import DEFAULT_TIMEOUT_S, SHELL, ShellArgs
+from wren.tools.shell import DEFAULT_TIMEOUT_S, ShellArgs
 from wren.protocol.bridge import Bridge, Stopped
 
 OUTPUT_BYTES = 1_000_000  # what the editor keeps of a command's output; cap() trims it for the prompt
 
 
+def _newline(text: str) -> str:
+    return "\r\n" if "\r\n" in text else "\n"
+
+
 @dataclass
 class EditorFiles:
-    """Workspace files through the editor; reads come from disk where it offers only writes."""
+    """read_file, edit_file and write_file through the editor; reads from disk where it offers only writes."""
     bridge: Bridge
     read_remote: bool
     write_remote: bool
+
+    def tools(self, local: dict[str, Tool]) -> list[Tool]:
+        """The local tools of these names (same descriptions and arguments) with their IO rerouted."""
+        tools = [replace(local["read_file"], run=self.read_file)] if self.read_remote else []
+        if self.write_remote:
+            tools += [replace(local["edit_file"], run=self.edit_file), replace(local["write_file"], run=self.write_file)]
+        return tools
 
     def read(self, path: Path, ctx: ToolContext) -> str:
         if not self.read_remote:
@@ -44,17 +55,9 @@ class EditorFiles:
         self.bridge.call(lambda: self.bridge.client.write_text_file(
             session_id=self.bridge.session_id, path=str(path), content=text), f"writing {path}", ctx)
 
-
-def _newline(text: str) -> str:
-    return "\r\n" if "\r\n" in text else "\n"
-
-
-def file_tools(files: EditorFiles) -> list[Tool]:
-    """read_file (when the editor reads) and edit_file, write_file (when it writes)."""
-
-    def read_file(args: ReadFileArgs, ctx: ToolContext) -> ToolResult:
+    def read_file(self, args: ReadFileArgs, ctx: ToolContext) -> ToolResult:
         path = ctx.workspace.resolve(args.path)
-        lines = files.read(path, ctx).replace("\r\n", "\n").splitlines()
+        lines = self.read(path, ctx).replace("\r\n", "\n").splitlines()
         start = args.start_line or 1
         end = min(args.end_line or len(lines), len(lines), start + MAX_READ_LINES - 1)
         if start > max(len(lines), 1):
@@ -64,45 +67,37 @@ def file_tools(files: EditorFiles) -> list[Tool]:
             if end < len(lines) else ""
         return ToolResult(output=(body or "(empty file)") + more)
 
-    def edit_file(args: EditFileArgs, ctx: ToolContext) -> ToolResult:
+    def edit_file(self, args: EditFileArgs, ctx: ToolContext) -> ToolResult:
         path = ctx.workspace.resolve(args.path, write=True)
         if not path.is_file():
             raise ToolError(f"{args.path} does not exist; use write_file to create it")
-        raw = files.read(path, ctx)
+        raw = self.read(path, ctx)
         original = raw.replace("\r\n", "\n")
         matches = find(original, args.old.replace("\r\n", "\n"), args.new.replace("\r\n", "\n"), args.replace_all)
         updated = apply(original, matches)
-        files.write(path, updated.replace("\n", _newline(raw)), ctx)
+        self.write(path, updated.replace("\n", _newline(raw)), ctx)
         rel = ctx.workspace.rel(path)
         how = "" if matches[0].stage == "exact" else " (matched ignoring whitespace; indentation adjusted)"
         diff = unified_diff(rel, original, updated)
         return ToolResult(output=f"Edited {rel}: {len(matches)} replacement(s){how}.\n{diff}",
                           diff=diff, files_changed=[rel])
 
-    def write_file(args: WriteFileArgs, ctx: ToolContext) -> ToolResult:
+    def write_file(self, args: WriteFileArgs, ctx: ToolContext) -> ToolResult:
         path = ctx.workspace.resolve(args.path, write=True)
         if path.is_dir():
             raise ToolError(f"{args.path} is a directory")
         existed = path.is_file()
-        before = files.read(path, ctx).replace("\r\n", "\n") if existed else ""
+        raw = self.read(path, ctx) if existed else ""
         content = args.content.replace("\r\n", "\n")
-        files.write(path, content, ctx)
+        self.write(path, content.replace("\n", _newline(raw)), ctx)
         rel = ctx.workspace.rel(path)
-        diff = unified_diff(rel, before, content)
+        diff = unified_diff(rel, raw.replace("\r\n", "\n"), content)
         return ToolResult(output=f"{'Wrote' if existed else 'Created'} {rel} ({len(content)} chars).\n{diff}",
                           diff=diff, files_changed=[rel])
 
-    tools = []
-    if files.read_remote:
-        tools.append(Tool(READ_FILE.name, READ_FILE.description, ReadFileArgs, read_file, mutating=False, kind="read"))
-    if files.write_remote:
-        tools.append(Tool(EDIT_FILE.name, EDIT_FILE.description, EditFileArgs, edit_file, kind="edit"))
-        tools.append(Tool(WRITE_FILE.name, WRITE_FILE.description, WriteFileArgs, write_file, kind="edit"))
-    return tools
 
-
-def terminal_shell(bridge: Bridge) -> Tool:
-    """shell in an editor terminal: the user watches it run; it is always released."""
+def terminal_shell(bridge: Bridge, local: Tool) -> Tool:
+    """`local` (the shell tool) run in an editor terminal: the user watches it; it is always released."""
     client, sid = bridge.client, bridge.session_id
 
     def shell(args: ShellArgs, ctx: ToolContext) -> ToolResult:
@@ -131,4 +126,4 @@ def terminal_shell(bridge: Bridge) -> Tool:
         took = time.monotonic() - started
         return ToolResult(ok=not killed, output=f"$ {args.command}\n{body}\n[{status}, {took:.1f}s]", exit_code=code)
 
-    return Tool(SHELL.name, SHELL.description, ShellArgs, shell, kind="execute")
+    return replace(local, run=shell)

@@ -17,7 +17,7 @@ from wren.agent.models import resolve_backend
 from wren.agent.models.base import ModelBackend, ModelReply, OnDelta
 from wren.tools.base import Registry, Tool, ToolContext, ToolResult, default_registry
 from wren.protocol.bridge import Bridge
-from wren.protocol.client_tools import EditorFiles, file_tools, terminal_shell
+from wren.protocol.client_tools import EditorFiles, terminal_shell
 from wren.protocol.live import AcpSession, LiveSession
 from wren.protocol.mcp_tools import McpServer, as_tool
 from wren.protocol.options import model_choices
@@ -76,9 +76,9 @@ def registry_for(bridge: Bridge, caps: ClientCapabilities, extra: list[Tool]) ->
     fs = caps.fs
     files = EditorFiles(bridge, read_remote=bool(fs and fs.read_text_file),
                         write_remote=bool(fs and fs.write_text_file))
-    tools.update((t.name, t) for t in file_tools(files))
+    tools.update((t.name, t) for t in files.tools(tools))
     if caps.terminal:
-        tools["shell"] = terminal_shell(bridge)
+        tools["shell"] = terminal_shell(bridge, tools["shell"])
     tools.update((t.name, t) for t in extra)
     return Registry([_announced(t, bridge) for t in tools.values()])
 

@@ -72,6 +72,8 @@ class AcpClient:
 
     def send_raw(self, data: bytes) -> None:
         with self._write_lock:
+            if self.proc.stdin.closed:
+                return  # a late answer (a terminal that just exited) after the test closed the pipe
             self.proc.stdin.write(data)
             self.proc.stdin.flush()
 
@@ -212,7 +214,8 @@ class AcpClient:
     def close(self, timeout: float = 10) -> float:
         """Close stdin; return how long the agent took to exit."""
         started = time.monotonic()
-        self.proc.stdin.close()
+        with self._write_lock:
+            self.proc.stdin.close()
         self.proc.wait(timeout=timeout)
         took = time.monotonic() - started
         assert not self.bad_lines, f"non JSON-RPC lines on stdout: {self.bad_lines[:3]}"
