@@ -62,7 +62,8 @@ class WrenAgent:
         sid = result.get("sessionId") if isinstance(result, dict) else None
         if sid in self._fresh:
             self._fresh.discard(sid)
-            asyncio.get_running_loop().create_task(self.sessions[sid].announce_commands())
+            if live := self.sessions.get(sid):
+                asyncio.get_running_loop().create_task(live.announce_commands())
 
     async def initialize(self, protocol_version: int, client_capabilities: ClientCapabilities | None = None,
                          client_info: Implementation | None = None, **kwargs: Any) -> InitializeResponse:

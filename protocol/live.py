@@ -16,7 +16,7 @@ from typing import Any
 from acp.exceptions import RequestError
 from acp.helpers import (update_agent_message_text, update_agent_thought_text, update_available_commands,
                          update_current_mode, update_tool_call)
-from acp.schema import ConfigOptionUpdate, PermissionOption, PromptResponse, StopReason
+from acp.schema import ConfigOptionUpdate, PermissionOption, PromptResponse, SessionModeState, StopReason
 
 from wren.agent.events import (ApprovalRequested, AssistantDelta, AssistantMessage, ContextCompacted, ErrorEvent,
                                PlanUpdated, Result, ToolCallEvent, ToolResultEvent, UsageEvent)
@@ -108,7 +108,7 @@ class LiveSession:
     def options(self) -> list:
         return config_options(self.session.policy.mode, self.model, self.models)
 
-    def modes(self):
+    def modes(self) -> SessionModeState:
         return session_modes(self.session.policy.mode)
 
     async def send(self, update: Any) -> None:

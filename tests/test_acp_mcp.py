@@ -47,3 +47,14 @@ def test_mcp_tool_runs_under_permission_and_the_server_stops(calc_repo, tmp_path
         assert second != pid and alive(second)
         assert client.close() < 2 and client.proc.returncode == 0
         assert not alive(second), "closing stdin stops the MCP servers too"
+
+
+def test_a_server_that_cannot_start_leaves_the_session_usable(calc_repo, tmp_path):
+    model = write_script(tmp_path / "s.json", [{"content": "Still here."}])
+    with running("--model", model, cwd=calc_repo) as client:
+        client.initialize()
+        spec = {"name": "broken", "command": str(tmp_path / "no-such-server"), "args": [], "env": []}
+        sid = client.new_session(calc_repo, mcp_servers=[spec])
+        assert client.prompt(sid, "hello")["result"]["stopReason"] == "end_turn"
+        client.until(lambda: any("MCP server broken did not start" in line for line in client.stderr), timeout=5)
+        client.close()
