@@ -47,6 +47,15 @@ def build_parser() -> Parser:
     run.add_argument("--max-cost", type=_positive_float, metavar="USD", help="stop once the cost passes this (exit 5)")
     run.add_argument("--timeout", type=_positive_float, metavar="SECONDS", help="wall-time limit (exit 5)")
 
+    acp = sub.add_parser("acp", help="serve the Agent Client Protocol on stdio (Zed, JetBrains, VS Code)",
+                         description="Run as an ACP v1 agent: JSON-RPC on stdin/stdout, one message a line; "
+                                     "logs on stderr (more with WREN_LOG=INFO). Each session's workspace is "
+                                     "the cwd the editor sends; its wren.toml applies.")
+    acp.add_argument("--model", help="model for new sessions (default: $WREN_MODEL, wren.toml, ...; as for run)")
+    acp.add_argument("--api-base", help="base URL of an OpenAI-compatible server (llama.cpp, vLLM, Ollama)")
+    acp.add_argument("--approval", choices=APPROVAL_MODES, help="approval mode new sessions start in "
+                                                                "(default: wren.toml, else ask)")
+
     doctor = sub.add_parser("doctor", help="check local inference: backend, GPU offload, threads, model memory")
     doctor.add_argument("--model", help="local model name or .gguf path (default: the bundled model)")
 
@@ -106,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
         from wren.cli.run import run_headless
 
         return run_headless(args)
+    if args.command == "acp":
+        from wren.protocol.server import run as serve_acp
+
+        return serve_acp(args)
     if args.command in ("doctor", "models", "sessions"):
         # Imported only when used: they pull in pydantic and llama.cpp.
         from importlib import import_module

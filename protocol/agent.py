@@ -1,0 +1,180 @@
+"""The ACP agent: the methods an editor calls, answered with Wren sessions."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from acp.exceptions import RequestError
+from acp.meta import PROTOCOL_VERSION
+from acp.schema import (AgentCapabilities, ClientCapabilities, Implementation, InitializeResponse,
+                        LoadSessionResponse, NewSessionResponse, PromptCapabilities, PromptResponse,
+                        SessionCapabilities, SessionCloseCapabilities, SetSessionConfigOptionResponse)
+
+from wren.agent.approval import MODES
+from wren.agent.config import load_config
+from wren.agent.errors import WrenError
+from wren.agent.log import find_session, read_events
+from wren.cli import __version__
+from wren.protocol import updates
+from wren.protocol.bridge import Bridge
+from wren.protocol.factory import Backends, ServeOptions, open_session
+from wren.protocol.live import LiveSession
+from wren.protocol.options import MODE_ID, MODEL_ID, parse_command
+from wren.protocol.prompt import prompt_text
+
+log = logging.getLogger("wren.acp")
+
+
+def invalid(message: str, **data: Any) -> RequestError:
+    return RequestError(-32602, message, data or None)
+
+
+def failed(exc: WrenError) -> RequestError:
+    return RequestError(-32603, exc.message, {"kind": exc.kind})
+
+
+def workspace(cwd: str) -> Path:
+    path = Path(cwd)
+    if not path.is_absolute():
+        raise invalid(f"cwd must be an absolute path, not {cwd!r}", cwd=cwd)
+    if not path.is_dir():
+        raise invalid(f"cwd {cwd} is not an existing directory", cwd=cwd)
+    return path.resolve()
+
+
+class WrenAgent:
+    def __init__(self, options: ServeOptions) -> None:
+        self.options = options
+        self.backends = Backends(options.api_base)
+        self.sessions: dict[str, LiveSession] = {}
+        self.caps = ClientCapabilities()
+        self.client: Any = None
+        self._fresh: set[str] = set()  # new sessions whose response has not gone out yet
+
+    def on_connect(self, conn: Any) -> None:
+        self.client = conn
+
+    def message_sent(self, message: dict[str, Any]) -> None:
+        """Called for every message written; a new session learns its commands once the editor knows its id."""
+        result = message.get("result")
+        sid = result.get("sessionId") if isinstance(result, dict) else None
+        if sid in self._fresh:
+            self._fresh.discard(sid)
+            if live := self.sessions.get(sid):
+                asyncio.get_running_loop().create_task(live.announce_commands())
+
+    async def initialize(self, protocol_version: int, client_capabilities: ClientCapabilities | None = None,
+                         client_info: Implementation | None = None, **kwargs: Any) -> InitializeResponse:
+        self.caps = client_capabilities or ClientCapabilities()
+        log.info("client %s speaks ACP %s", client_info.name if client_info else "?", protocol_version)
+        return InitializeResponse(
+            protocol_version=PROTOCOL_VERSION,
+            agent_capabilities=AgentCapabilities(
+                load_session=True, prompt_capabilities=PromptCapabilities(embedded_context=True),
+                session_capabilities=SessionCapabilities(close=SessionCloseCapabilities())),
+            agent_info=Implementation(name="wren", title="Wren", version=__version__))
+
+    async def _open(self, root: Path, mcp_servers: list | None, resume_id: str | None) -> LiveSession:
+        if resume_id in self.sessions:
+            await self.sessions.pop(resume_id).close()  # one Session per log: the loaded one replaces it
+        bridge = Bridge(asyncio.get_running_loop(), self.client, resume_id or "")
+        try:
+            live = await open_session(bridge, self.caps, self.options, self.backends, root, mcp_servers or [],
+                                      resume_id)
+        except WrenError as exc:
+            raise failed(exc) from None
+        self.sessions[live.id] = live
+        return live
+
+    async def new_session(self, cwd: str, mcp_servers: list | None = None, **kwargs: Any) -> NewSessionResponse:
+        live = await self._open(workspace(cwd), mcp_servers, None)
+        self._fresh.add(live.id)
+        return NewSessionResponse(session_id=live.id, modes=live.modes(), config_options=live.options())
+
+    async def load_session(self, cwd: str, session_id: str, mcp_servers: list | None = None,
+                           **kwargs: Any) -> LoadSessionResponse:
+        root = workspace(cwd)
+        try:
+            past = read_events(find_session(root, session_id))
+        except WrenError as exc:
+            raise invalid(exc.message, sessionId=session_id) from None
+        live = await self._open(root, mcp_servers, session_id)
+        for update in updates.replay(live.root, past):
+            await live.send(update)
+        await live.announce_commands()
+        return LoadSessionResponse(modes=live.modes(), config_options=live.options())
+
+    def _live(self, session_id: str) -> LiveSession:
+        live = self.sessions.get(session_id)
+        if live is None:
+            raise invalid(f"unknown session {session_id!r}; create one with session/new", sessionId=session_id)
+        return live
+
+    async def prompt(self, session_id: str, prompt: list, **kwargs: Any) -> PromptResponse:
+        live = self._live(session_id)
+        text = prompt_text(prompt)
+        command = parse_command(text)
+        if command is None:
+            return await live.prompt(text)
+        return await self._command(live, *command)
+
+    async def cancel(self, session_id: str, **kwargs: Any) -> None:
+        if live := self.sessions.get(session_id):
+            live.cancel()
+
+    async def set_session_mode(self, session_id: str, mode_id: str, **kwargs: Any) -> None:
+        live = self._live(session_id)
+        if mode_id not in MODES:
+            raise invalid(f"unknown mode {mode_id!r}; use one of {', '.join(MODES)}", modeId=mode_id)
+        await live.set_mode(mode_id, announce_mode=False, announce_options=True)
+
+    async def set_config_option(self, config_id: str, session_id: str, value: str | bool,
+                                **kwargs: Any) -> SetSessionConfigOptionResponse:
+        live = self._live(session_id)
+        if config_id == MODE_ID and value in MODES:
+            await live.set_mode(str(value), announce_mode=True, announce_options=False)
+        elif config_id == MODEL_ID and isinstance(value, str):
+            await self._switch_model(live, value)
+        else:
+            raise invalid(f"cannot set {config_id!r} to {value!r}", configId=config_id)
+        return SetSessionConfigOptionResponse(config_options=live.options())
+
+    async def close_session(self, session_id: str, **kwargs: Any) -> None:
+        live = self.sessions.pop(session_id, None)
+        if live is None:
+            raise invalid(f"unknown session {session_id!r}", sessionId=session_id)
+        await live.close()
+
+    async def shutdown(self) -> None:
+        sessions, self.sessions = list(self.sessions.values()), {}
+        await asyncio.gather(*(live.close() for live in sessions))
+
+    async def _switch_model(self, live: LiveSession, model: str) -> None:
+        try:
+            config = await asyncio.to_thread(load_config, live.root)
+            backend = await asyncio.to_thread(self.backends.get, model, config)
+        except WrenError as exc:
+            raise invalid(exc.message, model=model) from None
+        live.session.backend = backend  # read by the loop at its next model call
+        live.model = model
+        if model not in live.models:
+            live.models.append(model)
+
+    async def _command(self, live: LiveSession, name: str, arg: str) -> PromptResponse:
+        if name == "mode":
+            if arg not in MODES:
+                return await live.say(f"Unknown mode {arg!r}; use one of: {', '.join(MODES)}.")
+            await live.set_mode(arg, announce_mode=True, announce_options=True)
+            return await live.say(f"Approval mode: {arg}.")
+        if name == "model":
+            try:
+                await self._switch_model(live, arg)
+            except RequestError as exc:
+                return await live.say(f"Cannot switch to {arg!r}: {exc}")
+            await live.announce_options()
+            return await live.say(f"Model: {arg} (from the next turn).")
+        u = live.session.usage
+        return await live.say(f"Session {live.id} · model {live.model} · approval {live.session.policy.mode} · "
+                              f"{u.prompt_tokens}+{u.completion_tokens} tokens · ${u.cost_usd:.4f}")

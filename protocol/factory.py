@@ -1,0 +1,121 @@
+"""Opening an ACP session: config, model, the tools this editor's capabilities call for, MCP servers."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from acp.schema import ClientCapabilities, McpServerStdio
+
+from wren.agent.approval import Mode, Policy
+from wren.agent.config import Config, choose_model, load_config
+from wren.agent.messages import Message
+from wren.agent.models import resolve_backend
+from wren.agent.models.base import ModelBackend, ModelReply, OnDelta
+from wren.tools.base import Registry, Tool, ToolContext, ToolResult, default_registry
+from wren.protocol.bridge import Bridge
+from wren.protocol.client_tools import EditorFiles, terminal_shell
+from wren.protocol.live import AcpSession, LiveSession
+from wren.protocol.mcp_tools import McpServer, as_tool
+from wren.protocol.options import model_choices
+from wren.agent.session import SessionConfig
+
+log = logging.getLogger("wren.acp")
+
+
+@dataclass
+class ServeOptions:
+    """`wren acp` flags; each session falls back to its workspace's config for what is unset."""
+    model: str | None = None
+    api_base: str | None = None
+    approval: Mode | None = None
+
+
+class SharedBackend:
+    """One backend for every session of this server that uses the model; one call at a time,
+    because a local model's context is not safe to share between threads."""
+
+    def __init__(self, inner: ModelBackend) -> None:
+        self.inner, self.name, self.retry, self.window = inner, inner.name, inner.retry, inner.window
+        self._lock = threading.Lock()
+
+    def complete(self, messages: list[Message], tools: list[dict], on_delta: OnDelta) -> ModelReply:
+        with self._lock:
+            return self.inner.complete(messages, tools, on_delta)
+
+
+class Backends:
+    def __init__(self, api_base: str | None) -> None:
+        self.api_base = api_base
+        self._made: dict[str, SharedBackend] = {}
+        self._lock = threading.Lock()
+
+    def get(self, model: str, config: Config) -> SharedBackend:
+        with self._lock:
+            if model not in self._made:
+                inner = resolve_backend(model, api_base=self.api_base or config.api_base, config=config)
+                self._made[model] = SharedBackend(inner)
+            return self._made[model]
+
+
+def _announced(tool: Tool, bridge: Bridge) -> Tool:
+    """The tool, telling the editor when it starts (after approval): its call goes in_progress."""
+
+    def run(args: Any, ctx: ToolContext) -> ToolResult:
+        bridge.started()
+        return tool.run(args, ctx)
+
+    return replace(tool, run=run)
+
+
+def registry_for(bridge: Bridge, caps: ClientCapabilities, extra: list[Tool]) -> Registry:
+    tools = dict(default_registry().tools)
+    fs = caps.fs
+    files = EditorFiles(bridge, read_remote=bool(fs and fs.read_text_file),
+                        write_remote=bool(fs and fs.write_text_file))
+    tools.update((t.name, t) for t in files.tools(tools))
+    if caps.terminal:
+        tools["shell"] = terminal_shell(bridge, tools["shell"])
+    tools.update((t.name, t) for t in extra)
+    return Registry([_announced(t, bridge) for t in tools.values()])
+
+
+async def start_servers(specs: list[Any], root: Path, bridge: Bridge) -> tuple[list[McpServer], list[Tool]]:
+    """Start each stdio MCP server; one that fails is logged and left out, the session still opens."""
+    servers: list[McpServer] = []
+    tools: list[Tool] = []
+    for spec in specs:
+        if not isinstance(spec, McpServerStdio):
+            log.warning("MCP server %s: only stdio servers are supported; skipped", getattr(spec, "name", "?"))
+            continue
+        server = McpServer(spec, root)
+        try:
+            offered = await server.start()
+        except Exception as exc:  # a broken server must not stop the editor from opening a session
+            log.warning("MCP server %s did not start: %s", spec.name, exc)
+            continue
+        servers.append(server)
+        tools += [as_tool(server, t, bridge) for t in offered]
+    return servers, tools
+
+
+async def open_session(bridge: Bridge, caps: ClientCapabilities, options: ServeOptions, backends: Backends,
+                       root: Path, mcp_specs: list[Any], resume_id: str | None) -> LiveSession:
+    config = await asyncio.to_thread(load_config, root)
+    model = choose_model(options.model, config)
+    backend = await asyncio.to_thread(backends.get, model, config)
+    servers, mcp_tools = await start_servers(mcp_specs, root, bridge)
+    try:
+        cfg = SessionConfig(root=root, backend=backend, registry=registry_for(bridge, caps, mcp_tools),
+                            policy=Policy(mode=options.approval or config.approval or "ask"),
+                            interactive=True, resume_id=resume_id)
+        session = AcpSession(cfg, bridge)
+    except BaseException:
+        for server in servers:
+            await server.stop()
+        raise
+    bridge.session_id = session.id
+    return LiveSession(session, servers, model, model_choices(model, config))

@@ -1,0 +1,130 @@
+"""NDJSON framing on stdio with a JSON-RPC guard in front of the SDK's connection.
+
+The SDK drops a malformed line silently and treats a request without a method
+as a stray response. Editors need an answer to both, so this transport answers
+-32700 and -32600 itself and hands the SDK only well-formed messages.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Callable
+
+from acp.meta import AGENT_METHODS
+
+log = logging.getLogger("wren.acp")
+
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+_NOTIFICATIONS = {AGENT_METHODS["session_cancel"]}
+
+
+@dataclass
+class Stdio:
+    """The protocol's own ends of the process's stdin and stdout."""
+    reader: BinaryIO
+    writer: BinaryIO
+
+
+def claim_stdio() -> Stdio:
+    """Keep fds 0 and 1 for the protocol; point the process's stdin and stdout elsewhere.
+
+    Anything else that prints (a library, a child process that inherits fd 1) lands on
+    stderr instead of corrupting the stream, and children cannot eat the client's input.
+    """
+    reader = os.fdopen(os.dup(0), "rb")
+    writer = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    sys.stdout = sys.stderr
+    return Stdio(reader, writer)
+
+
+def _error(id_: Any, code: int, message: str) -> dict:
+    return {"jsonrpc": "2.0", "id": id_, "error": {"code": code, "message": message}}
+
+
+def check(message: Any) -> dict | None:
+    """None when `message` is a JSON-RPC 2.0 request, notification or response; else the error reply."""
+    if not isinstance(message, dict):
+        return _error(None, INVALID_REQUEST, "Invalid request: expected one JSON object per line")
+    id_ = message.get("id")
+    if "id" in message and (isinstance(id_, bool) or not isinstance(id_, (str, int, type(None)))):
+        return _error(None, INVALID_REQUEST, "Invalid request: id must be a string, a number or null")
+    if message.get("jsonrpc") != "2.0":
+        return _error(id_, INVALID_REQUEST, 'Invalid request: "jsonrpc" must be "2.0"')
+    if "method" not in message:
+        if "id" in message and ("result" in message or "error" in message):
+            return None
+        return _error(id_, INVALID_REQUEST, "Invalid request: no method")
+    if not isinstance(message["method"], str):
+        return _error(id_, INVALID_REQUEST, "Invalid request: method must be a string")
+    if "params" in message and not isinstance(message["params"], (dict, list, type(None))):
+        return _error(id_, INVALID_REQUEST, "Invalid request: params must be an object")
+    return None
+
+
+class GuardedTransport:
+    """The SDK's Transport protocol (send, receive, close) over the claimed stdio."""
+
+    def __init__(self, stdio: Stdio, on_sent: Callable[[dict[str, Any]], None] = lambda message: None) -> None:
+        self._stdio = stdio
+        self._on_sent = on_sent
+        self._lines: asyncio.Queue[bytes] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        # A thread, not a pipe transport: stdin may be a file or a tty, and lines may be megabytes.
+        threading.Thread(target=self._read, args=(loop,), name="wren-acp-stdin", daemon=True).start()
+
+    def _read(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            for line in iter(self._stdio.reader.readline, b""):
+                loop.call_soon_threadsafe(self._lines.put_nowait, line)
+        except (OSError, ValueError) as exc:
+            log.warning("stdin closed: %s", exc)
+        finally:
+            try:
+                loop.call_soon_threadsafe(self._lines.put_nowait, b"")
+            except RuntimeError:
+                pass  # the loop is gone: the server is already shutting down
+
+    async def send(self, message: dict[str, Any]) -> None:
+        data = (json.dumps(message, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        # Only the event loop's thread writes, so whole lines never interleave.
+        self._stdio.writer.write(data)
+        self._stdio.writer.flush()
+        self._on_sent(message)
+
+    async def receive(self) -> dict[str, Any] | None:
+        while line := await self._lines.get():
+            if not line.strip():
+                continue
+            try:
+                message = json.loads(line)
+            except ValueError as exc:
+                await self.send(_error(None, PARSE_ERROR, f"Parse error: {exc}"))
+                continue
+            if (reply := check(message)) is not None:
+                await self.send(reply)
+                continue
+            if "id" not in message and not self._known_notification(message["method"]):
+                log.info("ignoring unknown notification %s", message["method"])
+                continue
+            return message
+        return None
+
+    @staticmethod
+    def _known_notification(method: str) -> bool:
+        return method in _NOTIFICATIONS or method.startswith("_")
+
+    async def close(self) -> None:
+        try:
+            self._stdio.writer.flush()
+        except OSError:
+            pass  # the client has gone; nothing is left to deliver

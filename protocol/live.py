@@ -1,0 +1,253 @@
+"""One ACP session: a Wren Session whose events become session/update notifications.
+
+A thread drains the session's event stream into this loop's queue; tools report
+progress into the same queue (through the Bridge). One pump task turns both into
+notifications in order, asks the editor for permission, and ends each prompt with
+its stop reason once every update of the turn has been sent.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from acp.exceptions import RequestError
+from acp.helpers import (update_agent_message_text, update_agent_thought_text, update_available_commands,
+                         update_current_mode, update_tool_call)
+from acp.schema import ConfigOptionUpdate, PermissionOption, PromptResponse, SessionModeState, StopReason
+
+from wren.agent.events import (ApprovalRequested, AssistantDelta, AssistantMessage, ContextCompacted, ErrorEvent,
+                               PlanUpdated, Result, ToolCallEvent, ToolResultEvent, UsageEvent)
+from wren.agent.messages import ToolCall
+from wren.agent.ops import ApprovalDecision, Interrupt, SetApprovalMode, Shutdown, UserInput
+from wren.agent.session import CallOutcome, Session, SessionConfig
+from wren.protocol import updates
+from wren.protocol.bridge import Bridge, ToolShown, ToolStarted
+from wren.protocol.mcp_tools import McpServer
+from wren.protocol.options import available_commands, config_options, session_modes
+
+log = logging.getLogger("wren.acp")
+
+_END = object()
+CLOSE_TIMEOUT_S = 3.0
+PERMISSIONS = [PermissionOption(option_id=kind, name=name, kind=kind) for kind, name in (
+    ("allow_once", "Allow once"), ("allow_always", "Always allow"),
+    ("reject_once", "Reject"), ("reject_always", "Always reject"))]
+
+
+class AcpSession(Session):
+    """A Session that tells its tools which call they serve (for in_progress and terminal content)."""
+
+    def __init__(self, cfg: SessionConfig, bridge: Bridge) -> None:
+        self.bridge = bridge
+        super().__init__(cfg)
+
+    def run_tool_call(self, call: ToolCall) -> CallOutcome:
+        self.bridge.call_id = call.id
+        return super().run_tool_call(call)
+
+
+@dataclass
+class Turn:
+    done: asyncio.Future
+    cancelled: bool = False
+
+
+@dataclass
+class CallView:
+    """What the editor has been shown of one tool call."""
+    arguments: dict[str, Any]
+    shown: list = field(default_factory=list)
+
+
+class LiveSession:
+    def __init__(self, session: AcpSession, servers: list[McpServer], model: str, models: list[str]) -> None:
+        self.session, self.servers, self.model, self.models = session, servers, model, models
+        self.id = session.id
+        self.client = session.bridge.client
+        self.root = session.workspace.root
+        self._items: asyncio.Queue = asyncio.Queue()
+        session.bridge.on_tool_event = self._items.put_nowait
+        self._calls: dict[str, CallView] = {}
+        self._early: dict[str, list] = {}  # tool progress that overtook its tool_call event
+        self._turn: Turn | None = None
+        self._asks: set[asyncio.Task] = set()
+        self._rejected: set[str] = set()  # tools the user rejected "always" in this session
+        self._streamed = False
+        loop = asyncio.get_running_loop()
+        threading.Thread(target=self._forward, args=(loop,), name=f"wren-acp-{self.id}", daemon=True).start()
+        self._pump_task = asyncio.create_task(self._pump(), name=f"wren-acp-pump-{self.id}")
+
+    # ---- requests from the editor -------------------------------------------------------
+    async def prompt(self, text: str) -> PromptResponse:
+        if self._turn is not None and not self._turn.done.done():
+            raise RequestError.invalid_request({"reason": "a prompt is already running in this session"})
+        self._turn = Turn(asyncio.get_running_loop().create_future())
+        self.session.submit(UserInput(text=text))
+        return PromptResponse(stop_reason=await self._turn.done)
+
+    def cancel(self) -> None:
+        if self._turn is not None and not self._turn.done.done():
+            self._turn.cancelled = True
+            self.session.submit(Interrupt())
+        for ask in list(self._asks):
+            ask.cancel()  # the interrupt already answers the session; the editor's late reply is moot
+
+    async def set_mode(self, mode: str, announce_mode: bool, announce_options: bool) -> None:
+        self.session.submit(SetApprovalMode(mode=mode))
+        if announce_mode:
+            await self.send(update_current_mode(mode))
+        if announce_options:
+            await self.announce_options()
+
+    async def announce_options(self) -> None:
+        await self.send(ConfigOptionUpdate(session_update="config_option_update", config_options=self.options()))
+
+    def options(self) -> list:
+        return config_options(self.session.policy.mode, self.model, self.models)
+
+    def modes(self) -> SessionModeState:
+        return session_modes(self.session.policy.mode)
+
+    async def send(self, update: Any) -> None:
+        await self.client.session_update(session_id=self.id, update=update)
+
+    async def announce_commands(self) -> None:
+        await self.send(update_available_commands(available_commands()))
+
+    async def say(self, text: str) -> PromptResponse:
+        """Answer a prompt without the model (slash commands)."""
+        await self.send(update_agent_message_text(text))
+        return PromptResponse(stop_reason="end_turn")
+
+    async def close(self) -> None:
+        self.cancel()
+        self.session.submit(Shutdown())
+        try:
+            await asyncio.wait_for(asyncio.shield(self._pump_task), CLOSE_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            log.warning("session %s did not stop within %ss", self.id, CLOSE_TIMEOUT_S)
+        for server in self.servers:
+            await server.stop()
+
+    # ---- events out ---------------------------------------------------------------------
+    def _forward(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            for event in self.session.events():
+                loop.call_soon_threadsafe(self._items.put_nowait, event)
+            loop.call_soon_threadsafe(self._items.put_nowait, _END)
+        except RuntimeError:
+            pass  # the loop closed first: the server is exiting and nobody listens any more
+
+    async def _pump(self) -> None:
+        while (item := await self._items.get()) is not _END:
+            try:
+                await self._handle(item)
+            except ConnectionError:
+                log.info("editor disconnected; dropping %s", type(item).__name__)
+            except Exception:
+                # One update that cannot be built must not leave the prompt waiting forever.
+                log.exception("could not send %s to the editor", type(item).__name__)
+        self._end(None)
+
+    async def _handle(self, item: Any) -> None:
+        if isinstance(item, AssistantDelta):
+            self._streamed = True
+            await self.send(update_agent_message_text(item.text))
+        elif isinstance(item, AssistantMessage):
+            if item.content and not self._streamed:  # a backend that did not stream
+                await self.send(update_agent_message_text(item.content))
+            self._streamed = False
+        elif isinstance(item, ToolCallEvent):
+            self._calls[item.call_id] = CallView(updates.parse_arguments(item.arguments))
+            await self.send(updates.start(self.root, item))
+            for early in self._early.pop(item.call_id, []):
+                await self._handle(early)
+        elif isinstance(item, (ToolStarted, ToolShown)):
+            await self._progress(item)
+        elif isinstance(item, ApprovalRequested):
+            self._ask(item)
+        elif isinstance(item, ToolResultEvent):
+            view = self._calls.pop(item.call_id, CallView({}))
+            await self.send(updates.finish(self.root, item, view.arguments, view.shown))
+        else:
+            await self._report(item)
+
+    async def _report(self, item: Any) -> None:
+        if isinstance(item, PlanUpdated):
+            await self.send(updates.plan(item))
+        elif isinstance(item, UsageEvent):
+            await self.send(updates.usage(item))
+        elif isinstance(item, ErrorEvent) and not item.fatal:
+            await self.send(update_agent_thought_text(f"warning: {item.message}"))
+        elif isinstance(item, ContextCompacted):
+            await self.send(update_agent_thought_text(
+                f"context compacted: {item.tokens_before} → {item.tokens_after} tokens"))
+        elif isinstance(item, Result):
+            self._end(item)
+
+    async def _progress(self, item: ToolStarted | ToolShown) -> None:
+        view = self._calls.get(item.call_id)
+        if view is None:
+            self._early.setdefault(item.call_id, []).append(item)
+        elif isinstance(item, ToolStarted):
+            await self.send(update_tool_call(item.call_id, status="in_progress"))
+        else:
+            view.shown.extend(item.content)
+            await self.send(update_tool_call(item.call_id, content=view.shown))
+
+    def _end(self, result: Result | None) -> None:
+        turn = self._turn
+        if turn is None or turn.done.done():
+            return
+        if result is None:
+            turn.done.set_exception(RequestError.internal_error({"details": "the session stopped mid-turn"}))
+        elif turn.cancelled or result.status == "interrupted":
+            turn.done.set_result("cancelled")
+        elif result.status == "error" and result.error is not None and result.error.kind != "content_policy":
+            turn.done.set_exception(RequestError(-32603, result.error.message, {"kind": result.error.kind}))
+        else:
+            turn.done.set_result(_stop_reason(result))
+
+    # ---- permissions --------------------------------------------------------------------
+    def _ask(self, event: ApprovalRequested) -> None:
+        if event.name in self._rejected:
+            self.session.submit(ApprovalDecision(call_id=event.call_id, decision="deny",
+                                                 message=f"the user rejected {event.name} for this session"))
+            return
+        task = asyncio.create_task(self._request_permission(event))
+        self._asks.add(task)
+        task.add_done_callback(self._asks.discard)
+
+    async def _request_permission(self, event: ApprovalRequested) -> None:
+        tool = self.session.registry.tools.get(event.name)
+        subject = updates.permission_subject(self.root, event.call_id, event.name, event.arguments,
+                                             tool.kind if tool else "other")
+        try:
+            reply = await self.client.request_permission(session_id=self.id, tool_call=subject, options=PERMISSIONS)
+        except (RequestError, ConnectionError) as exc:
+            decision = ApprovalDecision(call_id=event.call_id, decision="deny",
+                                        message=f"the editor could not ask for permission: {exc}")
+        else:
+            choice = reply.outcome.option_id if reply.outcome.outcome == "selected" else "cancelled"
+            if choice == "reject_always":
+                self._rejected.add(event.name)
+            decision = _decision(event.call_id, choice)
+        self.session.submit(decision)
+
+
+def _decision(call_id: str, choice: str) -> ApprovalDecision:
+    if choice in ("allow_once", "allow_always"):
+        return ApprovalDecision(call_id=call_id, decision=choice)
+    why = "the permission request was cancelled" if choice == "cancelled" else "the user rejected this call"
+    return ApprovalDecision(call_id=call_id, decision="deny", message=why)
+
+
+def _stop_reason(result: Result) -> StopReason:
+    if result.status == "limit":
+        return "max_turn_requests"
+    if result.status == "error":
+        return "refusal"  # only a content-policy refusal gets here; other errors answer as errors
+    return "end_turn"

