@@ -55,7 +55,7 @@ def call_model(s: "Session") -> ModelReply:
     overflowed = False
     for attempt in range(policy.attempts + 1):
         try:
-            reply = s.backend.complete(s.context.manager.prompt(), s.registry.schemas(),
+            reply = s.backend.complete(s.context.manager.prompt(), s.offered_tools(),
                                        lambda text: s.emit(AssistantDelta(text=text)))
             break
         except ModelError as exc:

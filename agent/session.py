@@ -99,9 +99,19 @@ class Session:
         self.context.manager.add(message)
         self.emit(event)
 
+    def offered_tools(self) -> list[dict]:
+        """Schemas of the tools the model can use now. A headless run offers nothing the policy would
+        refuse or ask about: a model (a small one above all) wastes no steps on calls that cannot run."""
+        offered = []
+        for tool in self.registry.tools.values():
+            verdict, _ = self.policy.decide(tool)
+            if verdict == "allow" or (verdict == "ask" and self.cfg.interactive):
+                offered.append(tool.schema())
+        return offered
+
     def make_room(self, reason: str = "auto") -> None:
         """Before a model call: compact when needed (or asked); fatal when nothing can make it fit."""
-        tools = self.registry.schemas()
+        tools = self.offered_tools()
         event = self.context.compact(tools, reason) if reason != "auto" else self.context.ensure_room(tools)
         if event is not None:
             self.emit(event)
