@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from wren.agent.errors import ConfigError
 
@@ -33,6 +33,27 @@ class ContextConfig(BaseModel):
     chroma_server: str | None = None  # host:port of a shared Chroma server instead of the embedded store
 
 
+class McpServerConfig(BaseModel):
+    """One MCP server: a command run over stdio, or the URL of a streamable-HTTP server."""
+    model_config = ConfigDict(extra="forbid")
+    command: str | None = None
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    url: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> "McpServerConfig":
+        if (self.command is None) == (self.url is None):
+            raise ValueError("set either command (stdio) or url (HTTP)")
+        return self
+
+
+class McpConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    servers: dict[str, McpServerConfig] = Field(default_factory=dict)
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="ignore")
     model: str | None = None
@@ -40,6 +61,7 @@ class Config(BaseModel):
     approval: Literal["read-only", "ask", "auto-edit", "auto"] | None = None
     local: LocalConfig = Field(default_factory=LocalConfig)
     context: ContextConfig = Field(default_factory=ContextConfig)
+    mcp: McpConfig = Field(default_factory=McpConfig)
 
 
 def user_config_path() -> Path:
@@ -57,14 +79,24 @@ def _read(path: Path) -> dict:
 
 
 def load_config(root: Path) -> Config:
-    """The workspace's wren.toml wins over the user's config, key by key."""
-    merged = {**_read(user_config_path()), **_read(root / "wren.toml")}
+    """The workspace's wren.toml wins over the user's config, key by key; MCP servers of both apply."""
+    user, workspace = _read(user_config_path()), _read(root / "wren.toml")
+    merged = {**user, **workspace}
+    servers = {**_servers(user), **_servers(workspace)}
+    if servers:
+        merged["mcp"] = {**(merged["mcp"] if isinstance(merged.get("mcp"), dict) else {}), "servers": servers}
     try:
         return Config.model_validate(merged)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(map(str, err["loc"]))
         raise ConfigError(f"bad config value {where}: {err['msg']} (in wren.toml or {user_config_path()})") from None
+
+
+def _servers(table: dict) -> dict:
+    mcp = table.get("mcp")
+    servers = mcp.get("servers") if isinstance(mcp, dict) else None
+    return servers if isinstance(servers, dict) else {}
 
 
 def choose_model(flag: str | None, config: Config) -> str:

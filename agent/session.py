@@ -7,7 +7,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from wren.agent.approval import Policy
 from wren.agent.errors import ExitCode, WrenError
@@ -29,6 +29,9 @@ from wren.tools.base import Registry, ToolContext, ToolResult
 from wren.tools.errors import ToolError
 from wren.tools.workspace import Workspace
 
+if TYPE_CHECKING:
+    from wren.tools.mcp import McpHost
+
 EXIT_CODES = {"success": ExitCode.FINISHED, "failed": ExitCode.NOT_FINISHED, "denied": ExitCode.DENIED,
               "limit": ExitCode.LIMIT, "interrupted": ExitCode.INTERRUPTED}
 _END = object()
@@ -44,6 +47,9 @@ class SessionConfig:
     interactive: bool = False  # headless sessions never wait: what would ask is denied
     resume_id: str | None = None
     context: ContextConfig = field(default_factory=ContextConfig)
+    # MCP servers whose tools are in the registry; their owner stops them, since a UI restarts
+    # sessions with the same servers.
+    mcp: "McpHost | None" = None
 
 
 @dataclass
@@ -73,6 +79,8 @@ class Session:
         self._thread = threading.Thread(target=self._work, name=f"wren-session-{self.id}", daemon=True)
         self.emit(SessionStarted(session_id=self.id, model=self.backend.name, cwd=str(self.workspace.root),
                                  approval=self.policy.mode, resumed=bool(cfg.resume_id)))
+        if cfg.mcp is not None:
+            cfg.mcp.attach(self.warn)
         self._thread.start()
 
     # ---- ops in, events out -------------------------------------------------------------

@@ -29,7 +29,12 @@ def _start(args: argparse.Namespace):
     limits = Limits(max_steps=args.max_steps or Limits.max_steps, max_cost_usd=args.max_cost, timeout_s=args.timeout)
     cfg = session_config(root, model=args.model, api_base=args.api_base, approval=args.approval,
                          resume=args.resume, continue_last=args.continue_last, limits=limits)
-    return Session(cfg), prompt
+    try:
+        return Session(cfg), prompt
+    except BaseException:
+        if cfg.mcp is not None:
+            cfg.mcp.close()
+        raise
 
 
 def run_headless(args: argparse.Namespace) -> int:
@@ -63,6 +68,8 @@ def run_headless(args: argparse.Namespace) -> int:
             sys.stderr.write(line + "\n")
         if isinstance(event, Result):
             result = event
+    if session.cfg.mcp is not None:
+        session.cfg.mcp.close()
     if result is None:
         sys.stderr.write("wren: the session ended without a result\n")
         return ExitCode.NOT_FINISHED

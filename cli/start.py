@@ -28,11 +28,19 @@ def session_config(root: Path, *, model: str | None, api_base: str | None, appro
     from wren.agent.log import find_session
     from wren.agent.models import resolve_backend
     from wren.agent.session import SessionConfig
-    from wren.tools.base import default_registry
+    from wren.tools.base import Registry, default_registry
 
     config = load_config(root)
     resume_id = find_session(root, resume).stem if resume or continue_last else None
     backend = resolve_backend(choose_model(model, config), api_base=api_base or config.api_base, config=config)
-    return SessionConfig(root=root, backend=backend, registry=default_registry(),
+    tools = list(default_registry().tools.values())
+    host = None
+    if config.mcp.servers:
+        # Imported only when servers are configured: the MCP SDK is slow to import.
+        from wren.tools.mcp import McpHost
+
+        host = McpHost(config.mcp.servers, root)
+        tools += host.start()
+    return SessionConfig(root=root, backend=backend, registry=Registry(tools),
                          policy=Policy(mode=approval or config.approval or "ask"), limits=limits or Limits(),
-                         interactive=interactive, resume_id=resume_id, context=config.context)
+                         interactive=interactive, resume_id=resume_id, context=config.context, mcp=host)

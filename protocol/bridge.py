@@ -7,8 +7,6 @@ watching the turn's interrupt and deadline so a cancel never waits on the editor
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
@@ -16,8 +14,7 @@ from acp.exceptions import RequestError
 
 from wren.tools.base import ToolContext
 from wren.tools.errors import ToolError
-
-POLL_S = 0.05
+from wren.tools.loop_thread import submit, wait
 
 
 @dataclass
@@ -31,14 +28,6 @@ class ToolShown:
     """Content to show on a call while it runs, such as the terminal it runs in."""
     call_id: str
     content: list
-
-
-class Stopped(ToolError):
-    """The wait ended early: the user interrupted the turn, or its time ran out."""
-
-    def __init__(self, why: str, what: str) -> None:
-        super().__init__(f"{what} stopped: {why}")
-        self.why = why
 
 
 @dataclass
@@ -57,30 +46,15 @@ class Bridge:
 
         With a ToolContext the wait also ends (Stopped) as soon as the turn is interrupted.
         """
-        future = asyncio.run_coroutine_threadsafe(_invoke(make), self.loop)
-        deadline = time.monotonic() + (ctx.time_left(timeout_s) if ctx else timeout_s)
-        while True:
-            try:
-                return future.result(timeout=POLL_S)
-            except concurrent.futures.TimeoutError:
-                pass
-            except RequestError as exc:
-                raise ToolError(f"the editor refused {what}: {exc}") from None
-            except ConnectionError:
-                raise ToolError(f"the editor disconnected during {what}") from None
-            if ctx is not None and ctx.interrupt.is_set():
-                future.cancel()
-                raise Stopped("interrupted", what)
-            if time.monotonic() > deadline:
-                future.cancel()
-                raise Stopped(f"timed out after {timeout_s:g}s", what)
+        try:
+            return wait(submit(self.loop, make), what, ctx, timeout_s)
+        except RequestError as exc:
+            raise ToolError(f"the editor refused {what}: {exc}") from None
+        except ConnectionError:
+            raise ToolError(f"the editor disconnected during {what}") from None
 
     def started(self) -> None:
         self.loop.call_soon_threadsafe(self.on_tool_event, ToolStarted(self.call_id))
 
     def show(self, content: list) -> None:
         self.loop.call_soon_threadsafe(self.on_tool_event, ToolShown(self.call_id, content))
-
-
-async def _invoke(make: Callable[[], Awaitable[Any]]) -> Any:
-    return await make()

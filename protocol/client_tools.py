@@ -21,7 +21,8 @@ from wren.tools.matching import apply, find
 from wren.tools.output import cap, strip_ansi
 from wren.tools.redact import redact
 from wren.tools.shell import DEFAULT_TIMEOUT_S, ShellArgs
-from wren.protocol.bridge import Bridge, Stopped
+from wren.protocol.bridge import Bridge
+from wren.tools.loop_thread import Stopped
 
 OUTPUT_BYTES = 1_000_000  # what the editor keeps of a command's output; cap() trims it for the prompt
 

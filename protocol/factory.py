@@ -8,10 +8,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from acp.schema import ClientCapabilities, McpServerStdio
+from acp.schema import ClientCapabilities, McpServerHttp, McpServerStdio
 
 from wren.agent.approval import Mode, Policy
-from wren.agent.config import Config, choose_model, load_config
+from wren.agent.config import Config, McpServerConfig, choose_model, load_config
 from wren.agent.messages import Message
 from wren.agent.models import resolve_backend
 from wren.agent.models.base import ModelBackend, ModelReply, OnDelta
@@ -19,9 +19,9 @@ from wren.tools.base import Registry, Tool, ToolContext, ToolResult, default_reg
 from wren.protocol.bridge import Bridge
 from wren.protocol.client_tools import EditorFiles, terminal_shell
 from wren.protocol.live import AcpSession, LiveSession
-from wren.protocol.mcp_tools import McpServer, as_tool
 from wren.protocol.options import model_choices
 from wren.agent.session import SessionConfig
+from wren.tools.mcp import McpHost
 
 log = logging.getLogger("wren.acp")
 
@@ -83,23 +83,31 @@ def registry_for(bridge: Bridge, caps: ClientCapabilities, extra: list[Tool]) ->
     return Registry([_announced(t, bridge) for t in tools.values()])
 
 
-async def start_servers(specs: list[Any], root: Path, bridge: Bridge) -> tuple[list[McpServer], list[Tool]]:
-    """Start each stdio MCP server; one that fails is logged and left out, the session still opens."""
-    servers: list[McpServer] = []
-    tools: list[Tool] = []
+def _server_configs(specs: list[Any]) -> dict[str, McpServerConfig]:
+    configs = {}
     for spec in specs:
-        if not isinstance(spec, McpServerStdio):
-            log.warning("MCP server %s: only stdio servers are supported; skipped", getattr(spec, "name", "?"))
-            continue
-        server = McpServer(spec, root)
-        try:
-            offered = await server.start()
-        except Exception as exc:  # a broken server must not stop the editor from opening a session
-            log.warning("MCP server %s did not start: %s", spec.name, exc)
-            continue
-        servers.append(server)
-        tools += [as_tool(server, t, bridge) for t in offered]
-    return servers, tools
+        if isinstance(spec, McpServerStdio):
+            configs[spec.name] = McpServerConfig(command=spec.command, args=list(spec.args),
+                                                 env={v.name: v.value for v in spec.env})
+        elif isinstance(spec, McpServerHttp):
+            configs[spec.name] = McpServerConfig(url=spec.url, headers={h.name: h.value for h in spec.headers})
+        else:
+            log.warning("MCP server %s: only stdio and HTTP servers are supported; skipped",
+                        getattr(spec, "name", "?"))
+    return configs
+
+
+async def start_servers(specs: list[Any], root: Path) -> tuple[McpHost | None, list[Tool]]:
+    """Start the editor's MCP servers; one that fails is logged and left out, the session still opens."""
+    configs = _server_configs(specs)
+    if not configs:
+        return None, []
+    host = McpHost(configs, root)
+    tools = await asyncio.to_thread(host.start)
+    for server in host.servers:
+        if server.error:
+            log.warning("MCP server %s did not start: %s", server.name, server.error)
+    return host, tools
 
 
 async def open_session(bridge: Bridge, caps: ClientCapabilities, options: ServeOptions, backends: Backends,
@@ -107,15 +115,15 @@ async def open_session(bridge: Bridge, caps: ClientCapabilities, options: ServeO
     config = await asyncio.to_thread(load_config, root)
     model = choose_model(options.model, config)
     backend = await asyncio.to_thread(backends.get, model, config)
-    servers, mcp_tools = await start_servers(mcp_specs, root, bridge)
+    host, mcp_tools = await start_servers(mcp_specs, root)
     try:
         cfg = SessionConfig(root=root, backend=backend, registry=registry_for(bridge, caps, mcp_tools),
                             policy=Policy(mode=options.approval or config.approval or "ask"),
-                            interactive=True, resume_id=resume_id)
+                            interactive=True, resume_id=resume_id, mcp=host)
         session = AcpSession(cfg, bridge)
     except BaseException:
-        for server in servers:
-            await server.stop()
+        if host is not None:
+            await asyncio.to_thread(host.close)
         raise
     bridge.session_id = session.id
-    return LiveSession(session, servers, model, model_choices(model, config))
+    return LiveSession(session, model, model_choices(model, config))

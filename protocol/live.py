@@ -25,7 +25,6 @@ from wren.agent.ops import ApprovalDecision, Interrupt, SetApprovalMode, Shutdow
 from wren.agent.session import CallOutcome, Session, SessionConfig
 from wren.protocol import updates
 from wren.protocol.bridge import Bridge, ToolShown, ToolStarted
-from wren.protocol.mcp_tools import McpServer
 from wren.protocol.options import available_commands, config_options, session_modes
 
 log = logging.getLogger("wren.acp")
@@ -63,8 +62,8 @@ class CallView:
 
 
 class LiveSession:
-    def __init__(self, session: AcpSession, servers: list[McpServer], model: str, models: list[str]) -> None:
-        self.session, self.servers, self.model, self.models = session, servers, model, models
+    def __init__(self, session: AcpSession, model: str, models: list[str]) -> None:
+        self.session, self.model, self.models = session, model, models
         self.id = session.id
         self.client = session.bridge.client
         self.root = session.workspace.root
@@ -129,8 +128,8 @@ class LiveSession:
             await asyncio.wait_for(asyncio.shield(self._pump_task), CLOSE_TIMEOUT_S)
         except asyncio.TimeoutError:
             log.warning("session %s did not stop within %ss", self.id, CLOSE_TIMEOUT_S)
-        for server in self.servers:
-            await server.stop()
+        if self.session.cfg.mcp is not None:
+            await asyncio.to_thread(self.session.cfg.mcp.close)
 
     # ---- events out ---------------------------------------------------------------------
     def _forward(self, loop: asyncio.AbstractEventLoop) -> None:

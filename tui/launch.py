@@ -21,4 +21,8 @@ def run_tui(args: argparse.Namespace) -> int:
         return exc.exit_code
     from wren.tui.app import WrenApp
 
-    return WrenApp(cfg, api_base=args.api_base).run() or 0
+    try:
+        return WrenApp(cfg, api_base=args.api_base).run() or 0
+    finally:
+        if cfg.mcp is not None:
+            cfg.mcp.close()

@@ -1,0 +1,129 @@
+"""MCP servers from wren.toml: their tools are offered, called under approval, and a broken one is one warning."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from conftest import wren, write_script
+
+TESTS = Path(__file__).parent
+NOTES = TESTS / "acp_mcp_server.py"  # FastMCP over stdio: add_note (mutating), count_notes (read-only)
+RAW = TESTS / "raw_mcp_server.py"  # answers tools/list without the initialize handshake
+
+
+def configure(repo: Path, tmp_path: Path, **servers: dict) -> None:
+    lines = []
+    for name, table in servers.items():
+        lines.append(f"[mcp.servers.{name}]")
+        lines += [f"{key} = {json.dumps(value)}" for key, value in table.items()]
+    (repo / "wren.toml").write_text("\n".join(lines) + "\n")
+
+
+def notes(tmp_path: Path) -> dict:
+    return {"command": sys.executable, "args": [str(NOTES), str(tmp_path / "notes.pid")],
+            "env": {"NOTES_TOKEN": "s3cret"}}
+
+
+def raw() -> dict:
+    return {"command": sys.executable, "args": [str(RAW)]}
+
+
+def events(run, kind: str) -> list[dict]:
+    return [line for line in run.lines if line["type"] == kind]
+
+
+def test_configured_tools_run_and_their_results_reach_the_model(calc_repo, tmp_path):
+    configure(calc_repo, tmp_path, notes=notes(tmp_path), raw=raw())
+    model = write_script(tmp_path / "s.json", [
+        {"tool_calls": [{"name": "mcp__notes__count_notes", "arguments": {}},
+                        {"name": "mcp__raw__shout", "arguments": {"text": "quiet"}}]},
+        {"tool_calls": [{"name": "mcp__notes__add_note", "arguments": {"text": "hello 🐦"}}],
+         "expect": ["0 note(s); token s3cret", "QUIET"]},
+        {"content": "Noted.", "expect": ["noted: hello 🐦"]},
+    ])
+    run = wren("run", "note hello", "--model", model, "--approval", "auto", "--output-format", "stream-json",
+               cwd=calc_repo)
+    assert run.code == 0, run.stderr
+    assert (calc_repo / "notes.txt").read_text(encoding="utf-8") == "hello 🐦\n"
+    assert [e["name"] for e in events(run, "tool_result") if e["ok"]] == [
+        "mcp__notes__count_notes", "mcp__raw__shout", "mcp__notes__add_note"]
+    assert not events(run, "error")
+
+
+def test_mutating_tool_is_denied_headless_in_ask_mode(calc_repo, tmp_path):
+    configure(calc_repo, tmp_path, notes=notes(tmp_path))
+    model = write_script(tmp_path / "s.json", [
+        {"tool_calls": [{"name": "mcp__notes__count_notes", "arguments": {}},
+                        {"name": "mcp__notes__add_note", "arguments": {"text": "nope"}}]},
+        {"content": "I could not add the note.", "expect": ["0 note(s)", "needs approval in ask mode"]},
+    ])
+    run = wren("run", "note it", "--model", model, "--approval", "ask", "--output-format", "stream-json",
+               cwd=calc_repo)
+    assert run.code == 4, run.stderr
+    denied = events(run, "approval_resolved")
+    assert len(denied) == 1 and denied[0]["decision"] == "deny" and denied[0]["by"] == "policy"
+    assert not (calc_repo / "notes.txt").exists()
+
+
+def test_mutating_tool_asks_in_an_interactive_session(calc_repo, tmp_path):
+    from wren.agent.events import ApprovalRequested, Result, ToolResultEvent
+    from wren.agent.ops import ApprovalDecision, Shutdown, UserInput
+    from wren.agent.session import Session
+    from wren.cli.start import session_config
+
+    configure(calc_repo, tmp_path, notes=notes(tmp_path))
+    model = write_script(tmp_path / "s.json", [
+        {"tool_calls": [{"name": "mcp__notes__add_note", "arguments": {"text": "asked"}}]},
+        {"content": "Done.", "expect": ["noted: asked"]},
+    ])
+    cfg = session_config(calc_repo, model=model, api_base=None, approval="ask", resume=None, continue_last=False,
+                         interactive=True)
+    session = Session(cfg)
+    session.submit(UserInput(text="note it"))
+    seen = []
+    try:
+        for event in session.events():
+            seen.append(event)
+            if isinstance(event, ApprovalRequested):
+                assert event.name == "mcp__notes__add_note"
+                session.submit(ApprovalDecision(call_id=event.call_id, decision="allow_once"))
+            if isinstance(event, Result):
+                session.submit(Shutdown())
+    finally:
+        cfg.mcp.close()
+    assert sum(isinstance(e, ApprovalRequested) for e in seen) == 1
+    assert [e.ok for e in seen if isinstance(e, ToolResultEvent)] == [True]
+    assert (calc_repo / "notes.txt").read_text(encoding="utf-8") == "asked\n"
+
+
+def test_a_server_that_cannot_start_is_one_warning(calc_repo, tmp_path):
+    configure(calc_repo, tmp_path, broken={"command": str(tmp_path / "no-such-server")}, raw=raw())
+    model = write_script(tmp_path / "s.json", [
+        {"tool_calls": [{"name": "mcp__raw__shout", "arguments": {"text": "still here"}}]},
+        {"content": "Fine.", "expect": ["STILL HERE"]},
+    ])
+    run = wren("run", "go on", "--model", model, "--approval", "auto", "--output-format", "stream-json",
+               cwd=calc_repo)
+    assert run.code == 0, run.stderr
+    warnings = events(run, "error")
+    assert len(warnings) == 1 and warnings[0]["kind"] == "warning" and not warnings[0]["fatal"]
+    assert "MCP server broken did not start" in warnings[0]["message"]
+    assert "no-such-server" in warnings[0]["message"]
+    assert run.stderr.count("MCP server broken") == 1
+
+
+def test_mcp_list_shows_servers_status_and_tools(calc_repo, tmp_path):
+    configure(calc_repo, tmp_path, notes=notes(tmp_path), broken={"command": str(tmp_path / "no-such-server")})
+    run = wren("mcp", "list", cwd=calc_repo)
+    assert run.code == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert any(line.startswith("notes") and "running" in line and "stdio" in line for line in lines), run.stdout
+    assert any(line.startswith("broken") and "failed" in line for line in lines), run.stdout
+    assert any("mcp__notes__add_note" in line for line in lines)
+    assert any("mcp__notes__count_notes" in line and "read-only" in line for line in lines)
+
+
+def test_mcp_list_without_servers_says_how_to_add_one(calc_repo):
+    run = wren("mcp", "list", cwd=calc_repo)
+    assert run.code == 0 and "[mcp.servers." in run.stdout
