@@ -68,6 +68,11 @@ def build_parser() -> Parser:
     add.add_argument("path")
     add.add_argument("--name", required=True)
 
+    mcp = sub.add_parser("mcp", help="MCP servers configured in wren.toml or the user's config")
+    mcpsub = mcp.add_subparsers(dest="mcp_command", required=True, parser_class=Parser)
+    mlist = mcpsub.add_parser("list", help="start each server once and show its status and tools")
+    mlist.add_argument("--cwd", help="workspace root (default: the current directory)")
+
     sessions = sub.add_parser("sessions", help="list sessions, or show one with its compactions")
     ssub = sessions.add_subparsers(dest="sessions_command", required=True, parser_class=Parser)
     slist = ssub.add_parser("list", help="sessions of this workspace, oldest first")
@@ -119,8 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         from wren.protocol.server import run as serve_acp
 
         return serve_acp(args)
-    if args.command in ("doctor", "models", "sessions"):
-        # Imported only when used: they pull in pydantic and llama.cpp.
+    if args.command in ("doctor", "models", "sessions", "mcp"):
+        # Imported only when used: they pull in pydantic, llama.cpp and the MCP SDK.
         from importlib import import_module
 
         return import_module(f"wren.cli.{args.command}").run(args)

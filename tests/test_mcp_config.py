@@ -16,8 +16,14 @@ def configure(repo: Path, tmp_path: Path, **servers: dict) -> None:
     lines = []
     for name, table in servers.items():
         lines.append(f"[mcp.servers.{name}]")
-        lines += [f"{key} = {json.dumps(value)}" for key, value in table.items()]
+        lines += [f"{key} = {toml_value(value)}" for key, value in table.items()]
     (repo / "wren.toml").write_text("\n".join(lines) + "\n")
+
+
+def toml_value(value: object) -> str:
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in value.items()) + " }"
+    return json.dumps(value)  # strings and lists of strings are the same in JSON and TOML
 
 
 def notes(tmp_path: Path) -> dict:
@@ -103,14 +109,15 @@ def test_a_server_that_cannot_start_is_one_warning(calc_repo, tmp_path):
         {"tool_calls": [{"name": "mcp__raw__shout", "arguments": {"text": "still here"}}]},
         {"content": "Fine.", "expect": ["STILL HERE"]},
     ])
-    run = wren("run", "go on", "--model", model, "--approval", "auto", "--output-format", "stream-json",
-               cwd=calc_repo)
+    run = wren("run", "go on", "--model", model, "--approval", "auto", "--output-format", "json", cwd=calc_repo)
     assert run.code == 0, run.stderr
-    warnings = events(run, "error")
+    assert run.json["status"] == "success"
+    assert run.stderr.count("MCP server broken") == 1
+    log = calc_repo / ".wren" / "sessions" / f"{run.json['session_id']}.jsonl"
+    warnings = [e for e in map(json.loads, log.read_text().splitlines()) if e["type"] == "error"]
     assert len(warnings) == 1 and warnings[0]["kind"] == "warning" and not warnings[0]["fatal"]
     assert "MCP server broken did not start" in warnings[0]["message"]
     assert "no-such-server" in warnings[0]["message"]
-    assert run.stderr.count("MCP server broken") == 1
 
 
 def test_mcp_list_shows_servers_status_and_tools(calc_repo, tmp_path):
