@@ -6,13 +6,17 @@ import json
 import sys
 
 TOOLS = [{"name": "shout", "description": "Upper-case a text.", "annotations": {"readOnlyHint": True},
-          "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}}]
+          "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}},
+         {"name": "crash", "description": "Exit without answering, as a server that dies does.",
+          "inputSchema": {"type": "object", "properties": {}}}]
 
 
 def answer(request: dict) -> dict:
     method, params = request.get("method"), request.get("params") or {}
     if method == "tools/list":
         return {"result": {"tools": TOOLS}}
+    if method == "tools/call" and params.get("name") == "crash":
+        sys.exit(3)
     if method == "tools/call" and params.get("name") == "shout":
         text = str(params.get("arguments", {}).get("text", "")).upper()
         return {"result": {"content": [{"type": "text", "text": text}], "isError": False}}

@@ -134,3 +134,19 @@ def test_mcp_list_shows_servers_status_and_tools(calc_repo, tmp_path):
 def test_mcp_list_without_servers_says_how_to_add_one(calc_repo):
     run = wren("mcp", "list", cwd=calc_repo)
     assert run.code == 0 and "[mcp.servers." in run.stdout
+
+
+def test_a_server_that_dies_is_one_warning_and_the_run_goes_on(calc_repo, tmp_path):
+    configure(calc_repo, tmp_path, raw=raw())
+    model = write_script(tmp_path / "s.json", [
+        {"tool_calls": [{"name": "mcp__raw__crash", "arguments": {}}]},
+        {"tool_calls": [{"name": "mcp__raw__shout", "arguments": {"text": "anyone?"}}],
+         "expect": ["MCP server raw has stopped"]},
+        {"content": "The server is gone.", "expect": ["MCP server raw is not running"]},
+    ])
+    run = wren("run", "go", "--model", model, "--approval", "auto", "--output-format", "stream-json",
+               cwd=calc_repo, timeout=60)
+    assert run.code == 0, run.stderr
+    warnings = events(run, "error")
+    assert len(warnings) == 1 and not warnings[0]["fatal"], warnings
+    assert "MCP server raw stopped" in warnings[0]["message"]
