@@ -154,7 +154,7 @@ class TurnEnded(_Event):
 
 class Result(_Event):
     type: Literal["result"] = "result"
-    session_id: str
+    session_id: str | None  # None when the run failed before a session existed (bad flags or config)
     status: Status
     exit_code: int
     summary: str
@@ -163,6 +163,7 @@ class Result(_Event):
     files_changed: list[str]
     duration_s: float
     error: ErrorInfo | None = None
+    diff: str | None = None  # unified diff of the files changed, with `wren run --include-diff`
 
 
 Event = Annotated[Union[

@@ -37,7 +37,7 @@ def build_parser() -> Parser:
                                      "(or JSON) to stdout. Nothing waits for a human: what would "
                                      "need approval is denied and reported.",
                          epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("prompt", help="the task; `-` reads it from stdin")
+    run.add_argument("prompt", nargs="?", help="the task; `-` reads it from piped stdin")
     _session_options(run, approval_help="read-only: no changes; ask (default): every change is denied headless; "
                                         "auto-edit: edits run, commands are denied; auto: everything runs")
     run.add_argument("--output-format", choices=OUTPUT_FORMATS, default="text",
@@ -46,6 +46,10 @@ def build_parser() -> Parser:
     run.add_argument("--max-steps", type=_positive_int, help="stop after this many model calls (exit 5)")
     run.add_argument("--max-cost", type=_positive_float, metavar="USD", help="stop once the cost passes this (exit 5)")
     run.add_argument("--timeout", type=_positive_float, metavar="SECONDS", help="wall-time limit (exit 5)")
+    run.add_argument("--include-diff", action="store_true",
+                     help="add the diff of the files changed to the result (json, stream-json): `diff`")
+    run.add_argument("--print-schema", action="store_true",
+                     help="print the JSON Schema of the json and stream-json output, then exit")
 
     acp = sub.add_parser("acp", help="serve the Agent Client Protocol on stdio (Zed, JetBrains, VS Code)",
                          description="Run as an ACP v1 agent: JSON-RPC on stdin/stdout, one message a line; "

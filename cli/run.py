@@ -1,19 +1,27 @@
-"""`wren run`: headless. Progress on stderr; the answer or JSON on stdout; exit code from the result."""
+"""`wren run`: headless. Progress on stderr; the answer or JSON on stdout; exit code from the result.
+
+Nothing waits for a person: approvals that would ask are denied, tools run with stdin closed, and
+the prompt comes from the command line or from piped stdin, never from a terminal.
+"""
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 
 from wren.agent.errors import ConfigError, ExitCode, WrenError
-from wren.agent.events import Result
+from wren.agent.events import ErrorInfo, Result, ToolResultEvent, Usage
 from wren.agent.ops import Interrupt, Shutdown, UserInput
 from wren.cli.render import progress_line
 from wren.cli.start import session_config, workspace_root
 
 
-def _read_prompt(arg: str) -> str:
+def _read_prompt(arg: str | None) -> str:
+    if arg is None:
+        raise ConfigError("no prompt: pass the task as an argument, or `-` to read it from stdin")
+    if arg == "-" and sys.stdin.isatty():
+        raise ConfigError("`-` reads the task from stdin, but stdin is a terminal; pipe the task in "
+                          "(echo TASK | wren run -) or pass it as an argument")
     text = sys.stdin.read() if arg == "-" else arg
     if not text.strip():
         raise ConfigError("empty prompt; pass the task as an argument or on stdin with `-`")
@@ -37,18 +45,24 @@ def _start(args: argparse.Namespace):
         raise
 
 
+def _failed_start(exc: WrenError) -> Result:
+    return Result(session_id=None, status="error", exit_code=exc.exit_code, summary=exc.message, steps=0,
+                  usage=Usage(), files_changed=[], duration_s=0.0, error=ErrorInfo(kind=exc.kind, message=exc.message))
+
+
 def run_headless(args: argparse.Namespace) -> int:
+    if args.print_schema:
+        from wren.cli.schema import shipped
+
+        sys.stdout.write(shipped())
+        return 0
     fmt = args.output_format
     try:
         session, prompt = _start(args)
     except WrenError as exc:
         sys.stderr.write(f"wren: {exc.message}\n")
         if fmt != "text":
-            print(json.dumps({"type": "result", "session_id": None, "status": "error", "exit_code": exc.exit_code,
-                              "summary": exc.message, "steps": 0,
-                              "usage": {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0},
-                              "files_changed": [], "duration_s": 0.0,
-                              "error": {"kind": exc.kind, "message": exc.message}}))
+            print(_failed_start(exc).model_dump_json(exclude={"ts"}))
         return exc.exit_code
 
     def on_sigint(signum, frame):
@@ -60,14 +74,7 @@ def run_headless(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_sigint)
     session.submit(UserInput(text=prompt))
     session.submit(Shutdown())
-    result: Result | None = None
-    for event in session.events():
-        if fmt == "stream-json":
-            print(event.model_dump_json(), flush=True)
-        elif line := progress_line(event):
-            sys.stderr.write(line + "\n")
-        if isinstance(event, Result):
-            result = event
+    result = _consume(session, fmt, args.include_diff)
     if session.cfg.mcp is not None:
         session.cfg.mcp.close()
     if result is None:
@@ -78,3 +85,25 @@ def run_headless(args: argparse.Namespace) -> int:
     elif fmt == "text" and result.summary:
         print(result.summary)
     return result.exit_code
+
+
+def _consume(session, fmt: str, include_diff: bool) -> Result | None:
+    """Print the events as the format asks; the result, with its diff when asked for."""
+    result: Result | None = None
+    tool_diffs: list[str] = []
+    for event in session.events():
+        if isinstance(event, ToolResultEvent) and event.diff:
+            tool_diffs.append(event.diff)
+        if isinstance(event, Result):
+            result = event
+            if include_diff:
+                from wren.cli.diff import changes_diff
+
+                result = event.model_copy(update={"diff": changes_diff(session.workspace.root, event.files_changed,
+                                                                       tool_diffs)})
+            event = result
+        if fmt == "stream-json":
+            print(event.model_dump_json(), flush=True)
+        elif line := progress_line(event):
+            sys.stderr.write(line + "\n")
+    return result

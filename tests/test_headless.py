@@ -79,3 +79,57 @@ def test_ask_mode_headless_denies_without_waiting(calc_repo, tmp_path):
     assert run.code == 4, run.stderr
     assert run.json["status"] == "denied"
     assert (calc_repo / "calc.py").read_text() == CALC
+
+
+def test_include_diff_adds_the_git_diff_of_changed_files(calc_repo, tmp_path):
+    model = write_script(tmp_path / "s.json", [
+        {"tool_calls": [{"name": "edit_file", "arguments": {"path": "calc.py", "old": "a - b", "new": "a + b"}},
+                        {"name": "write_file", "arguments": {"path": "NOTES.md", "content": "fixed add\n"}}]},
+        {"content": "Fixed."},
+    ])
+    run = wren("run", "fix", "--model", model, "--approval", "auto", "--output-format", "json", "--include-diff",
+               cwd=calc_repo)
+    assert run.code == 0, run.stderr
+    diff = run.json["diff"]
+    assert "diff --git a/calc.py b/calc.py" in diff and "-    return a - b" in diff and "+    return a + b" in diff
+    assert "+fixed add" in diff and "NOTES.md" in diff
+    plain = write_script(tmp_path / "plain.json", [{"content": "Nothing to do."}])
+    without = wren("run", "fix", "--model", plain, "--output-format", "json", cwd=calc_repo)
+    assert without.code == 0 and without.json["diff"] is None
+
+
+def test_include_diff_outside_git_uses_the_tools_diffs(tmp_path):
+    work = tmp_path / "plain"
+    work.mkdir()
+    (work / "calc.py").write_text(CALC)
+    model = write_script(tmp_path / "s.json", [
+        {"tool_calls": [{"name": "edit_file", "arguments": {"path": "calc.py", "old": "a - b", "new": "a + b"}}]},
+        {"content": "Fixed."},
+    ])
+    run = wren("run", "fix", "--model", model, "--approval", "auto", "--output-format", "json", "--include-diff",
+               cwd=work)
+    assert run.code == 0, run.stderr
+    assert "-    return a - b" in run.json["diff"] and "+    return a + b" in run.json["diff"]
+
+
+def test_dash_with_a_terminal_on_stdin_is_a_usage_error(calc_repo):
+    import os
+    import pty
+    import subprocess
+
+    from conftest import WREN, clean_env
+
+    controller, terminal = pty.openpty()
+    try:
+        proc = subprocess.run([str(WREN), "run", "-", "--model", scripted("fix_calc.json")], cwd=calc_repo,
+                              stdin=terminal, capture_output=True, text=True, env=clean_env(), timeout=60)
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    assert proc.returncode == 2, proc.stderr
+    assert "stdin is a terminal" in proc.stderr
+
+
+def test_no_prompt_is_a_usage_error(calc_repo):
+    run = wren("run", "--model", scripted("fix_calc.json"), cwd=calc_repo)
+    assert run.code == 2 and "no prompt" in run.stderr

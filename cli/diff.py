@@ -1,0 +1,32 @@
+"""`wren run --include-diff`: the diff of the files a run changed, for CI to review or apply."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+
+def changes_diff(root: Path, files: list[str], tool_diffs: list[str]) -> str:
+    """From git when the workspace is a repo with a commit (against HEAD, new files included);
+    otherwise the diffs the edit tools reported, in order."""
+    if not files:
+        return ""
+    from_git = _git_diff(root, files)
+    return from_git if from_git is not None else "".join(d if d.endswith("\n") else d + "\n" for d in tool_diffs)
+
+
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+
+
+def _git_diff(root: Path, files: list[str]) -> str | None:
+    if _git(root, "rev-parse", "--verify", "-q", "HEAD").returncode != 0:
+        return None  # not a repo, or no commit to compare with
+    tracked = set(_git(root, "ls-files", "--", *files).stdout.splitlines())
+    parts = []
+    changed = [f for f in files if f in tracked]
+    if changed:
+        parts.append(_git(root, "diff", "--no-color", "HEAD", "--", *changed).stdout)
+    for new in (f for f in files if f not in tracked and (root / f).is_file()):
+        # --no-index exits 1 when the files differ, which they do: that is the diff we want.
+        parts.append(_git(root, "diff", "--no-color", "--no-index", "--", "/dev/null", new).stdout)
+    return "".join(parts)
