@@ -104,9 +104,9 @@ async def start_servers(specs: list[Any], root: Path) -> tuple[McpHost | None, l
         return None, []
     host = McpHost(configs, root)
     tools = await asyncio.to_thread(host.start)
-    for server in host.servers:
-        if server.error:
-            log.warning("MCP server %s did not start: %s", server.name, server.error)
+    # To the agent's log, not the session: its updates would reach the editor before the session id does.
+    for message in host.take_warnings():
+        log.warning("%s", message)
     return host, tools
 
 

@@ -1,6 +1,7 @@
 """A small stdio MCP server for the ACP tests: notes kept in the working directory.
 
-Usage: python acp_mcp_server.py PIDFILE (it writes its pid there so tests can see it stop).
+Usage: python acp_mcp_server.py PIDFILE [PORT] (it writes its pid there so tests can see it stop).
+Over stdio, or over streamable HTTP at http://127.0.0.1:PORT/mcp when PORT is given.
 """
 from __future__ import annotations
 
@@ -32,4 +33,8 @@ def count_notes() -> str:
 
 if __name__ == "__main__":
     Path(sys.argv[1]).write_text(str(os.getpid()))
-    server.run()
+    if len(sys.argv) > 2:
+        server.settings.port = int(sys.argv[2])
+        server.run(transport="streamable-http")
+    else:
+        server.run()

@@ -150,3 +150,40 @@ def test_a_server_that_dies_is_one_warning_and_the_run_goes_on(calc_repo, tmp_pa
     warnings = events(run, "error")
     assert len(warnings) == 1 and not warnings[0]["fatal"], warnings
     assert "MCP server raw stopped" in warnings[0]["message"]
+
+
+def test_an_http_server_is_listed_and_called(calc_repo, tmp_path):
+    import subprocess
+    import time
+    import urllib.error
+    import urllib.request
+
+    from conftest import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(NOTES), str(tmp_path / "http.pid"), str(port)], cwd=calc_repo,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/mcp", timeout=1)
+            except urllib.error.HTTPError:
+                break  # it answers (a plain GET is refused): it is up
+            except OSError:
+                assert time.monotonic() < deadline, "the HTTP MCP server did not come up"
+                time.sleep(0.2)
+        configure(calc_repo, tmp_path, web={"url": f"http://127.0.0.1:{port}/mcp"})
+        listed = wren("mcp", "list", cwd=calc_repo)
+        assert any(line.startswith("web  http  running") for line in listed.stdout.splitlines()), listed.stdout
+        model = write_script(tmp_path / "s.json", [
+            {"tool_calls": [{"name": "mcp__web__add_note", "arguments": {"text": "over http"}}]},
+            {"content": "Noted.", "expect": ["noted: over http"]},
+        ])
+        run = wren("run", "note it", "--model", model, "--approval", "auto", "--output-format", "json",
+                   cwd=calc_repo)
+        assert run.code == 0, run.stderr
+        assert (calc_repo / "notes.txt").read_text(encoding="utf-8") == "over http\n"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

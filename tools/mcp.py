@@ -228,11 +228,15 @@ class McpHost:
             if isinstance(outcome, BaseException):
                 self._report(server, "did not start")
 
+    def take_warnings(self) -> list[str]:
+        """The warnings no session has seen yet; they will not go to one."""
+        pending, self._pending = self._pending, []
+        return pending
+
     def attach(self, warn: Callable[[str], None]) -> None:
         """Where warnings go from now on: the session that uses these servers."""
         self._warn = warn
-        pending, self._pending = self._pending, []
-        for message in pending:
+        for message in self.take_warnings():
             warn(message)
 
     def _report(self, server: McpServer, what: str) -> None:
