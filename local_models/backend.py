@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,7 @@ class LocalBackend:
         self.renderer = PromptRenderer(self.info.chat_template, self._token_text("bos"), self._token_text("eos"),
                                        self.name)
         self._grammars: dict[str, object] = {}
+        self._lock = threading.RLock()
         self._steps = 0
         self.last = StepStats()
 
@@ -80,12 +82,18 @@ class LocalBackend:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True), stop
 
     def count_tokens(self, messages: list[Message], tools: list[dict]) -> int:
-        return len(self.prompt_tokens(messages, tools)[0])
+        with self._lock:
+            return len(self.prompt_tokens(messages, tools)[0])
 
     def summarize(self, messages: list[Message]) -> str:
         return summarize_with_model(self, messages, limit_chars=self.window)  # about a quarter of the window
 
     def complete(self, messages: list[Message], tools: list[dict], on_delta: OnDelta) -> ModelReply:
+        # One llama.cpp context serves every session using this backend; it is not thread-safe.
+        with self._lock:
+            return self._complete(messages, tools, on_delta)
+
+    def _complete(self, messages: list[Message], tools: list[dict], on_delta: OnDelta) -> ModelReply:
         tokens, stop = self.prompt_tokens(messages, tools)
         if len(tokens) + MAX_REPLY_TOKENS > self.window:
             raise ModelError(f"the prompt needs {len(tokens)} tokens plus {MAX_REPLY_TOKENS} for the reply, "

@@ -9,13 +9,14 @@ from wren.tools.errors import ToolError
 
 class RecallArgs(BaseModel):
     query: str = Field(description="what to look for in earlier, compacted parts of this session")
-    k: int = Field(5, ge=1, le=20, description="how many passages to return")
+    # Clamped, not validated: grammars of local models cannot express a range.
+    k: int = Field(5, description="how many passages to return (1 to 20)")
 
 
 def recall(args: RecallArgs, ctx: ToolContext) -> ToolResult:
     if ctx.recall is None:
         raise ToolError("session memory is not available in this context")
-    return ToolResult(output=ctx.recall(args.query, args.k))
+    return ToolResult(output=ctx.recall(args.query, min(max(args.k, 1), 20)))
 
 
 RECALL = Tool("recall", "Search earlier parts of this session that were compacted out of your context.",
