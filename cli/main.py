@@ -64,6 +64,15 @@ def build_parser() -> Parser:
     add = msub.add_parser("add", help="name a GGUF file so --model local:NAME finds it")
     add.add_argument("path")
     add.add_argument("--name", required=True)
+
+    undo = sub.add_parser("undo", help="put the files back as they were before a step of a session",
+                          description="Restore the workspace files of checkpoint N (taken before each step "
+                                      "that changed files). The current state is saved as a new checkpoint "
+                                      "first, so an undo can be undone.")
+    undo.add_argument("n", nargs="?", type=_positive_int, metavar="N", help="checkpoint number (default: the latest)")
+    undo.add_argument("--session", metavar="ID", help="session id (default: the latest session with checkpoints)")
+    undo.add_argument("--list", action="store_true", help="list the checkpoints instead of restoring one")
+    undo.add_argument("--cwd", help="workspace root (default: the current directory)")
     return parser
 
 
@@ -88,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         from wren.cli.run import run_headless
 
         return run_headless(args)
-    if args.command in ("doctor", "models"):
-        # Imported only when used: they pull in pydantic and llama.cpp.
+    if args.command in ("doctor", "models", "undo"):
+        # Imported only when used: they pull in pydantic, git and llama.cpp.
         from importlib import import_module
 
         return import_module(f"wren.cli.{args.command}").run(args)
