@@ -40,7 +40,7 @@ class TestOutcome:
 
 
 def _count(pattern: str, text: str) -> int:
-    return sum(int(n) for n in re.findall(pattern, text))
+    return sum(int(n) for n in re.findall(pattern, text, re.M))
 
 
 def _where(locations: list[str]) -> str:
@@ -127,7 +127,7 @@ def _count_lines(pattern: str, text: str) -> int:
     return len(re.findall(pattern, text, re.M))
 
 
-CARGO_PANIC = re.compile(r"^thread '(.+?)' panicked at (?:'(.*?)', )?(\S+?:\d+):\d+:?\n?(.*)$", re.M)
+CARGO_PANIC = re.compile(r"^thread '(.+?)'(?: \(\d+\))? panicked at (?:'(.*?)', )?(\S+?:\d+):\d+:?\n?(.*)$", re.M)
 
 
 def parse_cargo(text: str) -> TestOutcome | None:
@@ -156,9 +156,12 @@ def parse_node(text: str) -> TestOutcome | None:
             first = next((line.strip() for line in body.splitlines() if line.strip()), "")
             out.failures.append(Failure(name.strip(), first, where.group(1) if where else ""))
         return out
-    out = TestOutcome("node", int(tap.group(1)), _count(r"^# fail (\d+)", text), 0, _count(r"^# skip (\d+)", text))
-    for name in re.findall(r"^\s*not ok \d+ - (.*)$", text, re.M):
-        out.failures.append(Failure(name.strip()))
+    out = TestOutcome("node", int(tap.group(1)), _count(r"^# fail (\d+)", text), 0, _count(r"^# skipped (\d+)", text))
+    for name, body in re.findall(r"^\s*not ok \d+ - ([^\n]*)\n(.*?)^\s*\.\.\.$", text, re.M | re.S):
+        where = re.search(r"location: '(.+?:\d+):\d+'", body)
+        said = re.search(r"error: \|-?\n\s*(.+)", body) or re.search(r"error: '?(.+?)'?$", body, re.M)
+        message = said.group(1).strip() if said else ""
+        out.failures.append(Failure(name.strip(), message, where.group(1) if where else ""))
     return out
 
 
