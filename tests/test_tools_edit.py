@@ -176,3 +176,12 @@ def test_old_equal_to_new_and_empty_old_are_refused(tmp_path):
         edit(tmp_path, "a.txt", "x", "x")
     with pytest.raises(ToolError, match="write_file"):
         edit(tmp_path, "a.txt", "", "y")
+
+
+def test_new_text_takes_the_files_indentation_character(tmp_path):
+    (tmp_path / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    edit(tmp_path, "calc.py", "    return a - b\n", "    if a:\n\t\treturn a + b\n")
+    assert (tmp_path / "calc.py").read_text() == "def add(a, b):\n    if a:\n        return a + b\n"
+    (tmp_path / "calc.go").write_text(GO)
+    edit(tmp_path, "calc.go", "\treturn b\n", "\tif b > 0 {\n        return b\n    }\n\treturn 0\n")
+    assert (tmp_path / "calc.go").read_text().endswith("\t}\n\tif b > 0 {\n\t\treturn b\n\t}\n\treturn 0\n}\n")

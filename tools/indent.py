@@ -7,6 +7,7 @@ with the same translation, keeping its own relative indentation.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 
@@ -62,3 +63,39 @@ class Reindenter:
             ind = indent_of(line)
             out.append(self.translate(ind) + line[len(ind):] if line.strip() else line)
         return "\n".join(out)
+
+
+def indent_style(text: str) -> str | None:
+    """'\t' or ' ' when every indented line starts with it; None when mixed or nothing is indented."""
+    starts = {line[0] for line in text.split("\n") if line[:1] in (" ", "\t") and line.strip()}
+    return starts.pop() if len(starts) == 1 else None
+
+
+def space_unit(text: str) -> int:
+    """Spaces per indentation level: the most common step by which one line is indented past the last."""
+    steps: Counter = Counter()
+    last: int | None = None  # unknown at the start, and after a tab-indented line
+    for line in text.split("\n"):
+        if not line.strip():
+            continue
+        width = None if "\t" in indent_of(line) else len(indent_of(line))
+        if width is not None and last is not None and width - last in (2, 3, 4, 8):
+            steps[width - last] += 1
+        last = width
+    return steps.most_common(1)[0][0] if steps else 4
+
+
+def restyle(new: str, text: str) -> str:
+    """Indent `new` with the file's character: a file indented only with spaces gets no tab-indented
+    lines from an edit, and a file indented only with tabs gets no space-indented ones."""
+    style = indent_style(text)
+    other = {" ": "\t", "\t": " "}.get(style or "")
+    if other is None or not any(line.startswith(other) and line.strip() for line in new.split("\n")):
+        return new
+    unit = " " * space_unit(text if style == " " else new)
+    out = []
+    for line in new.split("\n"):
+        ind = indent_of(line)
+        fixed = ind.replace("\t", unit) if style == " " else ind.replace(unit, "\t")
+        out.append(fixed + line[len(ind):])
+    return "\n".join(out)

@@ -8,7 +8,7 @@ import difflib
 from dataclasses import dataclass
 
 from wren.tools.errors import ToolError
-from wren.tools.indent import Reindenter
+from wren.tools.indent import Reindenter, restyle
 
 
 @dataclass
@@ -79,11 +79,13 @@ def _windows(lines: list[str], want: list[str]) -> list[int]:
 def _tolerant(text: str, old: str, new: str, replace_all: bool) -> list[Match]:
     # A trailing newline on old is matched by the line structure; drop it from both sides alike.
     ends = old.endswith("\n")
-    want, new_lines = _trim_blank(_split(old, ends), _split(new, ends))
-    if not want:
-        return []
+    old_lines, new_lines = _split(old, ends), _split(new, ends)
     lines = text.split("\n")
-    found = _windows(lines, want)
+    # Blank lines at the edges of old must match too, unless that finds nothing: then they are sloppiness.
+    for want, repl in ((old_lines, new_lines), _trim_blank(old_lines, new_lines)):
+        found = _windows(lines, want) if any(x.strip() for x in want) else []
+        if found:
+            break
     offsets = [0]
     for line in lines:
         offsets.append(offsets[-1] + len(line) + 1)
@@ -92,7 +94,7 @@ def _tolerant(text: str, old: str, new: str, replace_all: bool) -> list[Match]:
     matches = []
     for i in found:
         fit = Reindenter.from_pairs(list(zip(want, lines[i: i + len(want)])))
-        matches.append(Match(offsets[i], offsets[i + len(want)] - 1, fit.apply("\n".join(new_lines)), "whitespace"))
+        matches.append(Match(offsets[i], offsets[i + len(want)] - 1, fit.apply("\n".join(repl)), "whitespace"))
     return matches
 
 
@@ -132,6 +134,8 @@ def find(text: str, old: str, new: str, replace_all: bool = False) -> list[Match
     if old == new:
         raise ToolError("old and new are the same, so there is nothing to change")
     matches = _exact(text, old, new, replace_all) or _tolerant(text, old, new, replace_all)
+    for m in matches:
+        m.new = restyle(m.new, text)
     if matches:
         return matches
     near = closest(text, old)
