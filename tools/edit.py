@@ -71,5 +71,5 @@ def write_file(args: WriteFileArgs, ctx: ToolContext) -> ToolResult:
 EDIT_FILE = Tool("edit_file", "Replace text in a file. `old` must match the file (whitespace differences are "
                  "tolerated); include enough context to be unique.", EditFileArgs, edit_file, kind="edit",
                  more_hint="read_file the changed range to see the rest")
-WRITE_FILE = Tool("write_file", "Create or overwrite a file with the given content (atomic; creates folders).",
+WRITE_FILE = Tool("write_file", "Create or overwrite a file with the given content (atomic).",
                   WriteFileArgs, write_file, kind="edit", more_hint="read_file the changed range to see the rest")

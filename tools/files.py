@@ -36,7 +36,7 @@ def looks_binary(head: bytes) -> bool:
     return bool(head) and control / len(head) > 0.3
 
 
-def _decoder(head: bytes) -> str:
+def text_encoding(head: bytes) -> str:
     if head.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
     return "utf-16" if head.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8"
@@ -79,13 +79,14 @@ def read_file(args: ReadFileArgs, ctx: ToolContext) -> ToolResult:
     start = args.start_line or 1
     if args.end_line and args.end_line < start:
         raise ToolError(f"end_line {args.end_line} is before start_line {start}")
-    total = sum(1 for _ in _text_lines(path, _decoder(head)))
+    encoding = text_encoding(head)
+    total = sum(1 for _ in _text_lines(path, encoding))
     if total == 0:
         return ToolResult(output="(empty file)")
     if start > total:
         raise ToolError(f"{args.path} has {total} lines; start_line {start} is past the end")
     wanted = min(args.end_line or total, total)
-    shown, last = _numbered(_text_lines(path, _decoder(head)), start, min(wanted, start + MAX_READ_LINES - 1))
+    shown, last = _numbered(_text_lines(path, encoding), start, min(wanted, start + MAX_READ_LINES - 1))
     more = ""
     if last < wanted:
         more = f"\n[shown lines {start}-{last} of {total}; read_file with start_line={last + 1} for more]"
@@ -94,8 +95,7 @@ def read_file(args: ReadFileArgs, ctx: ToolContext) -> ToolResult:
 
 class ListFilesArgs(BaseModel):
     path: str = Field(".", description="directory relative to the workspace root")
-    pattern: str | None = Field(None, description="glob: '*.py' matches names at any depth, "
-                                                  "'src/**/*.ts' matches paths from the root")
+    pattern: str | None = Field(None, description="glob, e.g. '*.py' or 'src/**/*.ts'")
 
 
 def list_files(args: ListFilesArgs, ctx: ToolContext) -> ToolResult:
@@ -121,6 +121,6 @@ def list_files(args: ListFilesArgs, ctx: ToolContext) -> ToolResult:
 READ_FILE = Tool("read_file", "Read a text file with line numbers, optionally a line range.",
                  ReadFileArgs, read_file, mutating=False, kind="read",
                  more_hint="read_file with start_line and end_line for the rest")
-LIST_FILES = Tool("list_files", "List files (tracked and untracked, honouring .gitignore), optionally filtered "
-                  "by a glob.", ListFilesArgs, list_files, mutating=False, kind="search",
+LIST_FILES = Tool("list_files", "List files (honours .gitignore), optionally filtered by a glob.",
+                  ListFilesArgs, list_files, mutating=False, kind="search",
                   more_hint="narrow with path or pattern")

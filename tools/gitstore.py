@@ -17,6 +17,7 @@ from pathlib import Path
 
 import git
 
+from wren.tools.errors import ToolError
 from wren.tools.listing import git_listing
 from wren.tools.workspace import STATE_DIR
 
@@ -93,7 +94,11 @@ class Store:
         started = time.time_ns()
         entries: Entries = {}
         todo: list[tuple[str, Path, Stat]] = []
-        for rel in git_listing(self.root):
+        try:
+            listed = git_listing(self.root)
+        except ToolError as exc:
+            raise CheckpointError(str(exc)) from None
+        for rel in listed:
             path = self.root / rel
             st = _stat(path)
             if st is None:

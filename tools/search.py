@@ -19,21 +19,23 @@ from pydantic import BaseModel, Field
 
 from wren.tools.base import Tool, ToolContext, ToolResult
 from wren.tools.errors import ToolError
-from wren.tools.files import BUDGET, SNIFF, _decoder, looks_binary
+from wren.tools.files import BUDGET, SNIFF, looks_binary, text_encoding
 from wren.tools.globs import compile_glob
 from wren.tools.listing import workspace_files
 from wren.tools.workspace import looks_secret
 
 MAX_MATCHES = 200
 MAX_LINE_CHARS = 300
+MAX_CONTEXT = 10
 RG_BATCH_CHARS = 64_000  # file names per ripgrep call, well under the OS argument limit
 
 
 class GrepArgs(BaseModel):
-    pattern: str = Field(description="regular expression (Python/ripgrep syntax), matched line by line")
+    pattern: str = Field(description="Python/ripgrep regular expression")
     path: str = Field(".", description="file or directory to search")
-    glob: str | None = Field(None, description="only files matching this glob, e.g. '*.py' or 'src/**/*.ts'")
-    context: int = Field(0, ge=0, le=10, description="lines of context to show before and after each match")
+    glob: str | None = Field(None, description="only files matching this glob, e.g. '*.py'")
+    # Clamped rather than validated: small local models cannot be held to a range by their grammar.
+    context: int = Field(0, description=f"lines shown around each match (0-{MAX_CONTEXT})")
 
 
 @dataclass
@@ -62,7 +64,7 @@ def candidates(ctx: ToolContext, base: Path, glob: str | None) -> tuple[list[Can
         except OSError:
             continue
         if not looks_binary(head):
-            found.append(Candidate(rel, path, _decoder(head)))
+            found.append(Candidate(rel, path, text_encoding(head)))
     return found, secret
 
 
@@ -108,7 +110,10 @@ def rg_search(rg: str, root: Path, files: list[Candidate], pattern: str, limit: 
         by_rel = {c.rel: c for c in batch}
         cmd = [rg, "--json", "--no-config", "--text", "--line-number", "--max-count", str(limit + 1),
                "-e", pattern, "--", *by_rel]
-        proc = subprocess.run(cmd, cwd=root, capture_output=True, timeout=120)
+        try:
+            proc = subprocess.run(cmd, cwd=root, capture_output=True, timeout=120)
+        except subprocess.TimeoutExpired:
+            raise ToolError("grep ran for two minutes without finishing; narrow it with path or glob") from None
         if proc.returncode == 2 and b"regex" in proc.stderr:
             return False
         for raw in proc.stdout.splitlines():
@@ -174,7 +179,7 @@ def grep(args: GrepArgs, ctx: ToolContext) -> ToolResult:
             c.lines = []
         python_search(files, regex, MAX_MATCHES)
     total = sum(len(c.lines) for c in files)
-    out, shown = format_hits(files, args.context)
+    out, shown = format_hits(files, min(max(args.context, 0), MAX_CONTEXT))
     notes = []
     if total > MAX_MATCHES:
         notes.append(f"[showing the first {shown} matches of more than {MAX_MATCHES}; "
@@ -187,6 +192,6 @@ def grep(args: GrepArgs, ctx: ToolContext) -> ToolResult:
     return ToolResult(output="\n".join((out or ["(no matches)"]) + notes))
 
 
-GREP = Tool("grep", "Search file contents with a regular expression; prints path:line:text "
-            "(context lines as path-line-text).", GrepArgs, grep, mutating=False, kind="search",
+GREP = Tool("grep", "Search file contents with a regular expression; prints path:line:text.",
+            GrepArgs, grep, mutating=False, kind="search",
             more_hint="narrow with path, glob or a more specific pattern")

@@ -131,6 +131,6 @@ def run_tests(args: RunTestsArgs, ctx: ToolContext) -> ToolResult:
     return ToolResult(ok=not done.killed and done.exit_code == 0, output="\n".join(parts), exit_code=done.exit_code)
 
 
-RUN_TESTS = Tool("run_tests", "Run the project's tests (configured command, pytest, unittest, npm, go, cargo) and "
-                 "summarise passes and failures.", RunTestsArgs, run_tests, kind="execute",
+RUN_TESTS = Tool("run_tests", "Run the project's tests (pytest, npm, go, cargo) and summarise failures.",
+                 RunTestsArgs, run_tests, kind="execute",
                  more_hint="run_tests with a narrower target for the rest")
