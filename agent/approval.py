@@ -1,13 +1,16 @@
 """Approval policy: which tool calls run, which ask a human, which are refused.
 
-Policy is decided here, from the mode; nothing a tool returns can change it.
+Policy is decided here, from the mode and the call's arguments; nothing a tool returns can change it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pydantic import BaseModel
+
 from wren.tools.base import Tool
+from wren.tools.workspace import looks_secret
 
 Mode = Literal["read-only", "ask", "auto-edit", "auto"]
 MODES: tuple[Mode, ...] = ("read-only", "ask", "auto-edit", "auto")
@@ -20,13 +23,19 @@ class Policy:
     # Tools the user allowed "always" during this session.
     always: set[str] = field(default_factory=set)
 
-    def decide(self, tool: Tool) -> tuple[Verdict, str]:
+    def decide(self, tool: Tool, args: BaseModel | None = None) -> tuple[Verdict, str]:
+        if tool.mutating and self.mode == "read-only":
+            return "deny", f"{tool.name} changes the workspace and the approval mode is read-only"
+        if self.mode == "auto":
+            return "allow", "mode auto"
+        path = getattr(args, "path", None)
+        if isinstance(path, str) and looks_secret(path):
+            # Asked every time, even for a tool allowed "always": the secret is in the file, not the tool.
+            return "ask", f"{tool.name} would read {path}, which looks like it holds secrets"
         if not tool.mutating:
             return "allow", "read-only tool"
-        if self.mode == "read-only":
-            return "deny", f"{tool.name} changes the workspace and the approval mode is read-only"
-        if self.mode == "auto" or tool.name in self.always:
-            return "allow", f"mode {self.mode}"
+        if tool.name in self.always:
+            return "allow", f"{tool.name} allowed for this session"
         if self.mode == "auto-edit" and tool.kind == "edit":
             return "allow", "edits inside the workspace run in auto-edit mode"
         return "ask", f"{tool.name} needs approval in {self.mode} mode"

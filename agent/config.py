@@ -59,6 +59,7 @@ class Config(BaseModel):
     model: str | None = None
     api_base: str | None = None
     approval: Literal["read-only", "ask", "auto-edit", "auto"] | None = None
+    test_command: str | None = None  # what run_tests runs instead of the detected runner
     local: LocalConfig = Field(default_factory=LocalConfig)
     context: ContextConfig = Field(default_factory=ContextConfig)
     mcp: McpConfig = Field(default_factory=McpConfig)

@@ -77,6 +77,7 @@ class ToolResultEvent(_Event):
     exit_code: int | None = None
     duration_s: float = 0.0
     files_changed: list[str] = Field(default_factory=list)
+    full_output: str | None = None  # the uncapped output, when `output` (what the model saw) was cut
 
 
 class PlanStep(BaseModel):

@@ -37,6 +37,7 @@ def run_turn(s: "Session") -> TurnOutcome:
             return TurnOutcome(status, summary=reply.content,
                                reason=f"{denied} tool call(s) refused by the approval policy" if denied else "")
         failed = 0
+        s.checkpoints.new_batch(", ".join(call.name for call in reply.tool_calls))
         for call in reply.tool_calls:
             result = s.run_tool_call(call)
             failed += not result.ok

@@ -26,6 +26,7 @@ from wren.agent.prompt import system_prompt
 from wren.context.manager import user_content
 from wren.context.service import ContextService
 from wren.tools.base import Registry, ToolContext, ToolResult
+from wren.tools.checkpoints import CheckpointError, Checkpointer
 from wren.tools.errors import ToolError
 from wren.tools.workspace import Workspace
 
@@ -69,6 +70,7 @@ class Session:
         self.context = ContextService(self.workspace.root, self.id, system_prompt(self.workspace.root),
                                       self.backend, cfg.context, self.warn)
         self.context.replay(past)
+        self.checkpoints = Checkpointer(self.workspace.root, self.id)
         self.limits = LimitState(cfg.limits)
         self.usage = Usage()
         self.interrupt = threading.Event()
@@ -191,8 +193,10 @@ class Session:
             if self.interrupt.is_set():
                 raise ToolError("skipped: the user interrupted the turn")
             tool, args = self.registry.prepare(call.name, call.arguments)
-            allowed, message = self._approve(call, tool)
+            allowed, message = self._approve(call, tool, args)
             if allowed:
+                if tool.mutating:
+                    self._checkpoint()
                 ctx = ToolContext(self.workspace, self.interrupt, self.limits.deadline, recall=self.context.recall)
                 result = tool.run(args, ctx)
             else:
@@ -211,11 +215,18 @@ class Session:
         self.record(Message(role="tool", content=result.output, tool_call_id=call.id, name=call.name),
                     ToolResultEvent(call_id=call.id, name=call.name, ok=result.ok, output=result.output,
                                     diff=result.diff, exit_code=result.exit_code, files_changed=result.files_changed,
+                                    full_output=result.full_output,
                                     duration_s=round(time.monotonic() - started, 3)))
         return CallOutcome(ok=result.ok, denied=denied)
 
-    def _approve(self, call: ToolCall, tool) -> tuple[bool, str]:
-        verdict, reason = self.policy.decide(tool)
+    def _checkpoint(self) -> None:
+        try:
+            self.checkpoints.before_mutation()
+        except (CheckpointError, OSError) as exc:
+            self.warn(f"no checkpoint before this step, so `wren undo` cannot undo it: {exc}")
+
+    def _approve(self, call: ToolCall, tool, args) -> tuple[bool, str]:
+        verdict, reason = self.policy.decide(tool, args)
         if verdict == "allow":
             return True, reason
         if verdict == "ask" and self.cfg.interactive:

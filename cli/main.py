@@ -86,6 +86,15 @@ def build_parser() -> Parser:
                       help="print each compaction's summary and the items it evicted")
     for p in (slist, show):
         p.add_argument("--cwd", help="workspace root (default: the current directory)")
+
+    undo = sub.add_parser("undo", help="put the files back as they were before a step of a session",
+                          description="Restore the workspace files of checkpoint N (taken before each step "
+                                      "that changed files). The current state is saved as a new checkpoint "
+                                      "first, so an undo can be undone.")
+    undo.add_argument("n", nargs="?", type=_positive_int, metavar="N", help="checkpoint number (default: the latest)")
+    undo.add_argument("--session", metavar="ID", help="session id (default: the latest session with checkpoints)")
+    undo.add_argument("--list", action="store_true", help="list the checkpoints instead of restoring one")
+    undo.add_argument("--cwd", help="workspace root (default: the current directory)")
     return parser
 
 
@@ -128,8 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         from wren.protocol.server import run as serve_acp
 
         return serve_acp(args)
-    if args.command in ("doctor", "models", "sessions", "mcp"):
-        # Imported only when used: they pull in pydantic, llama.cpp and the MCP SDK.
+    if args.command in ("doctor", "models", "sessions", "mcp", "undo"):
+        # Imported only when used: they pull in pydantic, git, llama.cpp and the MCP SDK.
         from importlib import import_module
 
         return import_module(f"wren.cli.{args.command}").run(args)

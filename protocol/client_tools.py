@@ -18,7 +18,7 @@ from wren.tools.errors import ToolError
 from wren.tools.fileio import TextFile, unified_diff
 from wren.tools.files import MAX_READ_LINES, ReadFileArgs
 from wren.tools.matching import apply, find
-from wren.tools.output import cap, strip_ansi
+from wren.tools.output import cap, clean_terminal
 from wren.tools.redact import redact
 from wren.tools.shell import DEFAULT_TIMEOUT_S, ShellArgs
 from wren.protocol.bridge import Bridge
@@ -40,9 +40,9 @@ class EditorFiles:
 
     def tools(self, local: dict[str, Tool]) -> list[Tool]:
         """The local tools of these names (same descriptions and arguments) with their IO rerouted."""
-        tools = [replace(local["read_file"], run=self.read_file)] if self.read_remote else []
+        tools = [replace(local["read_file"], func=self.read_file)] if self.read_remote else []
         if self.write_remote:
-            tools += [replace(local["edit_file"], run=self.edit_file), replace(local["write_file"], run=self.write_file)]
+            tools += [replace(local["edit_file"], func=self.edit_file), replace(local["write_file"], func=self.write_file)]
         return tools
 
     def read(self, path: Path, ctx: ToolContext) -> str:
@@ -121,10 +121,10 @@ def terminal_shell(bridge: Bridge, local: Tool) -> Tool:
         finally:
             bridge.call(lambda: client.release_terminal(session_id=sid, terminal_id=tid), "terminal/release")
         code = None if killed or out.exit_status is None else out.exit_status.exit_code
-        text = redact(strip_ansi(out.output))
+        text = redact(clean_terminal(out.output))
         status = f"killed: {killed}" if killed else f"exit code {code}"
         body = cap(text, hint="redirect to a file and read_file a range for the rest") or "(no output)"
         took = time.monotonic() - started
         return ToolResult(ok=not killed, output=f"$ {args.command}\n{body}\n[{status}, {took:.1f}s]", exit_code=code)
 
-    return replace(local, run=shell)
+    return replace(local, func=shell)

@@ -66,9 +66,9 @@ def _announced(tool: Tool, bridge: Bridge) -> Tool:
 
     def run(args: Any, ctx: ToolContext) -> ToolResult:
         bridge.started()
-        return tool.run(args, ctx)
+        return tool.func(args, ctx)
 
-    return replace(tool, run=run)
+    return replace(tool, func=run)
 
 
 def registry_for(bridge: Bridge, caps: ClientCapabilities, extra: list[Tool]) -> Registry:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from wren.agent.events import PlanStep
 from wren.tools.errors import ToolError
+from wren.tools.output import MAX_CHARS, cap
 from wren.tools.workspace import Workspace
 
 # Same vocabulary as ACP's ToolKind, so editors can show the right icon.
@@ -23,11 +24,12 @@ ToolKind = Literal["read", "edit", "delete", "move", "search", "execute", "think
 
 class ToolResult(BaseModel):
     ok: bool = True
-    output: str
+    output: str  # what the model sees: capped head and tail when long
     diff: str | None = None
     exit_code: int | None = None
     files_changed: list[str] = Field(default_factory=list)
     plan: list[PlanStep] | None = None
+    full_output: str | None = None  # the whole output when `output` was capped; it goes to the session log
 
 
 @dataclass
@@ -48,9 +50,18 @@ class Tool:
     name: str
     description: str
     args: type[BaseModel]
-    run: Callable[[BaseModel, ToolContext], ToolResult]
+    func: Callable[[BaseModel, ToolContext], ToolResult]
     mutating: bool = True
     kind: ToolKind = "other"
+    # Told to the model when its output is capped: how to get the part that was cut.
+    more_hint: str = "the full output is in the session log"
+
+    def run(self, args: BaseModel, ctx: ToolContext) -> ToolResult:
+        result = self.func(args, ctx)
+        capped = cap(result.output, MAX_CHARS, self.more_hint)
+        if capped == result.output:
+            return result
+        return result.model_copy(update={"output": capped, "full_output": result.output})
 
     def schema(self) -> dict:
         params = self.args.model_json_schema()
@@ -102,9 +113,10 @@ def _signature(tool: Tool) -> str:
 
 def default_registry() -> Registry:
     from wren.tools.edit import EDIT_FILE, WRITE_FILE
-    from wren.tools.files import GREP, LIST_FILES, READ_FILE
+    from wren.tools.files import LIST_FILES, READ_FILE
     from wren.tools.plan import UPDATE_PLAN
     from wren.tools.recall import RECALL
+    from wren.tools.search import GREP
     from wren.tools.shell import SHELL
     from wren.tools.tests import RUN_TESTS
 

@@ -1,4 +1,4 @@
-"""Mutating file tools: edit_file and write_file, both atomic and both reporting a diff."""
+"""Mutating file tools: edit_file and write_file, both atomic and both reporting a unified diff."""
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 from wren.tools.base import Tool, ToolContext, ToolResult
 from wren.tools.errors import ToolError
 from wren.tools.fileio import TextFile, atomic_write, unified_diff
-from wren.tools.matching import apply, find
+from wren.tools.matching import apply, find, line_no
 
 
 class EditFileArgs(BaseModel):
@@ -18,17 +18,20 @@ class EditFileArgs(BaseModel):
 
 def edit_file(args: EditFileArgs, ctx: ToolContext) -> ToolResult:
     path = ctx.workspace.resolve(args.path, write=True)
+    if path.is_dir():
+        raise ToolError(f"{args.path} is a directory; name a file")
     if not path.is_file():
         raise ToolError(f"{args.path} does not exist; use write_file to create it")
     original = TextFile.read(path)
     old, new = args.old.replace("\r\n", "\n"), args.new.replace("\r\n", "\n")
     matches = find(original.text, old, new, args.replace_all)
     updated = apply(original.text, matches)
-    atomic_write(path, original.encode(updated))
+    atomic_write(path, original.encode(original.replaced([(m.start, m.end, m.new) for m in matches])))
     rel = ctx.workspace.rel(path)
-    how = "" if matches[0].stage == "exact" else " (matched ignoring whitespace; indentation adjusted)"
+    where = ", ".join(str(line_no(original.text, m.start)) for m in sorted(matches, key=lambda m: m.start))
+    how = "" if matches[0].stage == "exact" else " (matched ignoring whitespace; indentation adjusted to the file)"
     diff = unified_diff(rel, original.text, updated)
-    return ToolResult(output=f"Edited {rel}: {len(matches)} replacement(s){how}.\n{diff}",
+    return ToolResult(output=f"Edited {rel}: {len(matches)} replacement(s) at line {where}{how}.\n{diff}",
                       diff=diff, files_changed=[rel])
 
 
@@ -37,21 +40,36 @@ class WriteFileArgs(BaseModel):
     content: str = Field(description="the complete new content of the file")
 
 
+def _like(before: TextFile, content: str) -> str:
+    """`content` with \n newlines and the final newline (or its absence) of the file it replaces."""
+    content = content.replace("\r\n", "\n")
+    if content and before.text.endswith("\n") and not content.endswith("\n"):
+        return content + "\n"
+    if before.text and not before.text.endswith("\n") and content.endswith("\n"):
+        return content[:-1]
+    return content
+
+
 def write_file(args: WriteFileArgs, ctx: ToolContext) -> ToolResult:
     path = ctx.workspace.resolve(args.path, write=True)
     if path.is_dir():
-        raise ToolError(f"{args.path} is a directory")
-    existed = path.exists()
-    before = TextFile.read(path) if existed else TextFile("")
-    content = args.content.replace("\r\n", "\n")
-    atomic_write(path, before.encode(content))
+        raise ToolError(f"{args.path} is a directory; name a file")
     rel = ctx.workspace.rel(path)
+    if not path.exists():
+        atomic_write(path, args.content.encode("utf-8"))
+        diff = unified_diff(rel, "", args.content.replace("\r\n", "\n"))
+        lines = args.content.count("\n") + (not args.content.endswith("\n") and bool(args.content))
+        return ToolResult(output=f"Created {rel} ({lines} lines).", diff=diff, files_changed=[rel])
+    before = TextFile.read(path)
+    content = _like(before, args.content)
+    atomic_write(path, before.encode(content.replace("\n", before.newline)))
     diff = unified_diff(rel, before.text, content)
-    verb = "Wrote" if existed else "Created"
-    return ToolResult(output=f"{verb} {rel} ({len(content)} chars).\n{diff}", diff=diff, files_changed=[rel])
+    return ToolResult(output=f"Wrote {rel} ({len(content)} chars).\n{diff or '(no change)'}",
+                      diff=diff, files_changed=[rel])
 
 
 EDIT_FILE = Tool("edit_file", "Replace text in a file. `old` must match the file (whitespace differences are "
-                 "tolerated); include enough context to be unique.", EditFileArgs, edit_file, kind="edit")
+                 "tolerated); include enough context to be unique.", EditFileArgs, edit_file, kind="edit",
+                 more_hint="read_file the changed range to see the rest")
 WRITE_FILE = Tool("write_file", "Create or overwrite a file with the given content (atomic).",
-                  WriteFileArgs, write_file, kind="edit")
+                  WriteFileArgs, write_file, kind="edit", more_hint="read_file the changed range to see the rest")

@@ -1,24 +1,23 @@
-"""Read-only tools: read_file, list_files, grep."""
+"""Read-only tools: read_file and list_files (grep lives in search.py)."""
 from __future__ import annotations
 
-import fnmatch
-import re
-import subprocess
+from itertools import islice
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
 from wren.tools.base import Tool, ToolContext, ToolResult
 from wren.tools.errors import ToolError
-from wren.tools.output import cap
-from wren.tools.workspace import Workspace
+from wren.tools.globs import compile_glob
+from wren.tools.listing import workspace_files
+from wren.tools.output import MAX_CHARS
 
-MAX_READ_BYTES = 2_000_000
+MAX_READ_BYTES = 2_000_000  # larger files are read by range only
 MAX_READ_LINES = 2_000
+MAX_LINE_CHARS = 2_000
+BUDGET = MAX_CHARS - 1_000  # what one read may show, so the generic cap never cuts it
 MAX_LIST = 1_000
-MAX_MATCHES = 200
-SKIP_DIRS = {".git", ".wren", "node_modules", "__pycache__", ".venv", "venv", ".mypy_cache",
-             ".pytest_cache", ".tox"}
+SNIFF = 8192
 
 
 class ReadFileArgs(BaseModel):
@@ -28,105 +27,100 @@ class ReadFileArgs(BaseModel):
     end_line: int | None = Field(None, ge=0, description="last line to show (inclusive)")
 
 
+def looks_binary(head: bytes) -> bool:
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return False  # UTF-16 text has NULs but is text
+    if b"\x00" in head:
+        return True
+    control = sum(1 for b in head if b < 32 and b not in b"\t\n\r\f\b\x1b")
+    return bool(head) and control / len(head) > 0.3
+
+
+def text_encoding(head: bytes) -> str:
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    return "utf-16" if head.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8"
+
+
+def _text_lines(path: Path, encoding: str):
+    with path.open("r", encoding=encoding, errors="replace", newline="\n") as fh:
+        for line in fh:
+            yield line.rstrip("\n").rstrip("\r")
+
+
+def _numbered(lines, start: int, end: int) -> tuple[list[str], int]:
+    """Numbered lines from start to end, within the budget; returns them and the last line shown."""
+    out, used, last = [], 0, start - 1
+    for n, line in enumerate(islice(lines, start - 1, end), start):
+        if len(line) > MAX_LINE_CHARS:
+            line = f"{line[:MAX_LINE_CHARS]}… [line cut at {MAX_LINE_CHARS} of {len(line)} chars]"
+        entry = f"{n:>6}\t{line}"
+        if out and used + len(entry) > BUDGET:
+            break
+        out.append(entry)
+        used, last = used + len(entry) + 1, n
+    return out, last
+
+
 def read_file(args: ReadFileArgs, ctx: ToolContext) -> ToolResult:
     path = ctx.workspace.resolve(args.path)
+    if path.is_dir():
+        raise ToolError(f"{args.path} is a directory; use list_files with path={args.path!r}")
     if not path.is_file():
-        raise ToolError(f"{args.path} is not a file; use list_files to see what exists")
-    if path.stat().st_size > MAX_READ_BYTES and args.start_line is None:
-        raise ToolError(f"{args.path} is {path.stat().st_size} bytes; read a range with start_line/end_line")
-    data = path.read_bytes()
-    if b"\x00" in data[:8192]:
-        raise ToolError(f"{args.path} is a binary file ({len(data)} bytes); it cannot be shown as text")
-    lines = data.decode("utf-8", errors="replace").splitlines()
+        raise ToolError(f"{args.path} does not exist; use list_files to see what exists")
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        head = fh.read(SNIFF)
+    if looks_binary(head):
+        raise ToolError(f"{args.path} is a binary file ({size} bytes); it cannot be shown as text")
+    if size > MAX_READ_BYTES and not (args.start_line or args.end_line):
+        raise ToolError(f"{args.path} is {size} bytes, too large to read whole; read a range with "
+                        "start_line and end_line (grep finds the lines you need)")
     start = args.start_line or 1
-    end = min(args.end_line or len(lines), len(lines), start + MAX_READ_LINES - 1)
-    if end < start and args.end_line:
+    if args.end_line and args.end_line < start:
         raise ToolError(f"end_line {args.end_line} is before start_line {start}")
-    if start > max(len(lines), 1):
-        raise ToolError(f"{args.path} has {len(lines)} lines; start_line {start} is past the end")
-    body = "\n".join(f"{n:>6}\t{lines[n - 1]}" for n in range(start, end + 1))
+    encoding = text_encoding(head)
+    total = sum(1 for _ in _text_lines(path, encoding))
+    if total == 0:
+        return ToolResult(output="(empty file)")
+    if start > total:
+        raise ToolError(f"{args.path} has {total} lines; start_line {start} is past the end")
+    wanted = min(args.end_line or total, total)
+    shown, last = _numbered(_text_lines(path, encoding), start, min(wanted, start + MAX_READ_LINES - 1))
     more = ""
-    if end < len(lines):
-        more = f"\n[{len(lines) - end} more lines; read_file with start_line={end + 1} for the rest]"
-    return ToolResult(output=(body or "(empty file)") + more)
-
-
-def workspace_files(ws: Workspace, under: Path) -> list[Path]:
-    """Tracked plus untracked-not-ignored files in a git repo; a filtered walk elsewhere."""
-    try:
-        proc = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "."],
-                              cwd=under, capture_output=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        proc = None
-    if proc is not None and proc.returncode == 0:
-        files = {(under / p).resolve() for p in proc.stdout.decode(errors="replace").split("\0") if p}
-        return sorted(f for f in files if f.is_file() and ws.root in f.parents)
-    found = []
-    for path in sorted(under.rglob("*")):
-        rel = path.relative_to(under).parts
-        if any(part in SKIP_DIRS for part in rel) or not path.is_file():
-            continue
-        found.append(path)
-    return found
+    if last < wanted:
+        more = f"\n[shown lines {start}-{last} of {total}; read_file with start_line={last + 1} for more]"
+    return ToolResult(output="\n".join(shown) + more)
 
 
 class ListFilesArgs(BaseModel):
     path: str = Field(".", description="directory relative to the workspace root")
-    pattern: str | None = Field(None, description="glob on the relative path, e.g. '*.py' or 'src/**/*.ts'")
-
-
-def _matches(rel: str, pattern: str | None) -> bool:
-    if not pattern:
-        return True
-    return fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(rel.rsplit("/", 1)[-1], pattern)
+    pattern: str | None = Field(None, description="glob, e.g. '*.py' or 'src/**/*.ts'")
 
 
 def list_files(args: ListFilesArgs, ctx: ToolContext) -> ToolResult:
     base = ctx.workspace.resolve(args.path)
     if not base.is_dir():
-        raise ToolError(f"{args.path} is not a directory")
-    rels = [r for r in (ctx.workspace.rel(p) for p in workspace_files(ctx.workspace, base)) if _matches(r, args.pattern)]
+        raise ToolError(f"{args.path} is not a directory; list its folder, or read_file it")
+    keep = compile_glob(args.pattern) if args.pattern else None
+    rels = [rel for rel in map(ctx.workspace.rel, workspace_files(ctx.workspace, base)) if not keep or keep(rel)]
     if not rels:
-        return ToolResult(output="(no files)")
-    shown = rels[:MAX_LIST]
-    note = f"\n[{len(rels) - MAX_LIST} more; narrow with path or pattern]" if len(rels) > MAX_LIST else ""
+        return ToolResult(output="(no files)" + (f" matching {args.pattern!r}" if args.pattern else ""))
+    shown, used = [], 0
+    for rel in rels[:MAX_LIST]:
+        if used + len(rel) > BUDGET:
+            break
+        shown.append(rel)
+        used += len(rel) + 1
+    note = ""
+    if len(shown) < len(rels):
+        note = f"\n[{len(shown)} of {len(rels)} files shown; narrow with path or pattern]"
     return ToolResult(output="\n".join(shown) + note)
 
 
-class GrepArgs(BaseModel):
-    pattern: str = Field(description="Python/ripgrep regular expression")
-    path: str = Field(".", description="file or directory to search")
-    glob: str | None = Field(None, description="only files whose path matches this glob, e.g. '*.py'")
-
-
-def grep(args: GrepArgs, ctx: ToolContext) -> ToolResult:
-    try:
-        regex = re.compile(args.pattern)
-    except re.error as exc:
-        raise ToolError(f"invalid regular expression {args.pattern!r}: {exc}") from None
-    base = ctx.workspace.resolve(args.path)
-    files = [base] if base.is_file() else workspace_files(ctx.workspace, base)
-    hits: list[str] = []
-    for path in files:
-        rel = ctx.workspace.rel(path)
-        if not _matches(rel, args.glob):
-            continue
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (UnicodeDecodeError, OSError):
-            continue
-        for n, line in enumerate(text.splitlines(), 1):
-            if regex.search(line):
-                hits.append(f"{rel}:{n}:{line[:300]}")
-    if not hits:
-        return ToolResult(output="(no matches)")
-    note = f"\n[{len(hits) - MAX_MATCHES} more matches; narrow with path or glob]" if len(hits) > MAX_MATCHES else ""
-    return ToolResult(output=cap("\n".join(hits[:MAX_MATCHES])) + note)
-
-
 READ_FILE = Tool("read_file", "Read a text file with line numbers, optionally a line range.",
-                 ReadFileArgs, read_file, mutating=False, kind="read")
+                 ReadFileArgs, read_file, mutating=False, kind="read",
+                 more_hint="read_file with start_line and end_line for the rest")
 LIST_FILES = Tool("list_files", "List files (honours .gitignore), optionally filtered by a glob.",
-                  ListFilesArgs, list_files, mutating=False, kind="search")
-GREP = Tool("grep", "Search file contents with a regular expression; prints path:line:text.",
-            GrepArgs, grep, mutating=False, kind="search")
+                  ListFilesArgs, list_files, mutating=False, kind="search",
+                  more_hint="narrow with path or pattern")

@@ -1,10 +1,14 @@
-"""Find where `old` sits in a file: exact, then whitespace-tolerant, else the closest lines."""
+"""Find where `old` sits in a file: exact, then whitespace-tolerant, else the closest lines.
+
+Texts here use \n line endings (TextFile normalises them); offsets are into that text.
+"""
 from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
 
 from wren.tools.errors import ToolError
+from wren.tools.indent import Reindenter, restyle
 
 
 @dataclass
@@ -19,12 +23,18 @@ def _norm(line: str) -> str:
     return " ".join(line.split())
 
 
-def _indent(line: str) -> str:
-    return line[: len(line) - len(line.lstrip())]
-
-
-def _line_no(text: str, offset: int) -> int:
+def line_no(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
+
+
+def _places(text: str, starts: list[int]) -> str:
+    lines = text.split("\n")
+    return "; ".join(f"line {n}: {lines[n - 1].strip()[:60]!r}" for n in (line_no(text, s) for s in starts))
+
+
+def _refuse_many(text: str, starts: list[int], how: str) -> None:
+    raise ToolError(f"old text {how} {len(starts)} places ({_places(text, starts)}); add surrounding lines to "
+                    "make it unique, or pass replace_all=true. Nothing was changed")
 
 
 def _exact(text: str, old: str, new: str, replace_all: bool) -> list[Match]:
@@ -33,75 +43,104 @@ def _exact(text: str, old: str, new: str, replace_all: bool) -> list[Match]:
         spots.append(Match(at, at + len(old), new, "exact"))
         at = text.find(old, at + len(old))
     if len(spots) > 1 and not replace_all:
-        where = ", ".join(f"line {_line_no(text, m.start)}" for m in spots)
-        raise ToolError(f"old text occurs {len(spots)} times ({where}); add surrounding lines to make it "
-                        "unique, or pass replace_all=true. Nothing was changed")
+        _refuse_many(text, [m.start for m in spots], "occurs in")
     return spots
 
 
-def _reindent(new: str, old_indent: str, file_indent: str) -> str:
-    out = []
-    for line in new.split("\n"):
-        if line.strip() and line.startswith(old_indent):
-            line = file_indent + line[len(old_indent):]
-        elif line.strip():
-            line = file_indent + line.lstrip()
-        out.append(line)
-    return "\n".join(out)
+def _trim_blank(lines: list[str], like: list[str]) -> tuple[list[str], list[str]]:
+    """Drop blank lines around `lines`, and as many blank lines (at most) around `like`."""
+    lead = next((i for i, x in enumerate(lines) if x.strip()), len(lines))
+    trail = next((i for i, x in enumerate(reversed(lines)) if x.strip()), 0)
+    core = lines[lead: len(lines) - trail]
+    while lead and like and not like[0].strip():
+        like, lead = like[1:], lead - 1
+    while trail and like and not like[-1].strip():
+        like, trail = like[:-1], trail - 1
+    return core, like
+
+
+def _split(text: str, newline_ends: bool) -> list[str]:
+    lines = text.split("\n")
+    return lines[:-1] if newline_ends and text.endswith("\n") else lines
+
+
+def _windows(lines: list[str], want: list[str]) -> list[int]:
+    norm = [_norm(x) for x in want]
+    hits, i = [], 0
+    while i <= len(lines) - len(norm):
+        if all(_norm(lines[i + j]) == w for j, w in enumerate(norm)):
+            hits.append(i)
+            i += len(norm)  # matches never overlap
+        else:
+            i += 1
+    return hits
 
 
 def _tolerant(text: str, old: str, new: str, replace_all: bool) -> list[Match]:
-    old_lines = old.strip("\n").split("\n")
-    want = [_norm(x) for x in old_lines]
-    if not any(want):
-        return []
+    # A trailing newline on old is matched by the line structure; drop it from both sides alike.
+    ends = old.endswith("\n")
+    old_lines, new_lines = _split(old, ends), _split(new, ends)
     lines = text.split("\n")
+    # Blank lines at the edges of old must match too, unless that finds nothing: then they are sloppiness.
+    for want, repl in ((old_lines, new_lines), _trim_blank(old_lines, new_lines)):
+        found = _windows(lines, want) if any(x.strip() for x in want) else []
+        if found:
+            break
     offsets = [0]
     for line in lines:
         offsets.append(offsets[-1] + len(line) + 1)
-    found = [i for i in range(len(lines) - len(want) + 1)
-             if all(_norm(lines[i + j]) == w for j, w in enumerate(want))]
     if len(found) > 1 and not replace_all:
-        where = ", ".join(f"line {i + 1}" for i in found)
-        raise ToolError(f"old text matches {len(found)} places when whitespace is ignored ({where}); "
-                        "add surrounding lines to make it unique. Nothing was changed")
-    old_first = next(x for x in old_lines if x.strip())
+        _refuse_many(text, [offsets[i] for i in found], "matches (ignoring whitespace) in")
     matches = []
     for i in found:
-        first = next(lines[i + j] for j, x in enumerate(old_lines) if x.strip())
-        end = offsets[i + len(want)] - 1
-        matches.append(Match(offsets[i], end, _reindent(new.strip("\n"), _indent(old_first), _indent(first)),
-                             "whitespace"))
+        fit = Reindenter.from_pairs(list(zip(want, lines[i: i + len(want)])))
+        matches.append(Match(offsets[i], offsets[i + len(want)] - 1, fit.apply("\n".join(repl)), "whitespace"))
     return matches
 
 
 def closest(text: str, old: str, limit: int = 2) -> str:
     """'Did you mean' feedback: the windows of the file most like `old`, with line numbers."""
-    lines, size = text.split("\n"), max(1, len(old.strip("\n").split("\n")))
-    target = _norm(old)
-    scored = []
+    want = old.strip("\n").split("\n")
+    lines, size = text.split("\n"), len(want)
+    scorer = difflib.SequenceMatcher(autojunk=False)
+    scorer.set_seq2(_norm(old))  # the expensive side is analysed once
+    scored: list[tuple[float, int]] = []
+    floor, keep = 0.3, limit * (2 * size + 1)  # enough to find `limit` windows that do not overlap
     for i in range(max(1, len(lines) - size + 1)):
-        window = "\n".join(lines[i: i + size])
-        scored.append((difflib.SequenceMatcher(None, _norm(window), target).ratio(), i))
-    scored.sort(reverse=True)
-    parts = []
-    for ratio, i in scored[:limit]:
-        if ratio < 0.3:
+        scorer.set_seq1(_norm("\n".join(lines[i: i + size])))
+        if scorer.real_quick_ratio() < floor or scorer.quick_ratio() < floor:
+            continue
+        scored.append((scorer.ratio(), i))
+        if len(scored) >= 2 * keep:
+            scored = sorted(scored, reverse=True)[:keep]
+            floor = max(floor, scored[-1][0])
+    parts, taken = [], []
+    for ratio, i in sorted(scored, key=lambda s: (-s[0], s[1])):
+        if len(parts) == limit or ratio < 0.3:
             break
+        if any(abs(i - j) < size for j in taken):
+            continue  # a window overlapping a better one says nothing new
+        taken.append(i)
         body = "\n".join(f"{i + 1 + j:>6}\t{line}" for j, line in enumerate(lines[i: i + size]))
-        parts.append(f"lines {i + 1}-{i + size} ({ratio:.0%} similar):\n{body}")
+        last = min(i + size, len(lines))
+        span = f"line {i + 1}" if last == i + 1 else f"lines {i + 1}-{last}"
+        parts.append(f"{span} ({ratio:.0%} similar):\n{body}")
     return "\n".join(parts)
 
 
 def find(text: str, old: str, new: str, replace_all: bool = False) -> list[Match]:
     if not old:
         raise ToolError("old must not be empty; to create or overwrite a file use write_file")
+    if old == new:
+        raise ToolError("old and new are the same, so there is nothing to change")
     matches = _exact(text, old, new, replace_all) or _tolerant(text, old, new, replace_all)
+    for m in matches:
+        m.new = restyle(m.new, text)
     if matches:
         return matches
     near = closest(text, old)
     hint = f" Did you mean\n{near}" if near else " No similar lines either; read_file to see the current text."
-    raise ToolError(f"old text not found.{hint}")
+    raise ToolError(f"old text not found, not even ignoring whitespace. Nothing was changed.{hint}")
 
 
 def apply(text: str, matches: list[Match]) -> str:

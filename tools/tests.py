@@ -1,60 +1,110 @@
-"""run_tests: detect the project's test runner, run it, summarise the outcome for the model."""
+"""run_tests: find the project's test runner (or the configured command), run it, summarise the outcome."""
 from __future__ import annotations
 
 import json
-import re
+import os
 import shlex
 import shutil
+import subprocess
 import sys
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from wren.agent.config import load_config
+from wren.agent.errors import ConfigError
 from wren.tools.base import Tool, ToolContext, ToolResult
 from wren.tools.errors import ToolError
+from wren.tools.listing import git_listing
 from wren.tools.output import cap
-from wren.tools.shell import run_command
+from wren.tools.process import run
+from wren.tools.testparse import parse
 
 TEST_TIMEOUT_S = 600.0
+RAW_CHARS = 8_000  # of the runner's own output, after the summary
+PYTHON_MARKERS = ("pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini", "conftest.py", "setup.py")
+NPM_PLACEHOLDER = "no test specified"
+PYTEST_FLAGS = "-q -rfE --tb=short --no-header --color=no -p no:cacheprovider"
 
 
-def detect_runner(root: Path) -> str:
-    if (root / "package.json").is_file():
-        scripts = json.loads((root / "package.json").read_text() or "{}").get("scripts", {})
-        if "test" in scripts:
-            return "npm test --silent"
+@dataclass
+class Runner:
+    name: str  # pytest, unittest, npm, go, cargo or configured
+    command: str
+
+
+def _needs(program: str, marker: str) -> str:
+    found = shutil.which(program)
+    if not found:
+        raise ToolError(f"this looks like a {marker} project but `{program}` is not installed; set test_command "
+                        "in wren.toml, or run the tests with the shell tool")
+    return found
+
+
+def _pythons(root: Path) -> list[str]:
+    """Interpreters to try, the project's own first."""
+    found = [root / v / "bin" / "python" for v in (".venv", "venv")]
+    if os.environ.get("VIRTUAL_ENV"):
+        found.append(Path(os.environ["VIRTUAL_ENV"]) / "bin" / "python")
+    found += [Path(p) for p in (shutil.which("python3"), sys.executable) if p]
+    return list(dict.fromkeys(str(p) for p in found if p.exists()))
+
+
+def _has_pytest(python: str) -> bool:
+    try:
+        return subprocess.run([python, "-c", "import pytest"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _python_runner(root: Path) -> Runner | None:
+    names = [p.rsplit("/", 1)[-1] for p in git_listing(root)]
+    tests = any(n.endswith(".py") and (n.startswith("test_") or n.endswith("_test.py")) for n in names)
+    if not tests and not any((root / m).exists() for m in PYTHON_MARKERS):
+        return None
+    pythons = _pythons(root)
+    if not pythons:
+        raise ToolError("this looks like a Python project but no Python interpreter was found; set test_command")
+    with_pytest = next((p for p in pythons if _has_pytest(p)), None)
+    if with_pytest:
+        return Runner("pytest", f"{shlex.quote(with_pytest)} -m pytest {PYTEST_FLAGS}")
+    return Runner("unittest", f"{shlex.quote(pythons[0])} -m unittest")
+
+
+def _npm_runner(root: Path) -> Runner | None:
+    try:
+        scripts = json.loads((root / "package.json").read_text(encoding="utf-8")).get("scripts") or {}
+    except (OSError, ValueError):
+        return None
+    if NPM_PLACEHOLDER in scripts.get("test", NPM_PLACEHOLDER):
+        return None
+    return Runner("npm", f"{shlex.quote(_needs('npm', 'Node'))} test --silent")
+
+
+def detect_runner(root: Path, configured: str | None = None) -> Runner:
+    if configured:
+        return Runner("configured", configured)
+    if runner := _npm_runner(root):
+        return runner
     if (root / "go.mod").is_file():
-        return "go test ./..."
+        return Runner("go", f"{shlex.quote(_needs('go', 'Go'))} test -v ./...")
     if (root / "Cargo.toml").is_file():
-        return "cargo test"
-    python_markers = ["pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini", "conftest.py", "setup.py"]
-    if any((root / m).exists() for m in python_markers) or any(root.glob("**/test_*.py")):
-        pytest = shutil.which("pytest")
-        base = shlex.quote(pytest) if pytest else f"{shlex.quote(sys.executable)} -m pytest"
-        return f"{base} -q -rfE --tb=short --no-header -p no:cacheprovider"
-    raise ToolError("no test runner found (pytest, npm test, go test, cargo test); "
-                    "use shell to run the project's tests")
+        return Runner("cargo", f"{shlex.quote(_needs('cargo', 'Rust'))} test")
+    if runner := _python_runner(root):
+        return runner
+    raise ToolError("no test runner found (pytest, unittest, npm test, go test, cargo test); set test_command "
+                    "in wren.toml, or run the tests with the shell tool")
 
 
-PYTEST_SUMMARY = re.compile(r"(\d+) (passed|failed|errors?|skipped)")
-PYTEST_FAILED = re.compile(r"^(FAILED|ERROR) (\S+)(?: - (.*))?$", re.M)
-PYTEST_LOCATION = re.compile(r"^(\S+\.py):(\d+): ", re.M)
-
-
-def summarise_pytest(output: str) -> str:
-    last = output.strip().splitlines()[-1] if output.strip() else ""
-    counts = {kind: int(n) for n, kind in PYTEST_SUMMARY.findall(last)}
-    failures = PYTEST_FAILED.findall(output)
-    if not counts and not failures:
-        return ""
-    head = ", ".join(f"{n} {k}" for k, n in counts.items()) or "no summary line"
-    lines = [f"Tests: {head}."]
-    locations = PYTEST_LOCATION.findall(output)
-    for i, (kind, test_id, reason) in enumerate(failures[:10]):
-        where = next((f" at {f}:{n}" for f, n in locations if f in test_id), "")
-        lines.append(f"{kind} {test_id}{where}: {reason or '(see output)'}")
-    return "\n".join(lines)
+def with_target(runner: Runner, target: str, ctx: ToolContext) -> str:
+    if runner.name in ("pytest", "unittest") and ("/" in target or target.endswith(".py")):
+        ctx.workspace.resolve(target.split("::", 1)[0])  # a path must stay inside the workspace
+    if runner.name == "go":
+        return runner.command.replace("./...", shlex.quote(target))
+    if runner.name == "npm":
+        return f"{runner.command} -- {shlex.quote(target)}"
+    return f"{runner.command} {shlex.quote(target)}"
 
 
 class RunTestsArgs(BaseModel):
@@ -62,18 +112,25 @@ class RunTestsArgs(BaseModel):
 
 
 def run_tests(args: RunTestsArgs, ctx: ToolContext) -> ToolResult:
-    command = detect_runner(ctx.workspace.root)
-    if args.target:
-        ctx.workspace.resolve(args.target.split("::", 1)[0])
-        command += f" {shlex.quote(args.target)}"
-    started = time.monotonic()
-    code, text, killed = run_command(command, ctx, TEST_TIMEOUT_S)
-    took = time.monotonic() - started
-    summary = summarise_pytest(text) if "pytest" in command else ""
-    status = f"killed: {killed}" if killed else f"exit code {code}"
-    body = f"$ {command}\n{summary + chr(10) if summary else ''}{cap(text, 8000)}\n[{status}, {took:.1f}s]"
-    return ToolResult(ok=code == 0, output=body, exit_code=code)
+    root = ctx.workspace.root
+    try:
+        configured = load_config(root).test_command
+    except ConfigError as exc:  # wren.toml may have been edited during the session
+        raise ToolError(f"{exc.message}; test_command cannot be read") from None
+    runner = detect_runner(root, configured)
+    command = with_target(runner, args.target, ctx) if args.target else runner.command
+    done = run(command, root, ctx.time_left(TEST_TIMEOUT_S), ctx.interrupt)
+    outcome = parse(done.output, runner.name)
+    status = f"killed: {done.killed}" if done.killed else f"exit code {done.exit_code}"
+    parts = [f"$ {command}"]
+    if outcome:
+        parts.append(outcome.summary())
+    parts.append(f"[{status}, {done.duration_s:.1f}s]")
+    raw = cap(done.output.rstrip("\n"), RAW_CHARS, "run_tests with a target, or the shell tool, for the rest")
+    parts.append(f"--- output ---\n{raw or '(no output)'}")
+    return ToolResult(ok=not done.killed and done.exit_code == 0, output="\n".join(parts), exit_code=done.exit_code)
 
 
 RUN_TESTS = Tool("run_tests", "Run the project's tests (pytest, npm, go, cargo) and summarise failures.",
-                 RunTestsArgs, run_tests, kind="execute")
+                 RunTestsArgs, run_tests, kind="execute",
+                 more_hint="run_tests with a narrower target for the rest")

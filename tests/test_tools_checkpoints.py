@@ -1,0 +1,164 @@
+"""Checkpoints and undo on real git repositories, never touching the user's HEAD, index, branch or stash."""
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from conftest import git, scripted, wren, write_script
+from wren.tools.checkpoints import CheckpointError, Checkpointer, list_checkpoints, undo
+
+USER = ("-c", "user.email=u@example.com", "-c", "user.name=u")
+
+
+def edit(old: str, new: str, path: str = "calc.py") -> dict:
+    return {"tool_calls": [{"name": "edit_file", "arguments": {"path": path, "old": old, "new": new}}]}
+
+
+def files(root: Path) -> dict[str, bytes]:
+    """Every file below root except .git and .wren, with its bytes (and link targets)."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if rel.split("/")[0] in (".git", ".wren") or path.is_dir() and not path.is_symlink():
+            continue
+        out[rel] = os.readlink(path).encode() if path.is_symlink() else path.read_bytes()
+    return out
+
+
+def user_state(repo: Path) -> dict[str, str | bytes]:
+    status = [line for line in git(repo, "status", "--porcelain").splitlines() if ".wren" not in line]
+    return {"head": git(repo, "rev-parse", "HEAD"), "branch": git(repo, "symbolic-ref", "HEAD"),
+            "status": "\n".join(status), "index": git(repo, "ls-files", "-s"),
+            "staged": git(repo, "diff", "--cached"), "stash": git(repo, "stash", "list"),
+            "stash_patch": git(repo, "stash", "show", "-p", "stash@{0}"),
+            "refs": git(repo, "for-each-ref", "--format=%(refname) %(objectname)", "refs/heads", "refs/tags",
+                        "refs/stash"),
+            "index_file": (repo / ".git" / "index").read_bytes()}
+
+
+@pytest.fixture
+def busy_repo(calc_repo: Path) -> Path:
+    """calc_repo with a stash, a staged change, an unstaged change and an untracked file."""
+    (calc_repo / "calc.py").write_text("def add(a, b):\n    return a - b  # stashed\n")
+    git(calc_repo, *USER, "stash", "push", "-q", "-m", "user work in progress")
+    (calc_repo / "test_calc.py").write_text("from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
+                                            "\n\ndef test_zero():\n    assert add(0, 0) == 0\n")
+    git(calc_repo, "add", "test_calc.py")
+    (calc_repo / "calc.py").write_bytes(b"def add(a, b):\r\n    return a - b\r\n\r\n\r\ndef unused():\r\n    pass\r\n")
+    (calc_repo / "notes.txt").write_text("my own untracked notes\n")
+    return calc_repo
+
+
+def test_undo_to_checkpoint_1_after_three_scripted_edits(busy_repo, tmp_path):
+    before_files, before_state = files(busy_repo), user_state(busy_repo)
+    model = write_script(tmp_path / "three.json", [
+        edit("return a - b", "return a + b"),
+        edit("def unused():\n    pass\n", "def mul(a, b):\n    return a * b\n"),
+        {"tool_calls": [{"name": "write_file", "arguments": {"path": "notes.txt", "content": "overwritten\n"}},
+                        {"name": "write_file", "arguments": {"path": "pkg/new.py", "content": "x = 1\n"}}]},
+        {"content": "Three edits done."},
+    ])
+    run = wren("run", "edit three times", "--model", model, "--approval", "auto-edit", "--output-format", "json",
+               cwd=busy_repo)
+    assert run.code == 0, run.stderr
+    session = run.json["session_id"]
+    assert b"a + b" in (busy_repo / "calc.py").read_bytes() and (busy_repo / "pkg/new.py").exists()
+    assert [c.n for c in list_checkpoints(busy_repo, session)] == [1, 2, 3]
+
+    undone = wren("undo", "1", "--session", session, cwd=busy_repo)
+    assert undone.code == 0, undone.stderr
+    assert "restored  calc.py" in undone.stdout and "removed   pkg/new.py" in undone.stdout
+    assert "restored  notes.txt" in undone.stdout and "checkpoint 4" in undone.stdout
+    assert files(busy_repo) == before_files
+    assert user_state(busy_repo) == before_state
+
+
+def test_an_undo_can_be_undone(busy_repo, tmp_path):
+    model = write_script(tmp_path / "one.json", [edit("return a - b", "return a * b"), {"content": "ok"}])
+    run = wren("run", "edit", "--model", model, "--approval", "auto", "--output-format", "json", cwd=busy_repo)
+    after = files(busy_repo)
+    first = undo(busy_repo)
+    assert first.checkpoint == 1 and first.modified == ["calc.py"] and first.session_id == run.json["session_id"]
+    assert undo(busy_repo, n=first.saved_as).modified == ["calc.py"]
+    assert files(busy_repo) == after
+
+
+def test_outside_git_a_shadow_repository_is_used(tmp_path):
+    root = tmp_path / "plain"
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "a.txt").write_text("alpha\n")
+    (root / "run.sh").write_text("#!/bin/sh\n")
+    (root / "run.sh").chmod(0o755)
+    (root / "link").symlink_to("src/a.txt")
+    before = files(root)
+    cp = Checkpointer(root, "s1")
+    assert cp.before_mutation() == 1 and cp.before_mutation() is None  # one per batch
+    (root / "src" / "a.txt").write_text("changed\n")
+    (root / "run.sh").chmod(0o644)
+    (root / "link").unlink()
+    (root / "link").symlink_to("elsewhere")
+    (root / "src" / "b.txt").write_text("new\n")
+    report = undo(root, "s1", 1)
+    assert files(root) == before and stat.S_IMODE((root / "run.sh").stat().st_mode) == 0o755
+    assert report.modified == ["link", "run.sh", "src/a.txt"] and report.removed == ["src/b.txt"]
+    assert not (root / ".git").exists() and (root / ".wren" / "shadow.git" / "HEAD").exists()
+
+
+def test_bytes_are_exact_despite_line_ending_conversion(tmp_path):
+    repo = tmp_path / "r"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    git(repo, "config", "core.autocrlf", "true")
+    (repo / ".gitattributes").write_text("* text=auto\n")
+    (repo / "dos.txt").write_bytes(b"one\r\ntwo\r\n")
+    (repo / "unix.txt").write_bytes(b"one\ntwo\n")
+    git(repo, "add", ".")
+    git(repo, *USER, "commit", "-qm", "init")
+    before = files(repo)
+    Checkpointer(repo, "s").before_mutation()
+    (repo / "dos.txt").write_bytes(b"x\n")
+    (repo / "unix.txt").write_bytes(b"y\r\n")
+    undo(repo, "s", 1)
+    assert files(repo) == before
+
+
+def test_undo_never_writes_through_a_link_that_replaced_a_folder(tmp_path):
+    root, outside = tmp_path / "w", tmp_path / "outside"
+    (root / "src").mkdir(parents=True)
+    outside.mkdir()
+    (root / "src" / "a.py").write_text("a\n")
+    Checkpointer(root, "s").before_mutation()
+    (root / "src" / "a.py").unlink()
+    (root / "src").rmdir()
+    (root / "src").symlink_to(outside)
+    undo(root, "s", 1)
+    assert (root / "src").is_dir() and not (root / "src").is_symlink()
+    assert (root / "src" / "a.py").read_text() == "a\n" and list(outside.iterdir()) == []
+
+
+def test_only_batches_that_change_things_get_checkpoints(calc_repo, tmp_path):
+    read = {"tool_calls": [{"name": "read_file", "arguments": {"path": "calc.py"}}]}
+    two = {"tool_calls": [edit("a - b", "a + b")["tool_calls"][0], edit("a + b", "b + a")["tool_calls"][0]]}
+    shell = {"tool_calls": [{"name": "shell", "arguments": {"command": "touch made.txt"}}]}
+    model = write_script(tmp_path / "s.json", [read, two, read, shell, {"content": "done"}])
+    run = wren("run", "go", "--model", model, "--approval", "auto", "--output-format", "json", cwd=calc_repo)
+    assert run.code == 0, run.stderr
+    labels = [(c.n, c.label) for c in list_checkpoints(calc_repo, run.json["session_id"])]
+    assert labels == [(1, "edit_file, edit_file"), (2, "shell")]
+    assert undo(calc_repo, n=2).removed == ["made.txt"]
+
+
+def test_wren_undo_errors_are_clear(calc_repo):
+    none = wren("undo", cwd=calc_repo)
+    assert none.code == 2 and "no checkpoints" in none.stderr
+    run = wren("run", "Fix the failing test", "--model", scripted("fix_calc.json"), "--approval", "auto",
+               "--output-format", "json", cwd=calc_repo)
+    missing = wren("undo", "7", "--session", run.json["session_id"], cwd=calc_repo)
+    assert missing.code == 2 and "has no checkpoint 7; it has 1, 2" in missing.stderr
+    listed = wren("undo", "--list", cwd=calc_repo)
+    assert listed.code == 0 and "before: edit_file" in listed.stdout and "before: run_tests" in listed.stdout
+    with pytest.raises(CheckpointError, match="no checkpoints for session nope"):
+        undo(calc_repo, "nope")

@@ -1,0 +1,187 @@
+"""edit_file and write_file on real drift: whitespace, indentation, line endings, encodings, modes."""
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from wren.tools.base import ToolContext, default_registry
+from wren.tools.errors import ToolError
+from wren.tools.workspace import Workspace
+
+REGISTRY = default_registry()
+
+
+def call(root: Path, name: str, **args):
+    tool = REGISTRY.get(name)
+    return tool.run(tool.args(**args), ToolContext(Workspace(root)))
+
+
+def edit(root: Path, path: str, old: str, new: str, **more):
+    return call(root, "edit_file", path=path, old=old, new=new, **more)
+
+
+GO = "package calc\n\nfunc Add(a, b int) int {\n\tif a > 0 {\n\t\treturn a - b\n\t}\n\treturn b\n}\n"
+
+
+def test_spaces_in_old_match_a_tab_indented_file_and_new_gets_tabs(tmp_path):
+    (tmp_path / "calc.go").write_text(GO)
+    result = edit(tmp_path, "calc.go", "    if a > 0 {\n        return a - b\n    }",
+                  "    if a > 0 {\n        if b > 0 {\n            return a + b\n        }\n    }")
+    assert "ignoring whitespace" in result.output
+    assert (tmp_path / "calc.go").read_text() == GO.replace(
+        "\t\treturn a - b\n", "\t\tif b > 0 {\n\t\t\treturn a + b\n\t\t}\n")
+
+
+def test_tabs_in_old_match_a_space_indented_file(tmp_path):
+    (tmp_path / "m.py").write_text("class A:\n    def f(self):\n        return 1\n")
+    edit(tmp_path, "m.py", "\tdef f(self):\n\t\treturn 1\n", "\tdef f(self):\n\t\tx = 2\n\t\treturn x\n")
+    assert (tmp_path / "m.py").read_text() == "class A:\n    def f(self):\n        x = 2\n        return x\n"
+
+
+def test_trailing_whitespace_either_side(tmp_path):
+    (tmp_path / "a.py").write_text("x = 1   \ny = 2\t\nz = 3\n")
+    edit(tmp_path, "a.py", "x = 1\ny = 2", "x = 10\ny = 20")
+    assert (tmp_path / "a.py").read_text() == "x = 10\ny = 20\nz = 3\n"
+    edit(tmp_path, "a.py", "z = 3  \n", "z = 30\n")
+    assert (tmp_path / "a.py").read_text() == "x = 10\ny = 20\nz = 30\n"
+
+
+def test_reindented_block_keeps_relative_indentation(tmp_path):
+    source = ("class Shop:\n    def total(self, items):\n        s = 0\n        for i in items:\n"
+              "            s += i.price\n        return s\n")
+    (tmp_path / "shop.py").write_text(source)
+    # The model dropped the class and method indentation from both old and new.
+    result = edit(tmp_path, "shop.py", "for i in items:\n    s += i.price\nreturn s",
+                  "for i in items:\n    if i.price:\n        s += i.price\nreturn round(s, 2)")
+    assert result.ok
+    assert (tmp_path / "shop.py").read_text() == source.replace(
+        "            s += i.price\n        return s\n",
+        "            if i.price:\n                s += i.price\n        return round(s, 2)\n")
+
+
+def test_crlf_file_keeps_crlf_everywhere(tmp_path):
+    (tmp_path / "w.bat").write_bytes(b"@echo off\r\necho one\r\necho two\r\n")
+    edit(tmp_path, "w.bat", "echo one\n", "echo one\necho one and a half\n")
+    assert (tmp_path / "w.bat").read_bytes() == b"@echo off\r\necho one\r\necho one and a half\r\necho two\r\n"
+
+
+def test_mixed_line_endings_stay_per_line(tmp_path):
+    (tmp_path / "m.txt").write_bytes(b"a\r\nb\nc\r\nd\n")
+    edit(tmp_path, "m.txt", "c\n", "C\n")
+    assert (tmp_path / "m.txt").read_bytes() == b"a\r\nb\nC\r\nd\n"
+
+
+def test_block_present_twice_is_refused_naming_both_places(tmp_path):
+    text = "def a():\n    return 0\n\n\ndef b():\n    return 0\n"
+    (tmp_path / "t.py").write_text(text)
+    with pytest.raises(ToolError) as refused:
+        edit(tmp_path, "t.py", "    return 0\n", "    return 1\n")
+    assert "2 places" in str(refused.value) and "line 2" in str(refused.value) and "line 6" in str(refused.value)
+    assert "Nothing was changed" in str(refused.value)
+    assert (tmp_path / "t.py").read_text() == text
+    edit(tmp_path, "t.py", "    return 0\n", "    return 1\n", replace_all=True)
+    assert (tmp_path / "t.py").read_text() == text.replace("return 0", "return 1")
+
+
+def test_whitespace_tolerant_twice_is_refused(tmp_path):
+    text = "if a:\n    x = 1\nif b:\n        x = 1\n"
+    (tmp_path / "t.py").write_text(text)
+    with pytest.raises(ToolError, match=r"ignoring whitespace.*line 2.*line 4"):
+        edit(tmp_path, "t.py", "\tx = 1", "\tx = 2")
+    assert (tmp_path / "t.py").read_text() == text
+
+
+def test_text_absent_names_the_closest_lines(tmp_path):
+    lines = [f"value_{i} = compute({i})" for i in range(1, 40)]
+    lines[24] = "total = price * quantity + shipping"
+    (tmp_path / "c.py").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ToolError) as missing:
+        edit(tmp_path, "c.py", "total = price * qty + shipping", "total = 0")
+    message = str(missing.value)
+    assert "Did you mean" in message and "line 25" in message
+    assert "total = price * quantity + shipping" in message
+
+
+@pytest.mark.parametrize("mode", [0o755, 0o600, 0o640])
+def test_mode_bits_survive_edit_and_write(tmp_path, mode):
+    script = tmp_path / "run.sh"
+    script.write_text("#!/bin/sh\necho hi\n")
+    script.chmod(mode)
+    edit(tmp_path, "run.sh", "echo hi", "echo hello")
+    assert stat.S_IMODE(script.stat().st_mode) == mode
+    call(tmp_path, "write_file", path="run.sh", content="#!/bin/sh\necho bye\n")
+    assert stat.S_IMODE(script.stat().st_mode) == mode
+
+
+def test_new_files_get_the_umask_mode_and_parent_folders(tmp_path):
+    old = os.umask(0o022)
+    try:
+        result = call(tmp_path, "write_file", path="deep/er/new.txt", content="x\n")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "deep/er/new.txt").stat().st_mode) == 0o644
+    assert result.files_changed == ["deep/er/new.txt"] and "+x" in result.diff
+
+
+def test_encodings_and_final_newline_are_kept(tmp_path):
+    (tmp_path / "l1.txt").write_bytes("café\nnaïve".encode("latin-1"))
+    edit(tmp_path, "l1.txt", "naïve", "résumé")
+    assert (tmp_path / "l1.txt").read_bytes() == "café\nrésumé".encode("latin-1")
+    (tmp_path / "bom.txt").write_bytes(b"\xef\xbb\xbfone\ntwo\n")
+    edit(tmp_path, "bom.txt", "two", "deux")
+    assert (tmp_path / "bom.txt").read_bytes() == b"\xef\xbb\xbfone\ndeux\n"
+    (tmp_path / "u16.txt").write_bytes(b"\xff\xfe" + "alpha\r\nbeta\r\n".encode("utf-16-le"))
+    edit(tmp_path, "u16.txt", "beta", "gamma")
+    assert (tmp_path / "u16.txt").read_bytes() == b"\xff\xfe" + "alpha\r\ngamma\r\n".encode("utf-16-le")
+
+
+def test_latin1_file_refuses_characters_it_cannot_hold(tmp_path):
+    (tmp_path / "l1.txt").write_bytes("café\n".encode("latin-1"))
+    with pytest.raises(ToolError, match="latin-1"):
+        edit(tmp_path, "l1.txt", "café", "café ☕")
+    assert (tmp_path / "l1.txt").read_bytes() == "café\n".encode("latin-1")
+
+
+def test_write_file_keeps_line_endings_and_final_newline_of_the_file_it_replaces(tmp_path):
+    (tmp_path / "w.txt").write_bytes(b"a\r\nb\r\n")
+    result = call(tmp_path, "write_file", path="w.txt", content="a\nB")
+    assert (tmp_path / "w.txt").read_bytes() == b"a\r\nB\r\n"
+    assert "-b" in result.diff and "+B" in result.diff
+
+
+def test_writes_leave_no_temp_files_and_binary_files_are_refused(tmp_path):
+    (tmp_path / "a.txt").write_text("one\n")
+    edit(tmp_path, "a.txt", "one", "two")
+    call(tmp_path, "write_file", path="b.txt", content="x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]
+    (tmp_path / "img.bin").write_bytes(b"\x89PNG\x00\x00data")
+    with pytest.raises(ToolError, match="binary"):
+        edit(tmp_path, "img.bin", "data", "atad")
+
+
+def test_edit_reports_a_unified_diff_and_where(tmp_path):
+    (tmp_path / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    result = edit(tmp_path, "calc.py", "return a - b", "return a + b")
+    assert result.diff.startswith("--- a/calc.py\n+++ b/calc.py\n@@")
+    assert "-    return a - b\n+    return a + b\n" in result.diff
+    assert "at line 2" in result.output and result.files_changed == ["calc.py"]
+
+
+def test_old_equal_to_new_and_empty_old_are_refused(tmp_path):
+    (tmp_path / "a.txt").write_text("x\n")
+    with pytest.raises(ToolError, match="the same"):
+        edit(tmp_path, "a.txt", "x", "x")
+    with pytest.raises(ToolError, match="write_file"):
+        edit(tmp_path, "a.txt", "", "y")
+
+
+def test_new_text_takes_the_files_indentation_character(tmp_path):
+    (tmp_path / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    edit(tmp_path, "calc.py", "    return a - b\n", "    if a:\n\t\treturn a + b\n")
+    assert (tmp_path / "calc.py").read_text() == "def add(a, b):\n    if a:\n        return a + b\n"
+    (tmp_path / "calc.go").write_text(GO)
+    edit(tmp_path, "calc.go", "\treturn b\n", "\tif b > 0 {\n        return b\n    }\n\treturn 0\n")
+    assert (tmp_path / "calc.go").read_text().endswith("\t}\n\tif b > 0 {\n\t\treturn b\n\t}\n\treturn 0\n}\n")

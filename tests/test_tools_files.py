@@ -1,0 +1,176 @@
+"""read_file, list_files and grep on real trees; grep gives the same results with ripgrep and with `re`."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import git
+from wren.tools import search
+from wren.tools.base import ToolContext, default_registry
+from wren.tools.errors import ToolError
+from wren.tools.globs import compile_glob
+from wren.tools.workspace import Workspace
+
+REGISTRY = default_registry()
+needs_rg = pytest.mark.skipif(shutil.which("rg") is None,
+                              reason="ripgrep (rg) is not on PATH, so there is no second backend to compare; "
+                                     ".ci/setup installs it")
+
+
+def call(root: Path, name: str, **args) -> str:
+    tool = REGISTRY.get(name)
+    return tool.run(tool.args(**args), ToolContext(Workspace(root))).output
+
+
+def python_grep(monkeypatch, root: Path, **args) -> str:
+    with monkeypatch.context() as m:
+        m.setattr(search, "ripgrep", lambda: None)
+        return call(root, "grep", **args)
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    files = {
+        "src/app.py": "import os\nimport sys\n\ndef main():\n    print('héllo')  # TODO\n    return 0\n",
+        "src/util/helpers.py": "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b",
+        "src/-dash.py": "x = 1\n",
+        "docs/read me.txt": "Some docs\nwith TODO items\n\n\nand blank lines\n",
+        "docs/win.txt": "crlf line\r\nsecond line\r\n",
+        "notes.md": "".join(f"line {i} TODO\n" for i in range(300)),
+        "empty.py": "",
+        "build/out.txt": "TODO ignored build output\n",
+        "kept.log": "TODO tracked although ignored\n",
+        "node_modules/pkg/index.js": "TODO vendored\n",
+        ".env": "TOKEN=TODO-secret\n",
+        "utf.txt": "日本語 TODO ünïcödé\n",
+    }
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(text.encode())
+    (root / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00TODO")
+    (root / ".gitignore").write_text("build/\n*.log\n")
+    git(root, "init", "-q")
+    git(root, "add", "src", "docs", ".gitignore")
+    git(root, "add", "-f", "kept.log")
+    (root / "src" / "link.py").symlink_to(tmp_path)  # a link to a folder outside: never listed
+    return root
+
+
+def test_list_files_is_tracked_plus_untracked_not_ignored(tree):
+    listed = call(tree, "list_files").splitlines()
+    assert "kept.log" in listed and "notes.md" in listed and "src/util/helpers.py" in listed
+    assert not any(p.startswith(("build/", "node_modules/", ".git/")) for p in listed)
+    assert ".env" in listed  # names are not secret; contents are
+    assert call(tree, "list_files", pattern="*.py").splitlines() == [
+        "empty.py", "src/-dash.py", "src/app.py", "src/util/helpers.py"]
+    assert call(tree, "list_files", path="src", pattern="src/**/*.py").splitlines() == [
+        "src/-dash.py", "src/app.py", "src/util/helpers.py"]
+
+
+def test_list_files_honours_gitignore_outside_a_repository(tmp_path):
+    (tmp_path / "a.py").write_text("a\n")
+    (tmp_path / "skip.tmp").write_text("b\n")
+    (tmp_path / ".gitignore").write_text("*.tmp\n")
+    assert call(tmp_path, "list_files").splitlines() == [".gitignore", "a.py"]
+
+
+def test_list_files_caps_with_a_hint(tmp_path):
+    for i in range(1500):
+        (tmp_path / f"file_{i:04}.txt").write_text("")
+    out = call(tmp_path, "list_files")
+    assert "file_0000.txt" in out and "of 1500 files shown; narrow with path or pattern" in out
+
+
+def test_read_file_numbers_ranges_and_hints(tree):
+    assert call(tree, "read_file", path="src/app.py", start_line=4, end_line=5) == (
+        "     4\tdef main():\n     5\t    print('héllo')  # TODO")
+    assert call(tree, "read_file", path="docs/win.txt") == "     1\tcrlf line\n     2\tsecond line"
+    whole = call(tree, "read_file", path="notes.md")
+    assert whole.startswith("     1\tline 0 TODO") and "   300\tline 299 TODO" in whole
+    assert call(tree, "read_file", path="empty.py") == "(empty file)"
+    with pytest.raises(ToolError, match="binary"):
+        call(tree, "read_file", path="image.png")
+    with pytest.raises(ToolError, match="list_files"):
+        call(tree, "read_file", path="missing.py")
+    with pytest.raises(ToolError, match="has 6 lines"):
+        call(tree, "read_file", path="src/app.py", start_line=9)
+
+
+def test_read_file_caps_long_files_and_huge_files(tmp_path):
+    (tmp_path / "long.txt").write_text("".join(f"{'x' * 70} {i}\n" for i in range(5000)))
+    out = call(tmp_path, "read_file", path="long.txt")
+    assert out.startswith("     1\t") and "read_file with start_line=" in out
+    shown = int(out.rsplit("start_line=", 1)[1].split()[0]) - 1
+    assert f"shown lines 1-{shown} of 5000" in out
+    assert call(tmp_path, "read_file", path="long.txt", start_line=4999).splitlines()[-1].endswith("x 4999")
+    (tmp_path / "huge.txt").write_bytes(b"y" * 100 + b"\n" * 3_000_000)
+    with pytest.raises(ToolError, match="read a range with start_line"):
+        call(tmp_path, "read_file", path="huge.txt")
+    assert call(tmp_path, "read_file", path="huge.txt", start_line=1, end_line=1) == "     1\t" + "y" * 100
+
+
+def test_grep_filters_context_and_secrets(tree, monkeypatch):
+    out = call(tree, "grep", pattern="TODO", path="src")
+    assert out.splitlines() == ["src/app.py:5:    print('héllo')  # TODO"]
+    out = call(tree, "grep", pattern="return", glob="**/util/*.py", context=1)
+    assert out.splitlines() == ["src/util/helpers.py:1:def add(a, b):".replace(":1:", "-1-"),
+                                "src/util/helpers.py:2:    return a + b", "src/util/helpers.py-3-", "--",
+                                "src/util/helpers.py-5-def sub(a, b):", "src/util/helpers.py:6:    return a - b"]
+    everything = call(tree, "grep", pattern="TODO")
+    assert "TODO-secret" not in everything and "not searched, as they look like secrets: .env" in everything
+    assert "build/out.txt" not in everything and "kept.log:1:" in everything and "image.png" not in everything
+    assert "showing the first 200 matches" in everything
+
+
+GREP_CASES = [
+    ("TODO", ".", None, 0), ("^import", ".", None, 0), ("^$", ".", None, 1), (r"\breturn\b", "src", None, 2),
+    ("ünï|日本", ".", None, 0), ("line$", ".", "*.txt", 0), (r"a [+-] b", ".", "src/**", 3),
+    ("(?<=de)f", ".", None, 0),
+    ("nothing-matches-this", ".", None, 0), ("x*", "docs", None, 0), ("e", "notes.md", None, 0),
+]
+
+
+@needs_rg
+@pytest.mark.parametrize("pattern,path,glob,context", GREP_CASES)
+def test_grep_ripgrep_and_python_agree(tree, monkeypatch, pattern, path, glob, context):
+    args = dict(pattern=pattern, path=path, glob=glob, context=context)
+    assert call(tree, "grep", **args) == python_grep(monkeypatch, tree, **args)
+
+
+@needs_rg
+def test_ripgrep_is_really_used_when_present(tree):
+    root = Workspace(tree).root
+    files, _ = search.candidates(ToolContext(Workspace(tree)), root, None)
+    assert search.rg_search(shutil.which("rg"), root, files, "import", 200)
+    assert [(c.rel, c.lines) for c in files if c.lines] == [("src/app.py", [1, 2])]
+    assert not search.rg_search(shutil.which("rg"), root, files, "(?<=de)f", 200)  # then Python answers
+
+
+LINES = st.lists(st.text(alphabet="ab \t-_é.x\r", max_size=12), max_size=12)
+PATTERNS = st.sampled_from(["a", "ab", "^a", "b$", "a.b", "x+", r"\s", "é", "[ab]{2}", "^$", "-", r"\.", "a|x"])
+
+
+@needs_rg
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(files=st.lists(LINES, min_size=1, max_size=4), pattern=PATTERNS, context=st.integers(0, 2))
+def test_grep_parity_on_generated_trees(tmp_path_factory, monkeypatch, files, pattern, context):
+    root = tmp_path_factory.mktemp("gen")
+    for i, lines in enumerate(files):
+        (root / f"f{i}.txt").write_text("\n".join(lines), newline="")
+    assert call(root, "grep", pattern=pattern, context=context) == python_grep(
+        monkeypatch, root, pattern=pattern, context=context)
+
+
+@pytest.mark.parametrize("pattern,path,expected", [
+    ("*.py", "a/b/c.py", True), ("*.py", "c.pyc", False), ("src/*.py", "src/a.py", True),
+    ("src/*.py", "src/x/a.py", False), ("src/**/*.py", "src/a.py", True), ("src/**/*.py", "src/x/y/a.py", True),
+    ("docs", "docs/x/readme.md", True), ("*.{py,ts}", "x/y.ts", True), ("te?t.py", "test.py", True),
+    ("[!a]*.py", "a.py", False), ("/top.py", "top.py", True), ("/top.py", "x/top.py", False),
+])
+def test_globs(pattern, path, expected):
+    assert compile_glob(pattern)(path) is expected

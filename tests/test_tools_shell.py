@@ -1,0 +1,121 @@
+"""shell on real processes: timeouts kill everything, output is capped head and tail, secrets never show."""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import clean_env, wren, write_script
+from wren.tools.base import ToolContext, default_registry
+from wren.tools.workspace import Workspace
+
+REGISTRY = default_registry()
+SHELL = REGISTRY.get("shell")
+
+
+def shell(root: Path, command: str, timeout_s: float | None = None, interrupt: threading.Event | None = None):
+    ctx = ToolContext(Workspace(root), interrupt or threading.Event())
+    return SHELL.run(SHELL.args(command=command, timeout_s=timeout_s), ctx)
+
+
+def alive(pid: int) -> bool:
+    """Running, as opposed to gone or a zombie waiting for a parent that is not us."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+def processes_with(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if marker.encode() in (entry / "cmdline").read_bytes() and alive(int(entry.name)):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+STUBBORN = """
+bash -c 'trap "" TERM; echo $$ > child.pid; exec sleep 86401' &
+setsid bash -c 'trap "" TERM; echo $$ > escaped.pid; while true; do sleep 86402; done' > /dev/null 2>&1 &
+nohup bash -c 'trap "" TERM HUP; sleep 86403' > /dev/null 2>&1 &
+echo started
+wait
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to see which processes remain")
+def test_timeout_kills_children_that_ignore_sigterm_and_leave_the_group(tmp_path):
+    started = time.monotonic()
+    result = shell(tmp_path, STUBBORN, timeout_s=2)
+    took = time.monotonic() - started
+    assert not result.ok and result.exit_code is None
+    assert "started" in result.output and "killed: timed out after 2s" in result.output
+    assert took < 10
+    pids = [int((tmp_path / name).read_text()) for name in ("child.pid", "escaped.pid")]
+    deadline = time.monotonic() + 2  # init may take a moment to reap the orphans
+    while time.monotonic() < deadline and (any(map(alive, pids)) or processes_with("8640")):
+        time.sleep(0.05)
+    assert not [p for p in pids if alive(p)], "a child of the command is still running"
+    assert processes_with("sleep 8640") == []
+
+
+def test_background_children_do_not_outlive_a_finished_command(tmp_path):
+    result = shell(tmp_path, "(trap '' TERM; exec sleep 86404) > /dev/null 2>&1 & echo $! > bg.pid; echo done")
+    assert result.ok and result.exit_code == 0 and "done" in result.output
+    time.sleep(0.2)
+    assert not alive(int((tmp_path / "bg.pid").read_text()))
+
+
+def test_interrupt_kills_the_command(tmp_path):
+    stop = threading.Event()
+    threading.Timer(0.5, stop.set).start()
+    result = shell(tmp_path, "sleep 86405", interrupt=stop)
+    assert "killed: interrupted" in result.output and processes_with("sleep 86405") == []
+
+
+def test_output_is_merged_ansi_stripped_with_exit_code_and_no_stdin(tmp_path):
+    result = shell(tmp_path, "printf '\\033[31mred\\033[0m\\n'; echo err >&2; cat; printf 'a\\rb\\n'; exit 3")
+    assert result.ok and result.exit_code == 3
+    assert result.output == "$ printf '\\033[31mred\\033[0m\\n'; echo err >&2; cat; printf 'a\\rb\\n'; exit 3\n" \
+                            f"red\nerr\nb\n[exit code 3, {result.output.rsplit(', ', 1)[1]}"
+
+
+def test_long_output_keeps_head_and_tail_and_the_log_gets_all(tmp_path):
+    result = shell(tmp_path, "seq 1 100000")
+    head, tail = result.output.split("[... ", 1)
+    assert head.startswith("$ seq 1 100000\n1\n2\n3\n")
+    assert tail.rstrip().endswith("99999\n100000\n[exit code 0, " + tail.rsplit(", ", 1)[1].rstrip())
+    assert "cut; rerun with the output redirected to a file" in tail
+    assert len(result.output) < 17_000
+    assert result.full_output.count("\n") == 100001 and "\n50000\n" in result.full_output
+
+
+def test_exported_api_key_never_reaches_the_model_or_the_log(calc_repo, tmp_path, monkeypatch):
+    key = "sk-test-0123456789abcdefXYZ"
+    monkeypatch.setenv("WREN_TEST_API_KEY", key)
+    direct = shell(calc_repo, "echo key=$WREN_TEST_API_KEY; env | grep WREN_TEST")
+    assert key not in direct.output and "key=[redacted $WREN_TEST_API_KEY]" in direct.output
+
+    model = write_script(tmp_path / "s.json", [
+        {"tool_calls": [{"name": "shell", "arguments": {"command": "echo $FAKE_SERVICE_TOKEN | rev | rev"}}]},
+        {"content": "printed it", "expect": ["[redacted $FAKE_SERVICE_TOKEN]"]},
+    ])
+    run = wren("run", "show the token", "--model", model, "--approval", "auto", "--output-format", "json",
+               cwd=calc_repo, env=clean_env(FAKE_SERVICE_TOKEN=key))
+    assert run.code == 0, run.stderr
+    log = (calc_repo / ".wren" / "sessions" / f"{run.json['session_id']}.jsonl").read_text()
+    assert key not in log and key not in run.stdout and key not in run.stderr
+    results = [json.loads(line) for line in log.splitlines() if '"tool_result"' in line]
+    assert "[redacted $FAKE_SERVICE_TOKEN]" in results[0]["output"]
+
+
+def test_runs_in_the_workspace_root(tmp_path):
+    assert shell(tmp_path, "pwd").output.splitlines()[1] == os.path.realpath(tmp_path)

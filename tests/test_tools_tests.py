@@ -1,0 +1,118 @@
+"""run_tests on real projects: it finds the runner, runs it, and names what failed and where."""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from wren.tools.base import ToolContext, default_registry
+from wren.tools.errors import ToolError
+from wren.tools.testparse import parse_go
+from wren.tools.workspace import Workspace
+
+RUN_TESTS = default_registry().get("run_tests")
+
+
+def run_tests(root: Path, target: str | None = None):
+    return RUN_TESTS.run(RUN_TESTS.args(target=target), ToolContext(Workspace(root)))
+
+
+def summary(root: Path) -> str:
+    """What run_tests says before the runner's own output."""
+    return run_tests(root).output.split("--- output ---")[0]
+
+
+def write(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+
+
+def test_one_failing_pytest_test_is_named_with_its_assertion(calc_repo):
+    result = run_tests(calc_repo)
+    assert not result.ok and result.exit_code == 1
+    said = result.output.split("--- output ---")[0]
+    assert "Tests (pytest): 0 passed, 1 failed, 0 errors." in said
+    assert "- test_calc.py::test_add at test_calc.py:5: assert -1 == 5" in said
+
+
+def test_pytest_failures_inside_code_under_test_and_errors(tmp_path):
+    (tmp_path / "helper.py").write_text("def add(a, b):\n    assert a > 100, 'too small'\n    return a + b\n")
+    (tmp_path / "test_x.py").write_text(
+        "import pytest\nfrom helper import add\n\n\ndef test_ok():\n    assert True\n\n\n"
+        "def test_add():\n    assert add(2, 3) == 5\n\n\n@pytest.fixture\ndef boom():\n"
+        "    raise RuntimeError('fixture broke')\n\n\ndef test_err(boom):\n    pass\n")
+    said = summary(tmp_path)
+    assert "1 passed, 1 failed, 1 errors" in said
+    assert "- test_x.py::test_add at test_x.py:10 (raised at helper.py:2): AssertionError: too small" in said
+    assert "- test_x.py::test_err at test_x.py:15: RuntimeError: fixture broke" in said
+
+
+def test_a_target_narrows_the_run_and_must_stay_inside(calc_repo):
+    (calc_repo / "test_more.py").write_text("def test_fine():\n    assert 1\n")
+    result = run_tests(calc_repo, "test_more.py")
+    assert result.ok and "Tests (pytest): 1 passed, 0 failed" in result.output
+    with pytest.raises(ToolError, match="outside the workspace"):
+        run_tests(calc_repo, "../elsewhere/test_x.py")
+
+
+def test_configured_command_wins_and_unittest_output_is_read(tmp_path):
+    (tmp_path / "test_u.py").write_text(
+        "import unittest\n\n\nclass T(unittest.TestCase):\n    def test_a(self):\n"
+        "        self.assertEqual(1 + 1, 3)\n\n    def test_b(self):\n        pass\n")
+    (tmp_path / "wren.toml").write_text(f'test_command = "{sys.executable} -m unittest"\n')
+    result = run_tests(tmp_path)
+    assert result.output.startswith(f"$ {sys.executable} -m unittest\nTests (unittest): 1 passed, 1 failed, 0 errors.")
+    assert f"- test_u.T.test_a at {tmp_path}/test_u.py:6: AssertionError: 2 != 3" in result.output
+
+
+@pytest.mark.skipif(shutil.which("npm") is None, reason="npm is not installed")
+def test_npm_test_with_node_test_runner(tmp_path):
+    write(tmp_path, {"package.json": json.dumps({"name": "t", "version": "1.0.0", "scripts": {"test": "node --test"}}),
+                     "test/add.test.js": "const test = require('node:test');\nconst assert = require('node:assert');\n"
+                                         "test('adds', () => { assert.strictEqual(1 + 1, 2); });\n"
+                                         "test('subtracts', () => { assert.strictEqual(2 - 1, 3); });\n"})
+    said = summary(tmp_path)
+    assert "Tests (node): 1 passed, 1 failed, 0 errors." in said
+    assert f"- subtracts at {tmp_path}/test/add.test.js:4: Expected values to be strictly equal:" in said
+
+
+@pytest.mark.skipif(shutil.which("cargo") is None, reason="cargo is not installed")
+def test_cargo_test(tmp_path):
+    write(tmp_path, {"Cargo.toml": '[package]\nname = "calc"\nversion = "0.1.0"\nedition = "2021"\n',
+                     "src/lib.rs": "pub fn add(a: i32, b: i32) -> i32 { a - b }\n\n#[cfg(test)]\nmod tests {\n"
+                                   "    use super::*;\n    #[test]\n    fn it_adds() { assert_eq!(add(2, 3), 5); }\n"
+                                   "    #[test]\n    fn it_keeps() { assert_eq!(add(2, 0), 2); }\n}\n"})
+    said = summary(tmp_path)
+    assert "Tests (cargo): 1 passed, 1 failed, 0 errors." in said
+    assert "- tests::it_adds at src/lib.rs:7: assertion `left == right` failed" in said
+
+
+GO_OUTPUT = """=== RUN   TestAdd
+    calc_test.go:8: Add(2, 3) = -1, want 5
+--- FAIL: TestAdd (0.00s)
+=== RUN   TestSub
+--- PASS: TestSub (0.00s)
+=== RUN   TestSkip
+    calc_test.go:20: not on this platform
+--- SKIP: TestSkip (0.00s)
+FAIL
+FAIL	example.com/calc	0.002s
+ok  	example.com/other	0.001s
+"""
+
+
+def test_go_test_verbose_output_is_read():
+    outcome = parse_go(GO_OUTPUT)
+    assert (outcome.passed, outcome.failed, outcome.errors, outcome.skipped) == (1, 1, 0, 1)
+    assert [(f.test_id, f.location, f.message) for f in outcome.failures] == [
+        ("TestAdd", "calc_test.go:8", "Add(2, 3) = -1, want 5")]
+
+
+def test_no_runner_is_a_hint(tmp_path):
+    (tmp_path / "README.md").write_text("nothing to test\n")
+    with pytest.raises(ToolError, match="set test_command in wren.toml"):
+        run_tests(tmp_path)

@@ -1,0 +1,197 @@
+"""grep: ripgrep when it is on PATH, Python's `re` otherwise, with the same results either way.
+
+Both backends search the same file list (list_files' rules, minus binaries and secrets)
+and only report which lines match; the lines, their context and the caps are then
+computed here once, so the two cannot drift apart.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from wren.tools.base import Tool, ToolContext, ToolResult
+from wren.tools.errors import ToolError
+from wren.tools.files import BUDGET, SNIFF, looks_binary, text_encoding
+from wren.tools.globs import compile_glob
+from wren.tools.listing import workspace_files
+from wren.tools.workspace import looks_secret
+
+MAX_MATCHES = 200
+MAX_LINE_CHARS = 300
+MAX_CONTEXT = 10
+RG_BATCH_CHARS = 64_000  # file names per ripgrep call, well under the OS argument limit
+
+
+class GrepArgs(BaseModel):
+    pattern: str = Field(description="Python/ripgrep regular expression")
+    path: str = Field(".", description="file or directory to search")
+    glob: str | None = Field(None, description="only files matching this glob, e.g. '*.py'")
+    # Clamped rather than validated: small local models cannot be held to a range by their grammar.
+    context: int = Field(0, description=f"lines shown around each match (0-{MAX_CONTEXT})")
+
+
+@dataclass
+class Candidate:
+    rel: str
+    path: Path
+    encoding: str
+    lines: list[int] = field(default_factory=list)  # 1-based numbers of matching lines
+
+
+def candidates(ctx: ToolContext, base: Path, glob: str | None) -> tuple[list[Candidate], list[str]]:
+    """Text files to search, and the secret-looking ones left out."""
+    keep = compile_glob(glob) if glob else None
+    files = [base] if base.is_file() else workspace_files(ctx.workspace, base)
+    found, secret = [], []
+    for path in files:
+        rel = ctx.workspace.rel(path)
+        if keep and not keep(rel):
+            continue
+        if path != base and looks_secret(rel):
+            secret.append(rel)
+            continue
+        try:
+            with path.open("rb") as fh:
+                head = fh.read(SNIFF)
+        except OSError:
+            continue
+        if not looks_binary(head):
+            found.append(Candidate(rel, path, text_encoding(head)))
+    return found, secret
+
+
+def read_lines(c: Candidate) -> list[str]:
+    # Split on \n only, as ripgrep does; a trailing \r stays for matching and is dropped for display.
+    text = c.path.read_bytes().decode(c.encoding, errors="replace")
+    lines = text.split("\n")
+    return lines[:-1] if text.endswith("\n") or not text else lines
+
+
+def python_search(files: list[Candidate], regex: re.Pattern, limit: int) -> None:
+    total = 0
+    for c in files:
+        if total > limit:
+            return
+        c.lines = [n for n, line in enumerate(read_lines(c), 1) if regex.search(line)][: limit + 1]
+        total += len(c.lines)
+
+
+def _rg_path(data: dict) -> str:
+    path = data["path"]
+    return path["text"] if "text" in path else os.fsdecode(base64.b64decode(path["bytes"]))
+
+
+def _rg_batches(files: list[Candidate]):
+    batch, size = [], 0
+    for c in files:
+        if batch and size + len(c.rel) > RG_BATCH_CHARS:
+            yield batch
+            batch, size = [], 0
+        batch.append(c)
+        size += len(c.rel) + 1
+    if batch:
+        yield batch
+
+
+def rg_search(rg: str, root: Path, files: list[Candidate], pattern: str, limit: int) -> bool:
+    """Fill in matching lines with ripgrep; False when ripgrep rejects the pattern (then use Python)."""
+    total = 0
+    for batch in _rg_batches(files):
+        if total > limit:
+            return True
+        by_rel = {c.rel: c for c in batch}
+        cmd = [rg, "--json", "--no-config", "--text", "--line-number", "--max-count", str(limit + 1),
+               "-e", pattern, "--", *by_rel]
+        try:
+            proc = subprocess.run(cmd, cwd=root, capture_output=True, timeout=120)
+        except subprocess.TimeoutExpired:
+            raise ToolError("grep ran for two minutes without finishing; narrow it with path or glob") from None
+        if proc.returncode == 2 and b"regex" in proc.stderr:
+            return False
+        for raw in proc.stdout.splitlines():
+            event = json.loads(raw)
+            if event["type"] == "match":
+                c = by_rel[_rg_path(event["data"])]
+                c.lines.append(event["data"]["line_number"])
+        total += sum(len(c.lines) for c in batch)
+    return True
+
+
+def ripgrep() -> str | None:
+    return shutil.which("rg")
+
+
+def _format_file(c: Candidate, context: int, budget: int) -> list[str]:
+    lines = read_lines(c)
+    shown = sorted({n for m in c.lines for n in range(max(1, m - context), min(len(lines), m + context) + 1)})
+    out, prev, used = [], 0, 0
+    for n in shown:
+        if prev and n != prev + 1:
+            out.append("--")
+        mark = ":" if n in c.lines else "-"
+        text = lines[n - 1].rstrip("\r")
+        if len(text) > MAX_LINE_CHARS:
+            text = text[:MAX_LINE_CHARS] + "…"
+        out.append(f"{c.rel}{mark}{n}{mark}{text}")
+        used += len(out[-1]) + 1
+        if used > budget:
+            break
+        prev = n
+    return out
+
+
+def format_hits(files: list[Candidate], context: int) -> tuple[list[str], int]:
+    """Output lines for the first MAX_MATCHES matches in path order, and how many matches were shown."""
+    out: list[str] = []
+    shown = used = 0
+    for c in files:
+        if not c.lines or shown >= MAX_MATCHES or used > BUDGET:
+            continue
+        c.lines = c.lines[: MAX_MATCHES - shown]
+        block = (["--"] if out and context else []) + _format_file(c, context, BUDGET - used)
+        out.extend(block)
+        used += sum(len(line) + 1 for line in block)
+        shown += sum(1 for line in block if line.startswith(f"{c.rel}:"))
+    return out, shown
+
+
+def grep(args: GrepArgs, ctx: ToolContext) -> ToolResult:
+    try:
+        regex = re.compile(args.pattern)
+    except re.error as exc:
+        raise ToolError(f"invalid regular expression {args.pattern!r}: {exc}; escape special characters "
+                        "such as ( [ { . * + ? with a backslash") from None
+    base = ctx.workspace.resolve(args.path)
+    if not base.exists():
+        raise ToolError(f"{args.path} does not exist; use list_files to see what exists")
+    files, secret = candidates(ctx, base, args.glob)
+    rg = ripgrep()
+    if not (rg and rg_search(rg, ctx.workspace.root, files, args.pattern, MAX_MATCHES)):
+        for c in files:
+            c.lines = []
+        python_search(files, regex, MAX_MATCHES)
+    total = sum(len(c.lines) for c in files)
+    out, shown = format_hits(files, min(max(args.context, 0), MAX_CONTEXT))
+    notes = []
+    if total > MAX_MATCHES:
+        notes.append(f"[showing the first {shown} matches of more than {MAX_MATCHES}; "
+                     "narrow with path, glob or a more specific pattern]")
+    elif shown < total:
+        notes.append(f"[showing {shown} of {total} matches; narrow with path, glob or a more specific pattern]")
+    if secret:
+        notes.append(f"[not searched, as they look like secrets: {', '.join(secret[:5])}; read_file one "
+                     "(it asks for approval) if you need it]")
+    return ToolResult(output="\n".join((out or ["(no matches)"]) + notes))
+
+
+GREP = Tool("grep", "Search file contents with a regular expression; prints path:line:text.",
+            GrepArgs, grep, mutating=False, kind="search",
+            more_hint="narrow with path, glob or a more specific pattern")
