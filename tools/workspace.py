@@ -37,8 +37,9 @@ class Workspace:
         """The real path (symlinks followed) of `path`, or PathRefused with what to do instead."""
         resolved = self._real(path)
         if resolved != self.root and self.root not in resolved.parents:
-            raise PathRefused(f"path {path!r} leads outside the workspace {self.root}; "
-                              "use a path relative to the workspace root, without '..' or links that leave it")
+            # The root is not named: small models copy absolute paths from messages into their next call.
+            raise PathRefused(f"path {path!r} leads outside the workspace; use a path relative to the "
+                              "workspace root such as '.' or 'src/app.py', without '..' or links that leave it")
         parts = [p.casefold() for p in resolved.relative_to(self.root).parts]
         if ".git" in parts:
             raise PathRefused(f"path {path!r} is inside .git, which tools never read or write; "
