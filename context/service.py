@@ -50,8 +50,14 @@ class ContextService:
             tokens = self.backend.count_tokens(self.manager.prompt(), tools)
             to_free = int(tokens - self.budget.target * self.budget.limit) if self.budget else tokens // 2
         self.compactions += 1
-        return Compactor(self.backend, self.memory).compact(self.manager, tools, reason, self.compactions,
-                                                            to_free, self.warn)
+        try:
+            return Compactor(self.backend, self.memory).compact(self.manager, tools, reason, self.compactions,
+                                                                to_free, self.warn)
+        except ModelError as exc:
+            if self.budget is None:
+                raise
+            raise ModelError(f"{exc.message} (the model's window is {self.budget.window} tokens, "
+                             f"{self.budget.reserve} of them kept for the reply)", kind=exc.kind) from None
 
     def ensure_room(self, tools: list[dict]) -> ContextCompacted | None:
         """Compact when the prompt nears the budget; stop (never loop) when even that cannot make it fit."""
