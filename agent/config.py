@@ -25,12 +25,23 @@ class LocalConfig(BaseModel):
     models: dict[str, str] = Field(default_factory=dict)  # name -> path of a .gguf file
 
 
+class ChromaConfig(BaseModel):
+    """A Chroma server for the stores, so a team shares one index; no host: embedded under .wren/."""
+    model_config = ConfigDict(extra="forbid")
+    host: str | None = None
+    port: int = Field(8000, ge=1, le=65535)
+    ssl: bool = False
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="ignore")
     model: str | None = None
     api_base: str | None = None
     approval: Literal["read-only", "ask", "auto-edit", "auto"] | None = None
     local: LocalConfig = Field(default_factory=LocalConfig)
+    # default: Chroma's all-MiniLM-L6-v2 (ONNX, local); none: lexical search only; else a litellm model
+    embeddings: str = "default"
+    chroma: ChromaConfig = Field(default_factory=ChromaConfig)
 
 
 def user_config_path() -> Path:

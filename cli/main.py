@@ -53,6 +53,13 @@ def build_parser() -> Parser:
                         help="continue the most recent session in this workspace")
     run.add_argument("--cwd", help="workspace root (default: the current directory)")
 
+    index = sub.add_parser("index", help="build or update the code index of the workspace (.wren/index)",
+                           description="Index the workspace for search_code: tree-sitter chunks, a lexical "
+                                       "index and embeddings, updated incrementally. Progress on stderr.")
+    index.add_argument("--cwd", help="workspace root (default: the current directory)")
+    index.add_argument("--lexical-only", action="store_true", help="skip embeddings (the tool fills them in later)")
+    index.add_argument("--quiet", action="store_true", help="no progress bar")
+
     doctor = sub.add_parser("doctor", help="check local inference: backend, GPU offload, threads, model memory")
     doctor.add_argument("--model", help="local model name or .gguf path (default: the bundled model)")
 
@@ -88,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         from wren.cli.run import run_headless
 
         return run_headless(args)
-    if args.command in ("doctor", "models"):
-        # Imported only when used: they pull in pydantic and llama.cpp.
+    if args.command in ("doctor", "models", "index"):
+        # Imported only when used: they pull in pydantic, llama.cpp, tree-sitter and chromadb.
         from importlib import import_module
 
         return import_module(f"wren.cli.{args.command}").run(args)

@@ -92,7 +92,7 @@ class Catalog:
                          json.dumps(t, separators=(",", ":"))) for c, t in zip(e.chunks, e.terms)])
                     if e.tags is not None:
                         self.db.execute("INSERT INTO tags VALUES (?, ?, ?)", (
-                            e.path, json.dumps([[d.name, d.kind, d.line, d.text] for d in e.tags.definitions]),
+                            e.path, json.dumps([[d.name, d.kind, d.line, d.text, d.member] for d in e.tags.definitions]),
                             json.dumps(e.tags.references, separators=(",", ":"))))
                 self.db.execute("COMMIT")
             except BaseException:

@@ -91,14 +91,11 @@ def _list_files(root: Path) -> list[str]:
 
 
 class CodeIndex:
-    def __init__(self, root: Path, embedder: Embedder | None = None, server: ChromaServer | None = None) -> None:
+    def __init__(self, root: Path, embedder: Embedder | None = None, store: VectorStore | None = None) -> None:
         self.root = root.resolve()
-        self.folder = self.root / ".wren" / "index"
+        self.folder = index_folder(self.root)
         self.catalog = Catalog(self.folder / "catalog.sqlite")
-        self.embedder = embedder
-        self.store: VectorStore | None = None
-        if embedder is not None:
-            self.store = open_store(self.folder / "chroma", collection_name(embedder), server)
+        self.embedder, self.store = (embedder, store) if embedder is not None and store is not None else (None, None)
         self.lock = threading.RLock()  # searches and a background embedding pass share the index
         self.lexical: BM25 | None = None  # loaded from the catalog on first use
         self.records: dict[str, ChunkRecord] = {}
@@ -127,20 +124,21 @@ class CodeIndex:
     def _scan(self, progress: Progress | None) -> tuple[list[tuple[str, FileState | None, int, int]], list[str], int]:
         known = self.catalog.files()
         listed = _list_files(self.root)
-        changed = []
+        changed, present = [], set()
         for n, rel in enumerate(listed, 1):
             try:
                 st = os.lstat(self.root / rel)
-            except OSError:
+            except OSError:  # deleted, though git still lists it until the deletion is staged
                 continue
             if not stat.S_ISREG(st.st_mode):  # a symlink may lead out of the workspace
                 continue
+            present.add(rel)
             old = known.get(rel)
             if old is None or (old.mtime_ns, old.size) != (st.st_mtime_ns, st.st_size):
                 changed.append((rel, old, st.st_mtime_ns, st.st_size))
             if progress and n % 1000 == 0:
                 progress("scan", n, len(listed))
-        return changed, sorted(set(known) - set(listed)), len(listed)
+        return changed, sorted(set(known) - present), len(present)
 
     def _read(self, changed: list[tuple[str, FileState | None, int, int]], progress: Progress | None) -> list[FileEntry]:
         entries = []
@@ -201,28 +199,28 @@ class CodeIndex:
             return set(self._missing)
 
     def embed_pending(self, progress: Progress | None = None, limit: int | None = None,
-                      stop: threading.Event | None = None) -> int:
+                      stop: threading.Event | None = None, batch: int = EMBED_BATCH) -> int:
         """Embed chunks that have no vector, a batch at a time (searches may run in between)."""
         if self.store is None or self.embedder is None:
             return 0
         todo = sorted(self.missing())[:limit]
         where: dict[str, str] = {}
         done = 0
-        for at in range(0, len(todo), EMBED_BATCH):
+        for at in range(0, len(todo), batch):
             if stop is not None and stop.is_set():
                 break
             with self.lock:
-                batch = todo[at:at + EMBED_BATCH]
-                texts = self._texts_for(batch, where)
-                ready = [h for h in batch if h in texts]
+                hashes = todo[at:at + batch]
+                texts = self._texts_for(hashes, where)
+                ready = [h for h in hashes if h in texts]
                 if ready:
                     self.store.add(ready, self.embedder.embed([texts[h] for h in ready]))
-                for h in batch:
+                for h in hashes:
                     self._texts.pop(h, None)
                     self._missing.discard(h)  # a hash with no text left is gone from disk
                 done += len(ready)
             if progress:
-                progress("embed", min(at + EMBED_BATCH, len(todo)), len(todo))
+                progress("embed", min(at + batch, len(todo)), len(todo))
         return done
 
     def _texts_for(self, hashes: list[str], where: dict[str, str]) -> dict[str, str]:
@@ -293,9 +291,21 @@ class CodeIndex:
         self.catalog.close()
 
 
+def index_folder(root: Path) -> Path:
+    return root / ".wren" / "index"
+
+
 def open_index(root: Path, provider: str = "default", warn: Callable[[str], None] = lambda _: None,
                server: ChromaServer | None = None) -> CodeIndex:
-    """The workspace's index with the configured embedder; a missing model means lexical only."""
+    """The workspace's index with the configured embedder and store; without them, lexical only."""
     from wren.context.embeddings import load_embedder
 
-    return CodeIndex(root, load_embedder(provider, warn, max_tokens=DENSE_TOKENS), server)
+    embedder = load_embedder(provider, warn, max_tokens=DENSE_TOKENS)
+    store = None
+    if embedder is not None:
+        try:
+            store = open_store(index_folder(root.resolve()) / "chroma", collection_name(embedder), server)
+        except Exception as exc:  # chromadb raises many types (connection, HTTP, storage); all mean the same here
+            where = f"Chroma server {server.host}:{server.port}" if server else "the embedded Chroma store"
+            warn(f"cannot open {where} ({type(exc).__name__}: {exc}); using lexical search only")
+    return CodeIndex(root, embedder, store)
