@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from wren.context.catalog import Catalog, ChunkRecord, FileEntry, FileState
 from wren.context.chunking import chunk_file, parse
@@ -111,9 +111,14 @@ class CodeIndex:
         start, stats = time.perf_counter(), UpdateStats()
         with self.lock:
             changed, removed, stats.files = self._scan(progress)
-            entries = self._read(changed, progress)
-            stats.changed, stats.removed = len(entries), len(removed)
-            stats.chunks = sum(len(e.chunks) for e in entries)
+            stats.removed = len(removed)
+            entries: list[FileEntry] = []
+            for entry in self._read(changed, progress):
+                entries.append(entry)
+                stats.changed, stats.chunks = stats.changed + 1, stats.chunks + len(entry.chunks)
+                if len(entries) == WRITE_BATCH:  # written as we go: an interrupted build keeps its work
+                    self._write(entries, removed)
+                    entries, removed = [], []
             self._write(entries, removed)
         if dense and self.store is not None:
             stats.embedded = self.embed_pending(progress)
@@ -140,8 +145,8 @@ class CodeIndex:
                 progress("scan", n, len(listed))
         return changed, sorted(set(known) - present), len(present)
 
-    def _read(self, changed: list[tuple[str, FileState | None, int, int]], progress: Progress | None) -> list[FileEntry]:
-        entries = []
+    def _read(self, changed: list[tuple[str, FileState | None, int, int]],
+              progress: Progress | None) -> Iterator[FileEntry]:
         for n, (rel, old, mtime_ns, size) in enumerate(changed, 1):
             try:
                 data = (self.root / rel).read_bytes()
@@ -151,10 +156,9 @@ class CodeIndex:
             if old is not None and old.sha == state.sha:
                 self.catalog.touch(rel, state)  # touched, not changed: nothing to re-chunk
             else:
-                entries.append(self._entry(rel, data, state))
+                yield self._entry(rel, data, state)
             if progress and (n % 50 == 0 or n == len(changed)):
                 progress("chunk", n, len(changed))
-        return entries
 
     def _entry(self, rel: str, data: bytes, state: FileState) -> FileEntry:
         if not _indexable(rel, data):
@@ -174,8 +178,7 @@ class CodeIndex:
 
     def _write(self, entries: list[FileEntry], removed: list[str]) -> None:
         old = [r for path in [*removed, *(e.path for e in entries)] for r in self.catalog.chunks_of(path)]
-        for at in range(0, max(len(entries), 1), WRITE_BATCH):
-            self.catalog.write(entries[at:at + WRITE_BATCH], removed if at == 0 else [])
+        self.catalog.write(entries, removed)
         if self.lexical is not None:
             for r in old:
                 self._forget(r)
