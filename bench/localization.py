@@ -7,6 +7,10 @@ updated incrementally from commit to commit, oldest first), rank files for the
 (all gold files within the top k) per repository and overall, as Markdown.
 
     python bench/localization.py --instances FILE.jsonl --mirrors DIR [--limit N] [--out results.json]
+
+With --signals DIR, each instance's rankings (lexical, dense, symbol, mention; and the
+baseline's) are recorded there as JSON; an instance already recorded is ranked again from
+its record, without checkout or indexing, so fusion weights can be studied quickly.
 """
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ from pathlib import Path
 
 from wren.context.index import CodeIndex, open_index
 from wren.context.lexical import BM25, tokens
-from wren.context.search import rank_files
+from wren.context.search import Signals, files_of, fuse, signals
 
 TOP = 50
 KS = (1, 5, 10)
@@ -49,10 +53,26 @@ class FileBM25:
         return [path for path, _ in self.bm25.search(query, TOP)]
 
 
+def absent_blobs(work: Path, commit: str) -> list[str]:
+    """Paths at commit whose blobs the mirror lacks (snapshots may leave out their largest files)."""
+    tree = subprocess.run(["git", "ls-tree", "-r", "-z", commit], cwd=work, capture_output=True, check=True)
+    entries = [line.split("\t", 1) for line in tree.stdout.decode("utf-8", "surrogateescape").split("\0") if line]
+    blobs = [(meta.split()[2], path) for meta, path in entries if meta.split()[1] == "blob"]
+    check = subprocess.run(["git", "cat-file", "--batch-check"], cwd=work, capture_output=True, check=True,
+                           input="\n".join(sha for sha, _ in blobs).encode())
+    missing = {line.split()[0] for line in check.stdout.decode().splitlines() if line.endswith(" missing")}
+    return [path for sha, path in blobs if sha in missing]
+
+
 def checkout(mirror: Path, work: Path, commit: str) -> None:
     if not (work / ".git").exists():
         work.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(["git", "clone", "-q", "--shared", "--no-checkout", str(mirror), str(work)], check=True)
+    absent = absent_blobs(work, commit)
+    # Leave absent files out of the checkout (they are large data files, never source).
+    (work / ".git" / "info").mkdir(exist_ok=True)
+    (work / ".git" / "info" / "sparse-checkout").write_text("/*\n" + "".join(f"!/{p}\n" for p in absent))
+    subprocess.run(["git", "config", "core.sparseCheckout", "true" if absent else "false"], cwd=work, check=True)
     subprocess.run(["git", "checkout", "-q", "-f", commit], cwd=work, check=True)
     # -x cleans ignored files too; -e keeps the index, which the next instance updates.
     subprocess.run(["git", "clean", "-q", "-ffdx", "-e", ".wren"], cwd=work, check=True)
@@ -64,30 +84,52 @@ def position(ranked: list[str], gold: list[str]) -> int | None:
     return None if None in places or not places else max(places)
 
 
-def run_repo(repo: str, items: list[dict], mirrors: Path, work: Path, provider: str) -> list[dict]:
-    owner, name = repo.split("/")
-    clone = work / f"{owner}+{name}"
+@dataclass
+class Repo:
+    """One SWE-bench repository: its checkout, its index (updated from commit to commit), its baseline."""
+    name: str
+    mirrors: Path
+    work: Path
+    provider: str
     index: CodeIndex | None = None
-    baseline = FileBM25()
+    baseline: FileBM25 = field(default_factory=FileBM25)
+
+    def rankings(self, item: dict) -> tuple[Signals, list[str], str]:
+        start = time.perf_counter()
+        owner, name = self.name.split("/")
+        clone = self.work / f"{owner}+{name}"
+        checkout(self.mirrors / f"{owner}+{name}" / "repo", clone, item["base_commit"])
+        self.index = self.index or open_index(clone, self.provider,
+                                              warn=lambda m: print(f"warning: {m}", file=sys.stderr))
+        stats = self.index.update()
+        self.index.load()
+        self.baseline.update(clone, sorted(self.index.by_path))
+        found = signals(self.index, item["problem_statement"])
+        note = (f"{stats.changed} files re-indexed, {stats.embedded} chunks embedded, "
+                f"{time.perf_counter() - start:.0f}s")
+        return found, self.baseline.rank(item["problem_statement"]), note
+
+
+def run_repo(repo: Repo, items: list[dict], record_dir: Path | None) -> list[dict]:
     out = []
     for item in sorted(items, key=lambda i: i["created_at"]):
-        start = time.perf_counter()
-        checkout(mirrors / f"{owner}+{name}" / "repo", clone, item["base_commit"])
-        index = index or open_index(clone, provider, warn=lambda m: print(f"warning: {m}", file=sys.stderr))
-        stats = index.update()
-        index.load()
-        baseline.update(clone, sorted(index.by_path))
-        ranked = [hit.path for hit in rank_files(index, item["problem_statement"], TOP)]
-        bm25_ranked = baseline.rank(item["problem_statement"])
+        record = record_dir / f"{item['instance_id']}.json" if record_dir else None
+        if record is not None and record.exists():
+            saved = json.loads(record.read_text())
+            found, bm25_ranked, note = Signals(**saved["signals"]), saved["bm25"], "from its record"
+        else:
+            found, bm25_ranked, note = repo.rankings(item)
+            if record is not None:
+                record.write_text(json.dumps({"signals": found.__dict__, "bm25": bm25_ranked}))
+        ranked = [hit.path for hit in files_of(fuse(found), TOP)]
         # Only now, with both rankings fixed, are the gold files looked at.
-        row = {"instance_id": item["instance_id"], "repo": repo, "rank": position(ranked, item["gold_files"]),
+        row = {"instance_id": item["instance_id"], "repo": repo.name, "rank": position(ranked, item["gold_files"]),
                "bm25_rank": position(bm25_ranked, item["gold_files"])}
         out.append(row)
-        print(f"{item['instance_id']}: rank {row['rank']} bm25 {row['bm25_rank']} "
-              f"({stats.changed} files re-indexed, {stats.embedded} chunks embedded, "
-              f"{time.perf_counter() - start:.0f}s)", file=sys.stderr, flush=True)
-    if index is not None:
-        index.close()
+        print(f"{item['instance_id']}: rank {row['rank']} bm25 {row['bm25_rank']} ({note})",
+              file=sys.stderr, flush=True)
+    if repo.index is not None:
+        repo.index.close()
     return out
 
 
@@ -126,14 +168,18 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "wren" / "bench" / "localization",
                         help="checkouts and their indexes; kept, so a second run only updates them")
     parser.add_argument("--embeddings", default="default", help="default, none, or a litellm embedding model")
+    parser.add_argument("--signals", type=Path, help="record each instance's rankings here, or re-rank from them")
     args = parser.parse_args()
     items = [json.loads(line) for line in args.instances.read_text().splitlines() if line.strip()]
     if args.repos:
         items = [i for i in items if i["repo"] in args.repos.split(",")]
     items = items[:args.limit]
+    if args.signals:
+        args.signals.mkdir(parents=True, exist_ok=True)
     rows = []
-    for repo in dict.fromkeys(i["repo"] for i in items):
-        rows += run_repo(repo, [i for i in items if i["repo"] == repo], args.mirrors, args.work, args.embeddings)
+    for name in sorted(dict.fromkeys(i["repo"] for i in items), key=lambda r: sum(i["repo"] == r for i in items)):
+        repo = Repo(name, args.mirrors, args.work, args.embeddings)
+        rows += run_repo(repo, [i for i in items if i["repo"] == name], args.signals)
     summ = summary(rows)
     print(f"{len(rows)} instances, {len(summ) - 1} repositories\n")
     print(table(summ))

@@ -48,6 +48,11 @@ class ChunkRecord:
         return f"{self.path}#{self.seq}"
 
 
+def chunk_path(chunk_id: str) -> str:
+    """The file of a chunk id (`path#seq`)."""
+    return chunk_id.rpartition("#")[0]
+
+
 @dataclass
 class FileEntry:
     """Everything the index keeps for one file, written in one go."""

@@ -13,6 +13,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from wren.context.languages import LanguageSpec, language_for, parser
+from wren.context.lexical import IDENT, WORD
 
 if TYPE_CHECKING:
     from tree_sitter import Node, Tree
@@ -28,6 +29,13 @@ NAME_NODES = frozenset({"identifier", "field_identifier", "qualified_identifier"
                         "operator_name", "type_identifier"})
 FUNCTION_VALUES = frozenset({"arrow_function", "function_expression", "function", "generator_function",
                              "class"})
+# Keywords of the supported languages: in the embedder's word view of a chunk they are noise.
+KEYWORDS = frozenset("""self cls this def return if else elif for in while not and or is none null nil true
+false class import from as try except catch finally raise throw with pass lambda yield break continue del global
+nonlocal assert async await function const let var new typeof instanceof export default func go defer chan map
+package type struct interface fn pub impl mut use mod crate match loop public private protected static final void
+int long char bool boolean float double unsigned signed sizeof typedef enum switch case goto extern auto register
+volatile template typename namespace virtual override string str""".split())
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,17 @@ class Chunk:
     end_line: int
     signature: str
     text: str
+
+    @cached_property
+    def words(self) -> str:
+        """What the embedder reads: kind, name and signature, then the chunk's words in order of first use.
+
+        A sentence model reads words; raw code spends most of its tokens on punctuation, and
+        this view fits about twice as much of a chunk in the same tokens at the same accuracy."""
+        head, _, body = self.text.partition("\n")
+        seen = dict.fromkeys(w for w in (p.lower() for ident in IDENT.findall(body) for p in WORD.findall(ident))
+                             if len(w) > 1 and w not in KEYWORDS)
+        return "\n".join(part for part in (head, self.signature, " ".join(seen)) if part)
 
     @cached_property
     def hash(self) -> str:

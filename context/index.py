@@ -33,8 +33,8 @@ Progress = Callable[[str, int, int], None]
 
 MAX_FILE_BYTES = 512_000
 MAX_MEAN_LINE = 300  # minified or generated files: one huge line says nothing useful per chunk
-DENSE_CHARS = 2_000  # the embedder only reads the start of a chunk anyway
-DENSE_TOKENS = 128
+DENSE_TOKENS = 128  # what all-MiniLM-L6-v2 was trained on; a chunk's word view rarely needs more
+DENSE_VIEW = "words"  # part of the collection's name: vectors of another view of the chunks are not these
 PROSE = "text"  # the chunk kind of windows over files no grammar parses
 EMBED_BATCH = 64
 WRITE_BATCH = 200
@@ -55,7 +55,8 @@ class UpdateStats:
 
 
 def collection_name(embedder: Embedder) -> str:
-    return "code-" + re.sub(r"[^A-Za-z0-9._-]+", "-", embedder.name).strip("-._") + f"-{DENSE_TOKENS}"
+    model = re.sub(r"[^A-Za-z0-9._-]+", "-", embedder.name).strip("-._")
+    return f"code-{model}-{DENSE_VIEW}-{DENSE_TOKENS}"
 
 
 def _indexable(rel: str, data: bytes) -> bool:
@@ -172,7 +173,7 @@ class CodeIndex:
         terms = [Counter(tokens(c.text)) + path_terms for c in chunks]
         for c in chunks:
             if c.kind != PROSE:
-                self._texts.setdefault(c.hash, c.text[:DENSE_CHARS])
+                self._texts.setdefault(c.hash, c.words)
         tags = extract_tags(parsed[0], parsed[1], text.split("\n")) if parsed else None
         return FileEntry(rel, state, records, terms, tags)
 
@@ -242,7 +243,7 @@ class CodeIndex:
                     continue
                 for chunk in chunk_file(rel, text):
                     if chunk.kind != PROSE:
-                        self._texts.setdefault(chunk.hash, chunk.text[:DENSE_CHARS])
+                        self._texts.setdefault(chunk.hash, chunk.words)
             found.update({h: self._texts[h] for h in wanted if h in self._texts})
         return found
 

@@ -10,6 +10,7 @@ import textwrap
 from collections import Counter
 from dataclasses import dataclass
 
+from wren.context.catalog import chunk_path
 from wren.context.index import CodeIndex
 from wren.context.lexical import tokens
 from wren.context.query import QueryParts, analyse, resolve_dotted, resolve_path
@@ -134,14 +135,14 @@ def search(index: CodeIndex, query: str, k: int = 10, weights: Weights = Weights
 
 
 def rank_files(index: CodeIndex, query: str, k: int = 50, weights: Weights = Weights()) -> list[FileHit]:
-    return files_of(index, fuse(signals(index, query, weights.depth), weights), k, weights)
+    return files_of(fuse(signals(index, query, weights.depth), weights), k, weights)
 
 
-def files_of(index: CodeIndex, fused: dict[str, float], k: int, weights: Weights = Weights()) -> list[FileHit]:
+def files_of(fused: dict[str, float], k: int, weights: Weights = Weights()) -> list[FileHit]:
     """Chunk scores summed per file, each further chunk of a file counting less."""
     per_file: dict[str, list[float]] = {}
     for cid, score in fused.items():
-        per_file.setdefault(index.records[cid].path, []).append(score)
+        per_file.setdefault(chunk_path(cid), []).append(score)
     totals = {path: sum(s * weights.file_decay ** n for n, s in enumerate(sorted(scores, reverse=True)))
               for path, scores in per_file.items()}
     return [FileHit(p, totals[p]) for p in sorted(totals, key=lambda p: -totals[p])[:k]]

@@ -91,3 +91,9 @@ def test_tags_definitions_members_and_references():
             ("parse", "function", True)} <= defs
     assert tags.references["Base"] == 1 and tags.references["cache"] == 1
     assert "top" not in tags.references  # a definition's own name is not a reference to it
+
+
+def test_word_view_keeps_names_and_words_not_syntax():
+    text, _ = SAMPLES["pkg/mod.py"]
+    top = next(c for c in chunk_file("pkg/mod.py", text) if c.symbol == "top")
+    assert top.words == "function top\ndef top(a, b=2) -> int:\ncache top add things"
