@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from wren.context.catalog import chunk_path
 from wren.context.index import CodeIndex
+from wren.context.languages import language_for
 from wren.context.lexical import tokens
 from wren.context.query import QueryParts, analyse, resolve_dotted, resolve_path
 
@@ -29,6 +30,8 @@ class Weights:
     rrf_k: int = 60
     depth: int = 200  # how far down each ranking is read
     file_decay: float = 0.5  # the n-th best chunk of a file adds decay**n of its score
+    tests: float = 1.0  # factor for chunks of test files: code search wants the code under test first
+    prose: float = 1.0  # factor for windows of files no grammar parses (docs, config)
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,20 @@ def fuse(found: Signals, weights: Weights = Weights()) -> dict[str, float]:
                             (found.symbol, weights.symbol), (found.mention, weights.mention)):
         for rank, cid in enumerate(dict.fromkeys(ranking[:weights.depth])):
             fused[cid] += weight / (weights.rrf_k + rank + 1)
-    return dict(fused)
+    return {cid: score * _prior(chunk_path(cid), weights) for cid, score in fused.items()}
+
+
+def _prior(path: str, weights: Weights) -> float:
+    factor = weights.prose if language_for(path) is None else 1.0
+    return factor * (weights.tests if is_test_path(path) else 1.0)
+
+
+def is_test_path(path: str) -> bool:
+    parts = path.lower().split("/")
+    name = parts[-1]
+    return (any(p in ("test", "tests", "testing", "__tests__", "spec") for p in parts[:-1])
+            or name.startswith("test_") or name.rsplit(".", 1)[0].endswith(("_test", "_tests", ".test", ".spec"))
+            or name == "conftest.py")
 
 
 def _symbol_ranking(index: CodeIndex, parts: QueryParts) -> list[str]:
@@ -119,13 +135,30 @@ def _mention_ranking(index: CodeIndex, parts: QueryParts, lexical: dict[str, flo
             targets.append((found, ""))
     for dotted in parts.dotted:
         if found := resolve_dotted(dotted, paths):
-            targets.append(found)
+            targets += _defined_in(index, *found)
     ranking: list[str] = []
     for path, symbol in dict.fromkeys(targets):
         ids = sorted(index.by_path.get(path, []), key=lambda c: -lexical.get(c, 0.0))
-        named = [c for c in ids if symbol and index.records[c].symbol.endswith(symbol)]
+        named = [c for c in ids if symbol and _names(index.records[c].symbol, symbol)]
         ranking += named + [c for c in ids if c not in named]
     return ranking
+
+
+def _defined_in(index: CodeIndex, path: str, symbol: str) -> list[tuple[str, str]]:
+    """Where `pkg.Name` really lives: a package's __init__ mostly re-exports what its modules define.
+
+    A bare package (`from astropy import units`) names no file in particular."""
+    if not path.endswith("__init__.py"):
+        return [(path, symbol)]
+    if not symbol:
+        return []
+    package = path[: -len("__init__.py")]
+    homes = [index.records[c].path for c in index.by_symbol.get(symbol.split(".")[0], [])]
+    return [(home, symbol) for home in dict.fromkeys(homes) if home.startswith(package)] or [(path, symbol)]
+
+
+def _names(qualified: str, symbol: str) -> bool:
+    return qualified == symbol or qualified.endswith("." + symbol)
 
 
 def search(index: CodeIndex, query: str, k: int = 10, weights: Weights = Weights()) -> list[Hit]:

@@ -172,6 +172,15 @@ def test_search_finds_a_function_by_traceback_line(shop: Path):
     assert (by_name[0].path, by_name[0].symbol) == ("shop/util.py", "slugify")
 
 
+def test_a_name_a_package_re_exports_leads_to_its_module(shop: Path):
+    (shop / "shop/__init__.py").write_text("from shop.cart import Cart\nfrom shop.users import display_name\n")
+    index = CodeIndex(shop)
+    index.update()
+    hits = search(index, "shop.Cart.total_price returns a float", 2)
+    assert (hits[0].path, hits[0].symbol) == ("shop/cart.py", "Cart.total_price")
+    assert rank_files(index, "I use `import shop`, then shop.display_name", 1)[0].path == "shop/users.py"
+
+
 def test_missing_model_falls_back_to_lexical_with_one_warning(shop: Path, tmp_path: Path, monkeypatch):
     empty = tmp_path / "no-model"
     empty.mkdir()
