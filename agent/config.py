@@ -29,8 +29,6 @@ class ContextConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     compact_at: float = Field(0.8, gt=0.1, le=1.0)  # share of the budget that triggers compaction
     window: int | None = Field(None, ge=512)  # override the model's window (tokens)
-    embeddings: str = "default"  # "default" (MiniLM), "none" (lexical only) or a litellm embedding model
-    chroma_server: str | None = None  # host:port of a shared Chroma server instead of the embedded store
 
 
 class McpServerConfig(BaseModel):
@@ -54,6 +52,14 @@ class McpConfig(BaseModel):
     servers: dict[str, McpServerConfig] = Field(default_factory=dict)
 
 
+class ChromaConfig(BaseModel):
+    """A Chroma server for the stores, so a team shares one index; no host: embedded under .wren/."""
+    model_config = ConfigDict(extra="forbid")
+    host: str | None = None
+    port: int = Field(8000, ge=1, le=65535)
+    ssl: bool = False
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="ignore")
     model: str | None = None
@@ -63,6 +69,9 @@ class Config(BaseModel):
     local: LocalConfig = Field(default_factory=LocalConfig)
     context: ContextConfig = Field(default_factory=ContextConfig)
     mcp: McpConfig = Field(default_factory=McpConfig)
+    # default: Chroma's all-MiniLM-L6-v2 (ONNX, local); none: lexical search only; else a litellm model
+    embeddings: str = "default"
+    chroma: ChromaConfig = Field(default_factory=ChromaConfig)
 
 
 def user_config_path() -> Path:

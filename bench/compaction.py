@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 from wren.agent.approval import Policy
-from wren.agent.config import ContextConfig
 from wren.agent.limits import Limits
 from wren.agent.models.scripted import ScriptedBackend
 from wren.agent.ops import Shutdown, UserInput
@@ -45,9 +44,9 @@ def run_session(repo: Path, n: int, window: int, embeddings: str) -> tuple[Sessi
     turns = [{"tool_calls": [{"name": "read_file", "arguments": {"path": f"log_{i}.txt"}}]} for i in range(n)]
     script = repo / "script.json"
     script.write_text(json.dumps({"window": window, "turns": turns + [{"content": "done"}]}))
+    (repo / "wren.toml").write_text(f'embeddings = "{embeddings}"\n')
     session = Session(SessionConfig(root=repo, backend=ScriptedBackend(script), registry=default_registry(),
-                                    policy=Policy(mode="auto"), limits=Limits(max_steps=n + 5),
-                                    context=ContextConfig(embeddings=embeddings)))
+                                    policy=Policy(mode="auto"), limits=Limits(max_steps=n + 5)))
     session.submit(UserInput(text="Read every log file."))
     session.submit(Shutdown())
     compactions = sum(e.type == "context_compacted" for e in session.events())

@@ -60,6 +60,13 @@ def build_parser() -> Parser:
     acp.add_argument("--approval", choices=APPROVAL_MODES, help="approval mode new sessions start in "
                                                                 "(default: wren.toml, else ask)")
 
+    index = sub.add_parser("index", help="build or update the code index of the workspace (.wren/index)",
+                           description="Index the workspace for search_code: tree-sitter chunks, a lexical "
+                                       "index and embeddings, updated incrementally. Progress on stderr.")
+    index.add_argument("--cwd", help="workspace root (default: the current directory)")
+    index.add_argument("--lexical-only", action="store_true", help="skip embeddings (the tool fills them in later)")
+    index.add_argument("--quiet", action="store_true", help="no progress bar")
+
     doctor = sub.add_parser("doctor", help="check local inference: backend, GPU offload, threads, model memory")
     doctor.add_argument("--model", help="local model name or .gguf path (default: the bundled model)")
 
@@ -137,8 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         from wren.protocol.server import run as serve_acp
 
         return serve_acp(args)
-    if args.command in ("doctor", "models", "sessions", "mcp", "undo"):
-        # Imported only when used: they pull in pydantic, git, llama.cpp and the MCP SDK.
+    if args.command in ("doctor", "models", "sessions", "mcp", "undo", "index"):
+        # Imported only when used: they pull in pydantic, git, llama.cpp, tree-sitter, chromadb and the MCP SDK.
         from importlib import import_module
 
         return import_module(f"wren.cli.{args.command}").run(args)

@@ -45,12 +45,12 @@ def model_present(folder: Path) -> bool:
 class MiniLMEmbedder:
     name = "all-MiniLM-L6-v2"
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, max_tokens: int = MAX_TOKENS) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self.tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        self.tokenizer.enable_truncation(max_length=max_tokens)
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest in the batch only
         options = ort.SessionOptions()
         options.log_severity_level = 3
@@ -109,8 +109,12 @@ def _try_download(folder: Path) -> bool:
     return model_present(folder)
 
 
-def load_embedder(provider: str, warn: Warn) -> Embedder | None:
-    """`default` (MiniLM), `none` (lexical only), or a litellm embedding model name."""
+def load_embedder(provider: str, warn: Warn, max_tokens: int = MAX_TOKENS) -> Embedder | None:
+    """`default` (MiniLM), `none` (lexical only), or a litellm embedding model name.
+
+    max_tokens cuts MiniLM's input: 256 gives Chroma's own vectors; the code index uses 128,
+    the length the model was trained on, at a third of the cost for code chunks.
+    """
     if provider == "none":
         return None
     if provider != "default":
@@ -121,4 +125,4 @@ def load_embedder(provider: str, warn: Warn) -> Embedder | None:
         warn(f"embedding model not found in {folder}; using lexical search only "
              "(copy all-MiniLM-L6-v2's ONNX files there, or set WREN_EMBEDDING_MODEL_DIR)")
         return None
-    return MiniLMEmbedder(folder)
+    return MiniLMEmbedder(folder, max_tokens)

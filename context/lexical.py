@@ -5,9 +5,10 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Callable, Mapping
 
 WORD = re.compile(r"[A-Za-z][a-z]+|[A-Z]+(?![a-z])|[a-z]+|\d+")
-IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+")  # numbers alone count too: ids, ports, line numbers
+IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def tokens(text: str) -> list[str]:
@@ -21,61 +22,68 @@ def tokens(text: str) -> list[str]:
     return out
 
 
-def with_bigrams(words: list[str]) -> list[str]:
-    """Adjacent pairs as extra terms: `billing 10` then beats `billing` and `10` scattered apart."""
-    return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
-
-
 @dataclass
 class BM25:
+    """An inverted index: a query touches only the postings of its own terms."""
     k1: float = 1.2
     b: float = 0.75
-    bigrams: bool = False
-    docs: dict[str, Counter] = field(default_factory=dict)
+    analyzer: Callable[[str], list[str]] = tokens  # text -> terms; session memory adds numbers and bigrams
+    postings: dict[str, dict[str, int]] = field(default_factory=dict)
     lengths: dict[str, int] = field(default_factory=dict)
-    df: Counter = field(default_factory=Counter)
+    total: int = 0
+    doc_terms: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)  # for remove()
+
+    def __len__(self) -> int:
+        return len(self.lengths)
 
     def add(self, doc_id: str, text: str) -> None:
+        self.add_counts(doc_id, Counter(self.analyzer(text)))
+
+    def add_counts(self, doc_id: str, counts: Mapping[str, int]) -> None:
+        """Index term counts computed (and perhaps stored) elsewhere."""
         self.remove(doc_id)
-        counts = Counter(self._terms(text))
-        self.docs[doc_id] = counts
-        self.lengths[doc_id] = sum(counts.values())
-        self.df.update(counts.keys())
+        for term, tf in counts.items():
+            self.postings.setdefault(term, {})[doc_id] = tf
+        self.lengths[doc_id] = length = sum(counts.values())
+        self.total += length
+        self.doc_terms[doc_id] = tuple(counts)
 
     def remove(self, doc_id: str) -> None:
-        counts = self.docs.pop(doc_id, None)
-        if counts is not None:
-            self.lengths.pop(doc_id)
-            self.df.subtract(counts.keys())
+        if doc_id not in self.lengths:
+            return
+        for term in self.doc_terms.pop(doc_id):
+            docs = self.postings[term]
+            del docs[doc_id]
+            if not docs:
+                del self.postings[term]
+        self.total -= self.lengths.pop(doc_id)
 
-    def _terms(self, text: str) -> list[str]:
-        words = tokens(text)
-        return with_bigrams(words) if self.bigrams else words
+    def scores(self, terms: Mapping[str, float]) -> dict[str, float]:
+        """Every matching document's score for weighted query terms (weight 1 is plain BM25)."""
+        n = len(self.lengths)
+        if not n:
+            return {}
+        avg = self.total / n or 1.0
+        out: dict[str, float] = {}
+        for term, weight in terms.items():
+            docs = self.postings.get(term)
+            if not docs:
+                continue
+            idf = weight * math.log(1 + (n - len(docs) + 0.5) / (len(docs) + 0.5))
+            for doc_id, tf in docs.items():
+                norm = self.k1 * (1 - self.b + self.b * self.lengths[doc_id] / avg)
+                out[doc_id] = out.get(doc_id, 0.0) + idf * tf * (self.k1 + 1) / (tf + norm)
+        return out
 
     def search(self, query: str, k: int = 10) -> list[tuple[str, float]]:
-        terms = set(self._terms(query))
-        if not terms or not self.docs:
-            return []
-        n = len(self.docs)
-        avg = sum(self.lengths.values()) / n
-        idf = {t: math.log(1 + (n - self.df[t] + 0.5) / (self.df[t] + 0.5)) for t in terms if self.df[t] > 0}
-        scores = []
-        for doc_id, counts in self.docs.items():
-            score = 0.0
-            for t, weight in idf.items():
-                tf = counts.get(t, 0)
-                if tf:
-                    score += weight * tf * (self.k1 + 1) / (tf + self.k1 * (1 - self.b + self.b * self.lengths[doc_id] / avg))
-            if score > 0:
-                scores.append((doc_id, score))
-        scores.sort(key=lambda x: -x[1])
-        return scores[:k]
+        found = self.scores(dict.fromkeys(self.analyzer(query), 1.0))
+        return sorted(found.items(), key=lambda x: -x[1])[:k]
 
 
-def rrf(rankings: list[list[str]], k: int = 60, weights: list[float] | None = None) -> list[tuple[str, float]]:
+def rrf(rankings: list[list[str]], k: int = 60) -> list[tuple[str, float]]:
     """Reciprocal rank fusion: robust to score scales that differ between rankers."""
     fused: Counter = Counter()
-    for ranking, weight in zip(rankings, weights or [1.0] * len(rankings)):
+    for ranking in rankings:
         for rank, doc_id in enumerate(ranking):
-            fused[doc_id] += weight / (k + rank + 1)
+            fused[doc_id] += 1.0 / (k + rank + 1)
     return fused.most_common()

@@ -5,14 +5,16 @@ an embedded Chroma collection when an embedder is available. Search fuses both.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel
 
+from wren.agent.config import ChromaConfig
 from wren.agent.messages import Message
 from wren.context.embeddings import Embedder
-from wren.context.lexical import BM25
+from wren.context.lexical import BM25, tokens
 
 CHUNK_CHARS = 1200
 # Score fusion, lexical first: what gets recalled is usually an exact name, number or error text,
@@ -36,6 +38,16 @@ class Recalled:
     score: float
 
 
+TERM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+")
+
+
+def memory_terms(text: str) -> list[str]:
+    """Identifier words, standalone numbers (ids, ports, line numbers) and adjacent pairs, in order:
+    what gets recalled is usually an exact name, number or phrase."""
+    words = [w for term in TERM.findall(text) for w in (tokens(term) or [term])]
+    return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+
+
 def chunk_message(message: Message, compaction: int, index: int) -> list[MemoryChunk]:
     calls = "".join(f"\n-> {c.name} {c.arguments}" for c in message.tool_calls)
     label = f"[{message.role}{' ' + message.name if message.name else ''}]"
@@ -46,25 +58,25 @@ def chunk_message(message: Message, compaction: int, index: int) -> list[MemoryC
             for n, piece in enumerate(pieces)]
 
 
-def chroma_client(folder: Path, server: str | None = None):
+def chroma_client(folder: Path, server: ChromaConfig | None = None):
     import chromadb
     from chromadb.config import Settings
 
     settings = Settings(anonymized_telemetry=False)  # no network calls from an embedded store
-    if server:
-        host, _, port = server.removeprefix("http://").partition(":")
-        return chromadb.HttpClient(host=host, port=int(port or 8000), settings=settings)
+    if server is not None and server.host:
+        return chromadb.HttpClient(host=server.host, port=server.port, ssl=server.ssl, settings=settings)
     folder.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(folder), settings=settings)
 
 
 class SessionMemory:
-    def __init__(self, root: Path, session_id: str, embedder: Embedder | None, chroma_server: str | None = None) -> None:
+    def __init__(self, root: Path, session_id: str, embedder: Embedder | None,
+                 chroma_server: ChromaConfig | None = None) -> None:
         self.folder = root / ".wren" / "memory"
         self.path = self.folder / f"{session_id}.jsonl"
         self.embedder = embedder
         self.chunks: dict[str, MemoryChunk] = {}
-        self.lexical = BM25(bigrams=True)
+        self.lexical = BM25(analyzer=memory_terms)
         self._collection = None
         self._collection_name = f"mem-{session_id}"
         self._server = chroma_server

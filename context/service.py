@@ -34,10 +34,13 @@ class ContextService:
     @property
     def memory(self) -> SessionMemory:
         if self._memory is None:
+            from wren.agent.config import load_config
             from wren.context.embeddings import load_embedder
 
-            self._memory = SessionMemory(self.root, self.session_id, load_embedder(self.options.embeddings, self.warn),
-                                         self.options.chroma_server)
+            # The same embedder and Chroma store settings as the code index (top-level in wren.toml).
+            config = load_config(self.root)
+            self._memory = SessionMemory(self.root, self.session_id, load_embedder(config.embeddings, self.warn),
+                                         config.chroma)
         return self._memory
 
     def has_memory(self) -> bool:

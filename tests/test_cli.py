@@ -68,7 +68,8 @@ def test_version():
     assert run.code == 0 and run.stdout.startswith("wren ")
 
 
-@pytest.mark.parametrize("heavy", ["litellm", "chromadb", "textual", "llama_cpp", "mcp", "pydantic", "git"])
+@pytest.mark.parametrize("heavy", ["litellm", "chromadb", "textual", "llama_cpp", "mcp", "pydantic", "git",
+                                   "tree_sitter", "onnxruntime"])
 def test_version_imports_nothing_heavy(heavy):
     code = ("import sys; sys.argv = ['wren', '--version']\n"
             "from wren.cli.main import main\n"

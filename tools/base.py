@@ -115,9 +115,11 @@ def default_registry() -> Registry:
     from wren.tools.edit import EDIT_FILE, WRITE_FILE
     from wren.tools.files import LIST_FILES, READ_FILE
     from wren.tools.plan import UPDATE_PLAN
+    from wren.tools.code_search import SEARCH_CODE
     from wren.tools.recall import RECALL
     from wren.tools.search import GREP
     from wren.tools.shell import SHELL
     from wren.tools.tests import RUN_TESTS
 
-    return Registry([READ_FILE, LIST_FILES, GREP, EDIT_FILE, WRITE_FILE, SHELL, RUN_TESTS, UPDATE_PLAN, RECALL])
+    return Registry([READ_FILE, LIST_FILES, GREP, SEARCH_CODE, EDIT_FILE, WRITE_FILE, SHELL, RUN_TESTS, UPDATE_PLAN,
+                     RECALL])
