@@ -46,13 +46,15 @@ def test_mode_command_and_unknown_commands(calc_repo):
     asyncio.run(scenario())
 
 
-def test_commands_without_a_backing_feature_say_so(calc_repo):
+def test_index_model_and_undo_commands(calc_repo):
     app = tui_app(calc_repo, [])
 
     async def scenario():
         async with app.run_test(size=(100, 30)) as pilot:
             await send(pilot, "/index")
-            assert any("code index is not part of this build" in n for n in notes(app, "warning"))
+            await wait_for(pilot, lambda: any("files," in n and "chunks written" in n for n in notes(app)),
+                           "the index to be built", timeout=120)
+            assert (calc_repo / ".wren" / "index").is_dir()
             await send(pilot, "/model")
             assert any("model: scripted:" in n for n in notes(app))
             if importlib.util.find_spec("wren.tools.checkpoints") is None:

@@ -29,7 +29,7 @@ COMMANDS = [
     Command("mode", "/mode [MODE]", f"show or set the approval mode ({', '.join(MODES)})"),
     Command("clear", "/clear", "clear the screen; the session keeps its history"),
     Command("sessions", "/sessions", "pick a saved session and resume it"),
-    Command("index", "/index", "build the code index for search_code (not in this build yet)"),
+    Command("index", "/index", "build or update the code index that search_code uses"),
 ]
 
 KEYS = [("Enter", "send"), ("Ctrl+J", "new line"), ("Up/Down", "history"), ("Tab", "complete a command"),
@@ -91,8 +91,16 @@ class SlashCommands:
         await self.app.note("screen cleared; the session keeps its history (/compact shrinks the context)")
 
     async def cmd_index(self, arg: str) -> None:
-        await self.app.note("/index: the code index is not part of this build yet, so nothing was indexed "
-                            "and search_code is not available", "warning")
+        from wren.tools.code_search import workspace_index
+
+        root = self.app.session.workspace.root
+        await self.app.note("/index: indexing the workspace ...")
+        warnings: list[str] = []
+        stats = await asyncio.to_thread(lambda: workspace_index(root, warnings.append).update())
+        for warning in warnings:
+            await self.app.note(warning, "warning")
+        await self.app.note(f"/index: {stats.files} files, {stats.changed} changed, {stats.removed} removed, "
+                            f"{stats.chunks} chunks written, {stats.embedded} embedded in {stats.seconds:.1f}s")
 
     async def cmd_undo(self, arg: str) -> None:
         if not await self._idle("/undo"):
