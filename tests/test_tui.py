@@ -4,7 +4,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import pytest
 
 from conftest import CALC
 from tui_pilot import (EDIT, EDIT_BACK, answer_approval, asking, finish_turn, logged_types, notes, send, tui_app,
@@ -102,7 +101,6 @@ def test_esc_interrupts_a_long_shell_command_and_the_session_goes_on(calc_repo):
 
 
 def test_undo_restores_the_file(calc_repo):
-    pytest.importorskip("wren.tools.checkpoints")
     app = tui_app(calc_repo, [{"tool_calls": [EDIT]}, {"content": "done"}])
 
     async def scenario():
@@ -119,26 +117,19 @@ def test_undo_restores_the_file(calc_repo):
 def test_compact_shows_the_compaction_in_the_context_view(calc_repo):
     turns = [{"content": "hello there"}, {"content": "Summary: the user greeted Wren; nothing else happened."}]
     app = tui_app(calc_repo, turns)
-    arrived = []
 
     async def scenario():
         async with app.run_test(size=(100, 30)) as pilot:
             await send(pilot, "hi")
             await finish_turn(pilot)
             await send(pilot, "/compact")
-            try:
-                await wait_for(pilot, lambda: bool(app.state.compactions), "a context_compacted event", timeout=10)
-            except AssertionError:
-                return
-            arrived.append(True)
+            await wait_for(pilot, lambda: bool(app.state.compactions), "a context_compacted event", timeout=20)
             await send(pilot, "/context")
             assert isinstance(app.screen, ContextScreen)
             shown = str(app.screen.query_one("#compactions").content)
             assert app.state.compactions[0].event.summary in shown and "#1" in shown
 
     asyncio.run(scenario())
-    if not arrived:
-        pytest.skip("the session does not answer the Compact op with a context_compacted event in this build")
 
 
 def test_modal_leaves_the_ui_responsive(calc_repo):
