@@ -23,7 +23,8 @@ from wren.tools.output import cap
 class SearchCodeArgs(BaseModel):
     query: str = Field(min_length=1, description="what to find: a description of behaviour, identifiers, "
                                                  "an error message or a traceback")
-    k: int = Field(8, ge=1, le=50, description="how many results")
+    # Clamped, not validated: grammars of local models cannot express a range.
+    k: int = Field(8, description="how many results (1 to 50)")
 
 
 @dataclass
@@ -80,7 +81,7 @@ def search_code(args: SearchCodeArgs, ctx: ToolContext) -> ToolResult:
     opened = _opened(ctx.workspace.root)
     opened.index.update(dense=False)
     _fill_in_background(opened)
-    hits = search(opened.index, args.query, args.k)
+    hits = search(opened.index, args.query, min(max(args.k, 1), 50))
     notes = [f"note: {n}" for n in opened.notes]
     if opened.index.store is not None and (left := len(opened.index.missing())):
         notes.append(f"note: semantic index still filling in ({left} chunks to embed); "

@@ -22,9 +22,9 @@ SNIFF = 8192
 
 class ReadFileArgs(BaseModel):
     path: str = Field(description="file path relative to the workspace root")
-    # 0 is accepted as "from the start" / "to the end": small models emit it often.
-    start_line: int | None = Field(None, ge=0, description="first line to show (1-based)")
-    end_line: int | None = Field(None, ge=0, description="last line to show (inclusive)")
+    # Values below 1 mean "from the start" / "to the end": local grammars cannot bound integers.
+    start_line: int | None = Field(None, description="first line to show (1-based)")
+    end_line: int | None = Field(None, description="last line to show (inclusive)")
 
 
 def looks_binary(head: bytes) -> bool:
@@ -76,7 +76,9 @@ def read_file(args: ReadFileArgs, ctx: ToolContext) -> ToolResult:
     if size > MAX_READ_BYTES and not (args.start_line or args.end_line):
         raise ToolError(f"{args.path} is {size} bytes, too large to read whole; read a range with "
                         "start_line and end_line (grep finds the lines you need)")
-    start = args.start_line or 1
+    start = max(args.start_line or 1, 1)
+    if args.end_line is not None and args.end_line < 1:
+        args = args.model_copy(update={"end_line": None})
     if args.end_line and args.end_line < start:
         raise ToolError(f"end_line {args.end_line} is before start_line {start}")
     encoding = text_encoding(head)
