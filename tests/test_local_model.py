@@ -11,7 +11,7 @@ from conftest import smollm2_path, wren
 pytestmark = pytest.mark.slow
 
 VALID_TOOLS = {"read_file", "list_files", "grep", "edit_file", "write_file", "shell", "run_tests", "update_plan",
-               "recall"}
+               "recall", "search_code"}
 BAD_STEP = ("not valid JSON", "invalid arguments", "unknown tool", "must be a JSON object")
 PROMPTS = [
     "List the files in this repository.", "Read calc.py and tell me what add does.",
@@ -54,17 +54,21 @@ def run_turns(repo, backend, prompts, max_steps=4):
     return [e.model_dump() for e in session.events()]
 
 
-def count_steps(events):
+def count_steps(events, bad=None):
+    """(steps, valid steps); the invalid ones are appended to `bad` for the failure message."""
     results = {e["call_id"]: e for e in events if e["type"] == "tool_result"}
     steps = valid = 0
     for msg in (e for e in events if e["type"] == "assistant_message"):
         steps += 1
         if not msg["tool_calls"]:
-            valid += bool(msg["content"].strip())
-            continue
-        (call,) = msg["tool_calls"]
-        output = results[call["id"]]["output"]
-        valid += call["name"] in VALID_TOOLS and not any(bad in output for bad in BAD_STEP)
+            ok = bool(msg["content"].strip())
+        else:
+            (call,) = msg["tool_calls"]
+            output = results[call["id"]]["output"]
+            ok = call["name"] in VALID_TOOLS and not any(b in output for b in BAD_STEP)
+        valid += ok
+        if not ok and bad is not None:
+            bad.append(msg)
     return steps, valid
 
 
@@ -79,13 +83,14 @@ def test_wren_run_local_takes_real_steps(calc_repo):
 
 def test_every_constrained_step_parses(calc_repo, backend):
     steps = valid = 0
+    bad: list = []
     for prompt in PROMPTS:  # one turn at a time, until 20 steps have run
-        more, ok = count_steps(run_turns(calc_repo, backend, [prompt], max_steps=3))
+        more, ok = count_steps(run_turns(calc_repo, backend, [prompt], max_steps=3), bad)
         steps, valid = steps + more, valid + ok
         if steps >= 20:
             break
     assert steps >= 20, f"only {steps} steps ran"
-    assert valid == steps, f"{steps - valid} of {steps} steps did not parse into a valid call or reply"
+    assert valid == steps, f"{steps - valid} of {steps} steps did not parse into a valid call or reply: {bad}"
 
 
 def test_kv_cache_is_reused_between_steps(calc_repo, backend):
