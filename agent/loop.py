@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from wren.agent.errors import ModelError
 from wren.agent.events import AssistantDelta, AssistantMessage, Status, UsageEvent
-from wren.agent.messages import Message
+from wren.agent.messages import Message, redacted
 from wren.agent.models.base import ModelReply
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def call_model(s: "Session") -> ModelReply:
     overflowed = False
     for attempt in range(policy.attempts + 1):
         try:
-            reply = s.backend.complete(s.context.manager.prompt(), s.offered_tools(),
+            reply = s.backend.complete(redacted(s.context.manager.prompt()), s.offered_tools(),
                                        lambda text: s.emit(AssistantDelta(text=text)))
             break
         except ModelError as exc:

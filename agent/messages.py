@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from wren.tools.redact import redact_data
+
 
 class ToolCall(BaseModel):
     id: str
@@ -38,3 +40,9 @@ class Message(BaseModel):
 def arguments_text(arguments: object) -> str:
     """Scripted and hosted models give arguments as text or as an object; keep text as is."""
     return arguments if isinstance(arguments, str) else json.dumps(arguments)
+
+
+def redacted(messages: list[Message]) -> list[Message]:
+    """What the model is sent: secret values and key-shaped tokens replaced, whatever their source
+    (a prompt, AGENTS.md, a tool's output, a summary)."""
+    return [Message.model_validate(redact_data(m.model_dump())) for m in messages]

@@ -28,6 +28,7 @@ from wren.context.service import ContextService
 from wren.tools.base import Registry, ToolContext, ToolResult
 from wren.tools.checkpoints import CheckpointError, Checkpointer
 from wren.tools.errors import ToolError
+from wren.tools.redact import redact_data
 from wren.tools.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -99,6 +100,8 @@ class Session:
             yield event
 
     def emit(self, event: Event) -> None:
+        # One seam for the log, stream-json, the TUI and editors: none of them ever sees a secret.
+        event = type(event).model_validate(redact_data(event.model_dump()))
         self.log.append(event)
         self._events.put(event)
 

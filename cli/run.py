@@ -14,6 +14,7 @@ from wren.agent.events import ErrorInfo, Result, ToolResultEvent, Usage
 from wren.agent.ops import Interrupt, Shutdown, UserInput
 from wren.cli.render import progress_line
 from wren.cli.start import session_config, workspace_root
+from wren.tools.redact import redact
 
 
 def _read_prompt(arg: str | None) -> str:
@@ -99,8 +100,8 @@ def _consume(session, fmt: str, include_diff: bool) -> Result | None:
             if include_diff:
                 from wren.cli.diff import changes_diff
 
-                result = event.model_copy(update={"diff": changes_diff(session.workspace.root, event.files_changed,
-                                                                       tool_diffs)})
+                diff = changes_diff(session.workspace.root, event.files_changed, tool_diffs)
+                result = event.model_copy(update={"diff": redact(diff) if diff else diff})
             event = result
         if fmt == "stream-json":
             print(event.model_dump_json(), flush=True)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, ValidationError
 from wren.agent.events import PlanStep
 from wren.tools.errors import ToolError
 from wren.tools.output import MAX_CHARS, cap
+from wren.tools.redact import redact
 from wren.tools.workspace import Workspace
 
 # Same vocabulary as ACP's ToolKind, so editors can show the right icon.
@@ -58,6 +59,8 @@ class Tool:
 
     def run(self, args: BaseModel, ctx: ToolContext) -> ToolResult:
         result = self.func(args, ctx)
+        # Every tool's output, not only shell's: a file or an MCP result can hold a key too.
+        result = result.model_copy(update={"output": redact(result.output)})
         capped = cap(result.output, MAX_CHARS, self.more_hint)
         if capped == result.output:
             return result

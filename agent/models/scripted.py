@@ -29,6 +29,8 @@ class ScriptedTurn(BaseModel):
     error: str | None = None
     # Text that must appear in the prompt this turn answers; lets transcripts check what the model saw.
     expect: list[str] = Field(default_factory=list)
+    # Text that must not appear in it (a secret, an instruction that should have been dropped).
+    absent: list[str] = Field(default_factory=list)
 
 
 class Script(BaseModel):
@@ -94,7 +96,7 @@ class ScriptedBackend:
             index, turn = self._next, self.script.turns[self._next]
             self._next += 1
         self.prompt_sizes.append(size)
-        check_prompt(messages, turn.expect, index)
+        check_prompt(messages, turn.expect, index, turn.absent)
         if turn.error:
             raise fault_error(turn.error, self.name, "simulated by the script")
         if turn.content:
@@ -106,7 +108,7 @@ class ScriptedBackend:
         return ModelReply(content=turn.content, tool_calls=calls, usage=usage)
 
 
-def check_prompt(messages: list[Message], expect: list[str], index: int) -> None:
+def check_prompt(messages: list[Message], expect: list[str], index: int, absent: list[str] = ()) -> None:
     """The invariants a real provider enforces, checked so tests cannot pass on a broken prompt."""
     if not messages or messages[0].role != "system":
         raise ModelError(f"scripted turn {index}: the prompt must start with the system message", kind="invariant")
@@ -123,7 +125,10 @@ def check_prompt(messages: list[Message], expect: list[str], index: int) -> None
             open_calls = {c.id for c in m.tool_calls}
     if open_calls:
         raise ModelError(f"scripted turn {index}: calls {sorted(open_calls)} have no result", kind="invariant")
-    text = "\n".join(m.content for m in messages)
+    text = "\n".join([m.content for m in messages] + [c.arguments for m in messages for c in m.tool_calls])
     missing = [e for e in expect if e not in text]
     if missing:
         raise ModelError(f"scripted turn {index}: the prompt lacks {missing}", kind="invariant")
+    present = [a for a in absent if a in text]
+    if present:
+        raise ModelError(f"scripted turn {index}: the prompt holds {present}, which it must not", kind="invariant")
