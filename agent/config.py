@@ -29,6 +29,7 @@ class ContextConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     compact_at: float = Field(0.8, gt=0.1, le=1.0)  # share of the budget that triggers compaction
     window: int | None = Field(None, ge=512)  # override the model's window (tokens)
+    repo_map_tokens: int | None = Field(None, ge=0)  # repo map size; 0: none; unset: by the window
 
 
 class McpServerConfig(BaseModel):

@@ -30,6 +30,7 @@ class UserMessage(_Event):
     type: Literal["user_message"] = "user_message"
     text: str
     recalled: str = ""  # session memory retrieved for this message and shown to the model with it
+    repo_map: str = ""  # the workspace's most relevant definitions, shown with it to models with room
 
 
 class AssistantDelta(_Event):

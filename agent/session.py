@@ -170,9 +170,9 @@ class Session:
         self.limits = LimitState(self.cfg.limits)  # limits apply per turn
         error, code = None, None
         try:
-            recalled = self.context.auto_recall(text)
-            self.record(Message(role="user", content=user_content(text, recalled)),
-                        UserMessage(text=text, recalled=recalled))
+            recalled, repo_map = self.context.auto_recall(text), self.context.repo_map(text)
+            self.record(Message(role="user", content=user_content(text, recalled, repo_map)),
+                        UserMessage(text=text, recalled=recalled, repo_map=repo_map))
             self.context.manager.add_directive(text)
             outcome = run_turn(self)
         except WrenError as exc:

@@ -73,6 +73,15 @@ class ContextManager:
             self.summaries.pop()
         return len(restored)
 
+    def files_in_play(self) -> list[str]:
+        """Files the session has worked with: named by tool calls now in context or evicted before."""
+        paths = list(self.files_touched)
+        for m in self.messages:
+            for c in m.tool_calls:
+                if (path := _arg(c.arguments, "path")) and path not in paths:
+                    paths.append(path)
+        return paths
+
     def _note(self, evicted: list[Message]) -> None:
         """Facts the summary must keep exactly: files edited and tool calls that failed."""
         calls = {c.id: c for m in evicted for c in m.tool_calls}
@@ -115,18 +124,22 @@ def _arg(arguments: str, key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def user_content(text: str, recalled: str) -> str:
-    if not recalled:
-        return text
-    return (f"{text}\n\n[Recalled from earlier in this session (compacted out of the prompt); "
-            f"use the recall tool for more]\n{recalled}")
+def user_content(text: str, recalled: str, repo_map: str = "") -> str:
+    # Sent with the user's message, not in the system prompt: the prefix stays byte-stable for caches.
+    if recalled:
+        text += (f"\n\n[Recalled from earlier in this session (compacted out of the prompt); "
+                 f"use the recall tool for more]\n{recalled}")
+    if repo_map:
+        text += ("\n\n[Repository map: the definitions most relevant to this message, by file "
+                 f"(line│text); read_file or search_code for more]\n{repo_map}")
+    return text
 
 
 def replay(ctx: ContextManager, events: list[Event]) -> None:
     """Rebuild the working context from a session log, compactions included."""
     for ev in events:
         if isinstance(ev, UserMessage):
-            ctx.add(Message(role="user", content=user_content(ev.text, ev.recalled)))
+            ctx.add(Message(role="user", content=user_content(ev.text, ev.recalled, ev.repo_map)))
             ctx.add_directive(ev.text)
         elif isinstance(ev, AssistantMessage):
             _close_dangling_calls(ctx)

@@ -9,6 +9,7 @@ are left out: their full text is in the prompt already.
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Callable, Iterable
@@ -155,6 +156,26 @@ def fit(ranked: list[RankedDefinition], budget: int, count_tokens: Callable[[str
         else:
             high = mid - 1
     return best
+
+
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+MAP_WINDOWS = ((32_000, 1024), (16_000, 512))  # (window at least, map tokens); smaller windows get none
+
+
+def map_budget(window: int | None, configured: int | None) -> int:
+    """Tokens for the map: as configured, else by the window. A small local window needs its room for
+    the task itself, and an unknown window gets nothing rather than a guess."""
+    if configured is not None:
+        return configured
+    return next((tokens for least, tokens in MAP_WINDOWS if window and window >= least), 0)
+
+
+def mentioned_identifiers(text: str) -> set[str]:
+    """Names a message uses, dotted names split too: `pkg.Class.method` names all three."""
+    names = set()
+    for word in IDENTIFIER.findall(text):
+        names.update(part for part in word.split(".") if len(part) >= MIN_NAME)
+    return names
 
 
 def repo_map(index: CodeIndex, budget: int, files_in_play: Iterable[str] = (), identifiers: Iterable[str] = (),

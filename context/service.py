@@ -82,6 +82,28 @@ class ContextService:
             return "Nothing has been compacted out of this session yet; everything is still in your context."
         return format_recalled(self.memory.search(query, k)) or "No earlier context matches that query."
 
+    def repo_map(self, text: str) -> str:
+        """The repo map for a new user message, personalised by the files in play and the names it
+        uses; empty for models without room for one."""
+        from wren.context.repomap import fit, map_budget, mentioned_identifiers, rank_definitions
+
+        tokens = map_budget(self.budget.window if self.budget else None, self.options.repo_map_tokens)
+        if not tokens:
+            return ""
+        from wren.tools.code_search import opened_index
+
+        try:
+            index = opened_index(self.root)
+            index.update(dense=False)
+        except Exception as exc:  # noqa: BLE001 - the map is an aid: an index that cannot open must not stop the turn
+            self.warn(f"no repo map this turn: the code index could not be opened ({exc})")
+            return ""
+        tags = index.catalog.tags()
+        # Files a tool has read or changed (left out of the map: the model has seen them); files the
+        # message names count through their names, among the identifiers.
+        in_play = [p for p in self.manager.files_in_play() if p in tags]
+        return fit(rank_definitions(tags, in_play, mentioned_identifiers(text)), tokens)
+
     def auto_recall(self, text: str) -> str:
         """The few evicted chunks most relevant to a new user message, within a small budget."""
         if not self.has_memory() or not len(self.memory):

@@ -58,6 +58,11 @@ def workspace_index(root: Path, warn) -> CodeIndex:
     return open_index(root, config.embeddings, warn, server)
 
 
+def opened_index(root: Path) -> CodeIndex:
+    """The workspace's index, shared by search_code and the repo map."""
+    return _opened(root).index
+
+
 def _opened(root: Path) -> _Open:
     with _OPENING:
         if root not in _OPEN:
