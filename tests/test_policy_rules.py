@@ -1,4 +1,4 @@
-"""Allow and deny rules: how shell commands are split and judged, path globs, config, `wren run`."""
+"""Allow and deny rules: how shell commands are split and judged, path globs, config, `wren policy check`."""
 from __future__ import annotations
 
 import os
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import wren, write_script
+from conftest import clean_env, wren, write_script
 from wren.agent.approval import Policy
 from wren.agent.config import load_config
 from wren.agent.errors import ConfigError
@@ -242,6 +242,47 @@ def test_allow_always_remembers_the_command_not_the_tool():
     assert policy.decide(SHELL, SHELL.args(command="bash -c 'rm x'"))[0] == "ask"
     policy.remember(EDIT, None)
     assert "edit_file" in policy.always
+
+
+# ---- wren policy check -----------------------------------------------------------------------
+
+@pytest.fixture
+def checked(tmp_path: Path) -> Path:
+    (tmp_path / "wren.toml").write_text('[policy]\nallow = ["shell(pytest*)", "shell(git status*)"]\n'
+                                        'deny = ["shell(rm -rf*)", "edit_file(.github/**)"]\n')
+    return tmp_path
+
+
+def test_policy_check_allows(checked):
+    run = wren("policy", "check", "pytest -q && git status", "--workspace", str(checked))
+    assert run.code == 0, run.stderr
+    assert "pytest -q   allow rule shell(pytest*)" in run.stdout
+    assert "git status  allow rule shell(git status*)" in run.stdout
+    assert "* ask        allow" in run.stdout
+
+
+def test_policy_check_denies_with_the_rule(checked):
+    run = wren("policy", "check", "git status; rm -rf build", cwd=checked)
+    assert run.code == 4, run.stdout + run.stderr
+    assert "rm -rf build  deny rule shell(rm -rf*)" in run.stdout
+    assert '  auto       deny   deny rule shell(rm -rf*) matches "rm -rf build"' in run.stdout
+
+
+def test_policy_check_asks_and_paths(checked):
+    run = wren("policy", "check", "pytest && make", "--workspace", str(checked))
+    assert run.code == 1 and "  make    no rule: the mode decides" in run.stdout
+    assert wren("policy", "check", "pytest && make", "--approval", "auto", "--workspace", str(checked)).code == 0
+    run = wren("policy", "check", "--tool", "edit_file", ".github/workflows/ci.yml", "--workspace", str(checked))
+    assert run.code == 4 and "deny rule edit_file(.github/**)" in run.stdout
+    assert wren("policy", "check", "--tool", "edit_file", "src/a.py", "--workspace", str(checked)).code == 1
+
+
+def test_policy_check_bad_rule_and_help(checked):
+    (checked / "wren.toml").write_text('[policy]\nallow = ["shell(pytest"]\n')
+    run = wren("policy", "check", "pytest", "--workspace", str(checked))
+    assert run.code == 2 and "shell(pytest" in run.stderr
+    run = wren("policy", "check", "--help", env=clean_env())
+    assert run.code == 0 and "shell(GLOB)" in run.stdout and "4 denied" in run.stdout
 
 
 # ---- the same rules in `wren run` --------------------------------------------------------------
