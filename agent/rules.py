@@ -27,6 +27,7 @@ _RULE = re.compile(r"\s*([A-Za-z0-9_.-]+)\s*(?:\((.*)\))?\s*", re.DOTALL)
 # Commands that run the command or code they are given: a deny rule looks past them.
 WRAPPERS = {"sudo", "doas", "env", "command", "builtin", "exec", "nohup", "nice", "time", "timeout", "stdbuf",
             "xargs", "watch", "strace", "ionice", "chronic", "unbuffer"}
+_WRAPPER_REACH, _MAX_CORES, _MAX_NESTING = 8, 64, 8
 SHELLS = {"sh", "bash", "zsh", "dash", "ksh", "mksh", "fish"}
 # First words after which "allow always" remembers the exact command, not every command they start.
 RUNS_ANYTHING = WRAPPERS | SHELLS | {"eval", "source", ".", "python", "python3", "node", "perl", "ruby", "php",
@@ -151,7 +152,7 @@ class Rules:
                 parts = [_Part.of(words) for words in _expand(split_command(command))]
             except Unparsable as exc:
                 # Deny rules still look at the raw text and at what a naive split finds in it.
-                parts = [_Part.of(words) for words in _naive_split(command)]
+                parts = [_Part.of(words, strict=False) for words in _naive_split(command)]
                 return Judgement(tuple(self._decide(tool, p.text, p.views, allow=False) for p in parts), str(exc))
             return Judgement(tuple(self._decide(tool, p.text, p.views) for p in parts))
         path = getattr(args, "path", None) if tool in PATH_TOOLS else None
@@ -213,35 +214,48 @@ class _Part:
     views: list[str]  # what deny rules match: the text, and what it runs past prefixes and wrappers
 
     @classmethod
-    def of(cls, words: list[str]) -> "_Part":
+    def of(cls, words: list[str], strict: bool = True) -> "_Part":
         text = " ".join(words)
-        return cls(words, text, list(dict.fromkeys([text, *(" ".join(v) for v in _cores(words))])))
+        try:
+            cores = _cores(words)
+        except Unparsable:
+            if strict:
+                raise
+            cores = []
+        return cls(words, text, list(dict.fromkeys([text, *(" ".join(v) for v in cores)])))
 
 
 def _cores(words: list[str]) -> list[list[str]]:
-    """What a command runs once `FOO=1` prefixes, a path (`/bin/rm`) and wrappers (`sudo -u x`) are
-    looked past; for a wrapper every later word may start the real command, so each is tried."""
-    i = 0
-    while i < len(words) and is_assignment(words[i]):
-        i += 1
-    if i == len(words):
-        return []
-    rest = [command_name(words[i]), *words[i + 1:]]
-    found = [rest] if i or rest[0] != words[i] else []
-    if rest[0] in WRAPPERS:
-        for j in range(1, len(rest)):
-            found += [rest[j:], *_cores(rest[j:])]
-    return found
+    """What a command may run once `FOO=1` prefixes, a path (`/bin/rm`) and wrappers (`sudo -u x`) are
+    looked past. A wrapper's options are unknown, so each of the next few words may start the real
+    command. Unparsable past a bound: a chain of wrappers that long is no command to guess about."""
+    reachable = [False] * (len(words) + 1)
+    reachable[0] = True
+    starts = []
+    for k, word in enumerate(words):
+        if not reachable[k]:
+            continue
+        if is_assignment(word):
+            reachable[k + 1] = True
+            continue
+        starts.append(k)
+        if command_name(word) in WRAPPERS:
+            for j in range(k + 1, min(len(words), k + 1 + _WRAPPER_REACH)):
+                reachable[j] = True
+    if len(starts) > _MAX_CORES:
+        raise Unparsable(f"more than {_MAX_CORES} words may start the command behind its wrappers")
+    return [[command_name(words[k]), *words[k + 1:]] for k in starts]
 
 
-def _expand(parts: list[list[str]]) -> list[list[str]]:
+def _expand(parts: list[list[str]], depth: int = 0) -> list[list[str]]:
     """Each part, then the commands it hands to a shell: `bash -c 'a; b'`, `eval 'a; b'`, `find -exec`."""
     out: list[list[str]] = []
     for words in parts:
         out.append(words)
-        for core in [words, *_cores(words)]:
-            for script in _scripts(core):
-                out += _expand(split_command(script))
+        for script in dict.fromkeys(s for core in _cores(words) for s in _scripts(core)):
+            if depth >= _MAX_NESTING:
+                raise Unparsable("shells inside shells nest too deeply")
+            out += _expand(split_command(script), depth + 1)
     return out
 
 

@@ -31,7 +31,10 @@ class Unparsable(ValueError):
 def split_command(command: str) -> list[list[str]]:
     """The words of each simple command in `command`, in order; Unparsable when it cannot be followed."""
     splitter = _Splitter(command)
-    splitter.commands(close="")
+    try:
+        splitter.commands(close="")
+    except RecursionError:
+        raise Unparsable("substitutions nest too deeply") from None
     return splitter.parts
 
 

@@ -80,6 +80,7 @@ COMMANDS = [
     ("FOO=1 pytest", "ask"),
     ("FOO=1 rm -rf /", "deny"),
     ("sudo rm -rf /", "deny"),
+    ("nice " * 20 + "rm -rf x", "deny"),
     ("timeout 5 curl x", "deny"),
     ("bash -c 'rm -rf /'", "deny"),
     ("bash -c 'pytest'", "ask"),
@@ -147,7 +148,8 @@ def test_split_command(command, parts):
     assert [" ".join(words) for words in split_command(command)] == parts
 
 
-@pytest.mark.parametrize("command", ['echo "x', "echo 'x", "echo $(ls", "f() { ls; }", "cat <<EOF\nx\nEOF", "a )"])
+@pytest.mark.parametrize("command", ['echo "x', "echo 'x", "echo $(ls", "f() { ls; }", "cat <<EOF\nx\nEOF", "a )",
+                                     "echo " + "$(" * 2000 + "x" + ")" * 2000])
 def test_unparsable_commands(command):
     with pytest.raises(Unparsable):
         split_command(command)
