@@ -101,7 +101,8 @@ class Judgement:
 
     @property
     def allowed(self) -> bool:
-        return self.unparsable is None and all(s.effect == "allow" for s in self.subjects)
+        # An empty command (or a comment alone) has no part to allow.
+        return self.unparsable is None and bool(self.subjects) and all(s.effect == "allow" for s in self.subjects)
 
     def reason(self) -> str:
         """Names the deciding rule(s), for a call that a rule denies or allows."""
@@ -138,9 +139,6 @@ class Rules:
     def parse(cls, allow: list[str], deny: list[str], root: Path | None = None) -> "Rules":
         return cls([parse_rule(r) for r in allow], [parse_rule(r) for r in deny], root)
 
-    def __bool__(self) -> bool:
-        return bool(self.allow or self.deny)
-
     def names(self, tool: str) -> bool:
         """True when an allow rule may let some call of `tool` run (so a headless run offers it)."""
         return any(r.tool == tool for r in self.allow)
@@ -149,7 +147,7 @@ class Rules:
         """Which rule decides each part of a call; deny rules first. `args` None: the tool as such."""
         if tool == "shell" and isinstance(command := getattr(args, "command", None), str):
             try:
-                parts = [_Part.of(words) for words in _expand(split_command(command))]
+                parts = _parts(command)
             except Unparsable as exc:
                 # Deny rules still look at the raw text and at what a naive split finds in it.
                 parts = [_Part.of(words, strict=False) for words in _naive_split(command)]
@@ -182,13 +180,14 @@ class Rules:
                 found.append(real)
         return found
 
+
 def always_rules(command: str) -> list[Rule]:
     """The session rules "allow always" adds for a shell command, per part: its first word and subcommand
     (`git status`, `npm test`; the word alone when an option follows, `pytest -q`), alone or with more
     arguments; the exact part when its first word runs whatever it is given (`bash -c ...`). [] for a
     command that cannot be split."""
     try:
-        parts = [_Part.of(words) for words in _expand(split_command(command))]
+        parts = _parts(command)
     except Unparsable:
         return []
     patterns: list[str] = []
@@ -223,6 +222,10 @@ class _Part:
                 raise
             cores = []
         return cls(words, text, list(dict.fromkeys([text, *(" ".join(v) for v in cores)])))
+
+
+def _parts(command: str) -> list[_Part]:
+    return [_Part.of(words) for words in _expand(split_command(command))]
 
 
 def _cores(words: list[str]) -> list[list[str]]:

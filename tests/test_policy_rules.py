@@ -76,6 +76,7 @@ COMMANDS = [
     ("{ ls; pytest; }", "allow"),
     ("if git status; then rm -rf x; fi", "deny"),
     ("pytest # && rm -rf /", "allow"),  # a comment runs nothing
+    ("# pytest", "ask"),  # nothing to allow
     # prefixes and wrappers: deny looks past them, allow does not
     ("FOO=1 pytest", "ask"),
     ("FOO=1 rm -rf /", "deny"),
