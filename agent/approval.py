@@ -1,16 +1,22 @@
 """Approval policy: which tool calls run, which ask a human, which are refused.
 
-Policy is decided here, from the mode and the call's arguments; nothing a tool returns can change it.
+Policy is decided here, from the mode, the allow and deny rules (agent/rules.py) and the call's
+arguments; nothing a tool returns can change it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel
 
+from wren.agent.rules import Rules, always_rules
 from wren.tools.base import Tool
 from wren.tools.workspace import looks_secret
+
+if TYPE_CHECKING:
+    from wren.agent.config import Config
 
 Mode = Literal["read-only", "ask", "auto-edit", "auto"]
 MODES: tuple[Mode, ...] = ("read-only", "ask", "auto-edit", "auto")
@@ -22,8 +28,18 @@ class Policy:
     mode: Mode = "ask"
     # Tools the user allowed "always" during this session.
     always: set[str] = field(default_factory=set)
+    rules: Rules = field(default_factory=Rules)
+
+    @classmethod
+    def from_config(cls, config: "Config", root: Path, mode: str | None = None) -> "Policy":
+        """The mode given (a flag, an editor's choice), else the config's, else ask; the config's rules."""
+        rules = Rules.parse(config.policy.allow, config.policy.deny, root)
+        return cls(mode=mode or config.approval or "ask", rules=rules)  # type: ignore[arg-type]
 
     def decide(self, tool: Tool, args: BaseModel | None = None) -> tuple[Verdict, str]:
+        judgement = self.rules.judge(tool.name, args)
+        if judgement.denial is not None:
+            return "deny", judgement.reason()  # deny rules win in every mode
         if tool.mutating and self.mode == "read-only":
             return "deny", f"{tool.name} changes the workspace and the approval mode is read-only"
         if self.mode == "auto":
@@ -34,8 +50,20 @@ class Policy:
             return "ask", f"{tool.name} would read {path}, which looks like it holds secrets"
         if not tool.mutating:
             return "allow", "read-only tool"
+        if judgement.allowed:
+            return "allow", judgement.reason()
         if tool.name in self.always:
             return "allow", f"{tool.name} allowed for this session"
         if self.mode == "auto-edit" and tool.kind == "edit":
             return "allow", "edits inside the workspace run in auto-edit mode"
-        return "ask", f"{tool.name} needs approval in {self.mode} mode"
+        unmatched = judgement.unmatched() if self.rules.names(tool.name) else ""
+        return "ask", f"{tool.name} needs approval in {self.mode} mode" + (f" ({unmatched})" if unmatched else "")
+
+    def remember(self, tool: Tool, args: BaseModel | None) -> None:
+        """"Allow always": a shell command's first words for the rest of the session, else the whole tool."""
+        if tool.name != "shell":
+            self.always.add(tool.name)
+            return
+        # A command that cannot be split adds nothing: it was allowed once, and asks again next time.
+        command = getattr(args, "command", "")
+        self.rules.allow.extend(r for r in always_rules(command) if r not in self.rules.allow)

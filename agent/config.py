@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from wren.agent.errors import ConfigError
+from wren.agent.rules import parse_rule
 
 HOSTED_DEFAULTS = {"anthropic": "anthropic/claude-sonnet-4-5", "openai": "openai/gpt-4.1",
                    "gemini": "gemini/gemini-2.5-pro", "mistral": "mistral/mistral-large-latest",
@@ -61,6 +62,13 @@ class ChromaConfig(BaseModel):
     ssl: bool = False
 
 
+class PolicyConfig(BaseModel):
+    """Allow and deny rules (agent/rules.py): `shell(pytest*)`, `edit_file(.github/**)`, `write_file`."""
+    model_config = ConfigDict(extra="forbid")
+    allow: list[str] = Field(default_factory=list)
+    deny: list[str] = Field(default_factory=list)
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="ignore")
     model: str | None = None
@@ -73,6 +81,7 @@ class Config(BaseModel):
     # default: Chroma's all-MiniLM-L6-v2 (ONNX, local); none: lexical search only; else a litellm model
     embeddings: str = "default"
     chroma: ChromaConfig = Field(default_factory=ChromaConfig)
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
 
 
 def user_config_path() -> Path:
@@ -90,18 +99,42 @@ def _read(path: Path) -> dict:
 
 
 def load_config(root: Path) -> Config:
-    """The workspace's wren.toml wins over the user's config, key by key; MCP servers of both apply."""
+    """The workspace's wren.toml wins over the user's config, key by key; MCP servers and policy rules
+    of both apply."""
     user, workspace = _read(user_config_path()), _read(root / "wren.toml")
     merged = {**user, **workspace}
     servers = {**_servers(user), **_servers(workspace)}
     if servers:
         merged["mcp"] = {**(merged["mcp"] if isinstance(merged.get("mcp"), dict) else {}), "servers": servers}
+    if "policy" in user or "policy" in workspace:
+        tables = [_policy(user_config_path(), user), _policy(root / "wren.toml", workspace)]
+        merged["policy"] = {**tables[0], **tables[1],
+                            **{key: [rule for t in tables for rule in t.get(key, [])] for key in ("allow", "deny")}}
     try:
         return Config.model_validate(merged)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(map(str, err["loc"]))
         raise ConfigError(f"bad config value {where}: {err['msg']} (in wren.toml or {user_config_path()})") from None
+
+
+def _policy(path: Path, config: dict) -> dict:
+    """One file's [policy] table, its rules checked: a bad one is a ConfigError naming the rule and the file."""
+    table = config.get("policy", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"bad config value policy in {path}: expected a table such as "
+                          '[policy] allow = ["shell(pytest*)"]')
+    for key in ("allow", "deny"):
+        rules = table.get(key, [])
+        if not isinstance(rules, list) or not all(isinstance(r, str) for r in rules):
+            raise ConfigError(f"bad config value policy.{key} in {path}: expected a list of rules such as "
+                              '["shell(git status*)", "edit_file(docs/**)"]')
+        for rule in rules:
+            try:
+                parse_rule(rule)
+            except ConfigError as exc:
+                raise ConfigError(f"{exc.message} (policy.{key} in {path})") from None
+    return table
 
 
 def _servers(table: dict) -> dict:

@@ -118,7 +118,9 @@ class Session:
         offered = []
         for tool in self.registry.tools.values():
             verdict, _ = self.policy.decide(tool)
-            if verdict == "allow" or (verdict == "ask" and self.cfg.interactive):
+            # A headless run still offers a tool that allow rules let some calls of run (`shell(pytest*)`).
+            if verdict == "allow" or (verdict == "ask"
+                                      and (self.cfg.interactive or self.policy.rules.names(tool.name))):
                 offered.append(tool.schema())
         return offered
 
@@ -237,7 +239,7 @@ class Session:
             decision = self._await_decision(call.id)
             self.emit(ApprovalResolved(call_id=call.id, decision=decision.decision, message=decision.message))
             if decision.decision == "allow_always":
-                self.policy.always.add(tool.name)
+                self.policy.remember(tool, args)
             return decision.decision != "deny", decision.message or "the user denied this call"
         if verdict == "ask":
             reason += "; headless runs never wait for approval (use --approval auto-edit or auto)"

@@ -14,6 +14,29 @@ EXIT_CODES_HELP = """exit codes:
   3 model or provider error   4 blocked by approval policy   5 limit reached
   130 interrupted"""
 
+POLICY_HELP = """rules, in wren.toml or ~/.config/wren/config.toml (the rules of both apply):
+  [policy]
+  allow = ["shell(pytest*)", "shell(git status*)", "edit_file(docs/**)"]
+  deny = ["shell(rm -rf*)", "edit_file(.github/**)", "write_file"]
+
+  TOOL            every call of the tool
+  shell(GLOB)     a glob on each command, its words joined by single spaces (* matches
+                  anything, spaces and slashes too); `a && b`, `a | b`, `a; b`, subshells,
+                  $(...) and backticks are split, and every part must be allowed
+  PATH_TOOL(GLOB) read_file, list_files, grep, edit_file, write_file: a gitignore-style glob
+                  on the workspace-relative path (** crosses directories, * does not; no
+                  slash: at any depth; a directory covers what is inside it)
+
+  Deny wins, in every mode (auto too), and also matches past `FOO=1` prefixes, wrappers
+  such as sudo, and `bash -c '...'`. An allow rule lets a call run without asking in ask
+  and auto-edit modes only when it matches every part; read-only still denies changes.
+  A command that cannot be split (unbalanced quotes, here-documents, loops) is left to
+  the mode.
+
+exit codes:
+  0 runs without asking   1 asks first (the UI and editors ask; `wren run` denies it)
+  2 usage or config error (a malformed rule)   4 denied"""
+
 
 class Parser(argparse.ArgumentParser):
     """Usage errors are one line that says what to do, and exit 2."""
@@ -94,6 +117,22 @@ def build_parser() -> Parser:
     for p in (slist, show):
         p.add_argument("--cwd", help="workspace root (default: the current directory)")
 
+    policy = sub.add_parser("policy", help="check a command or a path against the approval rules")
+    psub = policy.add_subparsers(dest="policy_command", required=True, parser_class=Parser)
+    check = psub.add_parser("check", help="which rule decides a command or a path, and the verdict in each mode",
+                            description="Split the command as the approval policy does, show which rule "
+                                        "decides each part, and the verdict in each approval mode. The exit "
+                                        "code is the verdict in the mode in force.",
+                            epilog=POLICY_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    check.add_argument("subject", nargs="?", metavar="COMMAND_OR_PATH",
+                       help="the shell command (quote it), or the path with --tool")
+    check.add_argument("--tool", default="shell", help="the tool of the call: shell (default), a path tool such "
+                                                       "as edit_file, or any other tool")
+    check.add_argument("--approval", choices=APPROVAL_MODES,
+                       help="the mode in force (default: approval in wren.toml, else ask)")
+    check.add_argument("--workspace", "--cwd", dest="cwd", metavar="DIR",
+                       help="workspace root (default: the current directory)")
+
     undo = sub.add_parser("undo", help="put the files back as they were before a step of a session",
                           description="Restore the workspace files of checkpoint N (taken before each step "
                                       "that changed files). The current state is saved as a new checkpoint "
@@ -144,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         from wren.protocol.server import run as serve_acp
 
         return serve_acp(args)
-    if args.command in ("doctor", "models", "sessions", "mcp", "undo", "index"):
+    if args.command in ("doctor", "models", "sessions", "mcp", "undo", "index", "policy"):
         # Imported only when used: they pull in pydantic, git, llama.cpp, tree-sitter, chromadb and the MCP SDK.
         from importlib import import_module
 

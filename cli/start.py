@@ -42,5 +42,5 @@ def session_config(root: Path, *, model: str | None, api_base: str | None, appro
         host = McpHost(config.mcp.servers, root)
         tools += host.start()
     return SessionConfig(root=root, backend=backend, registry=Registry(tools),
-                         policy=Policy(mode=approval or config.approval or "ask"), limits=limits or Limits(),
+                         policy=Policy.from_config(config, root, approval), limits=limits or Limits(),
                          interactive=interactive, resume_id=resume_id, context=config.context, mcp=host)

@@ -118,7 +118,7 @@ async def open_session(bridge: Bridge, caps: ClientCapabilities, options: ServeO
     host, mcp_tools = await start_servers(mcp_specs, root)
     try:
         cfg = SessionConfig(root=root, backend=backend, registry=registry_for(bridge, caps, mcp_tools),
-                            policy=Policy(mode=options.approval or config.approval or "ask"),
+                            policy=Policy.from_config(config, root, options.approval),
                             interactive=True, resume_id=resume_id, mcp=host)
         session = AcpSession(cfg, bridge)
     except BaseException:

@@ -15,8 +15,9 @@ from textual.widgets import Input, Static
 
 from wren.agent.events import ApprovalRequested
 from wren.agent.ops import ApprovalDecision
+from wren.agent.rules import always_rules
 from wren.tui.cards import key_argument, short
-from wren.tui.preview import preview
+from wren.tui.preview import parse_arguments, preview
 
 
 class ApprovalScreen(ModalScreen[ApprovalDecision]):
@@ -42,7 +43,7 @@ class ApprovalScreen(ModalScreen[ApprovalDecision]):
             yield Input(placeholder="Tell the model why (Enter denies; Esc denies without a message)",
                         id="deny-message")
             yield Static(Text.assemble(("y", "bold"), " allow once   ", ("a", "bold"),
-                                       f" allow {ev.name} for this session   ", ("n", "bold"),
+                                       _always_label(ev), ("n", "bold"),
                                        " deny with a message   ", ("esc", "bold"), " deny"), id="approval-keys")
 
     def on_mount(self) -> None:
@@ -59,3 +60,14 @@ class ApprovalScreen(ModalScreen[ApprovalDecision]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.dismiss(ApprovalDecision(call_id=self.event.call_id, decision="deny", message=event.value.strip()))
+
+
+def _always_label(ev: ApprovalRequested) -> str:
+    """What "allow always" remembers: a shell command's first words (agent/rules.py), else the tool."""
+    command = parse_arguments(ev.arguments).get("command") if ev.name == "shell" else None
+    if not isinstance(command, str):
+        return f" allow {ev.name} for this session   "
+    heads = [str(r.pattern) for r in always_rules(command) if not str(r.pattern).endswith(" *")]
+    if not heads:
+        return " allow once (a command that cannot be split is not remembered)   "
+    return f" allow {', '.join(heads)} commands for this session   "

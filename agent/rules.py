@@ -1,0 +1,290 @@
+"""Allow and deny rules for tool calls: `shell(pytest*)`, `edit_file(.github/**)`, or a bare tool name.
+
+A shell call is split into the simple commands bash would run (agent/shell_split.py): each must be
+allowed for the call to be allowed, and one that a deny rule matches denies the call. Deny rules are
+a guard rail, not a sandbox (a script or a variable can hide what runs), so they match generously
+(also without `FOO=1` prefixes and wrappers such as `sudo`, and inside `bash -c '...'`), while allow
+rules match the command's own text only. Path rules match the workspace-relative path, gitignore style.
+"""
+from __future__ import annotations
+
+import fnmatch
+import os
+import posixpath
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+from wren.agent.errors import ConfigError
+from wren.agent.shell_split import Unparsable, command_name, is_assignment, split_command
+from wren.tools.globs import compile_glob
+
+Effect = Literal["allow", "deny"]
+PATH_TOOLS = ("read_file", "list_files", "grep", "edit_file", "write_file")
+_RULE = re.compile(r"\s*([A-Za-z0-9_.-]+)\s*(?:\((.*)\))?\s*", re.DOTALL)
+# Commands that run the command or code they are given: a deny rule looks past them.
+WRAPPERS = {"sudo", "doas", "env", "command", "builtin", "exec", "nohup", "nice", "time", "timeout", "stdbuf",
+            "xargs", "watch", "strace", "ionice", "chronic", "unbuffer"}
+_WRAPPER_REACH, _MAX_CORES, _MAX_NESTING = 8, 64, 8
+SHELLS = {"sh", "bash", "zsh", "dash", "ksh", "mksh", "fish"}
+# First words after which "allow always" remembers the exact command, not every command they start.
+RUNS_ANYTHING = WRAPPERS | SHELLS | {"eval", "source", ".", "python", "python3", "node", "perl", "ruby", "php",
+                                     "deno", "bun", "npx", "uvx", "pipx", "find", "awk", "make", "ssh", "docker"}
+
+
+@dataclass(frozen=True)
+class Rule:
+    tool: str
+    pattern: str | None  # None: any call of the tool
+    session: bool = False  # remembered from "allow always", not from the config
+    _match: Callable[[str], bool] | None = field(default=None, compare=False, repr=False)
+
+    def __str__(self) -> str:
+        return self.tool if self.pattern is None else f"{self.tool}({self.pattern})"
+
+    def matches(self, tool: str, subject: str | None) -> bool:
+        if tool != self.tool:
+            return False
+        return self._match is None or (subject is not None and self._match(subject))
+
+
+def parse_rule(text: str, *, session: bool = False) -> Rule:
+    """`tool` or `tool(pattern)`; ConfigError naming the rule when it is malformed."""
+    m = _RULE.fullmatch(text) if isinstance(text, str) else None
+    if m is None:
+        raise ConfigError(f"bad policy rule {text!r}: write `tool` or `tool(pattern)`, such as "
+                          "shell(git status*) or edit_file(docs/**)")
+    tool, pattern = m.group(1), m.group(2)
+    if pattern is None:
+        return Rule(tool, None, session)
+    pattern = pattern.strip()
+    if not pattern:
+        raise ConfigError(f"bad policy rule {text!r}: the pattern is empty; write `{tool}` for every call")
+    if tool == "shell":
+        pattern = " ".join(pattern.split())
+        regex = re.compile(fnmatch.translate(pattern))
+        return Rule(tool, pattern, session, lambda command: regex.fullmatch(command) is not None)
+    if tool in PATH_TOOLS:
+        return Rule(tool, pattern, session, _path_glob(text, pattern))
+    raise ConfigError(f"bad policy rule {text!r}: a pattern applies to shell (the command) or to a path tool "
+                      f"({', '.join(PATH_TOOLS)}); write `{tool}` alone for every call of it")
+
+
+def _path_glob(text: str, pattern: str) -> Callable[[str], bool]:
+    """gitignore style (tools/globs.py): `**` crosses directories, `*` does not; a pattern without a slash
+    matches at any depth, one with a slash from the workspace root; a directory covers what is inside it."""
+    if pattern.startswith("!"):
+        raise ConfigError(f"bad policy rule {text!r}: negation (!) is not supported; use allow and deny rules")
+    if ".." in pattern.split("/"):
+        raise ConfigError(f"bad policy rule {text!r}: paths are relative to the workspace; '..' never matches")
+    return compile_glob(pattern)
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One thing a call does (a simple command, a path), the rule that decides it, and what it says."""
+    text: str | None
+    rule: Rule | None = None
+    effect: Effect | None = None
+
+
+@dataclass(frozen=True)
+class Judgement:
+    subjects: tuple[Subject, ...]
+    unparsable: str | None = None  # why the command could not be split: allow rules cannot apply
+
+    @property
+    def denial(self) -> Subject | None:
+        return next((s for s in self.subjects if s.effect == "deny"), None)
+
+    @property
+    def allowed(self) -> bool:
+        # An empty command (or a comment alone) has no part to allow.
+        return self.unparsable is None and bool(self.subjects) and all(s.effect == "allow" for s in self.subjects)
+
+    def reason(self) -> str:
+        """Names the deciding rule(s), for a call that a rule denies or allows."""
+        if (s := self.denial) is not None:
+            return f"{_origin(s.rule, 'deny')} {s.rule} matches {_quoted(s.text)}"
+        if len(self.subjects) == 1:
+            s = self.subjects[0]
+            return f"{_origin(s.rule, 'allow')} {s.rule} matches {_quoted(s.text)}"
+        return "allow rules match every part: " + ", ".join(f"{s.rule} {_quoted(s.text)}" for s in self.subjects)
+
+    def unmatched(self) -> str:
+        """Why allow rules did not decide, for the reason of a call that asks."""
+        if self.unparsable is not None:
+            return f"allow rules cannot apply to a command that cannot be split: {self.unparsable}"
+        texts = [_quoted(s.text) for s in self.subjects if s.effect is None]
+        return f"no allow rule matches {', '.join(texts)}" if texts else ""
+
+
+def _origin(rule: Rule | None, effect: Effect) -> str:
+    return f"{effect} rule" if rule is None or not rule.session else f"{effect} rule of this session"
+
+
+def _quoted(text: str | None) -> str:
+    return '"' + (text or "") + '"'
+
+
+@dataclass
+class Rules:
+    allow: list[Rule] = field(default_factory=list)
+    deny: list[Rule] = field(default_factory=list)
+    root: Path | None = None  # the workspace, for path rules
+
+    @classmethod
+    def parse(cls, allow: list[str], deny: list[str], root: Path | None = None) -> "Rules":
+        return cls([parse_rule(r) for r in allow], [parse_rule(r) for r in deny], root)
+
+    def names(self, tool: str) -> bool:
+        """True when an allow rule may let some call of `tool` run (so a headless run offers it)."""
+        return any(r.tool == tool for r in self.allow)
+
+    def judge(self, tool: str, args: Any = None) -> Judgement:
+        """Which rule decides each part of a call; deny rules first. `args` None: the tool as such."""
+        if tool == "shell" and isinstance(command := getattr(args, "command", None), str):
+            try:
+                parts = _parts(command)
+            except Unparsable as exc:
+                # Deny rules still look at the raw text and at what a naive split finds in it.
+                parts = [_Part.of(words, strict=False) for words in _naive_split(command)]
+                return Judgement(tuple(self._decide(tool, p.text, p.views, allow=False) for p in parts), str(exc))
+            return Judgement(tuple(self._decide(tool, p.text, p.views) for p in parts))
+        path = getattr(args, "path", None) if tool in PATH_TOOLS else None
+        if isinstance(path, str):
+            return Judgement(tuple(self._decide(tool, p, [p]) for p in self._paths(path)))
+        return Judgement((self._decide(tool, None, [None]),))
+
+    def _decide(self, tool: str, text: str | None, views: list[str | None], allow: bool = True) -> Subject:
+        for rule in self.deny:
+            if any(rule.matches(tool, v) for v in views):
+                return Subject(text, rule, "deny")
+        for rule in self.allow if allow else []:
+            if rule.matches(tool, text):
+                return Subject(text, rule, "allow")
+        return Subject(text)
+
+    def _paths(self, path: str) -> list[str]:
+        """The workspace-relative path as written, and where its symlinks lead when that differs."""
+        raw = os.path.expanduser(path) if path.startswith("~") else path
+        root = self.root
+        lexical = posixpath.normpath(raw if root is None or not os.path.isabs(raw) else os.path.relpath(raw, root))
+        found = [lexical]
+        if root is not None:
+            real_root = os.path.realpath(root)
+            real = os.path.relpath(os.path.realpath(os.path.join(root, raw)), real_root)
+            if real != lexical:
+                found.append(real)
+        return found
+
+
+def always_rules(command: str) -> list[Rule]:
+    """The session rules "allow always" adds for a shell command, per part: its first word and subcommand
+    (`git status`, `npm test`; the word alone when an option follows, `pytest -q`), alone or with more
+    arguments; the exact part when its first word runs whatever it is given (`bash -c ...`). [] for a
+    command that cannot be split."""
+    try:
+        parts = _parts(command)
+    except Unparsable:
+        return []
+    patterns: list[str] = []
+    for part in parts:
+        head = part.words[0]
+        if head in RUNS_ANYTHING or is_assignment(head) or command_name(head) != head:
+            patterns.append(_glob_escape(part.text))
+            continue
+        sub = part.words[1:2] if re.fullmatch(r"[a-z][a-z0-9_-]*", "".join(part.words[1:2])) else []
+        prefix = _glob_escape(" ".join([head, *sub]))
+        patterns += [prefix, prefix + " *"]
+    return [parse_rule(f"shell({p})", session=True) for p in dict.fromkeys(patterns)]
+
+
+def _glob_escape(text: str) -> str:
+    return re.sub(r"([*?[])", r"[\1]", text)
+
+
+@dataclass(frozen=True)
+class _Part:
+    words: list[str]
+    text: str  # the words joined by single spaces: what allow rules match
+    views: list[str]  # what deny rules match: the text, and what it runs past prefixes and wrappers
+
+    @classmethod
+    def of(cls, words: list[str], strict: bool = True) -> "_Part":
+        text = " ".join(words)
+        try:
+            cores = _cores(words)
+        except Unparsable:
+            if strict:
+                raise
+            cores = []
+        return cls(words, text, list(dict.fromkeys([text, *(" ".join(v) for v in cores)])))
+
+
+def _parts(command: str) -> list[_Part]:
+    return [_Part.of(words) for words in _expand(split_command(command))]
+
+
+def _cores(words: list[str]) -> list[list[str]]:
+    """What a command may run once `FOO=1` prefixes, a path (`/bin/rm`) and wrappers (`sudo -u x`) are
+    looked past. A wrapper's options are unknown, so each of the next few words may start the real
+    command. Unparsable past a bound: a chain of wrappers that long is no command to guess about."""
+    reachable = [False] * (len(words) + 1)
+    reachable[0] = True
+    starts = []
+    for k, word in enumerate(words):
+        if not reachable[k]:
+            continue
+        if is_assignment(word):
+            reachable[k + 1] = True
+            continue
+        starts.append(k)
+        if command_name(word) in WRAPPERS:
+            for j in range(k + 1, min(len(words), k + 1 + _WRAPPER_REACH)):
+                reachable[j] = True
+    if len(starts) > _MAX_CORES:
+        raise Unparsable(f"more than {_MAX_CORES} words may start the command behind its wrappers")
+    return [[command_name(words[k]), *words[k + 1:]] for k in starts]
+
+
+def _expand(parts: list[list[str]], depth: int = 0) -> list[list[str]]:
+    """Each part, then the commands it hands to a shell: `bash -c 'a; b'`, `eval 'a; b'`, `find -exec`."""
+    out: list[list[str]] = []
+    for words in parts:
+        out.append(words)
+        for script in dict.fromkeys(s for core in _cores(words) for s in _scripts(core)):
+            if depth >= _MAX_NESTING:
+                raise Unparsable("shells inside shells nest too deeply")
+            out += _expand(split_command(script), depth + 1)
+    return out
+
+
+def _scripts(words: list[str]) -> list[str]:
+    head = words[0]
+    if head == "eval":
+        return [" ".join(words[1:])] if len(words) > 1 else []
+    if head in SHELLS:
+        for k, word in enumerate(words[1:-1], start=1):
+            if re.fullmatch(r"-[a-zA-Z]*c[a-zA-Z]*", word):
+                return [words[k + 1]]
+        return []
+    if head == "find":
+        found, start = [], None
+        for k, word in enumerate(words):
+            if word in ("-exec", "-execdir", "-ok", "-okdir"):
+                start = k + 1
+            elif word in (";", "+") and start is not None:
+                found.append(shlex.join(words[start:k]))
+                start = None
+        return found
+    return []
+
+
+def _naive_split(command: str) -> list[list[str]]:
+    """For text the splitter cannot follow: the raw text, and its pieces between any operator characters."""
+    pieces = [command, *re.split(r"\$\(|[;&|\n()`{}]", command)]
+    words = [tuple(p.replace('"', " ").replace("'", " ").split()) for p in pieces]
+    return [list(w) for w in dict.fromkeys(words) if w]

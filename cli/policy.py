@@ -1,0 +1,59 @@
+"""`wren policy check`: what the approval policy would do with a command or a path, and which rule decides."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+
+from wren.agent.approval import MODES, Policy
+from wren.agent.config import load_config
+from wren.agent.errors import ConfigError, ExitCode, WrenError
+from wren.agent.rules import PATH_TOOLS
+from wren.cli.start import workspace_root
+from wren.tools.base import Tool, default_registry
+
+EXIT = {"allow": ExitCode.FINISHED, "ask": ExitCode.NOT_FINISHED, "deny": ExitCode.DENIED}
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        root = workspace_root(args.cwd)
+        config = load_config(root)
+        policy = Policy.from_config(config, root, args.approval)
+        tool, call = _call(args.tool, args.subject)
+    except WrenError as exc:
+        sys.stderr.write(f"wren: {exc.message}\n")
+        return exc.exit_code
+    rules = policy.rules
+    judgement = rules.judge(tool.name, call)
+    print(f"workspace  {root}")
+    print(f"rules      {len(rules.allow)} allow, {len(rules.deny)} deny (wren.toml and the user's config)")
+    print(f"{tool.name:<10} {args.subject or '(any call)'}")
+    if judgement.unparsable:
+        print(f"cannot split it: {judgement.unparsable}; no allow rule can match it, so the mode decides, "
+              "and deny rules are checked against the whole text and its pieces")
+    print("pieces" if judgement.unparsable else "parts" if tool.name == "shell" else "path" if args.subject else "call")
+    width = max(len(s.text or "") for s in judgement.subjects)
+    for s in judgement.subjects:
+        decides = f"{s.effect} rule {s.rule}" if s.rule else "no rule: the mode decides"
+        print(f"  {s.text or '(any)':<{width}}  {decides}")
+    print("verdict")
+    verdicts = {mode: dataclasses.replace(policy, mode=mode).decide(tool, call) for mode in MODES}
+    for mode, (verdict, reason) in verdicts.items():
+        mark = "*" if mode == policy.mode else " "
+        print(f"{mark} {mode:<9}  {verdict:<5}  {reason}")
+    verdict = verdicts[policy.mode][0]
+    print(f"* the mode in force ({policy.mode}): exit {EXIT[verdict]}"
+          + ("; ask means the terminal UI and editors ask, and `wren run` denies it" if verdict == "ask" else ""))
+    return EXIT[verdict]
+
+
+def _call(name: str, subject: str | None) -> tuple[Tool, object]:
+    """The tool and its arguments, as the model would send them; ConfigError for a call that cannot be."""
+    tools = default_registry().tools
+    if name not in tools:
+        raise ConfigError(f"unknown tool {name!r}; use one of {', '.join(tools)}")
+    key = "command" if name == "shell" else "path" if name in PATH_TOOLS else None
+    if key and not subject:
+        raise ConfigError(f"give the {key} to check: wren policy check --tool {name} {key.upper()}")
+    return tools[name], tools[name].args.model_construct(**({key: subject} if key else {}))
