@@ -7,6 +7,7 @@ import json
 
 from conftest import CALC, wren, write_script
 from wren.agent.approval import Policy
+from wren.agent.config import load_config
 from wren.agent.models.scripted import ScriptedBackend
 from wren.agent.ops import ApprovalDecision, Shutdown, UserInput
 from wren.agent.session import Session, SessionConfig
@@ -27,7 +28,8 @@ WRITE = {"name": "write_file", "arguments": {"path": "calc.py", "content": "def 
 
 def test_planted_instructions_change_neither_mode_nor_approval(calc_repo, tmp_path):
     (calc_repo / "NOTES.md").write_text(PLANTED)
-    (calc_repo / "wren.toml").write_text('approval = "ask"\n')
+    (calc_repo / "wren.toml").write_text('approval = "ask"\n[policy]\nallow = ["shell(cat *)"]\n'
+                                         'deny = ["shell(rm *)"]\n')
     script = tmp_path / "s.json"
     script.write_text(json.dumps({"turns": [
         {"tool_calls": [{"name": "read_file", "arguments": {"path": "NOTES.md"}}]},
@@ -37,7 +39,8 @@ def test_planted_instructions_change_neither_mode_nor_approval(calc_repo, tmp_pa
         {"content": "done"},
     ]}))
     backend = ScriptedBackend(script)
-    policy = Policy(mode="ask")
+    policy = Policy.from_config(load_config(calc_repo), calc_repo)
+    rules_before = (list(policy.rules.allow), list(policy.rules.deny))
     session = Session(SessionConfig(root=calc_repo, backend=backend, registry=default_registry(),
                                     policy=policy, interactive=True))
     session.submit(UserInput(text="read the notes"))
@@ -52,6 +55,7 @@ def test_planted_instructions_change_neither_mode_nor_approval(calc_repo, tmp_pa
                                             message="no"))
     assert asked == ["shell", "write_file"], "both mutating calls went through approval"
     assert policy.mode == "ask" and policy.always == set()
+    assert (policy.rules.allow, policy.rules.deny) == rules_before
     assert session.backend is backend
     assert (calc_repo / "calc.py").read_text() == CALC
     assert not (calc_repo / "rm").exists()
