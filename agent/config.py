@@ -60,6 +60,17 @@ class ChromaConfig(BaseModel):
     ssl: bool = False
 
 
+class SandboxConfig(BaseModel):
+    """Where shell and run_tests commands run: bubblewrap on Linux, sandbox-exec on macOS."""
+    model_config = ConfigDict(extra="forbid")
+    # auto: in the sandbox when it can start, else `fallback`; require: refuse without it; off: never sandboxed
+    mode: Literal["auto", "require", "off"] = "auto"
+    network: bool = False  # commands may use the network
+    # what auto does when the sandbox cannot start: run unsandboxed after asking, or refuse
+    fallback: Literal["ask", "refuse"] = "ask"
+    bwrap: str = "bwrap"  # the bubblewrap program: a name looked up on PATH, or a path
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="ignore")
     model: str | None = None
@@ -72,6 +83,7 @@ class Config(BaseModel):
     # default: Chroma's all-MiniLM-L6-v2 (ONNX, local); none: lexical search only; else a litellm model
     embeddings: str = "default"
     chroma: ChromaConfig = Field(default_factory=ChromaConfig)
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
 
 
 def user_config_path() -> Path:
