@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from wren.agent.rules import Rules, always_rules
 from wren.tools.base import Tool
+from wren.tools.sandbox import Sandbox
 from wren.tools.workspace import looks_secret
 
 if TYPE_CHECKING:
@@ -29,6 +30,8 @@ class Policy:
     # Tools the user allowed "always" during this session.
     always: set[str] = field(default_factory=set)
     rules: Rules = field(default_factory=Rules)
+    # The session's sandbox: when it cannot start, commands ask in every mode.
+    sandbox: Sandbox | None = None
 
     @classmethod
     def from_config(cls, config: "Config", root: Path, mode: str | None = None) -> "Policy":
@@ -42,6 +45,8 @@ class Policy:
             return "deny", judgement.reason()  # deny rules win in every mode
         if tool.mutating and self.mode == "read-only":
             return "deny", f"{tool.name} changes the workspace and the approval mode is read-only"
+        if unsandboxed := self._unsandboxed(tool, judgement.allowed):
+            return "ask", unsandboxed
         if self.mode == "auto":
             return "allow", "mode auto"
         path = getattr(args, "path", None)
@@ -67,3 +72,10 @@ class Policy:
         # A command that cannot be split adds nothing: it was allowed once, and asks again next time.
         command = getattr(args, "command", "")
         self.rules.allow.extend(r for r in always_rules(command) if r not in self.rules.allow)
+
+    def _unsandboxed(self, tool: Tool, allowed_by_rule: bool) -> str:
+        """Why this command needs approval to run outside a sandbox that cannot start; "" when it does not.
+        An allow rule (from config, or "allow always") is a standing approval."""
+        if tool.kind != "execute" or self.sandbox is None or tool.name in self.always or allowed_by_rule:
+            return ""
+        return self.sandbox.approval_reason()

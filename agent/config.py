@@ -67,6 +67,15 @@ class PolicyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     allow: list[str] = Field(default_factory=list)
     deny: list[str] = Field(default_factory=list)
+class SandboxConfig(BaseModel):
+    """Where shell and run_tests commands run: bubblewrap on Linux, sandbox-exec on macOS."""
+    model_config = ConfigDict(extra="forbid")
+    # auto: in the sandbox when it can start, else `fallback`; require: refuse without it; off: never sandboxed
+    mode: Literal["auto", "require", "off"] = "auto"
+    network: bool = False  # commands may use the network
+    # what auto does when the sandbox cannot start: run unsandboxed after asking, or refuse
+    fallback: Literal["ask", "refuse"] = "ask"
+    bwrap: str = "bwrap"  # the bubblewrap program: a name looked up on PATH, or a path
 
 
 class Config(BaseModel):
@@ -82,6 +91,7 @@ class Config(BaseModel):
     embeddings: str = "default"
     chroma: ChromaConfig = Field(default_factory=ChromaConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
 
 
 def user_config_path() -> Path:

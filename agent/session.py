@@ -14,7 +14,7 @@ from wren.agent.errors import ExitCode, WrenError
 from wren.agent.events import (ApprovalRequested, ApprovalResolved, CompactionUndone, ErrorEvent, ErrorInfo, Event,
                                PlanUpdated, Result, SessionStarted, ToolCallEvent, ToolResultEvent, TurnEnded, Usage,
                                UserMessage)
-from wren.agent.config import ContextConfig
+from wren.agent.config import ContextConfig, SandboxConfig
 from wren.agent.limits import LimitState, Limits
 from wren.agent.log import SessionLog, new_session_id, read_events, sessions_dir
 from wren.agent.loop import TurnOutcome, run_turn
@@ -29,6 +29,7 @@ from wren.tools.base import Registry, ToolContext, ToolResult
 from wren.tools.checkpoints import CheckpointError, Checkpointer
 from wren.tools.errors import ToolError
 from wren.tools.redact import redact_data
+from wren.tools.sandbox import Sandbox
 from wren.tools.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class SessionConfig:
     # MCP servers whose tools are in the registry; their owner stops them, since a UI restarts
     # sessions with the same servers.
     mcp: "McpHost | None" = None
+    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
 
 
 @dataclass
@@ -73,6 +75,8 @@ class Session:
         self.context.replay(past)
         self.checkpoints = Checkpointer(self.workspace.root, self.id)
         self.limits = LimitState(cfg.limits)
+        # Consulted by the policy and the command tools; says once when commands cannot be sandboxed.
+        self.sandbox = self.policy.sandbox = Sandbox(cfg.sandbox, self.warn)
         self.usage = Usage()
         self.interrupt = threading.Event()
         self._ops: queue.Queue = queue.Queue()
@@ -202,7 +206,8 @@ class Session:
             if allowed:
                 if tool.mutating:
                     self._checkpoint()
-                ctx = ToolContext(self.workspace, self.interrupt, self.limits.deadline, recall=self.context.recall)
+                ctx = ToolContext(self.workspace, self.interrupt, self.limits.deadline, recall=self.context.recall,
+                                  sandbox=self.sandbox)
                 result = tool.run(args, ctx)
             else:
                 denied = True
@@ -242,7 +247,8 @@ class Session:
                 self.policy.remember(tool, args)
             return decision.decision != "deny", decision.message or "the user denied this call"
         if verdict == "ask":
-            reason += "; headless runs never wait for approval (use --approval auto-edit or auto)"
+            reason += "; headless runs never wait for approval"
+            reason += "" if self.policy.mode == "auto" else " (use --approval auto-edit or auto)"
         self.emit(ApprovalResolved(call_id=call.id, decision="deny", message=reason, by="policy"))
         return False, reason
 

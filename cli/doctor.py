@@ -1,17 +1,43 @@
-"""`wren doctor`: what this machine gives Wren (local inference backend, offload, threads, model memory)."""
+"""`wren doctor`: what this machine gives Wren (the command sandbox; local inference backend, offload,
+threads, model memory)."""
 from __future__ import annotations
 
 import argparse
 import importlib.util
 import sys
+from pathlib import Path
 
 from wren.agent.errors import ConfigError
+
+
+def sandbox_lines(root: Path) -> list[str]:
+    """The command sandbox with this workspace's settings: its backend, whether it starts here, the network."""
+    from wren.agent.config import load_config
+    from wren.tools.sandbox import Sandbox
+
+    sandbox = Sandbox(load_config(root).sandbox)
+    config, found = sandbox.config, sandbox.probe()
+    backend = " ".join(part for part in (found.version or found.backend, found.program and f"({found.program})")
+                       if part) or "none"
+    if config.mode == "off":
+        works = 'not used ([sandbox] mode = "off")'
+    elif found.works:
+        works = "yes: shell and run_tests commands run in it"
+    else:
+        then = {"refuse": "commands are refused", "ask": "commands run unsandboxed after approval"}[sandbox.state]
+        works = f"no: {found.reason}; {then}"
+    return [f"sandbox        {backend}", f"sandbox works  {works}",
+            f"network        {'on' if config.network else 'off'} in the sandbox"]
 
 
 def run(args: argparse.Namespace) -> int:
     from wren.cli import __version__
 
     print(f"wren           {__version__}\npython         {sys.version.split()[0]}")
+    try:
+        print("\n".join(sandbox_lines(Path.cwd())))
+    except ConfigError as exc:
+        print(f"sandbox        unknown: {exc.message}")
     if importlib.util.find_spec("llama_cpp") is None:
         print("llama-cpp-python  not installed (pip install 'wren-agent[local]')")
         return 1

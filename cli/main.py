@@ -90,7 +90,7 @@ def build_parser() -> Parser:
     index.add_argument("--lexical-only", action="store_true", help="skip embeddings (the tool fills them in later)")
     index.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    doctor = sub.add_parser("doctor", help="check local inference: backend, GPU offload, threads, model memory")
+    doctor = sub.add_parser("doctor", help="check the command sandbox and local inference (backend, GPU offload, threads, model memory)")
     doctor.add_argument("--model", help="local model name or .gguf path (default: the bundled model)")
 
     models = sub.add_parser("models", help="list, add and inspect local GGUF models")

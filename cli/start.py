@@ -43,4 +43,5 @@ def session_config(root: Path, *, model: str | None, api_base: str | None, appro
         tools += host.start()
     return SessionConfig(root=root, backend=backend, registry=Registry(tools),
                          policy=Policy.from_config(config, root, approval), limits=limits or Limits(),
-                         interactive=interactive, resume_id=resume_id, context=config.context, mcp=host)
+                         interactive=interactive, resume_id=resume_id, context=config.context, mcp=host,
+                         sandbox=config.sandbox)

@@ -104,8 +104,9 @@ def terminal_shell(bridge: Bridge, local: Tool) -> Tool:
     def shell(args: ShellArgs, ctx: ToolContext) -> ToolResult:
         timeout = args.timeout_s or DEFAULT_TIMEOUT_S
         started = time.monotonic()
+        argv = ctx.sandbox.wrap(["bash", "-c", args.command], ctx.workspace.root)
         created = bridge.call(lambda: client.create_terminal(
-            session_id=sid, command="bash", args=["-c", args.command], cwd=str(ctx.workspace.root),
+            session_id=sid, command=argv[0], args=argv[1:], cwd=str(ctx.workspace.root),
             output_byte_limit=OUTPUT_BYTES), "terminal/create", ctx)
         tid = created.terminal_id
         bridge.show([tool_terminal_ref(tid)])

@@ -119,7 +119,7 @@ async def open_session(bridge: Bridge, caps: ClientCapabilities, options: ServeO
     try:
         cfg = SessionConfig(root=root, backend=backend, registry=registry_for(bridge, caps, mcp_tools),
                             policy=Policy.from_config(config, root, options.approval),
-                            interactive=True, resume_id=resume_id, mcp=host)
+                            interactive=True, resume_id=resume_id, mcp=host, sandbox=config.sandbox)
         session = AcpSession(cfg, bridge)
     except BaseException:
         if host is not None:

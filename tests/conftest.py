@@ -81,6 +81,18 @@ def smollm2_path() -> Path:
     return bundled_path()
 
 
+def sandbox_missing() -> str:
+    """Why commands cannot be sandboxed on this machine; "" when they can."""
+    from wren.tools.sandbox import probe
+
+    return probe().reason
+
+
+def needs_sandbox():
+    reason = sandbox_missing()
+    return pytest.mark.skipif(bool(reason), reason=f"no command sandbox here: {reason}")
+
+
 def free_port() -> int:
     import socket
 

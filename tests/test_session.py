@@ -15,11 +15,11 @@ EDIT = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a -
 EDIT_BACK = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a + b", "new": "return a * b"}}
 
 
-def make_session(repo, tmp_path, turns, mode="ask"):
+def make_session(repo, tmp_path, turns, mode="ask", **config):
     script = tmp_path / "script.json"
     script.write_text(json.dumps({"turns": turns}))
     return Session(SessionConfig(root=repo, backend=ScriptedBackend(script), registry=default_registry(),
-                                 policy=Policy(mode=mode), interactive=True))
+                                 policy=Policy(mode=mode), interactive=True, **config))
 
 
 def drive(session, text, answer):

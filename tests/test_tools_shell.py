@@ -9,17 +9,24 @@ from pathlib import Path
 
 import pytest
 
-from conftest import clean_env, wren, write_script
+from conftest import clean_env, needs_sandbox, wren, write_script
+from wren.agent.config import SandboxConfig
 from wren.tools.base import ToolContext, default_registry
+from wren.tools.sandbox import Sandbox
 from wren.tools.workspace import Workspace
 
 REGISTRY = default_registry()
 SHELL = REGISTRY.get("shell")
 
 
-def shell(root: Path, command: str, timeout_s: float | None = None, interrupt: threading.Event | None = None):
-    ctx = ToolContext(Workspace(root), interrupt or threading.Event())
+def shell(root: Path, command: str, timeout_s: float | None = None, interrupt: threading.Event | None = None,
+          sandbox: str = "auto"):
+    ctx = ToolContext(Workspace(root), interrupt or threading.Event(), sandbox=Sandbox(SandboxConfig(mode=sandbox)))
     return SHELL.run(SHELL.args(command=command, timeout_s=timeout_s), ctx)
+
+
+# Without the sandbox, process groups and tags end what a command leaves; in it, its PID namespace does too.
+BOTH = pytest.mark.parametrize("sandbox", ["off", pytest.param("require", marks=needs_sandbox())])
 
 
 def alive(pid: int) -> bool:
@@ -51,33 +58,39 @@ wait
 """
 
 
+def gone(marker: str) -> bool:
+    deadline = time.monotonic() + 2  # init may take a moment to reap the orphans
+    while time.monotonic() < deadline and processes_with(marker):
+        time.sleep(0.05)
+    return not processes_with(marker)
+
+
+# PIDs the command writes would be those of its namespace in the sandbox: processes are found by command line.
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to see which processes remain")
-def test_timeout_kills_children_that_ignore_sigterm_and_leave_the_group(tmp_path):
+@BOTH
+def test_timeout_kills_children_that_ignore_sigterm_and_leave_the_group(tmp_path, sandbox):
     started = time.monotonic()
-    result = shell(tmp_path, STUBBORN, timeout_s=2)
+    result = shell(tmp_path, STUBBORN, timeout_s=2, sandbox=sandbox)
     took = time.monotonic() - started
     assert not result.ok and result.exit_code is None
     assert "started" in result.output and "killed: timed out after 2s" in result.output
     assert took < 10
-    pids = [int((tmp_path / name).read_text()) for name in ("child.pid", "escaped.pid")]
-    deadline = time.monotonic() + 2  # init may take a moment to reap the orphans
-    while time.monotonic() < deadline and (any(map(alive, pids)) or processes_with("8640")):
-        time.sleep(0.05)
-    assert not [p for p in pids if alive(p)], "a child of the command is still running"
-    assert processes_with("sleep 8640") == []
+    assert (tmp_path / "child.pid").exists() and (tmp_path / "escaped.pid").exists()
+    assert gone("8640"), "a child of the command is still running"
 
 
-def test_background_children_do_not_outlive_a_finished_command(tmp_path):
-    result = shell(tmp_path, "(trap '' TERM; exec sleep 86404) > /dev/null 2>&1 & echo $! > bg.pid; echo done")
+@BOTH
+def test_background_children_do_not_outlive_a_finished_command(tmp_path, sandbox):
+    result = shell(tmp_path, "(trap '' TERM; exec sleep 86404) > /dev/null 2>&1 & echo done", sandbox=sandbox)
     assert result.ok and result.exit_code == 0 and "done" in result.output
-    time.sleep(0.2)
-    assert not alive(int((tmp_path / "bg.pid").read_text()))
+    assert gone("sleep 86404")
 
 
-def test_interrupt_kills_the_command(tmp_path):
+@BOTH
+def test_interrupt_kills_the_command(tmp_path, sandbox):
     stop = threading.Event()
     threading.Timer(0.5, stop.set).start()
-    result = shell(tmp_path, "sleep 86405", interrupt=stop)
+    result = shell(tmp_path, "sleep 86405", interrupt=stop, sandbox=sandbox)
     assert "killed: interrupted" in result.output and processes_with("sleep 86405") == []
 
 

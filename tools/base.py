@@ -17,6 +17,7 @@ from wren.agent.events import PlanStep
 from wren.tools.errors import ToolError
 from wren.tools.output import MAX_CHARS, cap
 from wren.tools.redact import redact
+from wren.tools.sandbox import Sandbox
 from wren.tools.workspace import Workspace
 
 # Same vocabulary as ACP's ToolKind, so editors can show the right icon.
@@ -39,6 +40,7 @@ class ToolContext:
     interrupt: threading.Event = field(default_factory=threading.Event)
     deadline: float | None = None  # time.monotonic() by which the run must end
     recall: Callable[[str, int], str] | None = None  # search of what compaction moved out of the prompt
+    sandbox: Sandbox = field(default_factory=Sandbox)  # where commands run; the session passes its own
 
     def time_left(self, wanted: float) -> float:
         if self.deadline is None:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from wren.tools.output import clean_terminal
 from wren.tools.redact import redact, secret_values
+from wren.tools.sandbox import Sandbox
 
 TAG = "WREN_PROCESS_TAG"
 KEEP_BYTES = 1_000_000  # kept from each end of the output; the middle of anything larger is dropped
@@ -119,10 +120,12 @@ def _reader(stream, capture: _Capture) -> None:
         capture.add(chunk)
 
 
-def run(command: str, cwd: Path, timeout_s: float, interrupt: threading.Event) -> ProcessResult:
+def run(command: str, cwd: Path, timeout_s: float, interrupt: threading.Event, sandbox: Sandbox) -> ProcessResult:
+    """Run with bash in cwd, the workspace root, inside the sandbox; ToolError when the sandbox refuses it."""
+    argv = sandbox.wrap(["bash", "-c", command], cwd)
     tag = secrets.token_hex(8)
     started = time.monotonic()
-    proc = subprocess.Popen(["bash", "-c", command], cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, TAG: tag})
     capture = _Capture()
     reader = threading.Thread(target=_reader, args=(proc.stdout, capture), daemon=True)

@@ -1,4 +1,4 @@
-"""shell: run a command in the workspace; stdin closed, timeout, nothing of it left running."""
+"""shell: run a command in the workspace, in the sandbox; stdin closed, timeout, nothing of it left running."""
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
@@ -17,7 +17,7 @@ class ShellArgs(BaseModel):
 
 def shell(args: ShellArgs, ctx: ToolContext) -> ToolResult:
     timeout = ctx.time_left(args.timeout_s or DEFAULT_TIMEOUT_S)
-    done = run(args.command, ctx.workspace.root, timeout, ctx.interrupt)
+    done = run(args.command, ctx.workspace.root, timeout, ctx.interrupt, ctx.sandbox)
     status = f"killed: {done.killed}" if done.killed else f"exit code {done.exit_code}"
     body = done.output.rstrip("\n") or "(no output)"
     # A non-zero exit is information for the model (grep finding nothing), not a failed tool call.

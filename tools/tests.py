@@ -119,7 +119,7 @@ def run_tests(args: RunTestsArgs, ctx: ToolContext) -> ToolResult:
         raise ToolError(f"{exc.message}; test_command cannot be read") from None
     runner = detect_runner(root, configured)
     command = with_target(runner, args.target, ctx) if args.target else runner.command
-    done = run(command, root, ctx.time_left(TEST_TIMEOUT_S), ctx.interrupt)
+    done = run(command, root, ctx.time_left(TEST_TIMEOUT_S), ctx.interrupt, ctx.sandbox)
     outcome = parse(done.output, runner.name)
     status = f"killed: {done.killed}" if done.killed else f"exit code {done.exit_code}"
     parts = [f"$ {command}"]
