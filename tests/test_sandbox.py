@@ -192,6 +192,20 @@ def test_fallback_ask_is_denied_headless(calc_repo, tmp_path):
 
 
 @linux
+def test_fallback_ask_lets_an_allow_rule_stand_for_the_approval(calc_repo, tmp_path):
+    """`shell(echo *)` allowed in config is a standing approval: it runs unsandboxed headless; the
+    next command, which no rule allows, is still denied."""
+    (calc_repo / "wren.toml").write_text(MISSING_BWRAP + '[policy]\nallow = ["shell(echo *)"]\n')
+    model = write_script(tmp_path / "s.json", [
+        {"tool_calls": [{"name": "shell", "arguments": {"command": "echo ran > ran.txt"}}]},
+        {"tool_calls": [{"name": "shell", "arguments": {"command": "touch other.txt"}}]},
+        {"content": "done", "expect": ["would run unsandboxed"]}])
+    run = wren("run", "try", "--model", model, "--approval", "auto", "--output-format", "json", cwd=calc_repo)
+    assert run.code == 4, run.stderr
+    assert (calc_repo / "ran.txt").read_text() == "ran\n" and not (calc_repo / "other.txt").exists()
+
+
+@linux
 def test_fallback_ask_asks_even_in_auto_mode_then_runs_unsandboxed(calc_repo, tmp_path):
     call = {"name": "shell", "arguments": {"command": "echo ran > ran.txt"}}
     session = make_session(calc_repo, tmp_path, [{"tool_calls": [call]}, {"content": "done"}], mode="auto",
