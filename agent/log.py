@@ -26,6 +26,7 @@ class SessionLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        _mend_tail(path)
         self._fh = path.open("a", encoding="utf-8")
 
     def append(self, event: Event) -> None:
@@ -50,16 +51,44 @@ def find_session(root: Path, session_id: str | None) -> Path:
     return path
 
 
+def _event(line: bytes) -> Event | None:
+    try:
+        return EVENT_ADAPTER.validate_json(line)
+    except ValidationError:  # also what bytes that are not UTF-8 raise
+        return None
+
+
+def _mend_tail(path: Path) -> None:
+    """A crash mid-append leaves the last line without its newline, and the next event would be glued onto it:
+    a whole event gets its newline back, a fragment (never an event) is cut off."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return
+    if not data or data.endswith(b"\n"):
+        return
+    cut = data.rfind(b"\n") + 1
+    with path.open("r+b") as fh:
+        if _event(data[cut:]) is None:
+            fh.truncate(cut)
+        else:
+            fh.seek(0, 2)
+            fh.write(b"\n")
+
+
 def read_events(path: Path) -> list[Event]:
+    # Split on \n only: an event's JSON may hold U+2028 or U+0085 unescaped, which str.splitlines splits on.
+    lines = path.read_bytes().split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
     events = []
-    lines = path.read_text(encoding="utf-8").splitlines()
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        try:
-            events.append(EVENT_ADAPTER.validate_json(line))
-        except ValidationError:
+        event = _event(line)
+        if event is not None:
+            events.append(event)
+        elif n != len(lines):
             # A last line cut short by a crash is the only expected damage; the rest is intact.
-            if n != len(lines):
-                raise ConfigError(f"session log {path} is damaged at line {n}") from None
+            raise ConfigError(f"session log {path} is damaged at line {n}")
     return events
