@@ -7,11 +7,14 @@ from __future__ import annotations
 import secrets
 import time
 from pathlib import Path
+from typing import Callable, TypeVar
 
 from pydantic import ValidationError
 
 from wren.agent.errors import ConfigError
 from wren.agent.events import EVENT_ADAPTER, Event
+
+T = TypeVar("T")
 
 
 def sessions_dir(root: Path) -> Path:
@@ -26,7 +29,7 @@ class SessionLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        _mend_tail(path)
+        mend_tail(path, _event)
         self._fh = path.open("a", encoding="utf-8")
 
     def append(self, event: Event) -> None:
@@ -58,9 +61,34 @@ def _event(line: bytes) -> Event | None:
         return None
 
 
-def _mend_tail(path: Path) -> None:
-    """A crash mid-append leaves the last line without its newline, and the next event would be glued onto it:
-    a whole event gets its newline back, a fragment (never an event) is cut off."""
+def read_events(path: Path) -> list[Event]:
+    return read_jsonl(path, _event, "session log")
+
+
+def read_jsonl(path: Path, parse: Callable[[bytes], T | None], what: str) -> list[T]:
+    """The records of a JSONL file that is only ever appended to; `parse` gives None for a line it cannot read.
+
+    Lines split on \n only: JSON may hold U+2028 or U+0085 unescaped, which str.splitlines splits on.
+    """
+    lines = path.read_bytes().split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    records = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        record = parse(line)
+        if record is not None:
+            records.append(record)
+        elif n != len(lines):
+            # A last line cut short by a crash is the only expected damage; the rest is intact.
+            raise ConfigError(f"{what} {path} is damaged at line {n}")
+    return records
+
+
+def mend_tail(path: Path, parse: Callable[[bytes], object | None]) -> None:
+    """Before appending to a JSONL file: a crash mid-append leaves the last line without its newline, and the
+    next record would be glued onto it. A whole record gets its newline back; a fragment is cut off."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -69,26 +97,8 @@ def _mend_tail(path: Path) -> None:
         return
     cut = data.rfind(b"\n") + 1
     with path.open("r+b") as fh:
-        if _event(data[cut:]) is None:
+        if parse(data[cut:]) is None:
             fh.truncate(cut)
         else:
             fh.seek(0, 2)
             fh.write(b"\n")
-
-
-def read_events(path: Path) -> list[Event]:
-    # Split on \n only: an event's JSON may hold U+2028 or U+0085 unescaped, which str.splitlines splits on.
-    lines = path.read_bytes().split(b"\n")
-    if lines[-1] == b"":
-        lines.pop()
-    events = []
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        event = _event(line)
-        if event is not None:
-            events.append(event)
-        elif n != len(lines):
-            # A last line cut short by a crash is the only expected damage; the rest is intact.
-            raise ConfigError(f"session log {path} is damaged at line {n}")
-    return events

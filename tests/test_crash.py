@@ -28,6 +28,7 @@ from pathlib import Path
 from conftest import CALC, WREN, clean_env, write_script
 from wren.agent.events import AssistantMessage
 from wren.agent.log import SessionLog, read_events
+from wren.context.memory import MemoryChunk, SessionMemory
 from wren.tools.fileio import atomic_write
 from wren.tools.listing import git_listing
 
@@ -237,6 +238,18 @@ def test_log_reads_back_what_it_wrote_and_mends_its_tail(tmp_path):
     log.append(AssistantMessage(content="after"))
     log.close()
     assert [e.content for e in read_events(path)] == ["line\u2028separator", "next\x85line", "after"]
+
+
+def test_session_memory_reloads_after_a_torn_append(tmp_path):
+    memory = SessionMemory(tmp_path, "s", None)
+    memory.add([MemoryChunk(id=f"c{i}", text=f"chunk {i}\u2028with a separator", role="tool", compaction=1)
+                for i in range(3)])
+    whole = memory.path.read_bytes()
+    memory.path.write_bytes(whole[:-7])  # the last append cut short
+    memory = SessionMemory(tmp_path, "s", None)
+    assert sorted(memory.chunks) == ["c0", "c1"]
+    memory.add([MemoryChunk(id="c3", text="after", role="tool", compaction=2)])
+    assert sorted(SessionMemory(tmp_path, "s", None).chunks) == ["c0", "c1", "c3"]
 
 
 def test_a_dead_writers_temp_file_goes_with_the_next_write(tmp_path):
