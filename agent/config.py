@@ -104,7 +104,7 @@ def _read(path: Path) -> dict:
         return {}
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
+    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError, RecursionError) as exc:  # arrays nested deep
         raise ConfigError(f"cannot read config {path}: {exc}; fix or remove it") from None
 
 

@@ -7,11 +7,14 @@ from __future__ import annotations
 import secrets
 import time
 from pathlib import Path
+from typing import Callable, TypeVar
 
 from pydantic import ValidationError
 
 from wren.agent.errors import ConfigError
 from wren.agent.events import EVENT_ADAPTER, Event
+
+T = TypeVar("T")
 
 
 def sessions_dir(root: Path) -> Path:
@@ -26,6 +29,7 @@ class SessionLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        mend_tail(path, _event)
         self._fh = path.open("a", encoding="utf-8")
 
     def append(self, event: Event) -> None:
@@ -50,16 +54,51 @@ def find_session(root: Path, session_id: str | None) -> Path:
     return path
 
 
+def _event(line: bytes) -> Event | None:
+    try:
+        return EVENT_ADAPTER.validate_json(line)
+    except ValidationError:  # also what bytes that are not UTF-8 raise
+        return None
+
+
 def read_events(path: Path) -> list[Event]:
-    events = []
-    lines = path.read_text(encoding="utf-8").splitlines()
+    return read_jsonl(path, _event, "session log")
+
+
+def read_jsonl(path: Path, parse: Callable[[bytes], T | None], what: str) -> list[T]:
+    """The records of a JSONL file that is only ever appended to; `parse` gives None for a line it cannot read.
+
+    Lines split on \n only: JSON may hold U+2028 or U+0085 unescaped, which str.splitlines splits on.
+    """
+    lines = path.read_bytes().split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    records = []
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        try:
-            events.append(EVENT_ADAPTER.validate_json(line))
-        except ValidationError:
+        record = parse(line)
+        if record is not None:
+            records.append(record)
+        elif n != len(lines):
             # A last line cut short by a crash is the only expected damage; the rest is intact.
-            if n != len(lines):
-                raise ConfigError(f"session log {path} is damaged at line {n}") from None
-    return events
+            raise ConfigError(f"{what} {path} is damaged at line {n}")
+    return records
+
+
+def mend_tail(path: Path, parse: Callable[[bytes], object | None]) -> None:
+    """Before appending to a JSONL file: a crash mid-append leaves the last line without its newline, and the
+    next record would be glued onto it. A whole record gets its newline back; a fragment is cut off."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return
+    if not data or data.endswith(b"\n"):
+        return
+    cut = data.rfind(b"\n") + 1
+    with path.open("r+b") as fh:
+        if parse(data[cut:]) is None:
+            fh.truncate(cut)
+        else:
+            fh.seek(0, 2)
+            fh.write(b"\n")

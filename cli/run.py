@@ -6,6 +6,7 @@ the prompt comes from the command line or from piped stdin, never from a termina
 from __future__ import annotations
 
 import argparse
+import io
 import signal
 import sys
 
@@ -51,7 +52,18 @@ def _failed_start(exc: WrenError) -> Result:
                   usage=Usage(), files_changed=[], duration_s=0.0, error=ErrorInfo(kind=exc.kind, message=exc.message))
 
 
+def _whole_writes() -> None:
+    """Unbuffered (PYTHONUNBUFFERED, python -u), stdout writes straight to its file descriptor, and when a
+    write to a full pipe is cut short by a signal, print() drops the rest of the line. A buffer in between
+    writes all of it; line buffering keeps each line as prompt as unbuffered output."""
+    out = sys.stdout
+    if isinstance(getattr(out, "buffer", None), io.RawIOBase):
+        sys.stdout = io.TextIOWrapper(io.BufferedWriter(out.buffer), encoding=out.encoding, errors=out.errors,
+                                      line_buffering=True)
+
+
 def run_headless(args: argparse.Namespace) -> int:
+    _whole_writes()
     if args.print_schema:
         from wren.cli.schema import shipped
 

@@ -9,9 +9,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from wren.agent.config import ChromaConfig
+from wren.agent.log import mend_tail, read_jsonl
 from wren.agent.messages import Message
 from wren.context.embeddings import Embedder
 from wren.context.lexical import BM25, tokens
@@ -48,6 +49,13 @@ def memory_terms(text: str) -> list[str]:
     return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
 
 
+def _chunk(line: bytes) -> MemoryChunk | None:
+    try:
+        return MemoryChunk.model_validate_json(line)
+    except ValidationError:
+        return None
+
+
 def chunk_message(message: Message, compaction: int, index: int) -> list[MemoryChunk]:
     calls = "".join(f"\n-> {c.name} {c.arguments}" for c in message.tool_calls)
     label = f"[{message.role}{' ' + message.name if message.name else ''}]"
@@ -81,9 +89,9 @@ class SessionMemory:
         self._collection_name = f"mem-{session_id}"
         self._server = chroma_server
         if self.path.is_file():
-            for line in self.path.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    self._index(MemoryChunk.model_validate_json(line))
+            mend_tail(self.path, _chunk)  # a crash may have cut the last append short
+            for chunk in read_jsonl(self.path, _chunk, "session memory"):
+                self._index(chunk)
 
     def __len__(self) -> int:
         return len(self.chunks)

@@ -95,7 +95,11 @@ class GuardedTransport:
                 pass  # the loop is gone: the server is already shutting down
 
     async def send(self, message: dict[str, Any]) -> None:
-        data = (json.dumps(message, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        try:
+            data = (json.dumps(message, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        except UnicodeEncodeError:
+            # A lone surrogate (a client's id may be "\ud800") has no UTF-8; a JSON \u escape carries it.
+            data = (json.dumps(message, separators=(",", ":")) + "\n").encode("ascii")
         # Only the event loop's thread writes, so whole lines never interleave.
         self._stdio.writer.write(data)
         self._stdio.writer.flush()
@@ -107,7 +111,7 @@ class GuardedTransport:
                 continue
             try:
                 message = json.loads(line)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:  # RecursionError: arrays nested thousands deep
                 await self.send(_error(None, PARSE_ERROR, f"Parse error: {exc}"))
                 continue
             if (reply := check(message)) is not None:

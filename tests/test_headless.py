@@ -1,10 +1,15 @@
 """End-to-end `wren run` on a real git repo with the scripted model."""
 from __future__ import annotations
 
+import io
 import json
+import subprocess
+import sys
+import time
 
-from conftest import CALC, scripted, wren, write_script
+from conftest import CALC, WREN, clean_env, scripted, wren, write_script
 from wren.agent.events import EVENT_ADAPTER
+from wren.cli.run import _whole_writes
 
 
 def test_fix_failing_test_then_resume(calc_repo):
@@ -68,6 +73,46 @@ def test_stream_json_prints_every_event_then_result(calc_repo):
     assert lines[0]["type"] == "session_started"
     assert lines[-1]["type"] == "result" and lines[-1]["status"] == "success"
     assert any(line["type"] == "assistant_delta" for line in lines)
+
+
+def test_stream_json_lines_stay_whole_unbuffered_behind_a_slow_reader(calc_repo, tmp_path):
+    # Unbuffered, a write to a full pipe that a signal cuts short used to drop the rest of the line.
+    content = "".join(f"line {i} of a file too big for one pipe buffer\n" for i in range(20000))
+    steps = [{"tool_calls": [{"name": "write_file", "arguments": {"path": "big.txt", "content": content * (i % 2 + 1)}}]}
+             for i in range(4)]
+    model = write_script(tmp_path / "s.json", [*steps, {"content": "Done."}])
+    proc = subprocess.Popen([str(WREN), "run", "write it", "--model", model, "--approval", "auto", "--output-format",
+                             "stream-json"], cwd=calc_repo, env=clean_env(PYTHONUNBUFFERED="1"),
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    time.sleep(1)  # the reader lags behind, so the pipe fills and each long line is written in pieces
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0
+    events = [EVENT_ADAPTER.validate_json(line) for line in out.splitlines()]
+    assert events[-1].type == "result" and events[-1].status == "success"
+    assert sum(e.type == "tool_result" for e in events) == 4
+
+
+class ShortWrites(io.RawIOBase):
+    """A pipe whose writes signals cut short: at most 1000 bytes a call."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b) -> int:
+        self.data += bytes(b[:1000])
+        return min(len(b), 1000)
+
+
+def test_unbuffered_stdout_gets_whole_lines(monkeypatch):
+    raw = ShortWrites()
+    unbuffered = io.TextIOWrapper(raw, write_through=True)  # as PYTHONUNBUFFERED makes it; sys.__stdout__ keeps it
+    monkeypatch.setattr(sys, "stdout", unbuffered)
+    _whole_writes()
+    print("x" * 5000)
+    assert raw.data == b"x" * 5000 + b"\n"
 
 
 def test_ask_mode_headless_denies_without_waiting(calc_repo, tmp_path):

@@ -15,6 +15,11 @@ from pathlib import Path
 
 from wren.tools.errors import ToolError
 
+try:
+    import fcntl
+except ImportError:  # Windows: no locks, so temporary files a crash leaves are not swept
+    fcntl = None
+
 BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
 
 
@@ -81,13 +86,23 @@ def _new_file_mode() -> int:
     return 0o666 & ~umask
 
 
+TEMP_SUFFIX = ".wren-tmp"
+
+
 def atomic_write(path: Path, data: bytes) -> None:
-    """Temp file in the same directory, fsync, rename: a crash leaves old or new, never half."""
+    """Temp file in the same directory, fsync, rename: a crash leaves old or new, never half.
+
+    The writer holds a lock on its temp file until the rename, so the next write to the same path can
+    tell a temp file that a killed writer left behind from one still being written, and remove it.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
+    _sweep_stale(path)
     st = path.stat() if path.exists() else None
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".wren-tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     try:
-        with os.fdopen(fd, "wb") as fh:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        with os.fdopen(fd, "wb", closefd=False) as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
@@ -101,7 +116,32 @@ def atomic_write(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    finally:
+        os.close(fd)
     _fsync_dir(path.parent)
+
+
+def _sweep_stale(path: Path) -> None:
+    """Remove the temp files of earlier writes to `path` whose writer died before its rename (kill -9, a crash)."""
+    if fcntl is None:
+        return
+    prefix = f".{path.name}."
+    try:
+        names = [n for n in os.listdir(path.parent) if n.startswith(prefix) and n.endswith(TEMP_SUFFIX)]
+    except OSError:
+        return
+    for name in names:
+        try:
+            fd = os.open(path.parent / name, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # taken only when no live writer holds it
+            os.unlink(path.parent / name)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from wren.tools.errors import ToolError
+from wren.tools.fileio import TEMP_SUFFIX
 from wren.tools.workspace import STATE_DIR, PathRefused, Workspace
 
 # Untracked folders that are never source, even where no .gitignore says so.
@@ -30,7 +31,8 @@ def empty_git_dir() -> str:
 
 
 def _ls_files(under: Path, env: dict[str, str] | None) -> subprocess.CompletedProcess:
-    excludes = [f"--exclude={d}" for d in NEVER_LISTED]
+    # A file being written atomically (or one a killed writer left) is never part of the workspace.
+    excludes = [f"--exclude={d}" for d in NEVER_LISTED] + [f"--exclude=*{TEMP_SUFFIX}"]
     cmd = ["git", "-c", "core.quotepath=off", "ls-files", "-z", "--cached", "--others", *excludes, "--exclude-standard",
            "--", ".", f":(exclude,glob)**/{STATE_DIR}/**"]
     return subprocess.run(cmd, cwd=under, capture_output=True, timeout=60, env=env)
