@@ -15,10 +15,11 @@ from wren.agent.models.base import ModelReply, OnDelta, RetryPolicy, summarize_w
 from wren.local_models import catalog
 from wren.local_models.constrained import parse_step, partial_reply, step_schema
 from wren.local_models.gguf import read_gguf
-from wren.local_models.prompt import PromptRenderer
+from wren.local_models.prompt import PromptRenderer, canonical_step
 
 DEFAULT_N_CTX = 8192
 MAX_REPLY_TOKENS = 512
+AS_GENERATED_KEPT = 256  # steps whose generated text is kept; older ones show in canonical JSON
 
 
 @dataclass
@@ -55,6 +56,8 @@ class LocalBackend:
         self.renderer = PromptRenderer(self.info.chat_template, self._token_text("bos"), self._token_text("eos"),
                                        self.name)
         self._grammars: dict[str, object] = {}
+        # Canonical JSON of recent steps -> the text generated for them (see to_template_messages).
+        self._as_generated: dict[str, str] = {}
         self._lock = threading.RLock()
         self._steps = 0
         self.last = StepStats()
@@ -78,7 +81,7 @@ class LocalBackend:
         return self._grammars[schema]
 
     def prompt_tokens(self, messages: list[Message], tools: list[dict]) -> tuple[list[int], list[str]]:
-        text, stop = self.renderer.render(messages, tools)
+        text, stop = self.renderer.render(messages, tools, self._as_generated)
         return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True), stop
 
     def count_tokens(self, messages: list[Message], tools: list[dict]) -> int:
@@ -115,9 +118,16 @@ class LocalBackend:
         done = time.perf_counter()
         self.last = StepStats(text, (first or done) - started, generated, done - (first or done))
         content, calls = parse_step(text, f"call_{self._steps}")
+        self._remember_generated(Message(role="assistant", content=content, tool_calls=calls[:1]), text)
         streamer.finish(content if not calls else "")
         usage = Usage(prompt_tokens=len(tokens), completion_tokens=generated, cached_tokens=cached)
         return ModelReply(content=content, tool_calls=calls, usage=usage)
+
+
+    def _remember_generated(self, step: Message, text: str) -> None:
+        if len(self._as_generated) >= AS_GENERATED_KEPT:
+            self._as_generated.pop(next(iter(self._as_generated)))  # the oldest
+        self._as_generated[canonical_step(step)] = text
 
 
 class ReplyStreamer:

@@ -33,20 +33,28 @@ def tool_lines(tools: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def to_template_messages(messages: list[Message], tools: list[dict]) -> list[dict]:
-    out = []
+def to_template_messages(messages: list[Message], tools: list[dict],
+                         as_generated: dict[str, str] | None = None) -> list[dict]:
+    """`as_generated` maps a step's canonical JSON to the text the model generated for it: a step
+    shown back byte for byte as generated keeps the KV cache valid through it."""
+    out, as_generated = [], as_generated or {}
     for m in messages:
         if m.role == "system":
             out.append({"role": "system", "content": m.content + "\n" + STEP_RULES + tool_lines(tools)})
         elif m.role == "assistant":
-            text = render_call(m.tool_calls[0]) if m.tool_calls else json.dumps({"reply": m.content})
-            out.append({"role": "assistant", "content": text})
+            text = canonical_step(m)
+            out.append({"role": "assistant", "content": as_generated.get(text, text)})
         elif m.role == "tool":
             # Templates of small models know user and assistant only; results go back as user turns.
             out.append({"role": "user", "content": f"Result of {m.name}:\n{m.content}"})
         else:
             out.append({"role": "user", "content": m.content})
     return out
+
+
+def canonical_step(m: Message) -> str:
+    """A past step as JSON in one fixed spelling (what a resumed session shows the model)."""
+    return render_call(m.tool_calls[0]) if m.tool_calls else json.dumps({"reply": m.content})
 
 
 class PromptRenderer:
@@ -58,7 +66,8 @@ class PromptRenderer:
             template = CHATML
         self.formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
 
-    def render(self, messages: list[Message], tools: list[dict]) -> tuple[str, list[str]]:
-        response = self.formatter(messages=to_template_messages(messages, tools))
+    def render(self, messages: list[Message], tools: list[dict],
+               as_generated: dict[str, str] | None = None) -> tuple[str, list[str]]:
+        response = self.formatter(messages=to_template_messages(messages, tools, as_generated))
         stop = response.stop if isinstance(response.stop, list) else [response.stop] if response.stop else []
         return response.prompt, stop
