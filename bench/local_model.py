@@ -9,6 +9,7 @@ import argparse
 import json
 import statistics
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -46,21 +47,26 @@ def parseable(raw: str) -> bool:
     return True
 
 
-def run(repo: Path, backend, steps: int) -> list[dict]:
-    """Turns over PROMPTS (cycling) until `steps` model calls; one row per call."""
+def run(repo: Path, backend, steps: int) -> tuple[list[dict], int]:
+    """One conversation, a turn per prompt of PROMPTS (cycling, at most 3 steps each), until `steps`
+    model calls: (one row per call, compactions)."""
     rows: list[dict] = []
     prompts = iter(PROMPTS * 10)
-    while len(rows) < steps:
-        session = Session(SessionConfig(root=repo, backend=backend, registry=default_registry(),
-                                        policy=Policy(mode="read-only"), limits=Limits(max_steps=3)))
-        session.submit(UserInput(text=next(prompts)))
-        session.submit(Shutdown())
-        for event in session.events():
-            if event.type == "usage":
-                s = backend.last
-                rows.append({"raw": s.raw, "prompt": event.step.prompt_tokens, "cached": event.step.cached_tokens,
-                             "ttft": s.ttft_s, "tps": s.generated / s.gen_s if s.gen_s else 0.0})
-    return rows[:steps]
+    session = Session(SessionConfig(root=repo, backend=backend, registry=default_registry(),
+                                    policy=Policy(mode="read-only"), limits=Limits(max_steps=3)))
+    session.submit(UserInput(text=next(prompts)))
+    first, compactions = True, 0
+    for event in session.events():
+        if event.type == "usage":
+            s = backend.last
+            rows.append({"raw": s.raw, "prompt": event.step.prompt_tokens, "cached": event.step.cached_tokens,
+                         "ttft": s.ttft_s, "tps": s.generated / s.gen_s if s.gen_s else 0.0, "first": first})
+            first = False
+        elif event.type == "context_compacted":
+            compactions, first = compactions + 1, True  # the next step starts a new prefix
+        elif event.type == "result":
+            session.submit(UserInput(text=next(prompts)) if len(rows) < steps else Shutdown())
+    return rows[:steps], compactions
 
 
 def main() -> None:
@@ -77,18 +83,26 @@ def main() -> None:
         for constrained in (True, False):
             backend.constrained = constrained
             results[constrained] = run(repo, backend, args.steps)
+            backend.llm.reset()  # the second run starts from an empty cache too
     print(f"SmolLM2-135M-Instruct Q4_1, {backend.hardware.backend}, {backend.hardware.threads} threads, "
           f"n_ctx {backend.window}\n")
-    print("| decoding | steps | parseable | prompt tokens sent | evaluated | reused | TTFT median ms | tokens/s median |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for constrained, rows in results.items():
+    print("| decoding | steps | compactions | parseable | prompt tokens sent | evaluated | reused "
+          "| reused, steps after the first and after compactions | TTFT median ms | tokens/s median |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for constrained, (rows, compactions) in results.items():
         ok = sum(parseable(r["raw"]) for r in rows)
         sent, cached = sum(r["prompt"] for r in rows), sum(r["cached"] for r in rows)
-        later = [r for r in rows if r["cached"] > 0]
-        print(f"| {'grammar' if constrained else 'free'} | {len(rows)} | {ok}/{len(rows)} = {100 * ok / len(rows):.0f}% "
-              f"| {sent} | {sent - cached} | {100 * cached / sent:.0f}% ({len(later)} steps hit the cache) "
+        later = [r for r in rows if not r["first"]]
+        later_share = 100 * sum(r["cached"] for r in later) / max(1, sum(r["prompt"] for r in later))
+        print(f"| {'grammar' if constrained else 'free'} | {len(rows)} | {compactions} | {ok}/{len(rows)} = {100 * ok / len(rows):.0f}% "
+              f"| {sent} | {sent - cached} | {100 * cached / sent:.0f}% | {later_share:.0f}% ({len(later)} steps) "
               f"| {statistics.median(r['ttft'] for r in rows) * 1000:.0f} "
               f"| {statistics.median(r['tps'] for r in rows):.0f} |")
+    for constrained, (rows, _) in results.items():
+        for n, row in enumerate(rows):
+            if not parseable(row["raw"]):
+                print(f"unparseable ({'grammar' if constrained else 'free'}) step {n}: {row['raw'][:300]!r}",
+                      file=sys.stderr)
 
 
 if __name__ == "__main__":
