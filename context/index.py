@@ -36,7 +36,7 @@ MAX_MEAN_LINE = 300  # minified or generated files: one huge line says nothing u
 DENSE_TOKENS = 128  # what all-MiniLM-L6-v2 was trained on; a chunk's word view rarely needs more
 DENSE_VIEW = "words"  # part of the collection's name: vectors of another view of the chunks are not these
 PROSE = "text"  # the chunk kind of windows over files no grammar parses
-EMBED_BATCH = 64
+EMBED_BATCH = 256  # chunks handed to the embedder at once: it sorts them by length and batches by tokens
 WRITE_BATCH = 200
 SKIP_PARTS = frozenset({".git", ".wren", "node_modules", "__pycache__", ".venv", "venv", ".tox", ".mypy_cache",
                         ".pytest_cache"})
