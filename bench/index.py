@@ -100,6 +100,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         repo = fresh_copy(args.path.resolve(), Path(tmp))
+        head = subprocess.run(["git", "log", "-1", "--format=%h %cs"], cwd=repo, capture_output=True, text=True)
+        at = f" at {head.stdout.strip()}" if head.returncode == 0 and head.stdout.strip() else ""
         index = open_index(repo, warn=lambda m: sys.exit(f"bench/index.py needs the embedding model: {m}"))
         lexical_s, lexical = timed(index.update, dense=False)
         dense_s, embedded = timed(index.embed_pending)
@@ -115,12 +117,14 @@ def main() -> None:
         cli_s, _ = timed(subprocess.run, [WREN, "index", "--cwd", str(repo), "--quiet"], check=True,
                          capture_output=True)
         rates = throughput(sample_chunks(open_index(repo), args.sample))
-    print(f"Repository: {args.path} ({lexical.files} files, {lexical.chunks} chunks, {embedded} embedded)\n")
+    print(f"Repository: {args.path}{at} ({lexical.files} files, {lexical.chunks} chunks, {embedded} embedded)\n")
     print("| step | time | target |\n|---|---:|---:|")
     print(f"| full index: chunks, tags and BM25 terms | {lexical_s:.1f} s | |")
     print(f"| full index: embeddings | {dense_s:.1f} s ({embedded / dense_s:.1f} chunks/s) | |")
     times = sorted(seconds for seconds, _ in edits)
-    print(f"| incremental update after changing `{edited}` ({edits[0][1].embedded} chunks embedded; "
+    embedded_per_edit = edits[0][1].embedded
+    print(f"| incremental update after changing `{edited}` ({embedded_per_edit} "
+          f"chunk{'' if embedded_per_edit == 1 else 's'} embedded; "
           f"median of {ROUNDS} edits, slowest {times[-1] * 1000:.0f} ms) | "
           f"{statistics.median(times) * 1000:.0f} ms | < 1000 ms |")
     print(f"| update with nothing changed | {noop_s * 1000:.0f} ms | |")
