@@ -2,7 +2,8 @@
 
 For each instance, check out `base_commit` of its repository (a clone of
 `MIRRORS/<owner>+<name>/repo`), update Wren's index of it (one index per repository,
-updated incrementally from commit to commit, oldest first), rank files for the
+updated incrementally from commit to commit, in date order from the end nearer
+the commit a kept checkout is at), rank files for the
 `problem_statement`, and compare with `gold_files` only afterwards. Prints Acc@1/5/10
 (all gold files within the top k) per repository and overall, as Markdown.
 
@@ -17,19 +18,52 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import sqlite3
 import subprocess
 import sys
 import time
+from array import array
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
+from wren.context.embeddings import Embedder
 from wren.context.index import CodeIndex, open_index
 from wren.context.lexical import BM25, tokens
 from wren.context.search import Signals, files_of, fuse, signals
 
 TOP = 50
 KS = (1, 5, 10)
+
+
+class VectorCache:
+    """An embedder's vectors kept by the hash of the text embedded, across commits and runs.
+
+    The index drops the vectors of code that leaves the checkout; walking a repository's
+    history (and running the bench again) would embed the same chunks over and over."""
+
+    def __init__(self, embedder: Embedder, path: Path) -> None:
+        self.inner, self.name = embedder, embedder.name
+        self.db = sqlite3.connect(path)
+        self.db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB)")
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        keys = [hashlib.sha1(t.encode("utf-8", "surrogatepass")).hexdigest() for t in texts]
+        known: dict[str, list[float]] = {}
+        for at in range(0, len(keys), 500):
+            part = keys[at:at + 500]
+            rows = self.db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(part))})", part)
+            known.update((key, array("f", blob).tolist()) for key, blob in rows)
+        todo = list(dict.fromkeys(k for k in keys if k not in known))
+        if todo:
+            text_of = dict(zip(keys, texts))
+            fresh = self.inner.embed([text_of[k] for k in todo])
+            known.update(zip(todo, fresh))
+            self.db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)",
+                                [(k, array("f", v).tobytes()) for k, v in zip(todo, fresh)])
+            self.db.commit()
+        return [known[k] for k in keys]
 
 
 @dataclass
@@ -94,13 +128,18 @@ class Repo:
     index: CodeIndex | None = None
     baseline: FileBM25 = field(default_factory=FileBM25)
 
+    @property
+    def clone(self) -> Path:
+        return self.work / self.name.replace("/", "+")
+
     def rankings(self, item: dict) -> tuple[Signals, list[str], str]:
         start = time.perf_counter()
-        owner, name = self.name.split("/")
-        clone = self.work / f"{owner}+{name}"
-        checkout(self.mirrors / f"{owner}+{name}" / "repo", clone, item["base_commit"])
-        self.index = self.index or open_index(clone, self.provider,
-                                              warn=lambda m: print(f"warning: {m}", file=sys.stderr))
+        clone = self.clone
+        checkout(self.mirrors / clone.name / "repo", clone, item["base_commit"])
+        if self.index is None:
+            self.index = open_index(clone, self.provider, warn=lambda m: print(f"warning: {m}", file=sys.stderr))
+            if self.index.embedder is not None:
+                self.index.embedder = VectorCache(self.index.embedder, self.work / f"{clone.name}.vectors.sqlite")
         stats = self.index.update()
         self.index.load()
         self.baseline.update(clone, sorted(self.index.by_path))
@@ -110,9 +149,24 @@ class Repo:
         return found, self.baseline.rank(item["problem_statement"]), note
 
 
+def walk(clone: Path, items: list[dict]) -> list[dict]:
+    """Instances by date, from the end nearer the commit a kept checkout (and its index) is at.
+
+    The index follows the checkout and drops the vectors of code that leaves it: starting
+    from the far end would first walk, and re-embed, the whole way back."""
+    ordered = sorted(items, key=lambda i: i["created_at"])
+    head = subprocess.run(["git", "log", "-1", "--format=%cI", "HEAD"], cwd=clone, capture_output=True,
+                          text=True) if (clone / ".git").exists() else None
+    if head is None or head.returncode != 0 or not head.stdout.strip():
+        return ordered
+    at = datetime.fromisoformat(head.stdout.strip())
+    first, last = (datetime.fromisoformat(ordered[i]["created_at"]) for i in (0, -1))
+    return ordered[::-1] if abs(last - at) < abs(at - first) else ordered
+
+
 def run_repo(repo: Repo, items: list[dict], record_dir: Path | None) -> list[dict]:
     out = []
-    for item in sorted(items, key=lambda i: i["created_at"]):
+    for item in walk(repo.clone, items):
         record = record_dir / f"{item['instance_id']}.json" if record_dir else None
         if record is not None and record.exists():
             saved = json.loads(record.read_text())

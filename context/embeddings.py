@@ -1,8 +1,8 @@
 """Embedders for session memory and the code index.
 
 The default is Chroma's own model (ONNX all-MiniLM-L6-v2), run here with dynamic
-padding and length-sorted batches: Chroma's embedding function pads every input to
-256 tokens, which wastes most of the work on short code chunks. Same files, same
+padding and length-sorted batches sized by tokens: Chroma's embedding function pads
+every input to 256 tokens, which wastes most of the work on short code chunks. Same files, same
 tokenizer settings and pooling, so the vectors are the same.
 
 A missing model is a one-line warning and lexical-only search, never a hang.
@@ -17,7 +17,8 @@ from typing import Callable, Protocol
 ONNX_FILES = ("config.json", "model.onnx", "special_tokens_map.json", "tokenizer_config.json",
               "tokenizer.json", "vocab.txt")
 MAX_TOKENS = 256
-BATCH = 32
+BATCH_TOKENS = 4096  # tokens per batch, padding included
+MAX_BATCH = 256
 DOWNLOAD_TIMEOUT_S = 60.0
 
 Warn = Callable[[str], None]
@@ -51,7 +52,7 @@ class MiniLMEmbedder:
 
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=max_tokens)
-        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest in the batch only
+        self.tokenizer.no_padding()  # embed() pads each batch to its own longest input
         options = ort.SessionOptions()
         options.log_severity_level = 3
         self.session = ort.InferenceSession(str(folder / "model.onnx"), sess_options=options,
@@ -59,24 +60,43 @@ class MiniLMEmbedder:
         self.calls = 0  # texts embedded so far; tests count re-embedding with it
 
     def embed(self, texts: list[str]) -> list[list[float]]:
+        """Inputs sorted by token count, cut into batches of about BATCH_TOKENS tokens padded.
+
+        Batches are sized by work, not by count: short chunks (most code chunks) go many
+        to a batch, which keeps the matrix products large, and little is padding."""
         import numpy as np
 
         self.calls += len(texts)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out: list[list[float] | None] = [None] * len(texts)
-        for start in range(0, len(order), BATCH):
-            batch = order[start:start + BATCH]
-            encoded = self.tokenizer.encode_batch([texts[i] for i in batch])
-            ids = np.array([e.ids for e in encoded], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+        encoded = [e.ids for e in self.tokenizer.encode_batch(texts)]
+        order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
+        out: list[list[float]] = [[] for _ in texts]
+        for batch in _batches([len(encoded[i]) for i in order], BATCH_TOKENS, MAX_BATCH):
+            rows = [order[at] for at in batch]
+            ids = np.zeros((len(rows), max(len(encoded[i]) for i in rows)), dtype=np.int64)
+            mask = np.zeros_like(ids)
+            for row, i in enumerate(rows):
+                ids[row, :len(encoded[i])] = encoded[i]
+                mask[row, :len(encoded[i])] = 1
             hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
                                              "token_type_ids": np.zeros_like(ids)})[0]
             summed = (hidden * mask[..., None]).sum(axis=1)
             pooled = summed / np.clip(mask.sum(axis=1, keepdims=True), 1e-9, None)
             pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
-            for row, i in enumerate(batch):
+            for row, i in enumerate(rows):
                 out[i] = pooled[row].tolist()
-        return [v for v in out if v is not None]
+        return out
+
+
+def _batches(lengths: list[int], budget: int, most: int) -> list[range]:
+    """Consecutive ranges over ascending lengths whose padded size (count x longest) fits budget."""
+    out, start = [], 0
+    while start < len(lengths):
+        end = start + 1
+        while end < len(lengths) and end - start < most and (end - start + 1) * lengths[end] <= budget:
+            end += 1
+        out.append(range(start, end))
+        start = end
+    return out
 
 
 class LiteLLMEmbedder:

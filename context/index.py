@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from wren.context.catalog import Catalog, ChunkRecord, FileEntry, FileState
-from wren.context.chunking import chunk_file, parse
+from wren.context.chunking import Chunk, chunk_file, parse
 from wren.context.embeddings import Embedder
 from wren.context.lexical import BM25, tokens
 from wren.context.store import ChromaServer, VectorStore, open_store
@@ -36,7 +36,7 @@ MAX_MEAN_LINE = 300  # minified or generated files: one huge line says nothing u
 DENSE_TOKENS = 128  # what all-MiniLM-L6-v2 was trained on; a chunk's word view rarely needs more
 DENSE_VIEW = "words"  # part of the collection's name: vectors of another view of the chunks are not these
 PROSE = "text"  # the chunk kind of windows over files no grammar parses
-EMBED_BATCH = 64
+EMBED_BATCH = 256  # chunks handed to the embedder at once: it sorts them by length and batches by tokens
 WRITE_BATCH = 200
 SKIP_PARTS = frozenset({".git", ".wren", "node_modules", "__pycache__", ".venv", "venv", ".tox", ".mypy_cache",
                         ".pytest_cache"})
@@ -103,7 +103,7 @@ class CodeIndex:
         self.by_path: dict[str, list[str]] = {}
         self.by_hash: dict[str, list[str]] = {}
         self.by_symbol: dict[str, list[str]] = {}  # last part of a symbol ("parse" of "Parser.parse")
-        self._texts: dict[str, str] = {}  # content hash -> text, for chunks read but not embedded yet
+        self._unembedded: dict[str, Chunk] = {}  # content hash -> a chunk read but not embedded yet
         self._missing: set[str] | None = None  # hashes without a vector; None until first checked
 
     # ---- updating ---------------------------------------------------------------------
@@ -130,10 +130,10 @@ class CodeIndex:
     def _scan(self, progress: Progress | None) -> tuple[list[tuple[str, FileState | None, int, int]], list[str], int]:
         known = self.catalog.files()
         listed = _list_files(self.root)
-        changed, present = [], set()
+        changed, present, root = [], set(), str(self.root)
         for n, rel in enumerate(listed, 1):
             try:
-                st = os.lstat(self.root / rel)
+                st = os.lstat(os.path.join(root, rel))  # not pathlib: this runs for every file, every update
             except OSError:  # deleted, though git still lists it until the deletion is staged
                 continue
             if not stat.S_ISREG(st.st_mode):  # a symlink may lead out of the workspace
@@ -173,7 +173,7 @@ class CodeIndex:
         terms = [Counter(tokens(c.text)) + path_terms for c in chunks]
         for c in chunks:
             if c.kind != PROSE:
-                self._texts.setdefault(c.hash, c.words)
+                self._unembedded.setdefault(c.hash, c)
         tags = extract_tags(parsed[0], parsed[1], text.split("\n")) if parsed else None
         return FileEntry(rel, state, records, terms, tags)
 
@@ -220,7 +220,7 @@ class CodeIndex:
                 if ready:
                     self.store.add(ready, self.embedder.embed([texts[h] for h in ready]))
                 for h in hashes:
-                    self._texts.pop(h, None)
+                    self._unembedded.pop(h, None)
                     self._missing.discard(h)  # a hash with no text left is gone from disk
                 done += len(ready)
             if progress:
@@ -231,7 +231,7 @@ class CodeIndex:
         """Texts of chunks read by this process, or else read again from their files.
 
         where (hash -> a path holding it) is filled on first need and reused by later batches."""
-        found = {h: self._texts[h] for h in hashes if h in self._texts}
+        found = {h: self._unembedded[h].words for h in hashes if h in self._unembedded}
         wanted = [h for h in hashes if h not in found]
         if wanted:
             if not where:
@@ -243,8 +243,8 @@ class CodeIndex:
                     continue
                 for chunk in chunk_file(rel, text):
                     if chunk.kind != PROSE:
-                        self._texts.setdefault(chunk.hash, chunk.words)
-            found.update({h: self._texts[h] for h in wanted if h in self._texts})
+                        self._unembedded.setdefault(chunk.hash, chunk)
+            found.update({h: self._unembedded[h].words for h in wanted if h in self._unembedded})
         return found
 
     def dense(self, texts: list[str], n: int) -> list[tuple[str, float]]:

@@ -23,15 +23,16 @@ MAX_PASSAGES = 4
 
 @dataclass(frozen=True)
 class Weights:
+    """Set on the SWE-bench Lite dev split (bench/localization.py): round values, not a fitted optimum."""
     lexical: float = 1.0
-    dense: float = 1.0
+    dense: float = 1.5
     symbol: float = 1.0
     mention: float = 1.5
     rrf_k: int = 60
     depth: int = 200  # how far down each ranking is read
     file_decay: float = 0.5  # the n-th best chunk of a file adds decay**n of its score
-    tests: float = 1.0  # factor for chunks of test files: code search wants the code under test first
-    prose: float = 1.0  # factor for windows of files no grammar parses (docs, config)
+    tests: float = 0.5  # factor for chunks of test files: the code under test comes first
+    prose: float = 0.5  # factor for windows of files no grammar parses (docs, issue templates, changelogs)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import git
 from wren.context.chunking import chunk_file
-from wren.context.embeddings import chroma_model_dir, model_present
+from wren.context.embeddings import MiniLMEmbedder, _batches, chroma_model_dir, model_present
 from wren.context.index import CodeIndex, open_index
 from wren.context.search import rank_files, search
 
@@ -146,6 +146,23 @@ def test_vectors_persist_across_processes(shop: Path):
     stats = second.update()
     assert (stats.changed, stats.embedded, stats.pending) == (0, 0, 0) and second.embedder.calls == 0
     second.close()
+
+
+def test_batches_fit_a_token_budget_and_cover_every_input():
+    lengths = [3, 5, 5, 9, 40, 41, 100]
+    batches = _batches(lengths, 64, 3)
+    assert [i for b in batches for i in b] == list(range(len(lengths)))
+    assert all(len(b) * lengths[b[-1]] <= 64 or len(b) == 1 for b in batches) and max(map(len, batches)) <= 3
+
+
+@needs_model
+def test_batched_vectors_are_each_text_embedded_alone():
+    embedder = MiniLMEmbedder(chroma_model_dir(), max_tokens=128)
+    texts = ["x", "parse config file", "Cart total price tax " * 40, "", "authenticate user password hash"]
+    together = embedder.embed(texts)
+    for text, vector in zip(texts, together):
+        alone = embedder.embed([text])[0]
+        assert max(abs(a - b) for a, b in zip(alone, vector)) < 1e-5
 
 
 @needs_model
