@@ -15,7 +15,7 @@ from wren.agent.models.base import ModelReply, OnDelta, RetryPolicy, summarize_w
 from wren.local_models import catalog
 from wren.local_models.constrained import parse_step, partial_reply, step_schema
 from wren.local_models.gguf import read_gguf
-from wren.local_models.prompt import PromptRenderer, canonical_step
+from wren.local_models.prompt import PromptRenderer, step_key
 
 DEFAULT_N_CTX = 8192
 MAX_REPLY_TOKENS = 512
@@ -127,7 +127,8 @@ class LocalBackend:
     def _remember_generated(self, step: Message, text: str) -> None:
         if len(self._as_generated) >= AS_GENERATED_KEPT:
             self._as_generated.pop(next(iter(self._as_generated)))  # the oldest
-        self._as_generated[canonical_step(step)] = text
+        # The first text wins: a later reply spelled differently must not change an earlier one's.
+        self._as_generated.setdefault(step_key(step), text)
 
 
 class ReplyStreamer:

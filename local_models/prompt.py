@@ -35,7 +35,8 @@ def tool_lines(tools: list[dict]) -> str:
 
 def to_template_messages(messages: list[Message], tools: list[dict],
                          as_generated: dict[str, str] | None = None) -> list[dict]:
-    """`as_generated` maps a step's canonical JSON to the text the model generated for it: a step
+    """`as_generated` maps a step (its call id, or a reply's canonical JSON) to the text the model
+    generated for it: a step
     shown back byte for byte as generated keeps the KV cache valid through it."""
     out, as_generated = [], as_generated or {}
     for m in messages:
@@ -43,7 +44,7 @@ def to_template_messages(messages: list[Message], tools: list[dict],
             out.append({"role": "system", "content": m.content + "\n" + STEP_RULES + tool_lines(tools)})
         elif m.role == "assistant":
             text = canonical_step(m)
-            out.append({"role": "assistant", "content": as_generated.get(text, text)})
+            out.append({"role": "assistant", "content": as_generated.get(step_key(m), text)})
         elif m.role == "tool":
             # Templates of small models know user and assistant only; results go back as user turns.
             out.append({"role": "user", "content": f"Result of {m.name}:\n{m.content}"})
@@ -55,6 +56,11 @@ def to_template_messages(messages: list[Message], tools: list[dict],
 def canonical_step(m: Message) -> str:
     """A past step as JSON in one fixed spelling (what a resumed session shows the model)."""
     return render_call(m.tool_calls[0]) if m.tool_calls else json.dumps({"reply": m.content})
+
+
+def step_key(m: Message) -> str:
+    # By call id: the same call made twice with other spacing must not change how the first one reads.
+    return m.tool_calls[0].id if m.tool_calls else canonical_step(m)
 
 
 class PromptRenderer:
