@@ -85,7 +85,7 @@ class ContextService:
     def repo_map(self, text: str) -> str:
         """The repo map for a new user message, personalised by the files in play and the names it
         uses; empty for models without room for one."""
-        from wren.context.repomap import fit, map_budget, mentioned_identifiers, rank_definitions
+        from wren.context.repomap import map_budget, mentioned_identifiers, repo_map
 
         tokens = map_budget(self.budget.window if self.budget else None, self.options.repo_map_tokens)
         if not tokens:
@@ -98,11 +98,9 @@ class ContextService:
         except Exception as exc:  # noqa: BLE001 - the map is an aid: an index that cannot open must not stop the turn
             self.warn(f"no repo map this turn: the code index could not be opened ({exc})")
             return ""
-        tags = index.catalog.tags()
-        # Files a tool has read or changed (left out of the map: the model has seen them); files the
-        # message names count through their names, among the identifiers.
-        in_play = [p for p in self.manager.files_in_play() if p in tags]
-        return fit(rank_definitions(tags, in_play, mentioned_identifiers(text)), tokens)
+        # Files a tool has read or changed are left out of the map (the model has seen them); files
+        # the message names count through their names, among the identifiers.
+        return repo_map(index, tokens, self.manager.files_in_play(), mentioned_identifiers(text))
 
     def auto_recall(self, text: str) -> str:
         """The few evicted chunks most relevant to a new user message, within a small budget."""

@@ -5,7 +5,6 @@ from pydantic import BaseModel, Field
 
 from wren.tools.base import Tool, ToolContext, ToolResult
 from wren.tools.process import run
-from wren.tools.redact import redact
 
 DEFAULT_TIMEOUT_S = 120.0
 
@@ -20,9 +19,10 @@ def shell(args: ShellArgs, ctx: ToolContext) -> ToolResult:
     done = run(args.command, ctx.workspace.root, timeout, ctx.interrupt, ctx.sandbox)
     status = f"killed: {done.killed}" if done.killed else f"exit code {done.exit_code}"
     body = done.output.rstrip("\n") or "(no output)"
+    # Tool.run redacts the whole output, the command line included.
     # A non-zero exit is information for the model (grep finding nothing), not a failed tool call.
     return ToolResult(ok=not done.killed,
-                      output=f"$ {redact(args.command)}\n{body}\n[{status}, {done.duration_s:.1f}s]",
+                      output=f"$ {args.command}\n{body}\n[{status}, {done.duration_s:.1f}s]",
                       exit_code=done.exit_code)
 
 
