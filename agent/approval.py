@@ -39,6 +39,12 @@ class Policy:
         rules = Rules.parse(config.policy.allow, config.policy.deny, root)
         return cls(mode=mode or config.approval or "ask", rules=rules)  # type: ignore[arg-type]
 
+    def for_session(self) -> "Policy":
+        """A copy for one session: the same mode and configured rules, no grants. "Allow always" grants
+        are added to the copy, so they never follow the user into another session."""
+        configured = Rules([r for r in self.rules.allow if not r.session], list(self.rules.deny), self.rules.root)
+        return Policy(mode=self.mode, rules=configured)
+
     def decide(self, tool: Tool, args: BaseModel | None = None) -> tuple[Verdict, str]:
         judgement = self.rules.judge(tool.name, args)
         if judgement.denial is not None:

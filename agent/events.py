@@ -25,6 +25,13 @@ class SessionStarted(_Event):
     resumed: bool = False
 
 
+class ModelChanged(_Event):
+    """The session now runs on `model` (a SetModel op was applied between steps)."""
+    type: Literal["model_changed"] = "model_changed"
+    model: str
+    window: int | None = None  # the new model's context window in tokens; None when unknown
+
+
 class UserMessage(_Event):
     """The user's text; logged so that --resume can rebuild the conversation."""
     type: Literal["user_message"] = "user_message"
@@ -143,9 +150,10 @@ class ErrorInfo(BaseModel):
 
 class ErrorEvent(_Event):
     type: Literal["error"] = "error"
-    kind: str
+    kind: str  # "internal" for a bug in Wren itself; then `detail` holds the traceback
     message: str
     fatal: bool = True
+    detail: str = ""
 
 
 class TurnEnded(_Event):
@@ -169,7 +177,7 @@ class Result(_Event):
 
 
 Event = Annotated[Union[
-    SessionStarted, UserMessage, AssistantDelta, AssistantMessage, ToolCallEvent,
+    SessionStarted, ModelChanged, UserMessage, AssistantDelta, AssistantMessage, ToolCallEvent,
     ApprovalRequested, ApprovalResolved, ToolResultEvent, PlanUpdated, ContextCompacted, CompactionUndone,
     UsageEvent, ErrorEvent, TurnEnded, Result,
 ], Field(discriminator="type")]

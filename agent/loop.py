@@ -24,6 +24,7 @@ class TurnOutcome:
 def run_turn(s: "Session") -> TurnOutcome:
     denied = 0
     while True:
+        s.apply_settings()  # a model switch asked for mid-turn takes effect at the next step
         if s.interrupt.is_set():
             return TurnOutcome("interrupted", reason="interrupted by the user")
         if why := s.limits.exceeded():
@@ -53,8 +54,8 @@ def call_model(s: "Session") -> ModelReply:
     """
     policy = s.backend.retry
     s.make_room()
-    overflowed = False
-    for attempt in range(policy.attempts + 1):
+    overflowed, attempt = False, 0  # separate: a compaction retry does not use up a backoff attempt
+    while True:
         try:
             reply = s.backend.complete(redacted(s.context.manager.prompt()), s.offered_tools(),
                                        lambda text: s.emit(AssistantDelta(text=text)))
@@ -67,7 +68,8 @@ def call_model(s: "Session") -> ModelReply:
             if not exc.retryable or attempt >= policy.attempts - 1:
                 raise
             delay = policy.delay(attempt)
-            s.warn(f"{exc.message}; retrying in {delay:.2f}s (attempt {attempt + 2} of {policy.attempts})")
+            attempt += 1
+            s.warn(f"{exc.message}; retrying in {delay:.2f}s (attempt {attempt + 1} of {policy.attempts})")
             time.sleep(delay)
     s.usage = s.usage + reply.usage
     s.limits.cost_usd = s.usage.cost_usd

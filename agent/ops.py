@@ -37,9 +37,21 @@ class SetApprovalMode(BaseModel):
     mode: Literal["read-only", "ask", "auto-edit", "auto"]
 
 
+class SetModel(BaseModel):
+    """Go on with this session on another model (a name as `--model` takes it).
+
+    Applied by the session between steps, never during a model call: it rebuilds the backend,
+    the token budget and the context's token counting. A name that cannot be resolved leaves the
+    session on its model and is reported as a non-fatal `error` event.
+    """
+    type: Literal["set_model"] = "set_model"
+    model: str
+
+
 class Shutdown(BaseModel):
     type: Literal["shutdown"] = "shutdown"
 
 
-Op = Annotated[Union[UserInput, ApprovalDecision, Interrupt, Compact, UndoCompaction, SetApprovalMode, Shutdown],
+Op = Annotated[Union[UserInput, ApprovalDecision, Interrupt, Compact, UndoCompaction, SetApprovalMode, SetModel,
+                    Shutdown],
                Field(discriminator="type")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+import traceback
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,18 +13,19 @@ from typing import TYPE_CHECKING, Iterator
 from wren.agent.approval import Policy
 from wren.agent.errors import ExitCode, WrenError
 from wren.agent.events import (ApprovalRequested, ApprovalResolved, CompactionUndone, ErrorEvent, ErrorInfo, Event,
-                               PlanUpdated, Result, SessionStarted, ToolCallEvent, ToolResultEvent, TurnEnded, Usage,
-                               UserMessage)
+                               ModelChanged, PlanUpdated, Result, SessionStarted, ToolCallEvent, ToolResultEvent,
+                               TurnEnded, Usage, UserMessage)
 from wren.agent.config import ContextConfig, SandboxConfig
 from wren.agent.limits import LimitState, Limits
 from wren.agent.log import SessionLog, new_session_id, read_events, sessions_dir
 from wren.agent.loop import TurnOutcome, run_turn
 from wren.agent.messages import Message, ToolCall
+from wren.agent.models import BackendFactory, backend_factory
 from wren.agent.models.base import ModelBackend
-from wren.agent.ops import (ApprovalDecision, Compact, Interrupt, Op, SetApprovalMode, Shutdown, UndoCompaction,
-                            UserInput)
+from wren.agent.ops import (ApprovalDecision, Compact, Interrupt, Op, SetApprovalMode, SetModel, Shutdown,
+                            UndoCompaction, UserInput)
 from wren.agent.prompt import system_prompt
-from wren.context.manager import user_content
+from wren.context.manager import close_dangling_calls, user_content
 from wren.context.service import ContextService
 from wren.tools.base import Registry, ToolContext, ToolResult
 from wren.tools.checkpoints import CheckpointError, Checkpointer
@@ -54,6 +56,9 @@ class SessionConfig:
     # sessions with the same servers.
     mcp: "McpHost | None" = None
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
+    # Resolves the model a SetModel op names; None: with the workspace's config. An editor server
+    # passes its cache, so sessions on one local model share its weights.
+    models: BackendFactory | None = None
 
 
 @dataclass
@@ -64,7 +69,9 @@ class CallOutcome:
 
 class Session:
     def __init__(self, cfg: SessionConfig) -> None:
-        self.cfg, self.backend, self.registry, self.policy = cfg, cfg.backend, cfg.registry, cfg.policy
+        self.cfg, self.backend, self.registry = cfg, cfg.backend, cfg.registry
+        self.policy = cfg.policy.for_session()  # grants made in this session stay in it
+        self._models = cfg.models or backend_factory(cfg.root)
         self.workspace = Workspace(cfg.root)
         self.id = cfg.resume_id or new_session_id()
         log_path = sessions_dir(self.workspace.root) / f"{self.id}.jsonl"
@@ -142,17 +149,59 @@ class Session:
     def _work(self) -> None:
         try:
             while not isinstance(op := self._next_op(), Shutdown):
-                if isinstance(op, UserInput):
-                    self._turn(op.text)
-                elif isinstance(op, Compact):
-                    self._compact_between_turns()
-                elif isinstance(op, UndoCompaction):
-                    self._undo_compaction()
-                elif isinstance(op, Interrupt):
-                    self.interrupt.clear()  # nothing was running
+                try:
+                    self._handle(op)
+                except Exception as exc:  # noqa: BLE001 - a bug in Wren must not end the session unseen
+                    self._internal_error(exc, fatal=False)
         finally:
             self.log.close()
             self._events.put(_END)
+
+    def _handle(self, op: Op) -> None:
+        if isinstance(op, UserInput):
+            self._turn(op.text)
+        elif isinstance(op, Compact):
+            self._compact_between_turns()
+        elif isinstance(op, UndoCompaction):
+            self._undo_compaction()
+        elif isinstance(op, SetModel):
+            self._set_model(op.model)
+        elif isinstance(op, Interrupt):
+            self.interrupt.clear()  # nothing was running
+
+    def _internal_error(self, exc: Exception, fatal: bool) -> ErrorInfo:
+        """Report a bug in Wren (not a model or config error) as an `internal` error event with its traceback."""
+        close_dangling_calls(self.context.manager)  # the next prompt must still be valid for the provider
+        message = f"internal error in Wren ({type(exc).__name__}: {exc}); the session log has the traceback"
+        detail = "".join(traceback.format_exception(exc))
+        self.emit(ErrorEvent(kind="internal", message=message, fatal=fatal, detail=detail))
+        return ErrorInfo(kind="internal", message=message)
+
+    def apply_settings(self) -> None:
+        """Between steps: apply the SetModel ops that came in, keep every other op in its order."""
+        waiting = list(self._pending)
+        while True:
+            try:
+                waiting.append(self._ops.get_nowait())
+            except queue.Empty:
+                break
+        self._pending.clear()
+        for op in waiting:
+            if isinstance(op, SetModel):
+                self._set_model(op.model)
+            else:
+                self._pending.append(op)
+
+    def _set_model(self, name: str) -> None:
+        try:
+            backend = self._models(name)
+        except WrenError as exc:
+            self.emit(ErrorEvent(kind=exc.kind, fatal=False,
+                                 message=f"cannot switch to {name}: {exc.message}; still on {self.backend.name}"))
+            return
+        self.backend = backend
+        self.context.use_backend(backend)
+        self.emit(ModelChanged(model=backend.name, window=self.context.budget.window if self.context.budget else None))
 
     def _compact_between_turns(self) -> None:
         try:
@@ -185,6 +234,9 @@ class Session:
             error, code = ErrorInfo(kind=exc.kind, message=exc.message), exc.exit_code
             self.emit(ErrorEvent(kind=exc.kind, message=exc.message))
             outcome = TurnOutcome("error", summary=exc.message, reason=exc.message)
+        except Exception as exc:  # noqa: BLE001 - even a bug ends the turn with a result
+            error, code = self._internal_error(exc, fatal=True), ExitCode.NOT_FINISHED
+            outcome = TurnOutcome("error", summary=error.message, reason=error.message)
         code = EXIT_CODES.get(outcome.status, code)
         self.emit(TurnEnded(status=outcome.status, reason=outcome.reason))
         self.emit(Result(session_id=self.id, status=outcome.status, exit_code=code,
@@ -207,7 +259,7 @@ class Session:
                 if tool.mutating:
                     self._checkpoint()
                 ctx = ToolContext(self.workspace, self.interrupt, self.limits.deadline, recall=self.context.recall,
-                                  sandbox=self.sandbox)
+                                  sandbox=self.sandbox, call_id=call.id)
                 result = tool.run(args, ctx)
             else:
                 denied = True

@@ -26,13 +26,14 @@ def session_config(root: Path, *, model: str | None, api_base: str | None, appro
     from wren.agent.config import choose_model, load_config
     from wren.agent.limits import Limits
     from wren.agent.log import find_session
-    from wren.agent.models import resolve_backend
+    from wren.agent.models import backend_factory
     from wren.agent.session import SessionConfig
     from wren.tools.base import Registry, default_registry
 
     config = load_config(root)
     resume_id = find_session(root, resume).stem if resume or continue_last else None
-    backend = resolve_backend(choose_model(model, config), api_base=api_base or config.api_base, config=config)
+    models = backend_factory(root, api_base)
+    backend = models(choose_model(model, config))
     tools = list(default_registry().tools.values())
     host = None
     if config.mcp.servers:
@@ -44,4 +45,4 @@ def session_config(root: Path, *, model: str | None, api_base: str | None, appro
     return SessionConfig(root=root, backend=backend, registry=Registry(tools),
                          policy=Policy.from_config(config, root, approval), limits=limits or Limits(),
                          interactive=interactive, resume_id=resume_id, context=config.context, mcp=host,
-                         sandbox=config.sandbox)
+                         sandbox=config.sandbox, models=models)

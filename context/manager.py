@@ -142,7 +142,7 @@ def replay(ctx: ContextManager, events: list[Event]) -> None:
             ctx.add(Message(role="user", content=user_content(ev.text, ev.recalled, ev.repo_map)))
             ctx.add_directive(ev.text)
         elif isinstance(ev, AssistantMessage):
-            _close_dangling_calls(ctx)
+            close_dangling_calls(ctx)
             ctx.add(Message(role="assistant", content=ev.content, tool_calls=ev.tool_calls))
         elif isinstance(ev, ToolResultEvent):
             ctx.add(Message(role="tool", content=ev.output, tool_call_id=ev.call_id, name=ev.name))
@@ -152,11 +152,12 @@ def replay(ctx: ContextManager, events: list[Event]) -> None:
             ctx.evict(ev.evicted, ev.summary)
         elif isinstance(ev, CompactionUndone):
             ctx.undo_compaction()
-    _close_dangling_calls(ctx)
+    close_dangling_calls(ctx)
 
 
-def _close_dangling_calls(ctx: ContextManager) -> None:
-    """A crash between a tool call and its result leaves a call without an answer; say so."""
+def close_dangling_calls(ctx: ContextManager) -> None:
+    """A crash between a tool call and its result leaves a call without an answer; say so (every
+    provider refuses a prompt whose tool calls lack results)."""
     at = next((i for i in range(len(ctx.messages) - 1, -1, -1) if ctx.messages[i].role == "assistant"), None)
     if at is None or not ctx.messages[at].tool_calls:
         return

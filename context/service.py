@@ -20,12 +20,17 @@ AUTO_RECALL_CHARS = 1800  # about 450 tokens: a small, bounded share of any wind
 class ContextService:
     def __init__(self, root: Path, session_id: str, system: str, backend: ModelBackend,
                  options: ContextConfig, warn: Callable[[str], None]) -> None:
-        self.root, self.session_id, self.backend, self.options, self.warn = root, session_id, backend, options, warn
+        self.root, self.session_id, self.options, self.warn = root, session_id, options, warn
         self.manager = ContextManager(system)
         self._memory: SessionMemory | None = None
         self.compactions = 0
-        window = options.window or backend.window
-        self.budget = Budget(window, backend.reply_reserve, options.compact_at) if window else None
+        self.use_backend(backend)
+
+    def use_backend(self, backend: ModelBackend) -> None:
+        """Count tokens, budget and summarise with `backend` from now on (after a model switch)."""
+        self.backend = backend
+        window = self.options.window or backend.window
+        self.budget: Budget | None = Budget(window, backend.reply_reserve, self.options.compact_at) if window else None
 
     def replay(self, events: list[Event]) -> None:
         replay(self.manager, events)

@@ -16,6 +16,7 @@ from wren.agent.approval import MODES
 from wren.agent.config import load_config
 from wren.agent.errors import WrenError
 from wren.agent.log import find_session, read_events
+from wren.agent.ops import SetModel
 from wren.cli import __version__
 from wren.protocol import updates
 from wren.protocol.bridge import Bridge
@@ -153,11 +154,13 @@ class WrenAgent:
 
     async def _switch_model(self, live: LiveSession, model: str) -> None:
         try:
+            # Made here (and cached) so that a bad name is this request's error; the session's
+            # own resolver then finds it in the cache.
             config = await asyncio.to_thread(load_config, live.root)
-            backend = await asyncio.to_thread(self.backends.get, model, config)
+            await asyncio.to_thread(self.backends.get, model, config)
         except WrenError as exc:
             raise invalid(exc.message, model=model) from None
-        live.session.backend = backend  # read by the loop at its next model call
+        live.session.submit(SetModel(model=model))  # applied by the session between steps
         live.model = model
         if model not in live.models:
             live.models.append(model)

@@ -37,8 +37,6 @@ class Bridge:
     session_id: str
     # Where tools report progress (ToolStarted, ToolShown); wired by the live session.
     on_tool_event: Callable[[Any], None] = field(default=lambda item: None)
-    # The call the worker thread is running now; set before each tool call.
-    call_id: str = ""
 
     def call(self, make: Callable[[], Awaitable[Any]], what: str, ctx: ToolContext | None = None,
              timeout_s: float = 60.0) -> Any:
@@ -53,8 +51,10 @@ class Bridge:
         except ConnectionError:
             raise ToolError(f"the editor disconnected during {what}") from None
 
-    def started(self) -> None:
-        self.loop.call_soon_threadsafe(self.on_tool_event, ToolStarted(self.call_id))
+    def started(self, call_id: str) -> None:
+        """Tool call `call_id` began to run (after any approval)."""
+        self.loop.call_soon_threadsafe(self.on_tool_event, ToolStarted(call_id))
 
-    def show(self, content: list) -> None:
-        self.loop.call_soon_threadsafe(self.on_tool_event, ToolShown(self.call_id, content))
+    def show(self, call_id: str, content: list) -> None:
+        """Show `content` (ACP tool-call content blocks) on tool call `call_id` while it runs."""
+        self.loop.call_soon_threadsafe(self.on_tool_event, ToolShown(call_id, content))

@@ -99,9 +99,10 @@ class EditorFiles:
 
 def terminal_shell(bridge: Bridge, local: Tool) -> Tool:
     """`local` (the shell tool) run in an editor terminal: the user watches it; it is always released."""
-    client, sid = bridge.client, bridge.session_id
+    client = bridge.client
 
     def shell(args: ShellArgs, ctx: ToolContext) -> ToolResult:
+        sid = bridge.session_id  # read now: a new session learns its id after its tools are made
         timeout = args.timeout_s or DEFAULT_TIMEOUT_S
         started = time.monotonic()
         argv = ctx.sandbox.wrap(["bash", "-c", args.command], ctx.workspace.root)
@@ -109,7 +110,7 @@ def terminal_shell(bridge: Bridge, local: Tool) -> Tool:
             session_id=sid, command=argv[0], args=argv[1:], cwd=str(ctx.workspace.root),
             output_byte_limit=OUTPUT_BYTES), "terminal/create", ctx)
         tid = created.terminal_id
-        bridge.show([tool_terminal_ref(tid)])
+        bridge.show(ctx.call_id, [tool_terminal_ref(tid)])
         killed = ""
         try:
             try:

@@ -6,21 +6,20 @@ import logging
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from acp.schema import ClientCapabilities, McpServerHttp, McpServerStdio
 
 from wren.agent.approval import Mode, Policy
 from wren.agent.config import Config, McpServerConfig, choose_model, load_config
-from wren.agent.messages import Message
 from wren.agent.models import resolve_backend
-from wren.agent.models.base import ModelBackend, ModelReply, OnDelta
+from wren.agent.models.base import ModelBackend
 from wren.tools.base import Registry, Tool, ToolContext, ToolResult, default_registry
 from wren.protocol.bridge import Bridge
 from wren.protocol.client_tools import EditorFiles, terminal_shell
-from wren.protocol.live import AcpSession, LiveSession
+from wren.protocol.live import LiveSession
 from wren.protocol.options import model_choices
-from wren.agent.session import SessionConfig
+from wren.agent.session import Session, SessionConfig
 from wren.tools.mcp import McpHost
 
 log = logging.getLogger("wren.acp")
@@ -34,38 +33,32 @@ class ServeOptions:
     approval: Mode | None = None
 
 
-class SharedBackend:
-    """One backend for every session of this server that uses the model; one call at a time,
-    because a local model's context is not safe to share between threads."""
-
-    def __init__(self, inner: ModelBackend) -> None:
-        self.inner, self.name, self.retry, self.window = inner, inner.name, inner.retry, inner.window
-        self._lock = threading.Lock()
-
-    def complete(self, messages: list[Message], tools: list[dict], on_delta: OnDelta) -> ModelReply:
-        with self._lock:
-            return self.inner.complete(messages, tools, on_delta)
-
-
 class Backends:
+    """The backends this server has made, one per model name: sessions on one local model share its
+    weights. Each backend guards its own state, so sharing one between sessions is safe."""
+
     def __init__(self, api_base: str | None) -> None:
         self.api_base = api_base
-        self._made: dict[str, SharedBackend] = {}
+        self._made: dict[str, ModelBackend] = {}
         self._lock = threading.Lock()
 
-    def get(self, model: str, config: Config) -> SharedBackend:
+    def get(self, model: str, config: Config) -> ModelBackend:
+        """The backend for `model`, made with `config` the first time; ConfigError or ModelError if it cannot be."""
         with self._lock:
             if model not in self._made:
-                inner = resolve_backend(model, api_base=self.api_base or config.api_base, config=config)
-                self._made[model] = SharedBackend(inner)
+                self._made[model] = resolve_backend(model, api_base=self.api_base or config.api_base, config=config)
             return self._made[model]
+
+    def factory(self, config: Config) -> Callable[[str], ModelBackend]:
+        """Resolves the models a session switches to, through this cache, with the session's config."""
+        return lambda model: self.get(model, config)
 
 
 def _announced(tool: Tool, bridge: Bridge) -> Tool:
     """The tool, telling the editor when it starts (after approval): its call goes in_progress."""
 
     def run(args: Any, ctx: ToolContext) -> ToolResult:
-        bridge.started()
+        bridge.started(ctx.call_id)
         return tool.func(args, ctx)
 
     return replace(tool, func=run)
@@ -119,11 +112,12 @@ async def open_session(bridge: Bridge, caps: ClientCapabilities, options: ServeO
     try:
         cfg = SessionConfig(root=root, backend=backend, registry=registry_for(bridge, caps, mcp_tools),
                             policy=Policy.from_config(config, root, options.approval),
-                            interactive=True, resume_id=resume_id, mcp=host, sandbox=config.sandbox)
-        session = AcpSession(cfg, bridge)
+                            interactive=True, resume_id=resume_id, mcp=host, sandbox=config.sandbox,
+                            context=config.context, models=backends.factory(config))
+        session = Session(cfg)
     except BaseException:
         if host is not None:
             await asyncio.to_thread(host.close)
         raise
     bridge.session_id = session.id
-    return LiveSession(session, model, model_choices(model, config))
+    return LiveSession(session, bridge, model, model_choices(model, config))

@@ -19,10 +19,9 @@ from acp.helpers import (update_agent_message_text, update_agent_thought_text, u
 from acp.schema import ConfigOptionUpdate, PermissionOption, PromptResponse, SessionModeState, StopReason
 
 from wren.agent.events import (ApprovalRequested, AssistantDelta, AssistantMessage, ContextCompacted, ErrorEvent,
-                               PlanUpdated, Result, ToolCallEvent, ToolResultEvent, UsageEvent)
-from wren.agent.messages import ToolCall
+                               ModelChanged, PlanUpdated, Result, ToolCallEvent, ToolResultEvent, UsageEvent)
 from wren.agent.ops import ApprovalDecision, Interrupt, SetApprovalMode, Shutdown, UserInput
-from wren.agent.session import CallOutcome, Session, SessionConfig
+from wren.agent.session import Session
 from wren.protocol import updates
 from wren.protocol.bridge import Bridge, ToolShown, ToolStarted
 from wren.protocol.options import available_commands, config_options, session_modes
@@ -34,18 +33,6 @@ CLOSE_TIMEOUT_S = 3.0
 PERMISSIONS = [PermissionOption(option_id=kind, name=name, kind=kind) for kind, name in (
     ("allow_once", "Allow once"), ("allow_always", "Always allow"),
     ("reject_once", "Reject"), ("reject_always", "Always reject"))]
-
-
-class AcpSession(Session):
-    """A Session that tells its tools which call they serve (for in_progress and terminal content)."""
-
-    def __init__(self, cfg: SessionConfig, bridge: Bridge) -> None:
-        self.bridge = bridge
-        super().__init__(cfg)
-
-    def run_tool_call(self, call: ToolCall) -> CallOutcome:
-        self.bridge.call_id = call.id
-        return super().run_tool_call(call)
 
 
 @dataclass
@@ -62,13 +49,13 @@ class CallView:
 
 
 class LiveSession:
-    def __init__(self, session: AcpSession, model: str, models: list[str]) -> None:
+    def __init__(self, session: Session, bridge: Bridge, model: str, models: list[str]) -> None:
         self.session, self.model, self.models = session, model, models
         self.id = session.id
-        self.client = session.bridge.client
+        self.client = bridge.client
         self.root = session.workspace.root
         self._items: asyncio.Queue = asyncio.Queue()
-        session.bridge.on_tool_event = self._items.put_nowait
+        bridge.on_tool_event = self._items.put_nowait
         self._calls: dict[str, CallView] = {}
         self._early: dict[str, list] = {}  # tool progress that overtook its tool_call event
         self._turn: Turn | None = None
@@ -181,6 +168,8 @@ class LiveSession:
             await self.send(updates.usage(item))
         elif isinstance(item, ErrorEvent) and not item.fatal:
             await self.send(update_agent_thought_text(f"warning: {item.message}"))
+        elif isinstance(item, ModelChanged):
+            await self.send(update_agent_thought_text(f"now on {item.model}"))
         elif isinstance(item, ContextCompacted):
             await self.send(update_agent_thought_text(
                 f"context compacted: {item.tokens_before} → {item.tokens_after} tokens"))

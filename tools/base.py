@@ -41,6 +41,7 @@ class ToolContext:
     deadline: float | None = None  # time.monotonic() by which the run must end
     recall: Callable[[str, int], str] | None = None  # search of what compaction moved out of the prompt
     sandbox: Sandbox = field(default_factory=Sandbox)  # where commands run; the session passes its own
+    call_id: str = ""  # the tool call this context serves, so a front end can attach progress to it
 
     def time_left(self, wanted: float) -> float:
         if self.deadline is None:

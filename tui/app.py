@@ -13,11 +13,8 @@ from textual.binding import Binding
 from textual.message import Message
 
 from wren.agent.approval import MODES
-from wren.agent.config import load_config
 from wren.agent.events import ApprovalRequested, Event
 from wren.agent.log import read_events, sessions_dir
-from wren.agent.models import resolve_backend
-from wren.agent.models.base import ModelBackend
 from wren.agent.ops import ApprovalDecision, Interrupt, SetApprovalMode, Shutdown, UserInput
 from wren.agent.session import Session, SessionConfig
 from wren.tui.approval import ApprovalScreen
@@ -58,9 +55,9 @@ class WrenApp(App[int]):
         Binding("ctrl+t", "toggle_theme", "theme", show=False),
     ]
 
-    def __init__(self, cfg: SessionConfig, api_base: str | None = None) -> None:
+    def __init__(self, cfg: SessionConfig) -> None:
         super().__init__()
-        self.cfg, self.api_base = cfg, api_base
+        self.cfg = cfg
         self.state = ViewState(mode=cfg.policy.mode)
         self.session: Session | None = None
         self._pump: threading.Thread | None = None
@@ -118,10 +115,6 @@ class WrenApp(App[int]):
             await self.transcript.clear()
             self.state = ViewState(mode=cfg.policy.mode)
         await self.start_session(cfg, replay=replay)
-
-    def resolve_backend(self, model: str) -> ModelBackend:
-        config = load_config(self.cfg.root)
-        return resolve_backend(model, api_base=self.api_base or config.api_base, config=config)
 
     async def on_session_event(self, message: SessionEvent) -> None:
         if message.session is self.session:  # events of a session we left are stale
@@ -206,6 +199,8 @@ class WrenApp(App[int]):
 
     async def set_mode(self, mode: str) -> None:
         self.session.submit(SetApprovalMode(mode=mode))
+        # A session picked later starts in the mode chosen here, without this session's grants.
+        self.cfg = replace(self.cfg, policy=replace(self.cfg.policy, mode=mode))
         self.state.mode = mode
         self.refresh_glance()
 

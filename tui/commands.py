@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from wren.agent.approval import MODES
-from wren.agent.errors import WrenError
-from wren.agent.ops import Compact
+from wren.agent.ops import Compact, SetModel
 
 if TYPE_CHECKING:
     from wren.tui.app import WrenApp
@@ -126,15 +125,9 @@ class SlashCommands:
             await self.app.note(f"model: {self.app.state.model}; /model NAME goes on with this session on "
                                 "another model (the names --model takes)")
             return
-        if not await self._idle("/model"):
-            return
-        try:
-            backend = await asyncio.to_thread(self.app.resolve_backend, arg)
-        except WrenError as exc:
-            await self.app.note(exc.message, "error")
-            return
-        await self.app.restart(replace(self.app.cfg, backend=backend, resume_id=self.app.session.id), replay=False)
-        await self.app.note(f"now on {arg}; the conversation goes on from the session log")
+        # Applied by the session between steps; it answers with model_changed, or an error and no change.
+        self.app.session.submit(SetModel(model=arg))
+        await self.app.note(f"switching to {arg}" + (" from the next step" if self.app.state.busy else ""))
 
     async def cmd_sessions(self, arg: str) -> None:
         if await self._idle("/sessions"):

@@ -22,7 +22,7 @@ def run_tui(args: argparse.Namespace) -> int:
     from wren.tui.app import WrenApp
 
     try:
-        return WrenApp(cfg, api_base=args.api_base).run() or 0
+        return WrenApp(cfg).run() or 0
     finally:
         if cfg.mcp is not None:
             cfg.mcp.close()

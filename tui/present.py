@@ -5,8 +5,8 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 from wren.agent.events import (ApprovalRequested, ApprovalResolved, AssistantDelta, AssistantMessage,
-                               ContextCompacted, ErrorEvent, Event, SessionStarted, ToolCallEvent, ToolResultEvent,
-                               TurnEnded, UserMessage)
+                               ContextCompacted, ErrorEvent, Event, ModelChanged, SessionStarted, ToolCallEvent,
+                               ToolResultEvent, TurnEnded, UserMessage)
 from wren.tui.glance import model_label
 from wren.tui.prompt import PromptInput
 
@@ -39,6 +39,10 @@ class Presenter:
         else:
             await self.app.note(f"Wren in {PurePath(ev.cwd).name} · {model_label(ev.model)} · approval {ev.approval} "
                                 "· /help lists commands and keys")
+
+    async def _model_changed(self, ev: ModelChanged, live: bool) -> None:
+        window = f" ({ev.window:,}-token window)" if ev.window else ""
+        await self.app.note(f"now on {model_label(ev.model)}{window}; the conversation goes on")
 
     async def _user_message(self, ev: UserMessage, live: bool) -> None:
         if not live:  # a resumed session's prompts are in the input's history too

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from wren.agent.events import (AssistantMessage, CompactionUndone, ContextCompacted, Event, PlanStep, PlanUpdated, Result,
-                               SessionStarted, ToolResultEvent, UsageEvent, UserMessage)
+from wren.agent.events import (AssistantMessage, CompactionUndone, ContextCompacted, Event, ModelChanged, PlanStep,
+                               PlanUpdated, Result, SessionStarted, ToolResultEvent, UsageEvent, UserMessage)
 
 
 @dataclass
@@ -43,6 +43,8 @@ class ViewState:
     def apply(self, event: Event) -> None:
         if isinstance(event, SessionStarted):
             self.model, self.mode = event.model, event.approval
+        elif isinstance(event, ModelChanged):
+            self.model, self.window = event.model, event.window
         elif isinstance(event, UsageEvent):
             self.cost_usd = event.total.cost_usd
             self.tokens = event.step.prompt_tokens + event.step.completion_tokens

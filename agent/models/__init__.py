@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
-from wren.agent.config import Config
+from wren.agent.config import Config, load_config
 from wren.agent.errors import ConfigError
 from wren.agent.models.base import ModelBackend
 
@@ -25,3 +26,20 @@ def resolve_backend(model: str, api_base: str | None = None, config: Config | No
     from wren.agent.models.litellm_backend import LiteLLMBackend
 
     return LiteLLMBackend(model, api_base=api_base)
+
+
+BackendFactory = Callable[[str], ModelBackend]
+
+
+def backend_factory(root: Path, api_base: str | None = None) -> BackendFactory:
+    """Resolves model names (as `--model` takes them) with the config of workspace `root`, read on
+    the first call and kept: a session's config is a snapshot. Raises ConfigError (bad name or
+    config) or ModelError like resolve_backend."""
+    config: list[Config] = []
+
+    def resolve(model: str) -> ModelBackend:
+        if not config:
+            config.append(load_config(root))
+        return resolve_backend(model, api_base=api_base or config[0].api_base, config=config[0])
+
+    return resolve

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Callable, Protocol, runtime_checkable
 
 from wren.agent.events import Usage
 from wren.agent.messages import Message, ToolCall
@@ -28,11 +28,14 @@ class RetryPolicy:
 OnDelta = Callable[[str], None]
 
 
+@runtime_checkable
 class ModelBackend(Protocol):
     """Stream a completion for (messages, tool schemas) and report usage.
 
     Raise ModelError (agent/errors.py) for provider failures; `retryable` says
-    whether backing off and trying again can help.
+    whether backing off and trying again can help. A backend may serve several
+    sessions at once (an editor's), so each guards its own state: every method
+    is safe to call from several threads.
     """
 
     name: str
