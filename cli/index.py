@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if not root.is_dir():
             raise ConfigError(f"--cwd {args.cwd} is not an existing directory")
-        index = workspace_index(root.resolve(), lambda message: sys.stderr.write(f"wren: warning: {message}\n"))
+        index = workspace_index(root.resolve(), lambda message: sys.stderr.write(f"wren: warning: {message}\n"),
+                                embed=not args.lexical_only)
     except WrenError as exc:
         sys.stderr.write(f"wren: {exc.message}\n")
         return exc.exit_code

@@ -114,19 +114,43 @@ class LiteLLMEmbedder:
         return [item["embedding"] for item in response.data]
 
 
-def _try_download(folder: Path) -> bool:
-    """Chroma's own download, bounded in time: offline machines must not hang here."""
+def _try_download(folder: Path) -> str:
+    """Chroma's own download, bounded in time: offline machines must not hang here.
+
+    Returns why the model is still missing ("" when it is there now). A failure is caught in the
+    thread itself: uncaught, it would print a traceback under whatever Wren is showing."""
     from chromadb.utils.embedding_functions.onnx_mini_lm_l6_v2 import ONNXMiniLM_L6_V2
 
-    def fetch() -> None:
-        ef = ONNXMiniLM_L6_V2()
-        ef.DOWNLOAD_PATH = folder.parent
-        ef._download_model_if_not_exists()
+    failed: list[str] = []
 
-    worker = threading.Thread(target=fetch, daemon=True)
+    def fetch() -> None:
+        try:
+            ef = ONNXMiniLM_L6_V2()
+            ef.DOWNLOAD_PATH = folder.parent
+            ef._download_model_if_not_exists()
+        except Exception as exc:  # network, TLS, HTTP and file errors alike: each means "not here"
+            failed.append(_first_line(f"{type(exc).__name__}: {exc}"))
+
+    worker = threading.Thread(target=fetch, name="wren-model-download", daemon=True)
     worker.start()
     worker.join(DOWNLOAD_TIMEOUT_S)
-    return model_present(folder)
+    if model_present(folder):
+        return ""
+    if failed:
+        return f"the download failed: {failed[0]}"
+    return "the download failed" if not worker.is_alive() else f"the download took over {DOWNLOAD_TIMEOUT_S:g}s"
+
+
+def _first_line(text: str, most: int = 200) -> str:
+    line = next((part.strip() for part in text.splitlines() if part.strip()), "")
+    return line if len(line) <= most else line[:most - 3] + "..."
+
+
+def embedder_name(provider: str) -> str | None:
+    """The name the provider's vectors are filed under, without loading anything; None for `none`."""
+    if provider == "none":
+        return None
+    return MiniLMEmbedder.name if provider == "default" else provider
 
 
 def load_embedder(provider: str, warn: Warn, max_tokens: int = MAX_TOKENS) -> Embedder | None:
@@ -140,9 +164,11 @@ def load_embedder(provider: str, warn: Warn, max_tokens: int = MAX_TOKENS) -> Em
     if provider != "default":
         return LiteLLMEmbedder(provider)
     folder = chroma_model_dir()
-    offline = os.environ.get("WREN_OFFLINE") or os.environ.get("HF_HUB_OFFLINE")
-    if not model_present(folder) and not (not offline and _try_download(folder)):
-        warn(f"embedding model not found in {folder}; using lexical search only "
-             "(copy all-MiniLM-L6-v2's ONNX files there, or set WREN_EMBEDDING_MODEL_DIR)")
-        return None
+    if not model_present(folder):
+        offline = os.environ.get("WREN_OFFLINE") or os.environ.get("HF_HUB_OFFLINE")
+        why = "offline: no download tried" if offline else _try_download(folder)
+        if why:
+            warn(f"embedding model not found in {folder} ({why}); using lexical search only "
+                 "(copy all-MiniLM-L6-v2's ONNX files there, or set WREN_EMBEDDING_MODEL_DIR)")
+            return None
     return MiniLMEmbedder(folder, max_tokens)

@@ -54,8 +54,8 @@ class UpdateStats:
     seconds: float = 0.0
 
 
-def collection_name(embedder: Embedder) -> str:
-    model = re.sub(r"[^A-Za-z0-9._-]+", "-", embedder.name).strip("-._")
+def collection_name(embedder_name: str) -> str:
+    model = re.sub(r"[^A-Za-z0-9._-]+", "-", embedder_name).strip("-._")
     return f"code-{model}-{DENSE_VIEW}-{DENSE_TOKENS}"
 
 
@@ -96,7 +96,8 @@ class CodeIndex:
         self.root = root.resolve()
         self.folder = index_folder(self.root)
         self.catalog = Catalog(self.folder / "catalog.sqlite")
-        self.embedder, self.store = (embedder, store) if embedder is not None and store is not None else (None, None)
+        # A store without an embedder (`wren index --lexical-only`) still tells which chunks wait for vectors.
+        self.embedder, self.store = (embedder if store is not None else None), store
         self.lock = threading.RLock()  # searches and a background embedding pass share the index
         self.lexical: BM25 | None = None  # loaded from the catalog on first use
         self.records: dict[str, ChunkRecord] = {}
@@ -300,15 +301,19 @@ def index_folder(root: Path) -> Path:
 
 
 def open_index(root: Path, provider: str = "default", warn: Callable[[str], None] = lambda _: None,
-               server: ChromaServer | None = None) -> CodeIndex:
-    """The workspace's index with the configured embedder and store; without them, lexical only."""
-    from wren.context.embeddings import load_embedder
+               server: ChromaServer | None = None, embed: bool = True) -> CodeIndex:
+    """The workspace's index with the configured embedder and store; without them, lexical only.
 
-    embedder = load_embedder(provider, warn, max_tokens=DENSE_TOKENS)
+    embed=False opens the store but loads (or downloads) no embedding model: the index is
+    updated lexically and counts the chunks that wait for vectors."""
+    from wren.context.embeddings import embedder_name, load_embedder
+
+    name = embedder_name(provider)
+    embedder = load_embedder(provider, warn, max_tokens=DENSE_TOKENS) if embed and name is not None else None
     store = None
-    if embedder is not None:
+    if name is not None and (embedder is not None or not embed):
         try:
-            store = open_store(index_folder(root.resolve()) / "chroma", collection_name(embedder), server)
+            store = open_store(index_folder(root.resolve()) / "chroma", collection_name(name), server)
         except Exception as exc:  # chromadb raises many types (connection, HTTP, storage); all mean the same here
             where = f"Chroma server {server.host}:{server.port}" if server else "the embedded Chroma store"
             warn(f"cannot open {where} ({type(exc).__name__}: {exc}); using lexical search only")

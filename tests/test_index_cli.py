@@ -42,12 +42,41 @@ def test_wren_index_builds_then_updates(repo: Path):
     assert "2 files: 1 changed, 0 removed" in second.stdout and "1 chunks embedded, 0 waiting" in second.stdout
 
 
+def unreachable_env(tmp_path: Path) -> dict[str, str]:
+    """No model, and a download that fails at once: every proxy is a closed port on loopback."""
+    env = offline_env(tmp_path)
+    del env["WREN_OFFLINE"]
+    closed = f"http://127.0.0.1:{free_port()}"
+    env.update(HTTPS_PROXY=closed, HTTP_PROXY=closed, ALL_PROXY=closed, https_proxy=closed, http_proxy=closed,
+               all_proxy=closed)
+    for name in ("NO_PROXY", "no_proxy"):
+        env.pop(name, None)
+    return env
+
+
 def test_wren_index_lexical_only_and_bad_cwd(repo: Path, tmp_path: Path):
     run = wren("index", "--cwd", str(repo), "--lexical-only")
     assert run.code == 0, run.stderr
-    assert "embedding" not in run.stderr and "waiting" in run.stdout
+    assert "embedding" not in run.stderr and "warning" not in run.stderr and "waiting" in run.stdout
     missing = wren("index", "--cwd", str(tmp_path / "nope"))
     assert missing.code == 2 and "not an existing directory" in missing.stderr
+
+
+def test_wren_index_lexical_only_fetches_no_model(repo: Path, tmp_path: Path):
+    run = wren("index", "--cwd", str(repo), "--lexical-only", env=unreachable_env(tmp_path))
+    assert run.code == 0, run.stderr
+    assert run.stderr == "wren index: chunking 2/2\n"  # no download tried, so nothing to warn about
+    assert run.stdout.startswith("indexed 2 files: 2 changed") and "0 chunks embedded, 8 waiting" in run.stdout
+
+
+def test_a_failed_model_download_is_one_warning_line(repo: Path, tmp_path: Path):
+    run = wren("index", "--cwd", str(repo), env=unreachable_env(tmp_path))
+    assert run.code == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    [warning] = [line for line in run.stderr.splitlines() if line != "wren index: chunking 2/2"]
+    assert warning.startswith(f"wren: warning: embedding model not found in {tmp_path / 'no-model'} "
+                              "(the download failed: ")
+    assert "no embeddings (lexical only)" in run.stdout
 
 
 def test_wren_index_without_a_model_warns_once_and_indexes_lexically(repo: Path, tmp_path: Path):

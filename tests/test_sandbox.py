@@ -1,6 +1,7 @@
 """The command sandbox on the real bwrap: what a command can and cannot touch, and what happens without it."""
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -17,7 +18,7 @@ from test_session import drive, make_session
 from wren.agent.config import SandboxConfig
 from wren.agent.ops import ApprovalDecision
 from wren.tools.base import ToolContext, default_registry
-from wren.tools.sandbox import Sandbox
+from wren.tools.sandbox import Sandbox, toolchain_dirs
 from wren.tools.workspace import Workspace
 
 REGISTRY = default_registry()
@@ -40,6 +41,8 @@ def sh(root: Path, command: str, **config):
 def outside():
     """A writable folder outside the workspace and outside /tmp (which the sandbox replaces)."""
     for parent in (Path.home(), Path("/var/tmp")):
+        if parent.resolve().is_relative_to("/tmp"):  # a HOME under /tmp (the newcomer check's) is replaced too
+            continue
         try:
             path = Path(tempfile.mkdtemp(prefix="wren-sandbox-test-", dir=parent))
             break
@@ -129,6 +132,42 @@ def test_tmp_is_private(tmp_path):
     assert "\nwritten-inside\n" in result.output and f"{host}: No such file" in result.output
     assert "written-outside" not in result.output
     assert not (Path("/tmp") / name).exists()
+
+
+@pytest.fixture
+def under_tmp():
+    """A folder under /tmp itself, whatever TMPDIR says: the place the sandbox replaces."""
+    path = Path(tempfile.mkdtemp(prefix="wren-sandbox-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path)
+
+
+@sandboxed
+def test_a_virtualenv_and_a_workspace_under_tmp_keep_their_paths(under_tmp, monkeypatch):
+    venv, work, secret = under_tmp / "venv", under_tmp / "work", under_tmp / "secret.txt"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    work.mkdir()
+    secret.write_text("beside the virtualenv")
+    monkeypatch.setenv("VIRTUAL_ENV", str(venv))
+    monkeypatch.setenv("PATH", f"{venv}/bin:{os.environ['PATH']}")
+    result = sh(work, "python -c 'import sys; print(sys.prefix)' > prefix.txt; "
+                      f"touch {venv}/stray; cat {secret}; echo end")
+    assert result.ok and "end" in result.output
+    assert (work / "prefix.txt").read_text() == f"{venv}\n"  # the workspace under /tmp is writable
+    assert f"touch: cannot touch '{venv}/stray': {READ_ONLY}" in result.output and not (venv / "stray").exists()
+    assert f"{secret}: No such file" in result.output  # the rest of /tmp stays private
+
+
+def test_only_the_prefixes_a_command_needs_are_bound(under_tmp):
+    for name in ("tool/bin", "tool/lib", "ws/.venv/bin", "loose", "venv/bin"):
+        (under_tmp / name).mkdir(parents=True)
+    (under_tmp / "linked").symlink_to("/usr")  # as NixOS's /run/current-system/sw leads into /nix/store
+    path = os.pathsep.join(["/tmp", f"{under_tmp}/tool/bin", f"{under_tmp}/linked/bin", f"{under_tmp}/ws/.venv/bin",
+                            "relative/bin", f"{under_tmp}/loose", f"{under_tmp}/missing/bin", "/usr/bin"])
+    binds = toolchain_dirs(under_tmp / "ws", {"PATH": path, "VIRTUAL_ENV": f"{under_tmp}/venv"})
+    mine = [(source, target) for source, target in binds if target.is_relative_to(under_tmp)]
+    assert mine == [(Path("/usr").resolve(), under_tmp / "linked"),
+                    *((under_tmp / name, under_tmp / name) for name in ("loose", "tool", "venv"))]
 
 
 @sandboxed

@@ -48,14 +48,16 @@ _OPEN: dict[Path, _Open] = {}
 _OPENING = threading.Lock()
 
 
-def workspace_index(root: Path, warn) -> CodeIndex:
-    """The index as the workspace's config says: embeddings provider, and a Chroma server if any."""
+def workspace_index(root: Path, warn, embed: bool = True) -> CodeIndex:
+    """The index as the workspace's config says: embeddings provider, and a Chroma server if any.
+
+    embed=False loads no embedding model (see open_index)."""
     from wren.agent.config import load_config
 
     config = load_config(root)
     chroma = config.chroma
     server = ChromaServer(chroma.host, chroma.port, chroma.ssl) if chroma.host else None
-    return open_index(root, config.embeddings, warn, server)
+    return open_index(root, config.embeddings, warn, server, embed)
 
 
 def opened_index(root: Path) -> CodeIndex:

@@ -2,7 +2,8 @@
 
 Linux: bubblewrap. The whole filesystem is mounted read-only except the workspace; the
 workspace's `.git` and `.wren` stay read-only inside it; /tmp is a fresh tmpfs; /run (where
-the sockets of D-Bus, systemd and Docker live, each a way out) is hidden; the network, PIDs,
+the sockets of D-Bus, systemd and Docker live, each a way out) is hidden; the interpreter and
+toolchain prefixes under those two stay at their paths, read-only; the network, PIDs,
 IPC and hostname are private namespaces; no capabilities; the command dies with Wren. Whether
 it can start is probed once per process by starting it, since bwrap may be installed where
 the kernel or a container refuses the user namespaces it needs.
@@ -21,12 +22,13 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Callable, Literal, Mapping
 
 from wren.agent.config import SandboxConfig
 from wren.tools.errors import ToolError
 
 PROTECTED = (".git", ".wren")  # read-only inside the writable workspace
+REPLACED = (Path("/tmp"), Path("/run"))  # empty in the sandbox: bwrap_args mounts a tmpfs on each
 PROBE_TIMEOUT_S = 10
 State = Literal["on", "off", "ask", "refuse"]
 
@@ -76,6 +78,43 @@ def linked_git_dirs(root: Path) -> list[Path]:
     return [d for d in dirs if d.is_dir() and not d.is_relative_to(root)]
 
 
+def _prefix(entry: str) -> Path | None:
+    """The install prefix behind a PATH entry or prefix: `.../bin` stands for its parent, which holds the
+    libraries the programs in it load; None for an entry that is not an existing absolute folder."""
+    path = Path(entry)
+    if not path.is_absolute() or not path.is_dir():
+        return None
+    if path.name in ("bin", "sbin") and path.parent not in REPLACED:
+        return path.parent
+    return path
+
+
+def toolchain_dirs(root: Path | None, environ: Mapping[str, str] | None = None) -> list[tuple[Path, Path]]:
+    """(source, path) binds that keep the interpreter and the toolchain at their own paths in the sandbox.
+
+    The active virtualenv, this interpreter's prefixes and the prefixes that PATH points at would vanish
+    where they lie under a folder the sandbox replaces (/tmp, /run): a checkout or virtualenv under /tmp
+    could not run its own interpreter. Each such prefix, bar the replaced folder itself and those inside the
+    workspace (bound writable anyway), is bound read-only; a symlinked one (NixOS's /run/current-system)
+    from what it resolves to."""
+    environ = os.environ if environ is None else environ
+    entries = [environ.get("VIRTUAL_ENV", ""), sys.prefix, sys.exec_prefix, sys.base_prefix,
+               *environ.get("PATH", "").split(os.pathsep)]
+    wanted: dict[Path, Path] = {}
+    for entry in entries:
+        path = _prefix(entry) if entry else None
+        if path is None:
+            continue
+        path = Path(os.path.abspath(path))
+        if path in REPLACED or not any(path.is_relative_to(r) for r in REPLACED):
+            continue
+        if root is not None and (path.is_relative_to(root) or path.is_relative_to(root.resolve())):
+            continue
+        wanted.setdefault(path, path.resolve())
+    outermost = [p for p in wanted if not any(p != q and p.is_relative_to(q) for q in wanted)]
+    return [(wanted[p], p) for p in sorted(outermost)]
+
+
 def bwrap_args(program: str, root: Path | None, network: bool) -> list[str]:
     """bwrap and its options, up to the `--` before the command."""
     args = [program, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
@@ -84,6 +123,8 @@ def bwrap_args(program: str, root: Path | None, network: bool) -> list[str]:
         resolver = Path("/etc/resolv.conf").resolve()
         if network and resolver.is_relative_to("/run"):  # systemd-resolved keeps it under /run
             args += ["--ro-bind", str(resolver.parent), str(resolver.parent)]
+    for source, path in toolchain_dirs(root):  # before the workspace, which may lie inside one of them
+        args += ["--ro-bind", str(source), str(path)]
     if root is not None:
         args += ["--bind", str(root), str(root)]
         # `.git` may be a file (a worktree's) or a link: what it resolves to is bound
