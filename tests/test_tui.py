@@ -110,6 +110,7 @@ def test_undo_restores_the_file(calc_repo):
             await send(pilot, "/undo")
             await wait_for(pilot, lambda: (calc_repo / "calc.py").read_text() == CALC, "the file to be restored")
             assert not notes(app, "error")
+            await wait_for(pilot, lambda: any("restored  calc.py" in n for n in notes(app)), "the undo report")
 
     asyncio.run(scenario())
 
