@@ -43,6 +43,7 @@ def run_turn(s: "Session") -> TurnOutcome:
             result = s.run_tool_call(call)
             failed += not result.ok
             denied += result.denied
+        s.end_batch()
         # A step counts as an error only when every call in it failed: the model is stuck.
         s.limits.consecutive_errors = s.limits.consecutive_errors + 1 if failed == len(reply.tool_calls) else 0
 

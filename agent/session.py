@@ -287,6 +287,14 @@ class Session:
         except (CheckpointError, OSError) as exc:
             self.warn(f"no checkpoint before this step, so `wren undo` cannot undo it: {exc}")
 
+    def end_batch(self) -> None:
+        """After the calls of one assistant message: a batch that changed no file leaves no checkpoint."""
+        try:
+            self.checkpoints.end_batch()
+        except (CheckpointError, OSError) as exc:
+            # The checkpoint stays; undo still skips it, since it picks the newest one that differs.
+            self.warn(f"could not tell whether this step changed files: {exc}")
+
     def _approve(self, call: ToolCall, tool, args) -> tuple[bool, str]:
         verdict, reason = self.policy.decide(tool, args)
         if verdict == "allow":

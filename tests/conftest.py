@@ -9,6 +9,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -126,3 +127,56 @@ def llama_server(tmp_path_factory):
     yield base
     proc.terminate()
     proc.wait(timeout=30)
+
+
+def alive(pid: int) -> bool:
+    """Running, as opposed to gone or a zombie waiting for a parent that is not us."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid`, read from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def processes_with(marker: str, below: int | None = None) -> list[int]:
+    """Live processes (below `below`, else anywhere) whose command line holds `marker`.
+
+    Found by name, since a sandboxed command's own idea of its PID is that of its namespace;
+    `below` keeps another test run on the same machine from counting.
+    """
+    pids = descendants(below) if below is not None else [int(e.name) for e in Path("/proc").glob("[0-9]*")]
+    found = []
+    for pid in pids:
+        try:
+            if marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes() and alive(pid):
+                found.append(pid)
+        except OSError:
+            continue
+    return sorted(found)
+
+
+def wait_until(condition: Callable[[], bool]) -> None:
+    """Poll until `condition()` holds, however long a loaded machine takes.
+
+    No deadline of its own: tests assert what happened, never how fast; pytest-timeout
+    (pyproject.toml) ends a test whose condition never comes, which is the failure.
+    """
+    while not condition():
+        time.sleep(0.05)

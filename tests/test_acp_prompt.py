@@ -1,10 +1,8 @@
 """Turns over ACP: streaming, tool call lifecycle, permissions, cancel, session/load."""
 from __future__ import annotations
 
-import time
-
 from acp_client import AcpClient, running
-from conftest import CALC, write_script
+from conftest import CALC, processes_with, wait_until, write_script
 
 FIXED = CALC.replace("a - b", "a + b")
 EDIT = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b", "new": "return a + b"}}
@@ -51,7 +49,7 @@ def test_prompt_streams_tool_calls_and_ends_the_turn(calc_repo, tmp_path):
         client.drain(0.5)
         after = [m for m in client.messages[_response_index(client, id_) + 1:] if m.get("method") == "session/update"]
         assert after == [], "no update may follow the prompt's response"
-        assert client.close() < 2
+        assert client.close() == 0 and not client.shutdown_warnings()
 
 
 def test_permission_reject_allow_once_and_allow_always(calc_repo, tmp_path):
@@ -110,21 +108,20 @@ def test_reject_always_stops_asking_and_denies(calc_repo, tmp_path):
         client.close()
 
 
-def test_cancel_mid_command_answers_cancelled_quickly(calc_repo, tmp_path):
+def test_cancel_mid_command_answers_cancelled_and_kills_it(calc_repo, tmp_path):
+    # A day-long sleep: only a kill ends it, so the answer cannot come from the command finishing.
     model = write_script(tmp_path / "s.json", [
-        {"tool_calls": [{"name": "shell", "arguments": {"command": "sleep 45"}}]},
+        {"tool_calls": [{"name": "shell", "arguments": {"command": "sleep 86411"}}]},
         {"content": "next turn", "expect": ["killed: interrupted"]},
     ])
     with running("--model", model, "--approval", "auto", cwd=calc_repo) as client:
         client.initialize()
         sid = client.new_session(calc_repo)
         id_ = client.start_prompt(sid, "wait")
-        client.until(lambda: any(u.get("status") == "in_progress" for u in client.updates(sid, "tool_call_update")))
-        started = time.monotonic()
+        client.until(lambda: processes_with("sleep 86411", below=client.proc.pid))
         client.notify("session/cancel", {"sessionId": sid})
-        reply = client.wait(id_, timeout=5)
-        assert time.monotonic() - started < 2
-        assert reply["result"]["stopReason"] == "cancelled"
+        assert client.wait(id_)["result"]["stopReason"] == "cancelled"
+        wait_until(lambda: not processes_with("sleep 86411", below=client.proc.pid))
         # The session goes on: the next prompt sees the killed command.
         assert client.prompt(sid, "again")["result"]["stopReason"] == "end_turn"
         client.close()
@@ -137,10 +134,9 @@ def test_cancel_while_asking_writes_nothing(calc_repo, tmp_path):
         sid = client.new_session(calc_repo)
         id_ = client.start_prompt(sid, "fix")
         client.until(lambda: client.permission_requests)
-        started = time.monotonic()
         client.notify("session/cancel", {"sessionId": sid})
-        assert client.wait(id_, timeout=5)["result"]["stopReason"] == "cancelled"
-        assert time.monotonic() - started < 2
+        # The permission request is never answered, so only the cancel can end the turn.
+        assert client.wait(id_)["result"]["stopReason"] == "cancelled"
         assert (calc_repo / "calc.py").read_text() == CALC
         client.close()
 

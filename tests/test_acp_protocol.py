@@ -1,13 +1,12 @@
 """`wren acp` as a JSON-RPC peer: framing, errors, initialize, sessions, exit on EOF."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
-from acp_client import alive, descendants, running
-from conftest import write_script
+from acp_client import running
+from conftest import alive, descendants, processes_with, wait_until, write_script
 
 
 @pytest.fixture
@@ -42,15 +41,12 @@ def test_bad_lines_get_errors_and_the_server_keeps_serving(agent, calc_repo):
     assert first != second
     relative = agent.request("session/new", {"cwd": "repo", "mcpServers": []})
     assert relative["error"]["code"] == -32602 and "absolute" in relative["error"]["message"]
-    started = time.monotonic()
-    unknown = agent.request("session/prompt", {"sessionId": "nope", "prompt": [{"type": "text", "text": "hi"}]},
-                            timeout=5)
-    assert unknown["error"]["code"] == -32602 and time.monotonic() - started < 5
+    unknown = agent.request("session/prompt", {"sessionId": "nope", "prompt": [{"type": "text", "text": "hi"}]})
+    assert unknown["error"]["code"] == -32602
     # Only the parse error went back without an id: the unknown notification got no reply at all.
     answered = [m["id"] for m in agent.messages if "id" in m and "method" not in m]
     assert answered.count(None) == 1
-    assert agent.close() < 2
-    assert agent.proc.returncode == 0
+    assert agent.close() == 0 and not agent.shutdown_warnings()
 
 
 def test_new_session_offers_modes_options_and_commands(agent, calc_repo):
@@ -92,26 +88,17 @@ def test_big_prompt_and_utf8_survive(calc_repo, tmp_path):
         assert reply["result"]["stopReason"] == "end_turn", reply
         said = "".join(u["content"]["text"] for u in client.updates(sid, "agent_message_chunk"))
         assert said == "Réponse 🐦\nligne deux\n\n"
-        assert client.close() < 2
+        assert client.close() == 0 and not client.shutdown_warnings()
 
 
 def test_closing_stdin_exits_and_leaves_no_children(calc_repo, tmp_path):
     model = write_script(tmp_path / "s.json", [
-        {"tool_calls": [{"name": "shell", "arguments": {"command": "sleep 60"}}]}])
+        {"tool_calls": [{"name": "shell", "arguments": {"command": "sleep 86413"}}]}])  # only a kill ends it
     with running("--model", model, "--approval", "auto", cwd=calc_repo) as client:
         client.initialize()
         sid = client.new_session(calc_repo)
         client.start_prompt(sid, "wait")
-        client.until(lambda: any("sleep" in _cmdline(pid) for pid in descendants(client.proc.pid)))
+        client.until(lambda: processes_with("sleep 86413", below=client.proc.pid))
         children = descendants(client.proc.pid)
-        assert client.close() < 2
-        assert client.proc.returncode == 0
-        assert not [pid for pid in children if alive(pid)]
-
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
+        assert client.close() == 0 and not client.shutdown_warnings()
+        wait_until(lambda: not [pid for pid in children if alive(pid)])  # a child left running hangs here

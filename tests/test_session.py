@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 
-from conftest import CALC
+from conftest import CALC, processes_with, wait_until
 from wren.agent.approval import Policy
 from wren.agent.models.scripted import ScriptedBackend
 from wren.agent.ops import ApprovalDecision, Interrupt, Shutdown, UserInput
@@ -58,20 +59,28 @@ def test_allow_always_stops_asking(calc_repo, tmp_path):
     assert "a * b" in (calc_repo / "calc.py").read_text()
 
 
+def _interrupt_once_running(session: Session, marker: str) -> None:
+    """Interrupt when the command runs: an interrupt that came first would skip it, not kill it."""
+    wait_until(lambda: processes_with(marker, below=os.getpid()))
+    session.submit(Interrupt())
+
+
 def test_interrupt_kills_a_running_command_and_the_session_goes_on(calc_repo, tmp_path):
-    shell = {"name": "shell", "arguments": {"command": "sleep 60"}}
+    # A day-long sleep: only a kill ends it, so the tool result cannot come from the command finishing.
+    shell = {"name": "shell", "arguments": {"command": "sleep 86414"}}
     s = make_session(calc_repo, tmp_path, [{"tool_calls": [shell]}, {"content": "second turn answer"}], mode="auto")
     s.submit(UserInput(text="wait"))
     events = []
     for event in s.events():
         events.append(event)
         if event.type == "tool_call":
-            threading.Timer(0.5, s.submit, [Interrupt()]).start()
+            threading.Thread(target=_interrupt_once_running, args=(s, "sleep 86414"), daemon=True).start()
         if event.type == "result":
             break
     assert events[-1].status == "interrupted" and events[-1].exit_code == 130
     tool_result = next(e for e in events if e.type == "tool_result")
-    assert "interrupted" in tool_result.output and tool_result.duration_s < 10
+    assert "killed: interrupted" in tool_result.output and tool_result.exit_code is None
+    wait_until(lambda: not processes_with("sleep 86414", below=os.getpid()))
     s.submit(UserInput(text="go on"))
     s.submit(Shutdown())
     rest = list(s.events())

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git, scripted, wren, write_script
+from conftest import CALC, git, scripted, wren, write_script
 from wren.tools.checkpoints import CheckpointError, Checkpointer, list_checkpoints, undo
 
 USER = ("-c", "user.email=u@example.com", "-c", "user.name=u")
@@ -139,26 +139,93 @@ def test_undo_never_writes_through_a_link_that_replaced_a_folder(tmp_path):
     assert (root / "src" / "a.py").read_text() == "a\n" and list(outside.iterdir()) == []
 
 
+def shell_step(command: str) -> dict:
+    return {"tool_calls": [{"name": "shell", "arguments": {"command": command}}]}
+
+
+def unsandboxed(repo: Path) -> Path:
+    """Let `--approval auto` run shell on any machine: without bubblewrap a headless run would deny it."""
+    (repo / "wren.toml").write_text('[sandbox]\nmode = "off"\n')
+    return repo
+
+
 def test_only_batches_that_change_things_get_checkpoints(calc_repo, tmp_path):
     read = {"tool_calls": [{"name": "read_file", "arguments": {"path": "calc.py"}}]}
     two = {"tool_calls": [edit("a - b", "a + b")["tool_calls"][0], edit("a + b", "b + a")["tool_calls"][0]]}
-    shell = {"tool_calls": [{"name": "shell", "arguments": {"command": "touch made.txt"}}]}
-    model = write_script(tmp_path / "s.json", [read, two, read, shell, {"content": "done"}])
-    run = wren("run", "go", "--model", model, "--approval", "auto", "--output-format", "json", cwd=calc_repo)
+    there_and_back = {"tool_calls": [edit("b + a", "b - a")["tool_calls"][0], edit("b - a", "b + a")["tool_calls"][0]]}
+    model = write_script(tmp_path / "s.json", [
+        read, two, read, shell_step("cat calc.py"), there_and_back, shell_step("touch made.txt"),
+        {"content": "done", "expect": ["exit code 0"]}])
+    run = wren("run", "go", "--model", model, "--approval", "auto", "--output-format", "json",
+               cwd=unsandboxed(calc_repo))
     assert run.code == 0, run.stderr
     labels = [(c.n, c.label) for c in list_checkpoints(calc_repo, run.json["session_id"])]
     assert labels == [(1, "edit_file, edit_file"), (2, "shell")]
     assert undo(calc_repo, n=2).removed == ["made.txt"]
 
 
+def test_wren_undo_after_an_edit_and_a_shell_that_only_read_restores_the_edit(calc_repo, tmp_path):
+    model = write_script(tmp_path / "s.json", [
+        edit("return a - b", "return a + b"), shell_step("echo hi"),
+        {"content": "done", "expect": ["hi", "exit code 0"]}])
+    run = wren("run", "fix add", "--model", model, "--approval", "auto", "--output-format", "json",
+               cwd=unsandboxed(calc_repo))
+    assert run.code == 0, run.stderr
+    assert "a + b" in (calc_repo / "calc.py").read_text()
+    listed = wren("undo", "--list", cwd=calc_repo)
+    assert listed.code == 0 and "before: edit_file" in listed.stdout and "before: shell" not in listed.stdout
+
+    undone = wren("undo", cwd=calc_repo)
+    assert undone.code == 0, undone.stderr
+    assert "Restored checkpoint 1" in undone.stdout and "restored  calc.py" in undone.stdout
+    assert (calc_repo / "calc.py").read_text() == CALC
+    # The state before the undo is the newest checkpoint that differs now, so undo again redoes the edit.
+    again = wren("undo", cwd=calc_repo)
+    assert again.code == 0 and "Restored checkpoint 2" in again.stdout, again.stderr
+    assert "a + b" in (calc_repo / "calc.py").read_text()
+
+
+def test_undo_skips_checkpoints_that_match_the_files_now(tmp_path):
+    root = tmp_path / "w"
+    root.mkdir()
+    (root / "a.txt").write_text("one\n")
+    cp = Checkpointer(root, "s")
+    cp.new_batch("edit_file")
+    cp.before_mutation()
+    (root / "a.txt").write_text("two\n")
+    assert cp.end_batch() is False  # the batch changed a file: its checkpoint stays
+    cp.new_batch("shell")
+    cp.before_mutation()  # no end_batch, as when a run dies mid-step: the no-op checkpoint stays
+    assert [c.n for c in list_checkpoints(root, "s")] == [1, 2]
+    report = undo(root)
+    assert report.checkpoint == 1 and report.modified == ["a.txt"] and (root / "a.txt").read_text() == "one\n"
+
+
+def test_an_undo_that_changes_nothing_saves_nothing(tmp_path):
+    root = tmp_path / "w"
+    root.mkdir()
+    (root / "a.txt").write_text("one\n")
+    cp = Checkpointer(root, "s")
+    cp.before_mutation()
+    report = undo(root, "s", 1)
+    assert report.saved_as is None and not (report.modified or report.recreated or report.removed)
+    assert "nothing was saved" in report.text()
+    assert [c.n for c in list_checkpoints(root, "s")] == [1]
+    with pytest.raises(CheckpointError, match="nothing to undo"):
+        undo(root)
+    assert cp.end_batch() is True and list_checkpoints(root, "s") == []
+
+
 def test_wren_undo_errors_are_clear(calc_repo):
     none = wren("undo", cwd=calc_repo)
     assert none.code == 2 and "no checkpoints" in none.stderr
     run = wren("run", "Fix the failing test", "--model", scripted("fix_calc.json"), "--approval", "auto",
-               "--output-format", "json", cwd=calc_repo)
+               "--output-format", "json", cwd=unsandboxed(calc_repo))
+    assert run.code == 0, run.stderr
+    # run_tests ran (the script expects "1 passed") but changed no file, so it left no checkpoint.
     missing = wren("undo", "7", "--session", run.json["session_id"], cwd=calc_repo)
-    assert missing.code == 2 and "has no checkpoint 7; it has 1, 2" in missing.stderr
+    assert missing.code == 2 and "has no checkpoint 7; it has 1;" in missing.stderr
     listed = wren("undo", "--list", cwd=calc_repo)
-    assert listed.code == 0 and "before: edit_file" in listed.stdout and "before: run_tests" in listed.stdout
+    assert listed.code == 0 and "before: edit_file" in listed.stdout and "before: run_tests" not in listed.stdout
     with pytest.raises(CheckpointError, match="no checkpoints for session nope"):
         undo(calc_repo, "nope")

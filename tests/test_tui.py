@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import asyncio
-import time
+import os
 
 
-from conftest import CALC
+from conftest import CALC, processes_with
 from tui_pilot import (EDIT, EDIT_BACK, answer_approval, asking, finish_turn, logged_types, notes, send, tui_app,
                        wait_for)
 from wren.agent.models.scripted import ScriptedBackend
@@ -80,17 +80,18 @@ def test_esc_denies_from_the_modal(calc_repo):
 
 
 def test_esc_interrupts_a_long_shell_command_and_the_session_goes_on(calc_repo):
-    shell = {"name": "shell", "arguments": {"command": "sleep 60"}}
+    # A day-long sleep: only a kill ends it, so the turn cannot end by the command finishing.
+    shell = {"name": "shell", "arguments": {"command": "sleep 86415"}}
     app = tui_app(calc_repo, [{"tool_calls": [shell]}, {"content": "second turn answer"}], mode="auto")
 
     async def scenario():
         async with app.run_test(size=(100, 30)) as pilot:
             await send(pilot, "wait a minute")
-            await wait_for(pilot, lambda: "running" in str(app.query_one("ToolCard").title), "the command to run")
-            started = time.monotonic()
+            # Esc before the process starts would skip the call rather than kill it.
+            await wait_for(pilot, lambda: processes_with("sleep 86415", below=os.getpid()), "the command to run")
             await pilot.press("escape")
             await finish_turn(pilot)
-            assert time.monotonic() - started < 15
+            await wait_for(pilot, lambda: not processes_with("sleep 86415", below=os.getpid()), "the command to end")
             assert any(n.startswith("interrupted") for n in notes(app, "warning"))
             assert "killed" in str(app.query_one("ToolCard").title)
             await send(pilot, "go on")
@@ -110,6 +111,7 @@ def test_undo_restores_the_file(calc_repo):
             await send(pilot, "/undo")
             await wait_for(pilot, lambda: (calc_repo / "calc.py").read_text() == CALC, "the file to be restored")
             assert not notes(app, "error")
+            await wait_for(pilot, lambda: any("restored  calc.py" in n for n in notes(app)), "the undo report")
 
     asyncio.run(scenario())
 

@@ -156,7 +156,7 @@ def test_ctrl_c_twice_quits(calc_repo):
             await pilot.press("ctrl+c")
             assert app.is_running
             await pilot.press("ctrl+c")
-            await wait_for(pilot, lambda: not app.is_running, "the app to quit", timeout=10)
+            await wait_for(pilot, lambda: not app.is_running, "the app to quit")
 
     asyncio.run(scenario())
     assert app.return_value == 0

@@ -29,7 +29,8 @@ def tui_app(repo: Path, turns: list[dict], mode: str = "ask", backend=ScriptedBa
                                  policy=Policy(mode=mode), interactive=True))
 
 
-async def wait_for(pilot, condition, what: str, timeout: float = 20.0) -> None:
+async def wait_for(pilot, condition, what: str, timeout: float = 60.0) -> None:
+    """Pause the app until condition() holds; the timeout only ends a hang, far above what a busy machine takes."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:

@@ -2,13 +2,17 @@
 
 Before each batch of mutating tool calls (the calls of one assistant message) the
 workspace is snapshotted to `refs/wren/checkpoints/<session>/<n>`: checkpoint n is the
-state before batch n. `undo(root, session, n)` puts the files back exactly as they were
-at checkpoint n. It first saves the current state as a new checkpoint, so an undo can
-itself be undone.
+state before the n-th batch that changed files. A batch that left the files as they were
+(a `shell` that only read) drops its checkpoint, so the newest checkpoint is the state
+before the last change. `undo(root, session, n)` puts the files back exactly as they were
+at checkpoint n, by default the newest one that differs from the files now. It first
+saves the current state as a new checkpoint, so an undo can itself be undone; an undo
+that changes nothing saves nothing.
 """
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -27,6 +31,7 @@ class CheckpointInfo(BaseModel):
     label: str
     created: int  # unix time
     commit: str
+    tree: str  # equal trees mean equal files, so undo can tell a checkpoint that changes nothing
 
 
 class UndoReport(BaseModel):
@@ -36,29 +41,31 @@ class UndoReport(BaseModel):
     modified: list[str]   # changed since the checkpoint, now back as they were
     recreated: list[str]  # deleted since the checkpoint, now back
     removed: list[str]    # created since the checkpoint, now gone
-    saved_as: int         # the checkpoint that holds the state from before this undo
+    saved_as: int | None  # the checkpoint that holds the state from before this undo; None when nothing changed
 
     def text(self) -> str:
-        lines = [f"Restored checkpoint {self.checkpoint} of session {self.session_id} ({self.label})."]
+        """What the undo did, for a person: the files it touched and how to undo the undo."""
+        lines = [f"Restored checkpoint {self.checkpoint} of session {self.session_id} (before: {self.label})."]
         lines += [f"  restored  {p}" for p in self.modified]
         lines += [f"  recreated {p}" for p in self.recreated]
         lines += [f"  removed   {p}" for p in self.removed]
-        if not (self.modified or self.recreated or self.removed):
-            lines.append("  (the files were already as at that checkpoint)")
-        lines.append(f"The state before this undo is checkpoint {self.saved_as}: "
-                     f"`wren undo {self.saved_as} --session {self.session_id}` goes back to it.")
+        if self.saved_as is None:
+            lines.append("  (the files were already as at that checkpoint; nothing changed, so nothing was saved)")
+        else:
+            lines.append(f"The state before this undo is checkpoint {self.saved_as}: "
+                         f"`wren undo {self.saved_as} --session {self.session_id}` goes back to it.")
         return "\n".join(lines)
 
 
 def _infos(store: Store, session_id: str | None) -> list[CheckpointInfo]:
     prefix = f"{REF_ROOT}/{session_id}" if session_id else REF_ROOT
     found = []
-    for ref, commit, when, subject in store.refs(prefix):
+    for ref, commit, tree, when, subject in store.refs(prefix):
         parts = ref.split("/")
         if len(parts) == 5 and parts[4].isdigit():
             label = subject.split(": ", 1)[-1]
             found.append(CheckpointInfo(session_id=parts[3], n=int(parts[4]), label=label, created=when,
-                                        commit=commit))
+                                        commit=commit, tree=tree))
     return found
 
 
@@ -67,32 +74,40 @@ def list_checkpoints(root: Path, session_id: str | None = None) -> list[Checkpoi
     return sorted(_infos(Store(root), session_id), key=lambda c: (c.created, c.session_id, c.n))
 
 
-def _save(store: Store, session_id: str, label: str, entries: Entries | None = None) -> int:
-    taken = _infos(store, session_id)
-    n = max((c.n for c in taken), default=0) + 1
-    parent = next((c.commit for c in taken if c.n == n - 1), None)
-    entries = store.scan() if entries is None else entries
+def _snapshot(store: Store) -> tuple[Entries, str]:
+    """The files now and their tree."""
+    entries = store.scan()
     try:
-        tree = store.write_tree(entries)
+        return entries, store.write_tree(entries)
     except CheckpointError:
         store.drop_cache()  # a cached hash may name an object the store no longer has
         entries = store.scan()
-        tree = store.write_tree(entries)
+        return entries, store.write_tree(entries)
+
+
+def _save(store: Store, session_id: str, label: str, tree: str | None = None) -> CheckpointInfo:
+    taken = _infos(store, session_id)
+    n = max((c.n for c in taken), default=0) + 1
+    parent = next((c.commit for c in taken if c.n == n - 1), None)
+    tree = _snapshot(store)[1] if tree is None else tree
     commit = store.commit(tree, parent, f"wren checkpoint {n}: {label}\n\nsession {session_id}")
     store.set_ref(f"{REF_ROOT}/{session_id}/{n}", commit)
-    return n
+    return CheckpointInfo(session_id=session_id, n=n, label=label, created=int(time.time()), commit=commit,
+                          tree=tree)
 
 
 class Checkpointer:
-    """One checkpoint per batch, taken just before the batch's first call that changes anything."""
+    """One checkpoint per batch that changes files, taken just before the batch's first mutating call."""
 
     def __init__(self, root: Path, session_id: str) -> None:
         self.root, self.session_id = root, session_id
         self._label: str | None = "tool calls"
+        self._taken: CheckpointInfo | None = None
         self._store: Store | None = None
 
     def new_batch(self, label: str) -> None:
-        self._label = label
+        """Start a batch (the calls of one assistant message); its first mutating call checkpoints."""
+        self._label, self._taken = label, None
 
     def before_mutation(self) -> int | None:
         """The new checkpoint's number, or None when this batch already has one."""
@@ -100,7 +115,20 @@ class Checkpointer:
             return None
         label, self._label = self._label, None
         self._store = self._store or Store(self.root)
-        return _save(self._store, self.session_id, label)
+        self._taken = _save(self._store, self.session_id, label)
+        return self._taken.n
+
+    def end_batch(self) -> bool:
+        """Drop this batch's checkpoint when the files are as they were before it; True when dropped.
+
+        A step that changed nothing (a `shell` that only read) must not become the checkpoint
+        that `wren undo` restores, or undo would put back the files as they already are.
+        """
+        taken, self._taken = self._taken, None
+        if taken is None or self._store is None or _snapshot(self._store)[1] != taken.tree:
+            return False
+        self._store.delete_ref(f"{REF_ROOT}/{taken.session_id}/{taken.n}")
+        return True
 
 
 def _clear_way(root: Path, path: Path) -> None:
@@ -139,21 +167,42 @@ def _remove(store: Store, rel: str) -> None:
         folder = folder.parent
 
 
-def undo(root: Path, session_id: str | None = None, n: int | None = None) -> UndoReport:
-    """Restore the files of checkpoint n (default: the latest) of a session (default: the latest one)."""
-    store = Store(root)
+def _session_checkpoints(store: Store, session_id: str | None) -> dict[int, CheckpointInfo]:
+    """The checkpoints of a session (default: the one that checkpointed last), by number."""
     everything = _infos(store, session_id)
     if not everything:
         whose = f"session {session_id}" if session_id else "any session"
         raise CheckpointError(f"no checkpoints for {whose} in {store.root}")
     session_id = session_id or everything[0].session_id  # refs come newest first
-    mine = {c.n: c for c in everything if c.session_id == session_id}
-    n = max(mine) if n is None else n
+    return {c.n: c for c in everything if c.session_id == session_id}
+
+
+def _pick(mine: dict[int, CheckpointInfo], n: int | None, now: str) -> CheckpointInfo:
+    """Checkpoint n, or without n the newest one whose files differ from now: the last change."""
+    session_id = next(iter(mine.values())).session_id
+    if n is None:
+        differing = [c for c in mine.values() if c.tree != now]
+        if not differing:
+            raise CheckpointError(f"nothing to undo: the files are as at every checkpoint of session {session_id}")
+        return max(differing, key=lambda c: c.n)
     if n not in mine:
         raise CheckpointError(f"session {session_id} has no checkpoint {n}; it has {', '.join(map(str, sorted(mine)))}")
-    current = store.scan()
-    saved = _save(store, session_id, f"before undo to {n}", current)
-    target = store.tree_entries(mine[n].commit)
+    return mine[n]
+
+
+def undo(root: Path, session_id: str | None = None, n: int | None = None) -> UndoReport:
+    """Restore the files of checkpoint n of a session (default: the latest session).
+
+    Without n, the newest checkpoint whose files differ from now. The current state is
+    saved as a new checkpoint first, unless the undo changes nothing.
+    """
+    store = Store(root)
+    mine = _session_checkpoints(store, session_id)
+    current, now = _snapshot(store)
+    chosen = _pick(mine, n, now)
+    changed = chosen.tree != now
+    saved = _save(store, chosen.session_id, f"undo to {chosen.n}", now).n if changed else None
+    target = store.tree_entries(chosen.commit)
     removed = sorted(set(current) - set(target))
     recreated = sorted(set(target) - set(current))
     modified = sorted(p for p in set(current) & set(target) if current[p] != target[p])
@@ -162,6 +211,6 @@ def undo(root: Path, session_id: str | None = None, n: int | None = None) -> Und
     for rel in modified + recreated:
         _write(store, rel, *target[rel])
     cut = len(store.prefix())  # report paths from the workspace root, as the tools name them
-    return UndoReport(session_id=session_id, checkpoint=n, label=mine[n].label,
+    return UndoReport(session_id=chosen.session_id, checkpoint=chosen.n, label=chosen.label,
                       modified=[p[cut:] for p in modified], recreated=[p[cut:] for p in recreated],
                       removed=[p[cut:] for p in removed], saved_as=saved)

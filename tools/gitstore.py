@@ -172,12 +172,15 @@ class Store:
     def blob(self, sha: str) -> bytes:
         return self.repo.odb.stream(bytes.fromhex(sha)).read()
 
-    def refs(self, prefix: str) -> list[tuple[str, str, int, str]]:
-        """(ref, commit, unix time, subject) for refs under prefix, newest first."""
-        fmt = "%(refname)%00%(objectname)%00%(committerdate:unix)%00%(subject)"
+    def refs(self, prefix: str) -> list[tuple[str, str, str, int, str]]:
+        """(ref, commit, tree, unix time, subject) for refs under prefix, newest first."""
+        fmt = "%(refname)%00%(objectname)%00%(tree)%00%(committerdate:unix)%00%(subject)"
         out = self.git("for-each-ref", "--sort=-committerdate", f"--format={fmt}", prefix).decode()
         rows = [line.split("\0") for line in out.splitlines() if line]
-        return [(r[0], r[1], int(r[2] or 0), r[3]) for r in rows]
+        return [(r[0], r[1], r[2], int(r[3] or 0), r[4]) for r in rows]
 
     def set_ref(self, ref: str, commit: str) -> None:
         self.git("update-ref", ref, commit)
+
+    def delete_ref(self, ref: str) -> None:
+        self.git("update-ref", "-d", ref)

@@ -105,7 +105,7 @@ class SlashCommands:
         if not await self._idle("/undo"):
             return
         if arg and not arg.isdigit():
-            await self.app.note("usage: /undo [N], N the number of steps to undo", "warning")
+            await self.app.note("usage: /undo [N]: the last change, or back to checkpoint N (`wren undo --list`)", "warning")
             return
         try:
             from wren.tools.checkpoints import undo
@@ -118,7 +118,7 @@ class SlashCommands:
         except Exception as exc:  # whatever the checkpoint store raises, the user must see it
             await self.app.note(f"undo failed: {exc}", "error")
             return
-        await self.app.note(f"undo: {report}")
+        await self.app.note(f"undo: {report.text()}")
 
     async def cmd_model(self, arg: str) -> None:
         if not arg:
