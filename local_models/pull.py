@@ -149,6 +149,8 @@ def _failure(exc: Exception) -> HubFailure:
         return HubFailure(f"the hub answered HTTP {status}")
     from huggingface_hub import constants
 
+    if constants.is_offline_mode():
+        return HubFailure("HF_HUB_OFFLINE is set")
     return HubFailure(f"cannot reach {constants.ENDPOINT} ({type(exc).__name__}: {_first_line(exc)})")
 
 

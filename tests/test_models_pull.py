@@ -94,6 +94,19 @@ def test_pull_resumes_a_cut_download_verifies_and_registers(tmp_path, hub_with):
     assert info.code == 0 and "Tiny Test" in info.stdout
 
 
+def test_with_the_hub_out_of_reach_a_verified_copy_in_its_cache_is_used(tmp_path, hub_with):
+    hosted = HostedFile(gguf("Tiny Test"))
+    hub = hub_with({f"{REPO}/{FILE}": hosted})
+    args = ("models", "pull", f"{REPO}/{FILE}", "--sha256", hosted.sha256, "--name", "tiny")
+    assert wren(*args, env=pull_env(tmp_path, hub.endpoint)).code == 0
+    for env in (pull_env(tmp_path, f"http://127.0.0.1:{closed_port()}"),
+                pull_env(tmp_path, hub.endpoint, HF_HUB_OFFLINE="1")):
+        run = wren(*args, env=env)
+        assert run.code == 0, run.stderr
+        assert "using the copy in the hub cache" in run.stderr and "from hub cache" in run.stdout
+    assert len([r for r in hub.requests if r[0] == "cdn"]) == 1  # downloaded once
+
+
 def test_bytes_that_do_not_match_their_hash_are_refused_with_exit_2(tmp_path, hub_with):
     good = gguf("Tiny Test")
     bad = bytearray(good)
