@@ -159,16 +159,32 @@ def _first_line(exc: Exception) -> str:
 
 
 def _bar_class(report: Reporter) -> type:
-    """A class huggingface_hub builds its progress bars from (`tqdm_class`), forwarding byte counts to `report`."""
+    """A class huggingface_hub builds its progress bars from (`tqdm_class`), forwarding byte counts to `report`.
+
+    It has the tqdm methods huggingface_hub calls on plain HTTP and on Xet downloads. Having
+    `update_transfer` makes a Xet download report through one bar (bytes of the file written),
+    not two; the network bytes it counts are not shown.
+    """
 
     class Bar:
-        def __init__(self, *args, total: int | None = None, initial: int = 0, desc: str = "", **kwargs) -> None:
+        def __init__(self, *args, total: int | None = None, initial: int = 0, **kwargs) -> None:
             self.n, self.total = initial, total
             report.progress("downloading", self.n, self.total)
 
         def update(self, n: int = 1) -> None:
             self.n += n
             report.progress("downloading", self.n, self.total)
+
+        def update_transfer(self, n: int = 1) -> None:
+            pass
+
+        def set_postfix_str(self, *args, **kwargs) -> None:
+            pass
+
+        set_transfer_postfix_str = set_description = set_postfix_str
+
+        def refresh(self) -> None:
+            pass
 
         def close(self) -> None:
             pass
