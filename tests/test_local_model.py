@@ -35,7 +35,7 @@ def session_events(repo, session_id):
 def backend():
     from wren.agent.models import resolve_backend
 
-    return resolve_backend("local")
+    return resolve_backend("local:smollm2")  # not the default: that may be a bigger pulled model
 
 
 def run_turns(repo, backend, prompts, max_steps=4):
