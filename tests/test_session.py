@@ -123,3 +123,30 @@ def test_manual_compaction_and_its_undo(calc_repo, tmp_path):
     rest = list(s.events())
     assert rest[0].type == "compaction_undone" and rest[0].restored == 4
     assert "return a - b" in "\n".join(m.content for m in s.context.manager.prompt())
+
+
+def test_a_tool_that_raises_ends_the_turn_with_an_internal_error_and_a_result(calc_repo, tmp_path):
+    from pydantic import BaseModel
+
+    from wren.agent.log import read_events, sessions_dir
+    from wren.tools.base import Registry, Tool
+
+    class NoArgs(BaseModel):
+        pass
+
+    def explode(args, ctx):
+        raise ValueError("boom in a tool double")
+
+    boom = Tool("boom", "raises", NoArgs, explode, mutating=False)
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps({"turns": [{"tool_calls": [{"name": "boom", "arguments": {}}]},
+                                            {"content": "never reached"}]}))
+    registry = Registry([*default_registry().tools.values(), boom])
+    s = Session(SessionConfig(root=calc_repo, backend=ScriptedBackend(script), registry=registry))
+    events = drive(s, "go", lambda e: None)
+    errors = [e for e in events if e.type == "error" and e.kind == "internal"]
+    assert errors and "boom in a tool double" in errors[0].message and "explode" in errors[0].detail
+    result = events[-1]
+    assert result.type == "result" and result.status == "error" and result.exit_code == 1
+    logged = read_events(sessions_dir(calc_repo) / f"{s.id}.jsonl")
+    assert [e.type for e in logged if e.type in ("error", "result")] == ["error", "result"]
