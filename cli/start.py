@@ -32,7 +32,7 @@ def session_config(root: Path, *, model: str | None, api_base: str | None, appro
 
     config = load_config(root)
     resume_id = find_session(root, resume).stem if resume or continue_last else None
-    models = backend_factory(root, api_base)
+    models = backend_factory(root, api_base, config)  # the config just read, not read again
     backend = models(choose_model(model, config))
     tools = list(default_registry().tools.values())
     host = None

@@ -31,15 +31,15 @@ def resolve_backend(model: str, api_base: str | None = None, config: Config | No
 BackendFactory = Callable[[str], ModelBackend]
 
 
-def backend_factory(root: Path, api_base: str | None = None) -> BackendFactory:
-    """Resolves model names (as `--model` takes them) with the config of workspace `root`, read on
-    the first call and kept: a session's config is a snapshot. Raises ConfigError (bad name or
-    config) or ModelError like resolve_backend."""
-    config: list[Config] = []
+def backend_factory(root: Path, api_base: str | None = None, config: Config | None = None) -> BackendFactory:
+    """Resolves model names (as `--model` takes them) with `config`, or else the config of workspace
+    `root` read on the first call and kept: a session's config is a snapshot. Raises ConfigError (bad
+    name or config) or ModelError like resolve_backend."""
+    known: list[Config] = [] if config is None else [config]
 
     def resolve(model: str) -> ModelBackend:
-        if not config:
-            config.append(load_config(root))
-        return resolve_backend(model, api_base=api_base or config[0].api_base, config=config[0])
+        if not known:
+            known.append(load_config(root))
+        return resolve_backend(model, api_base=api_base or known[0].api_base, config=known[0])
 
     return resolve
