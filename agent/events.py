@@ -173,6 +173,7 @@ class Result(_Event):
     files_changed: list[str]
     duration_s: float
     error: ErrorInfo | None = None
+    tests_changed: list[str] = Field(default_factory=list)  # of files_changed, those that look like tests
     diff: str | None = None  # unified diff of the files changed, with `wren run --include-diff`
 
 

@@ -1,6 +1,7 @@
 """Run limits: steps, cost, wall time and consecutive model-fixable errors."""
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 
@@ -11,6 +12,9 @@ class Limits:
     max_cost_usd: float | None = None
     timeout_s: float | None = None
     max_consecutive_errors: int = 5
+    # The same call with the same result this many times in a row ends the turn: a model that
+    # repeats itself after being told so would burn the whole step budget the same way.
+    max_repeats: int = 3
 
 
 @dataclass
@@ -20,6 +24,19 @@ class LimitState:
     steps: int = 0
     cost_usd: float = 0.0
     consecutive_errors: int = 0
+    repeats: int = 0  # how many times in a row the last call was made with the same result
+    last_call: tuple[str, str, str] | None = None  # (tool, canonical arguments, output)
+
+    def note_call(self, name: str, arguments: str, output: str) -> int:
+        """Record a finished call; returns how many times in a row it has been made with this result."""
+        try:
+            canonical = json.dumps(json.loads(arguments), sort_keys=True)
+        except json.JSONDecodeError:
+            canonical = arguments
+        key = (name, canonical, output)
+        self.repeats = self.repeats + 1 if key == self.last_call else 1
+        self.last_call = key
+        return self.repeats
 
     @property
     def deadline(self) -> float | None:
@@ -36,4 +53,7 @@ class LimitState:
             return f"time limit reached ({lim.timeout_s:g}s)"
         if self.consecutive_errors >= lim.max_consecutive_errors:
             return f"{self.consecutive_errors} consecutive failed tool steps; stopping instead of looping"
+        if self.repeats >= lim.max_repeats and self.last_call:
+            return (f"repeating: the same {self.last_call[0]} call with the same result {self.repeats} times in a "
+                    "row; stopping instead of looping")
         return None

@@ -32,6 +32,7 @@ from wren.tools.checkpoints import CheckpointError, Checkpointer
 from wren.tools.errors import ToolError
 from wren.tools.redact import redact_data
 from wren.tools.sandbox import Sandbox
+from wren.tools.tests import is_test_path
 from wren.tools.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -40,6 +41,11 @@ if TYPE_CHECKING:
 EXIT_CODES = {"success": ExitCode.FINISHED, "failed": ExitCode.NOT_FINISHED, "denied": ExitCode.DENIED,
               "limit": ExitCode.LIMIT, "interrupted": ExitCode.INTERRUPTED}
 _END = object()
+TEST_EDITED = ("\n[{} is a test file. Change tests only when the user asked for it; to make failing tests "
+               "pass, fix the code they test. The result lists changed test files.]")
+REPEATED = ("\n[You made this same call in the previous step and got the same result. Repeating it changes "
+            "nothing: use what it says, or try another tool, other arguments or another file. One more repeat "
+            "ends the turn.]")
 
 
 @dataclass
@@ -242,6 +248,7 @@ class Session:
         self.emit(Result(session_id=self.id, status=outcome.status, exit_code=code,
                          summary=outcome.summary or outcome.reason, steps=self.limits.steps,
                          usage=self.usage, files_changed=list(self._files_changed),
+                         tests_changed=[path for path in self._files_changed if is_test_path(path)],
                          duration_s=round(time.monotonic() - started, 3), error=error))
 
     # ---- one tool call ------------------------------------------------------------------
@@ -268,12 +275,16 @@ class Session:
             result = ToolResult(ok=False, output=f"Error: {exc}")
         except OSError as exc:
             result = ToolResult(ok=False, output=f"Error: {exc.strerror or exc} ({exc.filename or call.name})")
+        if self.limits.note_call(call.name, call.arguments, result.output) == 2:
+            result = result.model_copy(update={"output": result.output + REPEATED})
         if result.plan is not None:
             self.context.manager.plan = result.plan
             self.emit(PlanUpdated(steps=result.plan))
         for path in result.files_changed:
             if path not in self._files_changed:
                 self._files_changed.append(path)
+        if tests := [path for path in result.files_changed if is_test_path(path)]:
+            result = result.model_copy(update={"output": result.output + TEST_EDITED.format(", ".join(tests))})
         self.record(Message(role="tool", content=result.output, tool_call_id=call.id, name=call.name),
                     ToolResultEvent(call_id=call.id, name=call.name, ok=result.ok, output=result.output,
                                     diff=result.diff, exit_code=result.exit_code, files_changed=result.files_changed,

@@ -18,7 +18,7 @@ from wren.local_models.gguf import read_gguf
 from wren.local_models.prompt import PromptRenderer, step_key
 
 DEFAULT_N_CTX = 8192
-MAX_REPLY_TOKENS = 512
+MAX_REPLY_TOKENS = 1024  # a whole edit of a function fits; a 512 budget cut write_file calls short
 AS_GENERATED_KEPT = 256  # steps whose generated text is kept; older ones show in canonical JSON
 
 
@@ -48,6 +48,7 @@ class LocalBackend:
         self.reply_reserve = MAX_REPLY_TOKENS
         self.constrained = constrained
         self.seed = seed
+        self.sampling = catalog.sampling_for(path)
         try:
             self.llm = Llama(str(path), n_ctx=self.window, n_threads=threads or self.hardware.threads,
                              n_gpu_layers=self.hardware.n_gpu_layers, verbose=False, seed=seed)
@@ -106,7 +107,9 @@ class LocalBackend:
         cached = min(cached, len(tokens) - 1)
         self._steps += 1
         stream = self.llm.create_completion(
-            tokens, max_tokens=MAX_REPLY_TOKENS, temperature=0.3, repeat_penalty=1.15, stop=stop, stream=True,
+            tokens, max_tokens=MAX_REPLY_TOKENS, temperature=self.sampling.temperature, top_p=self.sampling.top_p,
+            top_k=self.sampling.top_k, min_p=self.sampling.min_p, repeat_penalty=self.sampling.repeat_penalty,
+            stop=stop, stream=True,
             seed=self.seed + self._steps, grammar=self._grammar(tools) if self.constrained and tools else None)
         text, generated, streamer = "", 0, ReplyStreamer(on_delta)
         started, first = time.perf_counter(), None

@@ -72,6 +72,33 @@ CATALOG: tuple[CatalogEntry, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class Sampling:
+    """Decoding settings for llama.cpp. No repeat penalty: code and JSON repeat tokens by nature
+    (a penalty turns `gcd(a, b)` into `gcd(a,b )` or worse)."""
+    temperature: float = 0.3
+    top_p: float = 0.95
+    top_k: int = 40
+    min_p: float = 0.05
+    repeat_penalty: float = 1.0
+
+
+# The publishers' recommended sampling, by a substring of the file name (lower case); from each
+# model's generation_config.json or model card. The repetition penalty some recommend is left out (above).
+SAMPLING: tuple[tuple[str, Sampling], ...] = (
+    ("qwen2.5-coder", Sampling(temperature=0.7, top_p=0.8, top_k=20, min_p=0.0)),  # Qwen/Qwen2.5-Coder-*-Instruct
+    ("qwen3-coder", Sampling(temperature=0.7, top_p=0.8, top_k=20, min_p=0.0)),  # Qwen/Qwen3-Coder-30B-A3B-Instruct
+    ("devstral", Sampling(temperature=0.15, top_p=1.0, top_k=0, min_p=0.0)),  # mistralai/Devstral-Small-2507
+    ("smollm2", Sampling(temperature=0.2, top_p=0.9, top_k=40, min_p=0.0)),  # HuggingFaceTB/SmolLM2-135M-Instruct
+)
+
+
+def sampling_for(path: Path) -> Sampling:
+    """The recommended sampling for the model in `path`, else conservative defaults."""
+    name = path.name.lower()
+    return next((s for key, s in SAMPLING if key in name), Sampling())
+
+
 def entry(name: str) -> CatalogEntry | None:
     """The catalog entry called `name`, or None."""
     return next((e for e in CATALOG if e.name == name), None)

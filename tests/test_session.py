@@ -150,3 +150,34 @@ def test_a_tool_that_raises_ends_the_turn_with_an_internal_error_and_a_result(ca
     assert result.type == "result" and result.status == "error" and result.exit_code == 1
     logged = read_events(sessions_dir(calc_repo) / f"{s.id}.jsonl")
     assert [e.type for e in logged if e.type in ("error", "result")] == ["error", "result"]
+
+
+def test_a_repeated_call_is_pointed_out_then_ends_the_turn(calc_repo, tmp_path):
+    grep = {"name": "grep", "arguments": {"pattern": "no such text anywhere"}}
+    spaced = {"name": "grep", "arguments": '{"pattern":  "no such text anywhere"}'}  # same call, other spacing
+    s = make_session(calc_repo, tmp_path, [{"tool_calls": [grep]}, {"tool_calls": [spaced]},
+                                           {"tool_calls": [grep]}, {"content": "never reached"}])
+    events = drive(s, "find it", lambda e: None)
+    outputs = [e.output for e in events if e.type == "tool_result"]
+    assert len(outputs) == 3
+    assert "same call" not in outputs[0] and "You made this same call in the previous step" in outputs[1]
+    result = events[-1]
+    assert result.status == "limit" and result.exit_code == 5 and result.steps == 3
+    assert result.summary.startswith("repeating: the same grep call with the same result 3 times")
+
+
+def test_a_repeat_with_a_new_result_is_not_a_loop(calc_repo, tmp_path):
+    read = {"name": "read_file", "arguments": {"path": "calc.py"}}
+    s = make_session(calc_repo, tmp_path, [{"tool_calls": [read]}, {"tool_calls": [EDIT]}, {"tool_calls": [read]},
+                                           {"tool_calls": [read]}, {"content": "done"}], mode="auto-edit")
+    events = drive(s, "fix", lambda e: None)
+    assert events[-1].status == "success"
+    assert "same call" in [e.output for e in events if e.type == "tool_result"][-1]
+
+
+def test_an_edit_to_a_test_file_is_pointed_out_and_flagged_in_the_result(calc_repo, tmp_path):
+    weaken = {"name": "edit_file", "arguments": {"path": "test_calc.py", "old": "assert", "new": "assert True or"}}
+    s = make_session(calc_repo, tmp_path, [{"tool_calls": [weaken]}, {"content": "done"}], mode="auto-edit")
+    events = drive(s, "make the tests pass", lambda e: None)
+    assert "test_calc.py is a test file" in [e.output for e in events if e.type == "tool_result"][0]
+    assert events[-1].tests_changed == ["test_calc.py"] == events[-1].files_changed

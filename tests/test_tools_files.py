@@ -174,3 +174,20 @@ def test_grep_parity_on_generated_trees(tmp_path_factory, monkeypatch, files, pa
 ])
 def test_globs(pattern, path, expected):
     assert compile_glob(pattern)(path) is expected
+
+
+@pytest.mark.parametrize("use_rg", [True, False])
+def test_grep_falls_back_to_the_literal_text(tmp_path, monkeypatch, use_rg):
+    # A line pasted from read_file: as a regex the parentheses make it miss (a real model did this 17 times).
+    (tmp_path / "gcd.py").write_text("def gcd(a, b):\n    return gcd(a % b, b)\n")
+    if not use_rg:
+        monkeypatch.setattr(search, "ripgrep", lambda: None)
+    out = call(tmp_path, "grep", pattern="return gcd(a % b, b)")
+    assert out.splitlines() == ["gcd.py:2:    return gcd(a % b, b)",
+                                "[searched for the pattern as plain text: as a regular expression it matched nothing]"]
+    out = call(tmp_path, "grep", pattern="gcd(a, b")  # not a valid regex at all
+    assert out.splitlines()[0] == "gcd.py:1:def gcd(a, b):" and "not a valid regular expression" in out
+    assert call(tmp_path, "grep", pattern="a.b", literal=True) == "(no matches)"
+    assert call(tmp_path, "grep", pattern="g.d").count("gcd.py:") == 2  # a regex that matches stays a regex
+    out = call(tmp_path, "grep", pattern="lcm(a, b)")
+    assert out.startswith("(no matches)") and "plain text" in out

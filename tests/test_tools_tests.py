@@ -12,6 +12,7 @@ import pytest
 from wren.tools.base import ToolContext, default_registry
 from wren.tools.errors import ToolError
 from wren.tools.testparse import parse_go
+from wren.tools.tests import is_test_path
 from wren.tools.workspace import Workspace
 
 RUN_TESTS = default_registry().get("run_tests")
@@ -126,3 +127,12 @@ def test_no_runner_is_a_hint(tmp_path):
     (tmp_path / "README.md").write_text("nothing to test\n")
     with pytest.raises(ToolError, match="set test_command in wren.toml"):
         run_tests(tmp_path)
+
+
+@pytest.mark.parametrize("rel,expected", [
+    ("tests/test_calc.py", True), ("python_testcases/test_gcd.py", True), ("calc_test.go", True),
+    ("src/app.test.ts", True), ("conftest.py", True), ("json_testcases/gcd.json", True),
+    ("calc.py", False), ("python_programs/gcd.py", False), ("src/contest.py", False), ("attest.py", False),
+])
+def test_is_test_path(rel, expected):
+    assert is_test_path(rel) is expected

@@ -31,7 +31,9 @@ RG_BATCH_CHARS = 64_000  # file names per ripgrep call, well under the OS argume
 
 
 class GrepArgs(BaseModel):
-    pattern: str = Field(description="Python/ripgrep regular expression")
+    pattern: str = Field(description="regular expression; text that is not a valid regex, or that only "
+                                     "matches literally, is searched as plain text")
+    literal: bool = Field(False, description="search for the pattern as plain text")
     path: str = Field(".", description="file or directory to search")
     glob: str | None = Field(None, description="only files matching this glob, e.g. '*.py'")
     # Clamped rather than validated: small local models cannot be held to a range by their grammar.
@@ -163,24 +165,40 @@ def format_hits(files: list[Candidate], context: int) -> tuple[list[str], int]:
     return out, shown
 
 
+def search(ctx: ToolContext, files: list[Candidate], pattern: str) -> None:
+    """Fill in each candidate's matching lines; raises re.error for a pattern neither backend takes."""
+    regex = re.compile(pattern)
+    rg = ripgrep()
+    if not (rg and rg_search(rg, ctx.workspace.root, files, pattern, MAX_MATCHES)):
+        for c in files:
+            c.lines = []
+        python_search(files, regex, MAX_MATCHES)
+
+
 def grep(args: GrepArgs, ctx: ToolContext) -> ToolResult:
-    try:
-        regex = re.compile(args.pattern)
-    except re.error as exc:
-        raise ToolError(f"invalid regular expression {args.pattern!r}: {exc}; escape special characters "
-                        "such as ( [ { . * + ? with a backslash") from None
     base = ctx.workspace.resolve(args.path)
     if not base.exists():
         raise ToolError(f"{args.path} does not exist; use list_files to see what exists")
     files, secret = candidates(ctx, base, args.glob)
-    rg = ripgrep()
-    if not (rg and rg_search(rg, ctx.workspace.root, files, args.pattern, MAX_MATCHES)):
+    notes = []
+    # Models paste code lines as patterns (`return gcd(a % b, b)`): as a regex the parentheses make it
+    # miss or fail, so a pattern that is invalid or finds nothing as a regex is searched as plain text.
+    why = ""
+    if not args.literal:
+        try:
+            search(ctx, files, args.pattern)
+            if not any(c.lines for c in files) and re.escape(args.pattern) != args.pattern:
+                why = "as a regular expression it matched nothing"
+        except re.error:
+            why = "it is not a valid regular expression"
+    if args.literal or why:
         for c in files:
             c.lines = []
-        python_search(files, regex, MAX_MATCHES)
+        search(ctx, files, re.escape(args.pattern))
+        if why:
+            notes.append(f"[searched for the pattern as plain text: {why}]")
     total = sum(len(c.lines) for c in files)
     out, shown = format_hits(files, min(max(args.context, 0), MAX_CONTEXT))
-    notes = []
     if total > MAX_MATCHES:
         notes.append(f"[showing the first {shown} matches of more than {MAX_MATCHES}; "
                      "narrow with path, glob or a more specific pattern]")

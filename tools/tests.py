@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from pydantic import BaseModel, Field
 
@@ -26,6 +26,20 @@ RAW_CHARS = 8_000  # of the runner's own output, after the summary
 PYTHON_MARKERS = ("pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini", "conftest.py", "setup.py")
 NPM_PLACEHOLDER = "no test specified"
 PYTEST_FLAGS = "-q -rfE --tb=short --no-header --color=no -p no:cacheprovider"
+
+
+TEST_DIRS = {"test", "tests", "testing", "testcases", "test_cases", "__tests__", "spec", "specs"}
+
+
+def is_test_path(rel: str) -> bool:
+    """Whether a workspace-relative path looks like a test file by the usual conventions (pytest's
+    `test_*.py` / `*_test.py` and conftest.py, Go's `*_test.go`, JS `*.test.*` / `*.spec.*`, a tests/ folder)."""
+    parts = PurePosixPath(rel).parts
+    name = parts[-1] if parts else ""
+    stem = name.split(".", 1)[0]
+    return (any(part.lower() in TEST_DIRS or part.lower().endswith("_testcases") for part in parts[:-1])
+            or name == "conftest.py" or stem.startswith("test_") or stem.endswith(("_test", "_tests"))
+            or ".test." in name or ".spec." in name)
 
 
 @dataclass
