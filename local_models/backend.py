@@ -13,7 +13,6 @@ from wren.agent.events import Usage
 from wren.agent.messages import Message
 from wren.agent.models.base import ModelReply, OnDelta, RetryPolicy, summarize_with_model
 from wren.local_models import catalog
-from wren.local_models.constrained import parse_step, partial_reply, step_schema
 from wren.local_models.gguf import read_gguf
 from wren.local_models.prompt import PromptRenderer, step_key
 
@@ -76,10 +75,10 @@ class LocalBackend:
     def _grammar(self, tools: list[dict]):
         from llama_cpp import LlamaGrammar
 
-        schema = json.dumps(step_schema(tools))
-        if schema not in self._grammars:
-            self._grammars[schema] = LlamaGrammar.from_json_schema(schema, verbose=False)
-        return self._grammars[schema]
+        key = json.dumps(tools, sort_keys=True)
+        if key not in self._grammars:
+            self._grammars[key] = LlamaGrammar.from_string(self.renderer.format.grammar(tools), verbose=False)
+        return self._grammars[key]
 
     def prompt_tokens(self, messages: list[Message], tools: list[dict]) -> tuple[list[int], list[str]]:
         text, stop = self.renderer.render(messages, tools, self._as_generated)
@@ -111,7 +110,7 @@ class LocalBackend:
             top_k=self.sampling.top_k, min_p=self.sampling.min_p, repeat_penalty=self.sampling.repeat_penalty,
             stop=stop, stream=True,
             seed=self.seed + self._steps, grammar=self._grammar(tools) if self.constrained and tools else None)
-        text, generated, streamer = "", 0, ReplyStreamer(on_delta)
+        text, generated, streamer = "", 0, ReplyStreamer(on_delta, self.renderer.format.reply_so_far)
         started, first = time.perf_counter(), None
         for chunk in stream:
             first = first or time.perf_counter()
@@ -120,7 +119,7 @@ class LocalBackend:
             streamer.feed(text)
         done = time.perf_counter()
         self.last = StepStats(text, (first or done) - started, generated, done - (first or done))
-        content, calls = parse_step(text, f"call_{self._steps}")
+        content, calls = self.renderer.format.parse(text, f"call_{self._steps}")
         self._remember_generated(Message(role="assistant", content=content, tool_calls=calls[:1]), text)
         streamer.finish(content if not calls else "")
         usage = Usage(prompt_tokens=len(tokens), completion_tokens=generated, cached_tokens=cached)
@@ -131,21 +130,21 @@ class LocalBackend:
         if len(self._as_generated) >= AS_GENERATED_KEPT:
             self._as_generated.pop(next(iter(self._as_generated)))  # the oldest
         # The first text wins: a later reply spelled differently must not change an earlier one's.
-        self._as_generated.setdefault(step_key(step), text)
+        self._as_generated.setdefault(step_key(step, self.renderer.format), text)
 
 
 class ReplyStreamer:
-    """Streams the text of a {"reply": ...} step as it is generated; tool-call JSON is not shown."""
+    """Streams the text of a reply step as it is generated; a tool call's text is not shown.
 
-    def __init__(self, on_delta: OnDelta) -> None:
-        self.on_delta = on_delta
+    `reply_so_far(text)` (from the tool-call format) gives the reply read so far, or None while
+    `text` is not (yet) a reply."""
+
+    def __init__(self, on_delta: OnDelta, reply_so_far) -> None:
+        self.on_delta, self.reply_so_far = on_delta, reply_so_far
         self.sent = ""
 
     def feed(self, text: str) -> None:
-        # Cheap gate: only a reply step streams, and only once its opening is complete.
-        if '"reply"' not in text[:20]:
-            return
-        self._send(partial_reply(text) or "")
+        self._send(self.reply_so_far(text) or "")
 
     def finish(self, content: str) -> None:
         self._send(content)

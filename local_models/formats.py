@@ -1,0 +1,165 @@
+"""Tool-call formats for local models: the one the model family was trained on, or Wren's JSON steps.
+
+A model calls tools best in the format its chat template shows it (Qwen's and Hermes'
+`<tool_call>` JSON, Llama 3's bare JSON). `detect(template)` picks the format from the
+GGUF's template; templates with no tool support get `JsonSteps`, Wren's own one-object
+steps described in the system prompt. Each format renders past steps, builds the llama.cpp
+grammar that holds generation to one call of an offered tool or a plain reply, and parses
+what the model generated.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+from wren.agent.messages import Message, ToolCall
+from wren.local_models.constrained import parse_step, partial_reply, render_call, step_schema, tool_parameters
+
+STEP_RULES = """
+Answer every step with one JSON object and nothing else:
+{"tool": NAME, "arguments": {...}} to call one tool, or {"reply": TEXT} when you are done.
+Look at the files with the tools before you answer; never guess their content.
+Tools:
+"""
+NATIVE_RULES = ("\nCall one tool at a time. Look at the files with the tools before you answer; "
+                "never guess their content.")
+
+
+def tool_lines(tools: list[dict]) -> str:
+    lines = []
+    for t in tools:
+        fn = t["function"]
+        params = fn["parameters"].get("properties", {})
+        required = set(fn["parameters"].get("required", []))
+        args = ", ".join(name if name in required else f"{name}?" for name in params)
+        lines.append(f"- {fn['name']}({args}): {fn['description']}")
+    return "\n".join(lines)
+
+
+def compact_tools(tools: list[dict]) -> list[dict]:
+    """Tool schemas as a template shows them: the description kept, titles and defaults dropped
+    and $refs inlined, so the prompt stays small (at most 1,200 tokens with the system text)."""
+    return [{"type": "function", "function": {"name": t["function"]["name"],
+                                              "description": t["function"]["description"],
+                                              "parameters": tool_parameters(t)}} for t in tools]
+
+
+def _gbnf_rules(schema: dict, root: str) -> str:
+    """llama.cpp's grammar for a JSON schema, with its root rule renamed to `root`."""
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    return re.sub(r"^root ::=", f"{root} ::=", json_schema_to_gbnf(json.dumps(schema)), flags=re.M)
+
+
+def call_schema(tools: list[dict], name_key: str, args_key: str) -> dict:
+    """One call of an offered tool: {name_key: NAME, args_key: {...}}."""
+    return {"oneOf": [{"type": "object", "properties": {name_key: {"const": t["function"]["name"]},
+                                                        args_key: tool_parameters(t)},
+                       "required": [name_key, args_key]} for t in tools]}
+
+
+# A plain reply: any text that does not open with the call syntax's first character.
+REPLY_RULE = 'wren-reply ::= [^<{\\n ] [^\\x00]*\n'
+
+
+class JsonSteps:
+    """Wren's own format for templates without tools: every step is one JSON object,
+    {"tool": NAME, "arguments": {...}} or {"reply": TEXT}; the tools are listed in the system text."""
+
+    name = "json-steps"
+
+    def system(self, text: str, tools: list[dict]) -> str:
+        return text + "\n" + STEP_RULES + tool_lines(tools)
+
+    def template_tools(self, tools: list[dict]) -> list[dict] | None:
+        return None
+
+    def assistant(self, m: Message) -> str:
+        return render_call(m.tool_calls[0]) if m.tool_calls else json.dumps({"reply": m.content})
+
+    def tool_result(self, m: Message) -> dict:
+        # Templates of small models know user and assistant only; results go back as user turns.
+        return {"role": "user", "content": f"Result of {m.name}:\n{m.content}"}
+
+    def grammar(self, tools: list[dict]) -> str:
+        return _gbnf_rules(step_schema(tools), "root")
+
+    def parse(self, text: str, call_id: str) -> tuple[str, list[ToolCall]]:
+        return parse_step(text, call_id)
+
+    def reply_so_far(self, text: str) -> str | None:
+        return partial_reply(text) if '"reply"' in text[:20] else None
+
+
+class TaggedCalls:
+    """A call wrapped in tags around a JSON object, e.g. Qwen 2.5/3 and Hermes:
+    `<tool_call>\\n{"name": NAME, "arguments": {...}}\\n</tool_call>`; the template lists the tools
+    and shows results as `<tool_response>` blocks. A reply is plain text."""
+
+    def __init__(self, name: str, open_tag: str, close_tag: str, args_key: str = "arguments") -> None:
+        self.name, self.open, self.close, self.args_key = name, open_tag, close_tag, args_key
+
+    def system(self, text: str, tools: list[dict]) -> str:
+        return text + NATIVE_RULES
+
+    def template_tools(self, tools: list[dict]) -> list[dict] | None:
+        return compact_tools(tools)
+
+    def assistant(self, m: Message) -> str:
+        if not m.tool_calls:
+            return m.content
+        call = m.tool_calls[0]
+        try:
+            args = json.loads(call.arguments)
+        except json.JSONDecodeError:
+            args = call.arguments
+        body = json.dumps({"name": call.name, self.args_key: args}, ensure_ascii=False)
+        return f"{self.open}{body}{self.close}"
+
+    def tool_result(self, m: Message) -> dict:
+        return {"role": "tool", "content": m.content, "name": m.name}
+
+    @property
+    def opener(self) -> str:
+        """What a call starts with (after whitespace): the open tag, or the JSON's brace."""
+        return self.open.strip() or "{"
+
+    def grammar(self, tools: list[dict]) -> str:
+        call = _gbnf_rules(call_schema(tools, "name", self.args_key), "wren-call-json")
+        tags = [json.dumps(self.open)] * bool(self.open) + ["wren-call-json"] + [json.dumps(self.close)] * bool(self.close)
+        return f"root ::= wren-call | wren-reply\nwren-call ::= {' '.join(tags)}\n{REPLY_RULE}{call}"
+
+    def parse(self, text: str, call_id: str) -> tuple[str, list[ToolCall]]:
+        head = text.strip()
+        if not head.startswith(self.opener):
+            return head, []
+        body = head[len(self.open.strip()):].removesuffix(self.close.strip()).strip()
+        try:
+            call = json.loads(body, strict=False)
+        except json.JSONDecodeError:  # cut off by the token limit: the registry says what went wrong
+            name = re.search(r'"name"\s*:\s*"([^"]*)"', body)
+            return "", [ToolCall(id=call_id, name=name.group(1) if name else "", arguments=body)]
+        if not isinstance(call, dict):
+            return head, []
+        return "", [ToolCall(id=call_id, name=str(call.get("name", "")),
+                             arguments=json.dumps(call.get(self.args_key, {}), ensure_ascii=False))]
+
+    def reply_so_far(self, text: str) -> str | None:
+        stripped = text.lstrip()
+        return None if not stripped or stripped.startswith(self.opener[:1]) else stripped
+
+
+HERMES = TaggedCalls("hermes", "<tool_call>\n", "\n</tool_call>")
+# Llama 3.1+: the template lists the tools in the first user turn and asks for bare JSON with
+# "parameters"; results go back in the `ipython` role (the template maps `tool` to it).
+LLAMA3 = TaggedCalls("llama3", "", "", args_key="parameters")
+
+
+def detect(template: str | None) -> JsonSteps | TaggedCalls:
+    """The tool-call format a chat template was written for; JsonSteps when it shows none."""
+    if template and "tools" in template:
+        if "<tool_call>" in template:
+            return HERMES
+        if "ipython" in template and '"parameters"' in template:
+            return LLAMA3
+    return JsonSteps()

@@ -1,0 +1,108 @@
+"""Tool-call formats of local models: detected from the chat template, rendered, parsed, grammar-held,
+and byte-stable from step to step (so llama.cpp keeps its KV cache). The templates here are short
+stand-ins written for these tests in the shape of each family's own (Qwen/Hermes, Llama 3.1+, plain ChatML)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("llama_cpp")
+
+from wren.agent.messages import Message, ToolCall  # noqa: E402
+from wren.local_models.formats import HERMES, LLAMA3, JsonSteps, detect  # noqa: E402
+from wren.local_models.prompt import CHATML, PromptRenderer  # noqa: E402
+from wren.tools.base import default_registry  # noqa: E402
+
+HERMES_TEMPLATE = (
+    "{%- if tools %}<|im_start|>system\n{{ messages[0].content }}\n# Tools\n<tools>"
+    "{% for t in tools %}\n{{ t | tojson }}{% endfor %}\n</tools>\n"
+    "Call a tool with <tool_call>\n{\"name\": NAME, \"arguments\": ARGS}\n</tool_call><|im_end|>\n{% endif %}"
+    "{%- for m in messages[1:] %}{% if m.role == 'tool' %}<|im_start|>user\n<tool_response>\n{{ m.content }}"
+    "\n</tool_response><|im_end|>\n{% else %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endif %}"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+LLAMA3_TEMPLATE = (
+    "<|start_header_id|>system<|end_header_id|>\n\n{% if tools is not none %}Environment: ipython\n{% endif %}"
+    "{{ messages[0].content }}<|eot_id|>{% for m in messages[1:] %}{% if loop.first and tools is not none %}"
+    "<|start_header_id|>user<|end_header_id|>\n\nRespond in the format {\"name\": function name, \"parameters\": "
+    "dictionary of argument name and its value}.\n{% for t in tools %}{{ t | tojson }}\n{% endfor %}"
+    "{{ m.content }}<|eot_id|>{% elif m.role == 'tool' %}<|start_header_id|>ipython<|end_header_id|>\n\n"
+    "{{ m.content }}<|eot_id|>{% else %}<|start_header_id|>{{ m.role }}<|end_header_id|>\n\n{{ m.content }}"
+    "<|eot_id|>{% endif %}{% endfor %}{% if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>"
+    "\n\n{% endif %}")
+TOOLS = default_registry().schemas()
+READ = ToolCall(id="call_1", name="read_file", arguments='{"path": "gcd.py"}')
+
+
+def conversation(steps: int) -> list[Message]:
+    """A system prompt, a task, then `steps` pairs of read_file call and result, then a reply."""
+    messages = [Message(role="system", content="You fix bugs."), Message(role="user", content="fix gcd")]
+    for n in range(steps):
+        call = ToolCall(id=f"call_{n}", name="read_file", arguments=json.dumps({"path": f"f{n}.py"}))
+        messages += [Message(role="assistant", content="", tool_calls=[call]),
+                     Message(role="tool", content=f"{n}\tx = {n}", tool_call_id=call.id, name="read_file")]
+    return messages
+
+
+@pytest.mark.parametrize("template,expected", [(HERMES_TEMPLATE, "hermes"), (LLAMA3_TEMPLATE, "llama3"),
+                                               (CHATML, "json-steps"), (None, "json-steps")])
+def test_the_format_comes_from_the_template(template, expected):
+    assert detect(template).name == expected
+
+
+@pytest.mark.parametrize("template,call_text,result_text", [
+    (HERMES_TEMPLATE, '<|im_start|>assistant\n<tool_call>\n{"name": "read_file", "arguments": {"path": "f0.py"}}\n'
+                      '</tool_call><|im_end|>', "<|im_start|>user\n<tool_response>\n0\tx = 0\n</tool_response>"),
+    (LLAMA3_TEMPLATE, '<|start_header_id|>assistant<|end_header_id|>\n\n{"name": "read_file", "parameters": '
+                      '{"path": "f0.py"}}<|eot_id|>', "<|start_header_id|>ipython<|end_header_id|>\n\n0\tx = 0"),
+    (CHATML, '<|im_start|>assistant\n{"tool": "read_file", "arguments": {"path": "f0.py"}}<|im_end|>',
+             "<|im_start|>user\nResult of read_file:\n0\tx = 0<|im_end|>"),
+])
+def test_calls_and_results_render_in_the_family_format(template, call_text, result_text):
+    renderer = PromptRenderer(template, "", "", "test")
+    text, _ = renderer.render(conversation(1), TOOLS)
+    assert call_text in text and result_text in text
+    if renderer.format.template_tools(TOOLS):  # the template lists the tools itself
+        assert '"name": "edit_file"' in text
+
+
+@pytest.mark.parametrize("template", [HERMES_TEMPLATE, LLAMA3_TEMPLATE, CHATML])
+def test_each_prompt_extends_the_last_byte_for_byte(template):
+    renderer = PromptRenderer(template, "", "", "test")
+    previous = None
+    for steps in range(4):
+        text, _ = renderer.render(conversation(steps), TOOLS)
+        if previous is not None:
+            # The old prompt ends with the generation prompt, which the new one continues.
+            assert text.startswith(previous), (previous[-200:], text[len(previous) - 200:])
+        previous = text
+
+
+@pytest.mark.parametrize("fmt,text", [
+    (HERMES, '<tool_call>\n{"name": "read_file", "arguments": {"path": "gcd.py"}}\n</tool_call>'),
+    (LLAMA3, '{"name": "read_file", "parameters": {"path": "gcd.py"}}'),
+    (JsonSteps(), '{"tool": "read_file", "arguments": {"path": "gcd.py"}}'),
+])
+def test_a_generated_call_parses_and_renders_back_the_same(fmt, text):
+    content, calls = fmt.parse(text, "call_1")
+    assert content == "" and [(c.name, json.loads(c.arguments)) for c in calls] == [("read_file", {"path": "gcd.py"})]
+    assert fmt.assistant(Message(role="assistant", content="", tool_calls=[READ])) == text
+
+
+@pytest.mark.parametrize("fmt", [HERMES, LLAMA3])
+def test_replies_and_cut_calls(fmt):
+    assert fmt.parse("The bug is fixed: gcd recursed on (a % b, b).", "c") == (
+        "The bug is fixed: gcd recursed on (a % b, b).", [])
+    assert fmt.reply_so_far("The bug") == "The bug" and fmt.reply_so_far(fmt.opener) is None
+    cut = fmt.assistant(Message(role="assistant", content="", tool_calls=[READ]))[:-12]
+    content, calls = fmt.parse(cut, "c")  # cut by the token limit: the registry will say what is wrong
+    assert content == "" and calls[0].name == "read_file" and calls[0].id == "c"
+
+
+@pytest.mark.parametrize("fmt", [HERMES, LLAMA3, JsonSteps()])
+def test_the_grammar_compiles_for_every_offered_tool(fmt):
+    from llama_cpp import LlamaGrammar
+
+    grammar = fmt.grammar(TOOLS)
+    LlamaGrammar.from_string(grammar, verbose=False)
+    assert all(f'\\"{t["function"]["name"]}\\"' in grammar for t in TOOLS)
