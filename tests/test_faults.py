@@ -83,8 +83,9 @@ def test_edit_text_not_found_gets_a_hint(calc_repo, tmp_path):
 
 
 def test_consecutive_errors_stop_the_run(calc_repo, tmp_path):
-    bad = {"tool_calls": [{"name": "read_file", "arguments": {"path": "missing.py"}}]}
-    run = run_script(calc_repo, tmp_path, [bad] * 8 + [DONE])
+    # Each call different: the same call repeated is stopped sooner, by the repetition guard.
+    bad = [{"tool_calls": [{"name": "read_file", "arguments": {"path": f"missing{n}.py"}}]} for n in range(8)]
+    run = run_script(calc_repo, tmp_path, bad + [DONE])
     assert run.code == 5
     assert "consecutive" in run.json["summary"]
 

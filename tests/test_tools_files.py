@@ -191,3 +191,16 @@ def test_grep_falls_back_to_the_literal_text(tmp_path, monkeypatch, use_rg):
     assert call(tmp_path, "grep", pattern="g.d").count("gcd.py:") == 2  # a regex that matches stays a regex
     out = call(tmp_path, "grep", pattern="lcm(a, b)")
     assert out.startswith("(no matches)") and "plain text" in out
+
+
+def test_argument_forms_small_models_produce(tree):
+    assert call(tree, "list_files", path="") == call(tree, "list_files", path=".")
+    assert call(tree, "grep", pattern="TODO", path="") == call(tree, "grep", pattern="TODO")
+    assert call(tree, "read_file", path="./src/app.py") == call(tree, "read_file", path="src/app.py")
+    listing = call(tree, "read_file", path="src/util")  # a directory: its files, and what to do next
+    assert listing.splitlines() == ["[src/util is a directory; its files are below. read_file one of them]",
+                                    "src/util/helpers.py"]
+    assert call(tree, "list_files", path="src/app.py").splitlines() == [
+        "src/app.py", "[a file, not a directory: read_file it to see its content]"]
+    with pytest.raises(ToolError, match="list_files with path='.' shows what exists"):
+        call(tree, "list_files", path="nope")

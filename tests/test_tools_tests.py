@@ -136,3 +136,11 @@ def test_no_runner_is_a_hint(tmp_path):
 ])
 def test_is_test_path(rel, expected):
     assert is_test_path(rel) is expected
+
+
+def test_a_runner_name_as_target_runs_the_whole_suite_and_a_missing_path_names_the_next_call(calc_repo):
+    result = run_tests(calc_repo, "pytest")  # a real model's call
+    assert "'pytest' is not a test file or directory here, so the whole suite ran" in result.output
+    assert "test_calc.py" in result.output and "no tests ran" not in result.output
+    with pytest.raises(ToolError, match="call run_tests with no target for the whole suite"):
+        run_tests(calc_repo, "tests/test_nope.py")

@@ -64,8 +64,10 @@ def _numbered(lines, start: int, end: int) -> tuple[list[str], int]:
 
 def read_file(args: ReadFileArgs, ctx: ToolContext) -> ToolResult:
     path = ctx.workspace.resolve(args.path)
-    if path.is_dir():
-        raise ToolError(f"{args.path} is a directory; use list_files with path={args.path!r}")
+    if path.is_dir():  # what the model wants to know is what is in it
+        listing = list_files(ListFilesArgs(path=args.path), ctx).output
+        return ToolResult(output=f"[{args.path} is a directory; its files are below. read_file one of them]\n"
+                                 + listing)
     if not path.is_file():
         raise ToolError(f"{args.path} does not exist; use list_files to see what exists")
     size = path.stat().st_size
@@ -102,8 +104,11 @@ class ListFilesArgs(BaseModel):
 
 def list_files(args: ListFilesArgs, ctx: ToolContext) -> ToolResult:
     base = ctx.workspace.resolve(args.path)
+    if base.is_file():
+        return ToolResult(output=f"{ctx.workspace.rel(base)}\n[a file, not a directory: read_file it to see "
+                                 "its content]")
     if not base.is_dir():
-        raise ToolError(f"{args.path} is not a directory; list its folder, or read_file it")
+        raise ToolError(f"{args.path} does not exist; list_files with path='.' shows what exists")
     keep = compile_glob(args.pattern) if args.pattern else None
     rels = [rel for rel in map(ctx.workspace.rel, workspace_files(ctx.workspace, base)) if not keep or keep(rel)]
     if not rels:

@@ -121,6 +121,22 @@ def with_target(runner: Runner, target: str, ctx: ToolContext) -> str:
     return f"{runner.command} {shlex.quote(target)}"
 
 
+def usable_target(target: str | None, runner: Runner, ctx: ToolContext) -> tuple[str | None, str]:
+    """(target to run, note for the model). Models name the runner or the suite ("pytest", "all",
+    "tests") where a path belongs: a word that is no file runs the whole suite and says so. A missing
+    path is an error naming the calls to make instead."""
+    target = (target or "").strip()
+    if not target or target in (".", "./") or runner.name not in ("pytest", "unittest"):
+        return target or None, ""
+    path = target.split("::", 1)[0]
+    if ctx.workspace.resolve(path).exists():  # PathRefused for a path that leaves the workspace
+        return target, ""
+    if "/" not in path and not path.endswith(".py"):
+        return None, f"[{target!r} is not a test file or directory here, so the whole suite ran]"
+    raise ToolError(f"{path} does not exist; call run_tests with no target for the whole suite, or "
+                    "list_files to find the test file")
+
+
 class RunTestsArgs(BaseModel):
     target: str | None = Field(None, description="test file, directory or test id; default: the whole suite")
 
@@ -132,11 +148,12 @@ def run_tests(args: RunTestsArgs, ctx: ToolContext) -> ToolResult:
     except ConfigError as exc:  # wren.toml may have been edited during the session
         raise ToolError(f"{exc.message}; test_command cannot be read") from None
     runner = detect_runner(root, configured)
-    command = with_target(runner, args.target, ctx) if args.target else runner.command
+    target, note = usable_target(args.target, runner, ctx)
+    command = with_target(runner, target, ctx) if target else runner.command
     done = run(command, root, ctx.time_left(TEST_TIMEOUT_S), ctx.interrupt, ctx.sandbox)
     outcome = parse(done.output, runner.name)
     status = f"killed: {done.killed}" if done.killed else f"exit code {done.exit_code}"
-    parts = [f"$ {command}"]
+    parts = [f"$ {command}"] + [note] * bool(note)
     if outcome:
         parts.append(outcome.summary())
     parts.append(f"[{status}, {done.duration_s:.1f}s]")

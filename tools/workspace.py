@@ -50,8 +50,8 @@ class Workspace:
         return resolved
 
     def _real(self, path: str) -> Path:
-        if not path.strip():
-            raise PathRefused("empty path; use '.' for the workspace root or a path relative to it")
+        if not path.strip():  # models send "" for "here"
+            path = "."
         if "\x00" in path:
             raise PathRefused(f"path {path!r} contains a NUL byte")
         try:
