@@ -12,8 +12,8 @@ How to fix a bug or a failing test:
 3. Make the smallest fix in that code with edit_file: `old` copied exactly from read_file output,
    without the line numbers. Do not change the tests unless the user asks you to.
 4. Run the tests again. If they still fail, read the new error and go back to step 2.
-When the task is done, or you cannot go on, answer in plain text without a tool call and say what
-you changed and what is left."""
+When the task is done, or you cannot go on, stop calling tools and give your final answer: what you
+changed and what is left."""
 
 AGENTS_FILES = ("AGENTS.md", "WREN.md")
 AGENTS_CHARS = 8000

@@ -134,6 +134,8 @@ class Session:
         refuse or ask about: a model (a small one above all) wastes no steps on calls that cannot run."""
         offered = []
         for tool in self.registry.tools.values():
+            if tool.name == "recall" and not self.context.compactions:
+                continue  # nothing to recall yet: one tool fewer to misuse, and a shorter prompt
             verdict, _ = self.policy.decide(tool)
             # A headless run still offers a tool that allow rules let some calls of run (`shell(pytest*)`).
             if verdict == "allow" or (verdict == "ask"

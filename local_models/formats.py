@@ -21,8 +21,7 @@ Answer every step with one JSON object and nothing else:
 Look at the files with the tools before you answer; never guess their content.
 Tools:
 """
-NATIVE_RULES = ("\nCall one tool at a time. Look at the files with the tools before you answer; "
-                "never guess their content.")
+NATIVE_RULES = "\nCall one tool per step, and `answer` to finish. Never guess what a file holds: read it."
 
 
 def tool_lines(tools: list[dict]) -> str:
@@ -58,8 +57,7 @@ def call_schema(tools: list[dict], name_key: str, args_key: str) -> dict:
                        "required": [name_key, args_key]} for t in tools]}
 
 
-# A plain reply: any text that does not open with the call syntax's first character.
-REPLY_RULE = 'wren-reply ::= [^<{\\n ] [^\\x00]*\n'
+FENCED = re.compile(r"```(?:json)?\s*(\{.*\})\s*```", re.S)
 
 
 class JsonSteps:
@@ -91,10 +89,20 @@ class JsonSteps:
         return partial_reply(text) if '"reply"' in text[:20] else None
 
 
+ANSWER = "answer"  # the final reply, as a call: see TaggedCalls
+ANSWER_TOOL = {"type": "function", "function": {
+    "name": ANSWER, "description": "Finish: tell the user what you did.",
+    "parameters": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}}}
+
+
 class TaggedCalls:
     """A call wrapped in tags around a JSON object, e.g. Qwen 2.5/3 and Hermes:
-    `<tool_call>\\n{"name": NAME, "arguments": {...}}\\n</tool_call>`; the template lists the tools
-    and shows results as `<tool_response>` blocks. A reply is plain text."""
+    `<tool_call>\n{"name": NAME, "arguments": {...}}\n</tool_call>`; the template lists the tools
+    and shows results as `<tool_response>` blocks.
+
+    Every step is a call: the final reply is a call of the `answer` pseudo-tool (listed with the
+    tools, never run). Left free to reply in prose, a 1.5B model writes an essay about the steps it
+    would take (541 tokens, no call) instead of taking the first one."""
 
     def __init__(self, name: str, open_tag: str, close_tag: str, args_key: str = "arguments") -> None:
         self.name, self.open, self.close, self.args_key = name, open_tag, close_tag, args_key
@@ -103,17 +111,20 @@ class TaggedCalls:
         return text + NATIVE_RULES
 
     def template_tools(self, tools: list[dict]) -> list[dict] | None:
-        return compact_tools(tools)
+        return compact_tools([*tools, ANSWER_TOOL])
 
     def assistant(self, m: Message) -> str:
         if not m.tool_calls:
-            return m.content
+            return self._call(ANSWER, {"text": m.content})
         call = m.tool_calls[0]
         try:
             args = json.loads(call.arguments)
         except json.JSONDecodeError:
             args = call.arguments
-        body = json.dumps({"name": call.name, self.args_key: args}, ensure_ascii=False)
+        return self._call(call.name, args)
+
+    def _call(self, name: str, args) -> str:
+        body = json.dumps({"name": name, self.args_key: args}, ensure_ascii=False)
         return f"{self.open}{body}{self.close}"
 
     def tool_result(self, m: Message) -> dict:
@@ -125,28 +136,48 @@ class TaggedCalls:
         return self.open.strip() or "{"
 
     def grammar(self, tools: list[dict]) -> str:
-        call = _gbnf_rules(call_schema(tools, "name", self.args_key), "wren-call-json")
+        call = _gbnf_rules(call_schema([*tools, ANSWER_TOOL], "name", self.args_key), "wren-call-json")
         tags = [json.dumps(self.open)] * bool(self.open) + ["wren-call-json"] + [json.dumps(self.close)] * bool(self.close)
-        return f"root ::= wren-call | wren-reply\nwren-call ::= {' '.join(tags)}\n{REPLY_RULE}{call}"
+        return f"root ::= {' '.join(tags)}\n{call}"
 
     def parse(self, text: str, call_id: str) -> tuple[str, list[ToolCall]]:
         head = text.strip()
         if not head.startswith(self.opener):
+            # Unconstrained text may still hold a call: after the open tag, or as a fenced JSON object.
+            if self.open.strip() and self.open.strip() in head:
+                return self.parse(head[head.index(self.open.strip()):], call_id)
+            fenced = FENCED.search(head)
+            if fenced and _is_call(fenced.group(1), self.args_key):
+                return self.parse(f"{self.open}{fenced.group(1)}{self.close}", call_id)
             return head, []
         body = head[len(self.open.strip()):].removesuffix(self.close.strip()).strip()
         try:
             call = json.loads(body, strict=False)
         except json.JSONDecodeError:  # cut off by the token limit: the registry says what went wrong
             name = re.search(r'"name"\s*:\s*"([^"]*)"', body)
+            if name and name.group(1) == ANSWER:  # a cut answer keeps the text it has
+                return self.reply_so_far(head) or "", []
             return "", [ToolCall(id=call_id, name=name.group(1) if name else "", arguments=body)]
         if not isinstance(call, dict):
             return head, []
-        return "", [ToolCall(id=call_id, name=str(call.get("name", "")),
-                             arguments=json.dumps(call.get(self.args_key, {}), ensure_ascii=False))]
+        args = call.get(self.args_key, {})
+        if call.get("name") == ANSWER:
+            return str(args.get("text", "") if isinstance(args, dict) else args), []
+        return "", [ToolCall(id=call_id, name=str(call.get("name", "")), arguments=json.dumps(args, ensure_ascii=False))]
 
     def reply_so_far(self, text: str) -> str | None:
-        stripped = text.lstrip()
-        return None if not stripped or stripped.startswith(self.opener[:1]) else stripped
+        """The answer's text read so far; None while `text` is not (yet) an answer call."""
+        marker = f'"name": "{ANSWER}", "{self.args_key}": {{"text": '
+        at = text.find(marker)
+        return None if at < 0 else partial_reply('{"reply": ' + text[at + len(marker):])
+
+
+def _is_call(text: str, args_key: str) -> bool:
+    try:
+        data = json.loads(text, strict=False)
+    except json.JSONDecodeError:
+        return False
+    return isinstance(data, dict) and isinstance(data.get("name"), str) and args_key in data
 
 
 HERMES = TaggedCalls("hermes", "<tool_call>\n", "\n</tool_call>")

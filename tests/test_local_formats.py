@@ -90,13 +90,24 @@ def test_a_generated_call_parses_and_renders_back_the_same(fmt, text):
 
 
 @pytest.mark.parametrize("fmt", [HERMES, LLAMA3])
-def test_replies_and_cut_calls(fmt):
-    assert fmt.parse("The bug is fixed: gcd recursed on (a % b, b).", "c") == (
-        "The bug is fixed: gcd recursed on (a % b, b).", [])
-    assert fmt.reply_so_far("The bug") == "The bug" and fmt.reply_so_far(fmt.opener) is None
+def test_the_final_reply_is_an_answer_call_and_cut_calls_still_parse(fmt):
+    reply = Message(role="assistant", content='Fixed: gcd recursed on (a % b, b); it is "gcd(b, a % b)" now.')
+    text = fmt.assistant(reply)
+    assert '"name": "answer"' in text and fmt.parse(text, "c") == (reply.content, [])
+    assert fmt.reply_so_far(text[:-25]) == reply.content[:len(fmt.reply_so_far(text[:-25]))]
+    assert fmt.reply_so_far(fmt.assistant(Message(role="assistant", content="", tool_calls=[READ]))) is None
+    assert fmt.parse(text[:-20], "c")[0].startswith("Fixed: gcd recursed")  # cut by the token limit
     cut = fmt.assistant(Message(role="assistant", content="", tool_calls=[READ]))[:-12]
-    content, calls = fmt.parse(cut, "c")  # cut by the token limit: the registry will say what is wrong
+    content, calls = fmt.parse(cut, "c")  # the registry will say what is wrong with it
     assert content == "" and calls[0].name == "read_file" and calls[0].id == "c"
+
+
+@pytest.mark.parametrize("template", [HERMES_TEMPLATE, LLAMA3_TEMPLATE])
+def test_the_answer_tool_is_listed_and_past_replies_render_as_answers(template):
+    renderer = PromptRenderer(template, "", "", "test")
+    messages = conversation(1) + [Message(role="assistant", content="Done.")]
+    text, _ = renderer.render(messages, TOOLS)
+    assert '"name": "answer"' in text and '"arguments": {"text": "Done."}' in text.replace('"parameters"', '"arguments"')
 
 
 @pytest.mark.parametrize("fmt", [HERMES, LLAMA3, JsonSteps()])
@@ -106,3 +117,13 @@ def test_the_grammar_compiles_for_every_offered_tool(fmt):
     grammar = fmt.grammar(TOOLS)
     LlamaGrammar.from_string(grammar, verbose=False)
     assert all(f'\\"{t["function"]["name"]}\\"' in grammar for t in TOOLS)
+    if not isinstance(fmt, JsonSteps):
+        assert "wren-call" in grammar.split("\n")[0]  # every step is a call (the answer is one too)
+
+
+def test_a_call_written_as_a_fenced_json_block_or_after_text_is_still_a_call():
+    for text in ('```json\n{"name": "read_file", "arguments": {"path": "gcd.py"}}\n```',
+                 'I will read it.\n<tool_call>\n{"name": "read_file", "arguments": {"path": "gcd.py"}}\n</tool_call>'):
+        content, calls = HERMES.parse(text, "c")
+        assert content == "" and calls[0].name == "read_file" and json.loads(calls[0].arguments) == {"path": "gcd.py"}
+    assert HERMES.parse('```json\n{"a": 1}\n```', "c")[1] == []  # a JSON block that is no call stays a reply

@@ -104,7 +104,6 @@ def _format(n: int, hit: Hit) -> str:
     return f"{n}. {where}{what}\n{snippet}"
 
 
-SEARCH_CODE = Tool("search_code", "Find code by meaning or by name: hybrid search (lexical, semantic, symbol "
-                   "names, paths and tracebacks in the query) over the workspace's code index. Returns file, "
-                   "symbol, line range and a snippet for each hit.",
+SEARCH_CODE = Tool("search_code", "Find code by meaning, name, path or traceback in the code index; returns "
+                   "file, symbol, lines and a snippet per hit.",
                    SearchCodeArgs, search_code, mutating=False, kind="search")

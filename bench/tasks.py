@@ -1,0 +1,156 @@
+"""Task success on QuixBugs: Wren and its peers on the same local model, side by side.
+
+    python bench/tasks.py --quixbugs PATH [--tasks dev|NAME,NAME] [--systems wren,mini-swe-agent,aider]
+
+Each task is a fresh git repo (bench/quixbugs.py) and the same prompt for every system; success is
+the task's test file passing afterwards with no test file changed. Every system gets 20 steps and
+the same GGUF on the same llama.cpp build: Wren loads it in process (its default local backend),
+the peers reach it through `python -m llama_cpp.server` (bench/peers.py). Peer results are cached
+per model and peer version, so a re-run only runs Wren. Prints a Markdown table.
+
+Tune only on the development set (`--tasks dev`, the default); the other 20 programs are held out.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import quixbugs  # noqa: E402
+
+STEP_LIMIT = 20
+CACHE = Path.home() / ".cache" / "wren" / "bench"
+WREN = Path(sys.executable).parent / "wren"
+DEFAULT_MODEL = Path.home() / ".cache" / "wren" / "models" / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+
+
+def run_wren(workspace: Path, name: str, model: Path, log_dir: Path, timeout_s: float) -> dict:
+    """Wren headless on one task: its result object's numbers, as a row."""
+    log = log_dir / f"wren-{name}.jsonl"
+    started = time.monotonic()
+    with log.open("w") as out:
+        done = subprocess.run([str(WREN), "run", quixbugs.prompt(name), "--model", f"local:{model}",
+                               "--approval", "auto", "--max-steps", str(STEP_LIMIT), "--timeout", str(timeout_s),
+                               "--output-format", "stream-json"], cwd=workspace, stdout=out,
+                              stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    wall = time.monotonic() - started
+    result = next((json.loads(line) for line in reversed(log.read_text().splitlines())
+                   if '"type": "result"' in line or '"type":"result"' in line), {})
+    usage = result.get("usage", {})
+    return {"wall_s": round(wall, 1), "exit_code": done.returncode, "steps": result.get("steps"),
+            "prompt_tokens": usage.get("prompt_tokens", 0), "completion_tokens": usage.get("completion_tokens", 0),
+            "status": result.get("status"), "log": str(log)}
+
+
+def run_peer_task(peer: str, workspace: Path, name: str, server, proxy, log_dir: Path, timeout_s: float) -> dict:
+    import peers
+
+    proxy.reset()
+    row = peers.run_peer(peer, workspace, name, proxy.url, server.model, log_dir, STEP_LIMIT, timeout_s)
+    totals = proxy.totals()
+    return {**row, "steps": totals["requests"], "prompt_tokens": totals["prompt_tokens"],
+            "completion_tokens": totals["completion_tokens"]}
+
+
+def table(rows: list[dict], systems: list[str], tasks: list[str]) -> str:
+    """The Markdown summary: one line per system, then who solved each task."""
+    out = ["| system | solved | rate | median wall s (all / solved) | median prompt / completion tokens |",
+           "|---|---|---|---|---|"]
+    by = {(r["system"], r["task"]): r for r in rows}
+    for system in systems:
+        mine = [by[(system, t)] for t in tasks if (system, t) in by]
+        if not mine:
+            continue
+        solved = [r for r in mine if r["solved"]]
+        wall_all = statistics.median(r["wall_s"] for r in mine)
+        wall_solved = f"{statistics.median(r['wall_s'] for r in solved):.0f}" if solved else "-"
+        prompt = statistics.median(r["prompt_tokens"] for r in mine)
+        completion = statistics.median(r["completion_tokens"] for r in mine)
+        out.append(f"| {system} | {len(solved)}/{len(mine)} | {len(solved) / len(mine):.0%} | "
+                   f"{wall_all:.0f} / {wall_solved} | {prompt:.0f} / {completion:.0f} |")
+    out += ["", "| task | " + " | ".join(systems) + " |", "|---|" + "---|" * len(systems)]
+    for task in tasks:
+        cells = []
+        for system in systems:
+            r = by.get((system, task))
+            cells.append("-" if r is None else "solved" if r["solved"] else
+                         "tests changed" if r["tests_changed"] else r.get("status") or "failed")
+        out.append(f"| {task} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tasks", default="dev", help="'dev' (the 20 development programs) or NAME,NAME,...")
+    ap.add_argument("--systems", default="wren,mini-swe-agent,aider")
+    ap.add_argument("--quixbugs", type=Path, help="a clone (or bare mirror) of jkoppel/QuixBugs; default: clone it")
+    ap.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="the GGUF every system runs on")
+    ap.add_argument("--out", type=Path, default=CACHE / "runs" / time.strftime("%Y%m%d-%H%M%S"))
+    ap.add_argument("--timeout", type=float, default=900, help="wall-clock seconds per task and system")
+    ap.add_argument("--rerun-peers", action="store_true", help="ignore cached peer results")
+    args = ap.parse_args()
+
+    tasks = list(quixbugs.DEV) if args.tasks == "dev" else [t.strip() for t in args.tasks.split(",") if t.strip()]
+    held_out = [t for t in tasks if t not in quixbugs.DEV]
+    if held_out:
+        print(f"note: {', '.join(held_out)} not in the development set (held out: report, do not tune)",
+              file=sys.stderr)
+    systems = [s.strip() for s in args.systems.split(",")]
+    if not args.model.is_file():
+        print(f"no model at {args.model}: run `wren models pull qwen2.5-coder-1.5b`", file=sys.stderr)
+        return 2
+    source = quixbugs.source(args.quixbugs, CACHE)
+    args.out.mkdir(parents=True, exist_ok=True)
+    model_key = args.model.stem
+    rows: list[dict] = []
+    server = proxy = None
+    try:
+        for i, task in enumerate(tasks, 1):
+            for system in systems:
+                row = None
+                if system != "wren":
+                    import peers
+
+                    row = None if args.rerun_peers else peers.cached(model_key, system, task)
+                if row is None:
+                    workspace = quixbugs.make_workspace(source, task, args.out / system / task)
+                    if system == "wren":
+                        row = run_wren(workspace, task, args.model, args.out, args.timeout)
+                    else:
+                        if server is None:
+                            import peers
+                            from token_proxy import TokenProxy
+
+                            server = peers.LlamaServer(args.model).__enter__()
+                            proxy = TokenProxy(server.api_base.removesuffix("/v1")).__enter__()
+                        row = run_peer_task(system, workspace, task, server, proxy, args.out, args.timeout)
+                    outcome = quixbugs.check(workspace, task)
+                    row.update(system=system, task=task, solved=outcome.solved, passed=outcome.passed,
+                               tests_changed=outcome.tests_changed)
+                    if system != "wren":
+                        peers.store(model_key, system, task, row)
+                rows.append(row)
+                with (args.out / "results.jsonl").open("a") as fh:
+                    fh.write(json.dumps(row) + "\n")
+                mark = "solved" if row["solved"] else "failed"
+                print(f"[{i}/{len(tasks)}] {task} {system}: {mark} in {row['wall_s']:.0f}s", file=sys.stderr,
+                      flush=True)
+    finally:
+        if proxy is not None:
+            proxy.__exit__(None, None, None)
+        if server is not None:
+            server.__exit__(None, None, None)
+    print(f"QuixBugs tasks on {args.model.name}, step limit {STEP_LIMIT}, {date.today().isoformat()}\n")
+    print(table(rows, systems, tasks))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""A real task on a real model: Wren fixes QuixBugs' gcd on Qwen2.5-Coder-1.5B, headless, end to end.
+
+The model is the one `.ci/setup` pulls (and verifies); the task is QuixBugs' own buggy program and
+test (tests/data/quixbugs_gcd). Success is what the benchmark counts (bench/quixbugs.py): the task's
+test file passes afterwards and no test file changed.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import git, wren
+
+pytestmark = pytest.mark.slow
+
+TASK = Path(__file__).parent / "data" / "quixbugs_gcd"
+PROMPT = ("The tests in python_testcases/test_gcd.py fail. Find and fix the bug in the program they test "
+          "(it is in python_programs/). Do not change the tests.")
+MODEL = "qwen2.5-coder-1.5b"
+
+
+@pytest.fixture
+def qwen() -> str:
+    from wren.agent.errors import ConfigError
+    from wren.local_models.catalog import resolve
+
+    try:
+        resolve(MODEL)
+    except ConfigError as exc:
+        pytest.skip(f"{exc.message} (.ci/setup pulls it unless WREN_SETUP_MODEL is empty)")
+    return f"local:{MODEL}"
+
+
+def gcd_tests_pass(repo: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "python_testcases/test_gcd.py"], cwd=repo, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.timeout(1800)  # a hang guard: 20 steps of a 1.5B model on two loaded cores
+def test_qwen_fixes_quixbugs_gcd(tmp_path, qwen):
+    repo = tmp_path / "gcd"
+    shutil.copytree(TASK, repo, ignore=shutil.ignore_patterns("LICENSE", "README.md"))
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@localhost", "commit", "-qm", "task")
+    assert gcd_tests_pass(repo).returncode == 1  # the bug is there to begin with
+
+    run = wren("run", PROMPT, "--model", qwen, "--approval", "auto", "--max-steps", "20",
+               "--output-format", "json", cwd=repo, timeout=1700)
+    transcript = f"exit {run.code}\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+    after = gcd_tests_pass(repo)
+    assert after.returncode == 0, f"gcd tests still fail:\n{after.stdout[-1500:]}\n{transcript}"
+    assert git(repo, "status", "--porcelain", "--", "python_testcases", "json_testcases").strip() == "", transcript
+    assert run.json["tests_changed"] == [] and "python_programs/gcd.py" in run.json["files_changed"]
+
+
+def test_the_local_prompt_and_every_tool_fit_1200_tokens_in_qwens_own_format(qwen):
+    from llama_cpp import Llama
+
+    from wren.agent.messages import Message
+    from wren.agent.prompt import system_prompt
+    from wren.local_models.catalog import resolve
+    from wren.local_models.gguf import read_gguf
+    from wren.local_models.prompt import PromptRenderer
+    from wren.tools.base import default_registry
+
+    path = resolve(MODEL)
+    renderer = PromptRenderer(read_gguf(path).chat_template, "", "<|im_end|>", MODEL)
+    assert renderer.format.name == "hermes"
+    text, _ = renderer.render([Message(role="system", content=system_prompt(TASK))], default_registry().schemas())
+    assert "<tools>" in text and '"name": "answer"' in text
+    tokens = Llama(str(path), vocab_only=True, verbose=False).tokenize(text.encode(), add_bos=False, special=True)
+    assert len(tokens) <= 1200
