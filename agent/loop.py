@@ -34,6 +34,8 @@ def run_turn(s: "Session") -> TurnOutcome:
         s.record(Message(role="assistant", content=reply.content, tool_calls=reply.tool_calls),
                  AssistantMessage(content=reply.content, tool_calls=reply.tool_calls))
         if not reply.tool_calls:
+            if s.ask_to_verify():  # changed files, untested: once per turn, the model runs the tests first
+                continue
             status: Status = "denied" if denied else "success"
             return TurnOutcome(status, summary=reply.content,
                                reason=f"{denied} tool call(s) refused by the approval policy" if denied else "")

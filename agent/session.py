@@ -43,6 +43,8 @@ EXIT_CODES = {"success": ExitCode.FINISHED, "failed": ExitCode.NOT_FINISHED, "de
 _END = object()
 TEST_EDITED = ("\n[{} is a test file. Change tests only when the user asked for it; to make failing tests "
                "pass, fix the code they test. The result lists changed test files.]")
+VERIFY = ("[Wren] Before you answer: you changed {} and the tests have not passed since. Run them with "
+          "run_tests; if they fail, fix the code and run them again.]")
 REPEATED = ("\n[You made this same call in the previous step and got the same result. Repeating it changes "
             "nothing: use what it says, or try another tool, other arguments or another file. One more repeat "
             "ends the turn.]")
@@ -65,6 +67,9 @@ class SessionConfig:
     # Resolves the model a SetModel op names; None: with the workspace's config. An editor server
     # passes its cache, so sessions on one local model share its weights.
     models: BackendFactory | None = None
+    # Whether a final answer after untested changes is sent back once to run the tests; None: as the
+    # backend prefers (local models do: a small model otherwise answers "fixed" on an edit that is not).
+    verify: bool | None = None
 
 
 @dataclass
@@ -96,6 +101,8 @@ class Session:
         self._pending: deque = deque()
         self._events: queue.Queue = queue.Queue()
         self._files_changed: list[str] = []
+        self._unverified: list[str] = []
+        self._asked_to_verify = False
         self._thread = threading.Thread(target=self._work, name=f"wren-session-{self.id}", daemon=True)
         self.emit(SessionStarted(session_id=self.id, model=self.backend.name, cwd=str(self.workspace.root),
                                  approval=self.policy.mode, resumed=bool(cfg.resume_id)))
@@ -136,6 +143,8 @@ class Session:
         for tool in self.registry.tools.values():
             if tool.name == "recall" and not self.context.compactions:
                 continue  # nothing to recall yet: one tool fewer to misuse, and a shorter prompt
+            if tool.name in getattr(self.backend, "unused_tools", ()):
+                continue
             verdict, _ = self.policy.decide(tool)
             # A headless run still offers a tool that allow rules let some calls of run (`shell(pytest*)`).
             if verdict == "allow" or (verdict == "ask"
@@ -229,6 +238,7 @@ class Session:
     def _turn(self, text: str) -> None:
         self.interrupt.clear()
         self._files_changed = []
+        self._unverified, self._asked_to_verify = [], False  # files changed since the tests last passed
         started = time.monotonic()
         self.limits = LimitState(self.cfg.limits)  # limits apply per turn
         error, code = None, None
@@ -252,6 +262,19 @@ class Session:
                          usage=self.usage, files_changed=list(self._files_changed),
                          tests_changed=[path for path in self._files_changed if is_test_path(path)],
                          duration_s=round(time.monotonic() - started, 3), error=error))
+
+    def ask_to_verify(self) -> bool:
+        """Before a final answer: when this turn changed files that no passing run_tests has checked
+        since, tell the model to run the tests (once per turn) and return True; else False."""
+        # Only where the tests run without asking: a check nobody may approve would only cost a step.
+        verify = self.cfg.verify if self.cfg.verify is not None else getattr(self.backend, "verify_before_answer", False)
+        tests = self.registry.tools.get("run_tests")
+        if not verify or not self._unverified or self._asked_to_verify or tests is None or self.policy.decide(tests)[0] != "allow":
+            return False
+        self._asked_to_verify = True
+        text = VERIFY.format(", ".join(self._unverified[:5]))
+        self.record(Message(role="user", content=text), UserMessage(text=text))
+        return True
 
     # ---- one tool call ------------------------------------------------------------------
     def run_tool_call(self, call: ToolCall) -> CallOutcome:
@@ -285,6 +308,9 @@ class Session:
         for path in result.files_changed:
             if path not in self._files_changed:
                 self._files_changed.append(path)
+        if call.name == "run_tests" and result.ok:
+            self._unverified = []
+        self._unverified += [path for path in result.files_changed if path not in self._unverified]
         if tests := [path for path in result.files_changed if is_test_path(path)]:
             result = result.model_copy(update={"output": result.output + TEST_EDITED.format(", ".join(tests))})
         self.record(Message(role="tool", content=result.output, tool_call_id=call.id, name=call.name),

@@ -48,6 +48,9 @@ class LocalBackend:
         self.constrained = constrained
         self.seed = seed
         self.sampling = catalog.sampling_for(path)
+        # Tools a small model misuses more than it uses: it marks a plan "completed" and stops.
+        self.unused_tools = frozenset({"update_plan"})
+        self.verify_before_answer = True  # see SessionConfig.verify
         try:
             self.llm = Llama(str(path), n_ctx=self.window, n_threads=threads or self.hardware.threads,
                              n_gpu_layers=self.hardware.n_gpu_layers, verbose=False, seed=seed)

@@ -181,3 +181,25 @@ def test_an_edit_to_a_test_file_is_pointed_out_and_flagged_in_the_result(calc_re
     events = drive(s, "make the tests pass", lambda e: None)
     assert "test_calc.py is a test file" in [e.output for e in events if e.type == "tool_result"][0]
     assert events[-1].tests_changed == ["test_calc.py"] == events[-1].files_changed
+
+
+def test_an_answer_after_an_untested_change_is_sent_back_once_to_run_the_tests(calc_repo, tmp_path):
+    s = make_session(calc_repo, tmp_path, [
+        {"tool_calls": [EDIT]}, {"content": "fixed, I think"},
+        {"expect": ["have not passed since. Run them with run_tests"], "tool_calls": [{"name": "run_tests"}]},
+        {"tool_calls": [EDIT_BACK]}, {"content": "done"}], mode="auto", verify=True)
+    events = drive(s, "fix add", lambda e: None)
+    asked = [e.text for e in events if e.type == "user_message"][1:]
+    assert len(asked) == 1 and "you changed calc.py" in asked[0]  # once per turn, though EDIT_BACK is untested
+    assert events[-1].status == "success" and events[-1].summary == "done" and events[-1].steps == 5
+
+
+def test_no_test_run_is_asked_for_when_nothing_changed_or_tests_cannot_run(calc_repo, tmp_path):
+    s = make_session(calc_repo, tmp_path, [{"content": "calc.py subtracts"}], mode="auto", verify=True)
+    assert drive(s, "what does add do?", lambda e: None)[-1].steps == 1
+    s = make_session(calc_repo, tmp_path, [{"tool_calls": [EDIT]}, {"content": "done"}], mode="auto-edit",
+                     verify=True)
+    events = drive(s, "fix add", lambda e: None)  # run_tests would ask: nobody may be there to approve
+    assert events[-1].steps == 2 and events[-1].summary == "done"
+    s = make_session(calc_repo, tmp_path, [{"tool_calls": [EDIT]}, {"content": "done"}], mode="auto")
+    assert drive(s, "fix add", lambda e: None)[-1].steps == 2  # scripted transcripts keep their turns by default
