@@ -134,7 +134,8 @@ def run_peer(peer: str, workspace: Path, name: str, api_base: str, model: str, l
     `n_ctx`: the server's context window, told to aider. Output goes to
     `log_dir`/<peer>-<name>.log (plus the peer's own trajectory/history files there).
     Returns {"peer", "version", "wall_s" (float s), "exit_code" (int, None if killed),
-    "timed_out" (bool), "log" (str path)}. Tokens are the caller's to count (TokenProxy).
+    "timed_out" (bool), "log" (str path)}. Tokens are the caller's to count (TokenProxy); after a
+    timeout the server may still be generating the killed peer's last call: `proxy.wait_idle()`.
     Installs the peer on first use (see ensure_installed)."""
     python = ensure_installed(peer)
     workspace, log_dir = Path(workspace).resolve(), Path(log_dir).resolve()

@@ -64,6 +64,7 @@ def test_proxy_counts_json_and_streams(upstream):
         assert streamed.endswith(b"data: [DONE]\n\n") and streamed.count(b"data:") == 5
         post(proxy.url, {"stream": True, "usage": True})
         assert proxy.totals() == {"requests": 3, "prompt_tokens": 18, "completion_tokens": 11, "estimated_chunks": 3}
+        assert proxy.wait_idle(5)
         proxy.reset()
         assert proxy.totals()["requests"] == 0
 
