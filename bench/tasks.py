@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import quixbugs  # noqa: E402
 
 STEP_LIMIT = 20
+N_CTX = 8192  # Wren's local default window; the peers' server gets the same
 CACHE = Path.home() / ".cache" / "wren" / "bench"
 WREN = Path(sys.executable).parent / "wren"
 DEFAULT_MODEL = Path.home() / ".cache" / "wren" / "models" / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
@@ -53,8 +54,11 @@ def run_peer_task(peer: str, workspace: Path, name: str, server, proxy, log_dir:
     import peers
 
     proxy.reset()
-    row = peers.run_peer(peer, workspace, name, proxy.url, server.model, log_dir, STEP_LIMIT, timeout_s)
+    row = peers.run_peer(peer, workspace, name, proxy.url, server.alias, log_dir, STEP_LIMIT, timeout_s,
+                         n_ctx=server.n_ctx)
     totals = proxy.totals()
+    if row["timed_out"]:  # the server finishes the killed peer's last call before it serves the next task
+        proxy.wait_idle()
     return {**row, "steps": totals["requests"], "prompt_tokens": totals["prompt_tokens"],
             "completion_tokens": totals["completion_tokens"]}
 
@@ -128,8 +132,8 @@ def main() -> int:
                             import peers
                             from token_proxy import TokenProxy
 
-                            server = peers.LlamaServer(args.model).__enter__()
-                            proxy = TokenProxy(server.api_base.removesuffix("/v1")).__enter__()
+                            server = peers.LlamaServer(args.model, n_ctx=N_CTX).__enter__()
+                            proxy = TokenProxy(server.root).__enter__()
                         row = run_peer_task(system, workspace, task, server, proxy, args.out, args.timeout)
                     outcome = quixbugs.check(workspace, task)
                     row.update(system=system, task=task, solved=outcome.solved, passed=outcome.passed,
