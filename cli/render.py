@@ -26,5 +26,6 @@ def progress_line(event: Event) -> str | None:
     if isinstance(event, Result):
         u = event.usage
         return (f"wren: {event.status} (exit {event.exit_code}) · {event.steps} steps · "
-                f"{u.prompt_tokens}+{u.completion_tokens} tokens · ${u.cost_usd:.4f} · {event.duration_s:.1f}s")
+                f"{u.prompt_tokens}+{u.completion_tokens} tokens · ${u.cost_usd:.4f} · {event.duration_s:.1f}s"
+                + (f"\nwren: note: test files changed: {', '.join(event.tests_changed)}" if event.tests_changed else ""))
     return None

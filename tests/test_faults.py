@@ -112,3 +112,10 @@ def test_path_outside_workspace_is_refused(calc_repo, tmp_path):
         {"content": "ok", "expect": ["inside .git"]}])
     assert run.code == 0, run.stderr
     assert not outside.exists()
+
+
+def test_a_weakened_test_is_flagged_in_the_result_and_on_stderr(calc_repo, tmp_path):
+    weaken = {"name": "edit_file", "arguments": {"path": "test_calc.py", "old": "assert", "new": "assert True or"}}
+    run = run_script(calc_repo, tmp_path, [{"tool_calls": [weaken]}, DONE])
+    assert run.code == 0 and run.json["tests_changed"] == ["test_calc.py"]
+    assert "wren: note: test files changed: test_calc.py" in run.stderr
