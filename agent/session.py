@@ -67,9 +67,10 @@ class SessionConfig:
     # Resolves the model a SetModel op names; None: with the workspace's config. An editor server
     # passes its cache, so sessions on one local model share its weights.
     models: BackendFactory | None = None
-    # Whether a final answer after untested changes is sent back once to run the tests; None: as the
-    # backend prefers (local models do: a small model otherwise answers "fixed" on an edit that is not).
-    verify: bool | None = None
+    # The working method enforced: edits only to files read this session, and a final answer after
+    # untested changes sent back once to run the tests. None: as the backend prefers (local models
+    # are careful: a small model otherwise edits from a grep line and answers "fixed" untested).
+    careful: bool | None = None
 
 
 @dataclass
@@ -103,6 +104,7 @@ class Session:
         self._files_changed: list[str] = []
         self._unverified: list[str] = []
         self._asked_to_verify = False
+        self._read_paths: set[str] = set()  # see ToolContext.read_paths
         self._thread = threading.Thread(target=self._work, name=f"wren-session-{self.id}", daemon=True)
         self.emit(SessionStarted(session_id=self.id, model=self.backend.name, cwd=str(self.workspace.root),
                                  approval=self.policy.mode, resumed=bool(cfg.resume_id)))
@@ -263,13 +265,18 @@ class Session:
                          tests_changed=[path for path in self._files_changed if is_test_path(path)],
                          duration_s=round(time.monotonic() - started, 3), error=error))
 
+    @property
+    def careful(self) -> bool:
+        """See SessionConfig.careful; follows the backend after a model switch."""
+        return self.cfg.careful if self.cfg.careful is not None else getattr(self.backend, "careful", False)
+
     def ask_to_verify(self) -> bool:
         """Before a final answer: when this turn changed files that no passing run_tests has checked
         since, tell the model to run the tests (once per turn) and return True; else False."""
         # Only where the tests run without asking: a check nobody may approve would only cost a step.
-        verify = self.cfg.verify if self.cfg.verify is not None else getattr(self.backend, "verify_before_answer", False)
         tests = self.registry.tools.get("run_tests")
-        if not verify or not self._unverified or self._asked_to_verify or tests is None or self.policy.decide(tests)[0] != "allow":
+        if (not self.careful or not self._unverified or self._asked_to_verify or tests is None
+                or self.policy.decide(tests)[0] != "allow"):
             return False
         self._asked_to_verify = True
         text = VERIFY.format(", ".join(self._unverified[:5]))
@@ -291,7 +298,8 @@ class Session:
                 if tool.mutating:
                     self._checkpoint()
                 ctx = ToolContext(self.workspace, self.interrupt, self.limits.deadline, recall=self.context.recall,
-                                  sandbox=self.sandbox, call_id=call.id)
+                                  sandbox=self.sandbox, call_id=call.id,
+                                  read_paths=self._read_paths if self.careful else None)
                 result = tool.run(args, ctx)
             else:
                 denied = True

@@ -50,7 +50,7 @@ class LocalBackend:
         self.sampling = catalog.sampling_for(path)
         # Tools a small model misuses more than it uses: it marks a plan "completed" and stops.
         self.unused_tools = frozenset({"update_plan"})
-        self.verify_before_answer = True  # see SessionConfig.verify
+        self.careful = True  # see SessionConfig.careful
         try:
             self.llm = Llama(str(path), n_ctx=self.window, n_threads=threads or self.hardware.threads,
                              n_gpu_layers=self.hardware.n_gpu_layers, verbose=False, seed=seed)

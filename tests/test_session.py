@@ -13,6 +13,7 @@ from wren.agent.session import Session, SessionConfig
 from wren.tools.base import default_registry
 
 EDIT = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b", "new": "return a + b"}}
+READ_CALC = {"name": "read_file", "arguments": {"path": "calc.py"}}
 EDIT_BACK = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a + b", "new": "return a * b"}}
 
 
@@ -185,21 +186,23 @@ def test_an_edit_to_a_test_file_is_pointed_out_and_flagged_in_the_result(calc_re
 
 def test_an_answer_after_an_untested_change_is_sent_back_once_to_run_the_tests(calc_repo, tmp_path):
     s = make_session(calc_repo, tmp_path, [
-        {"tool_calls": [EDIT]}, {"content": "fixed, I think"},
+        {"tool_calls": [EDIT]}, {"tool_calls": [READ_CALC]}, {"tool_calls": [EDIT]}, {"content": "fixed, I think"},
         {"expect": ["have not passed since. Run them with run_tests"], "tool_calls": [{"name": "run_tests"}]},
-        {"tool_calls": [EDIT_BACK]}, {"content": "done"}], mode="auto", verify=True)
+        {"tool_calls": [EDIT_BACK]}, {"content": "done"}], mode="auto", careful=True)
     events = drive(s, "fix add", lambda e: None)
+    results = [e.output for e in events if e.type == "tool_result"]
+    assert results[0].startswith("Error: calc.py has not been read in this session; call read_file with path")
     asked = [e.text for e in events if e.type == "user_message"][1:]
     assert len(asked) == 1 and "you changed calc.py" in asked[0]  # once per turn, though EDIT_BACK is untested
-    assert events[-1].status == "success" and events[-1].summary == "done" and events[-1].steps == 5
+    assert events[-1].status == "success" and events[-1].summary == "done" and events[-1].steps == 7
 
 
 def test_no_test_run_is_asked_for_when_nothing_changed_or_tests_cannot_run(calc_repo, tmp_path):
-    s = make_session(calc_repo, tmp_path, [{"content": "calc.py subtracts"}], mode="auto", verify=True)
+    s = make_session(calc_repo, tmp_path, [{"content": "calc.py subtracts"}], mode="auto", careful=True)
     assert drive(s, "what does add do?", lambda e: None)[-1].steps == 1
-    s = make_session(calc_repo, tmp_path, [{"tool_calls": [EDIT]}, {"content": "done"}], mode="auto-edit",
-                     verify=True)
+    s = make_session(calc_repo, tmp_path, [{"tool_calls": [READ_CALC]}, {"tool_calls": [EDIT]}, {"content": "done"}],
+                     mode="auto-edit", careful=True)
     events = drive(s, "fix add", lambda e: None)  # run_tests would ask: nobody may be there to approve
-    assert events[-1].steps == 2 and events[-1].summary == "done"
+    assert events[-1].steps == 3 and events[-1].summary == "done"
     s = make_session(calc_repo, tmp_path, [{"tool_calls": [EDIT]}, {"content": "done"}], mode="auto")
     assert drive(s, "fix add", lambda e: None)[-1].steps == 2  # scripted transcripts keep their turns by default

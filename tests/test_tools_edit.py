@@ -185,3 +185,22 @@ def test_new_text_takes_the_files_indentation_character(tmp_path):
     (tmp_path / "calc.go").write_text(GO)
     edit(tmp_path, "calc.go", "\treturn b\n", "\tif b > 0 {\n        return b\n    }\n\treturn 0\n")
     assert (tmp_path / "calc.go").read_text().endswith("\t}\n\tif b > 0 {\n\t\treturn b\n\t}\n\treturn 0\n}\n")
+
+
+def test_with_read_paths_an_unread_file_is_not_changed_until_read(tmp_path):
+    (tmp_path / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    ctx = ToolContext(Workspace(tmp_path), read_paths=set())
+
+    def run(name, **args):
+        tool = REGISTRY.get(name)
+        return tool.run(tool.args(**args), ctx)
+
+    for name, args in (("edit_file", {"old": "a - b", "new": "a + b"}), ("write_file", {"content": "x = 1\n"})):
+        with pytest.raises(ToolError, match="calc.py has not been read in this session; call read_file"):
+            run(name, path="calc.py", **args)
+    assert (tmp_path / "calc.py").read_text().endswith("a - b\n")
+    run("write_file", path="new.py", content="y = 2\n")  # a new file needs no reading
+    run("edit_file", path="new.py", old="y = 2", new="y = 3")  # ... and what it wrote counts as read
+    run("read_file", path="./calc.py", start_line=2)  # any read, by any spelling of the path
+    run("edit_file", path="calc.py", old="a - b", new="a + b")
+    assert (tmp_path / "calc.py").read_text().endswith("a + b\n") and (tmp_path / "new.py").read_text() == "y = 3\n"

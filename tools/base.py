@@ -42,6 +42,20 @@ class ToolContext:
     recall: Callable[[str, int], str] | None = None  # search of what compaction moved out of the prompt
     sandbox: Sandbox = field(default_factory=Sandbox)  # where commands run; the session passes its own
     call_id: str = ""  # the tool call this context serves, so a front end can attach progress to it
+    # Workspace-relative paths the model has read (or written) this session. When a set is given,
+    # edit_file and write_file refuse to change an existing file that is not in it: an edit must
+    # start from the file's current content, not from a grep line or a guess.
+    read_paths: set[str] | None = None
+
+    def require_read(self, rel: str, verb: str) -> None:
+        """ToolError naming the read_file call to make when `rel` has not been read (see read_paths)."""
+        if self.read_paths is not None and rel not in self.read_paths:
+            raise ToolError(f"{rel} has not been read in this session; call read_file with path {rel!r} first, "
+                            f"then {verb} it from what it really holds")
+
+    def mark_read(self, rel: str) -> None:
+        if self.read_paths is not None:
+            self.read_paths.add(rel)
 
     def time_left(self, wanted: float) -> float:
         if self.deadline is None:

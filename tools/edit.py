@@ -22,6 +22,7 @@ def edit_file(args: EditFileArgs, ctx: ToolContext) -> ToolResult:
         raise ToolError(f"{args.path} is a directory; name a file")
     if not path.is_file():
         raise ToolError(f"{args.path} does not exist; use write_file to create it")
+    ctx.require_read(ctx.workspace.rel(path), "edit")
     original = TextFile.read(path)
     old, new = args.old.replace("\r\n", "\n"), args.new.replace("\r\n", "\n")
     matches = find(original.text, old, new, args.replace_all)
@@ -31,6 +32,7 @@ def edit_file(args: EditFileArgs, ctx: ToolContext) -> ToolResult:
     where = ", ".join(str(line_no(original.text, m.start)) for m in sorted(matches, key=lambda m: m.start))
     how = "" if matches[0].stage == "exact" else " (matched ignoring whitespace; indentation adjusted to the file)"
     diff = unified_diff(rel, original.text, updated)
+    ctx.mark_read(rel)
     return ToolResult(output=f"Edited {rel}: {len(matches)} replacement(s) at line {where}{how}.\n{diff}",
                       diff=diff, files_changed=[rel])
 
@@ -55,6 +57,9 @@ def write_file(args: WriteFileArgs, ctx: ToolContext) -> ToolResult:
     if path.is_dir():
         raise ToolError(f"{args.path} is a directory; name a file")
     rel = ctx.workspace.rel(path)
+    if path.exists():
+        ctx.require_read(rel, "rewrite")
+    ctx.mark_read(rel)  # whatever happens next, the model knows what it wrote
     if not path.exists():
         atomic_write(path, args.content.encode("utf-8"))
         diff = unified_diff(rel, "", args.content.replace("\r\n", "\n"))

@@ -86,11 +86,13 @@ def read_file(args: ReadFileArgs, ctx: ToolContext) -> ToolResult:
     encoding = text_encoding(head)
     total = sum(1 for _ in _text_lines(path, encoding))
     if total == 0:
+        ctx.mark_read(ctx.workspace.rel(path))
         return ToolResult(output="(empty file)")
     if start > total:
         raise ToolError(f"{args.path} has {total} lines; start_line {start} is past the end")
     wanted = min(args.end_line or total, total)
     shown, last = _numbered(_text_lines(path, encoding), start, min(wanted, start + MAX_READ_LINES - 1))
+    ctx.mark_read(ctx.workspace.rel(path))
     more = ""
     if last < wanted:
         more = f"\n[shown lines {start}-{last} of {total}; read_file with start_line={last + 1} for more]"
