@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import git
+
 from wren.tools.base import ToolContext, default_registry
 from wren.tools.errors import ToolError
 from wren.tools.testparse import parse_go
@@ -138,9 +140,14 @@ def test_is_test_path(rel, expected):
     assert is_test_path(rel) is expected
 
 
-def test_a_runner_name_as_target_runs_the_whole_suite_and_a_missing_path_names_the_next_call(calc_repo):
-    result = run_tests(calc_repo, "pytest")  # a real model's call
-    assert "'pytest' is not a test file or directory here, so the whole suite ran" in result.output
-    assert "test_calc.py" in result.output and "no tests ran" not in result.output
-    with pytest.raises(ToolError, match="call run_tests with no target for the whole suite"):
+def test_a_word_as_target_runs_the_one_test_file_it_names_else_names_the_next_call(calc_repo):
+    git(calc_repo, "add", "-A")
+    result = run_tests(calc_repo, "calc")  # a real model's calls: "calc", "pytest", "python"
+    assert "'calc' is not a path; ran test_calc.py, the one test file that matches it" in result.output
+    assert "test_calc.py" in result.output.splitlines()[0] and "1 failed" in result.output
+    for word in ("pytest", "python"):
+        with pytest.raises(ToolError, match=f"'{word}' is not a test file or directory here; call run_tests with "
+                                            "a test file as target, or with no target for the whole suite"):
+            run_tests(calc_repo, word)
+    with pytest.raises(ToolError, match="'tests/test_nope.py' is not a test file or directory here"):
         run_tests(calc_repo, "tests/test_nope.py")

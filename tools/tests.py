@@ -122,19 +122,24 @@ def with_target(runner: Runner, target: str, ctx: ToolContext) -> str:
 
 
 def usable_target(target: str | None, runner: Runner, ctx: ToolContext) -> tuple[str | None, str]:
-    """(target to run, note for the model). Models name the runner or the suite ("pytest", "all",
-    "tests") where a path belongs: a word that is no file runs the whole suite and says so. A missing
-    path is an error naming the calls to make instead."""
+    """(target to run, note for the model). Models put a word where a path belongs ("pytest",
+    "python", "bucketsort"): a word that names exactly one test file runs that file and says so;
+    any other word or missing path is an error naming the calls to make instead. The whole suite is
+    never run on a guess: it may be slow, or hold tests that never end."""
     target = (target or "").strip()
     if not target or target in (".", "./") or runner.name not in ("pytest", "unittest"):
         return target or None, ""
     path = target.split("::", 1)[0]
     if ctx.workspace.resolve(path).exists():  # PathRefused for a path that leaves the workspace
         return target, ""
-    if "/" not in path and not path.endswith(".py"):
-        return None, f"[{target!r} is not a test file or directory here, so the whole suite ran]"
-    raise ToolError(f"{path} does not exist; call run_tests with no target for the whole suite, or "
-                    "list_files to find the test file")
+    word = PurePosixPath(path).stem.lower().removeprefix("test_")
+    found = [rel for rel in git_listing(ctx.workspace.root) if is_test_path(rel) and rel.endswith(".py")
+             and word and word in PurePosixPath(rel).stem.lower()]
+    if len(found) == 1:
+        return found[0], f"[{target!r} is not a path; ran {found[0]}, the one test file that matches it]"
+    like = f" such as {', '.join(found[:3])}" if found else ""
+    raise ToolError(f"{target!r} is not a test file or directory here; call run_tests with a test file as "
+                    f"target{like}, or with no target for the whole suite")
 
 
 class RunTestsArgs(BaseModel):
