@@ -21,9 +21,9 @@ import time
 from datetime import date
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root: `bench` is a namespace package
 
-import quixbugs  # noqa: E402
+from bench import quixbugs  # noqa: E402
 
 STEP_LIMIT = 20
 N_CTX = 8192  # Wren's local default window; the peers' server gets the same
@@ -51,7 +51,7 @@ def run_wren(workspace: Path, name: str, model: Path, log_dir: Path, timeout_s: 
 
 
 def run_peer_task(peer: str, workspace: Path, name: str, server, proxy, log_dir: Path, timeout_s: float) -> dict:
-    import peers
+    from bench import peers
 
     proxy.reset()
     row = peers.run_peer(peer, workspace, name, proxy.url, server.alias, log_dir, STEP_LIMIT, timeout_s,
@@ -120,7 +120,7 @@ def main() -> int:
             for system in systems:
                 row = None
                 if system != "wren":
-                    import peers
+                    from bench import peers
 
                     row = None if args.rerun_peers else peers.cached(model_key, system, task)
                 if row is None:
@@ -129,8 +129,7 @@ def main() -> int:
                         row = run_wren(workspace, task, args.model, args.out, args.timeout)
                     else:
                         if server is None:
-                            import peers
-                            from token_proxy import TokenProxy
+                            from bench.token_proxy import TokenProxy
 
                             server = peers.LlamaServer(args.model, n_ctx=N_CTX).__enter__()
                             proxy = TokenProxy(server.root).__enter__()

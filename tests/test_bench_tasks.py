@@ -1,0 +1,46 @@
+"""The task benchmark's judge (bench/quixbugs.py) and table (bench/tasks.py), on QuixBugs' gcd task."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from bench import quixbugs
+from bench.tasks import table
+from conftest import git
+
+TASK = Path(__file__).parent / "data" / "quixbugs_gcd"
+
+
+def workspace(tmp_path: Path) -> Path:
+    repo = tmp_path / "gcd"
+    shutil.copytree(TASK, repo, ignore=shutil.ignore_patterns("LICENSE", "README.md"))
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@localhost", "commit", "-qm", "task")
+    return repo
+
+
+def test_solved_means_the_tests_pass_and_no_test_changed(tmp_path):
+    repo = workspace(tmp_path)
+    before = quixbugs.check(repo, "gcd")
+    assert not before.passed and not before.solved and "RecursionError" in before.output
+    program = repo / "python_programs" / "gcd.py"
+    program.write_text(program.read_text().replace("gcd(a % b, b)", "gcd(b, a % b)"))
+    assert quixbugs.check(repo, "gcd").solved
+    data = repo / "json_testcases" / "gcd.json"
+    data.write_text(data.read_text() + "[[1, 1], 1]\n")  # passing, but by changing the tests' data
+    after = quixbugs.check(repo, "gcd")
+    assert after.passed and not after.solved and after.tests_changed == ["json_testcases/gcd.json"]
+
+
+def test_the_table_counts_solved_tasks_and_names_who_solved_each():
+    rows = [{"system": "wren", "task": "gcd", "solved": True, "wall_s": 60, "prompt_tokens": 900,
+             "completion_tokens": 90, "tests_changed": []},
+            {"system": "wren", "task": "kth", "solved": False, "wall_s": 100, "prompt_tokens": 1100,
+             "completion_tokens": 110, "tests_changed": ["python_testcases/test_kth.py"]},
+            {"system": "aider", "task": "gcd", "solved": False, "wall_s": 30, "prompt_tokens": 500,
+             "completion_tokens": 50, "tests_changed": [], "status": None}]
+    lines = table(rows, ["wren", "aider"], ["gcd", "kth"]).splitlines()
+    assert "| wren | 1/2 | 50% | 80 / 60 | 1000 / 100 |" in lines
+    assert "| aider | 0/1 | 0% | 30 / - | 500 / 50 |" in lines
+    assert "| gcd | solved | failed |" in lines and "| kth | tests changed | - |" in lines
