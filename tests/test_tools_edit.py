@@ -204,3 +204,19 @@ def test_with_read_paths_an_unread_file_is_not_changed_until_read(tmp_path):
     run("read_file", path="./calc.py", start_line=2)  # any read, by any spelling of the path
     run("edit_file", path="calc.py", old="a - b", new="a + b")
     assert (tmp_path / "calc.py").read_text().endswith("a + b\n") and (tmp_path / "new.py").read_text() == "y = 3\n"
+
+
+def test_line_number_prefixes_pasted_from_tool_output_are_removed(tmp_path):
+    (tmp_path / "gcd.py").write_text("def gcd(a, b):\n    if b == 0:\n        return a\n    return gcd(a % b, b)\n")
+    out = edit(tmp_path, "gcd.py", "     4\t    return gcd(a % b, b)", "     4\t    return gcd(b, a % b)").output
+    assert "removed the line-number prefixes copied from read_file or grep output from old and new" in out
+    assert (tmp_path / "gcd.py").read_text().endswith("    return gcd(b, a % b)\n")
+    grep_style = "gcd.py-1-def gcd(a, b):\ngcd.py:2:    return a if b == 0 else gcd(b, a % b)\n"
+    call(tmp_path, "write_file", path="gcd.py", content=grep_style)  # what a real model wrote
+    assert (tmp_path / "gcd.py").read_text() == "def gcd(a, b):\n    return a if b == 0 else gcd(b, a % b)\n"
+    code = "x = {1: 2}\nprint(x)\n"  # code that only looks a little like a prefix stays as it is
+    call(tmp_path, "write_file", path="other.py", content=code)
+    assert (tmp_path / "other.py").read_text() == code
+    ports = "web:80:tcp\nssh:22:tcp\n"  # grep-like, but not this file's grep lines
+    call(tmp_path, "write_file", path="ports.txt", content=ports)
+    assert (tmp_path / "ports.txt").read_text() == ports

@@ -1,12 +1,41 @@
 """Mutating file tools: edit_file and write_file, both atomic and both reporting a unified diff."""
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, Field
 
 from wren.tools.base import Tool, ToolContext, ToolResult
 from wren.tools.errors import ToolError
 from wren.tools.fileio import TextFile, atomic_write, unified_diff
 from wren.tools.matching import apply, find, line_no
+
+
+def line_prefix(rel: str) -> re.Pattern:
+    """What read_file ("    12\tcode") and grep ("REL:12:code", "REL-12-code") put before each line of `rel`."""
+    return re.compile(rf"^(?: *\d+\t|{re.escape(rel)}[:-]\d+[:-])")
+
+
+def strip_line_prefixes(text: str, rel: str) -> tuple[str, bool]:
+    """`text` without the line-number prefixes of read_file or grep output for `rel`, when every
+    non-empty line has one (models paste tool output as code); (text, whether anything was removed)."""
+    prefix = line_prefix(rel)
+    lines = text.split("\n")
+    filled = [line for line in lines if line.strip()]
+    if not filled or not all(prefix.match(line) for line in filled):
+        return text, False
+    return "\n".join(prefix.sub("", line, count=1) for line in lines), True
+
+
+def unprefixed(rel: str, **texts: str) -> tuple[dict[str, str], str]:
+    """The texts with line-number prefixes stripped, and a note for the model naming what changed."""
+    out, fixed = {}, []
+    for name, text in texts.items():
+        out[name], stripped = strip_line_prefixes(text, rel)
+        fixed += [name] * stripped
+    note = (f"\n[removed the line-number prefixes copied from read_file or grep output from {' and '.join(fixed)}]"
+            if fixed else "")
+    return out, note
 
 
 class EditFileArgs(BaseModel):
@@ -24,7 +53,8 @@ def edit_file(args: EditFileArgs, ctx: ToolContext) -> ToolResult:
         raise ToolError(f"{args.path} does not exist; use write_file to create it")
     ctx.require_read(ctx.workspace.rel(path), "edit")
     original = TextFile.read(path)
-    old, new = args.old.replace("\r\n", "\n"), args.new.replace("\r\n", "\n")
+    texts, note = unprefixed(ctx.workspace.rel(path), old=args.old.replace("\r\n", "\n"), new=args.new.replace("\r\n", "\n"))
+    old, new = texts["old"], texts["new"]
     matches = find(original.text, old, new, args.replace_all)
     updated = apply(original.text, matches)
     atomic_write(path, original.encode(original.replaced([(m.start, m.end, m.new) for m in matches])))
@@ -33,7 +63,7 @@ def edit_file(args: EditFileArgs, ctx: ToolContext) -> ToolResult:
     how = "" if matches[0].stage == "exact" else " (matched ignoring whitespace; indentation adjusted to the file)"
     diff = unified_diff(rel, original.text, updated)
     ctx.mark_read(rel)
-    return ToolResult(output=f"Edited {rel}: {len(matches)} replacement(s) at line {where}{how}.\n{diff}",
+    return ToolResult(output=f"Edited {rel}: {len(matches)} replacement(s) at line {where}{how}.{note}\n{diff}",
                       diff=diff, files_changed=[rel])
 
 
@@ -57,6 +87,8 @@ def write_file(args: WriteFileArgs, ctx: ToolContext) -> ToolResult:
     if path.is_dir():
         raise ToolError(f"{args.path} is a directory; name a file")
     rel = ctx.workspace.rel(path)
+    texts, note = unprefixed(rel, content=args.content)
+    args = args.model_copy(update=texts)
     if path.exists():
         ctx.require_read(rel, "rewrite")
     ctx.mark_read(rel)  # whatever happens next, the model knows what it wrote
@@ -64,12 +96,12 @@ def write_file(args: WriteFileArgs, ctx: ToolContext) -> ToolResult:
         atomic_write(path, args.content.encode("utf-8"))
         diff = unified_diff(rel, "", args.content.replace("\r\n", "\n"))
         lines = args.content.count("\n") + (not args.content.endswith("\n") and bool(args.content))
-        return ToolResult(output=f"Created {rel} ({lines} lines).", diff=diff, files_changed=[rel])
+        return ToolResult(output=f"Created {rel} ({lines} lines).{note}", diff=diff, files_changed=[rel])
     before = TextFile.read(path)
     content = _like(before, args.content)
     atomic_write(path, before.encode(content.replace("\n", before.newline)))
     diff = unified_diff(rel, before.text, content)
-    return ToolResult(output=f"Wrote {rel} ({len(content)} chars).\n{diff or '(no change)'}",
+    return ToolResult(output=f"Wrote {rel} ({len(content)} chars).{note}\n{diff or '(no change)'}",
                       diff=diff, files_changed=[rel])
 
 
