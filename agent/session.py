@@ -45,6 +45,10 @@ TEST_EDITED = ("\n[{} is a test file. Change tests only when the user asked for 
                "pass, fix the code they test. The result lists changed test files.]")
 VERIFY = ("[Wren] Before you answer: you changed {} and the tests have not passed since. Run them with "
           "run_tests; if they fail, fix the code and run them again.]")
+STILL_FAILING = ("[Wren] The tests still fail after your change to {} (see the last run_tests result), so the "
+                 "task is not done. Read the error, fix the code and run the tests again; or answer that you "
+                 "could not fix it.]")
+VERIFY_ASKS = 2  # per turn: then the model's answer stands, whatever the tests say
 REPEATED = ("\n[You made this same call in the previous step and got the same result. Repeating it changes "
             "nothing: use what it says, or try another tool, other arguments or another file. One more repeat "
             "ends the turn.]")
@@ -103,7 +107,8 @@ class Session:
         self._events: queue.Queue = queue.Queue()
         self._files_changed: list[str] = []
         self._unverified: list[str] = []
-        self._asked_to_verify = False
+        self._verify_asks = 0
+        self._tests_failed = False
         self._read_paths: set[str] = set()  # see ToolContext.read_paths
         self._thread = threading.Thread(target=self._work, name=f"wren-session-{self.id}", daemon=True)
         self.emit(SessionStarted(session_id=self.id, model=self.backend.name, cwd=str(self.workspace.root),
@@ -240,7 +245,8 @@ class Session:
     def _turn(self, text: str) -> None:
         self.interrupt.clear()
         self._files_changed = []
-        self._unverified, self._asked_to_verify = [], False  # files changed since the tests last passed
+        self._unverified, self._verify_asks = [], 0  # files changed since the tests last passed
+        self._tests_failed = False  # how the last run_tests of the turn ended
         started = time.monotonic()
         self.limits = LimitState(self.cfg.limits)  # limits apply per turn
         error, code = None, None
@@ -272,14 +278,15 @@ class Session:
 
     def ask_to_verify(self) -> bool:
         """Before a final answer: when this turn changed files that no passing run_tests has checked
-        since, tell the model to run the tests (once per turn) and return True; else False."""
+        since, send the model back (at most VERIFY_ASKS times a turn) to run the tests, or to fix the
+        code when they failed, and return True; else False."""
         # Only where the tests run without asking: a check nobody may approve would only cost a step.
         tests = self.registry.tools.get("run_tests")
-        if (not self.careful or not self._unverified or self._asked_to_verify or tests is None
+        if (not self.careful or not self._unverified or self._verify_asks >= VERIFY_ASKS or tests is None
                 or self.policy.decide(tests)[0] != "allow"):
             return False
-        self._asked_to_verify = True
-        text = VERIFY.format(", ".join(self._unverified[:5]))
+        self._verify_asks += 1
+        text = (STILL_FAILING if self._tests_failed else VERIFY).format(", ".join(self._unverified[:5]))
         self.record(Message(role="user", content=text), UserMessage(text=text))
         return True
 
@@ -316,8 +323,10 @@ class Session:
         for path in result.files_changed:
             if path not in self._files_changed:
                 self._files_changed.append(path)
-        if call.name == "run_tests" and result.ok:
-            self._unverified = []
+        if call.name == "run_tests":
+            self._tests_failed = not result.ok
+            if result.ok:
+                self._unverified = []
         self._unverified += [path for path in result.files_changed if path not in self._unverified]
         if tests := [path for path in result.files_changed if is_test_path(path)]:
             result = result.model_copy(update={"output": result.output + TEST_EDITED.format(", ".join(tests))})

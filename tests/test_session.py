@@ -184,17 +184,20 @@ def test_an_edit_to_a_test_file_is_pointed_out_and_flagged_in_the_result(calc_re
     assert events[-1].tests_changed == ["test_calc.py"] == events[-1].files_changed
 
 
-def test_an_answer_after_an_untested_change_is_sent_back_once_to_run_the_tests(calc_repo, tmp_path):
+def test_an_answer_after_an_untested_or_failing_change_is_sent_back_twice_at_most(calc_repo, tmp_path):
+    wrong = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b", "new": "return a * b"}}
     s = make_session(calc_repo, tmp_path, [
-        {"tool_calls": [EDIT]}, {"tool_calls": [READ_CALC]}, {"tool_calls": [EDIT]}, {"content": "fixed, I think"},
+        {"tool_calls": [EDIT]}, {"tool_calls": [READ_CALC]}, {"tool_calls": [wrong]}, {"content": "fixed"},
         {"expect": ["have not passed since. Run them with run_tests"], "tool_calls": [{"name": "run_tests"}]},
-        {"tool_calls": [EDIT_BACK]}, {"content": "done"}], mode="auto", careful=True)
+        {"content": "fixed now"},
+        {"expect": ["The tests still fail after your change to calc.py"], "content": "I could not fix it"}],
+        mode="auto", careful=True)
     events = drive(s, "fix add", lambda e: None)
     results = [e.output for e in events if e.type == "tool_result"]
     assert results[0].startswith("Error: calc.py has not been read in this session; call read_file with path")
     asked = [e.text for e in events if e.type == "user_message"][1:]
-    assert len(asked) == 1 and "you changed calc.py" in asked[0]  # once per turn, though EDIT_BACK is untested
-    assert events[-1].status == "success" and events[-1].summary == "done" and events[-1].steps == 7
+    assert len(asked) == 2 and "you changed calc.py" in asked[0] and "still fail" in asked[1]
+    assert events[-1].summary == "I could not fix it" and events[-1].steps == 7
 
 
 def test_no_test_run_is_asked_for_when_nothing_changed_or_tests_cannot_run(calc_repo, tmp_path):
