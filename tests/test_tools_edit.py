@@ -220,3 +220,15 @@ def test_line_number_prefixes_pasted_from_tool_output_are_removed(tmp_path):
     ports = "web:80:tcp\nssh:22:tcp\n"  # grep-like, but not this file's grep lines
     call(tmp_path, "write_file", path="ports.txt", content=ports)
     assert (tmp_path / "ports.txt").read_text() == ports
+
+
+def test_careful_write_file_will_not_cut_a_file_to_a_placeholder(tmp_path):
+    program = "def f(x):\n    if x:\n        return 1\n    return 2\n"
+    (tmp_path / "f.py").write_text(program)
+    ctx = ToolContext(Workspace(tmp_path), read_paths={"f.py"})
+    tool = REGISTRY.get("write_file")
+    with pytest.raises(ToolError, match="this would cut f.py from 4 lines to 1; to change part of it use edit_file"):
+        tool.run(tool.args(path="f.py", content="<text>...</text>"), ctx)  # what a real model wrote
+    assert (tmp_path / "f.py").read_text() == program
+    tool.run(tool.args(path="f.py", content="def f(x):\n    return 1 if x else 2\n\n"), ctx)  # a real rewrite
+    call(tmp_path, "write_file", path="f.py", content="x = 1\n")  # not careful: the caller decides

@@ -204,3 +204,9 @@ def test_argument_forms_small_models_produce(tree):
         "src/app.py", "[a file, not a directory: read_file it to see its content]"]
     with pytest.raises(ToolError, match="list_files with path='.' shows what exists"):
         call(tree, "list_files", path="nope")
+
+
+def test_a_grep_for_a_file_name_points_at_the_file(tree):
+    out = call(tree, "grep", pattern="helpers.py", path="src")
+    assert out.splitlines()[0] == "(no matches)" and out.splitlines()[-1] == (
+        "[no line holds the pattern, but these paths do: src/util/helpers.py; read_file one to see it]")

@@ -99,6 +99,11 @@ def write_file(args: WriteFileArgs, ctx: ToolContext) -> ToolResult:
         return ToolResult(output=f"Created {rel} ({lines} lines).{note}", diff=diff, files_changed=[rel])
     before = TextFile.read(path)
     content = _like(before, args.content)
+    kept, had = len(content.splitlines()), len(before.text.splitlines())
+    if ctx.read_paths is not None and had >= 4 and kept < had / 2:
+        # Careful mode (see ToolContext.read_paths): small models "rewrite" a program as a placeholder.
+        raise ToolError(f"this would cut {rel} from {had} lines to {kept}; to change part of it use edit_file "
+                        "(old: the lines as they are now, new: the lines as they should be)")
     atomic_write(path, before.encode(content.replace("\n", before.newline)))
     diff = unified_diff(rel, before.text, content)
     return ToolResult(output=f"Wrote {rel} ({len(content)} chars).{note}\n{diff or '(no change)'}",

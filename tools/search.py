@@ -198,6 +198,9 @@ def grep(args: GrepArgs, ctx: ToolContext) -> ToolResult:
         if why:
             notes.append(f"[searched for the pattern as plain text: {why}]")
     total = sum(len(c.lines) for c in files)
+    if not total and (named := [c.rel for c in files if args.pattern.strip("/") in c.rel][:5]):
+        # Models grep for a file's name to find the file.
+        notes.append(f"[no line holds the pattern, but these paths do: {', '.join(named)}; read_file one to see it]")
     out, shown = format_hits(files, min(max(args.context, 0), MAX_CONTEXT))
     if total > MAX_MATCHES:
         notes.append(f"[showing the first {shown} matches of more than {MAX_MATCHES}; "
