@@ -89,7 +89,9 @@ SAMPLING: tuple[tuple[str, Sampling], ...] = (
     ("qwen2.5-coder", Sampling(temperature=0.7, top_p=0.8, top_k=20, min_p=0.0)),  # Qwen/Qwen2.5-Coder-*-Instruct
     ("qwen3-coder", Sampling(temperature=0.7, top_p=0.8, top_k=20, min_p=0.0)),  # Qwen/Qwen3-Coder-30B-A3B-Instruct
     ("devstral", Sampling(temperature=0.15, top_p=1.0, top_k=0, min_p=0.0)),  # mistralai/Devstral-Small-2507
-    ("smollm2", Sampling(temperature=0.2, top_p=0.9, top_k=40, min_p=0.0)),  # HuggingFaceTB/SmolLM2-135M-Instruct
+    # The bundled 135M toy degenerates without a penalty ("0.0.0.0..." until the reply budget runs out),
+    # so it keeps the settings it was measured with (bench/local_model.py).
+    ("smollm2", Sampling(temperature=0.3, top_p=0.95, top_k=40, min_p=0.05, repeat_penalty=1.15)),
 )
 
 
