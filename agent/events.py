@@ -49,6 +49,8 @@ class AssistantMessage(_Event):
     type: Literal["assistant_message"] = "assistant_message"
     content: str = ""
     tool_calls: list[ToolCall] = Field(default_factory=list)
+    # "wren": calls Wren made itself before the model's first step (see agent/orient.py).
+    by: Literal["model", "wren"] = "model"
 
 
 class ToolCallEvent(_Event):

@@ -5,6 +5,7 @@ import queue
 import threading
 import time
 import traceback
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from wren.agent.approval import Policy
 from wren.agent.errors import ExitCode, WrenError
-from wren.agent.events import (ApprovalRequested, ApprovalResolved, CompactionUndone, ErrorEvent, ErrorInfo, Event,
+from wren.agent.events import (ApprovalRequested, AssistantMessage, ApprovalResolved, CompactionUndone, ErrorEvent, ErrorInfo, Event,
                                ModelChanged, PlanUpdated, Result, SessionStarted, ToolCallEvent, ToolResultEvent,
                                TurnEnded, Usage, UserMessage)
 from wren.agent.config import ContextConfig, SandboxConfig
@@ -24,6 +25,7 @@ from wren.agent.models import BackendFactory, backend_factory
 from wren.agent.models.base import ModelBackend
 from wren.agent.ops import (ApprovalDecision, Compact, Interrupt, Op, SetApprovalMode, SetModel, Shutdown,
                             UndoCompaction, UserInput)
+from wren.agent.orient import orient_calls
 from wren.agent.prompt import system_prompt
 from wren.context.manager import close_dangling_calls, user_content
 from wren.context.service import ContextService
@@ -255,6 +257,7 @@ class Session:
             self.record(Message(role="user", content=user_content(text, recalled, repo_map)),
                         UserMessage(text=text, recalled=recalled, repo_map=repo_map))
             self.context.manager.add_directive(text)
+            self._orient(text)
             outcome = run_turn(self)
         except WrenError as exc:
             error, code = ErrorInfo(kind=exc.kind, message=exc.message), exc.exit_code
@@ -289,6 +292,22 @@ class Session:
         text = (STILL_FAILING if self._tests_failed else VERIFY).format(", ".join(self._unverified[:5]))
         self.record(Message(role="user", content=text), UserMessage(text=text))
         return True
+
+    def _orient(self, text: str) -> None:
+        """Careful sessions: before the model's first step, run the test files the message names and
+        read the files it names (see agent/orient.py). One call per assistant message, the shape a
+        local model's steps have; each goes through approval like the model's own."""
+        if not self.careful:
+            return
+        tests = self.registry.tools.get("run_tests")
+        allowed = tests is not None and self.policy.decide(tests)[0] == "allow"
+        for call in orient_calls(text, self.workspace, allowed, f"wren-{uuid.uuid4().hex[:8]}"):
+            if call.name not in self.registry.tools:
+                continue
+            self.record(Message(role="assistant", tool_calls=[call]), AssistantMessage(tool_calls=[call], by="wren"))
+            self.checkpoints.new_batch(call.name)
+            self.run_tool_call(call)
+            self.end_batch()
 
     # ---- one tool call ------------------------------------------------------------------
     def run_tool_call(self, call: ToolCall) -> CallOutcome:

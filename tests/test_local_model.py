@@ -58,7 +58,7 @@ def count_steps(events, bad=None):
     """(steps, valid steps); the invalid ones are appended to `bad` for the failure message."""
     results = {e["call_id"]: e for e in events if e["type"] == "tool_result"}
     steps = valid = 0
-    for msg in (e for e in events if e["type"] == "assistant_message"):
+    for msg in (e for e in events if e["type"] == "assistant_message" and e["by"] == "model"):
         steps += 1
         if not msg["tool_calls"]:
             ok = bool(msg["content"].strip())
@@ -91,6 +91,22 @@ def test_every_constrained_step_parses(calc_repo, backend):
             break
     assert steps >= 20, f"only {steps} steps ran"
     assert valid == steps, f"{steps - valid} of {steps} steps did not parse into a valid call or reply: {bad}"
+
+
+def test_files_the_message_names_are_read_for_the_model_before_its_first_step(calc_repo, backend):
+    events = run_turns(calc_repo, backend, ["The test in test_calc.py fails. Fix the bug in calc.py."], max_steps=2)
+    made = [c for e in events if e["type"] == "assistant_message" and e["by"] == "wren" for c in e["tool_calls"]]
+    # read-only mode: run_tests would ask, so Wren only reads (the test file, then what it imports).
+    assert [(c["name"], json.loads(c["arguments"])) for c in made] == [
+        ("read_file", {"path": "test_calc.py"}), ("read_file", {"path": "calc.py"})]
+    results = {e["call_id"]: e for e in events if e["type"] == "tool_result"}
+    assert "return a - b" in results[made[1]["id"]]["output"]
+    # The real model then steps from there: its steps parse, and its first prompt held both files.
+    bad: list = []
+    steps, valid = count_steps(events, bad)
+    assert steps >= 1 and valid == steps, bad
+    first = next(e for e in events if e["type"] == "usage")["step"]
+    assert first["prompt_tokens"] > 0
 
 
 def test_kv_cache_is_reused_between_steps(calc_repo, backend):

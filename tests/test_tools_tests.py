@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -26,7 +27,7 @@ def run_tests(root: Path, target: str | None = None):
 
 def summary(root: Path) -> str:
     """What run_tests says before the runner's own output."""
-    return run_tests(root).output.split("--- output ---")[0]
+    return re.split("--- (?:output|first failure) ---", run_tests(root).output)[0]
 
 
 def write(root: Path, files: dict[str, str]) -> None:
@@ -38,9 +39,22 @@ def write(root: Path, files: dict[str, str]) -> None:
 def test_one_failing_pytest_test_is_named_with_its_assertion(calc_repo):
     result = run_tests(calc_repo)
     assert not result.ok and result.exit_code == 1
-    said = result.output.split("--- output ---")[0]
+    said = re.split("--- (?:output|first failure) ---", result.output)[0]
     assert "Tests (pytest): 0 passed, 1 failed, 0 errors." in said
     assert "- test_calc.py::test_add at test_calc.py:5: assert -1 == 5" in said
+
+
+def test_only_the_first_failures_report_is_shown_and_the_whole_output_is_logged(tmp_path):
+    # Five failures of one bug: the runner's report repeats one traceback five times.
+    write(tmp_path, {"calc.py": "def half(n):\n    return n // 3\n",
+                     "test_calc.py": "import pytest\nfrom calc import half\n\n\n"
+                                     "@pytest.mark.parametrize('n', [6, 12, 18, 24, 30])\n"
+                                     "def test_half(n):\n    assert half(n) * 2 == n\n"})
+    result = run_tests(tmp_path)
+    head, first = result.output.split("--- first failure ---")
+    assert "0 passed, 5 failed" in head and head.count("- test_calc.py::test_half[") == 5
+    assert first.count("assert half(n) * 2 == n") == 1 and "test_calc.py::test_half[6]" in first
+    assert result.full_output.count("assert half(n) * 2 == n") >= 5  # the session log keeps all of it
 
 
 def test_pytest_failures_inside_code_under_test_and_errors(tmp_path):

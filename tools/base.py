@@ -77,7 +77,8 @@ class Tool:
     def run(self, args: BaseModel, ctx: ToolContext) -> ToolResult:
         result = self.func(args, ctx)
         # Every tool's output, not only shell's: a file or an MCP result can hold a key too.
-        result = result.model_copy(update={"output": redact(result.output)})
+        result = result.model_copy(update={"output": redact(result.output),
+                                           "full_output": result.full_output and redact(result.full_output)})
         capped = cap(result.output, MAX_CHARS, self.more_hint)
         if capped == result.output:
             return result

@@ -27,6 +27,8 @@ class TestOutcome:
     errors: int = 0
     skipped: int = 0
     failures: list[Failure] = field(default_factory=list)
+    # The runner's own report of the first failure (its traceback), when the parser can cut it out.
+    first_report: str = ""
 
     def summary(self) -> str:
         counts = f"{self.passed} passed, {self.failed} failed, {self.errors} errors"
@@ -80,6 +82,8 @@ def parse_pytest(text: str) -> TestOutcome | None:
         message = " / ".join(errors[:3]) or reason
         places = [f"{f}:{n}" for f, n in re.findall(r"^(\S+?):(\d+): in ", body, re.M)]
         out.failures.append(Failure(test_id, message, _where(places)))
+        if not out.first_report and body.strip():
+            out.first_report = f"{test_id}\n{body.strip(chr(10))}"
     return out
 
 

@@ -162,9 +162,18 @@ def run_tests(args: RunTestsArgs, ctx: ToolContext) -> ToolResult:
     if outcome:
         parts.append(outcome.summary())
     parts.append(f"[{status}, {done.duration_s:.1f}s]")
-    raw = cap(done.output.rstrip("\n"), RAW_CHARS, "run_tests with a target, or the shell tool, for the rest")
-    parts.append(f"--- output ---\n{raw or '(no output)'}")
-    return ToolResult(ok=not done.killed and done.exit_code == 0, output="\n".join(parts), exit_code=done.exit_code)
+    full = done.output.rstrip("\n")
+    if outcome and outcome.first_report:
+        # The summary names every failure; of the runner's report only the first failure's traceback
+        # is shown: the rest repeats it and buries it (five copies of one RecursionError on QuixBugs gcd).
+        first = cap(outcome.first_report, RAW_CHARS, "run_tests with a narrower target for the rest")
+        parts.append(f"--- first failure ---\n{first}")
+    else:
+        raw = cap(full, RAW_CHARS, "run_tests with a target, or the shell tool, for the rest")
+        parts.append(f"--- output ---\n{raw or '(no output)'}")
+    output = "\n".join(parts)
+    return ToolResult(ok=not done.killed and done.exit_code == 0, output=output, exit_code=done.exit_code,
+                      full_output=None if full in output else f"{output}\n--- whole output ---\n{full}")
 
 
 RUN_TESTS = Tool("run_tests", "Run the project's tests (pytest, npm, go, cargo) and summarise failures.",

@@ -1,0 +1,79 @@
+"""Orienting a careful session: the files a message names are read, and the tests it names run,
+by Wren itself before the model's first step (agent/orient.py)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import CALC
+from test_session import drive, make_session
+from wren.agent.orient import local_imports, mentioned_files, orient_calls
+from wren.tools.workspace import Workspace
+
+
+def write(root: Path, files: dict[str, str]) -> Workspace:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return Workspace(root)
+
+
+def test_mentioned_files_are_the_existing_ones_inside_in_order(tmp_path):
+    ws = write(tmp_path / "ws", {"src/app.py": "", "test_app.py": "", "README.md": ""})
+    (tmp_path / "outside.py").write_text("")
+    text = ("Fix src/app.py (see ./test_app.py and test_app.py, e.g. the README.md), not ../outside.py "
+            "or missing.py or wren.toml.")
+    assert mentioned_files(text, ws) == ["src/app.py", "test_app.py", "README.md"]
+
+
+def test_local_imports_resolve_to_workspace_files_that_are_not_tests(tmp_path):
+    ws = write(tmp_path, {
+        "python_programs/gcd.py": "def gcd(a, b): ...\n",
+        "python_testcases/load_testdata.py": "",
+        "python_testcases/test_gcd.py": (
+            "import os\nimport pytest\nfrom load_testdata import load\n"
+            "if pytest.use_correct:\n    from correct_python_programs.gcd import gcd\n"
+            "else:\n    from python_programs.gcd import gcd\n"),
+        "pkg/__init__.py": "", "pkg/util.py": "", "pkg/sub/mod.py": "from .. import util\nfrom . import helper\n",
+        "pkg/sub/helper.py": "", "broken.py": "def (:\n"})
+    # load_testdata is a test helper (under python_testcases/), correct_python_programs does not exist.
+    assert local_imports("python_testcases/test_gcd.py", ws) == ["python_programs/gcd.py"]
+    assert local_imports("pkg/sub/mod.py", ws) == ["pkg/util.py", "pkg/sub/helper.py"]
+    assert local_imports("broken.py", ws) == [] and local_imports("README.md", ws) == []
+
+
+def test_tests_named_run_first_then_the_files_and_their_imports_are_read(calc_repo):
+    ws = Workspace(calc_repo)
+    calls = orient_calls("The test in test_calc.py fails; fix it.", ws, run_tests=True, prefix="w")
+    assert [(c.id, c.name, json.loads(c.arguments)) for c in calls] == [
+        ("w-1", "run_tests", {"target": "test_calc.py"}), ("w-2", "read_file", {"path": "test_calc.py"}),
+        ("w-3", "read_file", {"path": "calc.py"})]
+    assert [c.name for c in orient_calls("test_calc.py fails", ws, run_tests=False, prefix="w")] == ["read_file"] * 2
+    assert orient_calls("Why does add subtract?", ws, run_tests=True, prefix="w") == []
+
+
+def test_a_careful_session_shows_the_model_the_failing_run_and_the_code_first(calc_repo, tmp_path):
+    fix = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b", "new": "return a + b"}}
+    s = make_session(calc_repo, tmp_path, [
+        # The model's first prompt already holds the failing run and the code under test.
+        {"expect": ["Tests (pytest): 0 passed, 1 failed", "--- first failure ---", "return a - b"],
+         "tool_calls": [fix]},
+        {"tool_calls": [{"name": "run_tests", "arguments": {"target": "test_calc.py"}}]},
+        {"content": "fixed add"}], mode="auto", careful=True)
+    events = drive(s, "The test in test_calc.py fails. Fix the code.", lambda e: None)
+    by_wren = [e for e in events if e.type == "assistant_message" and e.by == "wren"]
+    assert [e.tool_calls[0].name for e in by_wren] == ["run_tests", "read_file", "read_file"]
+    result = events[-1]
+    assert result.status == "success" and result.steps == 3  # Wren's own calls are not model steps
+    assert (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
+
+
+def test_sessions_that_are_not_careful_or_may_not_run_tests_orient_less(calc_repo, tmp_path):
+    s = make_session(calc_repo, tmp_path, [{"content": "ok"}], mode="auto")
+    events = drive(s, "The test in test_calc.py fails.", lambda e: None)
+    assert not [e for e in events if e.type == "assistant_message" and e.by == "wren"]
+    s = make_session(calc_repo, tmp_path, [{"content": "ok"}], mode="auto-edit", careful=True)
+    events = drive(s, "The test in test_calc.py fails.", lambda e: None)  # run_tests would ask: not run
+    assert [e.tool_calls[0].name for e in events if e.type == "assistant_message" and e.by == "wren"] == [
+        "read_file", "read_file"]
+    assert not [e for e in events if e.type == "approval_requested"]
