@@ -193,6 +193,21 @@ def test_grep_falls_back_to_the_literal_text(tmp_path, monkeypatch, use_rg):
     assert out.startswith("(no matches)") and "plain text" in out
 
 
+@pytest.mark.parametrize("use_rg", [True, False])
+def test_grep_ignores_case_when_nothing_matches_as_given(tmp_path, monkeypatch, use_rg):
+    # Qwen grepped `exit_codes` three times in a repository that defines EXIT_CODES.
+    (tmp_path / "codes.py").write_text("EXIT_CODES = {0: 'ok'}\nexit_codes_seen = 1\nExitCode = int\n")
+    if not use_rg:
+        monkeypatch.setattr(search, "ripgrep", lambda: None)
+    assert call(tmp_path, "grep", pattern="exit_codes") == "codes.py:2:exit_codes_seen = 1"  # a match as given wins
+    (tmp_path / "codes.py").write_text("EXIT_CODES = {0: 'ok'}\nExitCode = int\n")
+    assert call(tmp_path, "grep", pattern="exit_codes").splitlines() == [
+        "codes.py:1:EXIT_CODES = {0: 'ok'}", "[no line matched with that case; these lines match it ignoring case]"]
+    assert call(tmp_path, "grep", pattern="exit.?code ").startswith("codes.py:2:ExitCode = int")  # regexes too
+    out = call(tmp_path, "grep", pattern="(?i)nothing here")
+    assert out.startswith("(no matches)") and "ignoring case" not in out
+
+
 def test_argument_forms_small_models_produce(tree):
     assert call(tree, "list_files", path="") == call(tree, "list_files", path=".")
     assert call(tree, "grep", pattern="TODO", path="") == call(tree, "grep", pattern="TODO")

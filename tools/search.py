@@ -197,6 +197,19 @@ def grep(args: GrepArgs, ctx: ToolContext) -> ToolResult:
         search(ctx, files, re.escape(args.pattern))
         if why:
             notes.append(f"[searched for the pattern as plain text: {why}]")
+    if not any(c.lines for c in files) and args.pattern.strip():
+        # Models guess the case of a name (`exit_codes` for EXIT_CODES): with no match as given, the
+        # same search ignoring case, said so (ripgrep's smart case, as a fallback that never hides a match).
+        valid = not args.literal and why != "it is not a valid regular expression"
+        for searched in dict.fromkeys([args.pattern] * valid + [re.escape(args.pattern)]):
+            try:
+                search(ctx, files, f"(?i){searched}")
+            except re.error:  # the pattern sets its own flags
+                continue
+            if any(c.lines for c in files):
+                break
+        if any(c.lines for c in files):
+            notes.append("[no line matched with that case; these lines match it ignoring case]")
     total = sum(len(c.lines) for c in files)
     if not total and (named := [c.rel for c in files if args.pattern.strip("/") in c.rel][:5]):
         # Models grep for a file's name to find the file.
