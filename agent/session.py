@@ -1,6 +1,7 @@
 """A session: ops in, events out. The loop runs in a worker thread; every event is logged."""
 from __future__ import annotations
 
+import json
 import queue
 import threading
 import time
@@ -25,12 +26,13 @@ from wren.agent.models import BackendFactory, backend_factory
 from wren.agent.models.base import ModelBackend
 from wren.agent.ops import (ApprovalDecision, Compact, Interrupt, Op, SetApprovalMode, SetModel, Shutdown,
                             UndoCompaction, UserInput)
+from wren.agent.baseline import REVERTED, TestBaseline
 from wren.agent.orient import orient_calls
 from wren.agent.prompt import system_prompt
 from wren.context.manager import close_dangling_calls, user_content
 from wren.context.service import ContextService
 from wren.tools.base import Registry, ToolContext, ToolResult
-from wren.tools.checkpoints import CheckpointError, Checkpointer
+from wren.tools.checkpoints import CheckpointError, Checkpointer, undo
 from wren.tools.errors import ToolError
 from wren.tools.redact import redact_data
 from wren.tools.sandbox import Sandbox
@@ -112,6 +114,8 @@ class Session:
         self._verify_asks = 0
         self._tests_failed = False
         self._read_paths: set[str] = set()  # see ToolContext.read_paths
+        self.baseline = TestBaseline()  # careful sessions: see agent/baseline.py
+        self._batch_checkpoint: int | None = None
         self._thread = threading.Thread(target=self._work, name=f"wren-session-{self.id}", daemon=True)
         self.emit(SessionStarted(session_id=self.id, model=self.backend.name, cwd=str(self.workspace.root),
                                  approval=self.policy.mode, resumed=bool(cfg.resume_id)))
@@ -251,6 +255,7 @@ class Session:
         self._tests_failed = False  # how the last run_tests of the turn ended
         started = time.monotonic()
         self.limits = LimitState(self.cfg.limits)  # limits apply per turn
+        self.baseline = TestBaseline()
         error, code = None, None
         try:
             recalled, repo_map = self.context.auto_recall(text), self.context.repo_map(text)
@@ -342,6 +347,8 @@ class Session:
         for path in result.files_changed:
             if path not in self._files_changed:
                 self._files_changed.append(path)
+        if call.name == "run_tests" and self.careful and result.tests_passed is not None:
+            result = self._keep_or_revert(call, result)
         if call.name == "run_tests":
             self._tests_failed = not result.ok
             if result.ok:
@@ -356,16 +363,41 @@ class Session:
                                     duration_s=round(time.monotonic() - started, 3)))
         return CallOutcome(ok=result.ok, denied=denied)
 
+    def _keep_or_revert(self, call: ToolCall, result: ToolResult) -> ToolResult:
+        """Careful sessions (see agent/baseline.py): when this run passed fewer tests than the last run of
+        the same target, put the files back as they were then and say so; else it is the new baseline."""
+        try:
+            target = json.loads(call.arguments or "{}").get("target")
+        except (json.JSONDecodeError, AttributeError):
+            return result
+        n = self.baseline.regressed(target, result.tests_passed)
+        if n is None:
+            self.baseline.tested(target, result.tests_passed)
+            return result
+        try:
+            report = undo(self.workspace.root, self.id, n)
+        except (CheckpointError, OSError) as exc:
+            self.warn(f"could not put back the change that made fewer tests pass: {exc}")
+            return result
+        self.baseline.waiting = True  # the files are the baseline run's again; its count stands
+        files = ", ".join(report.modified + report.recreated + report.removed) or "the files"
+        note = REVERTED.format(files=files, now=result.tests_passed, before=self.baseline.passed)
+        self._unverified = []
+        return result.model_copy(update={"output": result.output + note})
+
     def _checkpoint(self) -> None:
         try:
-            self.checkpoints.before_mutation()
+            self._batch_checkpoint = self.checkpoints.before_mutation() or self._batch_checkpoint
+            self.baseline.checkpoint_taken(self._batch_checkpoint)
         except (CheckpointError, OSError) as exc:
             self.warn(f"no checkpoint before this step, so `wren undo` cannot undo it: {exc}")
 
     def end_batch(self) -> None:
         """After the calls of one assistant message: a batch that changed no file leaves no checkpoint."""
+        taken, self._batch_checkpoint = self._batch_checkpoint, None
         try:
-            self.checkpoints.end_batch()
+            if self.checkpoints.end_batch():
+                self.baseline.checkpoint_dropped(taken)
         except (CheckpointError, OSError) as exc:
             # The checkpoint stays; undo still skips it, since it picks the newest one that differs.
             self.warn(f"could not tell whether this step changed files: {exc}")

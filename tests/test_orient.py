@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from conftest import CALC
-from test_session import drive, make_session
+from test_session import READ_CALC, drive, make_session
 from wren.agent.orient import local_imports, mentioned_files, orient_calls
 from wren.tools.workspace import Workspace
 
@@ -77,3 +77,35 @@ def test_sessions_that_are_not_careful_or_may_not_run_tests_orient_less(calc_rep
     assert [e.tool_calls[0].name for e in events if e.type == "assistant_message" and e.by == "wren"] == [
         "read_file", "read_file"]
     assert not [e for e in events if e.type == "approval_requested"]
+
+
+def test_a_change_that_makes_fewer_tests_pass_is_put_back_in_careful_sessions(tmp_path):
+    from conftest import git
+
+    repo = tmp_path / "repo"
+    calc = "def add(a, b):\n    return a - b\n\n\ndef sub(a, b):\n    return a - b\n"
+    write(repo, {"calc.py": calc, "test_calc.py": "from calc import add, sub\n\n\ndef test_add():\n"
+                 "    assert add(2, 3) == 5\n\n\ndef test_sub():\n    assert sub(3, 2) == 1\n"})
+    git(repo, "init", "-q")
+    git(repo, "add", ".")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    wrong = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "def sub(a, b):\n    return a - b",
+                                                "new": "def sub(a, b):\n    return b - a"}}
+    right = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "def add(a, b):\n    return a - b",
+                                                "new": "def add(a, b):\n    return a + b"}}
+    tests = {"name": "run_tests", "arguments": {}}
+    s = make_session(repo, tmp_path, [
+        {"tool_calls": [tests]}, {"tool_calls": [READ_CALC]}, {"tool_calls": [wrong]}, {"tool_calls": [tests]},
+        {"expect": ["Wren put back calc.py as they were at your previous run_tests", "(0 now, 1 before)"],
+         "tool_calls": [right]},
+        {"tool_calls": [tests]}, {"content": "fixed add"}], mode="auto", careful=True)
+    events = drive(s, "fix add", lambda e: None)
+    assert events[-1].status == "success"
+    assert (repo / "calc.py").read_text() == calc.replace("return a - b", "return a + b", 1)
+    # Not careful: the model's change stands, whatever the tests say.
+    write(repo, {"calc.py": calc})
+    s = make_session(repo, tmp_path, [{"tool_calls": [tests]}, {"tool_calls": [wrong]}, {"tool_calls": [tests]},
+                                      {"content": "done"}], mode="auto")
+    drive(s, "fix add", lambda e: None)
+    assert "return b - a" in (repo / "calc.py").read_text()
+

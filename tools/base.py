@@ -32,6 +32,8 @@ class ToolResult(BaseModel):
     files_changed: list[str] = Field(default_factory=list)
     plan: list[PlanStep] | None = None
     full_output: str | None = None  # the whole output when `output` was capped; it goes to the session log
+    # run_tests: how many tests passed (0 when the run was killed), None when the output was not understood.
+    tests_passed: int | None = None
 
 
 @dataclass

@@ -172,7 +172,9 @@ def run_tests(args: RunTestsArgs, ctx: ToolContext) -> ToolResult:
         raw = cap(full, RAW_CHARS, "run_tests with a target, or the shell tool, for the rest")
         parts.append(f"--- output ---\n{raw or '(no output)'}")
     output = "\n".join(parts)
+    passed = 0 if done.killed else outcome.passed if outcome else None
     return ToolResult(ok=not done.killed and done.exit_code == 0, output=output, exit_code=done.exit_code,
+                      tests_passed=passed,
                       full_output=None if full in output else f"{output}\n--- whole output ---\n{full}")
 
 
