@@ -52,6 +52,9 @@ VERIFY = ("[Wren] Before you answer: you changed {} and the tests have not passe
 STILL_FAILING = ("[Wren] The tests still fail after your change to {} (see the last run_tests result), so the "
                  "task is not done. Read the error, fix the code and run the tests again; or answer that you "
                  "could not fix it.]")
+NOTHING_CHANGED = ("[Wren] No file has changed: your edits failed (see their errors), and the last run_tests "
+                   "failed, so the tests still fail. Read the file again, fix the code with edit_file (`old` "
+                   "copied exactly from it) and run the tests; or answer that you could not fix it.]")
 VERIFY_ASKS = 2  # per turn: then the model's answer stands, whatever the tests say
 REPEATED = ("\n[You made this same call in the previous step and got the same result. Repeating it changes "
             "nothing: use what it says, or try another tool, other arguments or another file. One more repeat "
@@ -113,6 +116,7 @@ class Session:
         self._unverified: list[str] = []
         self._verify_asks = 0
         self._tests_failed = False
+        self._edits_failed = 0
         self._read_paths: set[str] = set()  # see ToolContext.read_paths
         self.baseline = TestBaseline()  # careful sessions: see agent/baseline.py
         self._batch_checkpoint: int | None = None
@@ -253,6 +257,7 @@ class Session:
         self._files_changed = []
         self._unverified, self._verify_asks = [], 0  # files changed since the tests last passed
         self._tests_failed = False  # how the last run_tests of the turn ended
+        self._edits_failed = 0  # edit-kind calls of the turn that failed
         started = time.monotonic()
         self.limits = LimitState(self.cfg.limits)  # limits apply per turn
         self.baseline = TestBaseline()
@@ -290,11 +295,15 @@ class Session:
         code when they failed, and return True; else False."""
         # Only where the tests run without asking: a check nobody may approve would only cost a step.
         tests = self.registry.tools.get("run_tests")
-        if (not self.careful or not self._unverified or self._verify_asks >= VERIFY_ASKS or tests is None
-                or self.policy.decide(tests)[0] != "allow"):
+        # An answer after edits that all failed, over failing tests, claims a fix that is not there.
+        # Once: its answer to that may well be "I could not fix it".
+        unchanged = self._tests_failed and self._edits_failed and not self._files_changed and not self._verify_asks
+        if (not self.careful or not (self._unverified or unchanged) or self._verify_asks >= VERIFY_ASKS
+                or tests is None or self.policy.decide(tests)[0] != "allow"):
             return False
         self._verify_asks += 1
-        text = (STILL_FAILING if self._tests_failed else VERIFY).format(", ".join(self._unverified[:5]))
+        text = (NOTHING_CHANGED if not self._unverified else STILL_FAILING if self._tests_failed else VERIFY
+                ).format(", ".join(self._unverified[:5]))
         self.record(Message(role="user", content=text), UserMessage(text=text))
         return True
 
@@ -354,6 +363,7 @@ class Session:
             if result.ok:
                 self._unverified = []
         self._unverified += [path for path in result.files_changed if path not in self._unverified]
+        self._edits_failed += tool_kind == "edit" and not result.ok
         if tests := [path for path in result.files_changed if is_test_path(path)]:
             result = result.model_copy(update={"output": result.output + TEST_EDITED.format(", ".join(tests))})
         self.record(Message(role="tool", content=result.output, tool_call_id=call.id, name=call.name),

@@ -200,6 +200,21 @@ def test_an_answer_after_an_untested_or_failing_change_is_sent_back_twice_at_mos
     assert events[-1].summary == "I could not fix it" and events[-1].steps == 7
 
 
+def test_an_answer_claiming_a_fix_after_edits_that_all_failed_is_sent_back(calc_repo, tmp_path):
+    # Qwen on QuixBugs: both its edits failed ("old text not found"), then it answered "the test now passes".
+    missing = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a / b", "new": "return a + b"}}
+    s = make_session(calc_repo, tmp_path, [
+        {"tool_calls": [{"name": "run_tests"}]}, {"tool_calls": [READ_CALC]}, {"tool_calls": [missing]},
+        {"content": "fixed, the test passes"},
+        {"expect": ["No file has changed: your edits failed"], "content": "I could not fix it"}],
+        mode="auto", careful=True)
+    events = drive(s, "fix add", lambda e: None)
+    assert events[-1].summary == "I could not fix it" and events[-1].steps == 5
+    s = make_session(calc_repo, tmp_path, [{"tool_calls": [{"name": "run_tests"}]}, {"content": "test_add fails"}],
+                     mode="auto", careful=True)
+    assert drive(s, "which test fails?", lambda e: None)[-1].steps == 2  # no edit tried: the answer stands
+
+
 def test_no_test_run_is_asked_for_when_nothing_changed_or_tests_cannot_run(calc_repo, tmp_path):
     s = make_session(calc_repo, tmp_path, [{"content": "calc.py subtracts"}], mode="auto", careful=True)
     assert drive(s, "what does add do?", lambda e: None)[-1].steps == 1
