@@ -119,6 +119,15 @@ class ContextCompacted(_Event):
     items: list[EvictedItem] = Field(default_factory=list)
 
 
+class AttemptRestarted(_Event):
+    """Careful sessions: the turn starts a fresh attempt (see agent/attempts.py). The files are back as
+    at the turn's start, and the last `dropped` messages left the working context (not the log)."""
+    type: Literal["attempt_restarted"] = "attempt_restarted"
+    number: int  # the attempt that starts now: 2, 3, ...
+    dropped: int
+    reason: str  # why the last attempt ended
+
+
 class CompactionUndone(_Event):
     type: Literal["compaction_undone"] = "compaction_undone"
     number: int
@@ -182,6 +191,7 @@ class Result(_Event):
 Event = Annotated[Union[
     SessionStarted, ModelChanged, UserMessage, AssistantDelta, AssistantMessage, ToolCallEvent,
     ApprovalRequested, ApprovalResolved, ToolResultEvent, PlanUpdated, ContextCompacted, CompactionUndone,
+    AttemptRestarted,
     UsageEvent, ErrorEvent, TurnEnded, Result,
 ], Field(discriminator="type")]
 

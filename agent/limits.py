@@ -38,6 +38,18 @@ class LimitState:
         self.last_call = key
         return self.repeats
 
+    def steps_left(self) -> int | None:
+        return None if self.limits.max_steps is None else self.limits.max_steps - self.steps
+
+    def stuck(self) -> bool:
+        """Whether the model is stuck (failing step after step, or repeating itself) rather than out of budget."""
+        return (self.consecutive_errors >= self.limits.max_consecutive_errors
+                or (self.repeats >= self.limits.max_repeats and self.last_call is not None))
+
+    def unstick(self) -> None:
+        """A fresh start: past errors and repeats no longer count."""
+        self.consecutive_errors, self.repeats, self.last_call = 0, 0, None
+
     @property
     def deadline(self) -> float | None:
         return None if self.limits.timeout_s is None else self.started + self.limits.timeout_s

@@ -28,6 +28,8 @@ def run_turn(s: "Session") -> TurnOutcome:
         if s.interrupt.is_set():
             return TurnOutcome("interrupted", reason="interrupted by the user")
         if why := s.limits.exceeded():
+            if s.limits.stuck() and s.fresh_attempt("it was stuck: " + why.split(";")[0]):
+                continue
             return TurnOutcome("limit", reason=why)
         reply = call_model(s)
         s.limits.steps += 1
@@ -35,6 +37,8 @@ def run_turn(s: "Session") -> TurnOutcome:
                  AssistantMessage(content=reply.content, tool_calls=reply.tool_calls))
         if not reply.tool_calls:
             if s.ask_to_verify():  # changed files, untested: once per turn, the model runs the tests first
+                continue
+            if s.fresh_attempt("the tests still failed when it answered"):
                 continue
             status: Status = "denied" if denied else "success"
             return TurnOutcome(status, summary=reply.content,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from wren.agent.approval import Policy
 from wren.agent.errors import ExitCode, WrenError
-from wren.agent.events import (ApprovalRequested, AssistantMessage, ApprovalResolved, CompactionUndone, ErrorEvent, ErrorInfo, Event,
+from wren.agent.events import (ApprovalRequested, AssistantMessage, AttemptRestarted, ApprovalResolved, CompactionUndone, ErrorEvent, ErrorInfo, Event,
                                ModelChanged, PlanUpdated, Result, SessionStarted, ToolCallEvent, ToolResultEvent,
                                TurnEnded, Usage, UserMessage)
 from wren.agent.config import ContextConfig, SandboxConfig
@@ -26,6 +26,7 @@ from wren.agent.models import BackendFactory, backend_factory
 from wren.agent.models.base import ModelBackend
 from wren.agent.ops import (ApprovalDecision, Compact, Interrupt, Op, SetApprovalMode, SetModel, Shutdown,
                             UndoCompaction, UserInput)
+from wren.agent.attempts import MAX_ATTEMPTS, MIN_STEPS, Attempt
 from wren.agent.baseline import REVERTED, TestBaseline
 from wren.agent.orient import orient_calls
 from wren.agent.prompt import system_prompt
@@ -120,6 +121,8 @@ class Session:
         self._read_paths: set[str] = set()  # see ToolContext.read_paths
         self.baseline = TestBaseline()  # careful sessions: see agent/baseline.py
         self._batch_checkpoint: int | None = None
+        self.attempt = Attempt()  # careful sessions: see agent/attempts.py
+        self._turn_text = ""
         self._thread = threading.Thread(target=self._work, name=f"wren-session-{self.id}", daemon=True)
         self.emit(SessionStarted(session_id=self.id, model=self.backend.name, cwd=str(self.workspace.root),
                                  approval=self.policy.mode, resumed=bool(cfg.resume_id)))
@@ -254,19 +257,17 @@ class Session:
 
     def _turn(self, text: str) -> None:
         self.interrupt.clear()
-        self._files_changed = []
-        self._unverified, self._verify_asks = [], 0  # files changed since the tests last passed
-        self._tests_failed = False  # how the last run_tests of the turn ended
-        self._edits_failed = 0  # edit-kind calls of the turn that failed
         started = time.monotonic()
         self.limits = LimitState(self.cfg.limits)  # limits apply per turn
-        self.baseline = TestBaseline()
+        self._reset_attempt()
+        self._turn_text = text
         error, code = None, None
         try:
             recalled, repo_map = self.context.auto_recall(text), self.context.repo_map(text)
             self.record(Message(role="user", content=user_content(text, recalled, repo_map)),
                         UserMessage(text=text, recalled=recalled, repo_map=repo_map))
             self.context.manager.add_directive(text)
+            self.attempt = Attempt(start=len(self.context.manager.messages), compactions=self.context.compactions)
             self._orient(text)
             outcome = run_turn(self)
         except WrenError as exc:
@@ -283,6 +284,41 @@ class Session:
                          usage=self.usage, files_changed=list(self._files_changed),
                          tests_changed=[path for path in self._files_changed if is_test_path(path)],
                          duration_s=round(time.monotonic() - started, 3), error=error))
+
+    def _reset_attempt(self) -> None:
+        """State of one attempt at the turn (see agent/attempts.py): what it changed and tested."""
+        self._files_changed = []
+        self._unverified, self._verify_asks = [], 0  # files changed since the tests last passed
+        self._tests_failed = False  # how the last run_tests ended
+        self._edits_failed = 0  # edit-kind calls that failed
+        self.baseline = TestBaseline()
+
+    def fresh_attempt(self, why: str) -> bool:
+        """Careful sessions: when the model gave up or is stuck while the tests it ran still fail, and
+        steps are left, start the turn over from its files and its message (see agent/attempts.py).
+        True when a fresh attempt starts."""
+        a, left = self.attempt, self.limits.steps_left()
+        if (not self.careful or not self._tests_failed or a.number >= MAX_ATTEMPTS
+                or (left is not None and left < MIN_STEPS) or a.compactions != self.context.compactions):
+            return False
+        if self._files_changed and a.checkpoint is not None:
+            try:
+                undo(self.workspace.root, self.id, a.checkpoint)
+            except (CheckpointError, OSError) as exc:
+                self.warn(f"no fresh attempt: the files could not be put back ({exc})")
+                return False
+        messages = self.context.manager.messages
+        dropped = len(messages) - a.start
+        del messages[a.start:]
+        self.emit(AttemptRestarted(number=a.number + 1, dropped=dropped, reason=why))
+        note = a.note(why)
+        self.attempt = Attempt(number=a.number + 1, start=a.start, compactions=a.compactions,
+                               checkpoint=a.checkpoint)
+        self._reset_attempt()
+        self.limits.unstick()
+        self.record(Message(role="user", content=note), UserMessage(text=note))
+        self._orient(self._turn_text)
+        return True
 
     @property
     def careful(self) -> bool:
@@ -364,6 +400,8 @@ class Session:
                 self._unverified = []
         self._unverified += [path for path in result.files_changed if path not in self._unverified]
         self._edits_failed += tool_kind == "edit" and not result.ok
+        if result.diff and result.files_changed:
+            self.attempt.changes.append(result.diff)
         if tests := [path for path in result.files_changed if is_test_path(path)]:
             result = result.model_copy(update={"output": result.output + TEST_EDITED.format(", ".join(tests))})
         self.record(Message(role="tool", content=result.output, tool_call_id=call.id, name=call.name),
@@ -399,6 +437,8 @@ class Session:
         try:
             self._batch_checkpoint = self.checkpoints.before_mutation() or self._batch_checkpoint
             self.baseline.checkpoint_taken(self._batch_checkpoint)
+            if self.attempt.checkpoint is None:
+                self.attempt.checkpoint = self._batch_checkpoint
         except (CheckpointError, OSError) as exc:
             self.warn(f"no checkpoint before this step, so `wren undo` cannot undo it: {exc}")
 
@@ -408,6 +448,8 @@ class Session:
         try:
             if self.checkpoints.end_batch():
                 self.baseline.checkpoint_dropped(taken)
+                if taken is not None and taken == self.attempt.checkpoint:
+                    self.attempt.checkpoint = None
         except (CheckpointError, OSError) as exc:
             # The checkpoint stays; undo still skips it, since it picks the newest one that differs.
             self.warn(f"could not tell whether this step changed files: {exc}")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 
-from wren.agent.events import (AssistantMessage, CompactionUndone, ContextCompacted, Event, PlanStep, PlanUpdated, ToolResultEvent,
-                               UserMessage)
+from wren.agent.events import (AssistantMessage, AttemptRestarted, CompactionUndone, ContextCompacted, Event, PlanStep,
+                               PlanUpdated, ToolResultEvent, UserMessage)
 from wren.agent.messages import Message
 
 DIRECTIVE_CHARS = 2000
@@ -152,6 +152,9 @@ def replay(ctx: ContextManager, events: list[Event]) -> None:
             ctx.evict(ev.evicted, ev.summary)
         elif isinstance(ev, CompactionUndone):
             ctx.undo_compaction()
+        elif isinstance(ev, AttemptRestarted):
+            close_dangling_calls(ctx)
+            del ctx.messages[len(ctx.messages) - ev.dropped:]
     close_dangling_calls(ctx)
 
 

@@ -109,3 +109,45 @@ def test_a_change_that_makes_fewer_tests_pass_is_put_back_in_careful_sessions(tm
     drive(s, "fix add", lambda e: None)
     assert "return b - a" in (repo / "calc.py").read_text()
 
+
+
+def test_a_stuck_attempt_over_failing_tests_starts_fresh_from_the_turns_files(calc_repo, tmp_path):
+    from wren.agent.limits import Limits
+
+    wrong = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b", "new": "return a * b"}}
+    grep = {"name": "grep", "arguments": {"pattern": "nothing like this"}}
+    s = make_session(calc_repo, tmp_path, [
+        # Attempt 1 (after Wren's run_tests and reads): a wrong fix, then stuck repeating one grep.
+        {"tool_calls": [wrong]}, {"tool_calls": [grep]}, {"tool_calls": [grep]}, {"tool_calls": [grep]},
+        # Attempt 2 starts from the original files, told what failed, with the failing run shown again.
+        {"expect": ["Attempt 2 of 3", "It changed (that did not work):\n-    return a - b\n+    return a * b",
+                    "Tests (pytest): 0 passed, 1 failed"],
+         "tool_calls": [{"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b",
+                                                           "new": "return a + b"}}]},
+        {"tool_calls": [{"name": "run_tests", "arguments": {"target": "test_calc.py"}}]},
+        {"content": "fixed add"}], mode="auto", careful=True, limits=Limits(max_steps=12))
+    events = drive(s, "The test in test_calc.py fails; fix calc.py.", lambda e: None)
+    (restart,) = [e for e in events if e.type == "attempt_restarted"]
+    assert restart.number == 2 and restart.reason.startswith("it was stuck: repeating")
+    assert events[-1].status == "success" and events[-1].steps == 7 and events[-1].files_changed == ["calc.py"]
+    assert (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
+    # The log keeps the first attempt; a resumed session rebuilds the context without it.
+    from wren.agent.log import read_events, sessions_dir
+    from wren.context.manager import ContextManager, replay
+
+    ctx = ContextManager("system")
+    replay(ctx, read_events(sessions_dir(calc_repo) / f"{s.id}.jsonl"))
+    calls = [c.name for m in ctx.messages for c in m.tool_calls]
+    assert calls == ["run_tests", "read_file", "read_file", "edit_file", "run_tests"]
+
+
+def test_the_tui_context_view_drops_a_restarted_attempt():
+    from wren.agent.events import AssistantMessage, AttemptRestarted, ToolResultEvent, UserMessage
+    from wren.tui.state import ViewState
+
+    view = ViewState()
+    for event in [UserMessage(text="fix it"), AssistantMessage(content="", tool_calls=[]),
+                  ToolResultEvent(call_id="c", name="grep", ok=True, output="x"),
+                  AttemptRestarted(number=2, dropped=2, reason="stuck"), UserMessage(text="[Wren] Attempt 2")]:
+        view.apply(event)
+    assert [item.text for item in view.items] == ["fix it", "[Wren] Attempt 2"]

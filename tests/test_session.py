@@ -7,6 +7,7 @@ import threading
 
 from conftest import CALC, processes_with, wait_until
 from wren.agent.approval import Policy
+from wren.agent.limits import Limits
 from wren.agent.models.scripted import ScriptedBackend
 from wren.agent.ops import ApprovalDecision, Interrupt, Shutdown, UserInput
 from wren.agent.session import Session, SessionConfig
@@ -191,7 +192,7 @@ def test_an_answer_after_an_untested_or_failing_change_is_sent_back_twice_at_mos
         {"expect": ["have not passed since. Run them with run_tests"], "tool_calls": [{"name": "run_tests"}]},
         {"content": "fixed now"},
         {"expect": ["The tests still fail after your change to calc.py"], "content": "I could not fix it"}],
-        mode="auto", careful=True)
+        mode="auto", careful=True, limits=Limits(max_steps=8))  # too few steps left for a fresh attempt
     events = drive(s, "fix add", lambda e: None)
     results = [e.output for e in events if e.type == "tool_result"]
     assert results[0].startswith("Error: calc.py has not been read in this session; call read_file with path")
@@ -207,7 +208,7 @@ def test_an_answer_claiming_a_fix_after_edits_that_all_failed_is_sent_back(calc_
         {"tool_calls": [{"name": "run_tests"}]}, {"tool_calls": [READ_CALC]}, {"tool_calls": [missing]},
         {"content": "fixed, the test passes"},
         {"expect": ["No file has changed: your edits failed"], "content": "I could not fix it"}],
-        mode="auto", careful=True)
+        mode="auto", careful=True, limits=Limits(max_steps=6))
     events = drive(s, "fix add", lambda e: None)
     assert events[-1].summary == "I could not fix it" and events[-1].steps == 5
     s = make_session(calc_repo, tmp_path, [{"tool_calls": [{"name": "run_tests"}]}, {"content": "test_add fails"}],

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from wren.agent.events import (AssistantMessage, CompactionUndone, ContextCompacted, Event, ModelChanged, PlanStep,
+from wren.agent.events import (AssistantMessage, AttemptRestarted, CompactionUndone, ContextCompacted, Event, ModelChanged, PlanStep,
                                PlanUpdated, Result, SessionStarted, ToolResultEvent, UsageEvent, UserMessage)
 
 
@@ -55,6 +55,8 @@ class ViewState:
             self._compacted(event)
         elif isinstance(event, CompactionUndone) and self.compactions:
             self.evicted_upto -= len(self.compactions.pop().evicted)
+        elif isinstance(event, AttemptRestarted):  # the failed attempt left the prompt
+            del self.items[max(self.evicted_upto, len(self.items) - event.dropped):]
         elif isinstance(event, Result):
             self.turns_pending = max(0, self.turns_pending - 1)
         self._remember(event)
