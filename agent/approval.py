@@ -5,6 +5,7 @@ arguments; nothing a tool returns can change it.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -19,6 +20,16 @@ from wren.tools.workspace import looks_secret
 if TYPE_CHECKING:
     from wren.agent.config import Config
 
+def is_config_path(path: str, root: Path) -> bool:
+    """Whether `path` (relative to the workspace `root`, or absolute) is the workspace's wren.toml or
+    lies in the user's Wren config folder (see agent/config.py user_config_path)."""
+    from wren.agent.config import user_config_path
+
+    target = Path(os.path.realpath(Path(path).expanduser() if Path(path).expanduser().is_absolute() else root / path))
+    folder = Path(os.path.realpath(user_config_path().parent))
+    return target == Path(os.path.realpath(root / "wren.toml")) or target == folder or folder in target.parents
+
+
 Mode = Literal["read-only", "ask", "auto-edit", "auto"]
 MODES: tuple[Mode, ...] = ("read-only", "ask", "auto-edit", "auto")
 Verdict = Literal["allow", "ask", "deny"]
@@ -32,6 +43,8 @@ class Policy:
     rules: Rules = field(default_factory=Rules)
     # The session's sandbox: when it cannot start, commands ask in every mode.
     sandbox: Sandbox | None = None
+    # The session's workspace, for the paths of calls (its wren.toml); the session sets it.
+    root: Path | None = None
 
     @classmethod
     def from_config(cls, config: "Config", root: Path, mode: str | None = None) -> "Policy":
@@ -56,6 +69,10 @@ class Policy:
         if self.mode == "auto":
             return "allow", "mode auto"
         path = getattr(args, "path", None)
+        root = self.root or self.rules.root
+        if tool.mutating and isinstance(path, str) and root and is_config_path(path, root):
+            # Asked even in auto-edit and for a tool allowed "always": the config decides what runs unasked.
+            return "ask", f"{tool.name} would change {path}, Wren's configuration, which needs approval in every mode but auto"
         if isinstance(path, str) and looks_secret(path):
             # Asked every time, even for a tool allowed "always": the secret is in the file, not the tool.
             return "ask", f"{tool.name} would read {path}, which looks like it holds secrets"

@@ -17,7 +17,7 @@ from wren.agent.errors import ExitCode, WrenError
 from wren.agent.events import (ApprovalRequested, AssistantMessage, AttemptRestarted, ApprovalResolved, CompactionUndone, ErrorEvent, ErrorInfo, Event,
                                ModelChanged, PlanUpdated, Result, SessionStarted, ToolCallEvent, ToolResultEvent,
                                TurnEnded, Usage, UserMessage)
-from wren.agent.config import ContextConfig, SandboxConfig
+from wren.agent.config import Config, ContextConfig, SandboxConfig, load_config
 from wren.agent.limits import LimitState, Limits
 from wren.agent.log import SessionLog, new_session_id, read_events, sessions_dir
 from wren.agent.loop import TurnOutcome, run_turn
@@ -83,6 +83,17 @@ class SessionConfig:
     # untested changes sent back once to run the tests. None: as the backend prefers (local models
     # are careful: a small model otherwise edits from a grep line and answers "fixed" untested).
     careful: bool | None = None
+    # The configuration read at the start (a front end passes what it read); tools use this snapshot and
+    # never re-read wren.toml, so a file the model writes cannot change what an allowed tool runs.
+    config: Config | None = None
+
+
+def _read_config(root: Path) -> Config | None:
+    """The workspace's config, or None when it cannot be read (run_tests then says why when it needs it)."""
+    try:
+        return load_config(root)
+    except WrenError:
+        return None
 
 
 @dataclass
@@ -95,6 +106,7 @@ class Session:
     def __init__(self, cfg: SessionConfig) -> None:
         self.cfg, self.backend, self.registry = cfg, cfg.backend, cfg.registry
         self.policy = cfg.policy.for_session()  # grants made in this session stay in it
+        self.config = cfg.config if cfg.config is not None else _read_config(cfg.root)
         self._models = cfg.models or backend_factory(cfg.root)
         self.workspace = Workspace(cfg.root)
         self.id = cfg.resume_id or new_session_id()
@@ -108,6 +120,7 @@ class Session:
         self.limits = LimitState(cfg.limits)
         # Consulted by the policy and the command tools; says once when commands cannot be sandboxed.
         self.sandbox = self.policy.sandbox = Sandbox(cfg.sandbox, self.warn)
+        self.policy.root = self.workspace.root
         self.usage = Usage()
         self.interrupt = threading.Event()
         self._ops: queue.Queue = queue.Queue()
@@ -374,7 +387,7 @@ class Session:
                 if tool.mutating:
                     self._checkpoint()
                 ctx = ToolContext(self.workspace, self.interrupt, self.limits.deadline, recall=self.context.recall,
-                                  sandbox=self.sandbox, call_id=call.id,
+                                  sandbox=self.sandbox, call_id=call.id, config=self.config,
                                   read_paths=self._read_paths if self.careful else None)
                 result = tool.run(args, ctx)
             else:

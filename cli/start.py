@@ -45,4 +45,4 @@ def session_config(root: Path, *, model: str | None, api_base: str | None, appro
     return SessionConfig(root=root, backend=backend, registry=Registry(tools),
                          policy=Policy.from_config(config, root, approval), limits=limits or Limits(),
                          interactive=interactive, resume_id=resume_id, context=config.context, mcp=host,
-                         sandbox=config.sandbox, models=models)
+                         sandbox=config.sandbox, models=models, config=config)

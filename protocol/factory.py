@@ -113,7 +113,7 @@ async def open_session(bridge: Bridge, caps: ClientCapabilities, options: ServeO
         cfg = SessionConfig(root=root, backend=backend, registry=registry_for(bridge, caps, mcp_tools),
                             policy=Policy.from_config(config, root, options.approval),
                             interactive=True, resume_id=resume_id, mcp=host, sandbox=config.sandbox,
-                            context=config.context, models=backends.factory(config))
+                            context=config.context, models=backends.factory(config), config=config)
         session = Session(cfg)
     except BaseException:
         if host is not None:

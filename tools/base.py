@@ -9,7 +9,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import TYPE_CHECKING, Callable, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -19,6 +19,9 @@ from wren.tools.output import MAX_CHARS, cap
 from wren.tools.redact import redact
 from wren.tools.sandbox import Sandbox
 from wren.tools.workspace import Workspace
+
+if TYPE_CHECKING:
+    from wren.agent.config import Config
 
 # Same vocabulary as ACP's ToolKind, so editors can show the right icon.
 ToolKind = Literal["read", "edit", "delete", "move", "search", "execute", "think", "fetch", "other"]
@@ -48,6 +51,8 @@ class ToolContext:
     # edit_file and write_file refuse to change an existing file that is not in it: an edit must
     # start from the file's current content, not from a grep line or a guess.
     read_paths: set[str] | None = None
+    # The session's configuration, read once when it started; None: read the workspace's when needed.
+    config: "Config | None" = None
 
     def require_read(self, rel: str, verb: str) -> None:
         """ToolError naming the read_file call to make when `rel` has not been read (see read_paths)."""

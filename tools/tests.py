@@ -148,9 +148,9 @@ class RunTestsArgs(BaseModel):
 
 def run_tests(args: RunTestsArgs, ctx: ToolContext) -> ToolResult:
     root = ctx.workspace.root
-    try:
-        configured = load_config(root).test_command
-    except ConfigError as exc:  # wren.toml may have been edited during the session
+    try:  # the session's snapshot: a wren.toml written since cannot change what runs
+        configured = (ctx.config or load_config(root)).test_command
+    except ConfigError as exc:
         raise ToolError(f"{exc.message}; test_command cannot be read") from None
     runner = detect_runner(root, configured)
     target, note = usable_target(args.target, runner, ctx)
