@@ -40,9 +40,13 @@ def run_turn(s: "Session") -> TurnOutcome:
                 continue
             if s.fresh_attempt("the tests still failed when it answered"):
                 continue
-            status: Status = "denied" if denied else "success"
-            return TurnOutcome(status, summary=reply.content,
-                               reason=f"{denied} tool call(s) refused by the approval policy" if denied else "")
+            if denied:
+                return TurnOutcome("denied", summary=reply.content,
+                                   reason=f"{denied} tool call(s) refused by the approval policy")
+            if failing := s.changed_and_failing():  # the model's word is not the result: the tests are
+                return TurnOutcome("failed", summary=reply.content,
+                                   reason=f"the tests still fail after this turn's changes to {failing}")
+            return TurnOutcome("success", summary=reply.content)
         failed = 0
         s.checkpoints.new_batch(", ".join(call.name for call in reply.tool_calls))
         for call in reply.tool_calls:

@@ -126,13 +126,8 @@ class Session:
         self._ops: queue.Queue = queue.Queue()
         self._pending: deque = deque()
         self._events: queue.Queue = queue.Queue()
-        self._files_changed: list[str] = []
-        self._unverified: list[str] = []
-        self._verify_asks = 0
-        self._tests_failed = False
-        self._edits_failed = 0
+        self._reset_attempt()  # what a turn changed and tested
         self._read_paths: set[str] = set()  # see ToolContext.read_paths
-        self.baseline = TestBaseline()  # careful sessions: see agent/baseline.py
         self._batch_checkpoint: int | None = None
         self.attempt = Attempt()  # careful sessions: see agent/attempts.py
         self._turn_text = ""
@@ -300,11 +295,12 @@ class Session:
 
     def _reset_attempt(self) -> None:
         """State of one attempt at the turn (see agent/attempts.py): what it changed and tested."""
-        self._files_changed = []
+        self._files_changed: list[str] = []
         self._unverified, self._verify_asks = [], 0  # files changed since the tests last passed
         self._tests_failed = False  # how the last run_tests ended
         self._edits_failed = 0  # edit-kind calls that failed
-        self.baseline = TestBaseline()
+        self._changed_since_tests = False
+        self.baseline = TestBaseline()  # careful sessions: see agent/baseline.py
 
     def fresh_attempt(self, why: str) -> bool:
         """Careful sessions: when the model gave up or is stuck while the tests it ran still fail, and
@@ -337,6 +333,11 @@ class Session:
     def careful(self) -> bool:
         """See SessionConfig.careful; follows the backend after a model switch."""
         return self.cfg.careful if self.cfg.careful is not None else getattr(self.backend, "careful", False)
+
+    def changed_and_failing(self) -> str:
+        """The files this turn changed, when its last run_tests, after the last change, failed; else ""."""
+        failing = self._tests_failed and self._files_changed and not self._changed_since_tests
+        return ", ".join(self._files_changed[:5]) if failing else ""
 
     def ask_to_verify(self) -> bool:
         """Before a final answer: when this turn changed files that no passing run_tests has checked
@@ -408,11 +409,12 @@ class Session:
         if call.name == "run_tests" and self.careful and result.tests_passed is not None:
             result = self._keep_or_revert(call, result)
         if call.name == "run_tests":
-            self._tests_failed = not result.ok
+            self._tests_failed, self._changed_since_tests = not result.ok, False
             if result.ok:
                 self._unverified = []
         self._unverified += [path for path in result.files_changed if path not in self._unverified]
         self._edits_failed += tool_kind == "edit" and not result.ok
+        self._changed_since_tests = self._changed_since_tests or bool(result.files_changed)
         if result.diff and result.files_changed:
             self.attempt.changes.append(result.diff)
         if tests := [path for path in result.files_changed if is_test_path(path)]:

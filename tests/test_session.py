@@ -216,6 +216,19 @@ def test_an_answer_claiming_a_fix_after_edits_that_all_failed_is_sent_back(calc_
     assert drive(s, "which test fails?", lambda e: None)[-1].steps == 2  # no edit tried: the answer stands
 
 
+def test_a_turn_whose_changes_leave_the_tests_failing_ends_failed_whatever_the_model_says(calc_repo, tmp_path):
+    wrong = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b", "new": "return a * b"}}
+    tests = {"name": "run_tests"}
+    s = make_session(calc_repo, tmp_path, [{"tool_calls": [wrong]}, {"tool_calls": [tests]},
+                                           {"content": "fixed, the tests pass"}], mode="auto")
+    result = drive(s, "fix add", lambda e: None)[-1]
+    assert result.status == "failed" and result.exit_code == 1 and result.summary == "fixed, the tests pass"
+    # Changed after the failing run and not run again: unknown, so the answer stands.
+    s = make_session(calc_repo, tmp_path, [{"tool_calls": [tests]}, {"tool_calls": [EDIT]}, {"content": "fixed"}],
+                     mode="auto")
+    assert drive(s, "fix add", lambda e: None)[-1].status == "success"
+
+
 def test_no_test_run_is_asked_for_when_nothing_changed_or_tests_cannot_run(calc_repo, tmp_path):
     s = make_session(calc_repo, tmp_path, [{"content": "calc.py subtracts"}], mode="auto", careful=True)
     assert drive(s, "what does add do?", lambda e: None)[-1].steps == 1
