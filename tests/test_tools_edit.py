@@ -232,3 +232,17 @@ def test_careful_write_file_will_not_cut_a_file_to_a_placeholder(tmp_path):
     assert (tmp_path / "f.py").read_text() == program
     tool.run(tool.args(path="f.py", content="def f(x):\n    return 1 if x else 2\n\n"), ctx)  # a real rewrite
     call(tmp_path, "write_file", path="f.py", content="x = 1\n")  # not careful: the caller decides
+
+
+def test_an_edit_whose_old_text_is_in_another_read_file_names_that_file(tmp_path):
+    (tmp_path / "bfs.py").write_text("def bfs(start):\n    while True:\n        node = queue.popleft()\n")
+    (tmp_path / "test_bfs.py").write_text("import bfs\n\nnode.successors = [nodea]\n")
+    ctx = ToolContext(Workspace(tmp_path), read_paths={"bfs.py", "test_bfs.py"})
+    tool = REGISTRY.get("edit_file")
+    with pytest.raises(ToolError) as info:  # a line of the test, pasted into an edit of the program
+        tool.run(tool.args(path="bfs.py", old="node.successors = [nodea]", new="node.successors = [nodea, b]"), ctx)
+    assert str(info.value).endswith("[That `old` text is in test_bfs.py (line 3), not in bfs.py: copy `old` from "
+                                    "bfs.py as read_file shows it.]")
+    with pytest.raises(ToolError) as info:
+        tool.run(tool.args(path="bfs.py", old="while queue:", new="while True:"), ctx)
+    assert "That `old` text is in" not in str(info.value)

@@ -45,6 +45,25 @@ class EditFileArgs(BaseModel):
     replace_all: bool = Field(False, description="replace every occurrence")
 
 
+def elsewhere(old: str, ctx: ToolContext, rel: str) -> str:
+    """A note naming another file read this session that holds `old` exactly, else "".
+
+    Small models copy a line from the file they read last (often the test) into an edit of another
+    (Qwen on QuixBugs edited `node.successors = [nodea]`, a line of the test, into the program)."""
+    for other in sorted(ctx.read_paths or ()):
+        if other == rel or not old.strip():
+            continue
+        try:
+            text = (ctx.workspace.root / other).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if (at := text.find(old)) >= 0:
+            line = text.count("\n", 0, at) + 1
+            return (f"\n[That `old` text is in {other} (line {line}), not in {rel}: copy `old` from {rel} as "
+                    f"read_file shows it.]")
+    return ""
+
+
 def edit_file(args: EditFileArgs, ctx: ToolContext) -> ToolResult:
     path = ctx.workspace.resolve(args.path, write=True)
     if path.is_dir():
@@ -55,7 +74,10 @@ def edit_file(args: EditFileArgs, ctx: ToolContext) -> ToolResult:
     original = TextFile.read(path)
     texts, note = unprefixed(ctx.workspace.rel(path), old=args.old.replace("\r\n", "\n"), new=args.new.replace("\r\n", "\n"))
     old, new = texts["old"], texts["new"]
-    matches = find(original.text, old, new, args.replace_all)
+    try:
+        matches = find(original.text, old, new, args.replace_all)
+    except ToolError as exc:
+        raise ToolError(f"{exc}{elsewhere(old, ctx, ctx.workspace.rel(path))}") from None
     updated = apply(original.text, matches)
     atomic_write(path, original.encode(original.replaced([(m.start, m.end, m.new) for m in matches])))
     rel = ctx.workspace.rel(path)
