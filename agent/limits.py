@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
+
+
+DURATION = re.compile(r"\b\d+(?:\.\d+)?s\b")
 
 
 @dataclass
@@ -24,19 +28,28 @@ class LimitState:
     steps: int = 0
     cost_usd: float = 0.0
     consecutive_errors: int = 0
-    repeats: int = 0  # how many times in a row the last call was made with the same result
+    repeats: int = 0  # how many times the last call was made with the same result since files last changed
     last_call: tuple[str, str, str] | None = None  # (tool, canonical arguments, output)
+    # Calls made since files last changed, with how often. Not only in a row: Qwen alternated a failing
+    # edit_file (old == new) with run_tests until the time limit.
+    seen: dict[tuple[str, str, str], int] = field(default_factory=dict)
 
     def note_call(self, name: str, arguments: str, output: str) -> int:
-        """Record a finished call; returns how many times in a row it has been made with this result."""
+        """Record a finished call; returns how many times it has been made with this result since
+        files last changed (see changed)."""
         try:
             canonical = json.dumps(json.loads(arguments), sort_keys=True)
         except json.JSONDecodeError:
             canonical = arguments
-        key = (name, canonical, output)
-        self.repeats = self.repeats + 1 if key == self.last_call else 1
+        key = (name, canonical, DURATION.sub("#s", output))  # a test run's timings differ run to run
+        self.repeats = self.seen[key] = self.seen.get(key, 0) + 1
         self.last_call = key
         return self.repeats
+
+    def changed(self) -> None:
+        """Files changed: the same call may now give the same result for a new reason."""
+        self.seen.clear()
+        self.repeats = 0
 
     def steps_left(self) -> int | None:
         return None if self.limits.max_steps is None else self.limits.max_steps - self.steps
@@ -49,6 +62,7 @@ class LimitState:
     def unstick(self) -> None:
         """A fresh start: past errors and repeats no longer count."""
         self.consecutive_errors, self.repeats, self.last_call = 0, 0, None
+        self.seen.clear()
 
     @property
     def deadline(self) -> float | None:
@@ -63,9 +77,9 @@ class LimitState:
             return f"cost limit reached (${self.cost_usd:.4f} of ${lim.max_cost_usd:.4f})"
         if self.deadline is not None and time.monotonic() >= self.deadline:
             return f"time limit reached ({lim.timeout_s:g}s)"
+        if self.repeats >= lim.max_repeats and self.last_call:
+            return (f"repeating: the same {self.last_call[0]} call with the same result {self.repeats} times "
+                    "with no file changed in between; stopping instead of looping")
         if self.consecutive_errors >= lim.max_consecutive_errors:
             return f"{self.consecutive_errors} consecutive failed tool steps; stopping instead of looping"
-        if self.repeats >= lim.max_repeats and self.last_call:
-            return (f"repeating: the same {self.last_call[0]} call with the same result {self.repeats} times in a "
-                    "row; stopping instead of looping")
         return None

@@ -57,9 +57,9 @@ NOTHING_CHANGED = ("[Wren] No file has changed: your edits failed (see their err
                    "failed, so the tests still fail. Read the file again, fix the code with edit_file (`old` "
                    "copied exactly from it) and run the tests; or answer that you could not fix it.]")
 VERIFY_ASKS = 2  # per turn: then the model's answer stands, whatever the tests say
-REPEATED = ("\n[You made this same call in the previous step and got the same result. Repeating it changes "
-            "nothing: use what it says, or try another tool, other arguments or another file. One more repeat "
-            "ends the turn.]")
+REPEATED = ("\n[You made this same call before and got the same result, and no file has changed since. "
+            "Repeating it changes nothing: use what it says, or try another tool, other arguments or another "
+            "file. One more repeat ends the turn.]")
 
 
 @dataclass
@@ -415,6 +415,8 @@ class Session:
         self._unverified += [path for path in result.files_changed if path not in self._unverified]
         self._edits_failed += tool_kind == "edit" and not result.ok
         self._changed_since_tests = self._changed_since_tests or bool(result.files_changed)
+        if result.files_changed:
+            self.limits.changed()
         if result.diff and result.files_changed:
             self.attempt.changes.append(result.diff)
         if tests := [path for path in result.files_changed if is_test_path(path)]:
@@ -443,6 +445,7 @@ class Session:
             self.warn(f"could not put back the change that made fewer tests pass: {exc}")
             return result
         self.baseline.waiting = True  # the files are the baseline run's again; its count stands
+        self.limits.changed()
         files = ", ".join(report.modified + report.recreated + report.removed) or "the files"
         note = REVERTED.format(files=files, now=result.tests_passed, before=self.baseline.passed)
         self._unverified = []

@@ -162,10 +162,29 @@ def test_a_repeated_call_is_pointed_out_then_ends_the_turn(calc_repo, tmp_path):
     events = drive(s, "find it", lambda e: None)
     outputs = [e.output for e in events if e.type == "tool_result"]
     assert len(outputs) == 3
-    assert "same call" not in outputs[0] and "You made this same call in the previous step" in outputs[1]
+    assert "same call" not in outputs[0] and "You made this same call before and got the same result" in outputs[1]
     result = events[-1]
     assert result.status == "limit" and result.exit_code == 5 and result.steps == 3
     assert result.summary.startswith("repeating: the same grep call with the same result 3 times")
+
+
+def test_a_call_repeated_with_others_between_and_no_change_is_a_loop_too(calc_repo, tmp_path):
+    # Qwen alternated an edit that could not apply with a test run whose timings differ, to the time limit.
+    same = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b", "new": "return a - b"}}
+    tests = {"name": "run_tests"}
+    s = make_session(calc_repo, tmp_path, [{"tool_calls": [READ_CALC]}, {"tool_calls": [same]},
+                                           {"tool_calls": [tests]}, {"tool_calls": [same]}, {"tool_calls": [tests]},
+                                           {"tool_calls": [same]}, {"content": "never reached"}], mode="auto")
+    result = drive(s, "fix add", lambda e: None)[-1]
+    assert result.status == "limit" and result.steps == 6 and result.summary.startswith(
+        "repeating: the same edit_file call with the same result 3 times with no file changed in between")
+    # A file changed in between: the same test run twice after different edits is not a loop.
+    edits = [{"name": "edit_file", "arguments": {"path": "calc.py", "old": f"return a {x} b", "new": f"return a {y} b"}}
+             for x, y in (("-", "*"), ("*", "-"), ("-", "*"))]
+    s = make_session(calc_repo, tmp_path, [{"tool_calls": [READ_CALC]}] + [
+        turn for edit in edits for turn in ({"tool_calls": [edit]}, {"tool_calls": [tests]})] + [{"content": "no"}],
+        mode="auto")
+    assert drive(s, "fix add", lambda e: None)[-1].steps == 8
 
 
 def test_a_repeat_with_a_new_result_is_not_a_loop(calc_repo, tmp_path):
