@@ -308,8 +308,11 @@ class Session:
         True when a fresh attempt starts."""
         a, left = self.attempt, self.limits.steps_left()
         if (not self.careful or not self._tests_failed or a.number >= MAX_ATTEMPTS
-                or (left is not None and left < MIN_STEPS) or a.compactions != self.context.compactions):
+                or (left is not None and left < MIN_STEPS)):
             return False
+        # A compaction since the attempt began evicted its start (and the user's message, which the
+        # summary block keeps as the task): then all that is left of the attempt goes.
+        start = a.start if a.compactions == self.context.compactions else 0
         if self._files_changed and a.checkpoint is not None:
             try:
                 undo(self.workspace.root, self.id, a.checkpoint)
@@ -317,11 +320,11 @@ class Session:
                 self.warn(f"no fresh attempt: the files could not be put back ({exc})")
                 return False
         messages = self.context.manager.messages
-        dropped = len(messages) - a.start
-        del messages[a.start:]
+        dropped = len(messages) - start
+        del messages[start:]
         self.emit(AttemptRestarted(number=a.number + 1, dropped=dropped, reason=why))
         note = a.note(why)
-        self.attempt = Attempt(number=a.number + 1, start=a.start, compactions=a.compactions,
+        self.attempt = Attempt(number=a.number + 1, start=start, compactions=self.context.compactions,
                                checkpoint=a.checkpoint)
         self._reset_attempt()
         self.limits.unstick()

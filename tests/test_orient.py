@@ -151,3 +151,30 @@ def test_the_tui_context_view_drops_a_restarted_attempt():
                   AttemptRestarted(number=2, dropped=2, reason="stuck"), UserMessage(text="[Wren] Attempt 2")]:
         view.apply(event)
     assert [item.text for item in view.items] == ["fix it", "[Wren] Attempt 2"]
+
+
+def test_a_fresh_attempt_still_starts_after_a_compaction_in_the_attempt(calc_repo, tmp_path):
+    (calc_repo / "notes.txt").write_text("".join(f"note line {i}: nothing about add here\n" for i in range(150)))
+    grep = {"name": "grep", "arguments": {"pattern": "nothing like this"}}
+    fix = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b", "new": "return a + b"}}
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps({"window": 4500, "turns": [
+        {"tool_calls": [{"name": "read_file", "arguments": {"path": "notes.txt"}}]},  # fills the window
+        {"tool_calls": [grep]}, {"tool_calls": [grep]}, {"tool_calls": [grep]},
+        {"expect": ["Attempt 2 of 3"], "absent": ["note line 5:"], "tool_calls": [fix]},
+        {"tool_calls": [{"name": "run_tests"}]}, {"content": "fixed"}]}))
+    from wren.agent.approval import Policy
+    from wren.agent.limits import Limits
+    from wren.agent.models.scripted import ScriptedBackend
+    from wren.agent.ops import Shutdown, UserInput
+    from wren.agent.session import Session, SessionConfig
+    from wren.tools.base import default_registry
+
+    s = Session(SessionConfig(root=calc_repo, backend=ScriptedBackend(script), registry=default_registry(),
+                              policy=Policy(mode="auto"), careful=True, limits=Limits(max_steps=12)))
+    s.submit(UserInput(text="The test in test_calc.py fails; fix calc.py."))
+    s.submit(Shutdown())
+    events = list(s.events())
+    kinds = [e.type for e in events]
+    assert "context_compacted" in kinds and kinds.index("context_compacted") < kinds.index("attempt_restarted")
+    assert events[-1].status == "success" and (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
