@@ -8,7 +8,7 @@ from typing import Any
 
 from acp.exceptions import RequestError
 from acp.meta import PROTOCOL_VERSION
-from acp.schema import (AgentCapabilities, ClientCapabilities, Implementation, InitializeResponse,
+from acp.schema import (AgentCapabilities, ClientCapabilities, Implementation, InitializeResponse, McpCapabilities,
                         LoadSessionResponse, NewSessionResponse, PromptCapabilities, PromptResponse,
                         SessionCapabilities, SessionCloseCapabilities, SetSessionConfigOptionResponse)
 
@@ -74,6 +74,8 @@ class WrenAgent:
             protocol_version=PROTOCOL_VERSION,
             agent_capabilities=AgentCapabilities(
                 load_session=True, prompt_capabilities=PromptCapabilities(embedded_context=True),
+                # Wren starts stdio and HTTP MCP servers (protocol/factory.py); SSE ones it skips.
+                mcp_capabilities=McpCapabilities(http=True, sse=False),
                 session_capabilities=SessionCapabilities(close=SessionCloseCapabilities())),
             agent_info=Implementation(name="wren", title="Wren", version=__version__))
 

@@ -28,6 +28,8 @@ def test_bad_lines_get_errors_and_the_server_keeps_serving(agent, calc_repo):
     assert result["protocolVersion"] == 1
     assert result["agentCapabilities"]["loadSession"] is True
     assert result["agentCapabilities"]["promptCapabilities"]["embeddedContext"] is True
+    # Spec-following editors send HTTP MCP servers only to agents that say they take them.
+    assert result["agentCapabilities"]["mcpCapabilities"] == {"http": True, "sse": False}
     assert result["agentInfo"]["name"] == "wren"
 
     agent.send({"jsonrpc": "2.0", "id": 41})
