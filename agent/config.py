@@ -41,6 +41,8 @@ class McpServerConfig(BaseModel):
     env: dict[str, str] = Field(default_factory=dict)
     url: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
+    # Seconds the server has to start and list its tools; after that Wren goes on without it.
+    startup_timeout_s: float = Field(30.0, gt=0, le=600)
 
     @model_validator(mode="after")
     def _one_transport(self) -> "McpServerConfig":

@@ -88,16 +88,16 @@ def run_headless(args: argparse.Namespace) -> int:
     session.submit(UserInput(text=prompt))
     session.submit(Shutdown())
     result = _consume(session, fmt, args.include_diff)
-    if session.cfg.mcp is not None:
-        session.cfg.mcp.close()
+    # The result first: stopping MCP servers may take seconds, and must never cost the user the result.
     if result is None:
         sys.stderr.write("wren: the session ended without a result\n")
-        return ExitCode.NOT_FINISHED
-    if fmt == "json":
+    elif fmt == "json":
         print(result.model_dump_json(exclude={"ts"}))
     elif fmt == "text" and result.summary:
         print(result.summary)
-    return result.exit_code
+    if session.cfg.mcp is not None:
+        session.cfg.mcp.close()
+    return ExitCode.NOT_FINISHED if result is None else result.exit_code
 
 
 def _consume(session, fmt: str, include_diff: bool) -> Result | None:

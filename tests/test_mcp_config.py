@@ -5,7 +5,7 @@ import json
 import sys
 from pathlib import Path
 
-from conftest import wren, write_script
+from conftest import alive, wait_until, wren, write_script
 
 TESTS = Path(__file__).parent
 NOTES = TESTS / "acp_mcp_server.py"  # FastMCP over stdio: add_note (mutating), count_notes (read-only)
@@ -118,6 +118,22 @@ def test_a_server_that_cannot_start_is_one_warning(calc_repo, tmp_path):
     assert len(warnings) == 1 and warnings[0]["kind"] == "warning" and not warnings[0]["fatal"]
     assert "MCP server broken did not start" in warnings[0]["message"]
     assert "no-such-server" in warnings[0]["message"]
+
+
+def test_a_server_that_never_answers_is_one_warning_and_the_run_ends_with_its_result(calc_repo, tmp_path):
+    pid = tmp_path / "silent.pid"
+    silent = {"command": sys.executable, "startup_timeout_s": 2,
+              "args": ["-c", f"import os, time; open({str(pid)!r}, 'w').write(str(os.getpid())); time.sleep(3600)"]}
+    configure(calc_repo, tmp_path, silent=silent)
+    model = write_script(tmp_path / "s.json", [{"content": "Done."}])
+    run = wren("run", "go on", "--model", model, "--output-format", "json", cwd=calc_repo)
+    assert run.code == 0 and run.json["status"] == "success", run.stderr  # the result, on stdout
+    assert "Traceback" not in run.stderr and "Error" not in run.stderr
+    assert run.stderr.count("MCP server silent") == 1 and "no answer within 2s" in run.stderr
+    wait_until(lambda: not alive(int(pid.read_text())))  # and the server process is gone
+    listed = wren("mcp", "list", cwd=calc_repo)
+    assert listed.code == 0 and "Traceback" not in listed.stderr
+    assert any(line.startswith("silent") and "no answer within 2s" in line for line in listed.stdout.splitlines())
 
 
 def test_mcp_list_shows_servers_status_and_tools(calc_repo, tmp_path):

@@ -61,9 +61,9 @@ class McpServer:
         ready: asyncio.Future[list[mcp_types.Tool]] = asyncio.get_running_loop().create_future()
         self._task = asyncio.create_task(self._serve(ready), name=f"mcp-{self.name}")
         try:
-            self.tools = await asyncio.wait_for(asyncio.shield(ready), START_TIMEOUT_S)
+            self.tools = await asyncio.wait_for(asyncio.shield(ready), self.spec.startup_timeout_s)
         except BaseException as exc:
-            self.error = _reason(exc)
+            self.error = _reason(exc, self.spec.startup_timeout_s)
             await self.stop()
             raise
 
@@ -113,10 +113,16 @@ class McpServer:
     async def stop(self) -> None:
         if self._stop is not None:
             self._stop.set()
-        if self._task is None:
+        if self._task is None or self._task.done():
             return
+        if self.session is None:
+            # Never started (or lost): no session to close politely; a server that never answered
+            # would only make us wait. Cancelling closes its streams and ends its process.
+            self._task.cancel()
         try:
             await asyncio.wait_for(self._task, STOP_TIMEOUT_S)
+        except asyncio.CancelledError:
+            pass  # the cancel above took effect
         except asyncio.TimeoutError:
             log.warning("MCP server %s did not stop in %ss", self.name, STOP_TIMEOUT_S)
 
@@ -145,11 +151,11 @@ async def _all_tools(session: ClientSession) -> list[mcp_types.Tool]:
             return tools
 
 
-def _reason(exc: BaseException) -> str:
+def _reason(exc: BaseException, waited_s: float = START_TIMEOUT_S) -> str:
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
-        return f"no answer within {START_TIMEOUT_S:g}s"
+        return f"no answer within {waited_s:g}s"
     if isinstance(exc, BaseExceptionGroup):
-        return "; ".join(_reason(e) for e in exc.exceptions)
+        return "; ".join(_reason(e, waited_s) for e in exc.exceptions)
     if isinstance(exc, McpError):
         return exc.error.message
     return str(exc) or type(exc).__name__
@@ -218,7 +224,7 @@ class McpHost:
         self._closed = False
 
     def start(self) -> list[Tool]:
-        """Start every server at once (each within START_TIMEOUT_S); the tools of those that run."""
+        """Start every server at once (each within its startup_timeout_s); the tools of those that run."""
         submit(self._thread.loop, self._start_all).result()
         return [as_tool(self, server, spec) for server in self.servers if server.session for spec in server.tools]
 
@@ -268,8 +274,8 @@ class McpHost:
         stopping = submit(self._thread.loop, lambda: asyncio.gather(*(s.stop() for s in self.servers)))
         try:
             stopping.result(timeout=STOP_TIMEOUT_S + 1)
-        except TimeoutError:
-            log.warning("MCP servers did not stop in %ss", STOP_TIMEOUT_S)
+        except Exception as exc:  # noqa: BLE001 - closing must end the run quietly: the result is out already
+            log.warning("MCP servers did not stop cleanly in %ss (%s)", STOP_TIMEOUT_S, type(exc).__name__)
         self._thread.stop(STOP_TIMEOUT_S)
         for errlog in self._errlogs.values():
             errlog.close()
