@@ -16,6 +16,18 @@ class ExitCode:
     INTERRUPTED = 130
 
 
+class StreamStopped(BaseException):
+    """Raised by a reply's delta callback to stop the reply mid-stream: the user interrupted, or the
+    run's time limit passed. A BaseException, so that a backend's mapping of provider errors
+    (`except Exception`) lets it through; backends close the stream on the way out.
+
+    `status` is the turn's ending: "interrupted" or "limit"."""
+
+    def __init__(self, status: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
 class WrenError(Exception):
     """A fatal error with a kind, a message for people and an exit code."""
 

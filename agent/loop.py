@@ -5,7 +5,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from wren.agent.errors import ModelError
+from wren.agent.errors import ModelError, StreamStopped
 from wren.agent.events import AssistantDelta, AssistantMessage, Status, UsageEvent
 from wren.agent.messages import Message, redacted
 from wren.agent.models.base import ModelReply
@@ -31,7 +31,10 @@ def run_turn(s: "Session") -> TurnOutcome:
             if s.limits.stuck() and s.fresh_attempt("it was stuck: " + why.split(";")[0]):
                 continue
             return TurnOutcome("limit", reason=why)
-        reply = call_model(s)
+        try:
+            reply = call_model(s)
+        except StreamStopped as stop:
+            return TurnOutcome(stop.status, reason=stop.reason)  # type: ignore[arg-type]
         s.limits.steps += 1
         s.record(Message(role="assistant", content=reply.content, tool_calls=reply.tool_calls),
                  AssistantMessage(content=reply.content, tool_calls=reply.tool_calls))
@@ -66,10 +69,19 @@ def call_model(s: "Session") -> ModelReply:
     policy = s.backend.retry
     s.make_room()
     overflowed, attempt = False, 0  # separate: a compaction retry does not use up a backoff attempt
+
+    def on_delta(text: str) -> None:
+        # Checked at every chunk, so an interrupt or the time limit cuts a reply within a chunk.
+        if s.interrupt.is_set():
+            raise StreamStopped("interrupted", "interrupted by the user")
+        if (why := s.limits.exceeded()) and why.startswith("time limit"):
+            raise StreamStopped("limit", why)
+        if text:
+            s.emit(AssistantDelta(text=text))  # logged as it comes: a cut reply keeps what arrived
+
     while True:
         try:
-            reply = s.backend.complete(redacted(s.context.manager.prompt()), s.offered_tools(),
-                                       lambda text: s.emit(AssistantDelta(text=text)))
+            reply = s.backend.complete(redacted(s.context.manager.prompt()), s.offered_tools(), on_delta)
             break
         except ModelError as exc:
             if exc.kind == "context_window" and not overflowed:

@@ -119,6 +119,7 @@ class LocalBackend:
             first = first or time.perf_counter()
             text += chunk["choices"][0]["text"]
             generated += 1
+            on_delta("")  # a heartbeat per token: the caller may stop generation here (StreamStopped)
             streamer.feed(text)
         done = time.perf_counter()
         self.last = StepStats(text, (first or done) - started, generated, done - (first or done))

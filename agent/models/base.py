@@ -25,6 +25,8 @@ class RetryPolicy:
         return min(self.max_delay_s, self.base_delay_s * (2 ** attempt))
 
 
+# Called with each piece of reply text as it arrives, and with "" at least once per chunk or token
+# received (a heartbeat): the caller stops the reply by raising StreamStopped (agent/errors.py) from it.
 OnDelta = Callable[[str], None]
 
 

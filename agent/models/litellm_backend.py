@@ -69,16 +69,20 @@ class LiteLLMBackend:
             # OpenAI-compatible local servers need some key, any key.
             if self.provider == "openai" and not os.environ.get("OPENAI_API_KEY"):
                 kwargs["api_key"] = "sk-local"
+        stream = None
         try:
             chunks = []
-            for chunk in litellm.completion(**kwargs):
+            stream = litellm.completion(**kwargs)
+            for chunk in stream:
                 chunks.append(chunk)
                 delta = chunk.choices[0].delta.content if chunk.choices else None
-                if delta:
-                    on_delta(delta)
+                on_delta(delta or "")  # "" too: the caller may stop the stream at any chunk
             response = litellm.stream_chunk_builder(chunks, messages=kwargs["messages"])
         except Exception as exc:
             raise from_litellm(exc, self.name) from exc
+        finally:
+            if stream is not None and callable(getattr(stream, "close", None)):
+                stream.close()  # a stopped reply closes its HTTP stream now, not when collected
         return self._reply(response)
 
     def _reply(self, response) -> ModelReply:

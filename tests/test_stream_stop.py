@@ -1,0 +1,76 @@
+"""An interrupt or the time limit cuts a streaming reply at its next chunk, closes the stream and
+ends the turn with a result: against a server that streams one chunk a second for ten minutes."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from conftest import WREN, clean_env, wait_until, wren
+
+CHUNK = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
+         "choices": [{"index": 0, "delta": {"content": "word "}}]}
+
+
+class SlowStream(BaseHTTPRequestHandler):
+    """Answers every POST with an SSE stream of one chunk a second for ten minutes."""
+    closed: list[float] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        try:
+            for _ in range(600):
+                self.wfile.write(f"data: {json.dumps(CHUNK)}\n\n".encode())
+                self.wfile.flush()
+                time.sleep(1)
+        except (BrokenPipeError, ConnectionResetError):
+            SlowStream.closed.append(time.monotonic())  # the client hung up
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def slow_server():
+    SlowStream.closed = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowStream)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+
+
+def deltas(repo, session_id: str) -> str:
+    log = repo / ".wren" / "sessions" / f"{session_id}.jsonl"
+    return "".join(e["text"] for e in map(json.loads, log.read_text().splitlines()) if e["type"] == "assistant_delta")
+
+
+def test_the_time_limit_cuts_a_stream_and_the_run_ends_with_its_result(calc_repo, slow_server):
+    # timeout= is a hang guard for the test: before the fix the run went on for ten minutes.
+    run = wren("run", "hello", "--model", "openai/m", "--api-base", slow_server, "--timeout", "3",
+               "--output-format", "json", cwd=calc_repo, timeout=120)
+    assert run.code == 5 and run.json["status"] == "limit", run.stderr
+    assert run.json["summary"].startswith("time limit reached")
+    assert "word word" in deltas(calc_repo, run.json["session_id"])  # what arrived is kept
+    wait_until(lambda: SlowStream.closed)  # and the HTTP stream was closed
+
+
+def test_one_ctrl_c_cuts_a_stream_and_the_run_ends_interrupted(calc_repo, slow_server):
+    proc = subprocess.Popen([str(WREN), "run", "hello", "--model", "openai/m", "--api-base", slow_server,
+                             "--output-format", "json"], cwd=calc_repo, env=clean_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sessions = calc_repo / ".wren" / "sessions"
+    wait_until(lambda: any("assistant_delta" in p.read_text() for p in sessions.glob("*.jsonl")))
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)  # a hang guard, as above
+    assert proc.returncode == 130, err
+    result = json.loads(out.splitlines()[-1])
+    assert result["status"] == "interrupted" and "Traceback" not in err
+    wait_until(lambda: SlowStream.closed)
