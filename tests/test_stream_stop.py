@@ -74,3 +74,17 @@ def test_one_ctrl_c_cuts_a_stream_and_the_run_ends_interrupted(calc_repo, slow_s
     result = json.loads(out.splitlines()[-1])
     assert result["status"] == "interrupted" and "Traceback" not in err
     wait_until(lambda: SlowStream.closed)
+
+
+def test_an_acp_cancel_cuts_a_stream_and_answers_the_prompt_cancelled(calc_repo, slow_server):
+    from acp_client import running
+
+    with running("--model", "openai/m", "--api-base", slow_server, cwd=calc_repo) as client:
+        client.initialize()
+        sid = client.new_session(calc_repo)
+        id_ = client.start_prompt(sid, "hello")
+        client.until(lambda: client.updates(sid, "agent_message_chunk"), timeout=60)
+        client.notify("session/cancel", {"sessionId": sid})
+        assert client.wait(id_, timeout=60)["result"]["stopReason"] == "cancelled"  # 60: a hang guard
+        wait_until(lambda: SlowStream.closed)
+        client.close()
