@@ -246,3 +246,26 @@ def test_an_edit_whose_old_text_is_in_another_read_file_names_that_file(tmp_path
     with pytest.raises(ToolError) as info:
         tool.run(tool.args(path="bfs.py", old="while queue:", new="while True:"), ctx)
     assert "That `old` text is in" not in str(info.value)
+
+
+TOKEN = "ghp_" + "a1B2c3D4" * 5  # a GitHub token's shape
+
+
+def test_a_redaction_placeholder_is_never_written_over_the_secret(tmp_path):
+    (tmp_path / "config.yml").write_text(f"name: demo\ngithub_token: {TOKEN}\n")
+    shown = call(tmp_path, "read_file", path="config.yml").output
+    assert TOKEN not in shown and "[redacted GitHub token]" in shown  # what the model sees
+    # The model writes the file back from what it saw: the token stays, the placeholder never lands.
+    call(tmp_path, "write_file", path="config.yml",
+         content="name: demo2\ngithub_token: [redacted GitHub token]\n")
+    assert (tmp_path / "config.yml").read_text() == f"name: demo2\ngithub_token: {TOKEN}\n"
+    call(tmp_path, "edit_file", path="config.yml", old="name: demo2\ngithub_token: [redacted GitHub token]",
+         new="name: demo3\ngithub_token: [redacted GitHub token]\nretries: 3")
+    assert (tmp_path / "config.yml").read_text() == f"name: demo3\ngithub_token: {TOKEN}\nretries: 3\n"
+    # A placeholder that stands for nothing in the file (or for two values) is refused, nothing written.
+    with pytest.raises(ToolError, match=r"\[redacted GitHub token\] is a placeholder .* stands for no value"):
+        call(tmp_path, "write_file", path="new.yml", content="token: [redacted GitHub token]\n")
+    assert not (tmp_path / "new.yml").exists()
+    (tmp_path / "two.yml").write_text(f"a: {TOKEN}\nb: {TOKEN[:-1]}Z\n")
+    with pytest.raises(ToolError, match="several different values"):
+        call(tmp_path, "edit_file", path="two.yml", old="a: [redacted GitHub token]", new="a: x")

@@ -9,6 +9,7 @@ from wren.tools.base import Tool, ToolContext, ToolResult
 from wren.tools.errors import ToolError
 from wren.tools.fileio import TextFile, atomic_write, unified_diff
 from wren.tools.matching import apply, find, line_no
+from wren.tools.redact import PLACEHOLDER, PlaceholderError, restore
 
 
 def line_prefix(rel: str) -> re.Pattern:
@@ -45,6 +46,15 @@ class EditFileArgs(BaseModel):
     replace_all: bool = Field(False, description="replace every occurrence")
 
 
+def secrets_back(text: str, source: str) -> str:
+    """`text` with the redaction placeholders the model copied put back to the secrets of `source`
+    (the file as it is), or a ToolError saying what to do; see redact.restore."""
+    try:
+        return restore(text, source)
+    except PlaceholderError as exc:
+        raise ToolError(f"{exc}. Nothing was changed.") from None
+
+
 def elsewhere(old: str, ctx: ToolContext, rel: str) -> str:
     """A note naming another file read this session that holds `old` exactly, else "".
 
@@ -73,7 +83,7 @@ def edit_file(args: EditFileArgs, ctx: ToolContext) -> ToolResult:
     ctx.require_read(ctx.workspace.rel(path), "edit")
     original = TextFile.read(path)
     texts, note = unprefixed(ctx.workspace.rel(path), old=args.old.replace("\r\n", "\n"), new=args.new.replace("\r\n", "\n"))
-    old, new = texts["old"], texts["new"]
+    old, new = secrets_back(texts["old"], original.text), secrets_back(texts["new"], original.text)
     try:
         matches = find(original.text, old, new, args.replace_all)
     except ToolError as exc:
@@ -110,6 +120,8 @@ def write_file(args: WriteFileArgs, ctx: ToolContext) -> ToolResult:
         raise ToolError(f"{args.path} is a directory; name a file")
     rel = ctx.workspace.rel(path)
     texts, note = unprefixed(rel, content=args.content)
+    if PLACEHOLDER.search(texts["content"]):  # read the file only when a placeholder needs it
+        texts["content"] = secrets_back(texts["content"], TextFile.read(path).text if path.is_file() else "")
     args = args.model_copy(update=texts)
     if path.exists():
         ctx.require_read(rel, "rewrite")

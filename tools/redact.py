@@ -46,6 +46,42 @@ def redact(text: str, env: dict[str, str] | None = None) -> str:
     return text
 
 
+PLACEHOLDER = re.compile(r"\[redacted (?:\$[A-Za-z_][A-Za-z0-9_]*|[A-Za-z][A-Za-z0-9 ]*)\]")
+
+
+class PlaceholderError(ValueError):
+    """A placeholder in text to be written that cannot be put back to one secret value."""
+
+
+def restore(text: str, source: str, env: dict[str, str] | None = None) -> str:
+    """`text`, written by a model that was shown `source` redacted, with each placeholder put back to
+    the secret value it stands for in `source`, so a placeholder is never written over a secret.
+
+    Raises PlaceholderError when a placeholder stands for no value in `source` (the model copied it
+    from elsewhere) or for several different ones (which one it meant cannot be told)."""
+    if not PLACEHOLDER.search(text):
+        return text
+    meaning: dict[str, set[str]] = {}
+    for name, value in secret_values(env).items():
+        if value in source:
+            meaning.setdefault(f"[redacted ${name}]", set()).add(value)
+    for kind, pattern in KEY_FORMATS.items():
+        for found in pattern.finditer(source):
+            meaning.setdefault(f"[redacted {kind}]", set()).add(found.group(0))
+
+    def put_back(match: re.Match[str]) -> str:
+        values = meaning.get(match.group(0), set())
+        if len(values) != 1:
+            where = "several different values" if values else "no value"
+            raise PlaceholderError(
+                f"{match.group(0)} is a placeholder Wren showed instead of a secret, and here it stands for {where} "
+                "of the file, so it cannot be written: leave the lines holding it out of the edit (change the "
+                "lines around them), or leave the value for the user to fill in")
+        return next(iter(values))
+
+    return PLACEHOLDER.sub(put_back, text)
+
+
 def redact_data(value: Any) -> Any:
     """Every string inside dicts and lists redacted; what is not a string is left as it is."""
     if isinstance(value, str):
