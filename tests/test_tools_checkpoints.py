@@ -229,3 +229,24 @@ def test_wren_undo_errors_are_clear(calc_repo):
     assert listed.code == 0 and "before: edit_file" in listed.stdout and "before: run_tests" not in listed.stdout
     with pytest.raises(CheckpointError, match="no checkpoints for session nope"):
         undo(calc_repo, "nope")
+
+
+def test_undo_never_removes_a_file_the_checkpoints_ignore_rules_hid(calc_repo, tmp_path):
+    # The user's untracked data/big.csv is ignored; the agent edits .gitignore so that it no longer is.
+    (calc_repo / ".gitignore").write_text("data/\n")
+    git(calc_repo, "add", ".gitignore")
+    git(calc_repo, *USER, "commit", "-qm", "ignore data")
+    (calc_repo / "data").mkdir()
+    (calc_repo / "data" / "big.csv").write_text("a,b\n1,2\n")
+    model = write_script(tmp_path / "s.json", [
+        edit("data/", "build/", path=".gitignore"),
+        {"tool_calls": [{"name": "write_file", "arguments": {"path": "made.txt", "content": "new\n"}}]},
+        {"content": "done"}])
+    run = wren("run", "tidy", "--model", model, "--approval", "auto", "--output-format", "json", cwd=calc_repo)
+    assert run.code == 0, run.stderr
+    undone = wren("undo", "1", cwd=calc_repo)
+    assert undone.code == 0, undone.stderr
+    assert (calc_repo / ".gitignore").read_text() == "data/\n"
+    assert (calc_repo / "data" / "big.csv").read_text() == "a,b\n1,2\n"  # the user's file stays
+    assert "kept      data/big.csv (ignored when the checkpoint was taken" in undone.stdout
+    assert "removed   made.txt" in undone.stdout and not (calc_repo / "made.txt").exists()

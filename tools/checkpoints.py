@@ -15,6 +15,7 @@ import os
 import time
 from pathlib import Path
 
+import pathspec
 from pydantic import BaseModel
 
 from wren.tools.fileio import atomic_write
@@ -41,6 +42,8 @@ class UndoReport(BaseModel):
     modified: list[str]   # changed since the checkpoint, now back as they were
     recreated: list[str]  # deleted since the checkpoint, now back
     removed: list[str]    # created since the checkpoint, now gone
+    # Not in the checkpoint but ignored by its .gitignore files: it may well predate it, so it stays.
+    kept: list[str] = []
     saved_as: int | None  # the checkpoint that holds the state from before this undo; None when nothing changed
 
     def text(self) -> str:
@@ -49,6 +52,7 @@ class UndoReport(BaseModel):
         lines += [f"  restored  {p}" for p in self.modified]
         lines += [f"  recreated {p}" for p in self.recreated]
         lines += [f"  removed   {p}" for p in self.removed]
+        lines += [f"  kept      {p} (ignored when the checkpoint was taken, so it may be older)" for p in self.kept]
         if self.saved_as is None:
             lines.append("  (the files were already as at that checkpoint; nothing changed, so nothing was saved)")
         else:
@@ -190,6 +194,21 @@ def _pick(mine: dict[int, CheckpointInfo], n: int | None, now: str) -> Checkpoin
     return mine[n]
 
 
+def ignored_by(store: Store, entries: Entries, path: str) -> bool:
+    """Whether the .gitignore files among `entries` (a checkpoint's files) ignore `path`.
+
+    A file the checkpoint lacks was either created after it or was ignored then; only the first may
+    be removed by undo, whatever the ignore rules say now (the agent may have edited .gitignore)."""
+    for name, (_, sha) in entries.items():
+        folder, _, base = name.rpartition("/")
+        if base != ".gitignore" or not path.startswith(f"{folder}/" if folder else ""):
+            continue
+        spec = pathspec.GitIgnoreSpec.from_lines(store.blob(sha).decode("utf-8", errors="replace").splitlines())
+        if spec.match_file(path[len(folder) + 1:] if folder else path):
+            return True
+    return False
+
+
 def undo(root: Path, session_id: str | None = None, n: int | None = None) -> UndoReport:
     """Restore the files of checkpoint n of a session (default: the latest session).
 
@@ -203,7 +222,9 @@ def undo(root: Path, session_id: str | None = None, n: int | None = None) -> Und
     changed = chosen.tree != now
     saved = _save(store, chosen.session_id, f"undo to {chosen.n}", now).n if changed else None
     target = store.tree_entries(chosen.commit)
-    removed = sorted(set(current) - set(target))
+    unseen = set(current) - set(target)
+    kept = sorted(p for p in unseen if ignored_by(store, target, p))
+    removed = sorted(unseen - set(kept))
     recreated = sorted(set(target) - set(current))
     modified = sorted(p for p in set(current) & set(target) if current[p] != target[p])
     for rel in sorted(removed, reverse=True):
@@ -213,4 +234,4 @@ def undo(root: Path, session_id: str | None = None, n: int | None = None) -> Und
     cut = len(store.prefix())  # report paths from the workspace root, as the tools name them
     return UndoReport(session_id=chosen.session_id, checkpoint=chosen.n, label=chosen.label,
                       modified=[p[cut:] for p in modified], recreated=[p[cut:] for p in recreated],
-                      removed=[p[cut:] for p in removed], saved_as=saved)
+                      removed=[p[cut:] for p in removed], kept=[p[cut:] for p in kept], saved_as=saved)
