@@ -21,7 +21,10 @@ from wren.tools.output import cap
 from wren.tools.process import run
 from wren.tools.testparse import parse
 
-TEST_TIMEOUT_S = 600.0
+TEST_TIMEOUT_S = 600.0  # the whole suite
+# A test file or test: a run this long has a test that never ends (two QuixBugs programs loop forever
+# when buggy), and each minute it runs is a minute the agent cannot work.
+TARGET_TIMEOUT_S = 120.0
 RAW_CHARS = 8_000  # of the runner's own output, after the summary
 PYTHON_MARKERS = ("pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini", "conftest.py", "setup.py")
 NPM_PLACEHOLDER = "no test specified"
@@ -155,13 +158,21 @@ def run_tests(args: RunTestsArgs, ctx: ToolContext) -> ToolResult:
     runner = detect_runner(root, configured)
     target, note = usable_target(args.target, runner, ctx)
     command = with_target(runner, target, ctx) if target else runner.command
-    done = run(command, root, ctx.time_left(TEST_TIMEOUT_S), ctx.interrupt, ctx.sandbox)
+    limit = ctx.time_left(TARGET_TIMEOUT_S if target else TEST_TIMEOUT_S)
+    if runner.name == "pytest":
+        # pytest's faulthandler_timeout: a test still running halfway to the limit prints its stack, so a
+        # run killed for looping shows where the loop is.
+        command = command.replace(" -m pytest ", f" -m pytest -o faulthandler_timeout={max(1, int(limit // 2))} ", 1)
+    done = run(command, root, limit, ctx.interrupt, ctx.sandbox)
     outcome = parse(done.output, runner.name)
     status = f"killed: {done.killed}" if done.killed else f"exit code {done.exit_code}"
     parts = [f"$ {command}"] + [note] * bool(note)
     if outcome:
         parts.append(outcome.summary())
     parts.append(f"[{status}, {done.duration_s:.1f}s]")
+    if done.killed.startswith("timed out"):
+        parts.append("[The tests did not finish in time: a test may loop forever. Where a stack dump "
+                     "(\"Timeout\" ... \"most recent call first\") is below, it shows where it was running.]")
     full = done.output.rstrip("\n")
     if outcome and outcome.first_report:
         # The summary names every failure; of the runner's report only the first failure's traceback
