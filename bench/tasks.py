@@ -36,11 +36,12 @@ def run_wren(workspace: Path, name: str, model: Path, log_dir: Path, timeout_s: 
     """Wren headless on one task: its result object's numbers, as a row."""
     log = log_dir / f"wren-{name}.jsonl"
     started = time.monotonic()
-    with log.open("w") as out:
+    # stderr kept beside the log: a run that dies at start (a missing module) must say why.
+    with log.open("w") as out, log.with_suffix(".err").open("w") as err:
         done = subprocess.run([str(WREN), "run", quixbugs.prompt(name), "--model", f"local:{model}",
                                "--approval", "auto", "--max-steps", str(STEP_LIMIT), "--timeout", str(timeout_s),
                                "--output-format", "stream-json"], cwd=workspace, stdout=out,
-                              stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+                              stderr=err, stdin=subprocess.DEVNULL)
     wall = time.monotonic() - started
     result = next((json.loads(line) for line in reversed(log.read_text().splitlines())
                    if '"type": "result"' in line or '"type":"result"' in line), {})
