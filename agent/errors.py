@@ -14,6 +14,7 @@ class ExitCode:
     DENIED = 4
     LIMIT = 5
     INTERRUPTED = 130
+    TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process that SIGTERM ended
 
 
 class StreamStopped(BaseException):

@@ -84,10 +84,22 @@ def run_headless(args: argparse.Namespace) -> int:
         sys.stderr.write("\nwren: interrupting (Ctrl+C again to quit at once)\n")
         session.submit(Interrupt())
 
+    terminated = []
+
+    def on_sigterm(signum, frame):
+        # What timeout, docker stop and CI cancellation send: stop as for Ctrl+C (the running command's
+        # processes are killed), still print the result, and exit 143 as a process ended by SIGTERM does.
+        terminated.append(signum)
+        sys.stderr.write("\nwren: terminated (SIGTERM); stopping\n")
+        session.submit(Interrupt())
+
     signal.signal(signal.SIGINT, on_sigint)
+    signal.signal(signal.SIGTERM, on_sigterm)
     session.submit(UserInput(text=prompt))
     session.submit(Shutdown())
     result = _consume(session, fmt, args.include_diff)
+    if result is not None and terminated:
+        result = result.model_copy(update={"exit_code": ExitCode.TERMINATED})
     # The result first: stopping MCP servers may take seconds, and must never cost the user the result.
     if result is None:
         sys.stderr.write("wren: the session ended without a result\n")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from acp.helpers import tool_terminal_ref
+from acp.schema import EnvVariable
 
 from wren.tools.base import Tool, ToolContext, ToolResult
 from wren.tools.edit import EditFileArgs, WriteFileArgs
@@ -19,6 +20,7 @@ from wren.tools.fileio import TextFile, unified_diff
 from wren.tools.files import MAX_READ_LINES, ReadFileArgs
 from wren.tools.matching import apply, find
 from wren.tools.output import cap, clean_terminal
+from wren.tools.process import NONINTERACTIVE
 from wren.tools.redact import redact
 from wren.tools.shell import DEFAULT_TIMEOUT_S, ShellArgs
 from wren.protocol.bridge import Bridge
@@ -108,6 +110,7 @@ def terminal_shell(bridge: Bridge, local: Tool) -> Tool:
         argv = ctx.sandbox.wrap(["bash", "-c", args.command], ctx.workspace.root)
         created = bridge.call(lambda: client.create_terminal(
             session_id=sid, command=argv[0], args=argv[1:], cwd=str(ctx.workspace.root),
+            env=[EnvVariable(name=k, value=v) for k, v in NONINTERACTIVE.items()],
             output_byte_limit=OUTPUT_BYTES), "terminal/create", ctx)
         tid = created.terminal_id
         bridge.show(ctx.call_id, [tool_terminal_ref(tid)])

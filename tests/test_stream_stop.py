@@ -88,3 +88,22 @@ def test_an_acp_cancel_cuts_a_stream_and_answers_the_prompt_cancelled(calc_repo,
         assert client.wait(id_, timeout=60)["result"]["stopReason"] == "cancelled"  # 60: a hang guard
         wait_until(lambda: SlowStream.closed)
         client.close()
+
+
+def test_sigterm_kills_the_running_command_prints_the_result_and_exits_143(calc_repo, tmp_path):
+    from conftest import processes_with, write_script
+
+    (calc_repo / "wren.toml").write_text('[sandbox]\nmode = "off"\n')  # auto runs shell without bubblewrap
+    model = write_script(tmp_path / "s.json", [
+        {"tool_calls": [{"name": "shell", "arguments": {"command": "sleep 86405"}}]}, {"content": "never"}])
+    proc = subprocess.Popen([str(WREN), "run", "wait", "--model", model, "--approval", "auto",
+                             "--output-format", "json"], cwd=calc_repo, env=clean_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_until(lambda: processes_with("86405", below=proc.pid) or proc.poll() is not None)
+    assert proc.poll() is None, proc.communicate()  # the command runs, and wren with it
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)  # a hang guard
+    assert proc.returncode == 143, err
+    result = json.loads(out.splitlines()[-1])
+    assert result["status"] == "interrupted" and result["exit_code"] == 143 and "Traceback" not in err
+    wait_until(lambda: not processes_with("86405"))

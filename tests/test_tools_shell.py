@@ -79,6 +79,21 @@ def test_output_is_merged_ansi_stripped_with_exit_code_and_no_stdin(tmp_path):
                             f"red\nerr\nb\n[exit code 3, {result.output.rsplit(', ', 1)[1]}"
 
 
+def test_interactive_programs_do_not_stall_a_command(tmp_path, monkeypatch):
+    # `git commit` without -m opens an editor and waits: with a person's EDITOR it stalled to the timeout.
+    from conftest import git
+
+    monkeypatch.setenv("EDITOR", "vi")
+    monkeypatch.setenv("GIT_EDITOR", "vi")
+    git(tmp_path, "init", "-q")
+    (tmp_path / "a.txt").write_text("a\n")
+    result = shell(tmp_path, "git add a.txt && git -c user.name=u -c user.email=u@x commit -q; echo rc=$?; "
+                             "git log --oneline | cat; echo $PAGER $GIT_TERMINAL_PROMPT $DEBIAN_FRONTEND",
+                   timeout_s=60, sandbox="off")
+    assert "killed" not in result.output and "rc=1" in result.output  # an empty message aborts: no wait
+    assert "cat 0 noninteractive" in result.output
+
+
 def test_long_output_keeps_head_and_tail_and_the_log_gets_all(tmp_path):
     result = shell(tmp_path, "seq 1 100000")
     head, tail = result.output.split("[... ", 1)

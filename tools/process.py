@@ -23,6 +23,11 @@ from wren.tools.sandbox import Sandbox
 TAG = "WREN_PROCESS_TAG"
 KEEP_BYTES = 1_000_000  # kept from each end of the output; the middle of anything larger is dropped
 GRACE_S = 1.0           # between SIGTERM and SIGKILL
+# Commands never wait for a person: with stdin closed, an editor, a pager or a credential prompt
+# would stall until the timeout (`git commit` without -m opened an editor and waited).
+NONINTERACTIVE = {"GIT_EDITOR": "true", "EDITOR": "true", "VISUAL": "true", "GIT_SEQUENCE_EDITOR": "true",
+                  "GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "PAGER": "cat",
+                  "DEBIAN_FRONTEND": "noninteractive"}
 
 
 @dataclass
@@ -126,7 +131,8 @@ def run(command: str, cwd: Path, timeout_s: float, interrupt: threading.Event, s
     tag = secrets.token_hex(8)
     started = time.monotonic()
     proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, TAG: tag})
+                            stderr=subprocess.STDOUT, start_new_session=True,
+                            env={**os.environ, **NONINTERACTIVE, TAG: tag})
     capture = _Capture()
     reader = threading.Thread(target=_reader, args=(proc.stdout, capture), daemon=True)
     reader.start()
