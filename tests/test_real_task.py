@@ -43,7 +43,7 @@ def gcd_tests_pass(repo: Path) -> subprocess.CompletedProcess:
 
 @pytest.mark.skipif(not os.environ.get("WREN_REAL_TASKS"),
                     reason="opt-in (WREN_REAL_TASKS=1): Wren does not yet solve QuixBugs tasks on Qwen2.5-Coder-1.5B "
-                           "reliably (0 of 15 development tasks in bench/tasks.py, 2026-12-01)")
+                           "reliably (0 of 8 development tasks in bench/tasks.py at ec1df73, 2026-12-01)")
 @pytest.mark.timeout(1800)  # a hang guard: 20 steps of a 1.5B model on two loaded cores
 def test_qwen_fixes_quixbugs_gcd(tmp_path, qwen):
     repo = tmp_path / "gcd"
