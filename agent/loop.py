@@ -28,14 +28,13 @@ def run_turn(s: "Session") -> TurnOutcome:
         if s.interrupt.is_set():
             return TurnOutcome("interrupted", reason="interrupted by the user")
         if why := s.limits.exceeded():
-            if s.limits.stuck() and (s.fresh_attempt("it was stuck: " + why.split(";")[0]) or s.wrap_up(why)):
+            if s.limits.stuck() and s.fresh_attempt("it was stuck: " + why.split(";")[0]):
                 continue
             return TurnOutcome("limit", reason=why)
         try:
             reply = call_model(s)
         except StreamStopped as stop:
             return TurnOutcome(stop.status, reason=stop.reason)  # type: ignore[arg-type]
-        s.answer_only = False
         s.limits.steps += 1
         s.record(Message(role="assistant", content=reply.content, tool_calls=reply.tool_calls),
                  AssistantMessage(content=reply.content, tool_calls=reply.tool_calls))

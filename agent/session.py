@@ -56,8 +56,6 @@ STILL_FAILING = ("[Wren] The tests still fail after your change to {} (see the l
 NOTHING_CHANGED = ("[Wren] No file has changed: your edits failed (see their errors), and the last run_tests "
                    "failed, so the tests still fail. Read the file again, fix the code with edit_file (`old` "
                    "copied exactly from it) and run the tests; or answer that you could not fix it.]")
-WRAP_UP = ("[Wren] You are going in circles ({}). Stop calling tools: answer the user now from what you "
-           "have found so far, and say what you could not find or do.]")
 VERIFY_ASKS = 2  # per turn: then the model's answer stands, whatever the tests say
 REPEATED = ("\n[You made this same call before and got the same result, and no file has changed since. "
             "Repeating it changes nothing: use what it says, or try another tool, other arguments or another "
@@ -129,7 +127,6 @@ class Session:
         self._pending: deque = deque()
         self._events: queue.Queue = queue.Queue()
         self._reset_attempt()  # what a turn changed and tested
-        self._wrapped_up = self.answer_only = False  # see wrap_up
         self._read_paths: set[str] = set()  # see ToolContext.read_paths
         self._batch_checkpoint: int | None = None
         self.attempt = Attempt()  # careful sessions: see agent/attempts.py
@@ -170,8 +167,6 @@ class Session:
     def offered_tools(self) -> list[dict]:
         """Schemas of the tools the model can use now. A headless run offers nothing the policy would
         refuse or ask about: a model (a small one above all) wastes no steps on calls that cannot run."""
-        if self.answer_only:  # see wrap_up
-            return []
         offered = []
         for tool in self.registry.tools.values():
             if tool.name == "recall" and not self.context.compactions:
@@ -274,7 +269,6 @@ class Session:
         self.limits = LimitState(self.cfg.limits)  # limits apply per turn
         self._reset_attempt()
         self._turn_text = text
-        self._wrapped_up = self.answer_only = False
         error, code = None, None
         try:
             recalled, repo_map = self.context.auto_recall(text), self.context.repo_map(text)
@@ -298,18 +292,6 @@ class Session:
                          usage=self.usage, files_changed=list(self._files_changed),
                          tests_changed=[path for path in self._files_changed if is_test_path(path)],
                          duration_s=round(time.monotonic() - started, 3), error=error))
-
-    def wrap_up(self, why: str) -> bool:
-        """Once a turn, when the model is stuck and no fresh attempt applies: one step with no tools, to
-        answer from what it has found (Qwen grepped one name three times for a question it could answer).
-        True when asked; the next stuck step ends the turn."""
-        if self._wrapped_up:
-            return False
-        self._wrapped_up = self.answer_only = True
-        self.limits.unstick()
-        text = WRAP_UP.format(why.split(";")[0])
-        self.record(Message(role="user", content=text), UserMessage(text=text))
-        return True
 
     def _reset_attempt(self) -> None:
         """State of one attempt at the turn (see agent/attempts.py): what it changed and tested."""

@@ -84,10 +84,9 @@ def test_edit_text_not_found_gets_a_hint(calc_repo, tmp_path):
 
 def test_consecutive_errors_stop_the_run(calc_repo, tmp_path):
     # Each call different: the same call repeated is stopped sooner, by the repetition guard.
-    # After 5 failed steps the model gets one step with no tools to answer; failing on, it is stopped.
-    bad = [{"tool_calls": [{"name": "read_file", "arguments": {"path": f"missing{n}.py"}}]} for n in range(12)]
+    bad = [{"tool_calls": [{"name": "read_file", "arguments": {"path": f"missing{n}.py"}}]} for n in range(8)]
     run = run_script(calc_repo, tmp_path, bad + [DONE])
-    assert run.code == 5 and run.json["steps"] == 10
+    assert run.code == 5
     assert "consecutive" in run.json["summary"]
 
 

@@ -157,20 +157,14 @@ def test_a_tool_that_raises_ends_the_turn_with_an_internal_error_and_a_result(ca
 def test_a_repeated_call_is_pointed_out_then_ends_the_turn(calc_repo, tmp_path):
     grep = {"name": "grep", "arguments": {"pattern": "no such text anywhere"}}
     spaced = {"name": "grep", "arguments": '{"pattern":  "no such text anywhere"}'}  # same call, other spacing
-    # The third time, the model gets one step with no tools to answer from what it found.
-    s = make_session(calc_repo, tmp_path, [{"tool_calls": [grep]}, {"tool_calls": [spaced]}, {"tool_calls": [grep]},
-                                           {"expect": ["You are going in circles (repeating: the same grep call"],
-                                            "content": "It is not in this repository."}])
+    s = make_session(calc_repo, tmp_path, [{"tool_calls": [grep]}, {"tool_calls": [spaced]},
+                                           {"tool_calls": [grep]}, {"content": "never reached"}])
     events = drive(s, "find it", lambda e: None)
     outputs = [e.output for e in events if e.type == "tool_result"]
     assert len(outputs) == 3
     assert "same call" not in outputs[0] and "You made this same call before and got the same result" in outputs[1]
     result = events[-1]
-    assert result.status == "success" and result.steps == 4 and result.summary == "It is not in this repository."
-    # Going round again after that ends the turn.
-    s = make_session(calc_repo, tmp_path, [{"tool_calls": [grep]}] * 6 + [{"content": "never reached"}])
-    result = drive(s, "find it", lambda e: None)[-1]
-    assert result.status == "limit" and result.exit_code == 5 and result.steps == 6
+    assert result.status == "limit" and result.exit_code == 5 and result.steps == 3
     assert result.summary.startswith("repeating: the same grep call with the same result 3 times")
 
 
@@ -180,10 +174,9 @@ def test_a_call_repeated_with_others_between_and_no_change_is_a_loop_too(calc_re
     tests = {"name": "run_tests"}
     s = make_session(calc_repo, tmp_path, [{"tool_calls": [READ_CALC]}, {"tool_calls": [same]},
                                            {"tool_calls": [tests]}, {"tool_calls": [same]}, {"tool_calls": [tests]},
-                                           {"tool_calls": [same]}, {"tool_calls": [same]}, {"tool_calls": [same]},
                                            {"tool_calls": [same]}, {"content": "never reached"}], mode="auto")
-    result = drive(s, "fix add", lambda e: None)[-1]  # the wrap-up step did not help: then it ends
-    assert result.status == "limit" and result.steps == 9 and result.summary.startswith(
+    result = drive(s, "fix add", lambda e: None)[-1]
+    assert result.status == "limit" and result.steps == 6 and result.summary.startswith(
         "repeating: the same edit_file call with the same result 3 times with no file changed in between")
     # A file changed in between: the same test run twice after different edits is not a loop.
     edits = [{"name": "edit_file", "arguments": {"path": "calc.py", "old": f"return a {x} b", "new": f"return a {y} b"}}
