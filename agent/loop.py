@@ -5,6 +5,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from wren.agent import careful
 from wren.agent.errors import ModelError, StreamStopped
 from wren.agent.events import AssistantDelta, AssistantMessage, Status, UsageEvent
 from wren.agent.messages import Message, redacted
@@ -28,7 +29,7 @@ def run_turn(s: "Session") -> TurnOutcome:
         if s.interrupt.is_set():
             return TurnOutcome("interrupted", reason="interrupted by the user")
         if why := s.limits.exceeded():
-            if s.limits.stuck() and s.fresh_attempt("it was stuck: " + why.split(";")[0]):
+            if s.limits.stuck() and careful.fresh_attempt(s, "it was stuck: " + why.split(";")[0]):
                 continue
             return TurnOutcome("limit", reason=why)
         try:
@@ -39,9 +40,9 @@ def run_turn(s: "Session") -> TurnOutcome:
         s.record(Message(role="assistant", content=reply.content, tool_calls=reply.tool_calls),
                  AssistantMessage(content=reply.content, tool_calls=reply.tool_calls))
         if not reply.tool_calls:
-            if s.ask_to_verify():  # changed files, untested: once per turn, the model runs the tests first
+            if careful.ask_to_verify(s):  # changed files, untested: once per turn, the model runs the tests first
                 continue
-            if s.fresh_attempt("the tests still failed when it answered"):
+            if careful.fresh_attempt(s, "the tests still failed when it answered"):
                 continue
             if denied:
                 return TurnOutcome("denied", summary=reply.content,

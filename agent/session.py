@@ -1,12 +1,10 @@
 """A session: ops in, events out. The loop runs in a worker thread; every event is logged."""
 from __future__ import annotations
 
-import json
 import queue
 import threading
 import time
 import traceback
-import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +12,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from wren.agent.approval import Policy
 from wren.agent.errors import ExitCode, WrenError
-from wren.agent.events import (ApprovalRequested, AssistantMessage, AttemptRestarted, ApprovalResolved, CompactionUndone, ErrorEvent, ErrorInfo, Event,
+from wren.agent.events import (ApprovalRequested, ApprovalResolved, CompactionUndone, ErrorEvent, ErrorInfo, Event,
                                ModelChanged, PlanUpdated, Result, SessionStarted, ToolCallEvent, ToolResultEvent,
                                TurnEnded, Usage, UserMessage)
 from wren.agent.config import Config, ContextConfig, SandboxConfig, load_config
@@ -26,14 +24,14 @@ from wren.agent.models import BackendFactory, backend_factory
 from wren.agent.models.base import ModelBackend
 from wren.agent.ops import (ApprovalDecision, Compact, Interrupt, Op, SetApprovalMode, SetModel, Shutdown,
                             UndoCompaction, UserInput)
-from wren.agent.attempts import MAX_ATTEMPTS, MIN_STEPS, Attempt
-from wren.agent.baseline import REVERTED, TestBaseline
-from wren.agent.orient import orient_calls
+from wren.agent import careful as careful_mode
+from wren.agent.attempts import Attempt
+from wren.agent.baseline import TestBaseline
 from wren.agent.prompt import system_prompt
 from wren.context.manager import close_dangling_calls, user_content
 from wren.context.service import ContextService
 from wren.tools.base import Registry, ToolContext, ToolResult
-from wren.tools.checkpoints import CheckpointError, Checkpointer, undo
+from wren.tools.checkpoints import CheckpointError, Checkpointer
 from wren.tools.errors import ToolError
 from wren.tools.redact import redact_data
 from wren.tools.sandbox import Sandbox
@@ -48,15 +46,6 @@ EXIT_CODES = {"success": ExitCode.FINISHED, "failed": ExitCode.NOT_FINISHED, "de
 _END = object()
 TEST_EDITED = ("\n[{} is a test file. Change tests only when the user asked for it; to make failing tests "
                "pass, fix the code they test. The result lists changed test files.]")
-VERIFY = ("[Wren] Before you answer: you changed {} and the tests have not passed since. Run them with "
-          "run_tests; if they fail, fix the code and run them again.]")
-STILL_FAILING = ("[Wren] The tests still fail after your change to {} (see the last run_tests result), so the "
-                 "task is not done. Read the error, fix the code and run the tests again; or answer that you "
-                 "could not fix it.]")
-NOTHING_CHANGED = ("[Wren] No file has changed: your edits failed (see their errors), and the last run_tests "
-                   "failed, so the tests still fail. Read the file again, fix the code with edit_file (`old` "
-                   "copied exactly from it) and run the tests; or answer that you could not fix it.]")
-VERIFY_ASKS = 2  # per turn: then the model's answer stands, whatever the tests say
 REPEATED = ("\n[You made this same call before and got the same result, and no file has changed since. "
             "Repeating it changes nothing: use what it says, or try another tool, other arguments or another "
             "file. One more repeat ends the turn.]")
@@ -276,7 +265,7 @@ class Session:
                         UserMessage(text=text, recalled=recalled, repo_map=repo_map))
             self.context.manager.add_directive(text)
             self.attempt = Attempt(start=len(self.context.manager.messages), compactions=self.context.compactions)
-            self._orient(text)
+            careful_mode.orient(self, text)
             outcome = run_turn(self)
         except WrenError as exc:
             error, code = ErrorInfo(kind=exc.kind, message=exc.message), exc.exit_code
@@ -302,36 +291,6 @@ class Session:
         self._changed_since_tests = False
         self.baseline = TestBaseline()  # careful sessions: see agent/baseline.py
 
-    def fresh_attempt(self, why: str) -> bool:
-        """Careful sessions: when the model gave up or is stuck while the tests it ran still fail, and
-        steps are left, start the turn over from its files and its message (see agent/attempts.py).
-        True when a fresh attempt starts."""
-        a, left = self.attempt, self.limits.steps_left()
-        if (not self.careful or not self._tests_failed or a.number >= MAX_ATTEMPTS
-                or (left is not None and left < MIN_STEPS)):
-            return False
-        # A compaction since the attempt began evicted its start (and the user's message, which the
-        # summary block keeps as the task): then all that is left of the attempt goes.
-        start = a.start if a.compactions == self.context.compactions else 0
-        if self._files_changed and a.checkpoint is not None:
-            try:
-                undo(self.workspace.root, self.id, a.checkpoint)
-            except (CheckpointError, OSError) as exc:
-                self.warn(f"no fresh attempt: the files could not be put back ({exc})")
-                return False
-        messages = self.context.manager.messages
-        dropped = len(messages) - start
-        del messages[start:]
-        self.emit(AttemptRestarted(number=a.number + 1, dropped=dropped, reason=why))
-        note = a.note(why)
-        self.attempt = Attempt(number=a.number + 1, start=start, compactions=self.context.compactions,
-                               checkpoint=a.checkpoint)
-        self._reset_attempt()
-        self.limits.unstick()
-        self.record(Message(role="user", content=note), UserMessage(text=note))
-        self._orient(self._turn_text)
-        return True
-
     @property
     def careful(self) -> bool:
         """See SessionConfig.careful; follows the backend after a model switch."""
@@ -341,40 +300,6 @@ class Session:
         """The files this turn changed, when its last run_tests, after the last change, failed; else ""."""
         failing = self._tests_failed and self._files_changed and not self._changed_since_tests
         return ", ".join(self._files_changed[:5]) if failing else ""
-
-    def ask_to_verify(self) -> bool:
-        """Before a final answer: when this turn changed files that no passing run_tests has checked
-        since, send the model back (at most VERIFY_ASKS times a turn) to run the tests, or to fix the
-        code when they failed, and return True; else False."""
-        # Only where the tests run without asking: a check nobody may approve would only cost a step.
-        tests = self.registry.tools.get("run_tests")
-        # An answer after edits that all failed, over failing tests, claims a fix that is not there.
-        # Once: its answer to that may well be "I could not fix it".
-        unchanged = self._tests_failed and self._edits_failed and not self._files_changed and not self._verify_asks
-        if (not self.careful or not (self._unverified or unchanged) or self._verify_asks >= VERIFY_ASKS
-                or tests is None or self.policy.decide(tests)[0] != "allow"):
-            return False
-        self._verify_asks += 1
-        text = (NOTHING_CHANGED if not self._unverified else STILL_FAILING if self._tests_failed else VERIFY
-                ).format(", ".join(self._unverified[:5]))
-        self.record(Message(role="user", content=text), UserMessage(text=text))
-        return True
-
-    def _orient(self, text: str) -> None:
-        """Careful sessions: before the model's first step, run the test files the message names and
-        read the files it names (see agent/orient.py). One call per assistant message, the shape a
-        local model's steps have; each goes through approval like the model's own."""
-        if not self.careful:
-            return
-        tests = self.registry.tools.get("run_tests")
-        allowed = tests is not None and self.policy.decide(tests)[0] == "allow"
-        for call in orient_calls(text, self.workspace, allowed, f"wren-{uuid.uuid4().hex[:8]}"):
-            if call.name not in self.registry.tools:
-                continue
-            self.record(Message(role="assistant", tool_calls=[call]), AssistantMessage(tool_calls=[call], by="wren"))
-            self.checkpoints.new_batch(call.name)
-            self.run_tool_call(call)
-            self.end_batch()
 
     # ---- one tool call ------------------------------------------------------------------
     def run_tool_call(self, call: ToolCall) -> CallOutcome:
@@ -410,7 +335,7 @@ class Session:
             if path not in self._files_changed:
                 self._files_changed.append(path)
         if call.name == "run_tests" and self.careful and result.tests_passed is not None:
-            result = self._keep_or_revert(call, result)
+            result = careful_mode.keep_or_revert(self, call, result)
         if call.name == "run_tests":
             self._tests_failed, self._changed_since_tests = not result.ok, False
             if result.ok:
@@ -430,29 +355,6 @@ class Session:
                                     full_output=result.full_output,
                                     duration_s=round(time.monotonic() - started, 3)))
         return CallOutcome(ok=result.ok, denied=denied)
-
-    def _keep_or_revert(self, call: ToolCall, result: ToolResult) -> ToolResult:
-        """Careful sessions (see agent/baseline.py): when this run passed fewer tests than the last run of
-        the same target, put the files back as they were then and say so; else it is the new baseline."""
-        try:
-            target = json.loads(call.arguments or "{}").get("target")
-        except (json.JSONDecodeError, AttributeError):
-            return result
-        n = self.baseline.regressed(target, result.tests_passed)
-        if n is None:
-            self.baseline.tested(target, result.tests_passed)
-            return result
-        try:
-            report = undo(self.workspace.root, self.id, n)
-        except (CheckpointError, OSError) as exc:
-            self.warn(f"could not put back the change that made fewer tests pass: {exc}")
-            return result
-        self.baseline.waiting = True  # the files are the baseline run's again; its count stands
-        self.limits.changed()
-        files = ", ".join(report.modified + report.recreated + report.removed) or "the files"
-        note = REVERTED.format(files=files, now=result.tests_passed, before=self.baseline.passed)
-        self._unverified = []
-        return result.model_copy(update={"output": result.output + note})
 
     def _checkpoint(self) -> None:
         try:

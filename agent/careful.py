@@ -1,0 +1,125 @@
+"""The working method, enforced in careful sessions (local models; see SessionConfig.careful).
+
+Each step here answers a failure read in a real small model's transcripts: the model is
+oriented before its first step (agent/orient.py), a change that makes fewer tests pass is put
+back (agent/baseline.py), an answer over untested or failing changes is sent back, and a stuck
+attempt over failing tests starts afresh (agent/attempts.py). The loop and the session call
+these functions; the state they read and keep is the session's.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from typing import TYPE_CHECKING
+
+from wren.agent.attempts import MAX_ATTEMPTS, MIN_STEPS, Attempt
+from wren.agent.baseline import REVERTED
+from wren.agent.events import AssistantMessage, AttemptRestarted, UserMessage
+from wren.agent.messages import Message, ToolCall
+from wren.agent.orient import orient_calls
+from wren.tools.base import ToolResult
+from wren.tools.checkpoints import CheckpointError, undo
+
+if TYPE_CHECKING:
+    from wren.agent.session import Session
+
+VERIFY = ("[Wren] Before you answer: you changed {} and the tests have not passed since. Run them with "
+          "run_tests; if they fail, fix the code and run them again.]")
+STILL_FAILING = ("[Wren] The tests still fail after your change to {} (see the last run_tests result), so the "
+                 "task is not done. Read the error, fix the code and run the tests again; or answer that you "
+                 "could not fix it.]")
+NOTHING_CHANGED = ("[Wren] No file has changed: your edits failed (see their errors), and the last run_tests "
+                   "failed, so the tests still fail. Read the file again, fix the code with edit_file (`old` "
+                   "copied exactly from it) and run the tests; or answer that you could not fix it.]")
+VERIFY_ASKS = 2  # per turn: then the model's answer stands, whatever the tests say
+
+
+def orient(s: "Session", text: str) -> None:
+    """Careful sessions: before the model's first step, run the test files the message names and
+    read the files it names (see agent/orient.py). One call per assistant message, the shape a
+    local model's steps have; each goes through approval like the model's own."""
+    if not s.careful:
+        return
+    tests = s.registry.tools.get("run_tests")
+    allowed = tests is not None and s.policy.decide(tests)[0] == "allow"
+    for call in orient_calls(text, s.workspace, allowed, f"wren-{uuid.uuid4().hex[:8]}"):
+        if call.name not in s.registry.tools:
+            continue
+        s.record(Message(role="assistant", tool_calls=[call]), AssistantMessage(tool_calls=[call], by="wren"))
+        s.checkpoints.new_batch(call.name)
+        s.run_tool_call(call)
+        s.end_batch()
+
+
+def ask_to_verify(s: "Session") -> bool:
+    """Before a final answer: when this turn changed files that no passing run_tests has checked
+    since, send the model back (at most VERIFY_ASKS times a turn) to run the tests, or to fix the
+    code when they failed, and return True; else False."""
+    # Only where the tests run without asking: a check nobody may approve would only cost a step.
+    tests = s.registry.tools.get("run_tests")
+    # An answer after edits that all failed, over failing tests, claims a fix that is not there.
+    # Once: its answer to that may well be "I could not fix it".
+    unchanged = s._tests_failed and s._edits_failed and not s._files_changed and not s._verify_asks
+    if (not s.careful or not (s._unverified or unchanged) or s._verify_asks >= VERIFY_ASKS
+            or tests is None or s.policy.decide(tests)[0] != "allow"):
+        return False
+    s._verify_asks += 1
+    text = (NOTHING_CHANGED if not s._unverified else STILL_FAILING if s._tests_failed else VERIFY
+            ).format(", ".join(s._unverified[:5]))
+    s.record(Message(role="user", content=text), UserMessage(text=text))
+    return True
+
+
+def keep_or_revert(s: "Session", call: ToolCall, result: ToolResult) -> ToolResult:
+    """Careful sessions (see agent/baseline.py): when this run passed fewer tests than the last run of
+    the same target, put the files back as they were then and say so; else it is the new baseline."""
+    try:
+        target = json.loads(call.arguments or "{}").get("target")
+    except (json.JSONDecodeError, AttributeError):
+        return result
+    n = s.baseline.regressed(target, result.tests_passed)
+    if n is None:
+        s.baseline.tested(target, result.tests_passed)
+        return result
+    try:
+        report = undo(s.workspace.root, s.id, n)
+    except (CheckpointError, OSError) as exc:
+        s.warn(f"could not put back the change that made fewer tests pass: {exc}")
+        return result
+    s.baseline.waiting = True  # the files are the baseline run's again; its count stands
+    s.limits.changed()
+    files = ", ".join(report.modified + report.recreated + report.removed) or "the files"
+    note = REVERTED.format(files=files, now=result.tests_passed, before=s.baseline.passed)
+    s._unverified = []
+    return result.model_copy(update={"output": result.output + note})
+
+
+def fresh_attempt(s: "Session", why: str) -> bool:
+    """Careful sessions: when the model gave up or is stuck while the tests it ran still fail, and
+    steps are left, start the turn over from its files and its message (see agent/attempts.py).
+    True when a fresh attempt starts."""
+    a, left = s.attempt, s.limits.steps_left()
+    if (not s.careful or not s._tests_failed or a.number >= MAX_ATTEMPTS
+            or (left is not None and left < MIN_STEPS)):
+        return False
+    # A compaction since the attempt began evicted its start (and the user's message, which the
+    # summary block keeps as the task): then all that is left of the attempt goes.
+    start = a.start if a.compactions == s.context.compactions else 0
+    if s._files_changed and a.checkpoint is not None:
+        try:
+            undo(s.workspace.root, s.id, a.checkpoint)
+        except (CheckpointError, OSError) as exc:
+            s.warn(f"no fresh attempt: the files could not be put back ({exc})")
+            return False
+    messages = s.context.manager.messages
+    dropped = len(messages) - start
+    del messages[start:]
+    s.emit(AttemptRestarted(number=a.number + 1, dropped=dropped, reason=why))
+    note = a.note(why)
+    s.attempt = Attempt(number=a.number + 1, start=start, compactions=s.context.compactions,
+                           checkpoint=a.checkpoint)
+    s._reset_attempt()
+    s.limits.unstick()
+    s.record(Message(role="user", content=note), UserMessage(text=note))
+    orient(s, s._turn_text)
+    return True
