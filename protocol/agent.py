@@ -32,6 +32,11 @@ def invalid(message: str, **data: Any) -> RequestError:
     return RequestError(-32602, message, data or None)
 
 
+def not_found(session_id: str, message: str) -> RequestError:
+    """ACP's "resource not found" (-32002, acp.exceptions.RequestError.resource_not_found) for a session id."""
+    return RequestError(-32002, message, {"sessionId": session_id})
+
+
 def failed(exc: WrenError) -> RequestError:
     return RequestError(-32603, exc.message, {"kind": exc.kind})
 
@@ -102,7 +107,7 @@ class WrenAgent:
         try:
             past = read_events(find_session(root, session_id))
         except WrenError as exc:
-            raise invalid(exc.message, sessionId=session_id) from None
+            raise not_found(session_id, exc.message) from None
         live = await self._open(root, mcp_servers, session_id)
         for update in updates.replay(live.root, past):
             await live.send(update)
@@ -112,7 +117,7 @@ class WrenAgent:
     def _live(self, session_id: str) -> LiveSession:
         live = self.sessions.get(session_id)
         if live is None:
-            raise invalid(f"unknown session {session_id!r}; create one with session/new", sessionId=session_id)
+            raise not_found(session_id, f"unknown session {session_id!r}; create one with session/new")
         return live
 
     async def prompt(self, session_id: str, prompt: list, **kwargs: Any) -> PromptResponse:
@@ -125,6 +130,11 @@ class WrenAgent:
 
     async def cancel(self, session_id: str, **kwargs: Any) -> None:
         if live := self.sessions.get(session_id):
+            live.cancel()
+
+    def cancel_all(self) -> None:
+        """Cancel every session's running turn, as session/cancel would."""
+        for live in self.sessions.values():
             live.cancel()
 
     async def set_session_mode(self, session_id: str, mode_id: str, **kwargs: Any) -> None:
@@ -147,7 +157,7 @@ class WrenAgent:
     async def close_session(self, session_id: str, **kwargs: Any) -> None:
         live = self.sessions.pop(session_id, None)
         if live is None:
-            raise invalid(f"unknown session {session_id!r}", sessionId=session_id)
+            raise not_found(session_id, f"unknown session {session_id!r}")
         await live.close()
 
     async def shutdown(self) -> None:

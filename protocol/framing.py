@@ -19,6 +19,8 @@ from acp.meta import AGENT_METHODS
 
 log = logging.getLogger("wren.acp")
 
+# After stdin closes: how long running turns get to stop so that every request in flight is answered.
+DRAIN_S = 30.0
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 _NOTIFICATIONS = {AGENT_METHODS["session_cancel"]}
@@ -72,11 +74,19 @@ def check(message: Any) -> dict | None:
 
 
 class GuardedTransport:
-    """The SDK's Transport protocol (send, receive, close) over the claimed stdio."""
+    """The SDK's Transport protocol (send, receive, close) over the claimed stdio.
 
-    def __init__(self, stdio: Stdio, on_sent: Callable[[dict[str, Any]], None] = lambda message: None) -> None:
+    When stdin closes, `receive` reports the end only once every request read so far
+    has been answered (`on_eof` is called meanwhile, to cancel running turns), or after
+    DRAIN_S seconds: `printf REQUEST | wren acp` gets its answer.
+    """
+
+    def __init__(self, stdio: Stdio, on_sent: Callable[[dict[str, Any]], None] = lambda message: None,
+                 on_eof: Callable[[], None] = lambda: None) -> None:
         self._stdio = stdio
         self._on_sent = on_sent
+        self._on_eof = on_eof
+        self._unanswered: list[Any] = []  # ids of requests handed to the SDK and not yet answered
         self._lines: asyncio.Queue[bytes] = asyncio.Queue()
         loop = asyncio.get_running_loop()
         # A thread, not a pipe transport: stdin may be a file or a tty, and lines may be megabytes.
@@ -103,6 +113,8 @@ class GuardedTransport:
         # Only the event loop's thread writes, so whole lines never interleave.
         self._stdio.writer.write(data)
         self._stdio.writer.flush()
+        if "method" not in message and message.get("id") in self._unanswered:
+            self._unanswered.remove(message["id"])
         self._on_sent(message)
 
     async def receive(self) -> dict[str, Any] | None:
@@ -120,8 +132,20 @@ class GuardedTransport:
             if "id" not in message and not self._known_notification(message["method"]):
                 log.info("ignoring unknown notification %s", message["method"])
                 continue
+            if "id" in message:
+                self._unanswered.append(message["id"])
             return message
+        await self._drain()
         return None
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + DRAIN_S
+        while self._unanswered and loop.time() < deadline:
+            self._on_eof()  # again each time: a request in flight may still open a session or start a turn
+            await asyncio.sleep(0.05)
+        if self._unanswered:
+            log.warning("stdin closed; requests %s did not get an answer within %ss", self._unanswered, DRAIN_S)
 
     @staticmethod
     def _known_notification(method: str) -> bool:

@@ -17,7 +17,9 @@ from wren.protocol.framing import GuardedTransport, Stdio, claim_stdio
 
 async def serve(stdio: Stdio, options: ServeOptions) -> None:
     agent = WrenAgent(options)
-    transport = GuardedTransport(stdio, on_sent=agent.message_sent)
+    # stdin closed: the editor is gone or has said all it will. Running turns are cancelled
+    # (nothing can approve or cancel them any more); requests in flight still get their answer.
+    transport = GuardedTransport(stdio, on_sent=agent.message_sent, on_eof=agent.cancel_all)
     # session/close is still marked unstable in the SDK; editors use it to end sessions (and their MCP servers).
     conn = AgentSideConnection(agent, transport, listening=False, use_unstable_protocol=True)
     try:

@@ -49,6 +49,8 @@ class AcpClient:
         self._responses: dict[Any, dict] = {}
         self._write_lock = threading.Lock()
         self._next_id = 1000
+        self.session_ids: set[str] = set()  # ids that session/new answered or session/load asked for
+        self.bad_session_ids: list[dict] = []  # agent messages whose sessionId is none of those
         threading.Thread(target=self._read_stdout, daemon=True).start()
         self._stderr_reader = threading.Thread(target=self._read_stderr, daemon=True)
         self._stderr_reader.start()
@@ -85,6 +87,8 @@ class AcpClient:
         if id_ is None:
             self._next_id += 1
             id_ = self._next_id
+        if method == "session/load":
+            self.session_ids.add((params or {}).get("sessionId"))
         self.send({"jsonrpc": "2.0", "id": id_, "method": method, "params": params or {}})
         return id_
 
@@ -111,11 +115,21 @@ class AcpClient:
             return
         if msg is None:
             raise EOFError(f"wren acp closed stdout; stderr:\n{''.join(self.stderr)}")
+        self._take(msg)
+
+    def _take(self, msg: dict) -> None:
         self.messages.append(msg)
-        if "method" in msg and "id" in msg:
-            self._serve(msg)
-        elif "method" not in msg:
+        if "method" in msg:
+            # Every agent-to-client request and notification names a session the editor knows:
+            # an editor routes terminals, fs calls and updates by it.
+            if (msg.get("params") or {}).get("sessionId") not in self.session_ids:
+                self.bad_session_ids.append(msg)
+            if "id" in msg:
+                self._serve(msg)
+        else:
             self._responses[msg["id"]] = msg
+            if isinstance(msg.get("result"), dict) and "sessionId" in msg["result"]:
+                self.session_ids.add(msg["result"]["sessionId"])
 
     def until(self, predicate: Callable[[], bool], timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -221,8 +235,15 @@ class AcpClient:
             self.proc.stdin.close()
         code = self.proc.wait()
         self._stderr_reader.join()  # every warning the agent logged, for shutdown_warnings()
+        while (msg := self._inbox.get()) is not None:  # what came after the last pump, answers included
+            self._take(msg)
         assert not self.bad_lines, f"non JSON-RPC lines on stdout: {self.bad_lines[:3]}"
+        assert not self.bad_session_ids, f"messages with an unknown sessionId: {self.bad_session_ids[:3]}"
         return code
+
+    def answered(self, id_: Any) -> dict | None:
+        """The response to request `id_`, if one came (after close() too)."""
+        return self._responses.get(id_)
 
     def shutdown_warnings(self) -> list[str]:
         """What the agent logged when it gave up waiting for a session or an MCP server to stop."""

@@ -166,7 +166,7 @@ def test_load_replays_the_previous_turn_before_answering(calc_repo, tmp_path):
         assert client.prompt(sid, "what was wrong?")["result"]["stopReason"] == "end_turn"
         missing = client.request("session/load", {"sessionId": "20000101-000000-000000", "cwd": str(calc_repo),
                                                   "mcpServers": []})
-        assert missing["error"]["code"] == -32602
+        assert missing["error"]["code"] == -32002  # ACP: resource not found
         client.close()
 
 

@@ -44,7 +44,7 @@ def test_bad_lines_get_errors_and_the_server_keeps_serving(agent, calc_repo):
     relative = agent.request("session/new", {"cwd": "repo", "mcpServers": []})
     assert relative["error"]["code"] == -32602 and "absolute" in relative["error"]["message"]
     unknown = agent.request("session/prompt", {"sessionId": "nope", "prompt": [{"type": "text", "text": "hi"}]})
-    assert unknown["error"]["code"] == -32602
+    assert unknown["error"]["code"] == -32002  # ACP: resource not found
     # Only the parse error went back without an id: the unknown notification got no reply at all.
     answered = [m["id"] for m in agent.messages if "id" in m and "method" not in m]
     assert answered.count(None) == 1
@@ -99,8 +99,23 @@ def test_closing_stdin_exits_and_leaves_no_children(calc_repo, tmp_path):
     with running("--model", model, "--approval", "auto", cwd=calc_repo) as client:
         client.initialize()
         sid = client.new_session(calc_repo)
-        client.start_prompt(sid, "wait")
+        prompt = client.start_prompt(sid, "wait")
         client.until(lambda: processes_with("sleep 86413", below=client.proc.pid))
         children = descendants(client.proc.pid)
         assert client.close() == 0 and not client.shutdown_warnings()
+        # Nothing can approve or cancel the turn any more, so it is cancelled, and the prompt answered.
+        assert client.answered(prompt)["result"]["stopReason"] == "cancelled"
         wait_until(lambda: not [pid for pid in children if alive(pid)])  # a child left running hangs here
+
+
+def test_requests_in_flight_when_stdin_closes_are_answered(calc_repo, tmp_path):
+    """`printf REQUESTS | wren acp`: every request gets its answer before the agent exits."""
+    model = write_script(tmp_path / "s.json", [{"content": "unused"}])
+    with running("--model", model, cwd=calc_repo) as client:
+        first = client.start("initialize", {"protocolVersion": 1, "clientCapabilities": {}})
+        new = client.start("session/new", {"cwd": str(calc_repo), "mcpServers": []})
+        unknown = client.start_prompt("nope", "hi")
+        assert client.close() == 0
+        assert client.answered(first)["result"]["protocolVersion"] == 1
+        assert client.answered(new)["result"]["sessionId"]
+        assert client.answered(unknown)["error"]["code"] == -32002
