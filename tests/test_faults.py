@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
 
 from conftest import CALC, wren, write_script
 
@@ -119,3 +123,37 @@ def test_a_weakened_test_is_flagged_in_the_result_and_on_stderr(calc_repo, tmp_p
     run = run_script(calc_repo, tmp_path, [{"tool_calls": [weaken]}, DONE])
     assert run.code == 0 and run.json["tests_changed"] == ["test_calc.py"]
     assert "wren: note: test files changed: test_calc.py" in run.stderr
+
+
+class _Refuses(BaseHTTPRequestHandler):
+    """An OpenAI-compatible server that answers every request 400 with a body in its own shape."""
+    body: object = {}
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        data = json.dumps(self.body).encode()
+        self.send_response(400)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.mark.parametrize("body", [{"detail": "model m takes at most 512 input tokens"},
+                                  {"message": "model m takes at most 512 input tokens"},
+                                  {"error": {"message": "model m takes at most 512 input tokens"}}])
+def test_what_the_server_said_reaches_the_error_message(calc_repo, body):
+    _Refuses.body = body
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Refuses)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        run = wren("run", "hello", "--model", "openai/m", "--api-base",
+                   f"http://127.0.0.1:{server.server_address[1]}/v1", "--output-format", "json", cwd=calc_repo)
+    finally:
+        server.shutdown()
+    assert run.code == 3, run.stderr
+    assert run.json["error"]["kind"] == "bad_request"
+    assert "takes at most 512 input tokens" in run.json["error"]["message"]

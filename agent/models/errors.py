@@ -5,6 +5,7 @@ kinds in `from_litellm`; the scripted backend raises the same kinds by name.
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 
@@ -75,7 +76,7 @@ def from_litellm(exc: Exception, model: str) -> ModelError:
         (litellm.ServiceUnavailableError, "server_error"),
         (litellm.BadRequestError, "bad_request"),
     ]
-    detail = str(getattr(exc, "message", exc)).splitlines()[0][:300] if str(exc) else ""
+    detail = _detail(exc)
     if _refused(exc):
         # litellm reports a refused connection as a server error; say what really happened.
         return fault_error("connection", model, detail)
@@ -86,6 +87,37 @@ def from_litellm(exc: Exception, model: str) -> ModelError:
     if isinstance(status, int) and status >= 500:
         return fault_error("server_error", model, detail)
     return ModelError(f"model call failed ({model}): {type(exc).__name__}: {detail}", kind="model")
+
+
+def _detail(exc: Exception) -> str:
+    """The first line of litellm's message, plus what the server said when the message lacks it.
+
+    Servers that are not OpenAI answer errors in their own shapes (FastAPI's `{"detail": ...}`,
+    `{"message": ...}`, a bare string); litellm then only says "Error code: 400".
+    """
+    text = str(getattr(exc, "message", exc) or "")
+    detail = text.splitlines()[0][:300] if text.strip() else ""
+    said = _server_said(getattr(exc, "body", None))
+    if not said and (response := getattr(exc, "response", None)) is not None:
+        try:
+            said = _server_said(response.json())
+        except Exception:  # not JSON, or no body read: the text, if any
+            said = str(getattr(response, "text", "") or "").strip()
+    if said and said not in text:
+        detail = f"{detail}: {said[:500]}" if detail else said[:500]
+    return detail
+
+
+def _server_said(body: object) -> str:
+    if isinstance(body, dict):
+        for key in ("error", "detail", "message"):
+            value = body.get(key)
+            if isinstance(value, dict):
+                value = value.get("message") or value
+            if value:
+                return value if isinstance(value, str) else json.dumps(value)
+        return json.dumps(body) if body else ""
+    return body.strip() if isinstance(body, str) else ""
 
 
 def _refused(exc: BaseException) -> bool:
