@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, Field, TypeAdapter
 
-from wren.agent.messages import ToolCall
+from wren.agent.messages import Image, ToolCall
 
 Status = Literal["success", "failed", "denied", "limit", "error", "interrupted"]
 
@@ -88,6 +88,7 @@ class ToolResultEvent(_Event):
     duration_s: float = 0.0
     files_changed: list[str] = Field(default_factory=list)
     full_output: str | None = None  # the uncapped output, when `output` (what the model saw) was cut
+    images: list[Image] = Field(default_factory=list)  # images the tool returned (MCP), base64
 
 
 class PlanStep(BaseModel):

@@ -9,6 +9,16 @@ from pydantic import BaseModel, Field
 from wren.tools.redact import redact_data
 
 
+class Image(BaseModel):
+    """An image a tool returned (an MCP ImageContent): sent to models that take images."""
+    mime_type: str  # e.g. "image/png"
+    data: str  # base64, as MCP carries it
+
+    def data_url(self) -> str:
+        """RFC 2397 data URL, the form OpenAI-style `image_url` parts take."""
+        return f"data:{self.mime_type};base64,{self.data}"
+
+
 class ToolCall(BaseModel):
     id: str
     name: str
@@ -26,6 +36,7 @@ class Message(BaseModel):
     tool_calls: list[ToolCall] = Field(default_factory=list)
     tool_call_id: str | None = None
     name: str | None = None
+    images: list[Image] = Field(default_factory=list)  # a tool result's images; see openai_messages
 
     def to_openai(self) -> dict:
         out: dict = {"role": self.role, "content": self.content}
@@ -37,6 +48,36 @@ class Message(BaseModel):
         return out
 
 
+def openai_messages(messages: list[Message], vision: bool) -> list[dict]:
+    """The chat in OpenAI's message format, as litellm takes it.
+
+    Tool results' images go to a model that takes images (`vision`) in a user message after the
+    batch's tool messages: OpenAI accepts `image_url` parts in user messages only, and the tool
+    messages of one batch must follow their assistant message without a break. Other models see
+    the note each tool result has where its image stood.
+    """
+    out: list[dict] = []
+    pending: list[tuple[str, list[Image]]] = []
+    for m in messages:
+        if pending and m.role != "tool":
+            out.append(_images_message(pending))
+            pending = []
+        out.append(m.to_openai())
+        if vision and m.role == "tool" and m.images:
+            pending.append((m.name or "tool", m.images))
+    if pending:
+        out.append(_images_message(pending))
+    return out
+
+
+def _images_message(results: list[tuple[str, list[Image]]]) -> dict:
+    parts: list[dict] = []
+    for name, images in results:
+        parts.append({"type": "text", "text": f"The images {name} returned, in order (image 1 first):"})
+        parts += [{"type": "image_url", "image_url": {"url": image.data_url()}} for image in images]
+    return {"role": "user", "content": parts}
+
+
 def arguments_text(arguments: object) -> str:
     """Scripted and hosted models give arguments as text or as an object; keep text as is."""
     return arguments if isinstance(arguments, str) else json.dumps(arguments)
@@ -45,4 +86,6 @@ def arguments_text(arguments: object) -> str:
 def redacted(messages: list[Message]) -> list[Message]:
     """What the model is sent: secret values and key-shaped tokens replaced, whatever their source
     (a prompt, AGENTS.md, a tool's output, a summary)."""
-    return [Message.model_validate(redact_data(m.model_dump())) for m in messages]
+    # Images are left as they are: base64 is full of key-shaped runs that are not keys.
+    return [Message.model_validate({**redact_data(m.model_dump(exclude={"images"})), "images": m.images})
+            for m in messages]

@@ -276,11 +276,23 @@ class Session:
             outcome = TurnOutcome("error", summary=error.message, reason=error.message)
         code = EXIT_CODES.get(outcome.status, code)
         self.emit(TurnEnded(status=outcome.status, reason=outcome.reason))
+        changed = self._changed_this_turn()
         self.emit(Result(session_id=self.id, status=outcome.status, exit_code=code,
                          summary=outcome.summary or outcome.reason, steps=self.limits.steps,
-                         usage=self.usage, files_changed=list(self._files_changed),
-                         tests_changed=[path for path in self._files_changed if is_test_path(path)],
+                         usage=self.usage, files_changed=changed,
+                         tests_changed=[path for path in changed if is_test_path(path)],
                          duration_s=round(time.monotonic() - started, 3), error=error))
+
+    def _changed_this_turn(self) -> list[str]:
+        """The files the edit tools reported, then any other file that differs from the turn's first
+        checkpoint: shell commands and MCP tools change files without saying which."""
+        changed = list(self._files_changed)
+        if self.attempt.checkpoint is not None:
+            try:
+                changed += [p for p in self.checkpoints.changed_since(self.attempt.checkpoint) if p not in changed]
+            except CheckpointError as exc:
+                self.warn(f"cannot list the files this turn changed beyond the edit tools' own reports: {exc}")
+        return changed
 
     def _reset_attempt(self) -> None:
         """State of one attempt at the turn (see agent/attempts.py): what it changed and tested."""
@@ -349,10 +361,11 @@ class Session:
             self.attempt.changes.append(result.diff)
         if tests := [path for path in result.files_changed if is_test_path(path)]:
             result = result.model_copy(update={"output": result.output + TEST_EDITED.format(", ".join(tests))})
-        self.record(Message(role="tool", content=result.output, tool_call_id=call.id, name=call.name),
+        self.record(Message(role="tool", content=result.output, tool_call_id=call.id, name=call.name,
+                            images=result.images),
                     ToolResultEvent(call_id=call.id, name=call.name, ok=result.ok, output=result.output,
                                     diff=result.diff, exit_code=result.exit_code, files_changed=result.files_changed,
-                                    full_output=result.full_output,
+                                    full_output=result.full_output, images=result.images,
                                     duration_s=round(time.monotonic() - started, 3)))
         return CallOutcome(ok=result.ok, denied=denied)
 

@@ -145,7 +145,8 @@ def replay(ctx: ContextManager, events: list[Event]) -> None:
             close_dangling_calls(ctx)
             ctx.add(Message(role="assistant", content=ev.content, tool_calls=ev.tool_calls))
         elif isinstance(ev, ToolResultEvent):
-            ctx.add(Message(role="tool", content=ev.output, tool_call_id=ev.call_id, name=ev.name))
+            ctx.add(Message(role="tool", content=ev.output, tool_call_id=ev.call_id, name=ev.name,
+                            images=ev.images))
         elif isinstance(ev, PlanUpdated):
             ctx.plan = ev.steps
         elif isinstance(ev, ContextCompacted):

@@ -143,6 +143,19 @@ def test_include_diff_adds_the_git_diff_of_changed_files(calc_repo, tmp_path):
     assert without.code == 0 and without.json["diff"] is None
 
 
+def test_files_a_shell_command_changed_are_in_the_result_and_its_diff(calc_repo, tmp_path):
+    model = write_script(tmp_path / "s.json", [
+        {"tool_calls": [{"name": "shell", "arguments": {"command": "echo made > made.txt && rm test_calc.py"}}]},
+        {"content": "Done."},
+    ])
+    run = wren("run", "make a file", "--model", model, "--approval", "auto", "--output-format", "json",
+               "--include-diff", cwd=calc_repo)
+    assert run.code == 0, run.stderr
+    assert sorted(run.json["files_changed"]) == ["made.txt", "test_calc.py"]
+    assert "+made" in run.json["diff"] and "-def test_add" in run.json["diff"]
+    assert run.json["tests_changed"] == ["test_calc.py"]  # a deleted test is a changed test
+
+
 def test_include_diff_outside_git_uses_the_tools_diffs(tmp_path):
     work = tmp_path / "plain"
     work.mkdir()

@@ -2,8 +2,13 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+import pytest
 
 from conftest import alive, wait_until, wren, write_script
 
@@ -49,9 +54,12 @@ def test_configured_tools_run_and_their_results_reach_the_model(calc_repo, tmp_p
         {"content": "Noted.", "expect": ["noted: hello 🐦"]},
     ])
     run = wren("run", "note hello", "--model", model, "--approval", "auto", "--output-format", "stream-json",
-               cwd=calc_repo)
+               "--include-diff", cwd=calc_repo)
     assert run.code == 0, run.stderr
     assert (calc_repo / "notes.txt").read_text(encoding="utf-8") == "hello 🐦\n"
+    # The MCP tool did not say what it changed; the turn's checkpoint diff did.
+    result = run.lines[-1]
+    assert result["files_changed"] == ["notes.txt"] and "+hello 🐦" in result["diff"]
     assert [e["name"] for e in events(run, "tool_result") if e["ok"]] == [
         "mcp__notes__count_notes", "mcp__raw__shout", "mcp__notes__add_note"]
     assert not events(run, "error")
@@ -203,3 +211,110 @@ def test_an_http_server_is_listed_and_called(calc_repo, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+CONTENT = TESTS / "content_mcp_server.py"
+
+
+def content() -> dict:
+    return {"command": sys.executable, "args": [str(CONTENT)]}
+
+
+def test_resources_links_and_images_reach_the_model_as_text(calc_repo, tmp_path):
+    configure(calc_repo, tmp_path, content=content())
+    model = write_script(tmp_path / "s.json", [
+        {"tool_calls": [{"name": "mcp__content__show", "arguments": {}}]},
+        {"content": "Seen.", "expect": ["here is what I found", "[resource file:///notes/a.txt]\nalpha beta gamma",
+                                        "[resource file:///notes/b.bin: application/octet-stream, 30 bytes]",
+                                        "[resource link spec (text/html): https://example.com/spec.html: the protocol",
+                                        "[image 1: image/png, 66 bytes]"]},
+    ])
+    run = wren("run", "look", "--model", model, "--approval", "auto", "--output-format", "json", cwd=calc_repo)
+    assert run.code == 0, run.stderr
+    assert "omitted" not in json.dumps(logged_events(calc_repo, run.json["session_id"]))
+
+
+def logged_events(repo: Path, session_id: str) -> list[dict]:
+    path = repo / ".wren" / "sessions" / f"{session_id}.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_a_huge_result_is_cut_once_with_an_honest_note(calc_repo, tmp_path):
+    sys.path.insert(0, str(TESTS))
+    from content_mcp_server import DUMP_CHARS, dump_text
+
+    configure(calc_repo, tmp_path, content=content())
+    model = write_script(tmp_path / "s.json", [
+        {"tool_calls": [{"name": "mcp__content__dump", "arguments": {}}]},
+        {"content": "Seen.", "expect": ["line 000000", "the full output is in the session log"]},
+    ])
+    run = wren("run", "dump", "--model", model, "--approval", "auto", "--output-format", "json", cwd=calc_repo)
+    assert run.code == 0, run.stderr
+    result = next(e for e in logged_events(calc_repo, run.json["session_id"]) if e["type"] == "tool_result")
+    shown = result["output"]
+    notes = re.findall(r"\[\.\.\. lines \d+-\d+ \((\d+) chars\) cut; the full output is in the session log \.\.\.\]\n",
+                       shown)
+    assert len(notes) == 1, shown[:200]  # one cap, one note
+    kept = re.sub(r"\[\.\.\. lines .*? \.\.\.\]\n", "", shown)
+    assert len(kept) + int(notes[0]) == DUMP_CHARS  # the note tells how much was really cut
+    assert result["full_output"] == dump_text()  # and the whole of it is where the note says
+
+
+def test_files_an_mcp_tool_wrote_are_in_the_result(calc_repo, tmp_path):
+    configure(calc_repo, tmp_path, content=content())
+    model = write_script(tmp_path / "s.json", [
+        {"tool_calls": [{"name": "mcp__content__touch", "arguments": {}}]}, {"content": "Done."}])
+    run = wren("run", "touch", "--model", model, "--approval", "auto", "--output-format", "json",
+               "--include-diff", cwd=calc_repo)
+    assert run.code == 0, run.stderr
+    assert run.json["files_changed"] == ["made_by_mcp.txt"] and "+made" in run.json["diff"]
+
+
+class _Provider(BaseHTTPRequestHandler):
+    """An OpenAI-compatible server: its first reply calls mcp__content__show, the next ones say Done.
+    It keeps every request body, to see what the model was sent."""
+    bodies: list[dict] = []
+
+    def do_POST(self) -> None:
+        self.bodies.append(json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0)))))
+        call = {"index": 0, "id": "call_1", "type": "function",
+                "function": {"name": "mcp__content__show", "arguments": "{}"}}
+        delta = {"tool_calls": [call]} if len(self.bodies) == 1 else {"content": "Done."}
+        finish = "tool_calls" if len(self.bodies) == 1 else "stop"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        for choice in ({"index": 0, "delta": delta}, {"index": 0, "delta": {}, "finish_reason": finish}):
+            chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m", "choices": [choice]}
+            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        self.wfile.write(b"data: [DONE]\n\n")
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.mark.parametrize("model, sees_image", [("openai/gpt-4o", True), ("openai/m", False)])
+def test_images_go_to_models_that_take_images(calc_repo, tmp_path, model, sees_image):
+    sys.path.insert(0, str(TESTS))
+    from content_mcp_server import PNG
+
+    configure(calc_repo, tmp_path, content=content())
+    _Provider.bodies = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Provider)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        run = wren("run", "look", "--model", model, "--api-base", f"http://127.0.0.1:{server.server_address[1]}/v1",
+                   "--approval", "auto", "--output-format", "json", cwd=calc_repo)
+    finally:
+        server.shutdown()
+    assert run.code == 0, run.stderr
+    sent = _Provider.bodies[1]["messages"]  # the request after the tool ran
+    tool_at = next(i for i, m in enumerate(sent) if m["role"] == "tool")
+    assert "[image 1: image/png, 66 bytes]" in sent[tool_at]["content"]
+    images = [part["image_url"]["url"] for m in sent if isinstance(m["content"], list)
+              for part in m["content"] if part.get("type") == "image_url"]
+    if sees_image:
+        assert images == [f"data:image/png;base64,{PNG}"]
+        assert sent[tool_at + 1]["role"] == "user"  # after the batch's tool messages, not among them
+    else:
+        assert images == []

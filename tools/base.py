@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Callable, Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from wren.agent.events import PlanStep
+from wren.agent.messages import Image
 from wren.tools.errors import ToolError
 from wren.tools.output import MAX_CHARS, cap
 from wren.tools.redact import redact
@@ -37,6 +38,7 @@ class ToolResult(BaseModel):
     full_output: str | None = None  # the whole output when `output` was capped; it goes to the session log
     # run_tests: how many tests passed (0 when the run was killed), None when the output was not understood.
     tests_passed: int | None = None
+    images: list[Image] = Field(default_factory=list)  # `output` names each one where it stood
 
 
 @dataclass

@@ -135,6 +135,22 @@ class Checkpointer:
         return True
 
 
+    def changed_since(self, n: int) -> list[str]:
+        """Workspace-relative paths whose content, mode or existence differs now from checkpoint `n`
+        of this session, sorted. Whatever changed them: an edit tool, a shell command, an MCP tool.
+
+        Raises CheckpointError when the checkpoint is gone or the workspace cannot be scanned.
+        """
+        store = self._store = self._store or Store(self.root)
+        mine = _session_checkpoints(store, self.session_id)
+        if n not in mine:
+            raise CheckpointError(f"session {self.session_id} has no checkpoint {n}")
+        prefix = store.prefix()
+        then = {p: e for p, e in store.tree_entries(mine[n].commit).items() if p.startswith(prefix)}
+        now = store.scan()
+        return sorted(p.removeprefix(prefix) for p in then.keys() | now.keys() if then.get(p) != now.get(p))
+
+
 def _clear_way(root: Path, path: Path) -> None:
     """Make every parent of `path` a real directory: a link or file in the way is replaced, never followed."""
     here = root

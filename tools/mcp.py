@@ -26,10 +26,9 @@ from mcp.shared.exceptions import McpError
 from pydantic import BaseModel, ConfigDict
 
 from wren.agent.config import McpServerConfig
-from wren.tools.base import Tool, ToolContext, ToolResult
+from wren.tools.base import Image, Tool, ToolContext, ToolResult
 from wren.tools.errors import ToolError
 from wren.tools.loop_thread import LoopThread, submit, wait
-from wren.tools.output import cap
 
 log = logging.getLogger("wren.mcp")
 
@@ -179,16 +178,35 @@ def _arguments_model(schema: dict[str, Any]) -> type[BaseModel]:
     return McpArguments
 
 
-def _text(result: mcp_types.CallToolResult) -> str:
-    parts = []
+def _content(result: mcp_types.CallToolResult) -> tuple[str, list[Image]]:
+    """The model's view of an MCP tool result: text for every block (text, embedded text resources,
+    resource links, a note for binary ones), and the images, each noted in the text where it stood."""
+    parts, images = [], []
     for block in result.content:
         if isinstance(block, mcp_types.TextContent):
             parts.append(block.text)
-        else:
-            parts.append(f"[{block.type} content omitted]")
+        elif isinstance(block, mcp_types.ImageContent):
+            images.append(Image(mime_type=block.mimeType, data=block.data))
+            parts.append(f"[image {len(images)}: {block.mimeType}, {_decoded_size(block.data):,} bytes]")
+        elif isinstance(block, mcp_types.EmbeddedResource):
+            res = block.resource
+            if isinstance(res, mcp_types.TextResourceContents):
+                parts.append(f"[resource {res.uri}]\n{res.text}")
+            else:
+                parts.append(f"[resource {res.uri}: {res.mimeType or 'binary'}, {_decoded_size(res.blob):,} bytes]")
+        elif isinstance(block, mcp_types.ResourceLink):
+            about = f" ({block.mimeType})" if block.mimeType else ""
+            described = f": {block.description}" if block.description else ""
+            parts.append(f"[resource link {block.name}{about}: {block.uri}{described}]")
+        else:  # audio, and kinds newer than this code
+            parts.append(f"[{block.type} content: not shown to the model]")
     if not parts and result.structuredContent is not None:
         parts.append(str(result.structuredContent))
-    return "\n".join(parts) or "(no output)"
+    return "\n".join(parts) or "(no output)", images
+
+
+def _decoded_size(b64: str) -> int:
+    return len(b64) * 3 // 4 - b64[-2:].count("=")
 
 
 def read_only(spec: mcp_types.Tool) -> bool:
@@ -200,7 +218,9 @@ def as_tool(host: "McpHost", server: McpServer, spec: mcp_types.Tool) -> Tool:
 
     def run(args: BaseModel, ctx: ToolContext) -> ToolResult:
         result = host.call(server, spec.name, args.model_dump(), ctx)
-        return ToolResult(ok=not result.isError, output=cap(_text(result)))
+        text, images = _content(result)
+        # Uncapped: Tool.run caps once and keeps the whole text for the session log.
+        return ToolResult(ok=not result.isError, output=text, images=images)
 
     description = spec.description or spec.title or f"{spec.name} from MCP server {server.name}"
     return Tool(tool_name(server.name, spec.name), description, _arguments_model(spec.inputSchema), run,

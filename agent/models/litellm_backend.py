@@ -8,7 +8,7 @@ import os
 
 from wren.agent.errors import ConfigError
 from wren.agent.events import Usage
-from wren.agent.messages import Message, ToolCall
+from wren.agent.messages import Message, ToolCall, openai_messages
 from wren.agent.models.base import ModelReply, OnDelta, RetryPolicy, estimate_tokens, summarize_with_model
 from wren.agent.models.errors import from_litellm
 
@@ -38,6 +38,7 @@ class LiteLLMBackend:
                 f"unknown model provider in {model!r}; use PROVIDER/MODEL such as "
                 "anthropic/claude-sonnet-4-5 or openai/gpt-4.1, `local`, or scripted:PATH") from None
         self.window = self._window()
+        self.vision = self._vision()
         self.reply_reserve = min(8192, max(1024, (self.window or 0) // 8))
 
     def _window(self) -> int | None:
@@ -47,9 +48,16 @@ class LiteLLMBackend:
             return None
         return info.get("max_input_tokens") or info.get("max_tokens")
 
+    def _vision(self) -> bool:
+        """Whether the model takes images, by litellm's model map; unknown models are taken not to."""
+        try:
+            return bool(self._litellm.supports_vision(model=self.name))
+        except Exception:  # a name the map lacks
+            return False
+
     def count_tokens(self, messages: list[Message], tools: list[dict]) -> int:
         try:
-            return int(self._litellm.token_counter(model=self.name, messages=[m.to_openai() for m in messages],
+            return int(self._litellm.token_counter(model=self.name, messages=openai_messages(messages, self.vision),
                                                    tools=tools or None))
         except Exception:  # a tokenizer litellm cannot load offline: estimate rather than fail the run
             return estimate_tokens(messages, tools)
@@ -59,7 +67,7 @@ class LiteLLMBackend:
 
     def complete(self, messages: list[Message], tools: list[dict], on_delta: OnDelta) -> ModelReply:
         litellm = self._litellm
-        kwargs: dict = {"model": self.name, "messages": [m.to_openai() for m in messages],
+        kwargs: dict = {"model": self.name, "messages": openai_messages(messages, self.vision),
                         "stream": True, "stream_options": {"include_usage": True},
                         "timeout": self.timeout_s, "num_retries": 0}
         if tools:
