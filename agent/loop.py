@@ -72,11 +72,7 @@ def call_model(s: "Session") -> ModelReply:
     overflowed, attempt = False, 0  # separate: a compaction retry does not use up a backoff attempt
 
     def on_delta(text: str) -> None:
-        # Checked at every chunk, so an interrupt or the time limit cuts a reply within a chunk.
-        if s.interrupt.is_set():
-            raise StreamStopped("interrupted", "interrupted by the user")
-        if (why := s.limits.exceeded()) and why.startswith("time limit"):
-            raise StreamStopped("limit", why)
+        s.check_stop()  # at every chunk, so an interrupt or the time limit cuts a reply within a chunk
         if text:
             s.emit(AssistantDelta(text=text))  # logged as it comes: a cut reply keeps what arrived
 

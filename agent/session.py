@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from wren.agent.approval import Policy
-from wren.agent.errors import ExitCode, WrenError
+from wren.agent.errors import ExitCode, StreamStopped, WrenError
 from wren.agent.events import (ApprovalRequested, ApprovalResolved, CompactionUndone, ErrorEvent, ErrorInfo, Event,
                                ModelChanged, PlanUpdated, Result, SessionStarted, ToolCallEvent, ToolResultEvent,
                                TurnEnded, Usage, UserMessage)
@@ -169,12 +169,27 @@ class Session:
                 offered.append(tool.schema())
         return offered
 
-    def make_room(self, reason: str = "auto") -> None:
-        """Before a model call: compact when needed (or asked); fatal when nothing can make it fit."""
+    def make_room(self, reason: str = "auto", in_turn: bool = True) -> None:
+        """Before a model call: compact when needed (or asked); fatal when nothing can make it fit.
+
+        An interrupt (and in a turn, the time limit) cuts the summary: StreamStopped, context unchanged.
+        """
         tools = self.offered_tools()
-        event = self.context.compact(tools, reason) if reason != "auto" else self.context.ensure_room(tools)
+        stop = self.check_stop if in_turn else self._check_interrupt
+        event = self.context.compact(tools, reason, stop) if reason != "auto" else self.context.ensure_room(tools, stop)
         if event is not None:
             self.emit(event)
+
+    def check_stop(self, text: str = "") -> None:
+        """An OnDelta heartbeat for a model call in a turn: StreamStopped when the user interrupted
+        or the turn's time limit has passed."""
+        self._check_interrupt(text)
+        if (why := self.limits.exceeded()) and why.startswith("time limit"):
+            raise StreamStopped("limit", why)
+
+    def _check_interrupt(self, text: str = "") -> None:
+        if self.interrupt.is_set():
+            raise StreamStopped("interrupted", "interrupted by the user")
 
     # ---- the worker ---------------------------------------------------------------------
     def _next_op(self) -> Op:
@@ -239,9 +254,13 @@ class Session:
 
     def _compact_between_turns(self) -> None:
         try:
-            self.make_room("manual")
+            self.make_room("manual", in_turn=False)
         except WrenError as exc:
             self.emit(ErrorEvent(kind=exc.kind, message=exc.message, fatal=False))
+        except StreamStopped:
+            self.interrupt.clear()
+            self.emit(ErrorEvent(kind="interrupted", message="compaction interrupted; the context is as it was",
+                                 fatal=False))
 
     def _undo_compaction(self) -> None:
         number = self.context.compactions

@@ -7,7 +7,7 @@ from typing import Callable
 from wren.agent.errors import ModelError
 from wren.agent.events import ContextCompacted, EvictedItem
 from wren.agent.messages import Message
-from wren.agent.models.base import ModelBackend, estimate_tokens
+from wren.agent.models.base import ModelBackend, OnDelta, estimate_tokens, ignore
 from wren.context.manager import ContextManager
 from wren.context.memory import MemoryChunk, SessionMemory, chunk_message
 
@@ -38,7 +38,12 @@ class Compactor:
     memory: SessionMemory
 
     def compact(self, ctx: ContextManager, tools: list[dict], reason: str, number: int, to_free: int | None,
-                warn: Callable[[str], None]) -> ContextCompacted:
+                warn: Callable[[str], None], on_delta: OnDelta = ignore) -> ContextCompacted:
+        """Evict the oldest whole units into memory, with a summary written by the model.
+
+        `on_delta` gets the summary's heartbeats; StreamStopped raised from it leaves the context and
+        the memory as they were. ModelError when nothing can be evicted.
+        """
         before = self.backend.count_tokens(ctx.prompt(), tools)
         count = plan_eviction(ctx, to_free)
         if count == 0:
@@ -46,13 +51,13 @@ class Compactor:
                              "only the newest exchange is left; start a new session or use a model with a "
                              "larger window", kind="context_window")
         evicted = ctx.messages[:count]
-        self.memory.add([c for i, m in enumerate(evicted) for c in chunk_message(m, number, i)])
         try:
-            summary = self.backend.summarize(evicted)
+            summary = self.backend.summarize(evicted, on_delta)
         except ModelError as exc:
             # Nothing is lost (memory and the log hold it all); the summary is just thinner.
             warn(f"the model could not summarise ({exc.message}); keeping the structured summary only")
             summary = "(no narrative summary: the model call failed)"
+        self.memory.add([c for i, m in enumerate(evicted) for c in chunk_message(m, number, i)])
         for n, old in enumerate(ctx.evict(count, summary)):
             self.memory.add([MemoryChunk(id=f"c{number}-summary{n}", text=f"[earlier summary] {old}",
                                          role="summary", compaction=number)])

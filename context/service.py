@@ -7,7 +7,7 @@ from typing import Callable
 from wren.agent.config import ContextConfig
 from wren.agent.errors import ModelError
 from wren.agent.events import ContextCompacted, Event
-from wren.agent.models.base import ModelBackend
+from wren.agent.models.base import ModelBackend, OnDelta, ignore
 from wren.context.budget import Budget
 from wren.context.compaction import Compactor
 from wren.context.manager import ContextManager, replay
@@ -51,7 +51,7 @@ class ContextService:
     def has_memory(self) -> bool:
         return self._memory is not None or (self.root / ".wren" / "memory" / f"{self.session_id}.jsonl").is_file()
 
-    def compact(self, tools: list[dict], reason: str) -> ContextCompacted:
+    def compact(self, tools: list[dict], reason: str, on_delta: OnDelta = ignore) -> ContextCompacted:
         """`manual` keeps only the newest exchange; `auto` and `overflow` free down to the budget's target."""
         to_free = None
         if reason != "manual":
@@ -60,21 +60,21 @@ class ContextService:
         self.compactions += 1
         try:
             return Compactor(self.backend, self.memory).compact(self.manager, tools, reason, self.compactions,
-                                                                to_free, self.warn)
+                                                                to_free, self.warn, on_delta)
         except ModelError as exc:
             if self.budget is None:
                 raise
             raise ModelError(f"{exc.message} (the model's window is {self.budget.window} tokens, "
                              f"{self.budget.reserve} of them kept for the reply)", kind=exc.kind) from None
 
-    def ensure_room(self, tools: list[dict]) -> ContextCompacted | None:
+    def ensure_room(self, tools: list[dict], on_delta: OnDelta = ignore) -> ContextCompacted | None:
         """Compact when the prompt nears the budget; stop (never loop) when even that cannot make it fit."""
         if self.budget is None:
             return None
         tokens = self.backend.count_tokens(self.manager.prompt(), tools)
         event = None
         if self.budget.needs_compaction(tokens):
-            event = self.compact(tools, "auto")
+            event = self.compact(tools, "auto", on_delta)
             tokens = event.tokens_after
         if not self.budget.fits(tokens):
             raise ModelError(f"the prompt is {tokens} tokens after compaction, more than the window allows "

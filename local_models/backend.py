@@ -11,7 +11,7 @@ from wren.agent.config import LocalConfig
 from wren.agent.errors import ConfigError, ModelError
 from wren.agent.events import Usage
 from wren.agent.messages import Message
-from wren.agent.models.base import ModelReply, OnDelta, RetryPolicy, summarize_with_model
+from wren.agent.models.base import ModelReply, OnDelta, RetryPolicy, ignore, summarize_with_model
 from wren.local_models import catalog
 from wren.local_models.gguf import read_gguf
 from wren.local_models.prompt import PromptRenderer, step_key
@@ -91,8 +91,8 @@ class LocalBackend:
         with self._lock:
             return len(self.prompt_tokens(messages, tools)[0])
 
-    def summarize(self, messages: list[Message]) -> str:
-        return summarize_with_model(self, messages, limit_chars=self.window)  # about a quarter of the window
+    def summarize(self, messages: list[Message], on_delta: OnDelta = ignore) -> str:
+        return summarize_with_model(self, messages, limit_chars=self.window, on_delta=on_delta)  # about a quarter of the window
 
     def complete(self, messages: list[Message], tools: list[dict], on_delta: OnDelta) -> ModelReply:
         # One llama.cpp context serves every session using this backend; it is not thread-safe.

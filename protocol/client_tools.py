@@ -17,7 +17,7 @@ from wren.tools.base import Tool, ToolContext, ToolResult
 from wren.tools.edit import EditFileArgs, WriteFileArgs
 from wren.tools.errors import ToolError
 from wren.tools.fileio import TextFile, unified_diff
-from wren.tools.files import MAX_READ_LINES, ReadFileArgs
+from wren.tools.files import MAX_READ_LINES, ReadFileArgs, numbered_lines
 from wren.tools.matching import apply, find
 from wren.tools.output import cap, clean_terminal
 from wren.tools.process import NONINTERACTIVE
@@ -61,11 +61,14 @@ class EditorFiles:
     def read_file(self, args: ReadFileArgs, ctx: ToolContext) -> ToolResult:
         path = ctx.workspace.resolve(args.path)
         lines = self.read(path, ctx).replace("\r\n", "\n").splitlines()
-        start = args.start_line or 1
-        end = min(args.end_line or len(lines), len(lines), start + MAX_READ_LINES - 1)
+        start = max(args.start_line or 1, 1)  # below 1: from the start, as the workspace read_file takes it
+        end = min(args.end_line if args.end_line and args.end_line > 0 else len(lines), len(lines),
+                  start + MAX_READ_LINES - 1)
         if start > max(len(lines), 1):
             raise ToolError(f"{args.path} has {len(lines)} lines; start_line {start} is past the end")
-        body = "\n".join(f"{n:>6}\t{lines[n - 1]}" for n in range(start, end + 1))
+        # The same long-line pieces and output budget as the workspace read_file.
+        shown, end = numbered_lines(iter(lines), start, end, max(args.start_char or 1, 1))
+        body = "\n".join(shown)
         more = f"\n[{len(lines) - end} more lines; read_file with start_line={end + 1} for the rest]" \
             if end < len(lines) else ""
         return ToolResult(output=(body or "(empty file)") + more)

@@ -78,14 +78,15 @@ class GuardedTransport:
 
     When stdin closes, `receive` reports the end only once every request read so far
     has been answered (`on_eof` is called meanwhile, to cancel running turns), or after
-    DRAIN_S seconds: `printf REQUEST | wren acp` gets its answer.
+    `drain_s` seconds: `printf REQUEST | wren acp` gets its answer.
     """
 
     def __init__(self, stdio: Stdio, on_sent: Callable[[dict[str, Any]], None] = lambda message: None,
-                 on_eof: Callable[[], None] = lambda: None) -> None:
+                 on_eof: Callable[[], None] = lambda: None, drain_s: float = 0.0) -> None:
         self._stdio = stdio
         self._on_sent = on_sent
         self._on_eof = on_eof
+        self._drain_s = drain_s
         self._unanswered: list[Any] = []  # ids of requests handed to the SDK and not yet answered
         self._lines: asyncio.Queue[bytes] = asyncio.Queue()
         loop = asyncio.get_running_loop()
@@ -140,12 +141,13 @@ class GuardedTransport:
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + DRAIN_S
+        deadline = loop.time() + self._drain_s
         while self._unanswered and loop.time() < deadline:
             self._on_eof()  # again each time: a request in flight may still open a session or start a turn
             await asyncio.sleep(0.05)
         if self._unanswered:
-            log.warning("stdin closed; requests %s did not get an answer within %ss", self._unanswered, DRAIN_S)
+            log.warning("stdin closed; requests %s did not get an answer within %ss", self._unanswered,
+                        self._drain_s)
 
     @staticmethod
     def _known_notification(method: str) -> bool:

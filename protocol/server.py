@@ -12,14 +12,14 @@ from acp.agent.connection import AgentSideConnection
 from wren.agent.errors import ExitCode
 from wren.protocol.agent import WrenAgent
 from wren.protocol.factory import ServeOptions
-from wren.protocol.framing import GuardedTransport, Stdio, claim_stdio
+from wren.protocol.framing import DRAIN_S, GuardedTransport, Stdio, claim_stdio
 
 
 async def serve(stdio: Stdio, options: ServeOptions) -> None:
     agent = WrenAgent(options)
     # stdin closed: the editor is gone or has said all it will. Running turns are cancelled
     # (nothing can approve or cancel them any more); requests in flight still get their answer.
-    transport = GuardedTransport(stdio, on_sent=agent.message_sent, on_eof=agent.cancel_all)
+    transport = GuardedTransport(stdio, on_sent=agent.message_sent, on_eof=agent.cancel_all, drain_s=DRAIN_S)
     # session/close is still marked unstable in the SDK; editors use it to end sessions (and their MCP servers).
     conn = AgentSideConnection(agent, transport, listening=False, use_unstable_protocol=True)
     try:

@@ -142,6 +142,27 @@ def test_a_step_is_shown_back_as_generated_so_its_tokens_stay_cached(calc_repo, 
     assert all(cached >= evaluated - JUNCTION for evaluated, cached in later), later
 
 
+def test_an_interrupt_cuts_local_generation_mid_reply_and_the_model_still_answers(backend):
+    """StreamStopped raised from the per-token heartbeat ends llama.cpp generation there; the
+    shared context is left usable (its lock released, its state whole)."""
+    from wren.agent.errors import StreamStopped
+    from wren.agent.messages import Message
+
+    story = [Message(role="user", content="Write a very long story about a cat who sails around the world.")]
+    beats = []
+
+    def stop_at_20(text: str) -> None:
+        beats.append(text)
+        if len(beats) == 20:
+            raise StreamStopped("interrupted", "interrupted by the user")
+
+    with pytest.raises(StreamStopped):
+        backend.complete(story, [], stop_at_20)
+    assert len(beats) == 20  # not one token generated after the stop
+    reply = backend.complete([Message(role="user", content="Say hi.")], [], lambda text: None)
+    assert reply.content.strip() and reply.usage.completion_tokens > 0
+
+
 def test_system_prompt_and_tools_fit_1200_tokens(backend, tmp_path):
     from wren.agent.messages import Message
     from wren.agent.prompt import system_prompt

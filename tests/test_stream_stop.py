@@ -107,3 +107,29 @@ def test_sigterm_kills_the_running_command_prints_the_result_and_exits_143(calc_
     result = json.loads(out.splitlines()[-1])
     assert result["status"] == "interrupted" and result["exit_code"] == 143 and "Traceback" not in err
     wait_until(lambda: not processes_with("86405"))
+
+
+def test_the_time_limit_cuts_a_compaction_summary_and_leaves_the_context_as_it_was(calc_repo, tmp_path, slow_server):
+    from conftest import write_script
+
+    for i in range(12):
+        (calc_repo / f"big_{i}.txt").write_text(f"file {i}\n" + "lorem ipsum dolor sit amet\n" * 120)
+    history = write_script(tmp_path / "s.json", [
+        *({"tool_calls": [{"name": "read_file", "arguments": {"path": f"big_{i}.txt"}}]} for i in range(12)),
+        {"content": "Read them all."}])
+    first = wren("run", "read the big files", "--model", history, "--approval", "auto", "--output-format", "json",
+                 "--max-steps", "20", cwd=calc_repo)
+    assert first.code == 0, first.stderr
+    # On an 8000-token window the history needs a compaction before the next model call; its
+    # summary is asked of the slow server.
+    (calc_repo / "wren.toml").write_text("[context]\nwindow = 8000\n")
+    run = wren("run", "--resume", first.json["session_id"], "and now?", "--model", "openai/m", "--api-base",
+               slow_server, "--timeout", "5", "--output-format", "json", cwd=calc_repo, timeout=120)
+    assert run.code == 5 and run.json["status"] == "limit", run.stderr
+    assert run.json["summary"].startswith("time limit reached")
+    log = calc_repo / ".wren" / "sessions" / f"{first.json['session_id']}.jsonl"
+    kinds = [e["type"] for e in map(json.loads, log.read_text().splitlines())]
+    assert "context_compacted" not in kinds
+    # The cut stream was the summary's: the step's own reply (whose words are shown) never started.
+    assert "assistant_delta" not in kinds[kinds.index("user_message", kinds.index("result")):]
+    wait_until(lambda: SlowStream.closed)

@@ -225,3 +225,26 @@ def test_a_grep_for_a_file_name_points_at_the_file(tree):
     out = call(tree, "grep", pattern="helpers.py", path="src")
     assert out.splitlines()[0] == "(no matches)" and out.splitlines()[-1] == (
         "[no line holds the pattern, but these paths do: src/util/helpers.py; read_file one to see it]")
+
+
+@pytest.mark.parametrize("backend", ["ripgrep", "python"])
+def test_a_match_deep_in_a_minified_line_can_be_seen_and_read(tmp_path, monkeypatch, backend):
+    """A 2.3 MB one-line file: grep shows the match, read_file pages through the line."""
+    if backend == "ripgrep" and shutil.which("rg") is None:
+        pytest.skip("ripgrep (rg) is not on PATH")
+    root = tmp_path / "proj"
+    root.mkdir()
+    at = 1_500_000
+    line = "var a=1;" * (at // 8) + "NEEDLE_42()" + "var b=2;" * 100_000
+    (root / "app.min.js").write_text(line + "\n")
+    found = call(root, "grep", pattern="NEEDLE_42") if backend == "ripgrep" else \
+        python_grep(monkeypatch, root, pattern="NEEDLE_42")
+    assert "NEEDLE_42()" in found and f"of {len(line)}]" in found
+    start = int(found.split("[chars ")[1].split("-")[0])
+    assert start <= at + 1 < start + search.MAX_LINE_CHARS
+    first = call(root, "read_file", path="app.min.js", start_line=1, end_line=1)
+    assert f"[chars 1-2000 of {len(line)}; read_file with start_char=2001 for more]" in first
+    piece = call(root, "read_file", path="app.min.js", start_line=1, end_line=1, start_char=at - 10)
+    assert "NEEDLE_42()" in piece and f"[chars {at - 10}-{at - 10 + 1999} of {len(line)}" in piece
+    past = call(root, "read_file", path="app.min.js", start_line=1, end_line=1, start_char=len(line) + 5)
+    assert "past its end" in past

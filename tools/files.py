@@ -25,6 +25,8 @@ class ReadFileArgs(BaseModel):
     # Values below 1 mean "from the start" / "to the end": local grammars cannot bound integers.
     start_line: int | None = Field(None, description="first line to show (1-based)")
     end_line: int | None = Field(None, description="last line to show (inclusive)")
+    start_char: int | None = Field(None, description="first character to show of each line (1-based), "
+                                                     "for lines too long to show whole")
 
 
 def looks_binary(head: bytes) -> bool:
@@ -48,12 +50,23 @@ def _text_lines(path: Path, encoding: str):
             yield line.rstrip("\n").rstrip("\r")
 
 
-def _numbered(lines, start: int, end: int) -> tuple[list[str], int]:
-    """Numbered lines from start to end, within the budget; returns them and the last line shown."""
+def _piece(line: str, first: int) -> str:
+    """MAX_LINE_CHARS of `line` from character `first` (1-based), saying where it was cut."""
+    if first <= 1 and len(line) <= MAX_LINE_CHARS:
+        return line
+    if first > len(line):
+        return f"[the line has {len(line)} chars; start_char {first} is past its end]"
+    end = min(len(line), first - 1 + MAX_LINE_CHARS)
+    more = f"; read_file with start_char={end + 1} for more" if end < len(line) else ""
+    return f"{line[first - 1:end]}{'…' if more else ''} [chars {first}-{end} of {len(line)}{more}]"
+
+
+def numbered_lines(lines, start: int, end: int, first_char: int = 1) -> tuple[list[str], int]:
+    """Numbered lines from start to end (each from character `first_char`), within the budget;
+    returns them and the last line shown."""
     out, used, last = [], 0, start - 1
     for n, line in enumerate(islice(lines, start - 1, end), start):
-        if len(line) > MAX_LINE_CHARS:
-            line = f"{line[:MAX_LINE_CHARS]}… [line cut at {MAX_LINE_CHARS} of {len(line)} chars]"
+        line = _piece(line, first_char)
         entry = f"{n:>6}\t{line}"
         if out and used + len(entry) > BUDGET:
             break
@@ -91,7 +104,8 @@ def read_file(args: ReadFileArgs, ctx: ToolContext) -> ToolResult:
     if start > total:
         raise ToolError(f"{args.path} has {total} lines; start_line {start} is past the end")
     wanted = min(args.end_line or total, total)
-    shown, last = _numbered(_text_lines(path, encoding), start, min(wanted, start + MAX_READ_LINES - 1))
+    shown, last = numbered_lines(_text_lines(path, encoding), start, min(wanted, start + MAX_READ_LINES - 1),
+                            max(args.start_char or 1, 1))
     ctx.mark_read(ctx.workspace.rel(path))
     more = ""
     if last < wanted:

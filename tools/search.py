@@ -46,6 +46,7 @@ class Candidate:
     path: Path
     encoding: str
     lines: list[int] = field(default_factory=list)  # 1-based numbers of matching lines
+    regex: re.Pattern | None = None  # what found them: a long line is shown around its match
 
 
 def candidates(ctx: ToolContext, base: Path, glob: str | None) -> tuple[list[Candidate], list[str]]:
@@ -141,13 +142,23 @@ def _format_file(c: Candidate, context: int, budget: int) -> list[str]:
         mark = ":" if n in c.lines else "-"
         text = lines[n - 1].rstrip("\r")
         if len(text) > MAX_LINE_CHARS:
-            text = text[:MAX_LINE_CHARS] + "…"
+            text = around_match(text, c.regex if n in c.lines else None)
         out.append(f"{c.rel}{mark}{n}{mark}{text}")
         used += len(out[-1]) + 1
         if used > budget:
             break
         prev = n
     return out
+
+
+def around_match(line: str, regex: re.Pattern | None) -> str:
+    """MAX_LINE_CHARS of a long line, from a little before its first match (else from its start),
+    with the character range shown: a minified file's match may lie megabytes into its one line."""
+    found = regex.search(line) if regex else None
+    start = max(0, found.start() - MAX_LINE_CHARS // 4) if found else 0
+    end = min(len(line), start + MAX_LINE_CHARS)
+    return (f"{'…' if start else ''}{line[start:end]}{'…' if end < len(line) else ''} "
+            f"[chars {start + 1}-{end} of {len(line)}]")
 
 
 def format_hits(files: list[Candidate], context: int) -> tuple[list[str], int]:
@@ -168,6 +179,8 @@ def format_hits(files: list[Candidate], context: int) -> tuple[list[str], int]:
 def search(ctx: ToolContext, files: list[Candidate], pattern: str) -> None:
     """Fill in each candidate's matching lines; raises re.error for a pattern neither backend takes."""
     regex = re.compile(pattern)
+    for c in files:
+        c.regex = regex
     rg = ripgrep()
     if not (rg and rg_search(rg, ctx.workspace.root, files, pattern, MAX_MATCHES)):
         for c in files:

@@ -52,8 +52,9 @@ class ModelBackend(Protocol):
         """Tokens the prompt for (messages, tools) takes, counted the way this backend counts them."""
         ...
 
-    def summarize(self, messages: list[Message]) -> str:
-        """A summary of `messages` for compaction (see summarize_with_model)."""
+    def summarize(self, messages: list[Message], on_delta: OnDelta = ...) -> str:
+        """A summary of `messages` for compaction (see summarize_with_model); `on_delta` as for
+        `complete`, so that an interrupt or the time limit also cuts a summary in progress."""
         ...
 
 
@@ -65,7 +66,12 @@ Failed approaches: what was tried and did not work, so it is not repeated.
 Next: what remains to do."""
 
 
-def summarize_with_model(backend: "ModelBackend", messages: list[Message], limit_chars: int = 24_000) -> str:
+def ignore(text: str) -> None:
+    """An OnDelta that neither shows nor stops anything."""
+
+
+def summarize_with_model(backend: "ModelBackend", messages: list[Message], limit_chars: int = 24_000,
+                         on_delta: OnDelta = ignore) -> str:
     """Ask the model itself for the narrative part of a compaction summary."""
     lines = []
     for m in messages:
@@ -75,7 +81,7 @@ def summarize_with_model(backend: "ModelBackend", messages: list[Message], limit
     if len(transcript) > limit_chars:  # keep the start (the task) and the end (the latest state)
         transcript = transcript[: limit_chars // 3] + "\n[...]\n" + transcript[-limit_chars * 2 // 3:]
     prompt = [Message(role="system", content=SUMMARY_INSTRUCTIONS), Message(role="user", content=transcript)]
-    return backend.complete(prompt, [], lambda _: None).content.strip()
+    return backend.complete(prompt, [], on_delta).content.strip()
 
 
 def estimate_tokens(messages: list[Message], tools: list[dict]) -> int:

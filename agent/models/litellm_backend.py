@@ -9,7 +9,7 @@ import os
 from wren.agent.errors import ConfigError
 from wren.agent.events import Usage
 from wren.agent.messages import Message, ToolCall, openai_messages
-from wren.agent.models.base import ModelReply, OnDelta, RetryPolicy, estimate_tokens, summarize_with_model
+from wren.agent.models.base import ModelReply, OnDelta, RetryPolicy, estimate_tokens, ignore, summarize_with_model
 from wren.agent.models.errors import from_litellm
 
 
@@ -62,8 +62,8 @@ class LiteLLMBackend:
         except Exception:  # a tokenizer litellm cannot load offline: estimate rather than fail the run
             return estimate_tokens(messages, tools)
 
-    def summarize(self, messages: list[Message]) -> str:
-        return summarize_with_model(self, messages)
+    def summarize(self, messages: list[Message], on_delta: OnDelta = ignore) -> str:
+        return summarize_with_model(self, messages, on_delta=on_delta)
 
     def complete(self, messages: list[Message], tools: list[dict], on_delta: OnDelta) -> ModelReply:
         litellm = self._litellm

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, ValidationError
 from wren.agent.errors import ConfigError, ModelError
 from wren.agent.events import Usage
 from wren.agent.messages import Message, ToolCall, arguments_text
-from wren.agent.models.base import ModelReply, OnDelta, RetryPolicy, estimate_tokens
+from wren.agent.models.base import ModelReply, OnDelta, RetryPolicy, estimate_tokens, ignore
 from wren.agent.models.errors import FAULTS, fault_error
 
 
@@ -76,8 +76,9 @@ class ScriptedBackend:
     def count_tokens(self, messages: list[Message], tools: list[dict]) -> int:
         return estimate_tokens(messages, tools)
 
-    def summarize(self, messages: list[Message]) -> str:
+    def summarize(self, messages: list[Message], on_delta: OnDelta = ignore) -> str:
         """Compaction asks for a summary; it does not consume a scripted turn."""
+        on_delta("")  # one heartbeat: an interrupt already asked for stops the summary here
         with self._lock:
             i, self._summaries = self._summaries, self._summaries + 1
         if i < len(self.script.summaries):
