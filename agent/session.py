@@ -36,7 +36,7 @@ from wren.tools.errors import ToolError
 from wren.tools.redact import redact_data
 from wren.tools.sandbox import Sandbox
 from wren.tools.tests import is_test_path
-from wren.tools.workspace import Workspace
+from wren.tools.workspace import Workspace, shown
 
 if TYPE_CHECKING:
     from wren.tools.mcp import McpHost
@@ -308,7 +308,8 @@ class Session:
         changed = list(self._files_changed)
         if self.attempt.checkpoint is not None:
             try:
-                changed += [p for p in self.checkpoints.changed_since(self.attempt.checkpoint) if p not in changed]
+                changed += [shown(p) for p in self.checkpoints.changed_since(self.attempt.checkpoint)
+                            if shown(p) not in changed]
             except CheckpointError as exc:
                 self.warn(f"cannot list the files this turn changed beyond the edit tools' own reports: {exc}")
         return changed

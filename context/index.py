@@ -28,6 +28,7 @@ from wren.context.embeddings import Embedder
 from wren.context.lexical import BM25, tokens
 from wren.context.store import ChromaServer, VectorStore, open_store
 from wren.context.tags import extract_tags
+from wren.tools.workspace import shown, unshown
 
 Progress = Callable[[str, int, int], None]
 
@@ -88,7 +89,13 @@ def _list_files(root: Path) -> list[str]:
         rels = proc.stdout.decode("utf-8", "surrogateescape").split("\0")
     else:
         rels = [p.relative_to(root).as_posix() for p in workspace_files(Workspace(root), root)]
-    return [r for r in dict.fromkeys(rels) if r and _listed(r)]
+    # As the model sees names (non-UTF-8 bytes as \xNN): the catalog is SQLite text, and results are shown.
+    return [shown(r) for r in dict.fromkeys(rels) if r and _listed(r)]
+
+
+def on_disk(rel: str) -> str:
+    """The file name that `_list_files` listed as `rel`."""
+    return unshown(rel) if "\\x" in rel else rel
 
 
 class CodeIndex:
@@ -134,7 +141,7 @@ class CodeIndex:
         changed, present, root = [], set(), str(self.root)
         for n, rel in enumerate(listed, 1):
             try:
-                st = os.lstat(os.path.join(root, rel))  # not pathlib: this runs for every file, every update
+                st = os.lstat(os.path.join(root, on_disk(rel)))  # not pathlib: this runs for every file, every update
             except OSError:  # deleted, though git still lists it until the deletion is staged
                 continue
             if not stat.S_ISREG(st.st_mode):  # a symlink may lead out of the workspace
@@ -151,7 +158,7 @@ class CodeIndex:
               progress: Progress | None) -> Iterator[FileEntry]:
         for n, (rel, old, mtime_ns, size) in enumerate(changed, 1):
             try:
-                data = (self.root / rel).read_bytes()
+                data = (self.root / on_disk(rel)).read_bytes()
             except OSError:
                 continue
             state = FileState(hashlib.sha1(data).hexdigest(), mtime_ns, size)
@@ -239,7 +246,7 @@ class CodeIndex:
                 where.update(self.catalog.hashes(PROSE))
             for rel in {where[h] for h in wanted if h in where}:
                 try:
-                    text = (self.root / rel).read_bytes().decode("utf-8", "replace")
+                    text = (self.root / on_disk(rel)).read_bytes().decode("utf-8", "replace")
                 except OSError:
                     continue
                 for chunk in chunk_file(rel, text):

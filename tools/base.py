@@ -19,7 +19,7 @@ from wren.tools.errors import ToolError
 from wren.tools.output import MAX_CHARS, cap
 from wren.tools.redact import redact
 from wren.tools.sandbox import Sandbox
-from wren.tools.workspace import Workspace
+from wren.tools.workspace import Workspace, shown
 
 if TYPE_CHECKING:
     from wren.agent.config import Config
@@ -85,9 +85,12 @@ class Tool:
 
     def run(self, args: BaseModel, ctx: ToolContext) -> ToolResult:
         result = self.func(args, ctx)
-        # Every tool's output, not only shell's: a file or an MCP result can hold a key too.
-        result = result.model_copy(update={"output": redact(result.output),
-                                           "full_output": result.full_output and redact(result.full_output)})
+        # Every tool's output, not only shell's: a file or an MCP result can hold a key too. And file
+        # names that are not UTF-8 shown as \xNN, so that the model, the log and JSON can carry them.
+        result = result.model_copy(update={"output": redact(shown(result.output)),
+                                           "full_output": result.full_output and redact(shown(result.full_output)),
+                                           "files_changed": [shown(p) for p in result.files_changed],
+                                           "diff": result.diff and shown(result.diff)})
         capped = cap(result.output, MAX_CHARS, self.more_hint)
         if capped == result.output:
             return result

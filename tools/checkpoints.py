@@ -16,10 +16,11 @@ import time
 from pathlib import Path
 
 import pathspec
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 from wren.tools.fileio import atomic_write
 from wren.tools.gitstore import CheckpointError, Entries, Store
+from wren.tools.workspace import shown
 
 REF_ROOT = "refs/wren/checkpoints"
 
@@ -45,6 +46,11 @@ class UndoReport(BaseModel):
     # Not in the checkpoint but ignored by its .gitignore files: it may well predate it, so it stays.
     kept: list[str] = []
     saved_as: int | None  # the checkpoint that holds the state from before this undo; None when nothing changed
+
+    @field_validator("modified", "recreated", "removed", "kept")
+    @classmethod
+    def _shown(cls, paths: list[str]) -> list[str]:
+        return [shown(p) for p in paths]  # for people and JSON: non-UTF-8 bytes as \xNN
 
     def text(self) -> str:
         """What the undo did, for a person: the files it touched and how to undo the undo."""

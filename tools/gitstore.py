@@ -128,7 +128,7 @@ class Store:
                 if "\n" in str(path):
                     raise CheckpointError(f"cannot snapshot {path!r}: its name contains a newline")
                 paths.append(str(path))
-            out = self.git("hash-object", "-w", "--no-filters", "--stdin-paths", stdin="\n".join(paths).encode())
+            out = self.git("hash-object", "-w", "--no-filters", "--stdin-paths", stdin=os.fsencode("\n".join(paths)))
         return out.decode().split()
 
     def _load_cache(self) -> dict[str, list]:
@@ -152,7 +152,7 @@ class Store:
         info = "".join(f"{mode} {sha}\t{path}\0" for path, (mode, sha) in sorted(entries.items()))
         with tempfile.TemporaryDirectory(prefix="wren-index-") as tmp:
             index = str(Path(tmp) / "index")
-            self.git("update-index", "-z", "--index-info", stdin=info.encode(), index=index)
+            self.git("update-index", "-z", "--index-info", stdin=os.fsencode(info), index=index)
             return self.git("write-tree", index=index).decode().strip()
 
     def commit(self, tree: str, parent: str | None, message: str) -> str:

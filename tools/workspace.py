@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from pathlib import Path, PurePosixPath
 
 from wren.tools.errors import ToolError
@@ -23,6 +24,38 @@ def looks_secret(path: str) -> bool:
     if not name or any(fnmatch.fnmatchcase(name, p) for p in NOT_SECRET):
         return False
     return any(fnmatch.fnmatchcase(name, p) for p in SECRET_NAMES)
+
+
+_ESCAPED_BYTE = re.compile(r"\\x([89a-fA-F][0-9a-fA-F])")
+
+
+def shown(text: str) -> str:
+    """`text` as UTF-8 can carry it (to the model, to JSON): bytes of a file name that are not UTF-8,
+    which Python holds as lone surrogates (PEP 383, os.fsdecode), become `\\xNN`. Other text is unchanged."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that is not an escaped byte (from "\ud800" in JSON)
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def unshown(text: str) -> str:
+    """The file name that `shown` wrote as `text`: each `\\xNN` (NN 80-FF) back to its byte."""
+    return os.fsdecode(_unescape_bytes(text))
+
+
+def _unescape_bytes(text: str) -> bytes:
+    out, at = bytearray(), 0
+    for m in _ESCAPED_BYTE.finditer(text):
+        out += text[at:m.start()].encode("utf-8", "surrogateescape") + bytes([int(m.group(1), 16)])
+        at = m.end()
+    return bytes(out + text[at:].encode("utf-8", "surrogateescape"))
 
 
 class PathRefused(ToolError):
@@ -60,6 +93,9 @@ class Workspace:
             raise PathRefused(f"path {path!r} is not valid text for a file name") from None
         raw = Path(os.path.expanduser(path)) if path.startswith("~") else Path(path)
         candidate = raw if raw.is_absolute() else self.root / raw
+        if "\\x" in path and not os.path.lexists(candidate):
+            # A name the model saw through `shown`: its non-UTF-8 bytes written as \xNN.
+            candidate = Path(unshown(str(candidate)))
         # realpath follows every symlink, so a link that leaves the root is caught by the caller.
         resolved = Path(os.path.realpath(candidate))
         # A symlink loop stops realpath early and leaves the rest unresolved: never trust a '..' left in it.
