@@ -346,10 +346,10 @@ class Session:
             allowed, message = self._approve(call, tool, args)
             if allowed:
                 if tool.mutating:
-                    self._checkpoint()
+                    self._checkpoint(args)
                 ctx = ToolContext(self.workspace, self.interrupt, self.limits.deadline, recall=self.context.recall,
                                   sandbox=self.sandbox, call_id=call.id, config=self.config,
-                                  read_paths=self._read_paths if self.careful else None)
+                                  read_paths=self._read_paths, strict_reads=self.careful)
                 result = tool.run(args, ctx)
             else:
                 denied = True
@@ -389,9 +389,16 @@ class Session:
                                     duration_s=round(time.monotonic() - started, 3)))
         return CallOutcome(ok=result.ok, denied=denied)
 
-    def _checkpoint(self) -> None:
+    def _checkpoint(self, args: object = None) -> None:
+        """Before a mutating call: the batch's checkpoint, holding the file the call names (`path`)."""
+        named = []
+        if isinstance(path := getattr(args, "path", None), str):
+            try:
+                named.append(self.workspace.rel(self.workspace.resolve(path, write=True)))
+            except ToolError:
+                pass  # the tool refuses this path itself
         try:
-            self._batch_checkpoint = self.checkpoints.before_mutation() or self._batch_checkpoint
+            self._batch_checkpoint = self.checkpoints.before_mutation(named) or self._batch_checkpoint
             self.baseline.checkpoint_taken(self._batch_checkpoint)
             if self.attempt.checkpoint is None:
                 self.attempt.checkpoint = self._batch_checkpoint

@@ -250,3 +250,42 @@ def test_undo_never_removes_a_file_the_checkpoints_ignore_rules_hid(calc_repo, t
     assert (calc_repo / "data" / "big.csv").read_text() == "a,b\n1,2\n"  # the user's file stays
     assert "kept      data/big.csv (ignored when the checkpoint was taken" in undone.stdout
     assert "removed   made.txt" in undone.stdout and not (calc_repo / "made.txt").exists()
+
+
+def test_an_ignored_file_a_call_overwrites_is_checkpointed_and_undone(calc_repo, tmp_path):
+    (calc_repo / ".gitignore").write_text("TODOS.txt\n")
+    (calc_repo / "TODOS.txt").write_text("my notes\n")
+    model = write_script(tmp_path / "s.json", [
+        {"tool_calls": [{"name": "list_files", "arguments": {"pattern": "TODOS.txt"}}]},
+        {"tool_calls": [{"name": "write_file", "arguments": {"path": "TODOS.txt", "content": "agent text\n"}},
+                        {"name": "write_file", "arguments": {"path": "calc.py", "content": "x = 1\n"}}],
+         "expect": ["ignored by .gitignore", "TODOS.txt"]},
+        {"content": "Done.", "expect": ["TODOS.txt existed and had not been read in this session"]},
+    ])
+    run = wren("run", "write todos", "--model", model, "--approval", "auto", "--output-format", "json",
+               cwd=calc_repo)
+    assert run.code == 0, run.stderr
+    assert (calc_repo / "TODOS.txt").read_text() == "agent text\n"
+    undone = wren("undo", cwd=calc_repo)
+    assert undone.code == 0, undone.stderr
+    assert (calc_repo / "TODOS.txt").read_text() == "my notes\n"  # the user's notes are back
+    assert (calc_repo / "calc.py").read_text() == CALC
+    assert "TODOS.txt" in undone.stdout
+
+
+def test_a_checkpoint_gains_an_ignored_file_a_later_call_of_its_batch_names(tmp_path):
+    repo = tmp_path / "r"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    (repo / ".gitignore").write_text("local.cfg\n")
+    (repo / "a.txt").write_text("a\n")
+    (repo / "local.cfg").write_text("mine\n")
+    cp = Checkpointer(repo, "s")
+    cp.new_batch("two writes")
+    assert cp.before_mutation(["a.txt"]) == 1
+    (repo / "a.txt").write_text("b\n")
+    assert cp.before_mutation(["local.cfg"]) is None  # the same batch: added to checkpoint 1
+    (repo / "local.cfg").write_text("overwritten\n")
+    assert not cp.end_batch()
+    undo(repo, "s", 1)
+    assert (repo / "local.cfg").read_text() == "mine\n" and (repo / "a.txt").read_text() == "a\n"

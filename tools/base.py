@@ -49,18 +49,24 @@ class ToolContext:
     recall: Callable[[str, int], str] | None = None  # search of what compaction moved out of the prompt
     sandbox: Sandbox = field(default_factory=Sandbox)  # where commands run; the session passes its own
     call_id: str = ""  # the tool call this context serves, so a front end can attach progress to it
-    # Workspace-relative paths the model has read (or written) this session. When a set is given,
-    # edit_file and write_file refuse to change an existing file that is not in it: an edit must
-    # start from the file's current content, not from a grep line or a guess.
+    # Workspace-relative paths the model has read (or written) this session; None: not tracked.
+    # With `strict_reads` (careful sessions), edit_file and write_file refuse to change an existing
+    # file that is not in it: an edit must start from the file's current content, not from a grep
+    # line or a guess. Without, overwriting an unread file is said in the result.
     read_paths: set[str] | None = None
+    strict_reads: bool = True
     # The session's configuration, read once when it started; None: read the workspace's when needed.
     config: "Config | None" = None
 
     def require_read(self, rel: str, verb: str) -> None:
         """ToolError naming the read_file call to make when `rel` has not been read (see read_paths)."""
-        if self.read_paths is not None and rel not in self.read_paths:
+        if self.read_paths is not None and self.strict_reads and rel not in self.read_paths:
             raise ToolError(f"{rel} has not been read in this session; call read_file with path {rel!r} first, "
                             f"then {verb} it from what it really holds")
+
+    def has_read(self, rel: str) -> bool:
+        """Whether the model has read (or written) `rel` this session; True when reads are not tracked."""
+        return self.read_paths is None or rel in self.read_paths
 
     def mark_read(self, rel: str) -> None:
         if self.read_paths is not None:

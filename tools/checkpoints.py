@@ -84,22 +84,26 @@ def list_checkpoints(root: Path, session_id: str | None = None) -> list[Checkpoi
     return sorted(_infos(Store(root), session_id), key=lambda c: (c.created, c.session_id, c.n))
 
 
-def _snapshot(store: Store) -> tuple[Entries, str]:
-    """The files now and their tree."""
-    entries = store.scan()
-    try:
-        return entries, store.write_tree(entries)
-    except CheckpointError:
-        store.drop_cache()  # a cached hash may name an object the store no longer has
+def _snapshot(store: Store, also: list[str] = ()) -> tuple[Entries, str]:
+    """The files now (the listed ones, and those of `also` that exist, ignored or not) and their tree."""
+    for attempt in range(2):
         entries = store.scan()
-        return entries, store.write_tree(entries)
+        entries.update(store.entries_for([k for k in also if k not in entries]))
+        try:
+            return entries, store.write_tree(entries)
+        except CheckpointError:
+            if attempt:
+                raise
+            store.drop_cache()  # a cached hash may name an object the store no longer has
+    raise AssertionError("unreachable")
 
 
-def _save(store: Store, session_id: str, label: str, tree: str | None = None) -> CheckpointInfo:
+def _save(store: Store, session_id: str, label: str, tree: str | None = None,
+          also: list[str] = ()) -> CheckpointInfo:
     taken = _infos(store, session_id)
     n = max((c.n for c in taken), default=0) + 1
     parent = next((c.commit for c in taken if c.n == n - 1), None)
-    tree = _snapshot(store)[1] if tree is None else tree
+    tree = _snapshot(store, also)[1] if tree is None else tree
     commit = store.commit(tree, parent, f"wren checkpoint {n}: {label}\n\nsession {session_id}")
     store.set_ref(f"{REF_ROOT}/{session_id}/{n}", commit)
     return CheckpointInfo(session_id=session_id, n=n, label=label, created=int(time.time()), commit=commit,
@@ -107,26 +111,52 @@ def _save(store: Store, session_id: str, label: str, tree: str | None = None) ->
 
 
 class Checkpointer:
-    """One checkpoint per batch that changes files, taken just before the batch's first mutating call."""
+    """One checkpoint per batch that changes files, taken just before the batch's first mutating call.
+
+    Besides the files git would list, it holds each file a call names before that call changes it,
+    even one .gitignore hides (a user's notes, a local config): undo must be able to put it back.
+    """
 
     def __init__(self, root: Path, session_id: str) -> None:
         self.root, self.session_id = root, session_id
         self._label: str | None = "tool calls"
         self._taken: CheckpointInfo | None = None
         self._store: Store | None = None
+        self._also: list[str] = []  # store keys of the named files this batch's checkpoint holds
 
     def new_batch(self, label: str) -> None:
         """Start a batch (the calls of one assistant message); its first mutating call checkpoints."""
-        self._label, self._taken = label, None
+        self._label, self._taken, self._also = label, None, []
 
-    def before_mutation(self) -> int | None:
-        """The new checkpoint's number, or None when this batch already has one."""
+    def before_mutation(self, paths: list[str] = ()) -> int | None:
+        """Before a mutating call that names workspace-relative `paths`: the new checkpoint's number,
+        or None when this batch already has one (then the named files it lacks are added to it)."""
+        self._store = store = self._store or Store(self.root)
+        keys = [store.prefix() + p for p in paths if p not in (".", "")]
         if self._label is None:
+            self._include(store, keys)
             return None
         label, self._label = self._label, None
-        self._store = self._store or Store(self.root)
-        self._taken = _save(self._store, self.session_id, label)
+        self._also = keys
+        self._taken = _save(store, self.session_id, label, also=keys)
         return self._taken.n
+
+    def _include(self, store: Store, keys: list[str]) -> None:
+        """Add to this batch's checkpoint the named files it lacks, as they are now (before the call)."""
+        taken = self._taken
+        if taken is None:
+            return
+        entries = store.tree_entries(taken.commit)
+        fresh = store.entries_for([k for k in keys if k not in entries])
+        if not fresh:
+            return
+        self._also += list(fresh)
+        tree = store.write_tree({**entries, **fresh})
+        parents = store.git("rev-list", "--parents", "-n", "1", taken.commit).decode().split()[1:]
+        commit = store.commit(tree, parents[0] if parents else None,
+                              f"wren checkpoint {taken.n}: {taken.label}\n\nsession {taken.session_id}")
+        store.set_ref(f"{REF_ROOT}/{taken.session_id}/{taken.n}", commit)
+        self._taken = taken.model_copy(update={"commit": commit, "tree": tree})
 
     def end_batch(self) -> bool:
         """Drop this batch's checkpoint when the files are as they were before it; True when dropped.
@@ -135,7 +165,7 @@ class Checkpointer:
         that `wren undo` restores, or undo would put back the files as they already are.
         """
         taken, self._taken = self._taken, None
-        if taken is None or self._store is None or _snapshot(self._store)[1] != taken.tree:
+        if taken is None or self._store is None or _snapshot(self._store, self._also)[1] != taken.tree:
             return False
         self._store.delete_ref(f"{REF_ROOT}/{taken.session_id}/{taken.n}")
         return True
@@ -239,11 +269,12 @@ def undo(root: Path, session_id: str | None = None, n: int | None = None) -> Und
     """
     store = Store(root)
     mine = _session_checkpoints(store, session_id)
-    current, now = _snapshot(store)
-    chosen = _pick(mine, n, now)
+    chosen = _pick(mine, n, _snapshot(store)[1])
+    target = store.tree_entries(chosen.commit)
+    # The checkpoint's files that git does not list now (ignored ones a call named) count as they are.
+    current, now = _snapshot(store, list(target))
     changed = chosen.tree != now
     saved = _save(store, chosen.session_id, f"undo to {chosen.n}", now).n if changed else None
-    target = store.tree_entries(chosen.commit)
     unseen = set(current) - set(target)
     kept = sorted(p for p in unseen if ignored_by(store, target, p))
     removed = sorted(unseen - set(kept))

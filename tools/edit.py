@@ -123,8 +123,12 @@ def write_file(args: WriteFileArgs, ctx: ToolContext) -> ToolResult:
     if PLACEHOLDER.search(texts["content"]):  # read the file only when a placeholder needs it
         texts["content"] = secrets_back(texts["content"], TextFile.read(path).text if path.is_file() else "")
     args = args.model_copy(update=texts)
+    unread = ""
     if path.exists():
         ctx.require_read(rel, "rewrite")
+        if not ctx.has_read(rel):
+            unread = (f"\n[{rel} existed and had not been read in this session: what it held is the '-' side "
+                      "of the diff below, and `wren undo` puts it back]")
     ctx.mark_read(rel)  # whatever happens next, the model knows what it wrote
     if not path.exists():
         atomic_write(path, args.content.encode("utf-8"))
@@ -134,13 +138,13 @@ def write_file(args: WriteFileArgs, ctx: ToolContext) -> ToolResult:
     before = TextFile.read(path)
     content = _like(before, args.content)
     kept, had = len(content.splitlines()), len(before.text.splitlines())
-    if ctx.read_paths is not None and had >= 4 and kept < had / 2:
+    if ctx.read_paths is not None and ctx.strict_reads and had >= 4 and kept < had / 2:
         # Careful mode (see ToolContext.read_paths): small models "rewrite" a program as a placeholder.
         raise ToolError(f"this would cut {rel} from {had} lines to {kept}; to change part of it use edit_file "
                         "(old: the lines as they are now, new: the lines as they should be)")
     atomic_write(path, before.encode(content.replace("\n", before.newline)))
     diff = unified_diff(rel, before.text, content)
-    return ToolResult(output=f"Wrote {rel} ({len(content)} chars).{note}\n{diff or '(no change)'}",
+    return ToolResult(output=f"Wrote {rel} ({len(content)} chars).{note}{unread}\n{diff or '(no change)'}",
                       diff=diff, files_changed=[rel])
 
 

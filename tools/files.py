@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from wren.tools.base import Tool, ToolContext, ToolResult
 from wren.tools.errors import ToolError
 from wren.tools.globs import compile_glob
-from wren.tools.listing import workspace_files
+from wren.tools.listing import ignored_files, workspace_files
 from wren.tools.output import MAX_CHARS
 
 MAX_READ_BYTES = 2_000_000  # larger files are read by range only
@@ -127,8 +127,15 @@ def list_files(args: ListFilesArgs, ctx: ToolContext) -> ToolResult:
         raise ToolError(f"{args.path} does not exist; list_files with path='.' shows what exists")
     keep = compile_glob(args.pattern) if args.pattern else None
     rels = [rel for rel in map(ctx.workspace.rel, workspace_files(ctx.workspace, base)) if not keep or keep(rel)]
+    hidden = ""
+    if keep is not None:
+        # A file .gitignore hides is still the user's (notes, a local config): say it is there.
+        ignored = [rel for rel in (ctx.workspace.rel(base / p) for p in ignored_files(base)) if keep(rel)]
+        if ignored:
+            hidden = (f"\n[also matching, but ignored by .gitignore (so not listed or searched): "
+                      f"{', '.join(ignored[:10])}{' ...' if len(ignored) > 10 else ''}]")
     if not rels:
-        return ToolResult(output="(no files)" + (f" matching {args.pattern!r}" if args.pattern else ""))
+        return ToolResult(output="(no files)" + (f" matching {args.pattern!r}" if args.pattern else "") + hidden)
     shown, used = [], 0
     for rel in rels[:MAX_LIST]:
         if used + len(rel) > BUDGET:
@@ -138,7 +145,7 @@ def list_files(args: ListFilesArgs, ctx: ToolContext) -> ToolResult:
     note = ""
     if len(shown) < len(rels):
         note = f"\n[{len(shown)} of {len(rels)} files shown; narrow with path or pattern]"
-    return ToolResult(output="\n".join(shown) + note)
+    return ToolResult(output="\n".join(shown) + note + hidden)
 
 
 READ_FILE = Tool("read_file", "Read a text file with line numbers, optionally a line range.",

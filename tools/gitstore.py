@@ -115,6 +115,15 @@ class Store:
         self._save_cache({k: v for k, v in cache.items() if k in entries})
         return entries
 
+    def entries_for(self, keys: list[str]) -> Entries:
+        """Entries (keys as `scan` gives them) for the named files that exist, ignored or not."""
+        found = []
+        for key in keys:
+            path = self.root / key[len(self.prefix()):]
+            if key.startswith(self.prefix()) and (st := _stat(path)) is not None:
+                found.append((key, path, st.mode))
+        return {key: (mode, sha) for (key, _, mode), sha in zip(found, self._hash([(p, m) for _, p, m in found]))}
+
     def _hash(self, files: list[tuple[Path, str]]) -> list[str]:
         if not files:
             return []

@@ -55,6 +55,20 @@ def git_listing(under: Path) -> list[str]:
     return sorted({p for p in os.fsdecode(proc.stdout).split("\0") if p and not p.endswith("/")})
 
 
+def ignored_files(under: Path) -> list[str]:
+    """Files below `under` that .gitignore (or git's other exclude files) hides, relative to it;
+    ignored folders are not entered (`node_modules/` would be thousands). [] outside a repository."""
+    cmd = ["git", "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory", "--", "."]
+    try:
+        proc = subprocess.run(cmd, cwd=under, capture_output=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    if proc.returncode != 0:
+        return []
+    return sorted(p for p in os.fsdecode(proc.stdout).split("\0")
+                  if p and not p.endswith("/") and not p.startswith(f"{STATE_DIR}/"))
+
+
 def workspace_files(ws: Workspace, under: Path) -> list[Path]:
     """Existing regular files below `under`, sorted by path, never leaving the workspace."""
     found = []
