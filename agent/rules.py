@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from wren.agent.errors import ConfigError
+from wren.agent.shell_parse import simple_commands
 from wren.agent.shell_split import Unparsable, command_name, is_assignment, split_command
 from wren.tools.globs import compile_glob
 
@@ -26,7 +27,11 @@ PATH_TOOLS = ("read_file", "list_files", "grep", "edit_file", "write_file")
 _RULE = re.compile(r"\s*([A-Za-z0-9_.-]+)\s*(?:\((.*)\))?\s*", re.DOTALL)
 # Commands that run the command or code they are given: a deny rule looks past them.
 WRAPPERS = {"sudo", "doas", "env", "command", "builtin", "exec", "nohup", "nice", "time", "timeout", "stdbuf",
-            "xargs", "watch", "strace", "ionice", "chronic", "unbuffer"}
+            "xargs", "parallel", "watch", "strace", "ionice", "chronic", "unbuffer"}
+# Wrappers that add arguments of their own to the command they run: `xargs rm` runs `rm FILES`.
+APPENDS_ARGUMENTS = {"xargs", "parallel"}
+# git's options before its subcommand: `git -C dir push` pushes. (git(1), OPTIONS)
+GIT_GLOBAL_WITH_VALUE = {"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--exec-path", "--config-env"}
 _WRAPPER_REACH, _MAX_CORES, _MAX_NESTING = 8, 64, 8
 SHELLS = {"sh", "bash", "zsh", "dash", "ksh", "mksh", "fish"}
 # First words after which "allow always" remembers the exact command, not every command they start.
@@ -146,13 +151,18 @@ class Rules:
     def judge(self, tool: str, args: Any = None) -> Judgement:
         """Which rule decides each part of a call; deny rules first. `args` None: the tool as such."""
         if tool == "shell" and isinstance(command := getattr(args, "command", None), str):
+            # Deny rules also read every simple command bash's own grammar finds: loop, `if` and
+            # function bodies, here-documents, text the splitter below cannot follow.
+            denied = tuple(s for p in _parsed_parts(command) if (s := self._decide(tool, p.text, p.views, allow=False))
+                           .effect == "deny")
             try:
                 parts = _parts(command)
             except Unparsable as exc:
                 # Deny rules still look at the raw text and at what a naive split finds in it.
                 parts = [_Part.of(words, strict=False) for words in _naive_split(command)]
-                return Judgement(tuple(self._decide(tool, p.text, p.views, allow=False) for p in parts), str(exc))
-            return Judgement(tuple(self._decide(tool, p.text, p.views) for p in parts))
+                return Judgement(tuple(self._decide(tool, p.text, p.views, allow=False) for p in parts) + denied,
+                                 str(exc))
+            return Judgement(tuple(self._decide(tool, p.text, p.views) for p in parts) + denied)
         path = getattr(args, "path", None) if tool in PATH_TOOLS else None
         if isinstance(path, str):
             return Judgement(tuple(self._decide(tool, p, [p]) for p in self._paths(path)))
@@ -224,8 +234,32 @@ class _Part:
         return cls(words, text, list(dict.fromkeys([text, *(" ".join(v) for v in cores)])))
 
 
+def _git_subcommand(core: list[str]) -> list[str] | None:
+    """`git -C dir -c k=v push x` as `git push x`; None when no global option stands before the subcommand."""
+    k = 1
+    while k < len(core) and core[k].startswith("-"):
+        k += 2 if core[k] in GIT_GLOBAL_WITH_VALUE else 1
+    return ["git", *core[k:]] if k > 1 else None
+
+
 def _parts(command: str) -> list[_Part]:
     return [_Part.of(words) for words in _expand(split_command(command))]
+
+
+def _parsed_parts(command: str, depth: int = 0) -> list[_Part]:
+    """Parts from tree-sitter-bash (agent/shell_parse.py), with what they hand to a shell, for deny rules."""
+    parts = []
+    for words in simple_commands(command):
+        part = _Part.of(words, strict=False)
+        parts.append(part)
+        if depth < _MAX_NESTING:
+            try:
+                cores = _cores(words)
+            except Unparsable:
+                cores = []
+            for script in dict.fromkeys(s for core in cores for s in _scripts(core)):
+                parts += _parsed_parts(script, depth + 1)
+    return parts
 
 
 def _cores(words: list[str]) -> list[list[str]]:
@@ -234,20 +268,29 @@ def _cores(words: list[str]) -> list[list[str]]:
     command. Unparsable past a bound: a chain of wrappers that long is no command to guess about."""
     reachable = [False] * (len(words) + 1)
     reachable[0] = True
+    appended = [False] * (len(words) + 1)  # reached past xargs or parallel, which add arguments
     starts = []
     for k, word in enumerate(words):
         if not reachable[k]:
             continue
         if is_assignment(word):
             reachable[k + 1] = True
+            appended[k + 1] = appended[k + 1] or appended[k]
             continue
         starts.append(k)
         if command_name(word) in WRAPPERS:
             for j in range(k + 1, min(len(words), k + 1 + _WRAPPER_REACH)):
                 reachable[j] = True
+                appended[j] = appended[j] or appended[k] or command_name(word) in APPENDS_ARGUMENTS
     if len(starts) > _MAX_CORES:
         raise Unparsable(f"more than {_MAX_CORES} words may start the command behind its wrappers")
-    return [[command_name(words[k]), *words[k + 1:]] for k in starts]
+    cores = []
+    for k in starts:
+        core = [command_name(words[k]), *words[k + 1:]] + (["{}"] if appended[k] else [])
+        cores.append(core)
+        if core[0] == "git" and (plain := _git_subcommand(core)):
+            cores.append(plain)
+    return cores
 
 
 def _expand(parts: list[list[str]], depth: int = 0) -> list[list[str]]:

@@ -309,3 +309,31 @@ def test_wren_run_deny_rule_blocks_in_auto_and_allow_rule_runs_in_ask(calc_repo,
     run = wren("run", "run the tests", "--model", model, "--approval", "ask", "--output-format", "json", cwd=calc_repo)
     assert run.code == 0, run.stderr
     assert run.json["status"] == "success" and run.json["summary"] == "One test fails."
+
+
+@pytest.mark.parametrize("deny,command", [
+    ("shell(rm -rf*)", 'for d in build dist; do rm -rf "$d"; done'),  # a loop body
+    ("shell(rm *)", "find . -type f | xargs rm"),                     # xargs adds the arguments
+    ("shell(rm *)", "find . -type f -print0 | parallel -0 rm"),
+    ("shell(git push*)", "git -C . -c user.name=x push origin main"),  # git's options before the subcommand
+    ("shell(rm -rf*)", "f() { rm -rf x; }; f"),                       # a function body
+    ("shell(rm -rf*)", "cat <<EOF\n$(rm -rf y)\nEOF"),                # a here-document's substitution
+    ("shell(rm -rf*)", "if true; then rm -rf z; fi"),
+    ("shell(rm -rf*)", "case $a in x) rm -rf z;; esac"),
+    ("shell(rm -rf*)", "bash -c 'for d in a; do rm -rf $d; done'"),
+])
+def test_deny_rules_see_every_simple_command_bash_runs(deny, command):
+    judged = Rules.parse([], [deny]).judge("shell", SHELL.args(command=command))
+    assert judged.denial is not None and str(judged.denial.rule) == deny, judged
+
+
+def test_a_denied_loop_does_not_run_in_auto_mode(calc_repo, tmp_path):
+    for folder in ("build", "dist"):
+        (calc_repo / folder).mkdir()
+    (calc_repo / "wren.toml").write_text('[policy]\ndeny = ["shell(rm -rf*)"]\n')
+    model = write_script(tmp_path / "s.json", [
+        {"tool_calls": [{"name": "shell", "arguments": {"command": 'for d in build dist; do rm -rf "$d"; done'}}]},
+        {"content": "Blocked.", "expect": ['deny rule shell(rm -rf*) matches "rm -rf $d"']}])
+    run = wren("run", "clean up", "--model", model, "--approval", "auto", "--output-format", "json", cwd=calc_repo)
+    assert run.code == 4 and run.json["status"] == "denied", run.stderr
+    assert (calc_repo / "build").is_dir() and (calc_repo / "dist").is_dir()
