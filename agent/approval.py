@@ -18,12 +18,12 @@ from wren.tools.sandbox import Sandbox
 from wren.tools.workspace import looks_secret
 
 if TYPE_CHECKING:
-    from wren.agent.config import Config
+    from wren.core.config import Config
 
 def is_config_path(path: str, root: Path) -> bool:
     """Whether `path` (relative to the workspace `root`, or absolute) is the workspace's wren.toml or
-    lies in the user's Wren config folder (see agent/config.py user_config_path)."""
-    from wren.agent.config import user_config_path
+    lies in the user's Wren config folder (see core/config.py user_config_path)."""
+    from wren.core.config import user_config_path
 
     target = Path(os.path.realpath(Path(path).expanduser() if Path(path).expanduser().is_absolute() else root / path))
     folder = Path(os.path.realpath(user_config_path().parent))

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 from wren.agent.attempts import MAX_ATTEMPTS, MIN_STEPS, Attempt
 from wren.agent.baseline import REVERTED
-from wren.agent.events import AssistantMessage, AttemptRestarted, UserMessage
-from wren.agent.messages import Message, ToolCall
+from wren.core.events import AssistantMessage, AttemptRestarted, UserMessage
+from wren.core.messages import Message, ToolCall
 from wren.agent.orient import orient_calls
 from wren.tools.base import ToolResult
 from wren.tools.checkpoints import CheckpointError, undo

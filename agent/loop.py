@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from wren.agent import careful
-from wren.agent.errors import ModelError, StreamStopped
-from wren.agent.events import AssistantDelta, AssistantMessage, Status, UsageEvent
-from wren.agent.messages import Message, redacted
-from wren.agent.models.base import ModelReply
+from wren.core.errors import ModelError, StreamStopped
+from wren.core.events import AssistantDelta, AssistantMessage, Status, UsageEvent
+from wren.core.messages import Message, redacted
+from wren.core.backend import ModelReply
 
 if TYPE_CHECKING:
     from wren.agent.session import Session

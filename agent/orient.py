@@ -14,8 +14,8 @@ import json
 import re
 from pathlib import PurePosixPath
 
-from wren.agent.messages import ToolCall
-from wren.tools.errors import ToolError
+from wren.core.messages import ToolCall
+from wren.core.errors import ToolError
 from wren.tools.tests import is_test_path
 from wren.tools.workspace import Workspace
 

@@ -8,23 +8,19 @@ rules match the command's own text only. Path rules match the workspace-relative
 """
 from __future__ import annotations
 
-import fnmatch
 import os
 import posixpath
 import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
-from wren.agent.errors import ConfigError
 from wren.agent.shell_parse import simple_commands
 from wren.agent.shell_split import Unparsable, command_name, is_assignment, split_command
-from wren.tools.globs import compile_glob
+from wren.core.rule_syntax import PATH_TOOLS, Rule, parse_rule
 
 Effect = Literal["allow", "deny"]
-PATH_TOOLS = ("read_file", "list_files", "grep", "edit_file", "write_file")
-_RULE = re.compile(r"\s*([A-Za-z0-9_.-]+)\s*(?:\((.*)\))?\s*", re.DOTALL)
 # Commands that run the command or code they are given: a deny rule looks past them.
 WRAPPERS = {"sudo", "doas", "env", "command", "builtin", "exec", "nohup", "nice", "time", "timeout", "stdbuf",
             "xargs", "parallel", "watch", "strace", "ionice", "chronic", "unbuffer"}
@@ -37,54 +33,6 @@ SHELLS = {"sh", "bash", "zsh", "dash", "ksh", "mksh", "fish"}
 # First words after which "allow always" remembers the exact command, not every command they start.
 RUNS_ANYTHING = WRAPPERS | SHELLS | {"eval", "source", ".", "python", "python3", "node", "perl", "ruby", "php",
                                      "deno", "bun", "npx", "uvx", "pipx", "find", "awk", "make", "ssh", "docker"}
-
-
-@dataclass(frozen=True)
-class Rule:
-    tool: str
-    pattern: str | None  # None: any call of the tool
-    session: bool = False  # remembered from "allow always", not from the config
-    _match: Callable[[str], bool] | None = field(default=None, compare=False, repr=False)
-
-    def __str__(self) -> str:
-        return self.tool if self.pattern is None else f"{self.tool}({self.pattern})"
-
-    def matches(self, tool: str, subject: str | None) -> bool:
-        if tool != self.tool:
-            return False
-        return self._match is None or (subject is not None and self._match(subject))
-
-
-def parse_rule(text: str, *, session: bool = False) -> Rule:
-    """`tool` or `tool(pattern)`; ConfigError naming the rule when it is malformed."""
-    m = _RULE.fullmatch(text) if isinstance(text, str) else None
-    if m is None:
-        raise ConfigError(f"bad policy rule {text!r}: write `tool` or `tool(pattern)`, such as "
-                          "shell(git status*) or edit_file(docs/**)")
-    tool, pattern = m.group(1), m.group(2)
-    if pattern is None:
-        return Rule(tool, None, session)
-    pattern = pattern.strip()
-    if not pattern:
-        raise ConfigError(f"bad policy rule {text!r}: the pattern is empty; write `{tool}` for every call")
-    if tool == "shell":
-        pattern = " ".join(pattern.split())
-        regex = re.compile(fnmatch.translate(pattern))
-        return Rule(tool, pattern, session, lambda command: regex.fullmatch(command) is not None)
-    if tool in PATH_TOOLS:
-        return Rule(tool, pattern, session, _path_glob(text, pattern))
-    raise ConfigError(f"bad policy rule {text!r}: a pattern applies to shell (the command) or to a path tool "
-                      f"({', '.join(PATH_TOOLS)}); write `{tool}` alone for every call of it")
-
-
-def _path_glob(text: str, pattern: str) -> Callable[[str], bool]:
-    """gitignore style (tools/globs.py): `**` crosses directories, `*` does not; a pattern without a slash
-    matches at any depth, one with a slash from the workspace root; a directory covers what is inside it."""
-    if pattern.startswith("!"):
-        raise ConfigError(f"bad policy rule {text!r}: negation (!) is not supported; use allow and deny rules")
-    if ".." in pattern.split("/"):
-        raise ConfigError(f"bad policy rule {text!r}: paths are relative to the workspace; '..' never matches")
-    return compile_glob(pattern)
 
 
 @dataclass(frozen=True)

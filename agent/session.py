@@ -11,18 +11,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from wren.agent.approval import Policy
-from wren.agent.errors import ExitCode, StreamStopped, WrenError
-from wren.agent.events import (ApprovalRequested, ApprovalResolved, CompactionUndone, ErrorEvent, ErrorInfo, Event,
+from wren.core.errors import ExitCode, StreamStopped, WrenError
+from wren.core.events import (ApprovalRequested, ApprovalResolved, CompactionUndone, ErrorEvent, ErrorInfo, Event,
                                ModelChanged, PlanUpdated, Result, SessionStarted, ToolCallEvent, ToolResultEvent,
                                TurnEnded, Usage, UserMessage)
-from wren.agent.config import Config, ContextConfig, SandboxConfig, load_config
+from wren.core.config import Config, ContextConfig, SandboxConfig, load_config
 from wren.agent.limits import LimitState, Limits
-from wren.agent.log import SessionLog, new_session_id, read_events, sessions_dir
+from wren.core.log import SessionLog, new_session_id, read_events, sessions_dir
 from wren.agent.loop import TurnOutcome, run_turn
-from wren.agent.messages import Message, ToolCall
+from wren.core.messages import Message, ToolCall
 from wren.agent.models import BackendFactory, backend_factory
-from wren.agent.models.base import ModelBackend
-from wren.agent.ops import (ApprovalDecision, Compact, Interrupt, Op, SetApprovalMode, SetModel, Shutdown,
+from wren.core.backend import ModelBackend
+from wren.core.ops import (ApprovalDecision, Compact, Interrupt, Op, SetApprovalMode, SetModel, Shutdown,
                             UndoCompaction, UserInput)
 from wren.agent import careful as careful_mode
 from wren.agent.attempts import Attempt
@@ -32,11 +32,12 @@ from wren.context.manager import close_dangling_calls, user_content
 from wren.context.service import ContextService
 from wren.tools.base import Registry, ToolContext, ToolResult
 from wren.tools.checkpoints import CheckpointError, Checkpointer
-from wren.tools.errors import ToolError
-from wren.tools.redact import redact_data
+from wren.core.errors import ToolError
+from wren.core.redact import redact_data
 from wren.tools.sandbox import Sandbox
 from wren.tools.tests import is_test_path
-from wren.tools.workspace import Workspace, shown
+from wren.core.paths import shown
+from wren.tools.workspace import Workspace
 
 if TYPE_CHECKING:
     from wren.tools.mcp import McpHost

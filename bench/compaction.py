@@ -16,7 +16,7 @@ from pathlib import Path
 from wren.agent.approval import Policy
 from wren.agent.limits import Limits
 from wren.agent.models.scripted import ScriptedBackend
-from wren.agent.ops import Shutdown, UserInput
+from wren.core.ops import Shutdown, UserInput
 from wren.agent.session import Session, SessionConfig
 from wren.tools.base import default_registry
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wren.tools.base import ToolContext, default_registry
-from wren.tools.errors import ToolError
+from wren.core.errors import ToolError
 from wren.tools.workspace import Workspace
 
 CONTEXTS = (3, 6, 10, 20, 50, 1_000_000)

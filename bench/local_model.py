@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from wren.agent.approval import Policy
 from wren.agent.limits import Limits
 from wren.agent.models import resolve_backend
-from wren.agent.ops import Shutdown, UserInput
+from wren.core.ops import Shutdown, UserInput
 from wren.agent.session import Session, SessionConfig
 from wren.tools.base import default_registry
 

@@ -1,3 +1,3 @@
 """Entry points: wren, wren run, and the subcommands."""
 
-__version__ = "0.1.0"
+from wren.core import __version__  # noqa: F401 - the version `wren --version` prints

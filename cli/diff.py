@@ -5,7 +5,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from wren.tools.workspace import unshown
+from wren.core.paths import unshown
 
 
 def changes_diff(root: Path, files: list[str], tool_diffs: list[str]) -> str:

@@ -7,12 +7,12 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from wren.agent.errors import ConfigError
+from wren.core.errors import ConfigError
 
 
 def sandbox_lines(root: Path) -> list[str]:
     """The command sandbox with this workspace's settings: its backend, whether it starts here, the network."""
-    from wren.agent.config import load_config
+    from wren.core.config import load_config
     from wren.tools.sandbox import Sandbox
 
     sandbox = Sandbox(load_config(root).sandbox)
@@ -31,7 +31,7 @@ def sandbox_lines(root: Path) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wren.cli import __version__
+    from wren.core import __version__
 
     print(f"wren           {__version__}\npython         {sys.version.split()[0]}")
     try:

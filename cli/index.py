@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from wren.agent.errors import ConfigError, WrenError
+from wren.core.errors import ConfigError, WrenError
 
 PHASES = {"scan": "scanning", "chunk": "chunking", "embed": "embedding"}
 BAR = 30
@@ -40,7 +40,7 @@ class ProgressBar:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wren.tools.code_search import workspace_index
+    from wren.context.shared_index import workspace_index
 
     root = Path(args.cwd).expanduser() if args.cwd else Path.cwd()
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from wren.cli import __version__
+from wren.core import __version__
 
 APPROVAL_MODES = ("read-only", "ask", "auto-edit", "auto")
 OUTPUT_FORMATS = ("text", "json", "stream-json")

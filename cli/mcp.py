@@ -4,9 +4,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from wren.agent.config import load_config, user_config_path
-from wren.agent.errors import WrenError
-from wren.cli.start import workspace_root
+from wren.core.config import load_config, user_config_path
+from wren.core.errors import WrenError
+from wren.agent.start import workspace_root
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from wren.agent.config import load_config
-from wren.agent.errors import ConfigError, ExitCode, WrenError
+from wren.core.config import load_config
+from wren.core.errors import ConfigError, ExitCode, WrenError
 from wren.local_models import catalog
 from wren.local_models.gguf import GGUFInfo, read_gguf
 from wren.local_models.registry import register, registered

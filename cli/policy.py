@@ -6,10 +6,10 @@ import dataclasses
 import sys
 
 from wren.agent.approval import MODES, Policy
-from wren.agent.config import load_config
-from wren.agent.errors import ConfigError, ExitCode, WrenError
-from wren.agent.rules import PATH_TOOLS
-from wren.cli.start import workspace_root
+from wren.core.config import load_config
+from wren.core.errors import ConfigError, ExitCode, WrenError
+from wren.core.rule_syntax import PATH_TOOLS
+from wren.agent.start import workspace_root
 from wren.tools.base import Tool, default_registry
 
 EXIT = {"allow": ExitCode.FINISHED, "ask": ExitCode.NOT_FINISHED, "deny": ExitCode.DENIED}

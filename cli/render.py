@@ -1,7 +1,7 @@
 """One-line progress for humans watching a headless run (stderr)."""
 from __future__ import annotations
 
-from wren.agent.events import (ApprovalResolved, ErrorEvent, Event, Result, SessionStarted, ToolCallEvent,
+from wren.core.events import (ApprovalResolved, ErrorEvent, Event, Result, SessionStarted, ToolCallEvent,
                                ToolResultEvent)
 
 

@@ -10,12 +10,12 @@ import io
 import signal
 import sys
 
-from wren.agent.errors import ConfigError, ExitCode, WrenError
-from wren.agent.events import ErrorInfo, Result, ToolResultEvent, Usage
-from wren.agent.ops import Interrupt, Shutdown, UserInput
+from wren.core.errors import ConfigError, ExitCode, WrenError
+from wren.core.events import ErrorInfo, Result, ToolResultEvent, Usage
+from wren.core.ops import Interrupt, Shutdown, UserInput
 from wren.cli.render import progress_line
-from wren.cli.start import session_config, workspace_root
-from wren.tools.redact import redact
+from wren.agent.start import session_config, workspace_root
+from wren.core.redact import redact
 
 
 def _read_prompt(arg: str | None) -> str:

@@ -15,7 +15,7 @@ SCHEMA_FILE = "wren-run.schema.json"
 
 
 def generate() -> dict:
-    from wren.agent.events import EVENT_ADAPTER
+    from wren.core.events import EVENT_ADAPTER
 
     body = EVENT_ADAPTER.json_schema(mode="serialization")
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",

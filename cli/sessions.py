@@ -6,9 +6,9 @@ import sys
 import time
 from pathlib import Path
 
-from wren.agent.errors import ConfigError
-from wren.agent.events import ContextCompacted, Result, UserMessage
-from wren.agent.log import find_session, read_events, sessions_dir
+from wren.core.errors import ConfigError
+from wren.core.events import ContextCompacted, Result, UserMessage
+from wren.core.log import find_session, read_events, sessions_dir
 
 
 def _root(args: argparse.Namespace) -> Path:

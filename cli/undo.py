@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from wren.agent.errors import ExitCode
+from wren.core.errors import ExitCode
 from wren.tools.checkpoints import CheckpointError, list_checkpoints, undo
 
 

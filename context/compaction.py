@@ -4,10 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from wren.agent.errors import ModelError
-from wren.agent.events import ContextCompacted, EvictedItem
-from wren.agent.messages import Message
-from wren.agent.models.base import ModelBackend, OnDelta, estimate_tokens, ignore
+from wren.core.errors import ModelError
+from wren.core.events import ContextCompacted, EvictedItem
+from wren.core.messages import Message
+from wren.core.backend import ModelBackend, OnDelta, estimate_tokens, ignore
 from wren.context.manager import ContextManager
 from wren.context.memory import MemoryChunk, SessionMemory, chunk_message
 

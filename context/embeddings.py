@@ -103,7 +103,7 @@ class LiteLLMEmbedder:
     """Hosted embeddings, e.g. `openai/text-embedding-3-small`."""
 
     def __init__(self, model: str) -> None:
-        from wren.agent.models.litellm_backend import import_litellm
+        from wren.core.backend import import_litellm
 
         self.name, self._litellm = model, import_litellm()
         self.calls = 0

@@ -28,7 +28,8 @@ from wren.context.embeddings import Embedder
 from wren.context.lexical import BM25, tokens
 from wren.context.store import ChromaServer, VectorStore, open_store
 from wren.context.tags import extract_tags
-from wren.tools.workspace import shown, unshown
+from wren.core.errors import ToolError
+from wren.core.paths import git_listing, shown, unshown
 
 Progress = Callable[[str, int, int], None]
 
@@ -75,11 +76,9 @@ def _list_files(root: Path) -> list[str]:
 
     In a git repository, git's own list, as is: tools' workspace_files resolves every path
     (a check the tools need), which costs half a second on a large repository, and an
-    incremental update must stay well under a second. Symlinks are skipped by the caller.
+    incremental update must stay well under a second. Elsewhere core's git_listing, through an
+    empty private git directory. Symlinks are skipped by the caller.
     """
-    from wren.tools.files import workspace_files
-    from wren.tools.workspace import Workspace
-
     try:
         proc = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
                               cwd=root, capture_output=True, timeout=60)
@@ -88,7 +87,10 @@ def _list_files(root: Path) -> list[str]:
     if proc is not None and proc.returncode == 0:
         rels = proc.stdout.decode("utf-8", "surrogateescape").split("\0")
     else:
-        rels = [p.relative_to(root).as_posix() for p in workspace_files(Workspace(root), root)]
+        try:
+            rels = git_listing(root)
+        except ToolError:  # git missing or failing: nothing to index, as for an empty workspace
+            rels = []
     # As the model sees names (non-UTF-8 bytes as \xNN): the catalog is SQLite text, and results are shown.
     return [shown(r) for r in dict.fromkeys(rels) if r and _listed(r)]
 

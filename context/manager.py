@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 
-from wren.agent.events import (AssistantMessage, AttemptRestarted, CompactionUndone, ContextCompacted, Event, PlanStep,
+from wren.core.events import (AssistantMessage, AttemptRestarted, CompactionUndone, ContextCompacted, Event, PlanStep,
                                PlanUpdated, ToolResultEvent, UserMessage)
-from wren.agent.messages import Message
+from wren.core.messages import Message
 
 DIRECTIVE_CHARS = 2000
 KEEP_SUMMARIES = 3  # older summaries move to session memory so the summary block stays bounded

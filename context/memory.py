@@ -11,9 +11,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from wren.agent.config import ChromaConfig
-from wren.agent.log import mend_tail, read_jsonl
-from wren.agent.messages import Message
+from wren.core.config import ChromaConfig
+from wren.core.log import mend_tail, read_jsonl
+from wren.core.messages import Message
 from wren.context.embeddings import Embedder
 from wren.context.lexical import BM25, tokens
 

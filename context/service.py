@@ -4,10 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from wren.agent.config import ContextConfig
-from wren.agent.errors import ModelError
-from wren.agent.events import ContextCompacted, Event
-from wren.agent.models.base import ModelBackend, OnDelta, ignore
+from wren.core.config import ContextConfig
+from wren.core.errors import ModelError
+from wren.core.events import ContextCompacted, Event
+from wren.core.backend import ModelBackend, OnDelta, ignore
 from wren.context.budget import Budget
 from wren.context.compaction import Compactor
 from wren.context.manager import ContextManager, replay
@@ -39,7 +39,7 @@ class ContextService:
     @property
     def memory(self) -> SessionMemory:
         if self._memory is None:
-            from wren.agent.config import load_config
+            from wren.core.config import load_config
             from wren.context.embeddings import load_embedder
 
             # The same embedder and Chroma store settings as the code index (top-level in wren.toml).
@@ -95,7 +95,7 @@ class ContextService:
         tokens = map_budget(self.budget.window if self.budget else None, self.options.repo_map_tokens)
         if not tokens:
             return ""
-        from wren.tools.code_search import opened_index
+        from wren.context.shared_index import opened_index
 
         try:
             index = opened_index(self.root)

@@ -7,11 +7,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from wren.agent.config import LocalConfig
-from wren.agent.errors import ConfigError, ModelError
-from wren.agent.events import Usage
-from wren.agent.messages import Message
-from wren.agent.models.base import ModelReply, OnDelta, RetryPolicy, ignore, summarize_with_model
+from wren.core.config import LocalConfig
+from wren.core.errors import ConfigError, ModelError
+from wren.core.events import Usage
+from wren.core.messages import Message
+from wren.core.backend import ModelReply, OnDelta, RetryPolicy, ignore, summarize_with_model
 from wren.local_models import catalog
 from wren.local_models.gguf import read_gguf
 from wren.local_models.prompt import PromptRenderer, step_key

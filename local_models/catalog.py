@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from wren.agent.errors import ConfigError
+from wren.core.errors import ConfigError
 
 BUNDLED = "smollm2"
 STARTER = "qwen2.5-coder-1.5b"  # what the toy-model note tells people to pull: it has an offline fallback

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from wren.agent.messages import ToolCall
+from wren.core.messages import ToolCall
 
 DROP = {"title", "description", "default", "examples"}
 

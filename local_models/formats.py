@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 
-from wren.agent.messages import Message, ToolCall
+from wren.core.messages import Message, ToolCall
 from wren.local_models.constrained import parse_step, partial_reply, render_call, step_schema, tool_parameters
 
 STEP_RULES = """

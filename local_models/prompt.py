@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from wren.agent.messages import Message
+from wren.core.messages import Message
 from wren.local_models.formats import JsonSteps, TaggedCalls, detect
 
 ToolFormat = JsonSteps | TaggedCalls

@@ -15,7 +15,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from wren.agent.errors import ConfigError
+from wren.core.errors import ConfigError
 from wren.local_models.catalog import CatalogEntry
 from wren.local_models.parts import DownloadError, assemble, fetch
 from wren.local_models.verify import IntegrityError, Reporter, check, sha256_file

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from wren.agent.config import user_config_path
-from wren.agent.errors import ConfigError
+from wren.core.config import user_config_path
+from wren.core.errors import ConfigError
 
 
 def registry_path() -> Path:
@@ -30,7 +30,7 @@ def registered() -> dict[str, str]:
 
 def register(name: str, path: Path) -> None:
     """Record name -> path (atomically, so a crash never leaves half a registry)."""
-    from wren.tools.fileio import atomic_write
+    from wren.core.fileio import atomic_write
 
     models = registered()
     models[name] = str(path)

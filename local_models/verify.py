@@ -5,7 +5,7 @@ import hashlib
 from pathlib import Path
 from typing import Protocol
 
-from wren.agent.errors import ExitCode, WrenError
+from wren.core.errors import ExitCode, WrenError
 
 CHUNK = 1 << 20  # 1 MiB reads: hashing runs at disk speed without holding a large buffer
 

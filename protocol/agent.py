@@ -13,11 +13,11 @@ from acp.schema import (AgentCapabilities, ClientCapabilities, Implementation, I
                         SessionCapabilities, SessionCloseCapabilities, SetSessionConfigOptionResponse)
 
 from wren.agent.approval import MODES
-from wren.agent.config import load_config
-from wren.agent.errors import WrenError
-from wren.agent.log import find_session, read_events
-from wren.agent.ops import SetModel
-from wren.cli import __version__
+from wren.core.config import load_config
+from wren.core.errors import WrenError
+from wren.core.log import find_session, read_events
+from wren.core.ops import SetModel
+from wren.core import __version__
 from wren.protocol import updates
 from wren.protocol.bridge import Bridge
 from wren.protocol.factory import Backends, ServeOptions, open_session

@@ -13,7 +13,7 @@ from typing import Any, Awaitable, Callable
 from acp.exceptions import RequestError
 
 from wren.tools.base import ToolContext
-from wren.tools.errors import ToolError
+from wren.core.errors import ToolError
 from wren.tools.loop_thread import submit, wait
 
 

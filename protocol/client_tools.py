@@ -15,13 +15,13 @@ from acp.schema import EnvVariable
 
 from wren.tools.base import Tool, ToolContext, ToolResult
 from wren.tools.edit import EditFileArgs, WriteFileArgs
-from wren.tools.errors import ToolError
-from wren.tools.fileio import TextFile, unified_diff
+from wren.core.errors import ToolError
+from wren.core.fileio import TextFile, unified_diff
 from wren.tools.files import MAX_READ_LINES, ReadFileArgs, numbered_lines
 from wren.tools.matching import apply, find
 from wren.tools.output import cap, clean_terminal
 from wren.tools.process import NONINTERACTIVE
-from wren.tools.redact import redact
+from wren.core.redact import redact
 from wren.tools.shell import DEFAULT_TIMEOUT_S, ShellArgs
 from wren.protocol.bridge import Bridge
 from wren.tools.loop_thread import Stopped

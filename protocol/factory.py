@@ -11,9 +11,9 @@ from typing import Any, Callable
 from acp.schema import ClientCapabilities, McpServerHttp, McpServerStdio
 
 from wren.agent.approval import Mode, Policy
-from wren.agent.config import Config, McpServerConfig, choose_model, load_config
+from wren.core.config import Config, McpServerConfig, choose_model, load_config
 from wren.agent.models import resolve_backend
-from wren.agent.models.base import ModelBackend
+from wren.core.backend import ModelBackend
 from wren.tools.base import Registry, Tool, ToolContext, ToolResult, default_registry
 from wren.protocol.bridge import Bridge
 from wren.protocol.client_tools import EditorFiles, terminal_shell

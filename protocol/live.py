@@ -18,9 +18,9 @@ from acp.helpers import (update_agent_message_text, update_agent_thought_text, u
                          update_current_mode, update_tool_call)
 from acp.schema import ConfigOptionUpdate, PermissionOption, PromptResponse, SessionModeState, StopReason
 
-from wren.agent.events import (ApprovalRequested, AssistantDelta, AssistantMessage, ContextCompacted, ErrorEvent,
+from wren.core.events import (ApprovalRequested, AssistantDelta, AssistantMessage, ContextCompacted, ErrorEvent,
                                ModelChanged, PlanUpdated, Result, ToolCallEvent, ToolResultEvent, UsageEvent)
-from wren.agent.ops import ApprovalDecision, Interrupt, SetApprovalMode, Shutdown, UserInput
+from wren.core.ops import ApprovalDecision, Interrupt, SetApprovalMode, Shutdown, UserInput
 from wren.agent.session import Session
 from wren.protocol import updates
 from wren.protocol.bridge import Bridge, ToolShown, ToolStarted

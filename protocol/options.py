@@ -9,8 +9,8 @@ from acp.schema import (AvailableCommand, AvailableCommandInput, SessionConfigOp
                         SessionMode, SessionModeState, UnstructuredCommandInput)
 
 from wren.agent.approval import MODES, Mode
-from wren.agent.config import HOSTED_DEFAULTS, Config
-from wren.agent.models.errors import PROVIDER_KEYS
+from wren.core.config import HOSTED_DEFAULTS, Config
+from wren.core.config import PROVIDER_KEYS
 
 MODE_ID = "mode"
 MODEL_ID = "model"

@@ -9,7 +9,7 @@ import sys
 
 from acp.agent.connection import AgentSideConnection
 
-from wren.agent.errors import ExitCode
+from wren.core.errors import ExitCode
 from wren.protocol.agent import WrenAgent
 from wren.protocol.factory import ServeOptions
 from wren.protocol.framing import DRAIN_S, GuardedTransport, Stdio, claim_stdio

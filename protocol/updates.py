@@ -10,9 +10,9 @@ from acp.helpers import (start_tool_call, text_block, tool_content, tool_diff_co
 from acp.schema import (AgentPlanUpdate, Cost, FileEditToolCallContent, PlanEntry, ToolCallLocation, ToolCallProgress,
                         ToolCallStart, ToolCallUpdate, UsageUpdate)
 
-from wren.agent.events import (AssistantMessage, Event, PlanUpdated, ToolCallEvent, ToolResultEvent, UsageEvent,
+from wren.core.events import (AssistantMessage, Event, PlanUpdated, ToolCallEvent, ToolResultEvent, UsageEvent,
                                UserMessage)
-from wren.tools.errors import ToolError
+from wren.core.errors import ToolError
 from wren.tools.workspace import Workspace
 
 EDIT_TOOLS = ("edit_file", "write_file")

@@ -15,8 +15,8 @@ from typing import Callable
 import pytest
 
 from conftest import smollm2_path
-from wren.agent.messages import Message
-from wren.agent.models.base import ModelBackend, ModelReply, RetryPolicy
+from wren.core.messages import Message
+from wren.core.backend import ModelBackend, ModelReply, RetryPolicy
 
 pytestmark = pytest.mark.slow
 

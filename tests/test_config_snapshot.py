@@ -6,7 +6,7 @@ import json
 
 from wren.agent.approval import Policy, is_config_path
 from wren.agent.models.scripted import ScriptedBackend
-from wren.agent.ops import Shutdown, UserInput
+from wren.core.ops import Shutdown, UserInput
 from wren.agent.session import Session, SessionConfig
 from wren.tools.base import default_registry
 

@@ -26,11 +26,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from conftest import CALC, WREN, clean_env, write_script
-from wren.agent.events import AssistantMessage
-from wren.agent.log import SessionLog, read_events
+from wren.core.events import AssistantMessage
+from wren.core.log import SessionLog, read_events
 from wren.context.memory import MemoryChunk, SessionMemory
-from wren.tools.fileio import atomic_write
-from wren.tools.listing import git_listing
+from wren.core.fileio import atomic_write
+from wren.core.paths import git_listing
 
 SEED = 20260611
 KILLS = 20

@@ -20,11 +20,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from wren.agent.config import Config, load_config
-from wren.agent.errors import ConfigError
+from wren.core.config import Config, load_config
+from wren.core.errors import ConfigError
 from wren.protocol.framing import GuardedTransport, Stdio, check
 from wren.tools.base import ToolContext, default_registry
-from wren.tools.errors import ToolError
+from wren.core.errors import ToolError
 from wren.tools.matching import apply, find
 from wren.tools.workspace import PathRefused, Workspace
 

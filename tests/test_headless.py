@@ -8,7 +8,7 @@ import sys
 import time
 
 from conftest import CALC, WREN, clean_env, scripted, wren, write_script
-from wren.agent.events import EVENT_ADAPTER
+from wren.core.events import EVENT_ADAPTER
 from wren.cli.run import _whole_writes
 
 

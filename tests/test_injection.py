@@ -7,9 +7,9 @@ import json
 
 from conftest import CALC, wren, write_script
 from wren.agent.approval import Policy
-from wren.agent.config import load_config
+from wren.core.config import load_config
 from wren.agent.models.scripted import ScriptedBackend
-from wren.agent.ops import ApprovalDecision, Shutdown, UserInput
+from wren.core.ops import ApprovalDecision, Shutdown, UserInput
 from wren.agent.session import Session, SessionConfig
 from wren.tools.base import default_registry
 

@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("llama_cpp")
 
-from wren.agent.messages import Message, ToolCall  # noqa: E402
+from wren.core.messages import Message, ToolCall  # noqa: E402
 from wren.local_models.formats import HERMES, LLAMA3, JsonSteps, detect  # noqa: E402
 from wren.local_models.prompt import CHATML, PromptRenderer  # noqa: E402
 from wren.tools.base import default_registry  # noqa: E402

@@ -42,7 +42,7 @@ def run_turns(repo, backend, prompts, max_steps=4):
     """One in-process session on the loaded model (mode read-only), one turn per prompt; returns events."""
     from wren.agent.approval import Policy
     from wren.agent.limits import Limits
-    from wren.agent.ops import Shutdown, UserInput
+    from wren.core.ops import Shutdown, UserInput
     from wren.agent.session import Session, SessionConfig
     from wren.tools.base import default_registry
 
@@ -145,8 +145,8 @@ def test_a_step_is_shown_back_as_generated_so_its_tokens_stay_cached(calc_repo, 
 def test_an_interrupt_cuts_local_generation_mid_reply_and_the_model_still_answers(backend):
     """StreamStopped raised from the per-token heartbeat ends llama.cpp generation there; the
     shared context is left usable (its lock released, its state whole)."""
-    from wren.agent.errors import StreamStopped
-    from wren.agent.messages import Message
+    from wren.core.errors import StreamStopped
+    from wren.core.messages import Message
 
     story = [Message(role="user", content="Write a very long story about a cat who sails around the world.")]
     beats = []
@@ -164,7 +164,7 @@ def test_an_interrupt_cuts_local_generation_mid_reply_and_the_model_still_answer
 
 
 def test_system_prompt_and_tools_fit_1200_tokens(backend, tmp_path):
-    from wren.agent.messages import Message
+    from wren.core.messages import Message
     from wren.agent.prompt import system_prompt
     from wren.tools.base import default_registry
 

@@ -81,10 +81,10 @@ def test_mutating_tool_is_denied_headless_in_ask_mode(calc_repo, tmp_path):
 
 
 def test_mutating_tool_asks_in_an_interactive_session(calc_repo, tmp_path):
-    from wren.agent.events import ApprovalRequested, Result, ToolResultEvent
-    from wren.agent.ops import ApprovalDecision, Shutdown, UserInput
+    from wren.core.events import ApprovalRequested, Result, ToolResultEvent
+    from wren.core.ops import ApprovalDecision, Shutdown, UserInput
     from wren.agent.session import Session
-    from wren.cli.start import session_config
+    from wren.agent.start import session_config
 
     configure(calc_repo, tmp_path, notes=notes(tmp_path))
     model = write_script(tmp_path / "s.json", [

@@ -132,7 +132,7 @@ def test_a_stuck_attempt_over_failing_tests_starts_fresh_from_the_turns_files(ca
     assert events[-1].status == "success" and events[-1].steps == 7 and events[-1].files_changed == ["calc.py"]
     assert (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
     # The log keeps the first attempt; a resumed session rebuilds the context without it.
-    from wren.agent.log import read_events, sessions_dir
+    from wren.core.log import read_events, sessions_dir
     from wren.context.manager import ContextManager, replay
 
     ctx = ContextManager("system")
@@ -142,7 +142,7 @@ def test_a_stuck_attempt_over_failing_tests_starts_fresh_from_the_turns_files(ca
 
 
 def test_the_tui_context_view_drops_a_restarted_attempt():
-    from wren.agent.events import AssistantMessage, AttemptRestarted, ToolResultEvent, UserMessage
+    from wren.core.events import AssistantMessage, AttemptRestarted, ToolResultEvent, UserMessage
     from wren.tui.state import ViewState
 
     view = ViewState()
@@ -166,7 +166,7 @@ def test_a_fresh_attempt_still_starts_after_a_compaction_in_the_attempt(calc_rep
     from wren.agent.approval import Policy
     from wren.agent.limits import Limits
     from wren.agent.models.scripted import ScriptedBackend
-    from wren.agent.ops import Shutdown, UserInput
+    from wren.core.ops import Shutdown, UserInput
     from wren.agent.session import Session, SessionConfig
     from wren.tools.base import default_registry
 

@@ -8,8 +8,8 @@ import pytest
 
 from conftest import clean_env, wren, write_script
 from wren.agent.approval import Policy
-from wren.agent.config import load_config
-from wren.agent.errors import ConfigError
+from wren.core.config import load_config
+from wren.core.errors import ConfigError
 from wren.agent.rules import Rules, parse_rule
 from wren.agent.shell_split import Unparsable, split_command
 from wren.tools.base import default_registry

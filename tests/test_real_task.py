@@ -26,7 +26,7 @@ MODEL = "qwen2.5-coder-1.5b"
 
 @pytest.fixture
 def qwen() -> str:
-    from wren.agent.errors import ConfigError
+    from wren.core.errors import ConfigError
     from wren.local_models.catalog import resolve
 
     try:
@@ -65,7 +65,7 @@ def test_qwen_fixes_quixbugs_gcd(tmp_path, qwen):
 def test_the_local_prompt_and_every_tool_fit_1200_tokens_in_qwens_own_format(qwen):
     from llama_cpp import Llama
 
-    from wren.agent.messages import Message
+    from wren.core.messages import Message
     from wren.agent.prompt import system_prompt
     from wren.local_models.catalog import resolve
     from wren.local_models.gguf import read_gguf

@@ -15,8 +15,8 @@ import pytest
 
 from conftest import CALC, WREN, clean_env, free_port, git, needs_sandbox, wren, write_script
 from test_session import drive, make_session
-from wren.agent.config import SandboxConfig
-from wren.agent.ops import ApprovalDecision
+from wren.core.config import SandboxConfig
+from wren.core.ops import ApprovalDecision
 from wren.tools.base import ToolContext, default_registry
 from wren.tools.sandbox import Sandbox, toolchain_dirs
 from wren.tools.workspace import Workspace

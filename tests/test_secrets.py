@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import clean_env, wren, write_script
-from wren.tools.redact import redact
+from wren.core.redact import redact
 
 AWS = "AKIAZ3MEXAMPLE7KQ2PB"
 GITHUB = "ghp_" + "R8s2Kd9fLq0WmZx4Tn7Bc1Vh6Yp3Ju5Ge2Aa"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import string
 
-from wren.tools.redact import redact
+from wren.core.redact import redact
 
 R = random.Random(20261201)
 LOWER, UPPER, DIGITS = string.ascii_lowercase, string.ascii_uppercase, string.digits
@@ -120,7 +120,7 @@ def test_redaction_catches_every_secret_and_few_look_alikes(capsys):
 
 
 def test_a_placeholder_from_any_rule_is_put_back_on_write():
-    from wren.tools.redact import restore
+    from wren.core.redact import restore
 
     npm, password = SECRETS[10][1], "hunter2hunter2"
     source = f"//registry.npmjs.org/:_authToken={npm}\nDB_PASSWORD={password}\n"

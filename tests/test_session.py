@@ -9,7 +9,7 @@ from conftest import CALC, processes_with, wait_until
 from wren.agent.approval import Policy
 from wren.agent.limits import Limits
 from wren.agent.models.scripted import ScriptedBackend
-from wren.agent.ops import ApprovalDecision, Interrupt, Shutdown, UserInput
+from wren.core.ops import ApprovalDecision, Interrupt, Shutdown, UserInput
 from wren.agent.session import Session, SessionConfig
 from wren.tools.base import default_registry
 
@@ -91,7 +91,7 @@ def test_interrupt_kills_a_running_command_and_the_session_goes_on(calc_repo, tm
 
 
 def test_set_approval_mode_applies_to_the_next_call(calc_repo, tmp_path):
-    from wren.agent.ops import SetApprovalMode
+    from wren.core.ops import SetApprovalMode
 
     s = make_session(calc_repo, tmp_path, [{"tool_calls": [EDIT]}, {"content": "done"}], mode="read-only")
     s.submit(SetApprovalMode(mode="auto-edit"))
@@ -101,7 +101,7 @@ def test_set_approval_mode_applies_to_the_next_call(calc_repo, tmp_path):
 
 
 def test_manual_compaction_and_its_undo(calc_repo, tmp_path):
-    from wren.agent.ops import Compact, UndoCompaction
+    from wren.core.ops import Compact, UndoCompaction
 
     read = {"name": "read_file", "arguments": {"path": "calc.py"}}
     s = make_session(calc_repo, tmp_path, [{"tool_calls": [read]}, {"content": "read it"},
@@ -130,7 +130,7 @@ def test_manual_compaction_and_its_undo(calc_repo, tmp_path):
 def test_a_tool_that_raises_ends_the_turn_with_an_internal_error_and_a_result(calc_repo, tmp_path):
     from pydantic import BaseModel
 
-    from wren.agent.log import read_events, sessions_dir
+    from wren.core.log import read_events, sessions_dir
     from wren.tools.base import Registry, Tool
 
     class NoArgs(BaseModel):

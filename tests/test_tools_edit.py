@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from wren.tools.base import ToolContext, default_registry
-from wren.tools.errors import ToolError
+from wren.core.errors import ToolError
 from wren.tools.workspace import Workspace
 
 REGISTRY = default_registry()

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from conftest import git
 from wren.tools import search
 from wren.tools.base import ToolContext, default_registry
-from wren.tools.errors import ToolError
-from wren.tools.globs import compile_glob
+from wren.core.errors import ToolError
+from wren.core.globs import compile_glob
 from wren.tools.workspace import Workspace
 
 REGISTRY = default_registry()

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from conftest import git
 from wren.agent.approval import Policy
 from wren.tools.base import ToolContext, default_registry
-from wren.tools.errors import ToolError
+from wren.core.errors import ToolError
 from wren.tools.workspace import Workspace, looks_secret
 
 OUTSIDE_MARK = "OUTSIDE-MARKER-7f3a"

@@ -5,7 +5,7 @@ import json
 
 from conftest import wren, write_script
 from test_session import drive, make_session
-from wren.agent.ops import ApprovalDecision
+from wren.core.ops import ApprovalDecision
 
 PLAN = [{"content": "read calc.py", "status": "completed"}, {"content": "fix add()", "status": "in_progress"},
         {"content": "run the tests", "status": "pending"}]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import clean_env, needs_sandbox, processes_with, wait_until, wren, write_script
-from wren.agent.config import SandboxConfig
+from wren.core.config import SandboxConfig
 from wren.tools.base import ToolContext, default_registry
 from wren.tools.sandbox import Sandbox
 from wren.tools.workspace import Workspace

@@ -13,7 +13,7 @@ import pytest
 from conftest import git
 
 from wren.tools.base import ToolContext, default_registry
-from wren.tools.errors import ToolError
+from wren.core.errors import ToolError
 from wren.tools.testparse import parse_go
 from wren.tools.tests import is_test_path
 from wren.tools.workspace import Workspace

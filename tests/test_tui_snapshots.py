@@ -6,7 +6,7 @@ estimate counts the system prompt, which holds the temp path). Update with `pyte
 """
 from __future__ import annotations
 
-from wren.agent.events import Usage
+from wren.core.events import Usage
 from wren.agent.models.scripted import ScriptedBackend
 from tui_pilot import EDIT, PLAN, asking, send, tui_app, wait_for
 from wren.tui.cards import ToolCard

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from wren.agent.approval import Policy
-from wren.agent.log import sessions_dir
+from wren.core.log import sessions_dir
 from wren.agent.models.scripted import ScriptedBackend
 from wren.agent.session import SessionConfig
 from wren.tools.base import default_registry

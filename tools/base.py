@@ -13,16 +13,17 @@ from typing import TYPE_CHECKING, Callable, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from wren.agent.events import PlanStep
-from wren.agent.messages import Image
-from wren.tools.errors import ToolError
+from wren.core.events import PlanStep
+from wren.core.messages import Image
+from wren.core.errors import ToolError
 from wren.tools.output import MAX_CHARS, cap
-from wren.tools.redact import redact
+from wren.core.redact import redact
 from wren.tools.sandbox import Sandbox
-from wren.tools.workspace import Workspace, shown
+from wren.core.paths import shown
+from wren.tools.workspace import Workspace
 
 if TYPE_CHECKING:
-    from wren.agent.config import Config
+    from wren.core.config import Config
 
 # Same vocabulary as ACP's ToolKind, so editors can show the right icon.
 ToolKind = Literal["read", "edit", "delete", "move", "search", "execute", "think", "fetch", "other"]

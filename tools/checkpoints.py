@@ -18,9 +18,9 @@ from pathlib import Path
 import pathspec
 from pydantic import BaseModel, field_validator
 
-from wren.tools.fileio import atomic_write
+from wren.core.fileio import atomic_write
 from wren.tools.gitstore import CheckpointError, Entries, Store
-from wren.tools.workspace import shown
+from wren.core.paths import shown
 
 REF_ROOT = "refs/wren/checkpoints"
 

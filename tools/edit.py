@@ -6,10 +6,10 @@ import re
 from pydantic import BaseModel, Field
 
 from wren.tools.base import Tool, ToolContext, ToolResult
-from wren.tools.errors import ToolError
-from wren.tools.fileio import TextFile, atomic_write, unified_diff
+from wren.core.errors import ToolError
+from wren.core.fileio import TextFile, atomic_write, unified_diff
 from wren.tools.matching import apply, find, line_no
-from wren.tools.redact import PLACEHOLDER, PlaceholderError, restore
+from wren.core.redact import PLACEHOLDER, PlaceholderError, restore
 
 
 def line_prefix(rel: str) -> re.Pattern:

@@ -7,8 +7,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from wren.tools.base import Tool, ToolContext, ToolResult
-from wren.tools.errors import ToolError
-from wren.tools.globs import compile_glob
+from wren.core.errors import ToolError
+from wren.core.globs import compile_glob
 from wren.tools.listing import ignored_files, workspace_files
 from wren.tools.output import MAX_CHARS
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import git
 
-from wren.tools.errors import ToolError
-from wren.tools.listing import git_listing
-from wren.tools.workspace import STATE_DIR
+from wren.core.errors import ToolError
+from wren.core.paths import git_listing
+from wren.core.paths import STATE_DIR
 
 IDENTITY = {"GIT_AUTHOR_NAME": "Wren", "GIT_AUTHOR_EMAIL": "wren@localhost",
             "GIT_COMMITTER_NAME": "Wren", "GIT_COMMITTER_EMAIL": "wren@localhost"}

@@ -1,59 +1,13 @@
-"""Which files a workspace has: tracked plus untracked-not-ignored, as git sees them.
-
-Outside a git repository the same rules apply through an empty private git directory, so
-.gitignore files are honoured everywhere and list_files, grep and checkpoints agree.
-"""
+"""Which files a workspace has for the tools: git's listing (core/paths.py) checked against the
+workspace's rules, and the files .gitignore hides."""
 from __future__ import annotations
 
-import atexit
 import os
-import shutil
 import subprocess
-import tempfile
-from functools import lru_cache
 from pathlib import Path
 
-from wren.tools.errors import ToolError
-from wren.tools.fileio import TEMP_SUFFIX
-from wren.tools.workspace import STATE_DIR, PathRefused, Workspace
-
-# Untracked folders that are never source, even where no .gitignore says so.
-NEVER_LISTED = ("node_modules/", ".venv/", "venv/", "__pycache__/", ".mypy_cache/", ".pytest_cache/", ".tox/",
-                f"{STATE_DIR}/")
-
-
-@lru_cache(maxsize=1)
-def empty_git_dir() -> str:
-    path = tempfile.mkdtemp(prefix="wren-git-")
-    atexit.register(shutil.rmtree, path, True)
-    subprocess.run(["git", "init", "-q", "--bare", path], check=True, capture_output=True, timeout=30)
-    return path
-
-
-def _ls_files(under: Path, env: dict[str, str] | None) -> subprocess.CompletedProcess:
-    # A file being written atomically (or one a killed writer left) is never part of the workspace.
-    excludes = [f"--exclude={d}" for d in NEVER_LISTED] + [f"--exclude=*{TEMP_SUFFIX}"]
-    cmd = ["git", "-c", "core.quotepath=off", "ls-files", "-z", "--cached", "--others", *excludes, "--exclude-standard",
-           "--", ".", f":(exclude,glob)**/{STATE_DIR}/**"]
-    return subprocess.run(cmd, cwd=under, capture_output=True, timeout=60, env=env)
-
-
-def git_listing(under: Path) -> list[str]:
-    """Paths relative to `under` that git lists there, using a private empty repository outside one."""
-    try:
-        proc = _ls_files(under, None)
-        if proc.returncode != 0:
-            env = {**os.environ, "GIT_DIR": empty_git_dir(), "GIT_WORK_TREE": str(under)}
-            proc = _ls_files(under, env)
-    except FileNotFoundError:
-        raise ToolError("git is not installed, and Wren needs it to list files; install git") from None
-    except subprocess.TimeoutExpired:
-        raise ToolError(f"listing {under} took over a minute; narrow the path") from None
-    if proc.returncode != 0:
-        raise ToolError(f"cannot list {under}: {proc.stderr.decode(errors='replace').strip()}")
-    # Nested repositories show as 'dir/'; their files belong to them, not to this workspace.
-    return sorted({p for p in os.fsdecode(proc.stdout).split("\0") if p and not p.endswith("/")})
-
+from wren.core.paths import STATE_DIR, git_listing
+from wren.tools.workspace import PathRefused, Workspace
 
 def ignored_files(under: Path) -> list[str]:
     """Files below `under` that .gitignore (or git's other exclude files) hides, relative to it;

@@ -13,7 +13,7 @@ import time
 from typing import Any, Awaitable, Callable
 
 from wren.tools.base import ToolContext
-from wren.tools.errors import ToolError
+from wren.core.errors import ToolError
 
 POLL_S = 0.05
 

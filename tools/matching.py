@@ -7,7 +7,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
-from wren.tools.errors import ToolError
+from wren.core.errors import ToolError
 from wren.tools.indent import Reindenter, restyle
 
 

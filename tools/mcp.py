@@ -25,9 +25,9 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import McpError
 from pydantic import BaseModel, ConfigDict
 
-from wren.agent.config import McpServerConfig
+from wren.core.config import McpServerConfig
 from wren.tools.base import Image, Tool, ToolContext, ToolResult
-from wren.tools.errors import ToolError
+from wren.core.errors import ToolError
 from wren.tools.loop_thread import LoopThread, submit, wait
 
 log = logging.getLogger("wren.mcp")

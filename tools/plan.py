@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from wren.agent.events import PlanStep
+from wren.core.events import PlanStep
 from wren.tools.base import Tool, ToolContext, ToolResult
 
 MARKS = {"pending": "[ ]", "in_progress": "[~]", "completed": "[x]"}

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wren.tools.output import clean_terminal
-from wren.tools.redact import redact, secret_values
+from wren.core.redact import redact, secret_values
 from wren.tools.sandbox import Sandbox
 
 TAG = "WREN_PROCESS_TAG"

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from wren.tools.base import Tool, ToolContext, ToolResult
-from wren.tools.errors import ToolError
+from wren.core.errors import ToolError
 
 
 class RecallArgs(BaseModel):

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal, Mapping
 
-from wren.agent.config import SandboxConfig
-from wren.tools.errors import ToolError
+from wren.core.config import SandboxConfig
+from wren.core.errors import ToolError
 
 PROTECTED = (".git", ".wren")  # read-only inside the writable workspace
 REPLACED = (Path("/tmp"), Path("/run"))  # empty in the sandbox: bwrap_args mounts a tmpfs on each

@@ -18,9 +18,9 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from wren.tools.base import Tool, ToolContext, ToolResult
-from wren.tools.errors import ToolError
+from wren.core.errors import ToolError
 from wren.tools.files import BUDGET, SNIFF, looks_binary, text_encoding
-from wren.tools.globs import compile_glob
+from wren.core.globs import compile_glob
 from wren.tools.listing import workspace_files
 from wren.tools.workspace import looks_secret
 

@@ -12,11 +12,11 @@ from pathlib import Path, PurePosixPath
 
 from pydantic import BaseModel, Field
 
-from wren.agent.config import load_config
-from wren.agent.errors import ConfigError
+from wren.core.config import load_config
+from wren.core.errors import ConfigError
 from wren.tools.base import Tool, ToolContext, ToolResult
-from wren.tools.errors import ToolError
-from wren.tools.listing import git_listing
+from wren.core.errors import ToolError
+from wren.core.paths import git_listing
 from wren.tools.output import cap
 from wren.tools.process import run
 from wren.tools.testparse import parse

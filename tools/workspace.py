@@ -3,13 +3,11 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import re
 from pathlib import Path, PurePosixPath
 
-from wren.tools.errors import ToolError
+from wren.core.errors import ToolError
+from wren.core.paths import STATE_DIR, unshown
 
-# Wren's own state (session logs, checkpoints): the model reads it at most, never writes it.
-STATE_DIR = ".wren"
 
 # Names that usually hold credentials. Templates (.env.example) are meant to be shared, so they pass.
 SECRET_NAMES = (".env", ".env.*", "*.env", "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "*.pem", "*.key",
@@ -24,38 +22,6 @@ def looks_secret(path: str) -> bool:
     if not name or any(fnmatch.fnmatchcase(name, p) for p in NOT_SECRET):
         return False
     return any(fnmatch.fnmatchcase(name, p) for p in SECRET_NAMES)
-
-
-_ESCAPED_BYTE = re.compile(r"\\x([89a-fA-F][0-9a-fA-F])")
-
-
-def shown(text: str) -> str:
-    """`text` as UTF-8 can carry it (to the model, to JSON): bytes of a file name that are not UTF-8,
-    which Python holds as lone surrogates (PEP 383, os.fsdecode), become `\\xNN`. Other text is unchanged."""
-    if text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        pass
-    try:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    except UnicodeEncodeError:  # a surrogate that is not an escaped byte (from "\ud800" in JSON)
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def unshown(text: str) -> str:
-    """The file name that `shown` wrote as `text`: each `\\xNN` (NN 80-FF) back to its byte."""
-    return os.fsdecode(_unescape_bytes(text))
-
-
-def _unescape_bytes(text: str) -> bytes:
-    out, at = bytearray(), 0
-    for m in _ESCAPED_BYTE.finditer(text):
-        out += text[at:m.start()].encode("utf-8", "surrogateescape") + bytes([int(m.group(1), 16)])
-        at = m.end()
-    return bytes(out + text[at:].encode("utf-8", "surrogateescape"))
 
 
 class PathRefused(ToolError):

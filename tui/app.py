@@ -13,9 +13,9 @@ from textual.binding import Binding
 from textual.message import Message
 
 from wren.agent.approval import MODES
-from wren.agent.events import ApprovalRequested, Event
-from wren.agent.log import read_events, sessions_dir
-from wren.agent.ops import ApprovalDecision, Interrupt, SetApprovalMode, Shutdown, UserInput
+from wren.core.events import ApprovalRequested, Event
+from wren.core.log import read_events, sessions_dir
+from wren.core.ops import ApprovalDecision, Interrupt, SetApprovalMode, Shutdown, UserInput
 from wren.agent.session import Session, SessionConfig
 from wren.tui.approval import ApprovalScreen
 from wren.tui.commands import SlashCommands

@@ -13,8 +13,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from wren.agent.events import ApprovalRequested
-from wren.agent.ops import ApprovalDecision
+from wren.core.events import ApprovalRequested
+from wren.core.ops import ApprovalDecision
 from wren.agent.rules import always_rules
 from wren.tui.cards import key_argument, short
 from wren.tui.preview import parse_arguments, preview

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.content import Content
 from textual.widgets import Collapsible, Static
 
-from wren.agent.events import ToolCallEvent, ToolResultEvent
+from wren.core.events import ToolCallEvent, ToolResultEvent
 from wren.tui.preview import diff_view, parse_arguments
 
 # The argument that says what a call is about, per tool; others show their first argument.

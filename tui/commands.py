@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from wren.agent.approval import MODES
-from wren.agent.ops import Compact, SetModel
+from wren.core.ops import Compact, SetModel
 
 if TYPE_CHECKING:
     from wren.tui.app import WrenApp
@@ -90,7 +90,7 @@ class SlashCommands:
         await self.app.note("screen cleared; the session keeps its history (/compact shrinks the context)")
 
     async def cmd_index(self, arg: str) -> None:
-        from wren.tools.code_search import workspace_index
+        from wren.context.shared_index import workspace_index
 
         root = self.app.session.workspace.root
         await self.app.note("/index: indexing the workspace ...")

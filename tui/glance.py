@@ -8,7 +8,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Static
 
-from wren.agent.events import PlanStep
+from wren.core.events import PlanStep
 from wren.tui.state import ViewState, meter_text
 
 PLAN_MARKS = {"pending": "○", "in_progress": "◐", "completed": "●"}

@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from wren.agent.errors import WrenError
-from wren.cli.start import session_config, workspace_root
+from wren.core.errors import WrenError
+from wren.agent.start import session_config, workspace_root
 
 
 def run_tui(args: argparse.Namespace) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
-from wren.agent.events import (ApprovalRequested, ApprovalResolved, AssistantDelta, AssistantMessage,
+from wren.core.events import (ApprovalRequested, ApprovalResolved, AssistantDelta, AssistantMessage,
                                ContextCompacted, ErrorEvent, Event, ModelChanged, SessionStarted, ToolCallEvent,
                                ToolResultEvent, TurnEnded, UserMessage)
 from wren.tui.glance import model_label

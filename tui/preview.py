@@ -11,8 +11,8 @@ from rich.console import Group, RenderableType
 from rich.syntax import Syntax
 from rich.text import Text
 
-from wren.tools.errors import ToolError
-from wren.tools.fileio import TextFile, unified_diff
+from wren.core.errors import ToolError
+from wren.core.fileio import TextFile, unified_diff
 from wren.tools.matching import apply, find
 from wren.tools.workspace import Workspace
 

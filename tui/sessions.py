@@ -12,9 +12,9 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from wren.agent.errors import ConfigError
-from wren.agent.events import UserMessage
-from wren.agent.log import read_events, sessions_dir
+from wren.core.errors import ConfigError
+from wren.core.events import UserMessage
+from wren.core.log import read_events, sessions_dir
 from wren.tui.cards import short
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from wren.agent.events import (AssistantMessage, AttemptRestarted, CompactionUndone, ContextCompacted, Event, ModelChanged, PlanStep,
+from wren.core.events import (AssistantMessage, AttemptRestarted, CompactionUndone, ContextCompacted, Event, ModelChanged, PlanStep,
                                PlanUpdated, Result, SessionStarted, ToolResultEvent, UsageEvent, UserMessage)
 
 

@@ -6,7 +6,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
-from wren.agent.events import ApprovalResolved, ToolCallEvent, ToolResultEvent
+from wren.core.events import ApprovalResolved, ToolCallEvent, ToolResultEvent
 from wren.tui.cards import ToolCard, short
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from wren.agent.config import Config, load_config
-from wren.agent.errors import ConfigError
-from wren.agent.models.base import ModelBackend
+from wren.core.config import Config, load_config
+from wren.core.errors import ConfigError
+from wren.core.backend import ModelBackend
 
 
 def resolve_backend(model: str, api_base: str | None = None, config: Config | None = None) -> ModelBackend:

@@ -6,10 +6,10 @@ kinds in `from_litellm`; the scripted backend raises the same kinds by name.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 
-from wren.agent.errors import ModelError
+from wren.core.config import PROVIDER_KEYS
+from wren.core.errors import ModelError
 
 
 @dataclass(frozen=True)
@@ -31,14 +31,6 @@ FAULTS: dict[str, Fault] = {
     "content_policy": Fault("the provider refused the request under its content policy", False),
     "budget": Fault("the provider budget is exhausted", False),
 }
-
-# Key variables per provider prefix, so an auth error can name what to set.
-PROVIDER_KEYS: dict[str, str] = {
-    "anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY", "gemini": "GEMINI_API_KEY",
-    "mistral": "MISTRAL_API_KEY", "groq": "GROQ_API_KEY", "deepseek": "DEEPSEEK_API_KEY",
-    "openrouter": "OPENROUTER_API_KEY", "xai": "XAI_API_KEY", "together_ai": "TOGETHERAI_API_KEY",
-}
-
 
 def key_hint(model: str) -> str:
     provider = model.split("/", 1)[0] if "/" in model else ""
@@ -129,11 +121,3 @@ def _refused(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
-
-
-def has_hosted_key() -> str | None:
-    """The first provider whose key is set, for choosing a hosted default."""
-    for provider, key in PROVIDER_KEYS.items():
-        if os.environ.get(key):
-            return provider
-    return None

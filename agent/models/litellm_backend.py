@@ -6,21 +6,12 @@ from __future__ import annotations
 
 import os
 
-from wren.agent.errors import ConfigError
-from wren.agent.events import Usage
-from wren.agent.messages import Message, ToolCall, openai_messages
-from wren.agent.models.base import ModelReply, OnDelta, RetryPolicy, estimate_tokens, ignore, summarize_with_model
+from wren.core.errors import ConfigError
+from wren.core.events import Usage
+from wren.core.messages import Message, ToolCall, openai_messages
+from wren.core.backend import (ModelReply, OnDelta, RetryPolicy, estimate_tokens, ignore, import_litellm,
+                               summarize_with_model)
 from wren.agent.models.errors import from_litellm
-
-
-def import_litellm():
-    # Without this, litellm fetches its price list from the network at import.
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    import litellm
-
-    litellm.suppress_debug_info = True  # it would otherwise print help banners on stdout
-    litellm.drop_params = True  # providers that lack an option (stream_options) still work
-    return litellm
 
 
 class LiteLLMBackend:

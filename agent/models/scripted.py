@@ -11,10 +11,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
-from wren.agent.errors import ConfigError, ModelError
-from wren.agent.events import Usage
-from wren.agent.messages import Message, ToolCall, arguments_text
-from wren.agent.models.base import ModelReply, OnDelta, RetryPolicy, estimate_tokens, ignore
+from wren.core.errors import ConfigError, ModelError
+from wren.core.events import Usage
+from wren.core.messages import Message, ToolCall, arguments_text
+from wren.core.backend import ModelReply, OnDelta, RetryPolicy, estimate_tokens, ignore
 from wren.agent.models.errors import FAULTS, fault_error
 
 

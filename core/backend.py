@@ -1,11 +1,13 @@
 """The model seam: one small protocol every backend implements."""
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass, field
 from typing import Callable, Protocol, runtime_checkable
 
-from wren.agent.events import Usage
-from wren.agent.messages import Message, ToolCall
+from wren.core.events import Usage
+from wren.core.messages import Message, ToolCall
 
 
 @dataclass
@@ -26,7 +28,7 @@ class RetryPolicy:
 
 
 # Called with each piece of reply text as it arrives, and with "" at least once per chunk or token
-# received (a heartbeat): the caller stops the reply by raising StreamStopped (agent/errors.py) from it.
+# received (a heartbeat): the caller stops the reply by raising StreamStopped (core/errors.py) from it.
 OnDelta = Callable[[str], None]
 
 
@@ -34,7 +36,7 @@ OnDelta = Callable[[str], None]
 class ModelBackend(Protocol):
     """Stream a completion for (messages, tool schemas) and report usage.
 
-    Raise ModelError (agent/errors.py) for provider failures; `retryable` says
+    Raise ModelError (core/errors.py) for provider failures; `retryable` says
     whether backing off and trying again can help. A backend may serve several
     sessions at once (an editor's), so each guards its own state: every method
     is safe to call from several threads.
@@ -88,3 +90,14 @@ def estimate_tokens(messages: list[Message], tools: list[dict]) -> int:
     """About four characters a token: for backends with no tokenizer of their own."""
     chars = sum(len(m.content) + sum(len(c.arguments) + len(c.name) for c in m.tool_calls) + 8 for m in messages)
     return (chars + sum(len(str(t)) for t in tools)) // 4
+
+
+def import_litellm():
+    """litellm, imported with Wren's settings: every module that calls it (backends, embeddings) gets these."""
+    # Without this, litellm fetches its price list from the network at import.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    litellm.suppress_debug_info = True  # it would otherwise print help banners on stdout
+    litellm.drop_params = True  # providers that lack an option (stream_options) still work
+    return litellm

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from wren.tools.redact import redact_data
+from wren.core.redact import redact_data
 
 
 class Image(BaseModel):

@@ -11,8 +11,8 @@ from typing import Callable, TypeVar
 
 from pydantic import ValidationError
 
-from wren.agent.errors import ConfigError
-from wren.agent.events import EVENT_ADAPTER, Event
+from wren.core.errors import ConfigError
+from wren.core.events import EVENT_ADAPTER, Event
 
 T = TypeVar("T")
 

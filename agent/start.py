@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wren.agent.errors import ConfigError
+from wren.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from wren.agent.limits import Limits
@@ -23,9 +23,9 @@ def session_config(root: Path, *, model: str | None, api_base: str | None, appro
                    interactive: bool = False) -> "SessionConfig":
     """Config files, model choice, backend and policy for a session in `root`; ConfigError when they are bad."""
     from wren.agent.approval import Policy
-    from wren.agent.config import choose_model, load_config
+    from wren.core.config import choose_model, load_config
     from wren.agent.limits import Limits
-    from wren.agent.log import find_session
+    from wren.core.log import find_session
     from wren.agent.models import backend_factory
     from wren.agent.session import SessionConfig
     from wren.tools.base import Registry, default_registry

@@ -58,3 +58,8 @@ class ModelError(WrenError):
     def __init__(self, message: str, kind: str = "model", retryable: bool = False) -> None:
         super().__init__(message, kind)
         self.retryable = retryable
+
+
+class ToolError(Exception):
+    """A mistake the model can fix, raised by a tool: the message goes back to the model as the
+    observation, with a concrete hint. Never shown to the user as a failure of the run."""

@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wren.tools.errors import ToolError
+from wren.core.errors import ToolError
 
 try:
     import fcntl

@@ -1,4 +1,4 @@
-"""Secrets by their format: gitleaks' default rule set (tools/data/gitleaks.toml, MIT), run in Python.
+"""Secrets by their format: gitleaks' default rule set (core/data/gitleaks.toml, MIT), run in Python.
 
 Each rule is a regex with an optional secret group, keywords (the rule runs only on text that
 holds one: this is what keeps 200 rules cheap), a minimum Shannon entropy for the secret and

