@@ -138,7 +138,16 @@ class Session:
         self._ops.put(op)
 
     def events(self) -> Iterator[Event]:
-        while (event := self._events.get()) is not _END:
+        while True:
+            try:
+                # A timeout, not a plain get(): Python runs a signal's handler (Ctrl+C, SIGTERM) only when
+                # the main thread runs bytecode, and a signal that lands on another thread does not wake a
+                # main thread blocked in a lock. Waking twice a second bounds the wait.
+                event = self._events.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if event is _END:
+                return
             yield event
 
     def emit(self, event: Event) -> None:

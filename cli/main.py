@@ -74,6 +74,24 @@ def build_parser() -> Parser:
     run.add_argument("--print-schema", action="store_true",
                      help="print the JSON Schema of the json and stream-json output, then exit")
 
+    batch = sub.add_parser("batch", help="run many tasks, each headless in a fresh clone of its repository",
+                           description="Run the tasks of a JSONL file (one JSON object a line: id, repo, prompt; "
+                                       "optional commit, check, model, approval, max_steps, timeout), each as "
+                                       "`wren run` in a fresh clone of its repository at its commit, several at "
+                                       "a time. `check` (a shell command run in the clone after the agent, "
+                                       "sandboxed like run_tests) decides whether a task was solved; without "
+                                       "one, a successful run counts. Results go to results.jsonl as each task "
+                                       "finishes; the same command again skips the tasks already done.",
+                           epilog="exit codes: 0 every task solved; 1 some were not; 2 bad tasks file or "
+                                  "option; 130 interrupted (the results so far are kept)")
+    batch.add_argument("tasks", metavar="TASKS.jsonl", help="the tasks file; relative repo paths are "
+                                                            "relative to it")
+    batch.add_argument("--workers", type=_positive_int, default=2, help="tasks at a time (default 2)")
+    batch.add_argument("--out", metavar="DIR", help="results and workspaces (default .wren/batches/NAME, "
+                                                     "NAME the tasks file's name without .jsonl)")
+    batch.add_argument("--output-format", choices=("text", "json"), default="text",
+                       help="text: a table of the tasks run; json: the totals as one object")
+
     acp = sub.add_parser("acp", help="serve the Agent Client Protocol on stdio (Zed, JetBrains, VS Code)",
                          description="Run as an ACP v1 agent: JSON-RPC on stdin/stdout, one message a line; "
                                      "logs on stderr (more with WREN_LOG=INFO). Each session's workspace is "
@@ -194,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         from wren.protocol.server import run as serve_acp
 
         return serve_acp(args)
-    if args.command in ("doctor", "models", "sessions", "mcp", "undo", "index", "policy"):
+    if args.command in ("doctor", "models", "sessions", "mcp", "undo", "index", "policy", "batch"):
         # Imported only when used: they pull in pydantic, git, llama.cpp, tree-sitter, chromadb and the MCP SDK.
         from importlib import import_module
 

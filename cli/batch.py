@@ -1,0 +1,244 @@
+"""`wren batch TASKS.jsonl`: many tasks, each headless in a workspace of its own, several at once.
+
+Each task is one JSON line (`BatchTask`). Its workspace is a fresh clone of its repository at the
+commit under the batch directory, never the user's checkout. The agent runs there as `wren run`
+does, in a process of its own (a session owns its llama.cpp context and its sandbox), at most
+`--workers` at a time; then the task's `check` command, sandboxed as run_tests is, decides
+whether it was solved. Each result is appended to `results.jsonl` as it finishes, so running the
+same command again skips the tasks already done (resume after a crash or Ctrl+C).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any, Literal, TextIO
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from wren.core.errors import ConfigError, ExitCode, ToolError
+from wren.core.paths import STATE_DIR
+
+CHECK_TIMEOUT_S = 600.0
+OUTPUT_TAIL = 4000  # characters of a check's output kept in its result
+_URL_PREFIXES = ("http://", "https://", "ssh://", "git://", "file://", "git@")
+
+
+class BatchTask(BaseModel):
+    """One line of a tasks file."""
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=100)  # also its folder's name
+    repo: str  # a local path (relative to the tasks file) or a git URL
+    commit: str | None = None  # default: the repository's HEAD
+    prompt: str = Field(min_length=1)
+    check: str | None = None  # a shell command run in the workspace after the agent; exit 0 = solved
+    model: str | None = None
+    approval: Literal["read-only", "ask", "auto-edit", "auto"] | None = None
+    max_steps: int | None = Field(None, ge=1)
+    timeout: float | None = Field(None, gt=0)  # seconds for the agent (`wren run --timeout`)
+
+
+def load_tasks(path: Path) -> list[BatchTask]:
+    """The tasks of a JSONL file; ConfigError naming the line of the first bad one, or a repeated id."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read tasks file {path}: {exc}") from None
+    tasks: list[BatchTask] = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            task = BatchTask.model_validate_json(line)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "line"
+            raise ConfigError(f"{path}:{n}: {where}: {first['msg']}") from None
+        if any(t.id == task.id for t in tasks):
+            raise ConfigError(f"{path}:{n}: task id {task.id!r} is used twice; ids name results and folders")
+        tasks.append(task)
+    if not tasks:
+        raise ConfigError(f"{path} holds no tasks: write one JSON object a line, with id, repo and prompt")
+    return tasks
+
+
+def _git(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, errors="replace",
+                          stdin=subprocess.DEVNULL)
+
+
+def prepare_workspace(task: BatchTask, base: Path, work: Path) -> Path:
+    """A fresh clone of the task's repository at its commit in `work` (a copy, for a folder that is
+    not a repository). ToolError saying what is wrong with the repository or commit."""
+    if work.exists():
+        shutil.rmtree(work)  # an unfinished earlier try: start again from the commit
+    work.parent.mkdir(parents=True, exist_ok=True)
+    source = task.repo if task.repo.startswith(_URL_PREFIXES) else str((base / task.repo).resolve())
+    if not task.repo.startswith(_URL_PREFIXES):
+        if not Path(source).is_dir():
+            raise ToolError(f"repo {task.repo!r} is not a folder (looked in {source})")
+        if _git("rev-parse", "--git-dir", cwd=Path(source)).returncode != 0:
+            if task.commit:
+                raise ToolError(f"repo {task.repo!r} is not a git repository, so commit {task.commit} cannot be used")
+            shutil.copytree(source, work, symlinks=True, ignore=shutil.ignore_patterns(STATE_DIR))
+            return work
+    cloned = _git("clone", "--quiet", "--no-checkout", source, str(work))
+    if cloned.returncode != 0:
+        raise ToolError(f"cannot clone {task.repo}: {cloned.stderr.strip()}")
+    checkout = _git("checkout", "--quiet", "--detach", task.commit or "HEAD", cwd=work)
+    if checkout.returncode != 0:
+        raise ToolError(f"cannot check out {task.commit or 'HEAD'} of {task.repo}: {checkout.stderr.strip()}")
+    return work
+
+
+def _wren_run(task: BatchTask, work: Path, log: Path) -> tuple[dict | None, int]:
+    """`wren run` on the task in its workspace: (its JSON result or None, its exit code)."""
+    cmd = [sys.executable, "-m", "wren.cli.main", "run", "-", "--output-format", "json", "--include-diff",
+           "--cwd", str(work)]
+    for flag, value in (("--model", task.model), ("--approval", task.approval), ("--max-steps", task.max_steps),
+                        ("--timeout", task.timeout)):
+        if value is not None:
+            cmd += [flag, str(value)]
+    with log.open("w", encoding="utf-8") as err:
+        proc = subprocess.run(cmd, input=task.prompt, stdout=subprocess.PIPE, stderr=err, text=True, cwd=work)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    try:
+        return (json.loads(lines[-1]) if lines else None), proc.returncode
+    except ValueError:
+        return None, proc.returncode
+
+
+def _check(command: str, work: Path) -> dict:
+    """The task's check, run as run_tests runs commands: in the workspace's sandbox, with a time limit."""
+    from wren.core.config import load_config
+    from wren.tools.process import run
+    from wren.tools.sandbox import Sandbox
+
+    done = run(command, work, CHECK_TIMEOUT_S, threading.Event(), Sandbox(load_config(work).sandbox))
+    return {"command": command, "exit_code": done.exit_code, "passed": done.exit_code == 0,
+            "killed": done.killed or None, "output": done.output[-OUTPUT_TAIL:]}
+
+
+def run_task(task: BatchTask, base: Path, out: Path) -> dict:
+    """One task from clone to check: the line `results.jsonl` gets. Never raises for the task's own faults."""
+    started = time.time()
+    folder = out / "tasks" / task.id
+    record: dict[str, Any] = {"id": task.id, "worker": f"{socket.gethostname()}:{os.getpid()}",
+                              "workspace": str(folder / "work"), "started": round(started, 3)}
+    try:
+        work = prepare_workspace(task, base, folder / "work")
+    except ToolError as exc:
+        return {**record, "status": "error", "solved": False, "error": str(exc), "result": None, "check": None,
+                "diff": None, "duration_s": round(time.time() - started, 3)}
+    result, code = _wren_run(task, work, folder / "wren.log")
+    check = _check(task.check, work) if task.check else None
+    status = result["status"] if result else "error"
+    solved = check["passed"] if check else status == "success"
+    error = None if result else f"wren run exited {code} without a result; see {folder / 'wren.log'}"
+    return {**record, "status": status, "solved": solved, "error": error, "result": result, "check": check,
+            "diff": result.get("diff") if result else None, "duration_s": round(time.time() - started, 3)}
+
+
+def finished_ids(results: Path) -> set[str]:
+    """Ids of the tasks `results.jsonl` already holds (a line cut by a crash is ignored)."""
+    if not results.is_file():
+        return set()
+    done = set()
+    for line in results.read_text(encoding="utf-8").splitlines():
+        try:
+            done.add(json.loads(line)["id"])
+        except (ValueError, KeyError, TypeError):
+            continue
+    return done
+
+
+class Progress:
+    """`wren batch: [#####.....] 5/10 · solved 3 · failed 1 · errors 1` on one stderr line."""
+
+    def __init__(self, total: int, out: TextIO) -> None:
+        self.total, self.out, self.counts = total, out, {"solved": 0, "failed": 0, "errors": 0}
+
+    def add(self, record: dict) -> None:
+        kind = "errors" if record["status"] == "error" else "solved" if record["solved"] else "failed"
+        self.counts[kind] += 1
+        done = sum(self.counts.values())
+        bar = "#" * (20 * done // max(self.total, 1))
+        line = (f"wren batch: [{bar:<20}] {done}/{self.total} · solved {self.counts['solved']} · "
+                f"failed {self.counts['failed']} · errors {self.counts['errors']} · last {record['id']}")
+        end = "\n" if done == self.total or not self.out.isatty() else ""
+        self.out.write(("\r" if self.out.isatty() else "") + line + end)
+        self.out.flush()
+
+
+def summary(records: list[dict], skipped: int, wall_s: float) -> dict:
+    """Totals of a batch run: counts, tokens and cost of the tasks run now."""
+    usage = [r["result"]["usage"] for r in records if r.get("result")]
+    return {"tasks": len(records) + skipped, "ran": len(records), "skipped": skipped,
+            "solved": sum(r["solved"] for r in records),
+            "failed": sum(not r["solved"] and r["status"] != "error" for r in records),
+            "errors": sum(r["status"] == "error" for r in records),
+            "prompt_tokens": sum(u["prompt_tokens"] for u in usage),
+            "completion_tokens": sum(u["completion_tokens"] for u in usage),
+            "cost_usd": round(sum(u["cost_usd"] for u in usage), 6), "wall_s": round(wall_s, 3)}
+
+
+def _table(records: list[dict], totals: dict) -> str:
+    rows = [f"{'task':<24} {'outcome':<8} {'agent':<12} {'check':<6} {'steps':>5} {'seconds':>8}"]
+    for r in sorted(records, key=lambda r: r["id"]):
+        outcome = "error" if r["status"] == "error" else "solved" if r["solved"] else "failed"
+        check = "-" if not r["check"] else "pass" if r["check"]["passed"] else "fail"
+        steps = r["result"]["steps"] if r.get("result") else 0
+        rows.append(f"{r['id'][:24]:<24} {outcome:<8} {r['status']:<12} {check:<6} {steps:>5} {r['duration_s']:>8.1f}")
+    skipped = f", skipped {totals['skipped']} (already done)" if totals["skipped"] else ""
+    rows.append(f"solved {totals['solved']}, failed {totals['failed']}, errors {totals['errors']}{skipped} · "
+                f"{totals['prompt_tokens']}+{totals['completion_tokens']} tokens · ${totals['cost_usd']:.4f} · "
+                f"{totals['wall_s']:.1f}s")
+    return "\n".join(rows)
+
+
+def run(args: argparse.Namespace) -> int:
+    tasks_file = Path(args.tasks)
+    try:
+        tasks = load_tasks(tasks_file)
+    except ConfigError as exc:
+        sys.stderr.write(f"wren batch: {exc.message}\n")
+        return ExitCode.USAGE
+    out = Path(args.out) if args.out else Path.cwd() / STATE_DIR / "batches" / tasks_file.stem
+    out.mkdir(parents=True, exist_ok=True)
+    results = out / "results.jsonl"
+    done = finished_ids(results)
+    todo = [t for t in tasks if t.id not in done]
+    base = tasks_file.resolve().parent
+    sys.stderr.write(f"wren batch: {len(todo)} task(s) to run, {len(tasks) - len(todo)} already done; "
+                     f"{args.workers} at a time; results in {results}\n")
+    progress, records, lock, started = Progress(len(todo), sys.stderr), [], threading.Lock(), time.monotonic()
+    pool = ThreadPoolExecutor(max_workers=args.workers)  # each task runs in processes of its own
+    try:
+        futures = [pool.submit(run_task, task, base, out) for task in todo]
+        for future in as_completed(futures):
+            record = future.result()
+            with lock, results.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(record, ensure_ascii=False) + "\n")  # as each finishes: a crash loses none
+            records.append(record)
+            progress.add(record)
+    except KeyboardInterrupt:
+        pool.shutdown(wait=True, cancel_futures=True)  # running tasks got the same Ctrl+C and stop
+        sys.stderr.write(f"\nwren batch: interrupted; {len(records)} result(s) kept in {results}; "
+                         "run the same command again to go on\n")
+        return ExitCode.INTERRUPTED
+    pool.shutdown()
+    totals = summary(records, len(tasks) - len(todo), time.monotonic() - started)
+    if args.output_format == "json":
+        print(json.dumps(totals))
+    else:
+        print(_table(records, totals))
+    everything = [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return ExitCode.FINISHED if all(r.get("solved") for r in everything) else ExitCode.NOT_FINISHED

@@ -1,0 +1,77 @@
+"""`wren batch`: tasks in fresh clones of real git repositories, several at once, checked, resumable."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import CALC, git, wren, write_script
+
+FIX = [{"tool_calls": [{"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b",
+                                                           "new": "return a + b"}}]},
+       {"content": "Fixed add."}]
+NOTHING = [{"content": "I looked and changed nothing."}]
+
+
+def tasks_file(tmp_path: Path, tasks: list[dict]) -> Path:
+    path = tmp_path / "tasks.jsonl"
+    path.write_text("".join(json.dumps(t) + "\n" for t in tasks))
+    return path
+
+
+def results(out: Path) -> dict[str, dict]:
+    return {r["id"]: r for r in map(json.loads, (out / "results.jsonl").read_text().splitlines())}
+
+
+def test_a_batch_runs_checks_and_resumes(calc_repo, tmp_path):
+    head = git(calc_repo, "rev-parse", "HEAD").strip()
+    (calc_repo / "calc.py").write_text("uncommitted edit\n")  # the user's checkout: never used, never touched
+    check = "python -m pytest -q test_calc.py"
+    tasks = tasks_file(tmp_path, [
+        {"id": "fix", "repo": str(calc_repo), "commit": head, "prompt": "fix add", "check": check,
+         "model": write_script(tmp_path / "fix.json", FIX), "approval": "auto"},
+        {"id": "idle", "repo": "repo", "prompt": "fix add", "check": check,  # relative to the tasks file
+         "model": write_script(tmp_path / "idle.json", NOTHING), "approval": "auto"},
+        {"id": "missing", "repo": "no/such/repo", "prompt": "fix add", "model": "scripted:x.json"},
+    ])
+    out = tmp_path / "out"
+    run = wren("batch", str(tasks), "--workers", "2", "--out", str(out), "--output-format", "json", cwd=tmp_path)
+    assert run.code == 1, run.stderr  # not every task was solved
+    totals = json.loads(run.stdout)
+    assert (totals["solved"], totals["failed"], totals["errors"], totals["skipped"]) == (1, 1, 1, 0)
+    got = results(out)
+    assert got["fix"]["solved"] and got["fix"]["check"]["passed"] and got["fix"]["status"] == "success"
+    assert "+    return a + b" in got["fix"]["diff"]
+    assert not got["idle"]["solved"] and got["idle"]["check"]["exit_code"] != 0 and got["idle"]["status"] == "success"
+    assert got["missing"]["status"] == "error" and "no/such/repo" in got["missing"]["error"]
+    assert (calc_repo / "calc.py").read_text() == "uncommitted edit\n"
+    assert (out / "tasks" / "fix" / "work" / "calc.py").read_text() == CALC.replace("a - b", "a + b")
+    assert "wren batch: [" in run.stderr and "3/3" in run.stderr  # the progress line
+
+    again = wren("batch", str(tasks), "--out", str(out), cwd=tmp_path)  # finished tasks are not run again
+    assert again.code == 1, again.stderr
+    assert "0 task(s) to run, 3 already done" in again.stderr and "skipped 3" in again.stdout
+    assert len((out / "results.jsonl").read_text().splitlines()) == 3
+
+
+def test_a_bad_tasks_file_names_the_line(tmp_path):
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text('{"id": "a", "repo": ".", "prompt": "x"}\n{"id": "b", "repo": "."}\n')
+    run = wren("batch", str(tasks), cwd=tmp_path)
+    assert run.code == 2 and f"{tasks}:2: prompt: Field required" in run.stderr
+    tasks.write_text('{"id": "a", "repo": ".", "prompt": "x"}\n{"id": "a", "repo": ".", "prompt": "y"}\n')
+    run = wren("batch", str(tasks), cwd=tmp_path)
+    assert run.code == 2 and "task id 'a' is used twice" in run.stderr
+
+
+@pytest.mark.slow
+def test_a_batch_task_on_the_real_local_model(calc_repo, tmp_path):
+    tasks = tasks_file(tmp_path, [{"id": "smol", "repo": str(calc_repo), "prompt": "Read calc.py.",
+                                   "model": "local:smollm2", "approval": "read-only", "max_steps": 2}])
+    out = tmp_path / "out"
+    run = wren("batch", str(tasks), "--out", str(out), "--workers", "1", cwd=tmp_path, timeout=900)
+    assert run.code in (0, 1), run.stderr
+    got = results(out)["smol"]
+    assert got["result"] is not None, got  # the agent ran and reported
+    assert got["result"]["usage"]["prompt_tokens"] > 100 and got["result"]["steps"] >= 1
