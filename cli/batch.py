@@ -13,12 +13,13 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
@@ -93,23 +94,68 @@ def prepare_workspace(task: BatchTask, base: Path, work: Path) -> Path:
     cloned = _git("clone", "--quiet", "--no-checkout", source, str(work))
     if cloned.returncode != 0:
         raise ToolError(f"cannot clone {task.repo}: {cloned.stderr.strip()}")
-    checkout = _git("checkout", "--quiet", "--detach", task.commit or "HEAD", cwd=work)
+    commit = task.commit or "HEAD"
+    if _git("rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}", cwd=work).returncode != 0:
+        raise ToolError(f"commit {commit} is not in {task.repo}")
+    checkout = _git("checkout", "--quiet", "--detach", commit, cwd=work)
     if checkout.returncode != 0:
         raise ToolError(f"cannot check out {task.commit or 'HEAD'} of {task.repo}: {checkout.stderr.strip()}")
     return work
 
 
-def _wren_run(task: BatchTask, work: Path, log: Path) -> tuple[dict | None, int]:
-    """`wren run` on the task in its workspace: (its JSON result or None, its exit code)."""
-    cmd = [sys.executable, "-m", "wren.cli.main", "run", "-", "--output-format", "json", "--include-diff",
-           "--cwd", str(work)]
-    for flag, value in (("--model", task.model), ("--approval", task.approval), ("--max-steps", task.max_steps),
-                        ("--timeout", task.timeout)):
+class Stop:
+    """The batch's running `wren run` processes, and whether the batch was told to stop."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self._running: set[subprocess.Popen] = set()
+        self._lock = threading.Lock()
+
+    def start(self, cmd: list[str], **kwargs: Any) -> subprocess.Popen | None:
+        """Popen, unless the batch is stopping (then None)."""
+        with self._lock:
+            if self.signal is not None:
+                return None
+            proc = subprocess.Popen(cmd, **kwargs)
+            self._running.add(proc)
+            return proc
+
+    def finished(self, proc: subprocess.Popen) -> None:
+        with self._lock:
+            self._running.discard(proc)
+
+    def now(self, signum: int) -> None:
+        """Stop: each running task gets the signal (a `wren run` ends its turn, kills its command and
+        prints its result) and no new task starts."""
+        with self._lock:
+            self.signal = signum
+            for proc in self._running:
+                proc.send_signal(signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM)
+
+
+def _model(model: str | None, base: Path) -> str | None:
+    """A relative `scripted:` path is relative to the tasks file, as `repo` is."""
+    if model and model.startswith("scripted:") and not Path(model[len("scripted:"):]).is_absolute():
+        return f"scripted:{base / model[len('scripted:'):]}"
+    return model
+
+
+def _wren_run(task: BatchTask, base: Path, work: Path, log: Path, stop: Stop) -> tuple[dict | None, int | None]:
+    """`wren run` on the task in its workspace: (its JSON result or None, its exit code; None: not started)."""
+    cmd = [sys.executable, "-m", "wren.cli.main", "run", "-", "--output-format", "json", "--include-diff"]
+    for flag, value in (("--model", _model(task.model, base)), ("--approval", task.approval),
+                        ("--max-steps", task.max_steps), ("--timeout", task.timeout)):
         if value is not None:
             cmd += [flag, str(value)]
     with log.open("w", encoding="utf-8") as err:
-        proc = subprocess.run(cmd, input=task.prompt, stdout=subprocess.PIPE, stderr=err, text=True, cwd=work)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+        proc = stop.start(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True, cwd=work)
+        if proc is None:
+            return None, None
+        try:
+            stdout, _ = proc.communicate(task.prompt)
+        finally:
+            stop.finished(proc)
+    lines = [line for line in stdout.splitlines() if line.startswith("{")]
     try:
         return (json.loads(lines[-1]) if lines else None), proc.returncode
     except ValueError:
@@ -127,8 +173,11 @@ def _check(command: str, work: Path) -> dict:
             "killed": done.killed or None, "output": done.output[-OUTPUT_TAIL:]}
 
 
-def run_task(task: BatchTask, base: Path, out: Path) -> dict:
-    """One task from clone to check: the line `results.jsonl` gets. Never raises for the task's own faults."""
+def run_task(task: BatchTask, base: Path, out: Path, stop: Stop) -> dict | None:
+    """One task from clone to check: the line `results.jsonl` gets; None when the batch stopped before
+    the task ended (it runs again next time). Never raises for the task's own faults."""
+    if stop.signal is not None:
+        return None
     started = time.time()
     folder = out / "tasks" / task.id
     record: dict[str, Any] = {"id": task.id, "worker": f"{socket.gethostname()}:{os.getpid()}",
@@ -138,26 +187,46 @@ def run_task(task: BatchTask, base: Path, out: Path) -> dict:
     except ToolError as exc:
         return {**record, "status": "error", "solved": False, "error": str(exc), "result": None, "check": None,
                 "diff": None, "duration_s": round(time.time() - started, 3)}
-    result, code = _wren_run(task, work, folder / "wren.log")
-    check = _check(task.check, work) if task.check else None
+    result, code = _wren_run(task, base, work, folder / "wren.log", stop)
+    if stop.signal is not None:
+        return None
+    check = _check(task.check, work) if task.check and result else None
     status = result["status"] if result else "error"
     solved = check["passed"] if check else status == "success"
-    error = None if result else f"wren run exited {code} without a result; see {folder / 'wren.log'}"
+    error = (result.get("error") or {}).get("message") if result else \
+        f"wren run exited {code} without a result; see {folder / 'wren.log'}"
     return {**record, "status": status, "solved": solved, "error": error, "result": result, "check": check,
             "diff": result.get("diff") if result else None, "duration_s": round(time.time() - started, 3)}
 
 
+def read_results(results: Path) -> dict[str, dict]:
+    """The latest record of each task in `results.jsonl`; a line cut by a crash is ignored."""
+    found: dict[str, dict] = {}
+    if results.is_file():
+        for line in results.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+                found[record["id"]] = record
+            except (ValueError, KeyError, TypeError):
+                continue
+    return found
+
+
 def finished_ids(results: Path) -> set[str]:
-    """Ids of the tasks `results.jsonl` already holds (a line cut by a crash is ignored)."""
-    if not results.is_file():
-        return set()
-    done = set()
-    for line in results.read_text(encoding="utf-8").splitlines():
-        try:
-            done.add(json.loads(line)["id"])
-        except (ValueError, KeyError, TypeError):
-            continue
-    return done
+    """Ids of the tasks done: not those that ended in an error (a clone that failed, a run that
+    crashed), which run again."""
+    return {i for i, r in read_results(results).items() if r.get("status") != "error"}
+
+
+def append(results: Path, record: dict) -> None:
+    """One line, after a newline if a crash cut the last one."""
+    with results.open("a+b") as fh:
+        fh.seek(0, os.SEEK_END)
+        if fh.tell():
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) != b"\n":
+                fh.write(b"\n")
+        fh.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
 class Progress:
@@ -174,17 +243,21 @@ class Progress:
         line = (f"wren batch: [{bar:<20}] {done}/{self.total} · solved {self.counts['solved']} · "
                 f"failed {self.counts['failed']} · errors {self.counts['errors']} · last {record['id']}")
         end = "\n" if done == self.total or not self.out.isatty() else ""
-        self.out.write(("\r" if self.out.isatty() else "") + line + end)
+        self.out.write(("\r\x1b[K" if self.out.isatty() else "") + line + end)
         self.out.flush()
 
 
-def summary(records: list[dict], skipped: int, wall_s: float) -> dict:
-    """Totals of a batch run: counts, tokens and cost of the tasks run now."""
+def _outcome(record: dict) -> str:
+    return "error" if record["status"] == "error" else "solved" if record["solved"] else "failed"
+
+
+def summary(records: list[dict], overall: list[dict], wall_s: float) -> dict:
+    """Totals: `solved`, `failed` and `errors` over every task of the tasks file (those run now and
+    those done before); tokens, cost and time of the tasks run now."""
     usage = [r["result"]["usage"] for r in records if r.get("result")]
-    return {"tasks": len(records) + skipped, "ran": len(records), "skipped": skipped,
-            "solved": sum(r["solved"] for r in records),
-            "failed": sum(not r["solved"] and r["status"] != "error" for r in records),
-            "errors": sum(r["status"] == "error" for r in records),
+    outcomes = [_outcome(r) for r in overall]
+    return {"tasks": len(overall), "ran": len(records), "skipped": len(overall) - len(records),
+            "solved": outcomes.count("solved"), "failed": outcomes.count("failed"), "errors": outcomes.count("error"),
             "prompt_tokens": sum(u["prompt_tokens"] for u in usage),
             "completion_tokens": sum(u["completion_tokens"] for u in usage),
             "cost_usd": round(sum(u["cost_usd"] for u in usage), 6), "wall_s": round(wall_s, 3)}
@@ -193,14 +266,15 @@ def summary(records: list[dict], skipped: int, wall_s: float) -> dict:
 def _table(records: list[dict], totals: dict) -> str:
     rows = [f"{'task':<24} {'outcome':<8} {'agent':<12} {'check':<6} {'steps':>5} {'seconds':>8}"]
     for r in sorted(records, key=lambda r: r["id"]):
-        outcome = "error" if r["status"] == "error" else "solved" if r["solved"] else "failed"
         check = "-" if not r["check"] else "pass" if r["check"]["passed"] else "fail"
         steps = r["result"]["steps"] if r.get("result") else 0
-        rows.append(f"{r['id'][:24]:<24} {outcome:<8} {r['status']:<12} {check:<6} {steps:>5} {r['duration_s']:>8.1f}")
-    skipped = f", skipped {totals['skipped']} (already done)" if totals["skipped"] else ""
-    rows.append(f"solved {totals['solved']}, failed {totals['failed']}, errors {totals['errors']}{skipped} · "
-                f"{totals['prompt_tokens']}+{totals['completion_tokens']} tokens · ${totals['cost_usd']:.4f} · "
-                f"{totals['wall_s']:.1f}s")
+        rows.append(f"{r['id'][:24]:<24} {_outcome(r):<8} {r['status']:<12} {check:<6} {steps:>5} "
+                    f"{r['duration_s']:>8.1f}")
+    rows += [f"  {r['id']}: {r['error']}" for r in sorted(records, key=lambda r: r["id"]) if r.get("error")]
+    skipped = f" ({totals['skipped']} done before)" if totals["skipped"] else ""
+    rows.append(f"{totals['tasks']} tasks{skipped}: solved {totals['solved']}, failed {totals['failed']}, "
+                f"errors {totals['errors']} · this run: {totals['prompt_tokens']}+{totals['completion_tokens']} "
+                f"tokens · ${totals['cost_usd']:.4f} · {totals['wall_s']:.1f}s")
     return "\n".join(rows)
 
 
@@ -211,7 +285,8 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"wren batch: {exc.message}\n")
         return ExitCode.USAGE
-    out = Path(args.out) if args.out else Path.cwd() / STATE_DIR / "batches" / tasks_file.stem
+    # Absolute: each task's process runs in its own clone.
+    out = (Path(args.out) if args.out else Path.cwd() / STATE_DIR / "batches" / tasks_file.stem).resolve()
     out.mkdir(parents=True, exist_ok=True)
     results = out / "results.jsonl"
     done = finished_ids(results)
@@ -219,26 +294,32 @@ def run(args: argparse.Namespace) -> int:
     base = tasks_file.resolve().parent
     sys.stderr.write(f"wren batch: {len(todo)} task(s) to run, {len(tasks) - len(todo)} already done; "
                      f"{args.workers} at a time; results in {results}\n")
-    progress, records, lock, started = Progress(len(todo), sys.stderr), [], threading.Lock(), time.monotonic()
-    pool = ThreadPoolExecutor(max_workers=args.workers)  # each task runs in processes of its own
+    stop, progress, records, started = Stop(), Progress(len(todo), sys.stderr), [], time.monotonic()
+    # Ctrl+C, or SIGTERM (timeout, docker stop, CI cancellation): each running task is told to stop
+    # (it kills its command and prints its result), no new one starts, and the results so far stay.
+    previous = {sig: signal.signal(sig, lambda signum, frame: stop.now(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        futures = [pool.submit(run_task, task, base, out) for task in todo]
-        for future in as_completed(futures):
-            record = future.result()
-            with lock, results.open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps(record, ensure_ascii=False) + "\n")  # as each finishes: a crash loses none
-            records.append(record)
-            progress.add(record)
-    except KeyboardInterrupt:
-        pool.shutdown(wait=True, cancel_futures=True)  # running tasks got the same Ctrl+C and stop
-        sys.stderr.write(f"\nwren batch: interrupted; {len(records)} result(s) kept in {results}; "
-                         "run the same command again to go on\n")
-        return ExitCode.INTERRUPTED
-    pool.shutdown()
-    totals = summary(records, len(tasks) - len(todo), time.monotonic() - started)
-    if args.output_format == "json":
-        print(json.dumps(totals))
-    else:
-        print(_table(records, totals))
-    everything = [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return ExitCode.FINISHED if all(r.get("solved") for r in everything) else ExitCode.NOT_FINISHED
+        with ThreadPoolExecutor(max_workers=args.workers) as pool:  # each task runs in processes of its own
+            pending = {pool.submit(run_task, task, base, out, stop) for task in todo}
+            while pending:
+                # A timeout, so the main thread wakes to run a signal's handler (see Session.events).
+                finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    if (record := future.result()) is None:
+                        continue  # stopped before it ended: it runs again next time
+                    append(results, record)  # as each finishes: a crash loses none
+                    records.append(record)
+                    progress.add(record)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if stop.signal is not None:
+        sys.stderr.write(f"\nwren batch: stopped ({signal.Signals(stop.signal).name}); {len(records)} result(s) "
+                         f"kept in {results}; run the same command again to go on\n")
+        return ExitCode.INTERRUPTED if stop.signal == signal.SIGINT else ExitCode.TERMINATED
+    latest = read_results(results)
+    overall = [latest[t.id] for t in tasks if t.id in latest]
+    totals = summary(records, overall, time.monotonic() - started)
+    print(json.dumps(totals) if args.output_format == "json" else _table(records, totals))
+    return ExitCode.FINISHED if totals["solved"] == len(tasks) else ExitCode.NOT_FINISHED

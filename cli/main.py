@@ -83,12 +83,13 @@ def build_parser() -> Parser:
                                        "one, a successful run counts. Results go to results.jsonl as each task "
                                        "finishes; the same command again skips the tasks already done.",
                            epilog="exit codes: 0 every task solved; 1 some were not; 2 bad tasks file or "
-                                  "option; 130 interrupted (the results so far are kept)")
+                                  "option; 130 Ctrl+C, 143 SIGTERM (running tasks stop; the results so far are "
+                                  "kept, and the same command goes on)")
     batch.add_argument("tasks", metavar="TASKS.jsonl", help="the tasks file; relative repo paths are "
                                                             "relative to it")
     batch.add_argument("--workers", type=_positive_int, default=2, help="tasks at a time (default 2)")
-    batch.add_argument("--out", metavar="DIR", help="results and workspaces (default .wren/batches/NAME, "
-                                                     "NAME the tasks file's name without .jsonl)")
+    batch.add_argument("--out", metavar="DIR", help="results and workspaces (default .wren/batches/NAME in the "
+                                                     "current directory, NAME the tasks file's name without .jsonl)")
     batch.add_argument("--output-format", choices=("text", "json"), default="text",
                        help="text: a table of the tasks run; json: the totals as one object")
 

@@ -21,7 +21,15 @@ def tasks_file(tmp_path: Path, tasks: list[dict]) -> Path:
 
 
 def results(out: Path) -> dict[str, dict]:
-    return {r["id"]: r for r in map(json.loads, (out / "results.jsonl").read_text().splitlines())}
+    """The latest record of each task; a line cut by a crash is skipped."""
+    found = {}
+    for line in (out / "results.jsonl").read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        found[record["id"]] = record
+    return found
 
 
 def test_a_batch_runs_checks_and_resumes(calc_repo, tmp_path):
@@ -49,10 +57,47 @@ def test_a_batch_runs_checks_and_resumes(calc_repo, tmp_path):
     assert (out / "tasks" / "fix" / "work" / "calc.py").read_text() == CALC.replace("a - b", "a + b")
     assert "wren batch: [" in run.stderr and "3/3" in run.stderr  # the progress line
 
-    again = wren("batch", str(tasks), "--out", str(out), cwd=tmp_path)  # finished tasks are not run again
-    assert again.code == 1, again.stderr
-    assert "0 task(s) to run, 3 already done" in again.stderr and "skipped 3" in again.stdout
-    assert len((out / "results.jsonl").read_text().splitlines()) == 3
+    # Run again: finished tasks are skipped, the one that ended in an error runs again (its repo fixed).
+    lines = tasks.read_text().splitlines()
+    tasks.write_text("\n".join(lines[:2] + [lines[2].replace("no/such/repo", "repo")]) + "\n")
+    with (out / "results.jsonl").open("a") as fh:
+        fh.write('{"id": "cut by a cra')  # a crash mid-line: ignored, and the next line starts on its own
+    again = wren("batch", str(tasks), "--out", str(out), "--output-format", "json", cwd=tmp_path)
+    assert "1 task(s) to run, 2 already done" in again.stderr, again.stderr
+    assert again.code == 1, again.stderr  # "idle" is still unsolved
+    totals = json.loads(again.stdout)
+    assert (totals["tasks"], totals["ran"], totals["solved"], totals["failed"], totals["errors"]) == (3, 1, 1, 1, 1)
+    # Its scripted model does not exist; a relative scripted: path is relative to the tasks file.
+    assert f"cannot read scripted model file {tmp_path / 'x.json'}" in results(out)["missing"]["error"]
+
+
+def test_stopping_a_batch_stops_its_tasks_and_keeps_what_finished(calc_repo, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import clean_env, processes_with, wait_until
+
+    (calc_repo / "wren.toml").write_text('[sandbox]\nmode = "off"\n')
+    git(calc_repo, "add", "wren.toml")
+    git(calc_repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "no sandbox")
+    slow = write_script(tmp_path / "slow.json", [
+        {"tool_calls": [{"name": "shell", "arguments": {"command": "sleep 86407"}}]}, {"content": "never"}])
+    tasks = tasks_file(tmp_path, [
+        {"id": "quick", "repo": "repo", "prompt": "x", "model": write_script(tmp_path / "q.json", NOTHING)},
+        {"id": "slow", "repo": "repo", "prompt": "wait", "model": slow, "approval": "auto"}])
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "wren.cli.main", "batch", str(tasks), "--out", "out"],
+                            cwd=tmp_path, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_until(lambda: processes_with("86407", below=proc.pid) or proc.poll() is not None)
+    assert proc.poll() is None, proc.communicate()
+    wait_until(lambda: (out / "results.jsonl").is_file())  # "quick" has finished
+    proc.send_signal(signal.SIGTERM)  # to the batch alone, as `timeout` or `docker stop` do
+    _, err = proc.communicate(timeout=120)  # a hang guard
+    assert proc.returncode == 143, err
+    assert "stopped (SIGTERM)" in err and "1 result(s) kept" in err
+    wait_until(lambda: not processes_with("86407"))  # the task's command did not outlive the batch
+    assert set(results(out)) == {"quick"}  # the stopped task runs again next time
 
 
 def test_a_bad_tasks_file_names_the_line(tmp_path):
