@@ -148,8 +148,8 @@ def write_file(args: WriteFileArgs, ctx: ToolContext) -> ToolResult:
                       diff=diff, files_changed=[rel])
 
 
-EDIT_FILE = Tool("edit_file", "Replace text in a file. `old` must match the file (whitespace differences are "
-                 "tolerated); include enough context to be unique.", EditFileArgs, edit_file, kind="edit",
+EDIT_FILE = Tool("edit_file", "Replace text in a file: `old` must match it (whitespace may differ) and be "
+                 "unique there.", EditFileArgs, edit_file, kind="edit",
                  more_hint="read_file the changed range to see the rest")
-WRITE_FILE = Tool("write_file", "Create or overwrite a file with the given content (atomic).",
+WRITE_FILE = Tool("write_file", "Create or overwrite a file with `content` (atomic).",
                   WriteFileArgs, write_file, kind="edit", more_hint="read_file the changed range to see the rest")

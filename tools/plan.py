@@ -18,5 +18,5 @@ def update_plan(args: UpdatePlanArgs, ctx: ToolContext) -> ToolResult:
     return ToolResult(output=f"Plan updated:\n{text}", plan=args.steps)
 
 
-UPDATE_PLAN = Tool("update_plan", "Replace the plan: a list of steps with status pending, in_progress or completed.",
+UPDATE_PLAN = Tool("update_plan", "Replace the plan: steps, each pending, in_progress or completed.",
                    UpdatePlanArgs, update_plan, mutating=False, kind="think")
