@@ -318,8 +318,8 @@ class Session:
         changed = list(self._files_changed)
         if self.attempt.checkpoint is not None:
             try:
-                changed += [shown(p) for p in self.checkpoints.changed_since(self.attempt.checkpoint)
-                            if shown(p) not in changed]
+                found = map(shown, self.checkpoints.changed_since(self.attempt.checkpoint))
+                changed += [p for p in found if p not in changed]
             except CheckpointError as exc:
                 self.warn(f"cannot list the files this turn changed beyond the edit tools' own reports: {exc}")
         return changed

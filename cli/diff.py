@@ -13,7 +13,7 @@ def changes_diff(root: Path, files: list[str], tool_diffs: list[str]) -> str:
     otherwise the diffs the edit tools reported, in order."""
     if not files:
         return ""
-    files = [unshown(f) if "\\x" in f else f for f in files]  # names as on disk, not as shown
+    files = [unshown(f) for f in files]  # names as on disk, not as shown
     from_git = _git_diff(root, files)
     return from_git if from_git is not None else "".join(d if d.endswith("\n") else d + "\n" for d in tool_diffs)
 

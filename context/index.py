@@ -97,7 +97,7 @@ def _list_files(root: Path) -> list[str]:
 
 def on_disk(rel: str) -> str:
     """The file name that `_list_files` listed as `rel`."""
-    return unshown(rel) if "\\x" in rel else rel
+    return unshown(rel)
 
 
 class CodeIndex:

@@ -42,7 +42,7 @@ def shown(text: str) -> str:
 
 def unshown(text: str) -> str:
     """The file name that `shown` wrote as `text`: each `\\xNN` (NN 80-FF) back to its byte."""
-    return os.fsdecode(_unescape_bytes(text))
+    return os.fsdecode(_unescape_bytes(text)) if "\\x" in text else text
 
 
 def _unescape_bytes(text: str) -> bytes:

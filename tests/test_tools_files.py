@@ -227,11 +227,9 @@ def test_a_grep_for_a_file_name_points_at_the_file(tree):
         "[no line holds the pattern, but these paths do: src/util/helpers.py; read_file one to see it]")
 
 
-@pytest.mark.parametrize("backend", ["ripgrep", "python"])
+@pytest.mark.parametrize("backend", [pytest.param("ripgrep", marks=needs_rg), "python"])
 def test_a_match_deep_in_a_minified_line_can_be_seen_and_read(tmp_path, monkeypatch, backend):
     """A 2.3 MB one-line file: grep shows the match, read_file pages through the line."""
-    if backend == "ripgrep" and shutil.which("rg") is None:
-        pytest.skip("ripgrep (rg) is not on PATH")
     root = tmp_path / "proj"
     root.mkdir()
     at = 1_500_000
