@@ -87,6 +87,14 @@ class Policy:
         unmatched = judgement.unmatched() if self.rules.names(tool.name) else ""
         return "ask", f"{tool.name} needs approval in {self.mode} mode" + (f" ({unmatched})" if unmatched else "")
 
+    def always_label(self, tool: Tool, args: BaseModel | None) -> list[str]:
+        """What remember() would add, for the user to read: a shell command's first words (without the
+        "with more arguments" twins), [] for a command that cannot be split, else the tool's name."""
+        if tool.name != "shell":
+            return [tool.name]
+        patterns = (str(r.pattern) for r in always_rules(getattr(args, "command", "")))
+        return [p for p in patterns if not p.endswith(" *")]
+
     def remember(self, tool: Tool, args: BaseModel | None) -> None:
         """"Allow always": a shell command's first words for the rest of the session, else the whole tool."""
         if tool.name != "shell":

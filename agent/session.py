@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
+from pydantic import BaseModel
+
 from wren.agent.approval import Policy
 from wren.core.errors import ExitCode, StreamStopped, WrenError
 from wren.core.events import (ApprovalRequested, ApprovalResolved, CompactionUndone, ErrorEvent, ErrorInfo, Event,
-                               ModelChanged, PlanUpdated, Result, SessionStarted, ToolCallEvent, ToolResultEvent,
-                               TurnEnded, Usage, UserMessage)
+                               ModelChanged, PlanUpdated, Result, SessionStarted, ToolCallEvent, ToolProgress,
+                               ToolResultEvent, ToolStarted, TurnEnded, Usage, UserMessage)
 from wren.core.config import Config, ContextConfig, SandboxConfig, load_config
 from wren.agent.limits import LimitState, Limits
 from wren.core.log import SessionLog, new_session_id, read_events, sessions_dir
@@ -30,7 +32,7 @@ from wren.agent.baseline import TestBaseline
 from wren.agent.prompt import system_prompt
 from wren.context.manager import close_dangling_calls, user_content
 from wren.context.service import ContextService
-from wren.tools.base import Registry, ToolContext, ToolResult
+from wren.tools.base import Registry, Tool, ToolContext, ToolResult
 from wren.tools.checkpoints import CheckpointError, Checkpointer
 from wren.core.errors import ToolError
 from wren.core.redact import redact_data
@@ -41,6 +43,7 @@ from wren.tools.workspace import Workspace
 
 if TYPE_CHECKING:
     from wren.tools.mcp import McpHost
+    from wren.tools.ports import Commands, Files
 
 EXIT_CODES = {"success": ExitCode.FINISHED, "failed": ExitCode.NOT_FINISHED, "denied": ExitCode.DENIED,
               "limit": ExitCode.LIMIT, "interrupted": ExitCode.INTERRUPTED}
@@ -76,6 +79,9 @@ class SessionConfig:
     # The configuration read at the start (a front end passes what it read); tools use this snapshot and
     # never re-read wren.toml, so a file the model writes cannot change what an allowed tool runs.
     config: Config | None = None
+    # The tools' ports (tools/ports.py) where an editor supplies them; None: the disk, local processes.
+    files: "Files | None" = None
+    commands: "Commands | None" = None
 
 
 def _read_config(root: Path) -> Config | None:
@@ -344,22 +350,47 @@ class Session:
         return ", ".join(self._files_changed[:5]) if failing else ""
 
     # ---- one tool call ------------------------------------------------------------------
+    def _tool_context(self, call_id: str) -> ToolContext:
+        ports = {"files": self.cfg.files} if self.cfg.files is not None else {}
+        if self.cfg.commands is not None:
+            ports["commands"] = self.cfg.commands
+
+        def progress(text: str = "", terminal_id: str | None = None) -> None:
+            self.emit(ToolProgress(call_id=call_id, text=text, terminal_id=terminal_id))
+
+        return ToolContext(self.workspace, self.interrupt, self.limits.deadline, recall=self.context.recall,
+                           sandbox=self.sandbox, call_id=call_id, config=self.config, read_paths=self._read_paths,
+                           strict_reads=self.careful, progress=progress, **ports)
+
+    def _announce(self, call: ToolCall, ctx: ToolContext, kind: str) -> tuple[Tool, BaseModel] | ToolError:
+        """Emits the ToolCallEvent of `call`, with the tool's title and preview; returns the tool and its
+        arguments, or the ToolError that says why the call cannot run."""
+        event = ToolCallEvent(call_id=call.id, name=call.name, arguments=call.arguments, kind=kind, title=call.name)
+        try:
+            prepared = tool, args = self.registry.prepare(call.name, call.arguments)
+        except ToolError as exc:
+            self.emit(event)
+            return exc
+        self.emit(event.model_copy(update=tool.describe(args, ctx)))
+        return prepared
+
     def run_tool_call(self, call: ToolCall) -> CallOutcome:
         started = time.monotonic()
+        ctx = self._tool_context(call.id)
         tool_kind = self.registry.tools[call.name].kind if call.name in self.registry.tools else "other"
-        self.emit(ToolCallEvent(call_id=call.id, name=call.name, arguments=call.arguments, kind=tool_kind))
+        prepared = self._announce(call, ctx, tool_kind)
         denied = False
         try:
             if self.interrupt.is_set():
                 raise ToolError("skipped: the user interrupted the turn")
-            tool, args = self.registry.prepare(call.name, call.arguments)
-            allowed, message = self._approve(call, tool, args)
+            if isinstance(prepared, ToolError):
+                raise prepared
+            tool, args = prepared
+            allowed, message = self._approve(call, tool, args, ctx)
             if allowed:
                 if tool.mutating:
                     self._checkpoint(args)
-                ctx = ToolContext(self.workspace, self.interrupt, self.limits.deadline, recall=self.context.recall,
-                                  sandbox=self.sandbox, call_id=call.id, config=self.config,
-                                  read_paths=self._read_paths, strict_reads=self.careful)
+                self.emit(ToolStarted(call_id=call.id))
                 result = tool.run(args, ctx)
             else:
                 denied = True
@@ -427,12 +458,14 @@ class Session:
             # The checkpoint stays; undo still skips it, since it picks the newest one that differs.
             self.warn(f"could not tell whether this step changed files: {exc}")
 
-    def _approve(self, call: ToolCall, tool, args) -> tuple[bool, str]:
+    def _approve(self, call: ToolCall, tool: Tool, args: BaseModel, ctx: ToolContext) -> tuple[bool, str]:
         verdict, reason = self.policy.decide(tool, args)
         if verdict == "allow":
             return True, reason
         if verdict == "ask" and self.cfg.interactive:
-            self.emit(ApprovalRequested(call_id=call.id, name=call.name, arguments=call.arguments, reason=reason))
+            # The preview again, not the call's: the file may have changed while the model's batch ran.
+            self.emit(ApprovalRequested(call_id=call.id, name=call.name, arguments=call.arguments, reason=reason,
+                                        always=self.policy.always_label(tool, args), **tool.describe(args, ctx)))
             decision = self._await_decision(call.id)
             self.emit(ApprovalResolved(call_id=call.id, decision=decision.decision, message=decision.message))
             if decision.decision == "allow_always":

@@ -1,7 +1,6 @@
 """The Markdown job summary of a `wren run` in GitHub Actions: what changed, tests run, cost."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 DIFF_CHARS = 60_000  # GitHub caps a step summary at 1 MiB; the diff file has all of it
@@ -48,25 +47,18 @@ class Outcome:
         return cls(exit_code=exit_code, result=result, tests=tests)
 
 
+def _command(call: dict) -> str:
+    """The command a tool_call event's preview names ("" for calls that run none)."""
+    preview = call.get("preview") or {}
+    return str(preview.get("command", "")) if preview.get("type") == "command" else ""
+
+
 def _is_test(call: dict) -> bool:
-    if call.get("name") == "run_tests":
-        return True
-    return call.get("name") == "shell" and "test" in _arguments(call).get("command", "")
-
-
-def _arguments(call: dict) -> dict:
-    try:
-        parsed = json.loads(call.get("arguments") or "{}")
-    except json.JSONDecodeError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
+    return "test" in _command(call)
 
 
 def _describe(call: dict) -> str:
-    args = _arguments(call)
-    if call["name"] == "shell":
-        return str(args.get("command", ""))
-    return f"run_tests {args.get('target', '')}".strip()
+    return _command(call)
 
 
 def markdown(outcome: Outcome) -> str:

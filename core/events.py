@@ -3,7 +3,7 @@ and every event is appended to the session's JSONL log as it happens."""
 from __future__ import annotations
 
 import time
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, Field, TypeAdapter
 
@@ -53,20 +53,73 @@ class AssistantMessage(_Event):
     by: Literal["model", "wren"] = "model"
 
 
+class FileChange(BaseModel):
+    """What an edit tool call means to do to one file, computed by the tool from the file as it is.
+
+    `path` is workspace-relative; `old_text` is None for a file the call creates; `diff` is the
+    unified diff from old to new ("" for no change). `error` says why the edit would not apply as it
+    stands (then old_text and new_text are what the call names, and `diff` is empty)."""
+    type: Literal["file_change"] = "file_change"
+    path: str
+    old_text: str | None
+    new_text: str
+    diff: str = ""
+    error: str = ""
+
+
+class CommandPreview(BaseModel):
+    """The command a tool call means to run: `command` for bash in `cwd`, killed after `timeout_s`."""
+    type: Literal["command"] = "command"
+    command: str
+    cwd: str
+    timeout_s: float | None = None
+
+
+Preview = Annotated[Union[FileChange, CommandPreview], Field(discriminator="type")]
+
+
 class ToolCallEvent(_Event):
+    """A call the model made. `arguments` is its raw text as the model wrote it; `args` the arguments
+    as the tool parsed them ({} when they are invalid); `title` and `preview` come from the tool
+    (Tool.title, Tool.preview), so front ends render them and never parse arguments themselves."""
     type: Literal["tool_call"] = "tool_call"
     call_id: str
     name: str
     arguments: str
     kind: str = "other"
+    title: str = ""
+    args: dict[str, Any] = Field(default_factory=dict)
+    preview: Preview | None = None
 
 
 class ApprovalRequested(_Event):
+    """The policy asks the user about a call; `title`, `args` and `preview` as on its ToolCallEvent."""
     type: Literal["approval_requested"] = "approval_requested"
     call_id: str
     name: str
     arguments: str
     reason: str
+    title: str = ""
+    args: dict[str, Any] = Field(default_factory=dict)
+    preview: Preview | None = None
+    # What "allow always" would remember, in rule syntax (agent/rules.py): a shell command's first
+    # words; empty when the call cannot be remembered (a command that cannot be split).
+    always: list[str] = Field(default_factory=list)
+
+
+class ToolStarted(_Event):
+    """A tool began to run, after any approval."""
+    type: Literal["tool_started"] = "tool_started"
+    call_id: str
+
+
+class ToolProgress(_Event):
+    """What a running tool reports: a line of `text`, or the editor terminal it runs in (`terminal_id`,
+    ACP's terminal/create id), so a front end can show it on the call."""
+    type: Literal["tool_progress"] = "tool_progress"
+    call_id: str
+    text: str = ""
+    terminal_id: str | None = None
 
 
 class ApprovalResolved(_Event):
@@ -191,7 +244,7 @@ class Result(_Event):
 
 Event = Annotated[Union[
     SessionStarted, ModelChanged, UserMessage, AssistantDelta, AssistantMessage, ToolCallEvent,
-    ApprovalRequested, ApprovalResolved, ToolResultEvent, PlanUpdated, ContextCompacted, CompactionUndone,
+    ApprovalRequested, ToolStarted, ToolProgress, ApprovalResolved, ToolResultEvent, PlanUpdated, ContextCompacted, CompactionUndone,
     AttemptRestarted,
     UsageEvent, ErrorEvent, TurnEnded, Result,
 ], Field(discriminator="type")]

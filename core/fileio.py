@@ -51,6 +51,11 @@ class TextFile:
         except UnicodeDecodeError:
             # latin-1 maps every byte to one character, so untouched bytes round-trip exactly.
             raw, encoding = data[len(bom):].decode("latin-1"), "latin-1"
+        return cls.from_text(raw, encoding, bom)
+
+    @classmethod
+    def from_text(cls, raw: str, encoding: str = "utf-8", bom: bytes = b"") -> "TextFile":
+        """A file from its decoded text (\r\n kept); its usual line ending is the one most lines have."""
         crlf = raw.count("\r\n")
         return cls(raw, encoding, bom, "\r\n" if crlf and crlf * 2 >= raw.count("\n") else "\n")
 

@@ -2,32 +2,19 @@
 
 Tools run in the worker thread; the connection lives in an asyncio loop. A tool
 that needs the client schedules a coroutine on the loop and waits for it, still
-watching the turn's interrupt and deadline so a cancel never waits on the editor.
+watching the session's interrupt so a cancel never waits on the editor.
 """
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+import threading
+from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 from acp.exceptions import RequestError
 
-from wren.tools.base import ToolContext
 from wren.core.errors import ToolError
 from wren.tools.loop_thread import submit, wait
-
-
-@dataclass
-class ToolStarted:
-    """A tool began to run (after any approval): its call goes in_progress."""
-    call_id: str
-
-
-@dataclass
-class ToolShown:
-    """Content to show on a call while it runs, such as the terminal it runs in."""
-    call_id: str
-    content: list
 
 
 @dataclass
@@ -35,26 +22,19 @@ class Bridge:
     loop: asyncio.AbstractEventLoop
     client: Any  # the SDK's AgentSideConnection: fs/*, terminal/* and session/update towards the editor
     session_id: str
-    # Where tools report progress (ToolStarted, ToolShown); wired by the live session.
-    on_tool_event: Callable[[Any], None] = field(default=lambda item: None)
+    # The session's interrupt, once it exists: a request to the editor stops waiting when it is set.
+    interrupt: threading.Event | None = None
 
-    def call(self, make: Callable[[], Awaitable[Any]], what: str, ctx: ToolContext | None = None,
+    def call(self, make: Callable[[], Awaitable[Any]], what: str, watch: bool = True,
              timeout_s: float = 60.0) -> Any:
         """Run `make()` on the loop and wait for it; client errors become ToolError for the model.
 
-        With a ToolContext the wait also ends (Stopped) as soon as the turn is interrupted.
+        With `watch` the wait also ends (Stopped) as soon as the turn is interrupted; cleanups (killing and
+        releasing a terminal) pass False, since they run because of an interrupt.
         """
         try:
-            return wait(submit(self.loop, make), what, ctx, timeout_s)
+            return wait(submit(self.loop, make), what, self.interrupt if watch else None, timeout_s)
         except RequestError as exc:
             raise ToolError(f"the editor refused {what}: {exc}") from None
         except ConnectionError:
             raise ToolError(f"the editor disconnected during {what}") from None
-
-    def started(self, call_id: str) -> None:
-        """Tool call `call_id` began to run (after any approval)."""
-        self.loop.call_soon_threadsafe(self.on_tool_event, ToolStarted(call_id))
-
-    def show(self, call_id: str, content: list) -> None:
-        """Show `content` (ACP tool-call content blocks) on tool call `call_id` while it runs."""
-        self.loop.call_soon_threadsafe(self.on_tool_event, ToolShown(call_id, content))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -14,9 +14,9 @@ from wren.agent.approval import Mode, Policy
 from wren.core.config import Config, McpServerConfig, choose_model, load_config
 from wren.agent.models import resolve_backend
 from wren.core.backend import ModelBackend
-from wren.tools.base import Registry, Tool, ToolContext, ToolResult, default_registry
+from wren.tools.base import Registry, Tool, default_registry
 from wren.protocol.bridge import Bridge
-from wren.protocol.client_tools import EditorFiles, terminal_shell
+from wren.protocol.ports import EditorCommands, EditorFiles
 from wren.protocol.live import LiveSession
 from wren.protocol.options import model_choices
 from wren.agent.session import Session, SessionConfig
@@ -54,26 +54,12 @@ class Backends:
         return lambda model: self.get(model, config)
 
 
-def _announced(tool: Tool, bridge: Bridge) -> Tool:
-    """The tool, telling the editor when it starts (after approval): its call goes in_progress."""
-
-    def run(args: Any, ctx: ToolContext) -> ToolResult:
-        bridge.started(ctx.call_id)
-        return tool.func(args, ctx)
-
-    return replace(tool, func=run)
-
-
-def registry_for(bridge: Bridge, caps: ClientCapabilities, extra: list[Tool]) -> Registry:
-    tools = dict(default_registry().tools)
+def editor_ports(bridge: Bridge, caps: ClientCapabilities) -> dict[str, Any]:
+    """The tools' file and command ports for what this editor can do (SessionConfig's files, commands)."""
     fs = caps.fs
-    files = EditorFiles(bridge, read_remote=bool(fs and fs.read_text_file),
-                        write_remote=bool(fs and fs.write_text_file))
-    tools.update((t.name, t) for t in files.tools(tools))
-    if caps.terminal:
-        tools["shell"] = terminal_shell(bridge, tools["shell"])
-    tools.update((t.name, t) for t in extra)
-    return Registry([_announced(t, bridge) for t in tools.values()])
+    return {"files": EditorFiles(bridge, read_remote=bool(fs and fs.read_text_file),
+                                 write_remote=bool(fs and fs.write_text_file)),
+            "commands": EditorCommands(bridge, remote=bool(caps.terminal))}
 
 
 def _server_configs(specs: list[Any]) -> dict[str, McpServerConfig]:
@@ -110,7 +96,8 @@ async def open_session(bridge: Bridge, caps: ClientCapabilities, options: ServeO
     backend = await asyncio.to_thread(backends.get, model, config)
     host, mcp_tools = await start_servers(mcp_specs, root)
     try:
-        cfg = SessionConfig(root=root, backend=backend, registry=registry_for(bridge, caps, mcp_tools),
+        registry = Registry([*default_registry().tools.values(), *mcp_tools])
+        cfg = SessionConfig(root=root, backend=backend, registry=registry, **editor_ports(bridge, caps),
                             policy=Policy.from_config(config, root, options.approval),
                             interactive=True, resume_id=resume_id, mcp=host, sandbox=config.sandbox,
                             context=config.context, models=backends.factory(config), config=config)
@@ -119,5 +106,5 @@ async def open_session(bridge: Bridge, caps: ClientCapabilities, options: ServeO
         if host is not None:
             await asyncio.to_thread(host.close)
         raise
-    bridge.session_id = session.id
+    bridge.session_id, bridge.interrupt = session.id, session.interrupt
     return LiveSession(session, bridge, model, model_choices(model, config))

@@ -1,9 +1,9 @@
 """One ACP session: a Wren Session whose events become session/update notifications.
 
-A thread drains the session's event stream into this loop's queue; tools report
-progress into the same queue (through the Bridge). One pump task turns both into
-notifications in order, asks the editor for permission, and ends each prompt with
-its stop reason once every update of the turn has been sent.
+A thread drains the session's event stream (tool progress included) into this loop's
+queue. One pump task turns it into notifications in order, asks the editor for
+permission, and ends each prompt with its stop reason once every update of the turn
+has been sent.
 """
 from __future__ import annotations
 
@@ -14,16 +14,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from acp.exceptions import RequestError
-from acp.helpers import (update_agent_message_text, update_agent_thought_text, update_available_commands,
-                         update_current_mode, update_tool_call)
+from acp.helpers import (text_block, tool_content, tool_terminal_ref, update_agent_message_text,
+                         update_agent_thought_text, update_available_commands, update_current_mode, update_tool_call)
 from acp.schema import ConfigOptionUpdate, PermissionOption, PromptResponse, SessionModeState, StopReason
 
 from wren.core.events import (ApprovalRequested, AssistantDelta, AssistantMessage, ContextCompacted, ErrorEvent,
-                               ModelChanged, PlanUpdated, Result, ToolCallEvent, ToolResultEvent, UsageEvent)
+                               ModelChanged, PlanUpdated, Result, ToolCallEvent, ToolProgress, ToolResultEvent,
+                               ToolStarted, UsageEvent)
 from wren.core.ops import ApprovalDecision, Interrupt, SetApprovalMode, Shutdown, UserInput
 from wren.agent.session import Session
 from wren.protocol import updates
-from wren.protocol.bridge import Bridge, ToolShown, ToolStarted
+from wren.protocol.bridge import Bridge
 from wren.protocol.options import available_commands, config_options, session_modes
 
 log = logging.getLogger("wren.acp")
@@ -44,7 +45,7 @@ class Turn:
 @dataclass
 class CallView:
     """What the editor has been shown of one tool call."""
-    arguments: dict[str, Any]
+    call: ToolCallEvent | None
     shown: list = field(default_factory=list)
 
 
@@ -55,9 +56,7 @@ class LiveSession:
         self.client = bridge.client
         self.root = session.workspace.root
         self._items: asyncio.Queue = asyncio.Queue()
-        bridge.on_tool_event = self._items.put_nowait
         self._calls: dict[str, CallView] = {}
-        self._early: dict[str, list] = {}  # tool progress that overtook its tool_call event
         self._turn: Turn | None = None
         self._asks: set[asyncio.Task] = set()
         self._rejected: set[str] = set()  # tools the user rejected "always" in this session
@@ -147,17 +146,15 @@ class LiveSession:
                 await self.send(update_agent_message_text(item.content))
             self._streamed = False
         elif isinstance(item, ToolCallEvent):
-            self._calls[item.call_id] = CallView(updates.parse_arguments(item.arguments))
+            self._calls[item.call_id] = CallView(item)
             await self.send(updates.start(self.root, item))
-            for early in self._early.pop(item.call_id, []):
-                await self._handle(early)
-        elif isinstance(item, (ToolStarted, ToolShown)):
+        elif isinstance(item, (ToolStarted, ToolProgress)):
             await self._progress(item)
         elif isinstance(item, ApprovalRequested):
             self._ask(item)
         elif isinstance(item, ToolResultEvent):
-            view = self._calls.pop(item.call_id, CallView({}))
-            await self.send(updates.finish(self.root, item, view.arguments, view.shown))
+            view = self._calls.pop(item.call_id, CallView(None))
+            await self.send(updates.finish(self.root, item, view.call, view.shown))
         else:
             await self._report(item)
 
@@ -176,15 +173,14 @@ class LiveSession:
         elif isinstance(item, Result):
             self._end(item)
 
-    async def _progress(self, item: ToolStarted | ToolShown) -> None:
-        view = self._calls.get(item.call_id)
-        if view is None:
-            self._early.setdefault(item.call_id, []).append(item)
-        elif isinstance(item, ToolStarted):
+    async def _progress(self, item: ToolStarted | ToolProgress) -> None:
+        view = self._calls.setdefault(item.call_id, CallView(None))
+        if isinstance(item, ToolStarted):
             await self.send(update_tool_call(item.call_id, status="in_progress"))
-        else:
-            view.shown.extend(item.content)
-            await self.send(update_tool_call(item.call_id, content=view.shown))
+            return
+        view.shown.append(tool_terminal_ref(item.terminal_id) if item.terminal_id
+                          else tool_content(text_block(item.text)))
+        await self.send(update_tool_call(item.call_id, content=view.shown))
 
     def _end(self, result: Result | None) -> None:
         turn = self._turn
@@ -211,8 +207,7 @@ class LiveSession:
 
     async def _request_permission(self, event: ApprovalRequested) -> None:
         tool = self.session.registry.tools.get(event.name)
-        subject = updates.permission_subject(self.root, event.call_id, event.name, event.arguments,
-                                             tool.kind if tool else "other")
+        subject = updates.permission_subject(self.root, event, tool.kind if tool else "other")
         try:
             reply = await self.client.request_permission(session_id=self.id, tool_call=subject, options=PERMISSIONS)
         except (RequestError, ConnectionError) as exc:

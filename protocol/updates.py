@@ -1,7 +1,6 @@
 """Wren's events as ACP session updates. Pure functions: live turns and session/load replay share them."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -10,39 +9,10 @@ from acp.helpers import (start_tool_call, text_block, tool_content, tool_diff_co
 from acp.schema import (AgentPlanUpdate, Cost, FileEditToolCallContent, PlanEntry, ToolCallLocation, ToolCallProgress,
                         ToolCallStart, ToolCallUpdate, UsageUpdate)
 
-from wren.core.events import (AssistantMessage, Event, PlanUpdated, ToolCallEvent, ToolResultEvent, UsageEvent,
-                               UserMessage)
+from wren.core.events import (ApprovalRequested, AssistantMessage, CommandPreview, Event, FileChange, PlanUpdated,
+                               ToolCallEvent, ToolResultEvent, UsageEvent, UserMessage)
 from wren.core.errors import ToolError
 from wren.tools.workspace import Workspace
-
-EDIT_TOOLS = ("edit_file", "write_file")
-
-
-def parse_arguments(raw: str) -> dict[str, Any]:
-    """The call's arguments as an object; text that is not one is kept under "raw" for display."""
-    try:
-        data = json.loads(raw or "{}")
-    except json.JSONDecodeError:
-        return {"raw": raw}
-    return data if isinstance(data, dict) else {"raw": raw}
-
-
-def title(name: str, args: dict[str, Any]) -> str:
-    path = args.get("path")
-    if name == "read_file" and path:
-        return f"Read {path}"
-    if name in EDIT_TOOLS and path:
-        return f"{'Edit' if name == 'edit_file' else 'Write'} {path}"
-    if name == "shell" and args.get("command"):
-        return f"Run `{args['command']}`"
-    if name == "grep" and args.get("pattern"):
-        return f"Search for `{args['pattern']}`"
-    if name == "list_files":
-        return f"List {path or '.'}"
-    if name.startswith("mcp__"):
-        _, server, tool = name.split("__", 2)
-        return f"{server}: {tool}"
-    return name.replace("_", " ").capitalize()
 
 
 def _absolute(root: Path, path: Any) -> str | None:
@@ -62,17 +32,11 @@ def locations(root: Path, args: dict[str, Any]) -> list[ToolCallLocation]:
     return [ToolCallLocation(path=where, line=line if isinstance(line, int) and line > 0 else None)]
 
 
-def planned_diff(root: Path, name: str, args: dict[str, Any]) -> list[FileEditToolCallContent]:
-    """What an edit intends, from its arguments: shown while the editor asks for permission."""
-    where = _absolute(root, args.get("path"))
-    if where is None or name not in EDIT_TOOLS:
+def planned_diff(root: Path, preview: FileChange | CommandPreview | None) -> list[FileEditToolCallContent]:
+    """What an edit intends (the tool's preview): shown while the editor asks for permission."""
+    if not isinstance(preview, FileChange) or (where := _absolute(root, preview.path)) is None:
         return []
-    if name == "edit_file" and isinstance(args.get("old"), str) and isinstance(args.get("new"), str):
-        return [tool_diff_content(where, args["new"], args["old"])]
-    if name == "write_file" and isinstance(args.get("content"), str):
-        existing = Path(where).read_text(encoding="utf-8", errors="replace") if Path(where).is_file() else None
-        return [tool_diff_content(where, args["content"], existing)]
-    return []
+    return [tool_diff_content(where, preview.new_text, preview.old_text)]
 
 
 def diff_texts(unified: str) -> tuple[str, str]:
@@ -96,24 +60,23 @@ def diff_texts(unified: str) -> tuple[str, str]:
 
 
 def start(root: Path, event: ToolCallEvent) -> ToolCallStart:
-    args = parse_arguments(event.arguments)
-    return start_tool_call(event.call_id, title(event.name, args), kind=event.kind, status="pending",
-                           content=planned_diff(root, event.name, args) or None,
-                           locations=locations(root, args) or None, raw_input=args)
+    return start_tool_call(event.call_id, event.title or event.name, kind=event.kind, status="pending",
+                           content=planned_diff(root, event.preview) or None,
+                           locations=locations(root, event.args) or None, raw_input=event.args)
 
 
-def permission_subject(root: Path, call_id: str, name: str, arguments: str, kind: str) -> ToolCallUpdate:
-    args = parse_arguments(arguments)
-    return ToolCallUpdate(tool_call_id=call_id, title=title(name, args), kind=kind, status="pending",
-                          content=planned_diff(root, name, args) or None, locations=locations(root, args) or None,
-                          raw_input=args)
+def permission_subject(root: Path, event: ApprovalRequested, kind: str) -> ToolCallUpdate:
+    return ToolCallUpdate(tool_call_id=event.call_id, title=event.title or event.name, kind=kind, status="pending",
+                          content=planned_diff(root, event.preview) or None,
+                          locations=locations(root, event.args) or None, raw_input=event.args)
 
 
-def finish(root: Path, event: ToolResultEvent, args: dict[str, Any], shown: list) -> ToolCallProgress:
-    """The call's final state; `shown` is content already attached while it ran (a terminal)."""
+def finish(root: Path, event: ToolResultEvent, call: ToolCallEvent | None, shown: list) -> ToolCallProgress:
+    """The call's final state; `call` is its ToolCallEvent, `shown` content already attached while it ran
+    (a terminal)."""
     content = list(shown)
     output = event.output
-    where = _absolute(root, args.get("path"))
+    where = _absolute(root, call.args.get("path")) if call is not None else None
     if event.diff and where:
         old, new = diff_texts(event.diff)
         created = event.ok and output.startswith("Created")
@@ -140,17 +103,17 @@ def usage(event: UsageEvent) -> UsageUpdate:
 def replay(root: Path, events: list[Event]) -> list:
     """A logged session as the updates that show it again: messages, tool calls with results, plans."""
     out: list = []
-    calls: dict[str, dict[str, Any]] = {}
+    calls: dict[str, ToolCallEvent] = {}
     for ev in events:
         if isinstance(ev, UserMessage):
             out.append(update_user_message_text(ev.text))
         elif isinstance(ev, AssistantMessage) and ev.content:
             out.append(update_agent_message_text(ev.content))
         elif isinstance(ev, ToolCallEvent):
-            calls[ev.call_id] = parse_arguments(ev.arguments)
+            calls[ev.call_id] = ev
             out.append(start(root, ev))
         elif isinstance(ev, ToolResultEvent):
-            out.append(finish(root, ev, calls.get(ev.call_id, {}), []))
+            out.append(finish(root, ev, calls.get(ev.call_id), []))
         elif isinstance(ev, PlanUpdated):
             out.append(plan(ev))
     return out

@@ -36,8 +36,10 @@ def test_prompt_streams_tool_calls_and_ends_the_turn(calc_repo, tmp_path):
         start = next(u for u in client.updates(sid, "tool_call") if u["kind"] == "edit")
         assert start["status"] == "pending"
         assert start["locations"] == [{"path": str(calc_repo / "calc.py")}]
+        # The whole file before and after, as ACP's diff content means (the edit tool's own preview).
         assert start["content"][0] == {"type": "diff", "path": str(calc_repo / "calc.py"),
-                                       "oldText": "return a - b", "newText": "return a + b"}
+                                       "oldText": CALC,
+                                       "newText": FIXED}
         progress = [u for u in client.updates(sid, "tool_call_update") if u["toolCallId"] == start["toolCallId"]]
         assert [u.get("status") for u in progress] == ["in_progress", "completed"]
         diff = next(c for c in progress[-1]["content"] if c["type"] == "diff")

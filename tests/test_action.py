@@ -43,7 +43,9 @@ def test_the_action_fixes_the_test_and_reports_outputs_and_summary(calc_repo, tm
     for heading in ("### What changed", "### Tests run", "### Cost"):
         assert heading in summary
     assert "- `calc.py`" in summary and "+    return a + b" in summary
-    assert "✅ `run_tests`" in summary and "1 passed" in summary
+    # The test run is listed by the command it ran (run_tests' preview), with its outcome.
+    tests_run = summary.split("### Tests run", 1)[1]
+    assert "✅ `" in tests_run and "-m pytest" in tests_run and "1 passed" in tests_run
     assert "| $0.0000 |" in summary
 
 

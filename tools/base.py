@@ -9,15 +9,16 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Literal
+from typing import TYPE_CHECKING, Any, Callable, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from wren.core.events import PlanStep
+from wren.core.events import CommandPreview, FileChange, PlanStep
 from wren.core.messages import Image
 from wren.core.errors import ToolError
 from wren.tools.output import MAX_CHARS, cap
 from wren.core.redact import redact
+from wren.tools.ports import Commands, DiskFiles, Files, LocalCommands, Progress, no_progress
 from wren.tools.sandbox import Sandbox
 from wren.core.paths import shown
 from wren.tools.workspace import Workspace
@@ -50,6 +51,11 @@ class ToolContext:
     recall: Callable[[str, int], str] | None = None  # search of what compaction moved out of the prompt
     sandbox: Sandbox = field(default_factory=Sandbox)  # where commands run; the session passes its own
     call_id: str = ""  # the tool call this context serves, so a front end can attach progress to it
+    # Ports (tools/ports.py): where file bytes and commands go. The disk and local processes by
+    # default; an editor supplies its buffers and terminals.
+    files: Files = field(default_factory=DiskFiles)
+    commands: Commands = field(default_factory=LocalCommands)
+    progress: Progress = no_progress  # reports of the running call; the session emits them as events
     # Workspace-relative paths the model has read (or written) this session; None: not tracked.
     # With `strict_reads` (careful sessions), edit_file and write_file refuse to change an existing
     # file that is not in it: an edit must start from the file's current content, not from a grep
@@ -89,6 +95,30 @@ class Tool:
     kind: ToolKind = "other"
     # Told to the model when its output is capped: how to get the part that was cut.
     more_hint: str = "the full output is in the session log"
+    # A call's one-line title for people ("Edit src/a.py"); None: the tool's name.
+    title_of: Callable[[Any], str] | None = None
+    # What a call will do, from the workspace as it is now (an edit's diff, a command); None: no preview.
+    preview_of: Callable[[Any, ToolContext], FileChange | CommandPreview | None] | None = None
+
+    def title(self, args: BaseModel) -> str:
+        """One line that says what the call with these (validated) arguments does."""
+        return self.title_of(args) if self.title_of else self.name.replace("_", " ").capitalize()
+
+    def preview(self, args: BaseModel, ctx: ToolContext) -> FileChange | CommandPreview | None:
+        """What the call will do, computed read-only; None for tools whose calls need no preview."""
+        return self.preview_of(args, ctx) if self.preview_of else None
+
+    def describe(self, args: BaseModel, ctx: ToolContext) -> dict[str, Any]:
+        """The fields a ToolCallEvent or ApprovalRequested carries about a call: title, parsed args, preview.
+
+        A preview that fails is left out (the call itself will say what is wrong)."""
+        try:
+            preview = self.preview(args, ctx)
+        except (ToolError, OSError):
+            preview = None
+        if isinstance(preview, FileChange):  # file names that are not UTF-8 shown as \xNN, as in results
+            preview = preview.model_copy(update={"path": shown(preview.path), "diff": shown(preview.diff)})
+        return {"title": self.title(args), "args": args.model_dump(mode="json"), "preview": preview}
 
     def run(self, args: BaseModel, ctx: ToolContext) -> ToolResult:
         result = self.func(args, ctx)

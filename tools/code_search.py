@@ -43,4 +43,5 @@ def _format(n: int, hit: Hit) -> str:
 
 SEARCH_CODE = Tool("search_code", "Find code by meaning, name, path or traceback; returns "
                    "file, symbol, lines and a snippet per hit.",
-                   SearchCodeArgs, search_code, mutating=False, kind="search")
+                   SearchCodeArgs, search_code, mutating=False, kind="search",
+                   title_of=lambda args: f"Search code for `{args.query}`")

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from pathlib import Path
 
 from pydantic import BaseModel, Field
 
 from wren.tools.base import Tool, ToolContext, ToolResult
 from wren.core.errors import ToolError
-from wren.core.fileio import TextFile, atomic_write, unified_diff
-from wren.tools.matching import apply, find, line_no
+from wren.core.events import FileChange
+from wren.core.fileio import TextFile, unified_diff
+from wren.tools.matching import Match, apply, find, line_no
 from wren.core.redact import PLACEHOLDER, PlaceholderError, restore
 
 
@@ -64,8 +67,8 @@ def elsewhere(old: str, ctx: ToolContext, rel: str) -> str:
         if other == rel or not old.strip():
             continue
         try:
-            text = (ctx.workspace.root / other).read_text(encoding="utf-8", errors="replace")
-        except OSError:
+            text = ctx.files.read(ctx.workspace.root / other).text
+        except (OSError, ToolError):
             continue
         if (at := text.find(old)) >= 0:
             line = text.count("\n", 0, at) + 1
@@ -74,29 +77,60 @@ def elsewhere(old: str, ctx: ToolContext, rel: str) -> str:
     return ""
 
 
-def edit_file(args: EditFileArgs, ctx: ToolContext) -> ToolResult:
+@dataclass
+class _Edit:
+    """An edit_file call worked out against the file as it is: where, what, and the notes for the model."""
+    path: Path
+    rel: str
+    original: TextFile
+    matches: list[Match]
+    updated: str  # the new text, \n newlines
+    note: str     # line-number prefixes removed from the arguments
+
+
+def _plan_edit(args: EditFileArgs, ctx: ToolContext) -> _Edit:
+    """ToolError when the edit cannot apply (no such file, `old` not found or not unique)."""
     path = ctx.workspace.resolve(args.path, write=True)
-    if path.is_dir():
+    stat = ctx.files.stat(path)
+    if stat.is_dir:
         raise ToolError(f"{args.path} is a directory; name a file")
-    if not path.is_file():
+    if not stat.exists:
         raise ToolError(f"{args.path} does not exist; use write_file to create it")
-    ctx.require_read(ctx.workspace.rel(path), "edit")
-    original = TextFile.read(path)
-    texts, note = unprefixed(ctx.workspace.rel(path), old=args.old.replace("\r\n", "\n"), new=args.new.replace("\r\n", "\n"))
+    rel = ctx.workspace.rel(path)
+    original = ctx.files.read(path)
+    texts, note = unprefixed(rel, old=args.old.replace("\r\n", "\n"), new=args.new.replace("\r\n", "\n"))
     old, new = secrets_back(texts["old"], original.text), secrets_back(texts["new"], original.text)
     try:
         matches = find(original.text, old, new, args.replace_all)
     except ToolError as exc:
-        raise ToolError(f"{exc}{elsewhere(old, ctx, ctx.workspace.rel(path))}") from None
-    updated = apply(original.text, matches)
-    atomic_write(path, original.encode(original.replaced([(m.start, m.end, m.new) for m in matches])))
-    rel = ctx.workspace.rel(path)
+        raise ToolError(f"{exc}{elsewhere(old, ctx, rel)}") from None
+    return _Edit(path, rel, original, matches, apply(original.text, matches), note)
+
+
+def edit_file(args: EditFileArgs, ctx: ToolContext) -> ToolResult:
+    path = ctx.workspace.resolve(args.path, write=True)
+    stat = ctx.files.stat(path)
+    if stat.exists and not stat.is_dir:
+        ctx.require_read(ctx.workspace.rel(path), "edit")
+    edit = _plan_edit(args, ctx)
+    original, rel, matches = edit.original, edit.rel, edit.matches
+    ctx.files.write(edit.path, original.replaced([(m.start, m.end, m.new) for m in matches]), like=original)
     where = ", ".join(str(line_no(original.text, m.start)) for m in sorted(matches, key=lambda m: m.start))
     how = "" if matches[0].stage == "exact" else " (matched ignoring whitespace; indentation adjusted to the file)"
-    diff = unified_diff(rel, original.text, updated)
+    diff = unified_diff(rel, original.text, edit.updated)
     ctx.mark_read(rel)
-    return ToolResult(output=f"Edited {rel}: {len(matches)} replacement(s) at line {where}{how}.{note}\n{diff}",
+    return ToolResult(output=f"Edited {rel}: {len(matches)} replacement(s) at line {where}{how}.{edit.note}\n{diff}",
                       diff=diff, files_changed=[rel])
+
+
+def preview_edit(args: EditFileArgs, ctx: ToolContext) -> FileChange:
+    """The file change an edit_file call would make now; its `error` says why it would not apply."""
+    try:
+        edit = _plan_edit(args, ctx)
+    except (ToolError, OSError) as exc:
+        return FileChange(path=args.path, old_text=args.old, new_text=args.new, error=str(exc))
+    return FileChange(path=edit.rel, old_text=edit.original.text, new_text=edit.updated,
+                      diff=unified_diff(edit.rel, edit.original.text, edit.updated))
 
 
 class WriteFileArgs(BaseModel):
@@ -116,40 +150,56 @@ def _like(before: TextFile, content: str) -> str:
 
 def write_file(args: WriteFileArgs, ctx: ToolContext) -> ToolResult:
     path = ctx.workspace.resolve(args.path, write=True)
-    if path.is_dir():
+    stat = ctx.files.stat(path)
+    if stat.is_dir:
         raise ToolError(f"{args.path} is a directory; name a file")
     rel = ctx.workspace.rel(path)
     texts, note = unprefixed(rel, content=args.content)
     if PLACEHOLDER.search(texts["content"]):  # read the file only when a placeholder needs it
-        texts["content"] = secrets_back(texts["content"], TextFile.read(path).text if path.is_file() else "")
+        texts["content"] = secrets_back(texts["content"], ctx.files.read(path).text if stat.exists else "")
     args = args.model_copy(update=texts)
     unread = ""
-    if path.exists():
+    if stat.exists:
         ctx.require_read(rel, "rewrite")
         if not ctx.has_read(rel):
             unread = (f"\n[{rel} existed and had not been read in this session: what it held is the '-' side "
                       "of the diff below, and `wren undo` puts it back]")
     ctx.mark_read(rel)  # whatever happens next, the model knows what it wrote
-    if not path.exists():
-        atomic_write(path, args.content.encode("utf-8"))
+    if not stat.exists:
+        ctx.files.write(path, args.content)
         diff = unified_diff(rel, "", args.content.replace("\r\n", "\n"))
         lines = args.content.count("\n") + (not args.content.endswith("\n") and bool(args.content))
         return ToolResult(output=f"Created {rel} ({lines} lines).{note}", diff=diff, files_changed=[rel])
-    before = TextFile.read(path)
+    before = ctx.files.read(path)
     content = _like(before, args.content)
     kept, had = len(content.splitlines()), len(before.text.splitlines())
     if ctx.read_paths is not None and ctx.strict_reads and had >= 4 and kept < had / 2:
         # Careful mode (see ToolContext.read_paths): small models "rewrite" a program as a placeholder.
         raise ToolError(f"this would cut {rel} from {had} lines to {kept}; to change part of it use edit_file "
                         "(old: the lines as they are now, new: the lines as they should be)")
-    atomic_write(path, before.encode(content.replace("\n", before.newline)))
+    ctx.files.write(path, content.replace("\n", before.newline), like=before)
     diff = unified_diff(rel, before.text, content)
     return ToolResult(output=f"Wrote {rel} ({len(content)} chars).{note}{unread}\n{diff or '(no change)'}",
                       diff=diff, files_changed=[rel])
 
 
+def preview_write(args: WriteFileArgs, ctx: ToolContext) -> FileChange:
+    """The file change a write_file call would make now (old_text None: it creates the file)."""
+    try:
+        path = ctx.workspace.resolve(args.path, write=True)
+        rel = ctx.workspace.rel(path)
+        before = ctx.files.read(path) if ctx.files.stat(path).exists else None
+    except (ToolError, OSError) as exc:
+        return FileChange(path=args.path, old_text=None, new_text=args.content, error=str(exc))
+    content = _like(before, args.content) if before else args.content.replace("\r\n", "\n")
+    return FileChange(path=rel, old_text=before.text if before else None, new_text=content,
+                      diff=unified_diff(rel, before.text if before else "", content))
+
+
 EDIT_FILE = Tool("edit_file", "Replace text in a file: `old` must match it (whitespace may differ) and be "
                  "unique there.", EditFileArgs, edit_file, kind="edit",
-                 more_hint="read_file the changed range to see the rest")
+                 more_hint="read_file the changed range to see the rest",
+                 title_of=lambda args: f"Edit {args.path}", preview_of=preview_edit)
 WRITE_FILE = Tool("write_file", "Create or overwrite a file with `content` (atomic).",
-                  WriteFileArgs, write_file, kind="edit", more_hint="read_file the changed range to see the rest")
+                  WriteFileArgs, write_file, kind="edit", more_hint="read_file the changed range to see the rest",
+                  title_of=lambda args: f"Write {args.path}", preview_of=preview_write)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from itertools import islice
-from pathlib import Path
 
 from pydantic import BaseModel, Field
 
@@ -44,12 +43,6 @@ def text_encoding(head: bytes) -> str:
     return "utf-16" if head.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8"
 
 
-def _text_lines(path: Path, encoding: str):
-    with path.open("r", encoding=encoding, errors="replace", newline="\n") as fh:
-        for line in fh:
-            yield line.rstrip("\n").rstrip("\r")
-
-
 def _piece(line: str, first: int) -> str:
     """MAX_LINE_CHARS of `line` from character `first` (1-based), saying where it was cut."""
     if first <= 1 and len(line) <= MAX_LINE_CHARS:
@@ -77,35 +70,37 @@ def numbered_lines(lines, start: int, end: int, first_char: int = 1) -> tuple[li
 
 def read_file(args: ReadFileArgs, ctx: ToolContext) -> ToolResult:
     path = ctx.workspace.resolve(args.path)
-    if path.is_dir():  # what the model wants to know is what is in it
+    stat = ctx.files.stat(path)
+    if stat.is_dir:  # what the model wants to know is what is in it
         listing = list_files(ListFilesArgs(path=args.path), ctx).output
         return ToolResult(output=f"[{args.path} is a directory; its files are below. read_file one of them]\n"
                                  + listing)
-    if not path.is_file():
+    if not stat.exists:
         raise ToolError(f"{args.path} does not exist; use list_files to see what exists")
-    size = path.stat().st_size
-    with path.open("rb") as fh:
-        head = fh.read(SNIFF)
-    if looks_binary(head):
-        raise ToolError(f"{args.path} is a binary file ({size} bytes); it cannot be shown as text")
-    if size > MAX_READ_BYTES and not (args.start_line or args.end_line):
-        raise ToolError(f"{args.path} is {size} bytes, too large to read whole; read a range with "
+    if stat.size > MAX_READ_BYTES and not (args.start_line or args.end_line):
+        raise ToolError(f"{args.path} is {stat.size} bytes, too large to read whole; read a range with "
                         "start_line and end_line (grep finds the lines you need)")
+    try:
+        text: str | None = ctx.files.read(path).text
+    except ToolError:  # a NUL in its head: binary
+        text = None
+    if text is None or looks_binary(text[:SNIFF].encode("utf-8", errors="replace")):
+        raise ToolError(f"{args.path} is a binary file ({stat.size} bytes); it cannot be shown as text")
     start = max(args.start_line or 1, 1)
     if args.end_line is not None and args.end_line < 1:
         args = args.model_copy(update={"end_line": None})
     if args.end_line and args.end_line < start:
         raise ToolError(f"end_line {args.end_line} is before start_line {start}")
-    encoding = text_encoding(head)
-    total = sum(1 for _ in _text_lines(path, encoding))
+    lines = text.splitlines()
+    total = len(lines)
     if total == 0:
         ctx.mark_read(ctx.workspace.rel(path))
         return ToolResult(output="(empty file)")
     if start > total:
         raise ToolError(f"{args.path} has {total} lines; start_line {start} is past the end")
     wanted = min(args.end_line or total, total)
-    shown, last = numbered_lines(_text_lines(path, encoding), start, min(wanted, start + MAX_READ_LINES - 1),
-                            max(args.start_char or 1, 1))
+    shown, last = numbered_lines(iter(lines), start, min(wanted, start + MAX_READ_LINES - 1),
+                                 max(args.start_char or 1, 1))
     ctx.mark_read(ctx.workspace.rel(path))
     more = ""
     if last < wanted:
@@ -150,7 +145,9 @@ def list_files(args: ListFilesArgs, ctx: ToolContext) -> ToolResult:
 
 READ_FILE = Tool("read_file", "Read a text file with line numbers, optionally a line range.",
                  ReadFileArgs, read_file, mutating=False, kind="read",
-                 more_hint="read_file with start_line and end_line for the rest")
+                 more_hint="read_file with start_line and end_line for the rest",
+                 title_of=lambda args: f"Read {args.path}")
 LIST_FILES = Tool("list_files", "List files (honours .gitignore), optionally filtered by a glob.",
                   ListFilesArgs, list_files, mutating=False, kind="search",
-                  more_hint="narrow with path or pattern")
+                  more_hint="narrow with path or pattern",
+                  title_of=lambda args: f"List {args.path or '.'}" + (f" ({args.pattern})" if args.pattern else ""))

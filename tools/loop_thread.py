@@ -12,7 +12,6 @@ import threading
 import time
 from typing import Any, Awaitable, Callable
 
-from wren.tools.base import ToolContext
 from wren.core.errors import ToolError
 
 POLL_S = 0.05
@@ -31,15 +30,15 @@ def submit(loop: asyncio.AbstractEventLoop, make: Callable[[], Awaitable[Any]]) 
     return asyncio.run_coroutine_threadsafe(_invoke(make), loop)
 
 
-def wait(future: concurrent.futures.Future, what: str, ctx: ToolContext | None, timeout_s: float) -> Any:
-    """The future's result; Stopped as soon as the turn is interrupted or the time is up."""
-    deadline = time.monotonic() + (ctx.time_left(timeout_s) if ctx else timeout_s)
+def wait(future: concurrent.futures.Future, what: str, interrupt: threading.Event | None, timeout_s: float) -> Any:
+    """The future's result; Stopped as soon as `interrupt` is set or `timeout_s` seconds have passed."""
+    deadline = time.monotonic() + timeout_s
     while True:
         try:
             return future.result(timeout=POLL_S)
         except concurrent.futures.TimeoutError:
             pass
-        if ctx is not None and ctx.interrupt.is_set():
+        if interrupt is not None and interrupt.is_set():
             future.cancel()
             raise Stopped("interrupted", what)
         if time.monotonic() > deadline:

@@ -224,7 +224,8 @@ def as_tool(host: "McpHost", server: McpServer, spec: mcp_types.Tool) -> Tool:
 
     description = spec.description or spec.title or f"{spec.name} from MCP server {server.name}"
     return Tool(tool_name(server.name, spec.name), description, _arguments_model(spec.inputSchema), run,
-                mutating=not read_only(spec), kind="other")
+                mutating=not read_only(spec), kind="other",
+                title_of=lambda args: f"{server.name}: {spec.title or spec.name}")
 
 
 class McpHost:
@@ -280,7 +281,7 @@ class McpHost:
              ctx: ToolContext) -> mcp_types.CallToolResult:
         future = submit(self._thread.loop, lambda: server.call(tool, arguments))
         try:
-            return wait(future, f"MCP tool {tool}", ctx, CALL_TIMEOUT_S)
+            return wait(future, f"MCP tool {tool}", ctx.interrupt, ctx.time_left(CALL_TIMEOUT_S))
         except ToolError:
             if server.session is None:
                 self._report(server, "stopped")

@@ -19,4 +19,5 @@ def update_plan(args: UpdatePlanArgs, ctx: ToolContext) -> ToolResult:
 
 
 UPDATE_PLAN = Tool("update_plan", "Replace the plan: steps, each pending, in_progress or completed.",
-                   UpdatePlanArgs, update_plan, mutating=False, kind="think")
+                   UpdatePlanArgs, update_plan, mutating=False, kind="think",
+                   title_of=lambda args: f"Update plan ({len(args.steps)} steps)")

@@ -20,4 +20,5 @@ def recall(args: RecallArgs, ctx: ToolContext) -> ToolResult:
 
 
 RECALL = Tool("recall", "Search what this session compacted out of your context.",
-              RecallArgs, recall, mutating=False, kind="search")
+              RecallArgs, recall, mutating=False, kind="search",
+              title_of=lambda args: f"Recall `{args.query}`")

@@ -241,4 +241,5 @@ def grep(args: GrepArgs, ctx: ToolContext) -> ToolResult:
 
 GREP = Tool("grep", "Search file contents with a regular expression; prints path:line:text.",
             GrepArgs, grep, mutating=False, kind="search",
-            more_hint="narrow with path, glob or a more specific pattern")
+            more_hint="narrow with path, glob or a more specific pattern",
+            title_of=lambda args: f"Search for `{args.pattern}`")

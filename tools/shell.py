@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from wren.core.events import CommandPreview
 from wren.tools.base import Tool, ToolContext, ToolResult
-from wren.tools.process import run
 
 DEFAULT_TIMEOUT_S = 120.0
 
@@ -16,7 +16,7 @@ class ShellArgs(BaseModel):
 
 def shell(args: ShellArgs, ctx: ToolContext) -> ToolResult:
     timeout = ctx.time_left(args.timeout_s or DEFAULT_TIMEOUT_S)
-    done = run(args.command, ctx.workspace.root, timeout, ctx.interrupt, ctx.sandbox)
+    done = ctx.commands.run(args.command, ctx.workspace.root, timeout, ctx.interrupt, ctx.sandbox, ctx.progress)
     status = f"killed: {done.killed}" if done.killed else f"exit code {done.exit_code}"
     body = done.output.rstrip("\n") or "(no output)"
     # Tool.run redacts the whole output, the command line included.
@@ -26,6 +26,13 @@ def shell(args: ShellArgs, ctx: ToolContext) -> ToolResult:
                       exit_code=done.exit_code)
 
 
+def preview_shell(args: ShellArgs, ctx: ToolContext) -> CommandPreview:
+    """The command as it will run: in the workspace root, with its timeout."""
+    return CommandPreview(command=args.command, cwd=str(ctx.workspace.root),
+                          timeout_s=args.timeout_s or DEFAULT_TIMEOUT_S)
+
+
 SHELL = Tool("shell", "Run a bash command in the workspace root (stdin closed; output capped).",
              ShellArgs, shell, kind="execute",
-             more_hint="rerun with the output redirected to a file (cmd > out.txt 2>&1) and read_file a range of it")
+             more_hint="rerun with the output redirected to a file (cmd > out.txt 2>&1) and read_file a range of it",
+             title_of=lambda args: f"Run `{args.command}`", preview_of=preview_shell)

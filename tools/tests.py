@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 from pydantic import BaseModel, Field
 
 from wren.core.config import load_config
+from wren.core.events import CommandPreview
 from wren.core.errors import ConfigError
 from wren.tools.base import Tool, ToolContext, ToolResult
 from wren.core.errors import ToolError
@@ -149,13 +150,14 @@ class RunTestsArgs(BaseModel):
     target: str | None = Field(None, description="test file, directory or test id; default: the whole suite")
 
 
-def run_tests(args: RunTestsArgs, ctx: ToolContext) -> ToolResult:
-    root = ctx.workspace.root
+def _planned(args: RunTestsArgs, ctx: ToolContext) -> tuple[Runner, str, str, float]:
+    """(runner, command line, note for the model, time limit in seconds) of a run_tests call; ToolError
+    when there is no runner or the target is not usable."""
     try:  # the session's snapshot: a wren.toml written since cannot change what runs
-        configured = (ctx.config or load_config(root)).test_command
+        configured = (ctx.config or load_config(ctx.workspace.root)).test_command
     except ConfigError as exc:
         raise ToolError(f"{exc.message}; test_command cannot be read") from None
-    runner = detect_runner(root, configured)
+    runner = detect_runner(ctx.workspace.root, configured)
     target, note = usable_target(args.target, runner, ctx)
     command = with_target(runner, target, ctx) if target else runner.command
     limit = ctx.time_left(TARGET_TIMEOUT_S if target else TEST_TIMEOUT_S)
@@ -163,7 +165,18 @@ def run_tests(args: RunTestsArgs, ctx: ToolContext) -> ToolResult:
         # pytest's faulthandler_timeout: a test still running halfway to the limit prints its stack, so a
         # run killed for looping shows where the loop is.
         command = command.replace(" -m pytest ", f" -m pytest -o faulthandler_timeout={max(1, int(limit // 2))} ", 1)
-    done = run(command, root, limit, ctx.interrupt, ctx.sandbox)
+    return runner, command, note, limit
+
+
+def preview_run_tests(args: RunTestsArgs, ctx: ToolContext) -> CommandPreview:
+    """The test command the call will run, with its time limit."""
+    _, command, _, limit = _planned(args, ctx)
+    return CommandPreview(command=command, cwd=str(ctx.workspace.root), timeout_s=limit)
+
+
+def run_tests(args: RunTestsArgs, ctx: ToolContext) -> ToolResult:
+    runner, command, note, limit = _planned(args, ctx)
+    done = run(command, ctx.workspace.root, limit, ctx.interrupt, ctx.sandbox)
     outcome = parse(done.output, runner.name)
     status = f"killed: {done.killed}" if done.killed else f"exit code {done.exit_code}"
     parts = [f"$ {command}"] + [note] * bool(note)
@@ -191,4 +204,5 @@ def run_tests(args: RunTestsArgs, ctx: ToolContext) -> ToolResult:
 
 RUN_TESTS = Tool("run_tests", "Run the project's tests (pytest, npm, go, cargo) and summarise failures.",
                  RunTestsArgs, run_tests, kind="execute",
-                 more_hint="run_tests with a narrower target for the rest")
+                 more_hint="run_tests with a narrower target for the rest",
+                 title_of=lambda args: f"Run tests {args.target or ''}".rstrip(), preview_of=preview_run_tests)

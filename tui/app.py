@@ -5,7 +5,6 @@ import asyncio
 import threading
 import time
 from dataclasses import replace
-from pathlib import Path
 
 from textual import on
 from textual.app import App, ComposeResult
@@ -172,7 +171,7 @@ class WrenApp(App[int]):
             if decision is not None:
                 session.submit(decision)
 
-        self._approval = ApprovalScreen(event, self.cfg.root)
+        self._approval = ApprovalScreen(event)
         self.push_screen(self._approval, decided)
 
     def close_approval(self, call_id: str) -> None:

@@ -4,8 +4,6 @@ It is a screen with a callback, so the app keeps drawing and reading events whil
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,9 +13,8 @@ from textual.widgets import Input, Static
 
 from wren.core.events import ApprovalRequested
 from wren.core.ops import ApprovalDecision
-from wren.agent.rules import always_rules
-from wren.tui.cards import key_argument, short
-from wren.tui.preview import parse_arguments, preview
+from wren.tui.cards import short
+from wren.tui.preview import preview
 
 
 class ApprovalScreen(ModalScreen[ApprovalDecision]):
@@ -28,18 +25,17 @@ class ApprovalScreen(ModalScreen[ApprovalDecision]):
         Binding("escape", "decide('deny')", "deny"),
     ]
 
-    def __init__(self, event: ApprovalRequested, root: Path) -> None:
+    def __init__(self, event: ApprovalRequested) -> None:
         super().__init__(classes="approval-screen")
-        self.event, self.root = event, root
+        self.event = event
 
     def compose(self) -> ComposeResult:
         ev = self.event
         with Vertical(id="approval"):
-            yield Static(Text.assemble(("Approve ", "bold"), (ev.name, "bold"), " ",
-                                       short(key_argument(ev.name, ev.arguments), 60)), id="approval-title")
+            yield Static(Text.assemble(("Approve: ", "bold"), short(ev.title or ev.name, 70)), id="approval-title")
             yield Static(Text(ev.reason), id="approval-reason")
             with VerticalScroll(id="approval-preview"):
-                yield Static(preview(ev.name, ev.arguments, self.root))
+                yield Static(preview(ev.preview, ev.args, ev.arguments))
             yield Input(placeholder="Tell the model why (Enter denies; Esc denies without a message)",
                         id="deny-message")
             yield Static(Text.assemble(("y", "bold"), " allow once   ", ("a", "bold"),
@@ -64,10 +60,9 @@ class ApprovalScreen(ModalScreen[ApprovalDecision]):
 
 def _always_label(ev: ApprovalRequested) -> str:
     """What "allow always" remembers: a shell command's first words (agent/rules.py), else the tool."""
-    command = parse_arguments(ev.arguments).get("command") if ev.name == "shell" else None
-    if not isinstance(command, str):
+    heads = ev.always
+    if heads == [ev.name]:
         return f" allow {ev.name} for this session   "
-    heads = [str(r.pattern) for r in always_rules(command) if not str(r.pattern).endswith(" *")]
     if not heads:
         return " allow once (a command that cannot be split is not remembered)   "
     return f" allow {', '.join(heads)} commands for this session   "

@@ -6,27 +6,12 @@ from rich.text import Text
 from textual.content import Content
 from textual.widgets import Collapsible, Static
 
-from wren.core.events import ToolCallEvent, ToolResultEvent
-from wren.tui.preview import diff_view, parse_arguments
-
-# The argument that says what a call is about, per tool; others show their first argument.
-KEY_ARGUMENT = {"read_file": "path", "list_files": "path", "grep": "pattern", "search_code": "query",
-                "recall": "query", "edit_file": "path", "write_file": "path", "shell": "command",
-                "run_tests": "target"}
-
+from wren.core.events import CommandPreview, ToolCallEvent, ToolResultEvent
+from wren.tui.preview import diff_view
 
 def short(text: str, width: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def key_argument(name: str, raw_args: str) -> str:
-    args = parse_arguments(raw_args)
-    if name == "update_plan":
-        steps = args.get("steps")
-        return f"{len(steps)} steps" if isinstance(steps, list) else ""
-    value = args.get(KEY_ARGUMENT.get(name, ""), next(iter(args.values()), ""))
-    return value if isinstance(value, str) else str(value)
 
 
 def duration_text(seconds: float) -> str:
@@ -41,12 +26,13 @@ def diff_stats(diff: str) -> str:
     return f"+{added} -{removed}"
 
 
-def result_status(ev: ToolResultEvent) -> str:
+def result_status(ev: ToolResultEvent, command: bool = False) -> str:
+    """✓ or ✗, the diff's size, a command's exit code (`command`: the call ran one), the duration."""
     failed = not ev.ok or ev.exit_code not in (None, 0)
     parts = ["✗" if failed else "✓"]
     if ev.diff:
         parts.append(diff_stats(ev.diff))
-    if ev.name == "shell":
+    if command:
         parts.append("killed" if ev.exit_code is None else f"exit {ev.exit_code}")
     parts.append(duration_text(ev.duration_s))
     return " ".join(parts)
@@ -62,14 +48,15 @@ class ToolCard(Collapsible):
 
     def __init__(self, event: ToolCallEvent) -> None:
         self.tool = event.name
-        self.subject = short(key_argument(event.name, event.arguments), 60)
+        self.title_text = short(event.title or event.name, 70)
+        self.command = isinstance(event.preview, CommandPreview)
         self.status = "running"
         self.body = Static(Text(f"{event.name} {event.arguments}"), classes="card-body")
         super().__init__(self.body, title=Content(self._headline()), classes="tool-card")  # type: ignore[arg-type]
 
     def _headline(self) -> str:
         # Shown as a Content, as it is: tool arguments may hold markup-like brackets.
-        return " ".join(part for part in (self.tool, self.subject, "·", self.status) if part)
+        return f"{self.title_text} · {self.status}"
 
     def set_status(self, status: str) -> None:
         self.status = status
@@ -77,6 +64,6 @@ class ToolCard(Collapsible):
 
     def finish(self, ev: ToolResultEvent) -> None:
         if not self.status.startswith("denied"):  # the denial says more than "✗"
-            self.set_status(result_status(ev))
+            self.set_status(result_status(ev, self.command))
         self.set_class(self.status.startswith("✗"), "failed")
         self.body.update(result_body(ev))
