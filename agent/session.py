@@ -8,7 +8,9 @@ import traceback
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
+
+from pydantic import BaseModel
 
 from wren.agent.approval import Policy
 from wren.core.errors import ExitCode, StreamStopped, WrenError
@@ -30,7 +32,7 @@ from wren.agent.baseline import TestBaseline
 from wren.agent.prompt import system_prompt
 from wren.context.manager import close_dangling_calls, user_content
 from wren.context.service import ContextService
-from wren.tools.base import Registry, ToolContext, ToolResult
+from wren.tools.base import Registry, Tool, ToolContext, ToolResult
 from wren.tools.checkpoints import CheckpointError, Checkpointer
 from wren.core.errors import ToolError
 from wren.core.redact import redact_data
@@ -44,7 +46,6 @@ if TYPE_CHECKING:
 
 EXIT_CODES = {"success": ExitCode.FINISHED, "failed": ExitCode.NOT_FINISHED, "denied": ExitCode.DENIED,
               "limit": ExitCode.LIMIT, "interrupted": ExitCode.INTERRUPTED}
-_END = object()
 TEST_EDITED = ("\n[{} is a test file. Change tests only when the user asked for it; to make failing tests "
                "pass, fix the code they test. The result lists changed test files.]")
 REPEATED = ("\n[You made this same call before and got the same result, and no file has changed since. "
@@ -113,9 +114,9 @@ class Session:
         self.policy.root = self.workspace.root
         self.usage = Usage()
         self.interrupt = threading.Event()
-        self._ops: queue.Queue = queue.Queue()
-        self._pending: deque = deque()
-        self._events: queue.Queue = queue.Queue()
+        self._ops: queue.Queue[Op] = queue.Queue()
+        self._pending: deque[Op] = deque()
+        self._events: queue.Queue[Event | None] = queue.Queue()  # None: the worker has ended
         self._reset_attempt()  # what a turn changed and tested
         self._read_paths: set[str] = set()  # see ToolContext.read_paths
         self._batch_checkpoint: int | None = None
@@ -146,7 +147,7 @@ class Session:
                 event = self._events.get(timeout=0.5)
             except queue.Empty:
                 continue
-            if event is _END:
+            if event is None:  # the worker has ended
                 return
             yield event
 
@@ -163,7 +164,7 @@ class Session:
         self.context.manager.add(message)
         self.emit(event)
 
-    def offered_tools(self) -> list[dict]:
+    def offered_tools(self) -> list[dict[str, Any]]:
         """Schemas of the tools the model can use now. A headless run offers nothing the policy would
         refuse or ask about: a model (a small one above all) wastes no steps on calls that cannot run."""
         offered = []
@@ -214,7 +215,7 @@ class Session:
                     self._internal_error(exc, fatal=False)
         finally:
             self.log.close()
-            self._events.put(_END)
+            self._events.put(None)
 
     def _handle(self, op: Op) -> None:
         if isinstance(op, UserInput):
@@ -287,7 +288,9 @@ class Session:
         self.limits = LimitState(self.cfg.limits)  # limits apply per turn
         self._reset_attempt()
         self._turn_text = text
-        error, code = None, None
+        # Every status run_turn returns has its code in EXIT_CODES; the handlers below set the rest.
+        error: ErrorInfo | None = None
+        code: int = ExitCode.NOT_FINISHED
         try:
             recalled, repo_map = self.context.auto_recall(text), self.context.repo_map(text)
             self.record(Message(role="user", content=user_content(text, recalled, repo_map)),
@@ -327,7 +330,8 @@ class Session:
     def _reset_attempt(self) -> None:
         """State of one attempt at the turn (see agent/attempts.py): what it changed and tested."""
         self._files_changed: list[str] = []
-        self._unverified, self._verify_asks = [], 0  # files changed since the tests last passed
+        self._unverified: list[str] = []  # files changed since the tests last passed
+        self._verify_asks = 0
         self._tests_failed = False  # how the last run_tests ended
         self._edits_failed = 0  # edit-kind calls that failed
         self._changed_since_tests = False
@@ -427,7 +431,7 @@ class Session:
             # The checkpoint stays; undo still skips it, since it picks the newest one that differs.
             self.warn(f"could not tell whether this step changed files: {exc}")
 
-    def _approve(self, call: ToolCall, tool, args) -> tuple[bool, str]:
+    def _approve(self, call: ToolCall, tool: Tool, args: BaseModel) -> tuple[bool, str]:
         verdict, reason = self.policy.decide(tool, args)
         if verdict == "allow":
             return True, reason
