@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 from acp.exceptions import RequestError
+from acp.helpers import ToolCallContentVariant
 
 from wren.tools.base import ToolContext
 from wren.core.errors import ToolError
@@ -27,7 +28,7 @@ class ToolStarted:
 class ToolShown:
     """Content to show on a call while it runs, such as the terminal it runs in."""
     call_id: str
-    content: list
+    content: list[ToolCallContentVariant]
 
 
 @dataclass
@@ -55,6 +56,6 @@ class Bridge:
         """Tool call `call_id` began to run (after any approval)."""
         self.loop.call_soon_threadsafe(self.on_tool_event, ToolStarted(call_id))
 
-    def show(self, call_id: str, content: list) -> None:
+    def show(self, call_id: str, content: list[ToolCallContentVariant]) -> None:
         """Show `content` (ACP tool-call content blocks) on tool call `call_id` while it runs."""
         self.loop.call_soon_threadsafe(self.on_tool_event, ToolShown(call_id, content))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from acp.helpers import tool_terminal_ref
-from acp.schema import EnvVariable
+from acp.schema import EnvVariable, ReadTextFileResponse
 
 from wren.tools.base import Tool, ToolContext, ToolResult
 from wren.tools.edit import EditFileArgs, WriteFileArgs
@@ -50,7 +50,7 @@ class EditorFiles:
     def read(self, path: Path, ctx: ToolContext) -> str:
         if not self.read_remote:
             return TextFile.read(path).text
-        reply = self.bridge.call(lambda: self.bridge.client.read_text_file(
+        reply: ReadTextFileResponse = self.bridge.call(lambda: self.bridge.client.read_text_file(
             session_id=self.bridge.session_id, path=str(path)), f"reading {path}", ctx)
         return reply.content
 

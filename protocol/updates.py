@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from acp.helpers import (start_tool_call, text_block, tool_content, tool_diff_content, update_agent_message_text,
-                         update_plan, update_tool_call, update_user_message_text)
-from acp.schema import (AgentPlanUpdate, Cost, FileEditToolCallContent, PlanEntry, ToolCallLocation, ToolCallProgress,
-                        ToolCallStart, ToolCallUpdate, UsageUpdate)
+from acp.helpers import (ToolCallContentVariant, start_tool_call, text_block, tool_content, tool_diff_content,
+                         update_agent_message_text, update_plan, update_tool_call, update_user_message_text)
+from acp.schema import (AgentPlanUpdate, Cost, PlanEntry, ToolCallLocation, ToolCallProgress, ToolCallStart,
+                        ToolCallUpdate, ToolKind, UsageUpdate)
 
 from wren.core.events import (AssistantMessage, Event, PlanUpdated, ToolCallEvent, ToolResultEvent, UsageEvent,
                                UserMessage)
@@ -62,7 +62,7 @@ def locations(root: Path, args: dict[str, Any]) -> list[ToolCallLocation]:
     return [ToolCallLocation(path=where, line=line if isinstance(line, int) and line > 0 else None)]
 
 
-def planned_diff(root: Path, name: str, args: dict[str, Any]) -> list[FileEditToolCallContent]:
+def planned_diff(root: Path, name: str, args: dict[str, Any]) -> list[ToolCallContentVariant]:
     """What an edit intends, from its arguments: shown while the editor asks for permission."""
     where = _absolute(root, args.get("path"))
     if where is None or name not in EDIT_TOOLS:
@@ -97,19 +97,21 @@ def diff_texts(unified: str) -> tuple[str, str]:
 
 def start(root: Path, event: ToolCallEvent) -> ToolCallStart:
     args = parse_arguments(event.arguments)
-    return start_tool_call(event.call_id, title(event.name, args), kind=event.kind, status="pending",
+    # The session sends a Tool's kind (tools/base.py ToolKind, named after ACP's), as text.
+    return start_tool_call(event.call_id, title(event.name, args), kind=cast(ToolKind, event.kind), status="pending",
                            content=planned_diff(root, event.name, args) or None,
                            locations=locations(root, args) or None, raw_input=args)
 
 
-def permission_subject(root: Path, call_id: str, name: str, arguments: str, kind: str) -> ToolCallUpdate:
+def permission_subject(root: Path, call_id: str, name: str, arguments: str, kind: ToolKind) -> ToolCallUpdate:
     args = parse_arguments(arguments)
     return ToolCallUpdate(tool_call_id=call_id, title=title(name, args), kind=kind, status="pending",
                           content=planned_diff(root, name, args) or None, locations=locations(root, args) or None,
                           raw_input=args)
 
 
-def finish(root: Path, event: ToolResultEvent, args: dict[str, Any], shown: list) -> ToolCallProgress:
+def finish(root: Path, event: ToolResultEvent, args: dict[str, Any],
+           shown: list[ToolCallContentVariant]) -> ToolCallProgress:
     """The call's final state; `shown` is content already attached while it ran (a terminal)."""
     content = list(shown)
     output = event.output
@@ -137,9 +139,9 @@ def usage(event: UsageEvent) -> UsageUpdate:
                        cost=Cost(amount=event.total.cost_usd, currency="USD"))
 
 
-def replay(root: Path, events: list[Event]) -> list:
+def replay(root: Path, events: list[Event]) -> list[Any]:
     """A logged session as the updates that show it again: messages, tool calls with results, plans."""
-    out: list = []
+    out: list[Any] = []
     calls: dict[str, dict[str, Any]] = {}
     for ev in events:
         if isinstance(ev, UserMessage):

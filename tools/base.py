@@ -9,7 +9,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Literal
+from typing import TYPE_CHECKING, Any, Callable, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -84,7 +84,8 @@ class Tool:
     name: str
     description: str
     args: type[BaseModel]
-    func: Callable[[BaseModel, ToolContext], ToolResult]
+    # Takes an instance of `args` (its own model class, so the parameter is typed Any here).
+    func: Callable[[Any, ToolContext], ToolResult]
     mutating: bool = True
     kind: ToolKind = "other"
     # Told to the model when its output is capped: how to get the part that was cut.
