@@ -14,9 +14,9 @@ from pydantic import BaseModel
 
 from wren.agent.approval import Policy
 from wren.core.errors import ExitCode, StreamStopped, WrenError
-from wren.core.events import (ApprovalRequested, ApprovalResolved, CompactionUndone, ErrorEvent, ErrorInfo, Event,
-                               ModelChanged, PlanUpdated, Result, SessionStarted, ToolCallEvent, ToolResultEvent,
-                               TurnEnded, Usage, UserMessage)
+from wren.core.events import (ApprovalRequested, ApprovalResolved, CompactionUndone, CompactReason, ErrorEvent,
+                               ErrorInfo, Event, ModelChanged, PlanUpdated, Result, SessionStarted, ToolCallEvent,
+                               ToolResultEvent, TurnEnded, Usage, UserMessage)
 from wren.core.config import Config, ContextConfig, SandboxConfig, load_config
 from wren.agent.limits import LimitState, Limits
 from wren.core.log import SessionLog, new_session_id, read_events, sessions_dir
@@ -180,7 +180,7 @@ class Session:
                 offered.append(tool.schema())
         return offered
 
-    def make_room(self, reason: str = "auto", in_turn: bool = True) -> None:
+    def make_room(self, reason: CompactReason = "auto", in_turn: bool = True) -> None:
         """Before a model call: compact when needed (or asked); fatal when nothing can make it fit.
 
         An interrupt (and in a turn, the time limit) cuts the summary: StreamStopped, context unchanged.
