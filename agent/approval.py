@@ -47,10 +47,10 @@ class Policy:
     root: Path | None = None
 
     @classmethod
-    def from_config(cls, config: "Config", root: Path, mode: str | None = None) -> "Policy":
+    def from_config(cls, config: "Config", root: Path, mode: Mode | None = None) -> "Policy":
         """The mode given (a flag, an editor's choice), else the config's, else ask; the config's rules."""
         rules = Rules.parse(config.policy.allow, config.policy.deny, root)
-        return cls(mode=mode or config.approval or "ask", rules=rules)  # type: ignore[arg-type]
+        return cls(mode=mode or config.approval or "ask", rules=rules)
 
     def for_session(self) -> "Policy":
         """A copy for one session: the same mode and configured rules, no grants. "Allow always" grants

@@ -73,13 +73,16 @@ def ask_to_verify(s: "Session") -> bool:
 def keep_or_revert(s: "Session", call: ToolCall, result: ToolResult) -> ToolResult:
     """Careful sessions (see agent/baseline.py): when this run passed fewer tests than the last run of
     the same target, put the files back as they were then and say so; else it is the new baseline."""
+    passed = result.tests_passed
+    if passed is None:  # output not understood: nothing to compare (the caller checks this too)
+        return result
     try:
         target = json.loads(call.arguments or "{}").get("target")
     except (json.JSONDecodeError, AttributeError):
         return result
-    n = s.baseline.regressed(target, result.tests_passed)
+    n = s.baseline.regressed(target, passed)
     if n is None:
-        s.baseline.tested(target, result.tests_passed)
+        s.baseline.tested(target, passed)
         return result
     try:
         report = undo(s.workspace.root, s.id, n)
@@ -89,7 +92,7 @@ def keep_or_revert(s: "Session", call: ToolCall, result: ToolResult) -> ToolResu
     s.baseline.waiting = True  # the files are the baseline run's again; its count stands
     s.limits.changed()
     files = ", ".join(report.modified + report.recreated + report.removed) or "the files"
-    note = REVERTED.format(files=files, now=result.tests_passed, before=s.baseline.passed)
+    note = REVERTED.format(files=files, now=passed, before=s.baseline.passed)
     s._unverified = []
     return result.model_copy(update={"output": result.output + note})
 

@@ -35,7 +35,7 @@ def run_turn(s: "Session") -> TurnOutcome:
         try:
             reply = call_model(s)
         except StreamStopped as stop:
-            return TurnOutcome(stop.status, reason=stop.reason)  # type: ignore[arg-type]
+            return TurnOutcome(stop.status, reason=stop.reason)
         s.limits.steps += 1
         s.record(Message(role="assistant", content=reply.content, tool_calls=reply.tool_calls),
                  AssistantMessage(content=reply.content, tool_calls=reply.tool_calls))

@@ -13,6 +13,7 @@ import ast
 import json
 import re
 from pathlib import PurePosixPath
+from typing import Any
 
 from wren.core.messages import ToolCall
 from wren.core.errors import ToolError
@@ -88,7 +89,7 @@ def orient_calls(text: str, ws: Workspace, run_tests: bool, prefix: str) -> list
     `run_tests`: the policy runs tests without asking), then read_file on each file it names and
     on the local modules those import, at most MAX_READS reads. Call ids are `prefix`-N."""
     named = mentioned_files(text, ws)
-    calls: list[tuple[str, dict]] = []
+    calls: list[tuple[str, dict[str, Any]]] = []
     if run_tests:
         calls += [("run_tests", {"target": rel}) for rel in named if is_test_path(rel)]
     reads: list[str] = []

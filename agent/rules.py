@@ -14,7 +14,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Sequence
 
 from wren.agent.shell_parse import simple_commands
 from wren.agent.shell_split import Unparsable, command_name, is_assignment, split_command
@@ -116,7 +116,7 @@ class Rules:
             return Judgement(tuple(self._decide(tool, p, [p]) for p in self._paths(path)))
         return Judgement((self._decide(tool, None, [None]),))
 
-    def _decide(self, tool: str, text: str | None, views: list[str | None], allow: bool = True) -> Subject:
+    def _decide(self, tool: str, text: str | None, views: Sequence[str | None], allow: bool = True) -> Subject:
         for rule in self.deny:
             if any(rule.matches(tool, v) for v in views):
                 return Subject(text, rule, "deny")

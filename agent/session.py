@@ -8,15 +8,15 @@ import traceback
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from pydantic import BaseModel
 
 from wren.agent.approval import Policy
 from wren.core.errors import ExitCode, StreamStopped, WrenError
-from wren.core.events import (ApprovalRequested, ApprovalResolved, CompactionUndone, ErrorEvent, ErrorInfo, Event,
-                               ModelChanged, PlanUpdated, Result, SessionStarted, ToolCallEvent, ToolProgress,
-                               ToolResultEvent, ToolStarted, TurnEnded, Usage, UserMessage)
+from wren.core.events import (ApprovalRequested, ApprovalResolved, CompactionUndone, CompactReason, ErrorEvent,
+                               ErrorInfo, Event, ModelChanged, PlanUpdated, Result, SessionStarted, ToolCallEvent,
+                               ToolProgress, ToolResultEvent, ToolStarted, TurnEnded, Usage, UserMessage)
 from wren.core.config import Config, ContextConfig, SandboxConfig, load_config
 from wren.agent.limits import LimitState, Limits
 from wren.core.log import SessionLog, new_session_id, read_events, sessions_dir
@@ -34,6 +34,7 @@ from wren.context.manager import close_dangling_calls, user_content
 from wren.context.service import ContextService
 from wren.tools.base import Registry, Tool, ToolContext, ToolResult
 from wren.tools.checkpoints import CheckpointError, Checkpointer
+from wren.tools.ports import Commands, DiskFiles, Files, LocalCommands
 from wren.core.errors import ToolError
 from wren.core.redact import redact_data
 from wren.tools.sandbox import Sandbox
@@ -43,11 +44,9 @@ from wren.tools.workspace import Workspace
 
 if TYPE_CHECKING:
     from wren.tools.mcp import McpHost
-    from wren.tools.ports import Commands, Files
 
 EXIT_CODES = {"success": ExitCode.FINISHED, "failed": ExitCode.NOT_FINISHED, "denied": ExitCode.DENIED,
               "limit": ExitCode.LIMIT, "interrupted": ExitCode.INTERRUPTED}
-_END = object()
 TEST_EDITED = ("\n[{} is a test file. Change tests only when the user asked for it; to make failing tests "
                "pass, fix the code they test. The result lists changed test files.]")
 REPEATED = ("\n[You made this same call before and got the same result, and no file has changed since. "
@@ -79,9 +78,9 @@ class SessionConfig:
     # The configuration read at the start (a front end passes what it read); tools use this snapshot and
     # never re-read wren.toml, so a file the model writes cannot change what an allowed tool runs.
     config: Config | None = None
-    # The tools' ports (tools/ports.py) where an editor supplies them; None: the disk, local processes.
-    files: "Files | None" = None
-    commands: "Commands | None" = None
+    # The tools' ports (tools/ports.py): the disk and local processes, unless an editor supplies its own.
+    files: Files = field(default_factory=DiskFiles)
+    commands: Commands = field(default_factory=LocalCommands)
 
 
 def _read_config(root: Path) -> Config | None:
@@ -119,9 +118,9 @@ class Session:
         self.policy.root = self.workspace.root
         self.usage = Usage()
         self.interrupt = threading.Event()
-        self._ops: queue.Queue = queue.Queue()
-        self._pending: deque = deque()
-        self._events: queue.Queue = queue.Queue()
+        self._ops: queue.Queue[Op] = queue.Queue()
+        self._pending: deque[Op] = deque()
+        self._events: queue.Queue[Event | None] = queue.Queue()  # None: the worker has ended
         self._reset_attempt()  # what a turn changed and tested
         self._read_paths: set[str] = set()  # see ToolContext.read_paths
         self._batch_checkpoint: int | None = None
@@ -152,7 +151,7 @@ class Session:
                 event = self._events.get(timeout=0.5)
             except queue.Empty:
                 continue
-            if event is _END:
+            if event is None:  # the worker has ended
                 return
             yield event
 
@@ -169,7 +168,7 @@ class Session:
         self.context.manager.add(message)
         self.emit(event)
 
-    def offered_tools(self) -> list[dict]:
+    def offered_tools(self) -> list[dict[str, Any]]:
         """Schemas of the tools the model can use now. A headless run offers nothing the policy would
         refuse or ask about: a model (a small one above all) wastes no steps on calls that cannot run."""
         offered = []
@@ -185,7 +184,7 @@ class Session:
                 offered.append(tool.schema())
         return offered
 
-    def make_room(self, reason: str = "auto", in_turn: bool = True) -> None:
+    def make_room(self, reason: CompactReason = "auto", in_turn: bool = True) -> None:
         """Before a model call: compact when needed (or asked); fatal when nothing can make it fit.
 
         An interrupt (and in a turn, the time limit) cuts the summary: StreamStopped, context unchanged.
@@ -220,7 +219,7 @@ class Session:
                     self._internal_error(exc, fatal=False)
         finally:
             self.log.close()
-            self._events.put(_END)
+            self._events.put(None)
 
     def _handle(self, op: Op) -> None:
         if isinstance(op, UserInput):
@@ -293,7 +292,9 @@ class Session:
         self.limits = LimitState(self.cfg.limits)  # limits apply per turn
         self._reset_attempt()
         self._turn_text = text
-        error, code = None, None
+        # Every status run_turn returns has its code in EXIT_CODES; the handlers below set the rest.
+        error: ErrorInfo | None = None
+        code: int = ExitCode.NOT_FINISHED
         try:
             recalled, repo_map = self.context.auto_recall(text), self.context.repo_map(text)
             self.record(Message(role="user", content=user_content(text, recalled, repo_map)),
@@ -333,7 +334,8 @@ class Session:
     def _reset_attempt(self) -> None:
         """State of one attempt at the turn (see agent/attempts.py): what it changed and tested."""
         self._files_changed: list[str] = []
-        self._unverified, self._verify_asks = [], 0  # files changed since the tests last passed
+        self._unverified: list[str] = []  # files changed since the tests last passed
+        self._verify_asks = 0
         self._tests_failed = False  # how the last run_tests ended
         self._edits_failed = 0  # edit-kind calls that failed
         self._changed_since_tests = False
@@ -351,16 +353,13 @@ class Session:
 
     # ---- one tool call ------------------------------------------------------------------
     def _tool_context(self, call_id: str) -> ToolContext:
-        ports = {"files": self.cfg.files} if self.cfg.files is not None else {}
-        if self.cfg.commands is not None:
-            ports["commands"] = self.cfg.commands
-
         def progress(text: str = "", terminal_id: str | None = None) -> None:
             self.emit(ToolProgress(call_id=call_id, text=text, terminal_id=terminal_id))
 
         return ToolContext(self.workspace, self.interrupt, self.limits.deadline, recall=self.context.recall,
                            sandbox=self.sandbox, call_id=call_id, config=self.config, read_paths=self._read_paths,
-                           strict_reads=self.careful, progress=progress, **ports)
+                           strict_reads=self.careful, progress=progress, files=self.cfg.files,
+                           commands=self.cfg.commands)
 
     def _announce(self, call: ToolCall, ctx: ToolContext, kind: str) -> tuple[Tool, BaseModel] | ToolError:
         """Emits the ToolCallEvent of `call`, with the tool's title and preview; returns the tool and its

@@ -62,7 +62,8 @@ class _Splitter:
     # ---- command lists --------------------------------------------------------------------
     def commands(self, close: str) -> None:
         """Scan commands up to `close` (`)` or a backtick; "" for the end of the text)."""
-        slot, buf, after_group = len(self.parts), [], False
+        buf: list[str] = []
+        slot, after_group = len(self.parts), False
         while True:
             c = self.at()
             if c == close or (c == "" and not close):

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from wren.core.errors import ConfigError
 
 if TYPE_CHECKING:
+    from wren.agent.approval import Mode
     from wren.agent.limits import Limits
     from wren.agent.session import SessionConfig
 
@@ -18,7 +19,7 @@ def workspace_root(arg: str | None) -> Path:
     return root.resolve()
 
 
-def session_config(root: Path, *, model: str | None, api_base: str | None, approval: str | None,
+def session_config(root: Path, *, model: str | None, api_base: str | None, approval: "Mode | None",
                    resume: str | None, continue_last: bool, limits: "Limits | None" = None,
                    interactive: bool = False) -> "SessionConfig":
     """Config files, model choice, backend and policy for a session in `root`; ConfigError when they are bad."""

@@ -35,7 +35,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             print(_row(name, info))
         except ConfigError as exc:
             print(f"{name:<20} unavailable: {exc.message}")
-    pulled = {item.name for item, _ in catalog.pulled(entries)}
+    pulled = {item.name for item, _ in catalog.pulled({k: v for k, v in entries.items() if v})}
     print("\ncatalog (wren models pull NAME), best first:")
     for item in catalog.CATALOG:
         size = f"{item.size / 1e6:>8.1f} MB" if item.size else "       ? MB"

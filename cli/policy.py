@@ -4,6 +4,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from typing import Any
+
+from pydantic import BaseModel
 
 from wren.agent.approval import MODES, Policy
 from wren.core.config import load_config
@@ -48,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     return EXIT[verdict]
 
 
-def _call(name: str, subject: str | None) -> tuple[Tool, object]:
+def _call(name: str, subject: str | None) -> tuple[Tool, BaseModel]:
     """The tool and its arguments, as the model would send them; ConfigError for a call that cannot be."""
     tools = default_registry().tools
     if name not in tools:
@@ -56,4 +59,5 @@ def _call(name: str, subject: str | None) -> tuple[Tool, object]:
     key = "command" if name == "shell" else "path" if name in PATH_TOOLS else None
     if key and not subject:
         raise ConfigError(f"give the {key} to check: wren policy check --tool {name} {key.upper()}")
-    return tools[name], tools[name].args.model_construct(**({key: subject} if key else {}))
+    fields: dict[str, Any] = {key: subject} if key else {}
+    return tools[name], tools[name].args.model_construct(**fields)

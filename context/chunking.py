@@ -85,7 +85,7 @@ def chunk_file(path: str, text: str, tree: tuple[LanguageSpec, "Tree"] | None = 
     spec, ts_tree = parsed
     defs = _definitions(spec, ts_tree.root_node, [], None)
     chunks = [_chunk(d, defs, lines) for d in defs]
-    covered = set()
+    covered: set[int] = set()
     for d in defs:
         covered.update(range(_start_row(d.outer), d.node.end_point.row + 1))
     rest = [row for row in range(len(lines)) if row not in covered]

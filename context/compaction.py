@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from wren.core.errors import ModelError
-from wren.core.events import ContextCompacted, EvictedItem
+from wren.core.events import CompactReason, ContextCompacted, EvictedItem
 from wren.core.messages import Message
 from wren.core.backend import ModelBackend, OnDelta, estimate_tokens, ignore
 from wren.context.manager import ContextManager
@@ -37,7 +37,7 @@ class Compactor:
     backend: ModelBackend
     memory: SessionMemory
 
-    def compact(self, ctx: ContextManager, tools: list[dict], reason: str, number: int, to_free: int | None,
+    def compact(self, ctx: ContextManager, tools: list[dict], reason: CompactReason, number: int, to_free: int | None,
                 warn: Callable[[str], None], on_delta: OnDelta = ignore) -> ContextCompacted:
         """Evict the oldest whole units into memory, with a summary written by the model.
 

@@ -231,6 +231,7 @@ class CodeIndex:
                     self.store.add(ready, self.embedder.embed([texts[h] for h in ready]))
                 for h in hashes:
                     self._unembedded.pop(h, None)
+                    assert self._missing is not None  # self.missing() above filled it
                     self._missing.discard(h)  # a hash with no text left is gone from disk
                 done += len(ready)
             if progress:
@@ -287,11 +288,13 @@ class CodeIndex:
         self.by_hash.setdefault(record.hash, []).append(cid)
         if record.symbol:
             self.by_symbol.setdefault(record.symbol.rsplit(".", 1)[-1], []).append(cid)
+        assert self.lexical is not None  # callers load it first
         self.lexical.add_counts(cid, terms or {})
 
     def _forget(self, record: ChunkRecord) -> None:
         cid = record.id
         self.records.pop(cid, None)
+        assert self.lexical is not None  # callers load it first
         self.lexical.remove(cid)
         for table, key in ((self.by_path, record.path), (self.by_hash, record.hash),
                            (self.by_symbol, record.symbol.rsplit(".", 1)[-1])):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
@@ -13,7 +13,7 @@ IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 def tokens(text: str) -> list[str]:
     """Words of identifiers split on case and underscores, lowercased; whole identifiers too."""
-    out = []
+    out: list[str] = []
     for ident in IDENT.findall(text):
         parts = WORD.findall(ident)
         out.extend(p.lower() for p in parts)
@@ -82,8 +82,8 @@ class BM25:
 
 def rrf(rankings: list[list[str]], k: int = 60) -> list[tuple[str, float]]:
     """Reciprocal rank fusion: robust to score scales that differ between rankers."""
-    fused: Counter = Counter()
+    fused: defaultdict[str, float] = defaultdict(float)  # a Counter holds ints
     for ranking in rankings:
         for rank, doc_id in enumerate(ranking):
             fused[doc_id] += 1.0 / (k + rank + 1)
-    return fused.most_common()
+    return sorted(fused.items(), key=lambda kv: kv[1], reverse=True)  # as Counter.most_common sorts

@@ -172,7 +172,7 @@ def map_budget(window: int | None, configured: int | None) -> int:
 
 def mentioned_identifiers(text: str) -> set[str]:
     """Names a message uses, dotted names split too: `pkg.Class.method` names all three."""
-    names = set()
+    names: set[str] = set()
     for word in IDENTIFIER.findall(text):
         names.update(part for part in word.split(".") if len(part) >= MIN_NAME)
     return names

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import textwrap
-from collections import Counter
+from collections import defaultdict
 from dataclasses import dataclass
 
 from wren.context.catalog import chunk_path
@@ -62,9 +62,9 @@ class Signals:
 
 
 def signals(index: CodeIndex, query: str, depth: int = Weights.depth) -> Signals:
-    index.load()
+    bm25 = index.load()
     parts = analyse(query)
-    lexical = index.lexical.scores(dict.fromkeys(tokens(query), 1.0))
+    lexical = bm25.scores(dict.fromkeys(tokens(query), 1.0))
     dense = index.dense(passages(query), depth)
     return Signals(sorted(lexical, key=lambda c: -lexical[c])[:depth], [cid for cid, _ in dense],
                    _symbol_ranking(index, parts), _mention_ranking(index, parts, lexical))
@@ -84,7 +84,7 @@ def passages(query: str, size: int = PASSAGE_CHARS, most: int = MAX_PASSAGES) ->
 
 def fuse(found: Signals, weights: Weights = Weights()) -> dict[str, float]:
     """Chunk id -> weighted reciprocal-rank score."""
-    fused: Counter = Counter()
+    fused: defaultdict[str, float] = defaultdict(float)  # a Counter holds ints
     for ranking, weight in ((found.lexical, weights.lexical), (found.dense, weights.dense),
                             (found.symbol, weights.symbol), (found.mention, weights.mention)):
         for rank, cid in enumerate(dict.fromkeys(ranking[:weights.depth])):
@@ -107,7 +107,7 @@ def is_test_path(path: str) -> bool:
 
 def _symbol_ranking(index: CodeIndex, parts: QueryParts) -> list[str]:
     """Definitions named in the query; a rare name says more than a name defined everywhere."""
-    score: Counter = Counter()
+    score: defaultdict[str, float] = defaultdict(float)
     for name in parts.identifiers:
         matches = index.by_symbol.get(name, [])
         for cid in matches:
@@ -118,7 +118,7 @@ def _symbol_ranking(index: CodeIndex, parts: QueryParts) -> list[str]:
             symbol = index.records[cid].symbol.split(".")
             if len(tail) > 1 and symbol[-2:] == tail[-2:]:
                 score[cid] += 1.0  # `Class.method` pins it down
-    return [cid for cid, _ in score.most_common()]
+    return [cid for cid, _ in sorted(score.items(), key=lambda kv: kv[1], reverse=True)]  # as most_common()
 
 
 def _mention_ranking(index: CodeIndex, parts: QueryParts, lexical: dict[str, float]) -> list[str]:
@@ -135,8 +135,8 @@ def _mention_ranking(index: CodeIndex, parts: QueryParts, lexical: dict[str, flo
         if found := resolve_path(mention, paths, by_name):
             targets.append((found, ""))
     for dotted in parts.dotted:
-        if found := resolve_dotted(dotted, paths):
-            targets += _defined_in(index, *found)
+        if defined := resolve_dotted(dotted, paths):
+            targets += _defined_in(index, *defined)
     ranking: list[str] = []
     for path, symbol in dict.fromkeys(targets):
         ids = sorted(index.by_path.get(path, []), key=lambda c: -lexical.get(c, 0.0))

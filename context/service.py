@@ -6,7 +6,7 @@ from typing import Callable
 
 from wren.core.config import ContextConfig
 from wren.core.errors import ModelError
-from wren.core.events import ContextCompacted, Event
+from wren.core.events import CompactReason, ContextCompacted, Event
 from wren.core.backend import ModelBackend, OnDelta, ignore
 from wren.context.budget import Budget
 from wren.context.compaction import Compactor
@@ -51,7 +51,7 @@ class ContextService:
     def has_memory(self) -> bool:
         return self._memory is not None or (self.root / ".wren" / "memory" / f"{self.session_id}.jsonl").is_file()
 
-    def compact(self, tools: list[dict], reason: str, on_delta: OnDelta = ignore) -> ContextCompacted:
+    def compact(self, tools: list[dict], reason: CompactReason, on_delta: OnDelta = ignore) -> ContextCompacted:
         """`manual` keeps only the newest exchange; `auto` and `overflow` free down to the budget's target."""
         to_free = None
         if reason != "manual":

@@ -4,7 +4,8 @@ from __future__ import annotations
 import os
 
 from dataclasses import dataclass, field
-from typing import Callable, Protocol, runtime_checkable
+from types import ModuleType
+from typing import Any, Callable, Protocol, runtime_checkable
 
 from wren.core.events import Usage
 from wren.core.messages import Message, ToolCall
@@ -42,15 +43,28 @@ class ModelBackend(Protocol):
     is safe to call from several threads.
     """
 
-    name: str
-    retry: RetryPolicy
-    window: int | None  # context window in tokens; None when unknown
-    reply_reserve: int  # tokens kept free for the reply
+    # Read-only to callers (properties here), so a backend may hold them as plain attributes of a
+    # narrower type: a local model's window is always known (an int).
+    @property
+    def name(self) -> str: ...
 
-    def complete(self, messages: list[Message], tools: list[dict], on_delta: OnDelta) -> ModelReply:
+    @property
+    def retry(self) -> RetryPolicy: ...
+
+    @property
+    def window(self) -> int | None:
+        """Context window in tokens; None when unknown."""
         ...
 
-    def count_tokens(self, messages: list[Message], tools: list[dict]) -> int:
+    @property
+    def reply_reserve(self) -> int:
+        """Tokens kept free for the reply."""
+        ...
+
+    def complete(self, messages: list[Message], tools: list[dict[str, Any]], on_delta: OnDelta) -> ModelReply:
+        ...
+
+    def count_tokens(self, messages: list[Message], tools: list[dict[str, Any]]) -> int:
         """Tokens the prompt for (messages, tools) takes, counted the way this backend counts them."""
         ...
 
@@ -92,7 +106,7 @@ def estimate_tokens(messages: list[Message], tools: list[dict]) -> int:
     return (chars + sum(len(str(t)) for t in tools)) // 4
 
 
-def import_litellm():
+def import_litellm() -> ModuleType:
     """litellm, imported with Wren's settings: every module that calls it (backends, embeddings) gets these."""
     # Without this, litellm fetches its price list from the network at import.
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")

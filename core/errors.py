@@ -5,6 +5,8 @@ observations (see tools/base.py).
 """
 from __future__ import annotations
 
+from typing import Literal
+
 
 class ExitCode:
     FINISHED = 0
@@ -24,7 +26,7 @@ class StreamStopped(BaseException):
 
     `status` is the turn's ending: "interrupted" or "limit"."""
 
-    def __init__(self, status: str, reason: str) -> None:
+    def __init__(self, status: Literal["interrupted", "limit"], reason: str) -> None:
         super().__init__(reason)
         self.status, self.reason = status, reason
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 from wren.core.messages import Image, ToolCall
 
 Status = Literal["success", "failed", "denied", "limit", "error", "interrupted"]
+CompactReason = Literal["auto", "manual", "overflow"]  # what started a compaction
 
 
 class _Event(BaseModel):
@@ -168,7 +169,7 @@ class ContextCompacted(_Event):
     tokens_after: int
     summary: str
     evicted: int
-    reason: Literal["auto", "manual", "overflow"] = "auto"
+    reason: CompactReason = "auto"
     number: int = 1
     items: list[EvictedItem] = Field(default_factory=list)
 

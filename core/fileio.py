@@ -18,7 +18,7 @@ from wren.core.errors import ToolError
 try:
     import fcntl
 except ImportError:  # Windows: no locks, so temporary files a crash leaves are not swept
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # the module or None; every use checks for None
 
 BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
 

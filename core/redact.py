@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from functools import lru_cache
-from typing import Any
+from typing import Any, Mapping
 
 from wren.core import secret_rules
 
@@ -81,13 +81,13 @@ def _redact_found(text: str) -> str:
     return "".join(out) + text[at:]
 
 
-def secret_values(env: dict[str, str] | None = None) -> dict[str, str]:
+def secret_values(env: Mapping[str, str] | None = None) -> dict[str, str]:
     env = os.environ if env is None else env
     return {name: value for name, value in env.items()
             if SECRET_NAME.search(name) and len(value) >= MIN_SECRET_LEN}
 
 
-def redact(text: str, env: dict[str, str] | None = None) -> str:
+def redact(text: str, env: Mapping[str, str] | None = None) -> str:
     # Longest first, so a value that contains another is replaced whole.
     for name, value in sorted(secret_values(env).items(), key=lambda kv: -len(kv[1])):
         text = text.replace(value, f"[redacted ${name}]")
@@ -101,7 +101,7 @@ class PlaceholderError(ValueError):
     """A placeholder in text to be written that cannot be put back to one secret value."""
 
 
-def restore(text: str, source: str, env: dict[str, str] | None = None) -> str:
+def restore(text: str, source: str, env: Mapping[str, str] | None = None) -> str:
     """`text`, written by a model that was shown `source` redacted, with each placeholder put back to
     the secret value it stands for in `source`, so a placeholder is never written over a secret.
 

@@ -6,6 +6,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Iterator, Sequence, cast
 
 from wren.core.config import LocalConfig
 from wren.core.errors import ConfigError, ModelError
@@ -15,6 +16,9 @@ from wren.core.backend import ModelReply, OnDelta, RetryPolicy, ignore, summariz
 from wren.local_models import catalog
 from wren.local_models.gguf import read_gguf
 from wren.local_models.prompt import PromptRenderer, step_key
+
+if TYPE_CHECKING:
+    from llama_cpp.llama_types import CreateCompletionStreamResponse
 
 DEFAULT_N_CTX = 8192
 MAX_REPLY_TOKENS = 1024  # a whole edit of a function fits; a 512 budget cut write_file calls short
@@ -105,14 +109,16 @@ class LocalBackend:
             raise ModelError(f"the prompt needs {len(tokens)} tokens plus {MAX_REPLY_TOKENS} for the reply, "
                              f"more than the model's window of {self.window} tokens (n_ctx)", kind="context_window")
         # What llama.cpp will reuse: the longest common prefix with what it already evaluated.
-        cached = self.llm.longest_token_prefix(self.llm._input_ids[: self.llm.n_tokens], tokens)
+        # (_input_ids is a numpy array of token ids: a sequence of ints, though not typed as one)
+        cached = self.llm.longest_token_prefix(cast(Sequence[int], self.llm._input_ids[: self.llm.n_tokens]), tokens)
         cached = min(cached, len(tokens) - 1)
         self._steps += 1
-        stream = self.llm.create_completion(
+        # stream=True: an iterator of chunks (the return type is a union with the whole response)
+        stream = cast("Iterator[CreateCompletionStreamResponse]", self.llm.create_completion(
             tokens, max_tokens=MAX_REPLY_TOKENS, temperature=self.sampling.temperature, top_p=self.sampling.top_p,
             top_k=self.sampling.top_k, min_p=self.sampling.min_p, repeat_penalty=self.sampling.repeat_penalty,
             stop=stop, stream=True,
-            seed=self.seed + self._steps, grammar=self._grammar(tools) if self.constrained and tools else None)
+            seed=self.seed + self._steps, grammar=self._grammar(tools) if self.constrained and tools else None))
         text, generated, streamer = "", 0, ReplyStreamer(on_delta, self.renderer.format.reply_so_far)
         started, first = time.perf_counter(), None
         for chunk in stream:

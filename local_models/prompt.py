@@ -6,9 +6,13 @@ and past turns are rendered the same way every time, so llama.cpp reuses its KV 
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING, cast
 
 from wren.core.messages import Message
 from wren.local_models.formats import JsonSteps, TaggedCalls, detect
+
+if TYPE_CHECKING:
+    from llama_cpp.llama_types import ChatCompletionRequestMessage, ChatCompletionTool
 
 ToolFormat = JsonSteps | TaggedCalls
 
@@ -57,7 +61,10 @@ class PromptRenderer:
     def render(self, messages: list[Message], tools: list[dict],
                as_generated: dict[str, str] | None = None) -> tuple[str, list[str]]:
         """(prompt text, stop strings) for the next step."""
-        response = self.formatter(messages=to_template_messages(messages, tools, self.format, as_generated),
-                                  tools=self.format.template_tools(tools))
+        # Plain dicts of the shapes llama.cpp's message and tool types describe.
+        response = self.formatter(
+            messages=cast("list[ChatCompletionRequestMessage]",
+                          to_template_messages(messages, tools, self.format, as_generated)),
+            tools=cast("list[ChatCompletionTool] | None", self.format.template_tools(tools)))
         stop = response.stop if isinstance(response.stop, list) else [response.stop] if response.stop else []
         return response.prompt, stop

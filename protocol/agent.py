@@ -8,9 +8,11 @@ from typing import Any
 
 from acp.exceptions import RequestError
 from acp.meta import PROTOCOL_VERSION
-from acp.schema import (AgentCapabilities, ClientCapabilities, Implementation, InitializeResponse, McpCapabilities,
-                        LoadSessionResponse, NewSessionResponse, PromptCapabilities, PromptResponse,
-                        SessionCapabilities, SessionCloseCapabilities, SetSessionConfigOptionResponse)
+from acp.schema import (AcpMcpServer, AgentCapabilities, AudioContentBlock, ClientCapabilities,
+                        EmbeddedResourceContentBlock, HttpMcpServer, ImageContentBlock, Implementation,
+                        InitializeResponse, LoadSessionResponse, McpCapabilities, McpServerStdio, NewSessionResponse,
+                        PromptCapabilities, PromptResponse, ResourceContentBlock, SessionCapabilities,
+                        SessionCloseCapabilities, SetSessionConfigOptionResponse, SseMcpServer, TextContentBlock)
 
 from wren.agent.approval import MODES
 from wren.core.config import load_config
@@ -26,6 +28,10 @@ from wren.protocol.options import MODE_ID, MODEL_ID, parse_command
 from wren.protocol.prompt import prompt_text
 
 log = logging.getLogger("wren.acp")
+
+# What the SDK passes for session/new's mcpServers and session/prompt's prompt.
+McpServers = list[HttpMcpServer | SseMcpServer | AcpMcpServer | McpServerStdio]
+Prompt = list[TextContentBlock | ImageContentBlock | AudioContentBlock | ResourceContentBlock | EmbeddedResourceContentBlock]
 
 
 def invalid(message: str, **data: Any) -> RequestError:
@@ -84,7 +90,7 @@ class WrenAgent:
                 session_capabilities=SessionCapabilities(close=SessionCloseCapabilities())),
             agent_info=Implementation(name="wren", title="Wren", version=__version__))
 
-    async def _open(self, root: Path, mcp_servers: list | None, resume_id: str | None) -> LiveSession:
+    async def _open(self, root: Path, mcp_servers: McpServers | None, resume_id: str | None) -> LiveSession:
         if resume_id in self.sessions:
             await self.sessions.pop(resume_id).close()  # one Session per log: the loaded one replaces it
         bridge = Bridge(asyncio.get_running_loop(), self.client, resume_id or "")
@@ -96,12 +102,12 @@ class WrenAgent:
         self.sessions[live.id] = live
         return live
 
-    async def new_session(self, cwd: str, mcp_servers: list | None = None, **kwargs: Any) -> NewSessionResponse:
+    async def new_session(self, cwd: str, mcp_servers: McpServers | None = None, **kwargs: Any) -> NewSessionResponse:
         live = await self._open(workspace(cwd), mcp_servers, None)
         self._fresh.add(live.id)
         return NewSessionResponse(session_id=live.id, modes=live.modes(), config_options=live.options())
 
-    async def load_session(self, cwd: str, session_id: str, mcp_servers: list | None = None,
+    async def load_session(self, cwd: str, session_id: str, mcp_servers: McpServers | None = None,
                            **kwargs: Any) -> LoadSessionResponse:
         root = workspace(cwd)
         try:
@@ -120,7 +126,7 @@ class WrenAgent:
             raise not_found(session_id, f"unknown session {session_id!r}; create one with session/new")
         return live
 
-    async def prompt(self, session_id: str, prompt: list, **kwargs: Any) -> PromptResponse:
+    async def prompt(self, session_id: str, prompt: Prompt, **kwargs: Any) -> PromptResponse:
         live = self._live(session_id)
         text = prompt_text(prompt)
         command = parse_command(text)
@@ -147,7 +153,7 @@ class WrenAgent:
                                 **kwargs: Any) -> SetSessionConfigOptionResponse:
         live = self._live(session_id)
         if config_id == MODE_ID and value in MODES:
-            await live.set_mode(str(value), announce_mode=True, announce_options=False)
+            await live.set_mode(value, announce_mode=True, announce_options=False)
         elif config_id == MODEL_ID and isinstance(value, str):
             await self._switch_model(live, value)
         else:

@@ -13,7 +13,7 @@ import os
 import sys
 import threading
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO, Callable, cast
 
 from acp.meta import AGENT_METHODS
 
@@ -49,11 +49,11 @@ def claim_stdio() -> Stdio:
     return Stdio(reader, writer)
 
 
-def _error(id_: Any, code: int, message: str) -> dict:
+def _error(id_: Any, code: int, message: str) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": id_, "error": {"code": code, "message": message}}
 
 
-def check(message: Any) -> dict | None:
+def check(message: Any) -> dict[str, Any] | None:
     """None when `message` is a JSON-RPC 2.0 request, notification or response; else the error reply."""
     if not isinstance(message, dict):
         return _error(None, INVALID_REQUEST, "Invalid request: expected one JSON object per line")
@@ -135,7 +135,7 @@ class GuardedTransport:
                 continue
             if "id" in message:
                 self._unanswered.append(message["id"])
-            return message
+            return cast("dict[str, Any]", message)  # check() found one JSON-RPC object
         await self._drain()
         return None
 

@@ -11,34 +11,38 @@ import asyncio
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from acp.exceptions import RequestError
-from acp.helpers import (text_block, tool_content, tool_terminal_ref, update_agent_message_text,
-                         update_agent_thought_text, update_available_commands, update_current_mode, update_tool_call)
+from acp.helpers import (ToolCallContentVariant, text_block, tool_content, tool_terminal_ref,
+                         update_agent_message_text, update_agent_thought_text, update_available_commands,
+                         update_current_mode, update_tool_call)
 from acp.schema import ConfigOptionUpdate, PermissionOption, PromptResponse, SessionModeState, StopReason
 
 from wren.core.events import (ApprovalRequested, AssistantDelta, AssistantMessage, ContextCompacted, ErrorEvent,
                                ModelChanged, PlanUpdated, Result, ToolCallEvent, ToolProgress, ToolResultEvent,
                                ToolStarted, UsageEvent)
 from wren.core.ops import ApprovalDecision, Interrupt, SetApprovalMode, Shutdown, UserInput
+from wren.agent.approval import Mode
 from wren.agent.session import Session
 from wren.protocol import updates
 from wren.protocol.bridge import Bridge
-from wren.protocol.options import available_commands, config_options, session_modes
+from wren.protocol.options import ConfigOptions, available_commands, config_options, session_modes
 
 log = logging.getLogger("wren.acp")
 
 _END = object()
 CLOSE_TIMEOUT_S = 3.0
-PERMISSIONS = [PermissionOption(option_id=kind, name=name, kind=kind) for kind, name in (
-    ("allow_once", "Allow once"), ("allow_always", "Always allow"),
-    ("reject_once", "Reject"), ("reject_always", "Always reject"))]
+PERMISSIONS = [PermissionOption(option_id="allow_once", name="Allow once", kind="allow_once"),
+               PermissionOption(option_id="allow_always", name="Always allow", kind="allow_always"),
+               PermissionOption(option_id="reject_once", name="Reject", kind="reject_once"),
+               PermissionOption(option_id="reject_always", name="Always reject", kind="reject_always")]
+ALLOWS: tuple[Literal["allow_once", "allow_always"], ...] = ("allow_once", "allow_always")
 
 
 @dataclass
 class Turn:
-    done: asyncio.Future
+    done: asyncio.Future[StopReason]
     cancelled: bool = False
 
 
@@ -46,7 +50,7 @@ class Turn:
 class CallView:
     """What the editor has been shown of one tool call."""
     call: ToolCallEvent | None
-    shown: list = field(default_factory=list)
+    shown: list[ToolCallContentVariant] = field(default_factory=list)
 
 
 class LiveSession:
@@ -55,10 +59,10 @@ class LiveSession:
         self.id = session.id
         self.client = bridge.client
         self.root = session.workspace.root
-        self._items: asyncio.Queue = asyncio.Queue()
+        self._items: asyncio.Queue[object] = asyncio.Queue()  # the session's events, then _END
         self._calls: dict[str, CallView] = {}
         self._turn: Turn | None = None
-        self._asks: set[asyncio.Task] = set()
+        self._asks: set[asyncio.Task[None]] = set()
         self._rejected: set[str] = set()  # tools the user rejected "always" in this session
         self._streamed = False
         loop = asyncio.get_running_loop()
@@ -80,7 +84,7 @@ class LiveSession:
         for ask in list(self._asks):
             ask.cancel()  # the interrupt already answers the session; the editor's late reply is moot
 
-    async def set_mode(self, mode: str, announce_mode: bool, announce_options: bool) -> None:
+    async def set_mode(self, mode: Mode, announce_mode: bool, announce_options: bool) -> None:
         self.session.submit(SetApprovalMode(mode=mode))
         if announce_mode:
             await self.send(update_current_mode(mode))
@@ -90,7 +94,7 @@ class LiveSession:
     async def announce_options(self) -> None:
         await self.send(ConfigOptionUpdate(session_update="config_option_update", config_options=self.options()))
 
-    def options(self) -> list:
+    def options(self) -> ConfigOptions:
         return config_options(self.session.policy.mode, self.model, self.models)
 
     def modes(self) -> SessionModeState:
@@ -222,7 +226,7 @@ class LiveSession:
 
 
 def _decision(call_id: str, choice: str) -> ApprovalDecision:
-    if choice in ("allow_once", "allow_always"):
+    if choice in ALLOWS:
         return ApprovalDecision(call_id=call_id, decision=choice)
     why = "the permission request was cancelled" if choice == "cancelled" else "the user rejected this call"
     return ApprovalDecision(call_id=call_id, decision="deny", message=why)

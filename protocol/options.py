@@ -5,8 +5,11 @@ from __future__ import annotations
 import importlib.util
 import os
 
-from acp.schema import (AvailableCommand, AvailableCommandInput, SessionConfigOptionSelect, SessionConfigSelectOption,
-                        SessionMode, SessionModeState, UnstructuredCommandInput)
+from acp.schema import (AvailableCommand, AvailableCommandInput, SessionConfigOptionBoolean, SessionConfigOptionSelect,
+                        SessionConfigSelectOption, SessionMode, SessionModeState, UnstructuredCommandInput)
+
+# A session's config options, as the SDK's responses take them.
+ConfigOptions = list[SessionConfigOptionSelect | SessionConfigOptionBoolean]
 
 from wren.agent.approval import MODES, Mode
 from wren.core.config import HOSTED_DEFAULTS, Config
@@ -42,7 +45,7 @@ def model_choices(current: str, config: Config) -> list[str]:
     return list(dict.fromkeys(choices))
 
 
-def config_options(mode: Mode, model: str, models: list[str]) -> list[SessionConfigOptionSelect]:
+def config_options(mode: Mode, model: str, models: list[str]) -> ConfigOptions:
     return [
         SessionConfigOptionSelect(
             id=MODE_ID, name="Approval", category="mode", type="select", current_value=mode,

@@ -1,6 +1,8 @@
 """A session/prompt's content blocks as the text the model reads."""
 from __future__ import annotations
 
+from typing import Sequence
+
 from acp.schema import (EmbeddedResourceContentBlock, ResourceContentBlock, TextContentBlock,
                         TextResourceContents)
 
@@ -19,5 +21,5 @@ def _block_text(block: object) -> str:
     return f"[{getattr(block, 'type', 'unknown')} content omitted: Wren reads text only]"
 
 
-def prompt_text(blocks: list) -> str:
+def prompt_text(blocks: Sequence[object]) -> str:
     return "\n".join(_block_text(b) for b in blocks)

@@ -21,7 +21,10 @@ async def serve(stdio: Stdio, options: ServeOptions) -> None:
     # (nothing can approve or cancel them any more); requests in flight still get their answer.
     transport = GuardedTransport(stdio, on_sent=agent.message_sent, on_eof=agent.cancel_all, drain_s=DRAIN_S)
     # session/close is still marked unstable in the SDK; editors use it to end sessions (and their MCP servers).
-    conn = AgentSideConnection(agent, transport, listening=False, use_unstable_protocol=True)
+    # WrenAgent lacks the SDK Agent's optional methods (authenticate, list/fork/resume sessions, ext_*): the
+    # SDK looks methods up by name and answers "method not found" for those, as it should.
+    conn = AgentSideConnection(agent, transport, listening=False,  # type: ignore[arg-type]
+                               use_unstable_protocol=True)
     try:
         await conn.listen()
     finally:

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from acp.helpers import (start_tool_call, text_block, tool_content, tool_diff_content, update_agent_message_text,
-                         update_plan, update_tool_call, update_user_message_text)
-from acp.schema import (AgentPlanUpdate, Cost, FileEditToolCallContent, PlanEntry, ToolCallLocation, ToolCallProgress,
-                        ToolCallStart, ToolCallUpdate, UsageUpdate)
+from acp.helpers import (ToolCallContentVariant, start_tool_call, text_block, tool_content, tool_diff_content,
+                         update_agent_message_text, update_plan, update_tool_call, update_user_message_text)
+from acp.schema import (AgentPlanUpdate, Cost, PlanEntry, ToolCallLocation, ToolCallProgress, ToolCallStart,
+                        ToolCallUpdate, ToolKind, UsageUpdate)
 
 from wren.core.events import (ApprovalRequested, AssistantMessage, CommandPreview, Event, FileChange, PlanUpdated,
                                ToolCallEvent, ToolResultEvent, UsageEvent, UserMessage)
@@ -32,7 +32,7 @@ def locations(root: Path, args: dict[str, Any]) -> list[ToolCallLocation]:
     return [ToolCallLocation(path=where, line=line if isinstance(line, int) and line > 0 else None)]
 
 
-def planned_diff(root: Path, preview: FileChange | CommandPreview | None) -> list[FileEditToolCallContent]:
+def planned_diff(root: Path, preview: FileChange | CommandPreview | None) -> list[ToolCallContentVariant]:
     """What an edit intends (the tool's preview): shown while the editor asks for permission."""
     if not isinstance(preview, FileChange) or (where := _absolute(root, preview.path)) is None:
         return []
@@ -60,18 +60,20 @@ def diff_texts(unified: str) -> tuple[str, str]:
 
 
 def start(root: Path, event: ToolCallEvent) -> ToolCallStart:
-    return start_tool_call(event.call_id, event.title or event.name, kind=event.kind, status="pending",
+    # The session sends a Tool's kind (tools/base.py ToolKind, named after ACP's), as text.
+    return start_tool_call(event.call_id, event.title or event.name, kind=cast(ToolKind, event.kind), status="pending",
                            content=planned_diff(root, event.preview) or None,
                            locations=locations(root, event.args) or None, raw_input=event.args)
 
 
-def permission_subject(root: Path, event: ApprovalRequested, kind: str) -> ToolCallUpdate:
+def permission_subject(root: Path, event: ApprovalRequested, kind: ToolKind) -> ToolCallUpdate:
     return ToolCallUpdate(tool_call_id=event.call_id, title=event.title or event.name, kind=kind, status="pending",
                           content=planned_diff(root, event.preview) or None,
                           locations=locations(root, event.args) or None, raw_input=event.args)
 
 
-def finish(root: Path, event: ToolResultEvent, call: ToolCallEvent | None, shown: list) -> ToolCallProgress:
+def finish(root: Path, event: ToolResultEvent, call: ToolCallEvent | None,
+           shown: list[ToolCallContentVariant]) -> ToolCallProgress:
     """The call's final state; `call` is its ToolCallEvent, `shown` content already attached while it ran
     (a terminal)."""
     content = list(shown)
@@ -100,9 +102,9 @@ def usage(event: UsageEvent) -> UsageUpdate:
                        cost=Cost(amount=event.total.cost_usd, currency="USD"))
 
 
-def replay(root: Path, events: list[Event]) -> list:
+def replay(root: Path, events: list[Event]) -> list[Any]:
     """A logged session as the updates that show it again: messages, tool calls with results, plans."""
-    out: list = []
+    out: list[Any] = []
     calls: dict[str, ToolCallEvent] = {}
     for ev in events:
         if isinstance(ev, UserMessage):

@@ -90,7 +90,8 @@ class Tool:
     name: str
     description: str
     args: type[BaseModel]
-    func: Callable[[BaseModel, ToolContext], ToolResult]
+    # Takes an instance of `args` (its own model class, so the parameter is typed Any here).
+    func: Callable[[Any, ToolContext], ToolResult]
     mutating: bool = True
     kind: ToolKind = "other"
     # Told to the model when its output is capped: how to get the part that was cut.

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Sequence
 
 import pathspec
 from pydantic import BaseModel, field_validator
@@ -84,7 +85,7 @@ def list_checkpoints(root: Path, session_id: str | None = None) -> list[Checkpoi
     return sorted(_infos(Store(root), session_id), key=lambda c: (c.created, c.session_id, c.n))
 
 
-def _snapshot(store: Store, also: list[str] = ()) -> tuple[Entries, str]:
+def _snapshot(store: Store, also: Sequence[str] = ()) -> tuple[Entries, str]:
     """The files now (the listed ones, and those of `also` that exist, ignored or not) and their tree."""
     for attempt in range(2):
         entries = store.scan()
@@ -99,7 +100,7 @@ def _snapshot(store: Store, also: list[str] = ()) -> tuple[Entries, str]:
 
 
 def _save(store: Store, session_id: str, label: str, tree: str | None = None,
-          also: list[str] = ()) -> CheckpointInfo:
+          also: Sequence[str] = ()) -> CheckpointInfo:
     taken = _infos(store, session_id)
     n = max((c.n for c in taken), default=0) + 1
     parent = next((c.commit for c in taken if c.n == n - 1), None)
@@ -128,7 +129,7 @@ class Checkpointer:
         """Start a batch (the calls of one assistant message); its first mutating call checkpoints."""
         self._label, self._taken, self._also = label, None, []
 
-    def before_mutation(self, paths: list[str] = ()) -> int | None:
+    def before_mutation(self, paths: Sequence[str] = ()) -> int | None:
         """Before a mutating call that names workspace-relative `paths`: the new checkpoint's number,
         or None when this batch already has one (then the named files it lacks are added to it)."""
         self._store = store = self._store or Store(self.root)

@@ -57,7 +57,8 @@ def _piece(line: str, first: int) -> str:
 def numbered_lines(lines, start: int, end: int, first_char: int = 1) -> tuple[list[str], int]:
     """Numbered lines from start to end (each from character `first_char`), within the budget;
     returns them and the last line shown."""
-    out, used, last = [], 0, start - 1
+    out: list[str] = []
+    used, last = 0, start - 1
     for n, line in enumerate(islice(lines, start - 1, end), start):
         line = _piece(line, first_char)
         entry = f"{n:>6}\t{line}"

@@ -114,7 +114,8 @@ def closest(text: str, old: str, limit: int = 2) -> str:
         if len(scored) >= 2 * keep:
             scored = sorted(scored, reverse=True)[:keep]
             floor = max(floor, scored[-1][0])
-    parts, taken = [], []
+    parts: list[str] = []
+    taken: list[int] = []
     for ratio, i in sorted(scored, key=lambda s: (-s[0], s[1])):
         if len(parts) == limit or ratio < 0.3:
             break

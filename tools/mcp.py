@@ -75,6 +75,7 @@ class McpServer:
                 tools = await _all_tools(session)
                 self.session = session
                 ready.set_result(tools)
+                assert self._stop is not None  # start() made it before this task
                 await self._stop.wait()
         except Exception as exc:  # reported to whoever waits in start(); recorded when nobody does
             if not ready.done():

@@ -133,6 +133,7 @@ def run(command: str, cwd: Path, timeout_s: float, interrupt: threading.Event, s
     proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True,
                             env={**os.environ, **NONINTERACTIVE, TAG: tag})
+    assert proc.stdout is not None  # stdout=PIPE
     capture = _Capture()
     reader = threading.Thread(target=_reader, args=(proc.stdout, capture), daemon=True)
     reader.start()

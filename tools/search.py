@@ -93,7 +93,8 @@ def _rg_path(data: dict) -> str:
 
 
 def _rg_batches(files: list[Candidate]):
-    batch, size = [], 0
+    batch: list[Candidate] = []
+    size = 0
     for c in files:
         if batch and size + len(c.rel) > RG_BATCH_CHARS:
             yield batch

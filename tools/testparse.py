@@ -71,7 +71,7 @@ def parse_pytest(text: str) -> TestOutcome | None:
     final = PYTEST_FINAL.findall(text)
     if not final:
         return None
-    counts = dict((kind, int(n)) for n, kind in re.findall(r"(\d+) (\w+)", final[-1]))
+    counts: dict[str, int] = dict((kind, int(n)) for n, kind in re.findall(r"(\d+) (\w+)", final[-1]))
     out = TestOutcome("pytest", counts.get("passed", 0), counts.get("failed", 0),
                       counts.get("errors", counts.get("error", 0)), counts.get("skipped", 0))
     sections = _pytest_sections(text)
@@ -160,6 +160,7 @@ def parse_node(text: str) -> TestOutcome | None:
             first = next((line.strip() for line in body.splitlines() if line.strip()), "")
             out.failures.append(Failure(name.strip(), first, where.group(1) if where else ""))
         return out
+    assert tap is not None  # neither jest's summary nor TAP's returned None above
     out = TestOutcome("node", int(tap.group(1)), _count(r"^# fail (\d+)", text), 0, _count(r"^# skipped (\d+)", text))
     for name, body in re.findall(r"^\s*not ok \d+ - ([^\n]*)\n(.*?)^\s*\.\.\.$", text, re.M | re.S):
         where = re.search(r"location: '(.+?:\d+):\d+'", body)

@@ -11,7 +11,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 
-from wren.agent.approval import MODES
+from wren.agent.approval import MODES, Mode
 from wren.core.events import ApprovalRequested, Event
 from wren.core.log import read_events, sessions_dir
 from wren.core.ops import ApprovalDecision, Interrupt, SetApprovalMode, Shutdown, UserInput
@@ -93,6 +93,12 @@ class WrenApp(App[int]):
                                       name=f"wren-ui-events-{session.id}")
         self._pump.start()
 
+    @property
+    def live(self) -> Session:
+        """The session in use: started when the app mounts, before any key or command reaches it."""
+        assert self.session is not None, "no session yet"
+        return self.session
+
     def _read_events(self, session: Session) -> None:
         for event in session.events():
             self.post_message(SessionEvent(session, event))
@@ -132,7 +138,7 @@ class WrenApp(App[int]):
         if self.state.busy:
             await self.note("queued: it runs when this turn ends")
         self.state.turns_pending += 1
-        self.session.submit(UserInput(text=message.text))
+        self.live.submit(UserInput(text=message.text))
         self.refresh_glance()
 
     def on_text_area_changed(self, event: PromptInput.Changed) -> None:
@@ -164,7 +170,7 @@ class WrenApp(App[int]):
 
     # ---- approvals ---------------------------------------------------------------------
     def ask_approval(self, event: ApprovalRequested) -> None:
-        session = self.session
+        session = self.live
 
         def decided(decision: ApprovalDecision | None) -> None:
             self._approval = None
@@ -190,14 +196,14 @@ class WrenApp(App[int]):
         if menu.display:
             menu.display = False
         elif self.state.busy:
-            self.session.submit(Interrupt())
+            self.live.submit(Interrupt())
             await self.note("interrupting…")
 
     async def action_cycle_mode(self) -> None:
         await self.set_mode(mode_after(self.state.mode, MODES))
 
-    async def set_mode(self, mode: str) -> None:
-        self.session.submit(SetApprovalMode(mode=mode))
+    async def set_mode(self, mode: Mode) -> None:
+        self.live.submit(SetApprovalMode(mode=mode))
         # A session picked later starts in the mode chosen here, without this session's grants.
         self.cfg = replace(self.cfg, policy=replace(self.cfg.policy, mode=mode))
         self.state.mode = mode
@@ -214,10 +220,10 @@ class WrenApp(App[int]):
 
     def pick_session(self) -> None:
         def picked(session_id: str | None) -> None:
-            if session_id and session_id != self.session.id:
+            if session_id and session_id != self.live.id:
                 self.run_worker(self.restart(replace(self.cfg, resume_id=session_id), replay=True))
 
-        self.push_screen(SessionsScreen(self.cfg.root, self.session.id), picked)
+        self.push_screen(SessionsScreen(self.cfg.root, self.live.id), picked)
 
     async def action_quit_twice(self) -> None:
         now = time.monotonic()

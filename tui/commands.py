@@ -71,7 +71,7 @@ class SlashCommands:
         await self.app.note(help_text())
 
     async def cmd_compact(self, arg: str) -> None:
-        self.app.session.submit(Compact())
+        self.app.live.submit(Compact())
         await self.app.note("compaction requested; /context shows its summary once the session reports it")
 
     async def cmd_context(self, arg: str) -> None:
@@ -92,7 +92,7 @@ class SlashCommands:
     async def cmd_index(self, arg: str) -> None:
         from wren.context.shared_index import workspace_index
 
-        root = self.app.session.workspace.root
+        root = self.app.live.workspace.root
         await self.app.note("/index: indexing the workspace ...")
         warnings: list[str] = []
         stats = await asyncio.to_thread(lambda: workspace_index(root, warnings.append).update())
@@ -112,7 +112,7 @@ class SlashCommands:
         except ImportError:
             await self.app.note("undo is not available in this build", "warning")
             return
-        session = self.app.session
+        session = self.app.live
         try:
             report = await asyncio.to_thread(undo, session.workspace.root, session.id, n=int(arg) if arg else None)
         except Exception as exc:  # whatever the checkpoint store raises, the user must see it
@@ -126,7 +126,7 @@ class SlashCommands:
                                 "another model (the names --model takes)")
             return
         # Applied by the session between steps; it answers with model_changed, or an error and no change.
-        self.app.session.submit(SetModel(model=arg))
+        self.app.live.submit(SetModel(model=arg))
         await self.app.note(f"switching to {arg}" + (" from the next step" if self.app.state.busy else ""))
 
     async def cmd_sessions(self, arg: str) -> None:

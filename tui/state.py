@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from wren.core.events import (AssistantMessage, AttemptRestarted, CompactionUndone, ContextCompacted, Event, ModelChanged, PlanStep,
                                PlanUpdated, Result, SessionStarted, ToolResultEvent, UsageEvent, UserMessage)
@@ -97,5 +98,8 @@ def meter_text(state: ViewState) -> str:
     return f"ctx {size} · {n} compaction{'s' if n != 1 else ''}"
 
 
-def mode_after(mode: str, modes: tuple[str, ...]) -> str:
+M = TypeVar("M", bound=str)  # a mode: the caller's own Literal type
+
+
+def mode_after(mode: str, modes: tuple[M, ...]) -> M:
     return modes[(modes.index(mode) + 1) % len(modes)] if mode in modes else modes[0]

@@ -5,6 +5,7 @@ litellm is imported lazily (it costs about a second) so `wren --version` stays l
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from wren.core.errors import ConfigError
 from wren.core.events import Usage
@@ -37,7 +38,8 @@ class LiteLLMBackend:
             info = self._litellm.get_model_info(self.name)
         except Exception:  # unknown to litellm's map: servers we point at with --api-base
             return None
-        return info.get("max_input_tokens") or info.get("max_tokens")
+        window = info.get("max_input_tokens") or info.get("max_tokens")
+        return int(window) if window else None
 
     def _vision(self) -> bool:
         """Whether the model takes images, by litellm's model map; unknown models are taken not to."""
@@ -46,7 +48,7 @@ class LiteLLMBackend:
         except Exception:  # a name the map lacks
             return False
 
-    def count_tokens(self, messages: list[Message], tools: list[dict]) -> int:
+    def count_tokens(self, messages: list[Message], tools: list[dict[str, Any]]) -> int:
         try:
             return int(self._litellm.token_counter(model=self.name, messages=openai_messages(messages, self.vision),
                                                    tools=tools or None))
@@ -56,9 +58,9 @@ class LiteLLMBackend:
     def summarize(self, messages: list[Message], on_delta: OnDelta = ignore) -> str:
         return summarize_with_model(self, messages, on_delta=on_delta)
 
-    def complete(self, messages: list[Message], tools: list[dict], on_delta: OnDelta) -> ModelReply:
+    def complete(self, messages: list[Message], tools: list[dict[str, Any]], on_delta: OnDelta) -> ModelReply:
         litellm = self._litellm
-        kwargs: dict = {"model": self.name, "messages": openai_messages(messages, self.vision),
+        kwargs: dict[str, Any] = {"model": self.name, "messages": openai_messages(messages, self.vision),
                         "stream": True, "stream_options": {"include_usage": True},
                         "timeout": self.timeout_s, "num_retries": 0}
         if tools:
@@ -84,7 +86,9 @@ class LiteLLMBackend:
                 stream.close()  # a stopped reply closes its HTTP stream now, not when collected
         return self._reply(response)
 
-    def _reply(self, response) -> ModelReply:
+    def _reply(self, response: Any) -> ModelReply:
+        """A ModelReply from litellm's ModelResponse (typed Any: its `choices` are typed as possibly streaming
+        ones, which have no `message`, though stream_chunk_builder returns whole ones)."""
         message = response.choices[0].message
         calls = [ToolCall(id=c.id or f"call_{i}", name=c.function.name or "",
                           arguments=c.function.arguments or "{}")

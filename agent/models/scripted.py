@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
+from typing import Any, Sequence
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -20,7 +21,7 @@ from wren.agent.models.errors import FAULTS, fault_error
 
 class ScriptedCall(BaseModel):
     name: str
-    arguments: dict | str = Field(default_factory=dict)
+    arguments: dict[str, Any] | str = Field(default_factory=dict)
 
 
 class ScriptedTurn(BaseModel):
@@ -73,7 +74,7 @@ class ScriptedBackend:
         self._lock = threading.Lock()
         self.prompt_sizes: list[int] = []  # what each step sent, for tests of the budget
 
-    def count_tokens(self, messages: list[Message], tools: list[dict]) -> int:
+    def count_tokens(self, messages: list[Message], tools: list[dict[str, Any]]) -> int:
         return estimate_tokens(messages, tools)
 
     def summarize(self, messages: list[Message], on_delta: OnDelta = ignore) -> str:
@@ -85,7 +86,7 @@ class ScriptedBackend:
             return self.script.summaries[i]
         return f"(scripted summary {i + 1} of {len(messages)} earlier messages)"
 
-    def complete(self, messages: list[Message], tools: list[dict], on_delta: OnDelta) -> ModelReply:
+    def complete(self, messages: list[Message], tools: list[dict[str, Any]], on_delta: OnDelta) -> ModelReply:
         size = self.count_tokens(messages, tools)
         if self.window is not None and size > self.window:
             # Like a provider: an oversized prompt is refused before any turn is used.
@@ -109,7 +110,7 @@ class ScriptedBackend:
         return ModelReply(content=turn.content, tool_calls=calls, usage=usage)
 
 
-def check_prompt(messages: list[Message], expect: list[str], index: int, absent: list[str] = ()) -> None:
+def check_prompt(messages: list[Message], expect: list[str], index: int, absent: Sequence[str] = ()) -> None:
     """The invariants a real provider enforces, checked so tests cannot pass on a broken prompt."""
     if not messages or messages[0].role != "system":
         raise ModelError(f"scripted turn {index}: the prompt must start with the system message", kind="invariant")
