@@ -208,6 +208,23 @@ def test_grep_ignores_case_when_nothing_matches_as_given(tmp_path, monkeypatch, 
     assert out.startswith("(no matches)") and "ignoring case" not in out
 
 
+@pytest.mark.parametrize("use_rg", [True, False])
+def test_grep_searches_past_a_glob_that_hides_every_match(tmp_path, monkeypatch, use_rg):
+    # Qwen, asked where Wren's exit codes are defined, grepped with glob "*.wren" three times: no such files.
+    (tmp_path / "errors.py").write_text("class ExitCode:\n    LIMIT = 5\n")
+    (tmp_path / "notes.md").write_text("nothing here\n")
+    if not use_rg:
+        monkeypatch.setattr(search, "ripgrep", lambda: None)
+    assert call(tmp_path, "grep", pattern="ExitCode", glob="*.wren").splitlines() == [
+        "[no file matches glob '*.wren'; these matches are in other files]", "errors.py:1:class ExitCode:"]
+    out = call(tmp_path, "grep", pattern="LIMIT", glob="*.md")
+    assert out.splitlines() == ["[no file matching glob '*.md' holds it; these matches are in other files]",
+                                "errors.py:2:    LIMIT = 5"]
+    out = call(tmp_path, "grep", pattern="nowhere at all", glob="*.md")
+    assert out.startswith("(no matches)") and "no other file does either" in out
+    assert call(tmp_path, "grep", pattern="LIMIT", glob="*.py") == "errors.py:2:    LIMIT = 5"  # a glob that finds stays
+
+
 def test_argument_forms_small_models_produce(tree):
     assert call(tree, "list_files", path="") == call(tree, "list_files", path=".")
     assert call(tree, "grep", pattern="TODO", path="") == call(tree, "grep", pattern="TODO")

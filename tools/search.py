@@ -225,6 +225,14 @@ def grep(args: GrepArgs, ctx: ToolContext) -> ToolResult:
         if any(c.lines for c in files):
             notes.append("[no line matched with that case; these lines match it ignoring case]")
     total = sum(len(c.lines) for c in files)
+    if not total and args.glob:
+        # Models guess a glob (`*.wren` for a question about Wren): with nothing found inside it, the
+        # same search without it, said so; the glob alone must not make the answer "(no matches)".
+        wider = grep(args.model_copy(update={"glob": None}), ctx)
+        inside = f"no file matching glob {args.glob!r} holds it" if files else f"no file matches glob {args.glob!r}"
+        if not wider.output.startswith("(no matches)"):
+            return ToolResult(output=f"[{inside}; these matches are in other files]\n{wider.output}")
+        notes.append(f"[{inside}, and no other file does either]")
     if not total and (named := [c.rel for c in files if args.pattern.strip("/") in c.rel][:5]):
         # Models grep for a file's name to find the file.
         notes.append(f"[no line holds the pattern, but these paths do: {', '.join(named)}; read_file one to see it]")
