@@ -31,6 +31,7 @@ class MemoryChunk(BaseModel):
     role: str
     name: str | None = None
     compaction: int
+    call_id: str | None = None  # for a tool result: the call it answered, which `recall` also takes
 
 
 @dataclass
@@ -56,13 +57,15 @@ def _chunk(line: bytes) -> MemoryChunk | None:
         return None
 
 
-def chunk_message(message: Message, compaction: int, index: int) -> list[MemoryChunk]:
+def chunk_message(message: Message, compaction: int, index: int, prefix: str = "") -> list[MemoryChunk]:
+    """`message` in overlapping chunks, ids `c{compaction}-m{index}-p{n}` (or `{prefix}-p{n}`)."""
     calls = "".join(f"\n-> {c.name} {c.arguments}" for c in message.tool_calls)
     label = f"[{message.role}{' ' + message.name if message.name else ''}]"
     text = f"{label} {message.content}{calls}"
     pieces = [text[i:i + CHUNK_CHARS] for i in range(0, max(len(text) - OVERLAP, 1), CHUNK_CHARS - OVERLAP)]
-    return [MemoryChunk(id=f"c{compaction}-m{index}-p{n}", text=piece if n == 0 else f"{label} ...{piece}",
-                        role=message.role, name=message.name, compaction=compaction)
+    prefix = prefix or f"c{compaction}-m{index}"
+    return [MemoryChunk(id=f"{prefix}-p{n}", text=piece if n == 0 else f"{label} ...{piece}",
+                        role=message.role, name=message.name, compaction=compaction, call_id=message.tool_call_id)
             for n, piece in enumerate(pieces)]
 
 
@@ -78,11 +81,13 @@ def chroma_client(folder: Path, server: ChromaConfig | None = None):
 
 
 class SessionMemory:
+    """`missing`: why there is no embedder (when `embedder` is None), recorded with what search ran."""
+
     def __init__(self, root: Path, session_id: str, embedder: Embedder | None,
-                 chroma_server: ChromaConfig | None = None) -> None:
+                 chroma_server: ChromaConfig | None = None, missing: str = "") -> None:
         self.folder = root / ".wren" / "memory"
         self.path = self.folder / f"{session_id}.jsonl"
-        self.embedder = embedder
+        self.embedder, self.missing = embedder, missing
         self.chunks: dict[str, MemoryChunk] = {}
         self.lexical = BM25(analyzer=memory_terms)
         self._collection = None
@@ -95,6 +100,17 @@ class SessionMemory:
 
     def __len__(self) -> int:
         return len(self.chunks)
+
+    @property
+    def retrieval(self) -> str:
+        """What search runs: "hybrid (NAME + BM25)", or "lexical (BM25)" with why."""
+        if self.embedder is not None:
+            return f"hybrid ({self.embedder.name} + BM25)"
+        return f"lexical (BM25): {self.missing}" if self.missing else "lexical (BM25)"
+
+    def of_call(self, call_id: str) -> list[MemoryChunk]:
+        """The chunks of the result of tool call `call_id`, in order."""
+        return [c for c in self.chunks.values() if c.call_id == call_id]
 
     def _index(self, chunk: MemoryChunk) -> None:
         self.chunks[chunk.id] = chunk
@@ -146,6 +162,8 @@ def format_recalled(found: list[Recalled], budget_chars: int | None = None) -> s
         text = r.chunk.text
         if budget_chars is not None and used + len(text) > budget_chars:
             break
-        parts.append(f"(from compaction {r.chunk.compaction}) {text}")
+        where = f"forgotten {r.chunk.call_id}" if r.chunk.id.startswith("forget-") else \
+            f"from compaction {r.chunk.compaction}"
+        parts.append(f"({where}) {text}")
         used += len(text)
     return "\n---\n".join(parts)

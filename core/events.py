@@ -115,9 +115,11 @@ class ContextCompacted(_Event):
     tokens_after: int
     summary: str
     evicted: int
-    reason: Literal["auto", "manual", "overflow"] = "auto"
+    reason: Literal["auto", "manual", "overflow", "model"] = "auto"  # model: its own `compact` call
     number: int = 1
     items: list[EvictedItem] = Field(default_factory=list)
+    # What session memory searches with: "hybrid (NAME + BM25)" or "lexical (BM25)", and why, when lexical.
+    retrieval: str = ""
 
 
 class AttemptRestarted(_Event):
@@ -129,10 +131,26 @@ class AttemptRestarted(_Event):
     reason: str  # why the last attempt ended
 
 
+class ContextForgotten(_Event):
+    """The model's `forget`: these calls' results left the prompt for session memory, each replaced by a
+    one-line stub naming its call id (which `recall` takes)."""
+    type: Literal["context_forgotten"] = "context_forgotten"
+    call_ids: list[str]
+    items: list[EvictedItem] = Field(default_factory=list)
+
+
+class ContextPinned(_Event):
+    """The model's `pin`: `text` is kept verbatim in every prompt from now on."""
+    type: Literal["context_pinned"] = "context_pinned"
+    text: str
+
+
 class CompactionUndone(_Event):
+    """The latest context change (`what`: a compaction, a forget or a pin) was undone."""
     type: Literal["compaction_undone"] = "compaction_undone"
     number: int
-    restored: int  # messages put back into the prompt
+    restored: int  # messages put back into the prompt (results, for a forget; 0 for a pin)
+    what: Literal["compaction", "forget", "pin"] = "compaction"
 
 
 class Usage(BaseModel):
@@ -192,7 +210,7 @@ class Result(_Event):
 Event = Annotated[Union[
     SessionStarted, ModelChanged, UserMessage, AssistantDelta, AssistantMessage, ToolCallEvent,
     ApprovalRequested, ApprovalResolved, ToolResultEvent, PlanUpdated, ContextCompacted, CompactionUndone,
-    AttemptRestarted,
+    ContextForgotten, ContextPinned, AttemptRestarted,
     UsageEvent, ErrorEvent, TurnEnded, Result,
 ], Field(discriminator="type")]
 

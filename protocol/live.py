@@ -18,8 +18,8 @@ from acp.helpers import (update_agent_message_text, update_agent_thought_text, u
                          update_current_mode, update_tool_call)
 from acp.schema import ConfigOptionUpdate, PermissionOption, PromptResponse, SessionModeState, StopReason
 
-from wren.core.events import (ApprovalRequested, AssistantDelta, AssistantMessage, ContextCompacted, ErrorEvent,
-                               ModelChanged, PlanUpdated, Result, ToolCallEvent, ToolResultEvent, UsageEvent)
+from wren.core.events import (ApprovalRequested, AssistantDelta, AssistantMessage, CompactionUndone, ContextCompacted,
+                               ContextForgotten, ContextPinned, ErrorEvent, ModelChanged, PlanUpdated, Result, ToolCallEvent, ToolResultEvent, UsageEvent)
 from wren.core.ops import ApprovalDecision, Interrupt, SetApprovalMode, Shutdown, UserInput
 from wren.agent.session import Session
 from wren.protocol import updates
@@ -173,6 +173,8 @@ class LiveSession:
         elif isinstance(item, ContextCompacted):
             await self.send(update_agent_thought_text(
                 f"context compacted: {item.tokens_before} → {item.tokens_after} tokens"))
+        elif isinstance(item, (ContextForgotten, ContextPinned, CompactionUndone)):
+            await self.send(update_agent_thought_text(updates.context_change(item)))
         elif isinstance(item, Result):
             self._end(item)
 

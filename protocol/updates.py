@@ -10,8 +10,8 @@ from acp.helpers import (start_tool_call, text_block, tool_content, tool_diff_co
 from acp.schema import (AgentPlanUpdate, Cost, FileEditToolCallContent, PlanEntry, ToolCallLocation, ToolCallProgress,
                         ToolCallStart, ToolCallUpdate, UsageUpdate)
 
-from wren.core.events import (AssistantMessage, Event, PlanUpdated, ToolCallEvent, ToolResultEvent, UsageEvent,
-                               UserMessage)
+from wren.core.events import (AssistantMessage, CompactionUndone, ContextForgotten, ContextPinned, Event, PlanUpdated,
+                               ToolCallEvent, ToolResultEvent, UsageEvent, UserMessage)
 from wren.core.errors import ToolError
 from wren.tools.workspace import Workspace
 
@@ -135,6 +135,15 @@ def usage(event: UsageEvent) -> UsageUpdate:
     used = event.step.prompt_tokens + event.step.completion_tokens
     return UsageUpdate(session_update="usage_update", used=used, size=event.window or 0,
                        cost=Cost(amount=event.total.cost_usd, currency="USD"))
+
+
+def context_change(event: ContextForgotten | ContextPinned | CompactionUndone) -> str:
+    """A pin, a forget or an undo as the one line an editor shows (an agent thought)."""
+    if isinstance(event, ContextPinned):
+        return f"pinned: {event.text}"
+    if isinstance(event, ContextForgotten):
+        return f"forgot the results of {', '.join(event.call_ids)} (recall by id brings one back)"
+    return f"undid the last {event.what}"
 
 
 def replay(root: Path, events: list[Event]) -> list:

@@ -151,5 +151,5 @@ def write_file(args: WriteFileArgs, ctx: ToolContext) -> ToolResult:
 EDIT_FILE = Tool("edit_file", "Replace text in a file: `old` must match it (whitespace may differ) and be "
                  "unique there.", EditFileArgs, edit_file, kind="edit",
                  more_hint="read_file the changed range to see the rest")
-WRITE_FILE = Tool("write_file", "Create or overwrite a file with `content` (atomic).",
+WRITE_FILE = Tool("write_file", "Create or overwrite a file.",
                   WriteFileArgs, write_file, kind="edit", more_hint="read_file the changed range to see the rest")

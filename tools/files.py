@@ -148,9 +148,9 @@ def list_files(args: ListFilesArgs, ctx: ToolContext) -> ToolResult:
     return ToolResult(output="\n".join(shown) + note + hidden)
 
 
-READ_FILE = Tool("read_file", "Read a text file with line numbers, optionally a line range.",
+READ_FILE = Tool("read_file", "Read a text file with line numbers.",
                  ReadFileArgs, read_file, mutating=False, kind="read",
                  more_hint="read_file with start_line and end_line for the rest")
-LIST_FILES = Tool("list_files", "List files (honours .gitignore), optionally filtered by a glob.",
+LIST_FILES = Tool("list_files", "List files (honours .gitignore).",
                   ListFilesArgs, list_files, mutating=False, kind="search",
                   more_hint="narrow with path or pattern")

@@ -19,5 +19,5 @@ def recall(args: RecallArgs, ctx: ToolContext) -> ToolResult:
     return ToolResult(output=ctx.recall(args.query, min(max(args.k, 1), 20)))
 
 
-RECALL = Tool("recall", "Search what this session compacted out of your context.",
+RECALL = Tool("recall", "Search what left your context, or fetch an id.",
               RecallArgs, recall, mutating=False, kind="search")

@@ -26,6 +26,6 @@ def shell(args: ShellArgs, ctx: ToolContext) -> ToolResult:
                       exit_code=done.exit_code)
 
 
-SHELL = Tool("shell", "Run a bash command in the workspace root (stdin closed; output capped).",
+SHELL = Tool("shell", "Run a bash command (stdin closed).",
              ShellArgs, shell, kind="execute",
              more_hint="rerun with the output redirected to a file (cmd > out.txt 2>&1) and read_file a range of it")
