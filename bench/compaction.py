@@ -106,10 +106,11 @@ def run_session(repo: Path, n: int, window: int) -> tuple[Session, int]:
 
 def ran(memory: SessionMemory, mode: str) -> str | None:
     """What `mode` really runs on this memory (None: it cannot run: dense without an embedder)."""
+    if mode == "lexical":
+        return MODES[mode]
     if memory.embedder is None:
-        return None if mode == "dense" else f"{MODES['lexical']}; {memory.retrieval}"
-    return f"{MODES[mode]} ({memory.embedder.name})" if mode == "dense" else \
-        memory.retrieval if mode == "hybrid" else MODES[mode]
+        return None if mode == "dense" else f"hybrid asked, ran {memory.retrieval}"
+    return f"{MODES[mode]} ({memory.embedder.name})" if mode == "dense" else memory.retrieval
 
 
 def main() -> None:
@@ -128,7 +129,7 @@ def main() -> None:
             label = ran(memory, mode)
             for kind, pick in (("same words", 0), ("no shared word", 1)):
                 if label is None:
-                    rows.append((f"{MODES[mode]}: not run ({memory.retrieval})", kind, compactions, len(memory),
+                    rows.append((f"{MODES[mode]}: not run ({memory.missing})", kind, compactions, len(memory),
                                  None, len(facts), 0.0))
                     continue
                 started = time.perf_counter()
