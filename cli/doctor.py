@@ -41,7 +41,9 @@ def embedding_line(root: Path) -> str:
     if provider != "default":
         return f"embeddings     {provider} (hosted, through litellm)"
     missing = missing_model()
-    return f"embeddings     missing: {missing}" if missing else "embeddings     all-MiniLM-L6-v2: search is hybrid (dense + BM25)"
+    if missing:
+        return f"embeddings     missing: {missing}"
+    return "embeddings     all-MiniLM-L6-v2: search is hybrid (dense + BM25)"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -114,7 +114,7 @@ class LiteLLMEmbedder:
         return [item["embedding"] for item in response.data]
 
 
-def _try_download(folder: Path) -> str:
+def download_model(folder: Path) -> str:
     """Chroma's own download, bounded in time: offline machines must not hang here.
 
     Returns why the model is still missing ("" when it is there now). A failure is caught in the
@@ -164,8 +164,9 @@ def missing_model() -> str:
     return f"all-MiniLM-L6-v2 is not in {folder}; " + EMBEDDING_FIX
 
 
-EMBEDDING_FIX = ("search is lexical only (BM25) until it is: run once with a network to download it, copy its "
-                 "ONNX files there, or set WREN_EMBEDDING_MODEL_DIR to a folder that holds them")
+EMBEDDING_FIX = ("search is lexical only (BM25) until it is: run `wren models pull all-minilm-l6-v2` (with a "
+                 "network, or --from DIR holding its six ONNX files), or set WREN_EMBEDDING_MODEL_DIR to a folder "
+                 "that holds them")
 
 
 def load_embedder(provider: str, warn: Warn, max_tokens: int = MAX_TOKENS) -> Embedder | None:
@@ -184,7 +185,7 @@ def load_embedder(provider: str, warn: Warn, max_tokens: int = MAX_TOKENS) -> Em
     if not model_present(folder):
         if folder not in _MISSES:
             offline = os.environ.get("WREN_OFFLINE") or os.environ.get("HF_HUB_OFFLINE")
-            _MISSES[folder] = "offline: no download tried" if offline else _try_download(folder)
+            _MISSES[folder] = "offline: no download tried" if offline else download_model(folder)
         if why := _MISSES[folder]:
             warn(f"embedding model all-MiniLM-L6-v2 not found in {folder} ({why}); {EMBEDDING_FIX}")
             return None

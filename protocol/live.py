@@ -19,7 +19,8 @@ from acp.helpers import (update_agent_message_text, update_agent_thought_text, u
 from acp.schema import ConfigOptionUpdate, PermissionOption, PromptResponse, SessionModeState, StopReason
 
 from wren.core.events import (ApprovalRequested, AssistantDelta, AssistantMessage, CompactionUndone, ContextCompacted,
-                               ContextForgotten, ContextPinned, ErrorEvent, ModelChanged, PlanUpdated, Result, ToolCallEvent, ToolResultEvent, UsageEvent)
+                               ContextForgotten, ContextPinned, ErrorEvent, ModelChanged, PlanUpdated, Result,
+                               ToolCallEvent, ToolResultEvent, UsageEvent)
 from wren.core.ops import ApprovalDecision, Interrupt, SetApprovalMode, Shutdown, UserInput
 from wren.agent.session import Session
 from wren.protocol import updates

@@ -81,7 +81,8 @@ def test_sessions_show_compactions(calc_repo, tmp_path):
     make_repo(calc_repo)
     turns = [read(f"big_{i}.txt") for i in range(12)] + [{"content": "done"}]
     script = tmp_path / "s.json"
-    script.write_text(json.dumps({"window": WINDOW, "turns": turns, "summaries": [f"Read the first big files. Task: Read files. {DIRECTIVE}"]}))
+    summary = f"Read the first big files. Task: Read files. {DIRECTIVE}"  # a summary keeps the task
+    script.write_text(json.dumps({"window": WINDOW, "turns": turns, "summaries": [summary]}))
     run = wren("run", f"Read files. {DIRECTIVE}", "--model", f"scripted:{script}", "--approval", "auto",
                "--output-format", "json", cwd=calc_repo)
     assert run.code == 0, run.stderr

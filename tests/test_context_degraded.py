@@ -24,7 +24,7 @@ def test_missing_embedding_model_warns_once_and_search_stays_lexical(calc_repo, 
     events = logged(calc_repo, run.json["session_id"])
     warnings = [e["message"] for e in events if e["type"] == "error" and "embedding" in e["message"]]
     assert len(warnings) == 1, warnings
-    assert str(empty) in warnings[0] and "WREN_EMBEDDING_MODEL_DIR" in warnings[0] and "lexical" in warnings[0]
+    assert str(empty) in warnings[0] and "wren models pull all-minilm-l6-v2" in warnings[0] and "lexical" in warnings[0]
     assert run.stderr.count("embedding model") == 1, run.stderr
     compactions = [e for e in events if e["type"] == "context_compacted"]
     assert compactions and all(c["retrieval"].startswith("lexical (BM25)") for c in compactions)
