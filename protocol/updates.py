@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from acp.helpers import (start_tool_call, text_block, tool_content, tool_diff_content, update_agent_message_text,
-                         update_plan, update_tool_call, update_user_message_text)
+                         update_agent_thought_text, update_plan, update_tool_call, update_user_message_text)
 from acp.schema import (AgentPlanUpdate, Cost, FileEditToolCallContent, PlanEntry, ToolCallLocation, ToolCallProgress,
                         ToolCallStart, ToolCallUpdate, UsageUpdate)
 
@@ -162,4 +162,6 @@ def replay(root: Path, events: list[Event]) -> list:
             out.append(finish(root, ev, calls.get(ev.call_id, {}), []))
         elif isinstance(ev, PlanUpdated):
             out.append(plan(ev))
+        elif isinstance(ev, (ContextForgotten, ContextPinned, CompactionUndone)):
+            out.append(update_agent_thought_text(context_change(ev)))
     return out

@@ -104,7 +104,7 @@ def test_a_summary_that_loses_the_pin_twice_keeps_it_verbatim_with_a_warning(cal
 
 
 def test_pins_and_forgets_show_in_the_context_view_and_over_acp(calc_repo, tmp_path):
-    from wren.protocol.updates import context_change
+    from wren.protocol.updates import context_change, replay
     from wren.tui.context_view import forgotten_text, pinned_text
     from wren.tui.state import ViewState
 
@@ -119,6 +119,8 @@ def test_pins_and_forgets_show_in_the_context_view_and_over_acp(calc_repo, tmp_p
     assert "call_0_0 read_file: " in forgotten_text(state).plain and "6543" in forgotten_text(state).plain
     changes = [context_change(e) for e in events if e.type in ("context_pinned", "context_forgotten")]
     assert changes == [f"pinned: {PIN}", "forgot the results of call_0_0 (recall by id brings one back)"]
+    thoughts = [u.content.text for u in replay(calc_repo, events) if u.session_update == "agent_thought_chunk"]
+    assert thoughts == changes  # an editor loading the session sees them too
     from wren.core.events import CompactionUndone
 
     state.apply(CompactionUndone(number=0, restored=1, what="forget"))
