@@ -90,6 +90,8 @@ def test_sessions_show_compactions(calc_repo, tmp_path):
     assert shown.code == 0, shown.stderr
     assert "Read the first big files." in shown.stdout
     assert "big_0.txt" in shown.stdout and "tokens" in shown.stdout
+    assert "--- memory search: hybrid (all-MiniLM-L6-v2 + BM25)" in shown.stdout or \
+        "--- memory search: lexical (BM25)" in shown.stdout
 
 
 def test_agents_md_is_pinned_in_every_prompt(calc_repo, tmp_path):

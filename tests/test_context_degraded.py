@@ -28,6 +28,8 @@ def test_missing_embedding_model_warns_once_and_search_stays_lexical(calc_repo, 
     assert run.stderr.count("embedding model") == 1, run.stderr
     compactions = [e for e in events if e["type"] == "context_compacted"]
     assert compactions and all(c["retrieval"].startswith("lexical (BM25)") for c in compactions)
+    shown = wren("sessions", "show", run.json["session_id"], "--compactions", cwd=calc_repo, env=env)
+    assert "--- memory search: lexical (BM25): the embedding model is missing" in shown.stdout, shown.stdout
     recalled = next(e for e in events if e["type"] == "tool_result" and e["name"] == "recall")
     assert "PURPLE-OTTER-42" in recalled["output"]
 
