@@ -222,6 +222,7 @@ def test_uncompact_undoes_the_models_pin(calc_repo):
             assert any("pinned: Answer in French." in n for n in notes(app))
             await send(pilot, "/uncompact")
             await wait_for(pilot, lambda: not app.state.pins, "the pin to be undone")
+            await wait_for(pilot, lambda: "undid the last pin" in notes(app), "the undo to be told")
             assert app.session.context.manager.pins == []
 
     asyncio.run(scenario())
