@@ -63,10 +63,11 @@ class ContextService:
         if reason not in ("manual", "model"):
             tokens = self.backend.count_tokens(self.manager.prompt(), tools)
             to_free = int(tokens - self.budget.target * self.budget.limit) if self.budget else tokens // 2
-        self.compactions += 1
         try:
-            return Compactor(self.backend, self.memory, self.summarizer).compact(
-                self.manager, tools, reason, self.compactions, to_free, self.warn, on_delta, keep)
+            event = Compactor(self.backend, self.memory, self.summarizer).compact(
+                self.manager, tools, reason, self.compactions + 1, to_free, self.warn, on_delta, keep)
+            self.compactions += 1  # only once done: a compaction refused or stopped is none
+            return event
         except ModelError as exc:
             if self.budget is None:
                 raise

@@ -126,3 +126,12 @@ def test_pins_and_forgets_show_in_the_context_view_and_over_acp(calc_repo, tmp_p
     state.apply(CompactionUndone(number=0, restored=1, what="forget"))
     state.apply(CompactionUndone(number=0, restored=0, what="pin"))
     assert not state.pins and not state.forgotten
+
+
+def test_compact_with_nothing_to_compact_is_an_error_and_counts_no_compaction(calc_repo, tmp_path):
+    # The first compact leaves only the step that asked; the second has nothing left to compact.
+    turns = [{"tool_calls": [call("compact"), call("compact")]}, {"content": "ok", "absent": ["compaction 2"]}]
+    session, _, events = run(calc_repo, tmp_path / "s.json", turns, ["hi"])
+    first, second = of(events, "tool_result")
+    assert first.ok and not second.ok and "cannot be compacted further" in second.output
+    assert session.context.compactions == 1 and len(of(events, "context_compacted")) == 1
