@@ -30,7 +30,8 @@ from wren.agent import careful as careful_mode
 from wren.agent.attempts import Attempt
 from wren.agent.baseline import TestBaseline
 from wren.agent.prompt import system_prompt
-from wren.context.manager import close_dangling_calls, user_content
+from wren.agent.steering import SessionSteering
+from wren.context.manager import close_dangling_calls, tool_message, user_content
 from wren.context.service import ContextService
 from wren.tools.base import Registry, Tool, ToolContext, ToolResult
 from wren.tools.checkpoints import CheckpointError, Checkpointer
@@ -173,7 +174,7 @@ class Session:
         refuse or ask about: a model (a small one above all) wastes no steps on calls that cannot run."""
         offered = []
         for tool in self.registry.tools.values():
-            if tool.name == "recall" and not self.context.compactions:
+            if tool.name == "recall" and not (self.context.compactions or self.context.manager.forgotten):
                 continue  # nothing to recall yet: one tool fewer to misuse, and a shorter prompt
             if tool.name in getattr(self.backend, "unused_tools", ()):
                 continue
@@ -278,13 +279,15 @@ class Session:
                                  fatal=False))
 
     def _undo_compaction(self) -> None:
+        """Undo the newest context change: a compaction, a forget or a pin."""
         number = self.context.compactions
-        restored = self.context.manager.undo_compaction()
-        if not restored:
-            self.emit(ErrorEvent(kind="undo", message="there is no compaction to undo", fatal=False))
+        undone = self.context.manager.undo_change()
+        if undone is None:
+            self.emit(ErrorEvent(kind="undo", message="there is no compaction, forget or pin to undo", fatal=False))
             return
-        self.context.compactions -= 1
-        self.emit(CompactionUndone(number=number, restored=restored))
+        what, restored = undone
+        self.context.compactions -= what == "compaction"
+        self.emit(CompactionUndone(number=number, restored=restored, what=what))
 
     def _turn(self, text: str) -> None:
         self.interrupt.clear()
@@ -357,7 +360,7 @@ class Session:
             self.emit(ToolProgress(call_id=call_id, text=text, terminal_id=terminal_id))
 
         return ToolContext(self.workspace, self.interrupt, self.limits.deadline, recall=self.context.recall,
-                           sandbox=self.sandbox, call_id=call_id, config=self.config, read_paths=self._read_paths,
+                           steer=SessionSteering(self), sandbox=self.sandbox, call_id=call_id, config=self.config, read_paths=self._read_paths,
                            strict_reads=self.careful, progress=progress, files=self.cfg.files,
                            commands=self.cfg.commands)
 
@@ -421,8 +424,7 @@ class Session:
             self.attempt.changes.append(result.diff)
         if tests := [path for path in result.files_changed if is_test_path(path)]:
             result = result.model_copy(update={"output": result.output + TEST_EDITED.format(", ".join(tests))})
-        self.record(Message(role="tool", content=result.output, tool_call_id=call.id, name=call.name,
-                            images=result.images),
+        self.record(tool_message(call.id, call.name, result.output, result.images),
                     ToolResultEvent(call_id=call.id, name=call.name, ok=result.ok, output=result.output,
                                     diff=result.diff, exit_code=result.exit_code, files_changed=result.files_changed,
                                     full_output=result.full_output, images=result.images,

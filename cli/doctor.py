@@ -30,12 +30,29 @@ def sandbox_lines(root: Path) -> list[str]:
             f"network        {'on' if config.network else 'off'} in the sandbox"]
 
 
+def embedding_line(root: Path) -> str:
+    """The embedder session memory and the code index use, and whether it loads here (no download tried)."""
+    from wren.core.config import load_config
+    from wren.context.embeddings import missing_model
+
+    provider = load_config(root).embeddings
+    if provider == "none":
+        return 'embeddings     none (embeddings = "none"): search is lexical only (BM25)'
+    if provider != "default":
+        return f"embeddings     {provider} (hosted, through litellm)"
+    missing = missing_model()
+    if missing:
+        return f"embeddings     missing: {missing}"
+    return "embeddings     all-MiniLM-L6-v2: search is hybrid (dense + BM25)"
+
+
 def run(args: argparse.Namespace) -> int:
     from wren.core import __version__
 
     print(f"wren           {__version__}\npython         {sys.version.split()[0]}")
     try:
         print("\n".join(sandbox_lines(Path.cwd())))
+        print(embedding_line(Path.cwd()))
     except ConfigError as exc:
         print(f"sandbox        unknown: {exc.message}")
     if importlib.util.find_spec("llama_cpp") is None:

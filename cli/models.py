@@ -85,8 +85,14 @@ def _is_sha256(text: str) -> bool:
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
+    from wren.local_models import embedding_model
     from wren.local_models.pull import pull
 
+    if args.target.lower() == embedding_model.NAME:
+        return pull_embedding_model(args)
+    if args.source:
+        raise ConfigError("--from is for the embedding model (all-minilm-l6-v2); GGUF files are added with "
+                          "`wren models add PATH --name NAME`")
     item = pull_target(args)
     report = PullReport(sys.stderr, item.name, args.quiet)
     report.note(f"pulling {item.name}: {item.repo}/{item.file} at {item.revision}")
@@ -97,6 +103,34 @@ def cmd_pull(args: argparse.Namespace) -> int:
     register(item.name, got.path)
     verified = f"SHA256 {got.sha256} verified" if got.sha256 else "not verified (no SHA256 known)"
     print(f"pulled {item.name} -> {got.path} (from {got.source}; {verified}); use it with --model local:{item.name}")
+    return 0
+
+
+def pull_embedding_model(args: argparse.Namespace) -> int:
+    """all-minilm-l6-v2 into the folder Wren and Chroma read it from: from `--from DIR` (each file checked
+    against its pinned SHA256 first), else by Chroma's own download (its archive's SHA256 checked)."""
+    from wren.context.embeddings import chroma_model_dir, download_model, model_present
+    from wren.local_models import embedding_model
+    from wren.local_models.parts import DownloadError
+
+    dest = chroma_model_dir()
+    report = PullReport(sys.stderr, embedding_model.NAME, args.quiet)
+    try:
+        if args.source:
+            embedding_model.install(Path(args.source).expanduser(), dest, report)
+            how = f"from {args.source}; SHA256 of each file verified"
+        elif model_present(dest):
+            embedding_model.verify_folder(dest, report)
+            how = "already there; SHA256 of each file verified"
+        else:
+            report.note(f"pulling {embedding_model.NAME} with Chroma's download")
+            if why := download_model(dest):
+                raise DownloadError(f"cannot pull {embedding_model.NAME}: {why}; with no network, pass --from DIR "
+                                    "(a folder holding its six ONNX files)")
+            how = "from Chroma's download; its archive's SHA256 verified"
+    finally:
+        report.finish()
+    print(f"pulled {embedding_model.NAME} -> {dest} ({how}); session memory and the code index search hybrid now")
     return 0
 
 

@@ -47,6 +47,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     for c in compactions:
         print(f"=== compaction {c.number} ({c.reason}): {c.tokens_before} -> {c.tokens_after} tokens, "
               f"{c.evicted} messages evicted")
+        if c.retrieval:
+            print(f"--- memory search: {c.retrieval}")
         print(f"--- summary\n{c.summary}\n--- evicted")
         for item in c.items:
             print(f"  [{item.role}{' ' + item.name if item.name else ''}] ({item.chars} chars) {item.preview}")

@@ -1,6 +1,7 @@
 """Compaction: replace the oldest turns with a summary, keep everything evicted in session memory."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -12,14 +13,40 @@ from wren.context.manager import ContextManager
 from wren.context.memory import MemoryChunk, SessionMemory, chunk_message
 
 
-def plan_eviction(ctx: ContextManager, to_free: int | None) -> int:
+TASK_CHARS = 300  # the task's opening is what a summary must keep of it
+KEPT_SHARE = 0.6  # of a part's words of 4+ letters, the share a summary must hold to keep it
+WORD = re.compile(r"[a-z0-9_]{4,}")
+
+
+def must_keep(ctx: ContextManager) -> dict[str, str]:
+    """What a compaction summary must not lose, by name: the task and every pinned note."""
+    parts = {"the task": ctx.directives[0][:TASK_CHARS]} if ctx.directives else {}
+    parts.update({f"pinned note {n}": pin for n, pin in enumerate(ctx.pins, 1)})
+    return parts
+
+
+def lost(summary: str, parts: dict[str, str]) -> list[str]:
+    """Names of the parts `summary` does not keep: neither verbatim (case and spacing aside) nor
+    through most (KEPT_SHARE) of their words, as a faithful paraphrase would."""
+    flat = " ".join(summary.lower().split())
+    have = set(WORD.findall(flat))
+    missing = []
+    for name, text in parts.items():
+        words = set(WORD.findall(text.lower()))
+        if " ".join(text.lower().split()) not in flat and len(words & have) < KEPT_SHARE * len(words):
+            missing.append(name)
+    return missing
+
+
+def plan_eviction(ctx: ContextManager, to_free: int | None, everything: bool = False) -> int:
     """How many leading messages to evict: whole units, oldest first, the newest unit always kept.
 
     `to_free` tokens is the goal; None (a manual /compact) evicts everything before the latest
-    user message, or every unit but the newest when that message is the first.
+    user message, or every unit but the newest when that message is the first; `everything` (the
+    model's own `compact`) every unit but the newest.
     """
     starts = ctx.eviction_units()
-    if to_free is None:
+    if to_free is None and not everything:
         last_user = max((i for i, m in enumerate(ctx.messages) if m.role == "user"), default=0)
         if last_user > 0:
             return last_user
@@ -34,25 +61,27 @@ def plan_eviction(ctx: ContextManager, to_free: int | None) -> int:
 
 @dataclass
 class Compactor:
-    backend: ModelBackend
+    backend: ModelBackend  # counts the prompt's tokens: the main model's
     memory: SessionMemory
+    summarizer: ModelBackend  # writes the summary (see ContextService.summarizer)
 
     def compact(self, ctx: ContextManager, tools: list[dict], reason: CompactReason, number: int, to_free: int | None,
-                warn: Callable[[str], None], on_delta: OnDelta = ignore) -> ContextCompacted:
+                warn: Callable[[str], None], on_delta: OnDelta = ignore, keep: str = "") -> ContextCompacted:
         """Evict the oldest whole units into memory, with a summary written by the model.
 
         `on_delta` gets the summary's heartbeats; StreamStopped raised from it leaves the context and
-        the memory as they were. ModelError when nothing can be evicted.
+        the memory as they were. ModelError when nothing can be evicted. `keep`: what the model asked
+        the summary to keep (its `compact` call; reason "model").
         """
         before = self.backend.count_tokens(ctx.prompt(), tools)
-        count = plan_eviction(ctx, to_free)
+        count = plan_eviction(ctx, to_free, everything=reason == "model")
         if count == 0:
             raise ModelError(f"the context cannot be compacted further: the prompt is {before} tokens and "
                              "only the newest exchange is left; start a new session or use a model with a "
                              "larger window", kind="context_window")
         evicted = ctx.messages[:count]
         try:
-            summary = self.backend.summarize(evicted, on_delta)
+            summary = self.summary(evicted, ctx, keep, warn, on_delta)
         except ModelError as exc:
             # Nothing is lost (memory and the log hold it all); the summary is just thinner.
             warn(f"the model could not summarise ({exc.message}); keeping the structured summary only")
@@ -63,9 +92,34 @@ class Compactor:
                                          role="summary", compaction=number)])
         after = self.backend.count_tokens(ctx.prompt(), tools)
         return ContextCompacted(tokens_before=before, tokens_after=after, summary=summary, evicted=count,
-                                reason=reason, number=number, items=[_item(m) for m in evicted])
+                                reason=reason, number=number, items=[evicted_item(m) for m in evicted],
+                                retrieval=self.memory.retrieval)
+
+    def summary(self, evicted: list[Message], ctx: ContextManager, keep: str, warn: Callable[[str], None],
+                on_delta: OnDelta) -> str:
+        """The summarizer's summary; one that loses the task or a pinned note is rejected and asked for
+        again, once, naming what it lost. When the second also loses some, the one that lost fewer
+        parts stays, with what it lost added verbatim (the prompt shows the task and pins anyway)."""
+        parts = must_keep(ctx)
+        focus = "\n".join(filter(None, [
+            f"The agent asked to keep: {keep}" if keep else "",
+            "Pinned notes (keep each verbatim):\n" + "\n".join(f"- {p}" for p in ctx.pins) if ctx.pins else ""]))
+        first = self.summarizer.summarize(evicted, on_delta, focus)
+        missing = lost(first, parts)
+        if not missing:
+            return first
+        named = "; ".join(f"{name}: {parts[name]!r}" for name in missing)
+        retry = f"{focus}\nA summary you wrote lost {named}. Write it again, keeping them.".strip()
+        second = self.summarizer.summarize(evicted, on_delta, retry)
+        still = lost(second, parts)
+        if not still:
+            return second
+        summary, still = (second, still) if len(still) < len(missing) else (first, missing)
+        warn(f"the compaction summary lost {', '.join(still)} twice; added verbatim")
+        return summary + "\n" + "\n".join(f"{name.capitalize()} (verbatim): {parts[name]}" for name in still)
 
 
-def _item(message: Message) -> EvictedItem:
+def evicted_item(message: Message) -> EvictedItem:
+    """How an evicted message is shown: role, tool name, size and the start of its text."""
     text = message.content or " ".join(f"{c.name}({c.arguments})" for c in message.tool_calls)
     return EvictedItem(role=message.role, name=message.name, chars=len(text), preview=" ".join(text.split())[:200])

@@ -114,7 +114,7 @@ class LiteLLMEmbedder:
         return [item["embedding"] for item in response.data]
 
 
-def _try_download(folder: Path) -> str:
+def download_model(folder: Path) -> str:
     """Chroma's own download, bounded in time: offline machines must not hang here.
 
     Returns why the model is still missing ("" when it is there now). A failure is caught in the
@@ -153,11 +153,29 @@ def embedder_name(provider: str) -> str | None:
     return MiniLMEmbedder.name if provider == "default" else provider
 
 
+_MISSES: dict[Path, str] = {}  # folder -> why the model is not there: one download try per process
+
+
+def missing_model() -> str:
+    """Why the default embedding model cannot load here, without downloading ("" when it is there)."""
+    folder = chroma_model_dir()
+    if model_present(folder):
+        return ""
+    return f"all-MiniLM-L6-v2 is not in {folder}; " + EMBEDDING_FIX
+
+
+EMBEDDING_FIX = ("search is lexical only (BM25) until it is: run `wren models pull all-minilm-l6-v2` (with a "
+                 "network, or --from DIR holding its six ONNX files), or set WREN_EMBEDDING_MODEL_DIR to a folder "
+                 "that holds them")
+
+
 def load_embedder(provider: str, warn: Warn, max_tokens: int = MAX_TOKENS) -> Embedder | None:
     """`default` (MiniLM), `none` (lexical only), or a litellm embedding model name.
 
     max_tokens cuts MiniLM's input: 256 gives Chroma's own vectors; the code index uses 128,
-    the length the model was trained on, at a third of the cost for code chunks.
+    the length the model was trained on, at a third of the cost for code chunks. A missing
+    default model is one warning per call (what is missing, why, how to fix it); the download is
+    tried once per process.
     """
     if provider == "none":
         return None
@@ -165,10 +183,10 @@ def load_embedder(provider: str, warn: Warn, max_tokens: int = MAX_TOKENS) -> Em
         return LiteLLMEmbedder(provider)
     folder = chroma_model_dir()
     if not model_present(folder):
-        offline = os.environ.get("WREN_OFFLINE") or os.environ.get("HF_HUB_OFFLINE")
-        why = "offline: no download tried" if offline else _try_download(folder)
-        if why:
-            warn(f"embedding model not found in {folder} ({why}); using lexical search only "
-                 "(copy all-MiniLM-L6-v2's ONNX files there, or set WREN_EMBEDDING_MODEL_DIR)")
+        if folder not in _MISSES:
+            offline = os.environ.get("WREN_OFFLINE") or os.environ.get("HF_HUB_OFFLINE")
+            _MISSES[folder] = "offline: no download tried" if offline else download_model(folder)
+        if why := _MISSES[folder]:
+            warn(f"embedding model all-MiniLM-L6-v2 not found in {folder} ({why}); {EMBEDDING_FIX}")
             return None
     return MiniLMEmbedder(folder, max_tokens)

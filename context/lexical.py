@@ -75,6 +75,14 @@ class BM25:
                 out[doc_id] = out.get(doc_id, 0.0) + idf * tf * (self.k1 + 1) / (tf + norm)
         return out
 
+    def query_weight(self, terms: Mapping[str, float]) -> float:
+        """What a document matching every term once, at average length, would score: the sum of the
+        terms' IDFs (a term no document holds counts at the highest IDF)."""
+        n = len(self.lengths)
+        return sum(weight * math.log(1 + (n - len(self.postings.get(term, ())) + 0.5)
+                                     / (len(self.postings.get(term, ())) + 0.5))
+                   for term, weight in terms.items())
+
     def search(self, query: str, k: int = 10) -> list[tuple[str, float]]:
         found = self.scores(dict.fromkeys(self.analyzer(query), 1.0))
         return sorted(found.items(), key=lambda x: -x[1])[:k]

@@ -7,14 +7,19 @@ and never summarised away.
 from __future__ import annotations
 
 import json
+from typing import Literal
 
-from wren.core.events import (AssistantMessage, AttemptRestarted, CompactionUndone, ContextCompacted, Event, PlanStep,
-                               PlanUpdated, ToolResultEvent, UserMessage)
-from wren.core.messages import Message
+from wren.core.events import (AssistantMessage, AttemptRestarted, CompactionUndone, ContextCompacted, ContextForgotten,
+                               ContextPinned, Event, PlanStep, PlanUpdated, ToolResultEvent, UserMessage)
+from wren.core.messages import Image, Message
 
 DIRECTIVE_CHARS = 2000
 KEEP_SUMMARIES = 3  # older summaries move to session memory so the summary block stays bounded
 EDIT_TOOLS = ("edit_file", "write_file")
+PIN_CHARS = 300  # one pin: a fact or a directive, not a document
+PINS_CHARS = 1200  # all pins together: they are in every prompt
+
+ContextChange = Literal["compaction", "forget", "pin"]  # what undo_change can undo
 
 
 class ContextManager:
@@ -28,6 +33,11 @@ class ContextManager:
         self.plan: list[PlanStep] = []
         self.files_touched: list[str] = []
         self.failures: list[str] = []
+        self.pins: list[str] = []
+        # Undo puts back the newest change first: "compaction", "forget" or "pin".
+        self._changes: list[ContextChange] = []
+        self._forgets: list[list[Message]] = []  # per forget, the results as they were, for undo
+        self.forgotten: dict[str, str] = {}  # call id -> the result it had, for recall by id
 
     # ---- growing ------------------------------------------------------------------------
     def add(self, message: Message) -> None:
@@ -41,9 +51,59 @@ class ContextManager:
     def prompt(self) -> list[Message]:
         # System first and unchanged between steps, so providers and llama.cpp reuse the prefix.
         head = [Message(role="system", content=self.system)]
-        if self.summaries:
+        if self.summaries or self.pins:
             head.append(Message(role="user", content=self.summary_block()))
         return head + self.messages
+
+    # ---- the model's own steering: pin and forget -----------------------------------------
+    def pin_problem(self, text: str) -> str:
+        """Why `text` cannot be pinned ("" when it can): empty, too long, or no room left."""
+        if not text.strip():
+            return "nothing to pin: give the fact or directive as text"
+        if len(text) > PIN_CHARS:
+            return f"a pin holds at most {PIN_CHARS} characters ({len(text)} given); pin the gist"
+        if sum(map(len, self.pins)) + len(text) > PINS_CHARS:
+            return f"the pins are full ({PINS_CHARS} characters in all); keep the facts that matter in your answer"
+        return ""
+
+    def pin(self, text: str) -> None:
+        self.pins.append(text.strip())
+        self._changes.append("pin")
+
+    def forget(self, call_ids: list[str]) -> list[Message]:
+        """Replace the results of `call_ids` (those still in the prompt, not yet forgotten) by one-line
+        stubs; returns the results as they were."""
+        originals = []
+        for i, m in enumerate(self.messages):
+            if m.role == "tool" and m.tool_call_id in call_ids and m.tool_call_id not in self.forgotten:
+                originals.append(m)
+                self.forgotten[m.tool_call_id] = m.content
+                self.messages[i] = m.model_copy(update={"content": forget_stub(m), "images": []})
+        if originals:
+            self._forgets.append(originals)
+            self._changes.append("forget")
+        return originals
+
+    def undo_change(self) -> tuple[ContextChange, int] | None:
+        """Undo the newest compaction, forget or pin: (which, messages put back), or None when there is none."""
+        if not self._changes:
+            return None
+        what = self._changes.pop()
+        if what == "pin":
+            self.pins.pop()
+            return what, 0
+        if what == "forget":
+            originals = {m.tool_call_id: m for m in self._forgets.pop() if m.tool_call_id}
+            for i, m in enumerate(self.messages):
+                if m.role == "tool" and m.tool_call_id in originals:
+                    self.messages[i] = originals[m.tool_call_id]
+                    self.forgotten.pop(m.tool_call_id, None)
+            return what, len(originals)
+        restored = self._evicted.pop()
+        self.messages = restored + self.messages
+        if self.summaries:
+            self.summaries.pop()
+        return what, len(restored)
 
     # ---- compaction ---------------------------------------------------------------------
     def eviction_units(self) -> list[int]:
@@ -57,21 +117,12 @@ class ContextManager:
         """Drop `count` leading messages for `summary`; returns the summaries that no longer fit."""
         evicted, self.messages = self.messages[:count], self.messages[count:]
         self._evicted.append(evicted)
+        self._changes.append("compaction")
         self._note(evicted)
         self.summaries.append(summary)
         self.summary_offset += max(0, len(self.summaries) - KEEP_SUMMARIES)
         dropped, self.summaries = self.summaries[:-KEEP_SUMMARIES], self.summaries[-KEEP_SUMMARIES:]
         return dropped
-
-    def undo_compaction(self) -> int:
-        """Put the latest compaction's messages back; returns how many. The memory keeps its copy."""
-        if not self._evicted:
-            return 0
-        restored = self._evicted.pop()
-        self.messages = restored + self.messages
-        if self.summaries:
-            self.summaries.pop()
-        return len(restored)
 
     def files_in_play(self) -> list[str]:
         """Files the session has worked with: named by tool calls now in context or evicted before."""
@@ -97,8 +148,13 @@ class ContextManager:
                 self.failures.append(f"{what}: {m.content.splitlines()[0][:240]}")
 
     def summary_block(self) -> str:
+        pinned = "## Pinned (verbatim)\n" + "\n".join(f"- {p}" for p in self.pins)
+        if not self.summaries:
+            return "[Notes you pinned; they stay in every prompt.]\n\n" + pinned
         parts = ["[Earlier parts of this session were compacted. The user's directives and the plan below "
                  "are exact; details of everything else can be fetched with the recall tool.]"]
+        if self.pins:
+            parts.append(pinned)
         if self.directives:
             parts.append("## Task\n" + self.directives[0])
             parts.append("## User directives (verbatim)\n" + "\n".join(f"- {d}" for d in self.directives))
@@ -114,6 +170,17 @@ class ContextManager:
         for n, summary in enumerate(self.summaries, self.summary_offset + 1):
             parts.append(f"## Summary of compaction {n}\n{summary}")
         return "\n\n".join(parts)
+
+
+def tool_message(call_id: str, name: str, output: str, images: list[Image]) -> Message:
+    """A tool result as the prompt holds it: its call id after it, for `forget` and `recall` to name."""
+    return Message(role="tool", content=f"{output}\n[id {call_id}]", tool_call_id=call_id, name=name, images=images)
+
+
+def forget_stub(message: Message) -> str:
+    """The one line a forgotten result leaves in the prompt: what it was and how to get it back."""
+    return (f"[forgotten: the {message.name or 'tool'} result ({len(message.content)} chars) is in memory; "
+            f'recall with query "{message.tool_call_id}" brings it back]')
 
 
 def _arg(arguments: str, key: str) -> str | None:
@@ -145,14 +212,17 @@ def replay(ctx: ContextManager, events: list[Event]) -> None:
             close_dangling_calls(ctx)
             ctx.add(Message(role="assistant", content=ev.content, tool_calls=ev.tool_calls))
         elif isinstance(ev, ToolResultEvent):
-            ctx.add(Message(role="tool", content=ev.output, tool_call_id=ev.call_id, name=ev.name,
-                            images=ev.images))
+            ctx.add(tool_message(ev.call_id, ev.name, ev.output, ev.images))
         elif isinstance(ev, PlanUpdated):
             ctx.plan = ev.steps
         elif isinstance(ev, ContextCompacted):
             ctx.evict(ev.evicted, ev.summary)
+        elif isinstance(ev, ContextForgotten):
+            ctx.forget(ev.call_ids)
+        elif isinstance(ev, ContextPinned):
+            ctx.pin(ev.text)
         elif isinstance(ev, CompactionUndone):
-            ctx.undo_compaction()
+            ctx.undo_change()
         elif isinstance(ev, AttemptRestarted):
             close_dangling_calls(ctx)
             del ctx.messages[len(ctx.messages) - ev.dropped:]

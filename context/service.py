@@ -6,12 +6,12 @@ from typing import Callable
 
 from wren.core.config import ContextConfig
 from wren.core.errors import ModelError
-from wren.core.events import CompactReason, ContextCompacted, Event
+from wren.core.events import CompactReason, ContextCompacted, ContextForgotten, ContextPinned, Event
 from wren.core.backend import ModelBackend, OnDelta, ignore
 from wren.context.budget import Budget
-from wren.context.compaction import Compactor
+from wren.context.compaction import Compactor, evicted_item
 from wren.context.manager import ContextManager, replay
-from wren.context.memory import SessionMemory, format_recalled
+from wren.context.memory import SessionMemory, chunk_message, format_recalled
 
 AUTO_RECALL_K = 3
 AUTO_RECALL_CHARS = 1800  # about 450 tokens: a small, bounded share of any window
@@ -29,6 +29,9 @@ class ContextService:
     def use_backend(self, backend: ModelBackend) -> None:
         """Count tokens, budget and summarise with `backend` from now on (after a model switch)."""
         self.backend = backend
+        # The seam for model roles: compaction summaries come from the `fast` role's backend when one
+        # is set, else from the main model. Roles do not exist yet, so this is always the main model.
+        self.summarizer: ModelBackend = backend
         window = self.options.window or backend.window
         self.budget: Budget | None = Budget(window, backend.reply_reserve, self.options.compact_at) if window else None
 
@@ -44,23 +47,27 @@ class ContextService:
 
             # The same embedder and Chroma store settings as the code index (top-level in wren.toml).
             config = load_config(self.root)
-            self._memory = SessionMemory(self.root, self.session_id, load_embedder(config.embeddings, self.warn),
-                                         config.chroma)
+            embedder = load_embedder(config.embeddings, self.warn)
+            missing = "" if embedder is not None else (
+                'embeddings = "none" in wren.toml' if config.embeddings == "none" else "the embedding model is missing")
+            self._memory = SessionMemory(self.root, self.session_id, embedder, config.chroma, missing)
         return self._memory
 
     def has_memory(self) -> bool:
         return self._memory is not None or (self.root / ".wren" / "memory" / f"{self.session_id}.jsonl").is_file()
 
-    def compact(self, tools: list[dict], reason: CompactReason, on_delta: OnDelta = ignore) -> ContextCompacted:
-        """`manual` keeps only the newest exchange; `auto` and `overflow` free down to the budget's target."""
+    def compact(self, tools: list[dict], reason: CompactReason, on_delta: OnDelta = ignore, keep: str = "") -> ContextCompacted:
+        """`manual` keeps only the newest exchange, `model` (the model's own `compact`, with what to `keep`)
+        only the newest step; `auto` and `overflow` free down to the budget's target."""
         to_free = None
-        if reason != "manual":
+        if reason not in ("manual", "model"):
             tokens = self.backend.count_tokens(self.manager.prompt(), tools)
             to_free = int(tokens - self.budget.target * self.budget.limit) if self.budget else tokens // 2
-        self.compactions += 1
         try:
-            return Compactor(self.backend, self.memory).compact(self.manager, tools, reason, self.compactions,
-                                                                to_free, self.warn, on_delta)
+            event = Compactor(self.backend, self.memory, self.summarizer).compact(
+                self.manager, tools, reason, self.compactions + 1, to_free, self.warn, on_delta, keep)
+            self.compactions += 1  # only once done: a compaction refused or stopped is none
+            return event
         except ModelError as exc:
             if self.budget is None:
                 raise
@@ -83,9 +90,33 @@ class ContextService:
         return event
 
     def recall(self, query: str, k: int) -> str:
+        """The passages of memory that best match `query`; a tool call id as the query brings back that
+        call's whole result (forgotten, or compacted away)."""
+        if whole := self.manager.forgotten.get(query.strip()):
+            return whole
         if not self.has_memory() or not len(self.memory):
             return "Nothing has been compacted out of this session yet; everything is still in your context."
+        if chunks := self.memory.of_call(query.strip()):
+            return "\n".join(c.text for c in chunks)
         return format_recalled(self.memory.search(query, k)) or "No earlier context matches that query."
+
+    def forget(self, call_ids: list[str]) -> ContextForgotten | None:
+        """Move the results of `call_ids` still in the prompt to memory, each leaving a stub; None when
+        none of them is there."""
+        originals = self.manager.forget(call_ids)
+        if not originals:
+            return None
+        self.memory.add([c for m in originals
+                         for c in chunk_message(m, self.compactions, 0, prefix=f"forget-{m.tool_call_id}")])
+        return ContextForgotten(call_ids=[m.tool_call_id or "" for m in originals],
+                                items=[evicted_item(m) for m in originals])
+
+    def pin(self, text: str) -> ContextPinned:
+        """Keep `text` verbatim in every prompt; ValueError (with the reason) when it cannot be pinned."""
+        if problem := self.manager.pin_problem(text):
+            raise ValueError(problem)
+        self.manager.pin(text)
+        return ContextPinned(text=text.strip())
 
     def repo_map(self, text: str) -> str:
         """The repo map for a new user message, personalised by the files in play and the names it

@@ -68,18 +68,23 @@ class ModelBackend(Protocol):
         """Tokens the prompt for (messages, tools) takes, counted the way this backend counts them."""
         ...
 
-    def summarize(self, messages: list[Message], on_delta: OnDelta = ...) -> str:
+    def summarize(self, messages: list[Message], on_delta: OnDelta = ..., focus: str = "") -> str:
         """A summary of `messages` for compaction (see summarize_with_model); `on_delta` as for
-        `complete`, so that an interrupt or the time limit also cuts a summary in progress."""
+        `complete`, so that an interrupt or the time limit also cuts a summary in progress; `focus`:
+        what the summary must keep (pinned notes, what the model asked to keep, what a rejected
+        summary lost), added to the instructions."""
         ...
 
 
 SUMMARY_INSTRUCTIONS = """Summarise the conversation below for your own later use; it will be removed from
 your context. Be concrete and brief. Sections:
+Task: what the user asked for, in their words.
+User directives: each instruction the user gave, verbatim.
 Progress: what has been done and found, with file names and line numbers.
 Decisions: choices made and why.
+Files changed: each file changed and how.
 Failed approaches: what was tried and did not work, so it is not repeated.
-Next: what remains to do."""
+Next step: what to do next."""
 
 
 def ignore(text: str) -> None:
@@ -87,8 +92,8 @@ def ignore(text: str) -> None:
 
 
 def summarize_with_model(backend: "ModelBackend", messages: list[Message], limit_chars: int = 24_000,
-                         on_delta: OnDelta = ignore) -> str:
-    """Ask the model itself for the narrative part of a compaction summary."""
+                         on_delta: OnDelta = ignore, focus: str = "") -> str:
+    """Ask the model itself for the narrative part of a compaction summary (`focus`: see ModelBackend.summarize)."""
     lines = []
     for m in messages:
         calls = "".join(f"\n-> {c.name}({c.arguments[:300]})" for c in m.tool_calls)
@@ -96,7 +101,8 @@ def summarize_with_model(backend: "ModelBackend", messages: list[Message], limit
     transcript = "\n".join(lines)
     if len(transcript) > limit_chars:  # keep the start (the task) and the end (the latest state)
         transcript = transcript[: limit_chars // 3] + "\n[...]\n" + transcript[-limit_chars * 2 // 3:]
-    prompt = [Message(role="system", content=SUMMARY_INSTRUCTIONS), Message(role="user", content=transcript)]
+    instructions = SUMMARY_INSTRUCTIONS + (f"\n\n{focus}" if focus else "")
+    prompt = [Message(role="system", content=instructions), Message(role="user", content=transcript)]
     return backend.complete(prompt, [], on_delta).content.strip()
 
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 from wren.core.messages import Image, ToolCall
 
 Status = Literal["success", "failed", "denied", "limit", "error", "interrupted"]
-CompactReason = Literal["auto", "manual", "overflow"]  # what started a compaction
+CompactReason = Literal["auto", "manual", "overflow", "model"]  # what started one; model: its own `compact` call
 
 
 class _Event(BaseModel):
@@ -172,6 +172,8 @@ class ContextCompacted(_Event):
     reason: CompactReason = "auto"
     number: int = 1
     items: list[EvictedItem] = Field(default_factory=list)
+    # What session memory searches with: "hybrid (NAME + BM25)" or "lexical (BM25)", and why, when lexical.
+    retrieval: str = ""
 
 
 class AttemptRestarted(_Event):
@@ -183,10 +185,26 @@ class AttemptRestarted(_Event):
     reason: str  # why the last attempt ended
 
 
+class ContextForgotten(_Event):
+    """The model's `forget`: these calls' results left the prompt for session memory, each replaced by a
+    one-line stub naming its call id (which `recall` takes)."""
+    type: Literal["context_forgotten"] = "context_forgotten"
+    call_ids: list[str]
+    items: list[EvictedItem] = Field(default_factory=list)
+
+
+class ContextPinned(_Event):
+    """The model's `pin`: `text` is kept verbatim in every prompt from now on."""
+    type: Literal["context_pinned"] = "context_pinned"
+    text: str
+
+
 class CompactionUndone(_Event):
+    """The latest context change (`what`: a compaction, a forget or a pin) was undone."""
     type: Literal["compaction_undone"] = "compaction_undone"
     number: int
-    restored: int  # messages put back into the prompt
+    restored: int  # messages put back into the prompt (results, for a forget; 0 for a pin)
+    what: Literal["compaction", "forget", "pin"] = "compaction"
 
 
 class Usage(BaseModel):
@@ -245,8 +263,8 @@ class Result(_Event):
 
 Event = Annotated[Union[
     SessionStarted, ModelChanged, UserMessage, AssistantDelta, AssistantMessage, ToolCallEvent,
-    ApprovalRequested, ToolStarted, ToolProgress, ApprovalResolved, ToolResultEvent, PlanUpdated, ContextCompacted, CompactionUndone,
-    AttemptRestarted,
+    ApprovalRequested, ToolStarted, ToolProgress, ApprovalResolved, ToolResultEvent, PlanUpdated, ContextCompacted,
+    CompactionUndone, ContextForgotten, ContextPinned, AttemptRestarted,
     UsageEvent, ErrorEvent, TurnEnded, Result,
 ], Field(discriminator="type")]
 

@@ -34,6 +34,10 @@ class StepStats:
     gen_s: float = 0.0
 
 
+# Tools a small model misuses more than it uses: it marks a plan "completed" and stops.
+UNUSED_TOOLS = frozenset({"update_plan"})
+
+
 class LocalBackend:
     retry = RetryPolicy(attempts=1)  # nothing remote to wait for
 
@@ -52,8 +56,7 @@ class LocalBackend:
         self.constrained = constrained
         self.seed = seed
         self.sampling = catalog.sampling_for(path)
-        # Tools a small model misuses more than it uses: it marks a plan "completed" and stops.
-        self.unused_tools = frozenset({"update_plan"})
+        self.unused_tools = UNUSED_TOOLS
         self.careful = True  # see SessionConfig.careful
         try:
             self.llm = Llama(str(path), n_ctx=self.window, n_threads=threads or self.hardware.threads,
@@ -95,8 +98,8 @@ class LocalBackend:
         with self._lock:
             return len(self.prompt_tokens(messages, tools)[0])
 
-    def summarize(self, messages: list[Message], on_delta: OnDelta = ignore) -> str:
-        return summarize_with_model(self, messages, limit_chars=self.window, on_delta=on_delta)  # about a quarter of the window
+    def summarize(self, messages: list[Message], on_delta: OnDelta = ignore, focus: str = "") -> str:
+        return summarize_with_model(self, messages, limit_chars=self.window, on_delta=on_delta, focus=focus)  # about a quarter of the window
 
     def complete(self, messages: list[Message], tools: list[dict], on_delta: OnDelta) -> ModelReply:
         # One llama.cpp context serves every session using this backend; it is not thread-safe.

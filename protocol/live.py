@@ -19,9 +19,9 @@ from acp.helpers import (ToolCallContentVariant, text_block, tool_content, tool_
                          update_current_mode, update_tool_call)
 from acp.schema import ConfigOptionUpdate, PermissionOption, PromptResponse, SessionModeState, StopReason
 
-from wren.core.events import (ApprovalRequested, AssistantDelta, AssistantMessage, ContextCompacted, ErrorEvent,
-                               ModelChanged, PlanUpdated, Result, ToolCallEvent, ToolProgress, ToolResultEvent,
-                               ToolStarted, UsageEvent)
+from wren.core.events import (ApprovalRequested, AssistantDelta, AssistantMessage, CompactionUndone, ContextCompacted,
+                               ContextForgotten, ContextPinned, ErrorEvent, ModelChanged, PlanUpdated, Result,
+                               ToolCallEvent, ToolProgress, ToolResultEvent, ToolStarted, UsageEvent)
 from wren.core.ops import ApprovalDecision, Interrupt, SetApprovalMode, Shutdown, UserInput
 from wren.agent.approval import Mode
 from wren.agent.session import Session
@@ -174,6 +174,8 @@ class LiveSession:
         elif isinstance(item, ContextCompacted):
             await self.send(update_agent_thought_text(
                 f"context compacted: {item.tokens_before} → {item.tokens_after} tokens"))
+        elif isinstance(item, (ContextForgotten, ContextPinned, CompactionUndone)):
+            await self.send(update_agent_thought_text(updates.context_change(item)))
         elif isinstance(item, Result):
             self._end(item)
 

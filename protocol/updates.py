@@ -5,12 +5,14 @@ from pathlib import Path
 from typing import Any, cast
 
 from acp.helpers import (ToolCallContentVariant, start_tool_call, text_block, tool_content, tool_diff_content,
-                         update_agent_message_text, update_plan, update_tool_call, update_user_message_text)
+                         update_agent_message_text, update_agent_thought_text, update_plan, update_tool_call,
+                         update_user_message_text)
 from acp.schema import (AgentPlanUpdate, Cost, PlanEntry, ToolCallLocation, ToolCallProgress, ToolCallStart,
                         ToolCallUpdate, ToolKind, UsageUpdate)
 
-from wren.core.events import (ApprovalRequested, AssistantMessage, CommandPreview, Event, FileChange, PlanUpdated,
-                               ToolCallEvent, ToolResultEvent, UsageEvent, UserMessage)
+from wren.core.events import (ApprovalRequested, AssistantMessage, CommandPreview, CompactionUndone, ContextForgotten,
+                               ContextPinned, Event, FileChange, PlanUpdated, ToolCallEvent, ToolResultEvent,
+                               UsageEvent, UserMessage)
 from wren.core.errors import ToolError
 from wren.tools.workspace import Workspace
 
@@ -102,6 +104,15 @@ def usage(event: UsageEvent) -> UsageUpdate:
                        cost=Cost(amount=event.total.cost_usd, currency="USD"))
 
 
+def context_change(event: ContextForgotten | ContextPinned | CompactionUndone) -> str:
+    """A pin, a forget or an undo as the one line an editor shows (an agent thought)."""
+    if isinstance(event, ContextPinned):
+        return f"pinned: {event.text}"
+    if isinstance(event, ContextForgotten):
+        return f"forgot the results of {', '.join(event.call_ids)} (recall by id brings one back)"
+    return f"undid the last {event.what}"
+
+
 def replay(root: Path, events: list[Event]) -> list[Any]:
     """A logged session as the updates that show it again: messages, tool calls with results, plans."""
     out: list[Any] = []
@@ -118,4 +129,6 @@ def replay(root: Path, events: list[Event]) -> list[Any]:
             out.append(finish(root, ev, calls.get(ev.call_id), []))
         elif isinstance(ev, PlanUpdated):
             out.append(plan(ev))
+        elif isinstance(ev, (ContextForgotten, ContextPinned, CompactionUndone)):
+            out.append(update_agent_thought_text(context_change(ev)))
     return out

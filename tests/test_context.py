@@ -81,7 +81,8 @@ def test_sessions_show_compactions(calc_repo, tmp_path):
     make_repo(calc_repo)
     turns = [read(f"big_{i}.txt") for i in range(12)] + [{"content": "done"}]
     script = tmp_path / "s.json"
-    script.write_text(json.dumps({"window": WINDOW, "turns": turns, "summaries": ["Read the first big files."]}))
+    summary = f"Read the first big files. Task: Read files. {DIRECTIVE}"  # a summary keeps the task
+    script.write_text(json.dumps({"window": WINDOW, "turns": turns, "summaries": [summary]}))
     run = wren("run", f"Read files. {DIRECTIVE}", "--model", f"scripted:{script}", "--approval", "auto",
                "--output-format", "json", cwd=calc_repo)
     assert run.code == 0, run.stderr
@@ -89,6 +90,8 @@ def test_sessions_show_compactions(calc_repo, tmp_path):
     assert shown.code == 0, shown.stderr
     assert "Read the first big files." in shown.stdout
     assert "big_0.txt" in shown.stdout and "tokens" in shown.stdout
+    assert "--- memory search: hybrid (all-MiniLM-L6-v2 + BM25)" in shown.stdout or \
+        "--- memory search: lexical (BM25)" in shown.stdout
 
 
 def test_agents_md_is_pinned_in_every_prompt(calc_repo, tmp_path):

@@ -74,8 +74,9 @@ def test_a_failed_model_download_is_one_warning_line(repo: Path, tmp_path: Path)
     assert run.code == 0, run.stderr
     assert "Traceback" not in run.stderr
     [warning] = [line for line in run.stderr.splitlines() if line != "wren index: chunking 2/2"]
-    assert warning.startswith(f"wren: warning: embedding model not found in {tmp_path / 'no-model'} "
-                              "(the download failed: ")
+    assert warning.startswith("wren: warning: embedding model all-MiniLM-L6-v2 not found in "
+                              f"{tmp_path / 'no-model'} (the download failed: ")
+    assert "wren models pull all-minilm-l6-v2" in warning  # and how to fix it
     assert "no embeddings (lexical only)" in run.stdout
 
 
@@ -83,7 +84,7 @@ def test_wren_index_without_a_model_warns_once_and_indexes_lexically(repo: Path,
     run = wren("index", "--cwd", str(repo), env=offline_env(tmp_path))
     assert run.code == 0, run.stderr
     warnings = [line for line in run.stderr.splitlines() if "warning" in line]
-    assert len(warnings) == 1 and "lexical search only" in warnings[0]
+    assert len(warnings) == 1 and "search is lexical only" in warnings[0]
     assert "no embeddings (lexical only)" in run.stdout
 
 
@@ -100,7 +101,7 @@ def test_run_with_search_code_succeeds_without_a_model(repo: Path, tmp_path: Pat
     assert run.code == 0, run.stderr
     result = next(e for e in run.lines if e["type"] == "tool_result")
     assert result["ok"]
-    assert result["output"].startswith("note: embedding model not found")
+    assert result["output"].startswith("note: embedding model all-MiniLM-L6-v2 not found")
     assert "1. shop/users.py:4-6 authenticate_user (function)" in result["output"]
     assert run.lines[-1]["status"] == "success"
 

@@ -11,7 +11,7 @@ from conftest import smollm2_path, wren
 pytestmark = pytest.mark.slow
 
 VALID_TOOLS = {"read_file", "list_files", "grep", "edit_file", "write_file", "shell", "run_tests", "update_plan",
-               "recall", "search_code"}
+               "recall", "search_code", "compact", "forget", "pin"}
 BAD_STEP = ("not valid JSON", "invalid arguments", "unknown tool", "must be a JSON object")
 PROMPTS = [
     "List the files in this repository.", "Read calc.py and tell me what add does.",

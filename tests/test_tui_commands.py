@@ -208,3 +208,21 @@ def test_context_view_opens_from_command_key_and_meter(calc_repo):
                 assert len(app.screen_stack) == 1
 
     asyncio.run(scenario())
+
+
+def test_uncompact_undoes_the_models_pin(calc_repo):
+    pin = {"name": "pin", "arguments": {"text": "Answer in French."}}
+    app = tui_app(calc_repo, [{"tool_calls": [pin]}, {"content": "pinned"}])
+
+    async def scenario():
+        async with app.run_test(size=(100, 30)) as pilot:
+            await send(pilot, "Pin it")
+            await finish_turn(pilot)
+            assert app.state.pins == ["Answer in French."]
+            assert any("pinned: Answer in French." in n for n in notes(app))
+            await send(pilot, "/uncompact")
+            await wait_for(pilot, lambda: not app.state.pins, "the pin to be undone")
+            await wait_for(pilot, lambda: "undid the last pin" in notes(app), "the undo to be told")
+            assert app.session.context.manager.pins == []
+
+    asyncio.run(scenario())

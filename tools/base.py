@@ -9,7 +9,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Literal
+from typing import TYPE_CHECKING, Any, Callable, Literal, Protocol
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -43,12 +43,27 @@ class ToolResult(BaseModel):
     images: list[Image] = Field(default_factory=list)  # `output` names each one where it stood
 
 
+class ContextSteering(Protocol):
+    """What the compact, forget and pin tools ask of the session; each returns the text the model
+    sees, and raises ToolError when it cannot do what was asked."""
+
+    def compact(self, keep: str) -> str:
+        ...
+
+    def forget(self, call_ids: list[str]) -> str:
+        ...
+
+    def pin(self, text: str) -> str:
+        ...
+
+
 @dataclass
 class ToolContext:
     workspace: Workspace
     interrupt: threading.Event = field(default_factory=threading.Event)
     deadline: float | None = None  # time.monotonic() by which the run must end
     recall: Callable[[str, int], str] | None = None  # search of what compaction moved out of the prompt
+    steer: ContextSteering | None = None  # the session's context, for compact, forget and pin
     sandbox: Sandbox = field(default_factory=Sandbox)  # where commands run; the session passes its own
     call_id: str = ""  # the tool call this context serves, so a front end can attach progress to it
     # Ports (tools/ports.py): where file bytes and commands go. The disk and local processes by
@@ -188,9 +203,10 @@ def default_registry() -> Registry:
     from wren.tools.plan import UPDATE_PLAN
     from wren.tools.code_search import SEARCH_CODE
     from wren.tools.recall import RECALL
+    from wren.tools.steer import COMPACT, FORGET, PIN
     from wren.tools.search import GREP
     from wren.tools.shell import SHELL
     from wren.tools.tests import RUN_TESTS
 
     return Registry([READ_FILE, LIST_FILES, GREP, SEARCH_CODE, EDIT_FILE, WRITE_FILE, SHELL, RUN_TESTS, UPDATE_PLAN,
-                     RECALL])
+                     RECALL, COMPACT, FORGET, PIN])

@@ -41,7 +41,6 @@ def _format(n: int, hit: Hit) -> str:
     return f"{n}. {where}{what}\n{snippet}"
 
 
-SEARCH_CODE = Tool("search_code", "Find code by meaning, name, path or traceback; returns "
-                   "file, symbol, lines and a snippet per hit.",
+SEARCH_CODE = Tool("search_code", "Find code by meaning, name or traceback.",
                    SearchCodeArgs, search_code, mutating=False, kind="search",
                    title_of=lambda args: f"Search code for `{args.query}`")

@@ -200,6 +200,6 @@ EDIT_FILE = Tool("edit_file", "Replace text in a file: `old` must match it (whit
                  "unique there.", EditFileArgs, edit_file, kind="edit",
                  more_hint="read_file the changed range to see the rest",
                  title_of=lambda args: f"Edit {args.path}", preview_of=preview_edit)
-WRITE_FILE = Tool("write_file", "Create or overwrite a file with `content` (atomic).",
+WRITE_FILE = Tool("write_file", "Create or overwrite a file.",
                   WriteFileArgs, write_file, kind="edit", more_hint="read_file the changed range to see the rest",
                   title_of=lambda args: f"Write {args.path}", preview_of=preview_write)

@@ -144,11 +144,11 @@ def list_files(args: ListFilesArgs, ctx: ToolContext) -> ToolResult:
     return ToolResult(output="\n".join(shown) + note + hidden)
 
 
-READ_FILE = Tool("read_file", "Read a text file with line numbers, optionally a line range.",
+READ_FILE = Tool("read_file", "Read a text file with line numbers.",
                  ReadFileArgs, read_file, mutating=False, kind="read",
                  more_hint="read_file with start_line and end_line for the rest",
                  title_of=lambda args: f"Read {args.path}")
-LIST_FILES = Tool("list_files", "List files (honours .gitignore), optionally filtered by a glob.",
+LIST_FILES = Tool("list_files", "List files (honours .gitignore).",
                   ListFilesArgs, list_files, mutating=False, kind="search",
                   more_hint="narrow with path or pattern",
                   title_of=lambda args: f"List {args.path or '.'}" + (f" ({args.pattern})" if args.pattern else ""))

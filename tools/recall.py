@@ -19,6 +19,6 @@ def recall(args: RecallArgs, ctx: ToolContext) -> ToolResult:
     return ToolResult(output=ctx.recall(args.query, min(max(args.k, 1), 20)))
 
 
-RECALL = Tool("recall", "Search what this session compacted out of your context.",
+RECALL = Tool("recall", "Search what left your context, or fetch an id.",
               RecallArgs, recall, mutating=False, kind="search",
               title_of=lambda args: f"Recall `{args.query}`")

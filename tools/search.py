@@ -248,7 +248,7 @@ def grep(args: GrepArgs, ctx: ToolContext) -> ToolResult:
     return ToolResult(output="\n".join((out or ["(no matches)"]) + notes))
 
 
-GREP = Tool("grep", "Search file contents with a regular expression; prints path:line:text.",
+GREP = Tool("grep", "Regex search in files; prints path:line:text.",
             GrepArgs, grep, mutating=False, kind="search",
             more_hint="narrow with path, glob or a more specific pattern",
             title_of=lambda args: f"Search for `{args.pattern}`")

@@ -32,7 +32,7 @@ def preview_shell(args: ShellArgs, ctx: ToolContext) -> CommandPreview:
                           timeout_s=args.timeout_s or DEFAULT_TIMEOUT_S)
 
 
-SHELL = Tool("shell", "Run a bash command in the workspace root (stdin closed; output capped).",
+SHELL = Tool("shell", "Run a bash command (stdin closed).",
              ShellArgs, shell, kind="execute",
              more_hint="rerun with the output redirected to a file (cmd > out.txt 2>&1) and read_file a range of it",
              title_of=lambda args: f"Run `{args.command}`", preview_of=preview_shell)

@@ -202,7 +202,7 @@ def run_tests(args: RunTestsArgs, ctx: ToolContext) -> ToolResult:
                       full_output=None if full in output else f"{output}\n--- whole output ---\n{full}")
 
 
-RUN_TESTS = Tool("run_tests", "Run the project's tests (pytest, npm, go, cargo) and summarise failures.",
+RUN_TESTS = Tool("run_tests", "Run the tests; summarise failures.",
                  RunTestsArgs, run_tests, kind="execute",
                  more_hint="run_tests with a narrower target for the rest",
                  title_of=lambda args: f"Run tests {args.target or ''}".rstrip(), preview_of=preview_run_tests)

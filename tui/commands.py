@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from wren.agent.approval import MODES
-from wren.core.ops import Compact, SetModel
+from wren.core.ops import Compact, SetModel, UndoCompaction
 
 if TYPE_CHECKING:
     from wren.tui.app import WrenApp
@@ -22,6 +22,7 @@ class Command:
 COMMANDS = [
     Command("help", "/help", "keys and commands"),
     Command("compact", "/compact", "compact the context now"),
+    Command("uncompact", "/uncompact", "undo the last compaction, forget or pin"),
     Command("context", "/context", "pinned state, compactions and evicted items (Ctrl+O)"),
     Command("undo", "/undo [N]", "restore the files changed by the last N steps (default: the last)"),
     Command("model", "/model [NAME]", "show the model, or go on with this session on another one"),
@@ -73,6 +74,10 @@ class SlashCommands:
     async def cmd_compact(self, arg: str) -> None:
         self.app.live.submit(Compact())
         await self.app.note("compaction requested; /context shows its summary once the session reports it")
+
+    async def cmd_uncompact(self, arg: str) -> None:
+        if await self._idle("/uncompact"):
+            self.app.live.submit(UndoCompaction())
 
     async def cmd_context(self, arg: str) -> None:
         self.app.action_open_context()

@@ -21,6 +21,28 @@ def compaction_text(n: int, c: Compaction) -> Text:
     return text
 
 
+def pinned_text(state: ViewState) -> Text:
+    """The model's pins, verbatim, then the plan."""
+    text = Text()
+    for pin in state.pins:
+        text.append("📌 ", style="bold")
+        text.append(pin + "\n")
+    text.append_text(plan_text(state.plan) if state.plan else Text("No plan yet."))
+    return text
+
+
+def forgotten_text(state: ViewState) -> Text:
+    """Each result the model forgot: its call id (what recall takes), its tool and its start."""
+    if not state.forgotten:
+        return Text("Nothing forgotten: the model's forget moves tool results here.")
+    text = Text()
+    for event in state.forgotten:
+        for call_id, item in zip(event.call_ids, event.items):
+            text.append(("\n" if text.plain else "") + f"{call_id} {item.name or item.role}: ", style="bold")
+            text.append(short(item.preview, 160))
+    return text
+
+
 def evicted_text(state: ViewState, query: str) -> Text:
     found = state.evicted(query)
     if not state.compactions:
@@ -48,9 +70,11 @@ class ContextScreen(ModalScreen[None]):
                          id="context-title")
             with VerticalScroll(id="context-body"):
                 yield Static(Text("Pinned", style="bold underline"), classes="section")
-                yield Static(plan_text(state.plan) if state.plan else Text("No plan yet."), id="pinned")
+                yield Static(pinned_text(state), id="pinned")
                 yield Static(Text("Compactions", style="bold underline"), classes="section")
                 yield Static(self._compactions(), id="compactions")
+                yield Static(Text("Forgotten results", style="bold underline"), classes="section")
+                yield Static(forgotten_text(state), id="forgotten")
                 yield Static(Text("Evicted items", style="bold underline"), classes="section")
                 yield Input(placeholder="Search the evicted items", id="evicted-search")
                 yield Static(evicted_text(state, ""), id="evicted")

@@ -5,8 +5,8 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 from wren.core.events import (ApprovalRequested, ApprovalResolved, AssistantDelta, AssistantMessage,
-                               ContextCompacted, ErrorEvent, Event, ModelChanged, SessionStarted, ToolCallEvent,
-                               ToolResultEvent, TurnEnded, UserMessage)
+                               CompactionUndone, ContextCompacted, ContextForgotten, ContextPinned, ErrorEvent, Event,
+                               ModelChanged, SessionStarted, ToolCallEvent, ToolResultEvent, TurnEnded, UserMessage)
 from wren.tui.glance import model_label
 from wren.tui.prompt import PromptInput
 
@@ -74,6 +74,16 @@ class Presenter:
     async def _context_compacted(self, ev: ContextCompacted, live: bool) -> None:
         await self.app.note(f"context compacted: {ev.tokens_before} → {ev.tokens_after} tokens, {ev.evicted} "
                             "messages moved to memory (/context shows them)")
+
+    async def _context_pinned(self, ev: ContextPinned, live: bool) -> None:
+        await self.app.note(f"pinned: {ev.text} (/context shows the pins)")
+
+    async def _context_forgotten(self, ev: ContextForgotten, live: bool) -> None:
+        await self.app.note(f"forgot {len(ev.call_ids)} tool result(s); they are in memory (/context shows them)")
+
+    async def _compaction_undone(self, ev: CompactionUndone, live: bool) -> None:
+        back = f"; {ev.restored} message(s) back in the prompt" if ev.restored else ""
+        await self.app.note(f"undid the last {ev.what}{back}")
 
     async def _error(self, ev: ErrorEvent, live: bool) -> None:
         await self.app.note(ev.message, "error" if ev.fatal else "warning")

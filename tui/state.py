@@ -4,8 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from wren.core.events import (AssistantMessage, AttemptRestarted, CompactionUndone, ContextCompacted, Event, ModelChanged, PlanStep,
-                               PlanUpdated, Result, SessionStarted, ToolResultEvent, UsageEvent, UserMessage)
+from wren.core.events import (AssistantMessage, AttemptRestarted, CompactionUndone, ContextCompacted, ContextForgotten,
+                               ContextPinned, Event, ModelChanged, PlanStep, PlanUpdated, Result, SessionStarted,
+                               ToolResultEvent, UsageEvent, UserMessage)
 
 
 @dataclass
@@ -33,6 +34,8 @@ class ViewState:
     window: int | None = None
     plan: list[PlanStep] = field(default_factory=list)
     compactions: list[Compaction] = field(default_factory=list)
+    pins: list[str] = field(default_factory=list)  # the model's pinned notes, in every prompt
+    forgotten: list[ContextForgotten] = field(default_factory=list)  # results the model moved to memory
     items: list[Item] = field(default_factory=list)
     evicted_upto: int = 0  # items before this index were compacted away
     turns_pending: int = 0
@@ -54,8 +57,12 @@ class ViewState:
             self.plan = list(event.steps)
         elif isinstance(event, ContextCompacted):
             self._compacted(event)
-        elif isinstance(event, CompactionUndone) and self.compactions:
-            self.evicted_upto -= len(self.compactions.pop().evicted)
+        elif isinstance(event, ContextPinned):
+            self.pins.append(event.text)
+        elif isinstance(event, ContextForgotten):
+            self.forgotten.append(event)
+        elif isinstance(event, CompactionUndone):
+            self._undone(event)
         elif isinstance(event, AttemptRestarted):  # the failed attempt left the prompt
             del self.items[max(self.evicted_upto, len(self.items) - event.dropped):]
         elif isinstance(event, Result):
@@ -70,6 +77,14 @@ class ViewState:
             self.items.append(Item("assistant", "\n".join(t for t in (event.content, calls) if t)))
         elif isinstance(event, ToolResultEvent):
             self.items.append(Item(f"tool {event.name}", event.output))
+
+    def _undone(self, event: CompactionUndone) -> None:
+        if event.what == "pin" and self.pins:
+            self.pins.pop()
+        elif event.what == "forget" and self.forgotten:
+            self.forgotten.pop()
+        elif event.what == "compaction" and self.compactions:
+            self.evicted_upto -= len(self.compactions.pop().evicted)
 
     def _compacted(self, event: ContextCompacted) -> None:
         # The event counts what left the prompt; compaction replaces the oldest turns, so those are

@@ -55,8 +55,8 @@ class LiteLLMBackend:
         except Exception:  # a tokenizer litellm cannot load offline: estimate rather than fail the run
             return estimate_tokens(messages, tools)
 
-    def summarize(self, messages: list[Message], on_delta: OnDelta = ignore) -> str:
-        return summarize_with_model(self, messages, on_delta=on_delta)
+    def summarize(self, messages: list[Message], on_delta: OnDelta = ignore, focus: str = "") -> str:
+        return summarize_with_model(self, messages, on_delta=on_delta, focus=focus)
 
     def complete(self, messages: list[Message], tools: list[dict[str, Any]], on_delta: OnDelta) -> ModelReply:
         litellm = self._litellm

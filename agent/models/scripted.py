@@ -73,18 +73,22 @@ class ScriptedBackend:
         self._summaries = 0
         self._lock = threading.Lock()
         self.prompt_sizes: list[int] = []  # what each step sent, for tests of the budget
+        self.summary_focus: list[str] = []
 
     def count_tokens(self, messages: list[Message], tools: list[dict[str, Any]]) -> int:
         return estimate_tokens(messages, tools)
 
-    def summarize(self, messages: list[Message], on_delta: OnDelta = ignore) -> str:
-        """Compaction asks for a summary; it does not consume a scripted turn."""
+    def summarize(self, messages: list[Message], on_delta: OnDelta = ignore, focus: str = "") -> str:
+        """Compaction asks for a summary; it does not consume a scripted turn. Each `focus` is kept in
+        `summary_focus`, so tests see what a retry was told."""
         on_delta("")  # one heartbeat: an interrupt already asked for stops the summary here
         with self._lock:
             i, self._summaries = self._summaries, self._summaries + 1
+            self.summary_focus.append(focus)
         if i < len(self.script.summaries):
             return self.script.summaries[i]
-        return f"(scripted summary {i + 1} of {len(messages)} earlier messages)"
+        # Like an obedient model, the default summary keeps what it was told to keep.
+        return f"(scripted summary {i + 1} of {len(messages)} earlier messages)" + (f" {focus}" if focus else "")
 
     def complete(self, messages: list[Message], tools: list[dict[str, Any]], on_delta: OnDelta) -> ModelReply:
         size = self.count_tokens(messages, tools)

@@ -1,0 +1,37 @@
+"""Without the embedding model (an empty model folder, no network): one clear warning, `wren doctor`
+says so, session memory still answers lexically, and the session records which retrieval ran."""
+from __future__ import annotations
+
+import json
+
+from conftest import clean_env, wren
+from test_context import DIRECTIVE, WINDOW, logged, make_repo, read
+
+
+def test_missing_embedding_model_warns_once_and_search_stays_lexical(calc_repo, tmp_path):
+    empty = tmp_path / "no-model"
+    empty.mkdir()
+    env = clean_env(WREN_EMBEDDING_MODEL_DIR=str(empty), WREN_OFFLINE="1")
+    make_repo(calc_repo)
+    turns = [read("notes/needle.txt")] + [read(f"big_{i}.txt") for i in range(16)]
+    turns += [{"tool_calls": [{"name": "recall", "arguments": {"query": "deploy password hint"}}]},
+              {"content": "done"}]
+    script = tmp_path / "s.json"
+    script.write_text(json.dumps({"window": WINDOW, "turns": turns}))
+    run = wren("run", f"Audit every file. {DIRECTIVE}", "--model", f"scripted:{script}", "--approval", "auto",
+               "--output-format", "json", "--max-steps", "40", cwd=calc_repo, env=env, timeout=300)
+    assert run.code == 0, run.stderr
+    events = logged(calc_repo, run.json["session_id"])
+    warnings = [e["message"] for e in events if e["type"] == "error" and "embedding" in e["message"]]
+    assert len(warnings) == 1, warnings
+    assert str(empty) in warnings[0] and "wren models pull all-minilm-l6-v2" in warnings[0] and "lexical" in warnings[0]
+    assert run.stderr.count("embedding model") == 1, run.stderr
+    compactions = [e for e in events if e["type"] == "context_compacted"]
+    assert compactions and all(c["retrieval"].startswith("lexical (BM25)") for c in compactions)
+    shown = wren("sessions", "show", run.json["session_id"], "--compactions", cwd=calc_repo, env=env)
+    assert "--- memory search: lexical (BM25): the embedding model is missing" in shown.stdout, shown.stdout
+    recalled = next(e for e in events if e["type"] == "tool_result" and e["name"] == "recall")
+    assert "PURPLE-OTTER-42" in recalled["output"]
+
+    doctor = wren("doctor", cwd=calc_repo, env=env)
+    assert f"embeddings     missing: all-MiniLM-L6-v2 is not in {empty}" in doctor.stdout, doctor.stdout

@@ -1,0 +1,137 @@
+"""The model steers its context: compact, forget and pin through scripted transcripts (events, stubs,
+recall by id, pins through compaction and resume, undo), and summaries that lose a pin are retried."""
+from __future__ import annotations
+
+import json
+
+from wren.agent.approval import Policy
+from wren.agent.limits import Limits
+from wren.agent.models.scripted import ScriptedBackend
+from wren.agent.session import Session, SessionConfig
+from wren.core.ops import Shutdown, UndoCompaction, UserInput
+from wren.tools.base import default_registry
+
+NEEDLE = "The staging database listens on port 6543."
+PIN = "Never edit files under notes/."
+TASK = "Audit the service logs and report the staging port."
+
+
+def call(name, **arguments):
+    return {"name": name, "arguments": arguments}
+
+
+def run(repo, script_path, turns, prompts, resume=None, ops=(), **script):
+    script_path.write_text(json.dumps({"turns": turns, **script}))
+    backend = ScriptedBackend(script_path)
+    session = Session(SessionConfig(root=repo, backend=backend, registry=default_registry(),
+                                    policy=Policy(mode="auto"), limits=Limits(max_steps=20), resume_id=resume))
+    for op in ops:
+        session.submit(op)
+    for text in prompts:
+        session.submit(UserInput(text=text))
+    session.submit(Shutdown())
+    events = list(session.events())
+    return session, backend, events
+
+
+def of(events, kind):
+    return [e for e in events if e.type == kind]
+
+
+def test_forget_pin_compact_recall_resume_and_undo(calc_repo, tmp_path):
+    (calc_repo / "service.log").write_text("boot ok\n" + "request served\n" * 40 + NEEDLE + "\n")
+    turns = [
+        {"tool_calls": [call("read_file", path="service.log")]},
+        {"tool_calls": [call("pin", text=PIN), call("forget", ids=["call_0_0"])], "expect": [NEEDLE, "[id call_0_0]"]},
+        # The result left the prompt: a stub names its id; the pin is in the prompt.
+        {"tool_calls": [call("recall", query="call_0_0")], "absent": [NEEDLE], "expect": ["[forgotten:", PIN]},
+        {"tool_calls": [call("compact", keep="the staging port")], "expect": [NEEDLE]},
+        {"content": "Port 6543.", "expect": [PIN, "Summary of compaction 1"]},
+    ]
+    session, backend, events = run(calc_repo, tmp_path / "s.json", turns, [TASK])
+    assert of(events, "result")[-1].status == "success", [e for e in events if e.type == "error"]
+    forgotten = of(events, "context_forgotten")
+    assert [f.call_ids for f in forgotten] == [["call_0_0"]] and forgotten[0].items[0].name == "read_file"
+    assert [p.text for p in of(events, "context_pinned")] == [PIN]
+    recall = next(e for e in of(events, "tool_result") if e.name == "recall")
+    assert NEEDLE in recall.output  # recall by id: the whole result
+    compacted = of(events, "context_compacted")
+    assert len(compacted) == 1 and compacted[0].reason == "model"
+    assert "the staging port" in backend.summary_focus[0] and PIN in backend.summary_focus[0]
+
+    # Resumed: the pin, the stub and the compaction come back from the log.
+    later = [{"content": "Still 6543.", "expect": [PIN]},
+             {"content": "after undo", "expect": [NEEDLE], "absent": ["[forgotten:"]}]
+    resumed, _, more = run(calc_repo, tmp_path / "r.json", later, ["What port again?"], resume=session.id)
+    assert of(more, "result")[-1].status == "success", [e.message for e in of(more, "error")]
+    assert resumed.context.manager.pins == [PIN]
+    undo = [UndoCompaction(), UndoCompaction(), UndoCompaction()]
+    again, _, last = run(calc_repo, tmp_path / "u.json", later[1:], ["Go on."], resume=session.id, ops=undo)
+    assert [u.what for u in of(last, "compaction_undone")] == ["compaction", "forget", "pin"]
+    assert of(last, "result")[-1].status == "success", [e.message for e in of(last, "error")]
+    assert again.context.manager.pins == []
+
+
+def test_forget_of_an_unknown_id_and_an_oversized_pin_are_errors_the_model_sees(calc_repo, tmp_path):
+    turns = [{"tool_calls": [call("forget", ids=["call_9_9"]), call("pin", text="x" * 400)]}, {"content": "ok"}]
+    _, _, events = run(calc_repo, tmp_path / "s.json", turns, ["hi"])
+    results = of(events, "tool_result")
+    assert [r.ok for r in results] == [False, False]
+    assert "call_9_9" in results[0].output and "at most 300" in results[1].output
+    assert not of(events, "context_forgotten") and not of(events, "context_pinned")
+
+
+def test_a_summary_that_loses_a_pin_is_retried_naming_it(calc_repo, tmp_path):
+    turns = [{"tool_calls": [call("pin", text=PIN)]}, {"tool_calls": [call("compact")]}, {"content": "done"}]
+    summaries = ["Read some logs.", f"Task: {TASK} Pinned: {PIN}"]
+    _, backend, events = run(calc_repo, tmp_path / "s.json", turns, [TASK], summaries=summaries)
+    compacted = of(events, "context_compacted")[0]
+    assert compacted.summary == summaries[1]
+    assert len(backend.summary_focus) == 2
+    assert "lost the task" in backend.summary_focus[1] and "pinned note 1" in backend.summary_focus[1]
+    assert PIN in backend.summary_focus[1]
+    assert not [e for e in of(events, "error") if "lost" in e.message]
+
+
+def test_a_summary_that_loses_the_pin_twice_keeps_it_verbatim_with_a_warning(calc_repo, tmp_path):
+    turns = [{"tool_calls": [call("pin", text=PIN)]}, {"tool_calls": [call("compact")]},
+             {"content": "done", "expect": [PIN]}]
+    summaries = [f"Task: {TASK}", "Nothing."]
+    _, _, events = run(calc_repo, tmp_path / "s.json", turns, [TASK], summaries=summaries)
+    compacted = of(events, "context_compacted")[0]
+    assert compacted.summary.startswith(summaries[0]) and PIN in compacted.summary
+    assert [e for e in of(events, "error") if "lost pinned note 1 twice" in e.message]
+
+
+def test_pins_and_forgets_show_in_the_context_view_and_over_acp(calc_repo, tmp_path):
+    from wren.protocol.updates import context_change, replay
+    from wren.tui.context_view import forgotten_text, pinned_text
+    from wren.tui.state import ViewState
+
+    (calc_repo / "service.log").write_text(NEEDLE + "\n")
+    turns = [{"tool_calls": [call("read_file", path="service.log")]},
+             {"tool_calls": [call("pin", text=PIN), call("forget", ids=["call_0_0"])]}, {"content": "ok"}]
+    _, _, events = run(calc_repo, tmp_path / "s.json", turns, [TASK], ops=())
+    state = ViewState()
+    for event in events:
+        state.apply(event)
+    assert PIN in pinned_text(state).plain
+    assert "call_0_0 read_file: " in forgotten_text(state).plain and "6543" in forgotten_text(state).plain
+    changes = [context_change(e) for e in events if e.type in ("context_pinned", "context_forgotten")]
+    assert changes == [f"pinned: {PIN}", "forgot the results of call_0_0 (recall by id brings one back)"]
+    thoughts = [u.content.text for u in replay(calc_repo, events) if u.session_update == "agent_thought_chunk"]
+    assert thoughts == changes  # an editor loading the session sees them too
+    from wren.core.events import CompactionUndone
+
+    state.apply(CompactionUndone(number=0, restored=1, what="forget"))
+    state.apply(CompactionUndone(number=0, restored=0, what="pin"))
+    assert not state.pins and not state.forgotten
+
+
+def test_compact_with_nothing_to_compact_is_an_error_and_counts_no_compaction(calc_repo, tmp_path):
+    # The first compact leaves only the step that asked; the second has nothing left to compact.
+    turns = [{"tool_calls": [call("compact"), call("compact")]}, {"content": "ok", "absent": ["compaction 2"]}]
+    session, _, events = run(calc_repo, tmp_path / "s.json", turns, ["hi"])
+    first, second = of(events, "tool_result")
+    assert first.ok and not second.ok and "cannot be compacted further" in second.output
+    assert session.context.compactions == 1 and len(of(events, "context_compacted")) == 1

@@ -1,0 +1,52 @@
+"""compact, forget and pin on a real model (SmolLM2): the tools are offered, a forced compaction is
+summarised by the model itself, and the pinned directive is still in the next prompt verbatim
+(pins are never left to the summary)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from wren.agent.approval import Policy
+from wren.agent.limits import Limits
+from wren.agent.models.scripted import ScriptedBackend
+from wren.agent.session import Session, SessionConfig
+from wren.core.ops import Compact, Shutdown, UserInput
+from wren.tools.base import default_registry
+
+pytestmark = pytest.mark.slow
+
+PIN = "Never edit test_calc.py; answer in English."
+
+
+def session(repo, backend, resume=None):
+    return Session(SessionConfig(root=repo, backend=backend, registry=default_registry(), resume_id=resume,
+                                 policy=Policy(mode="read-only"), limits=Limits(max_steps=3)))
+
+
+def test_smollm2_is_offered_the_tools_and_a_forced_compaction_keeps_the_pin(calc_repo, tmp_path):
+    from wren.agent.models import resolve_backend
+
+    script = tmp_path / "pin.json"
+    script.write_text(json.dumps({"turns": [
+        {"tool_calls": [{"name": "read_file", "arguments": {"path": "calc.py"}}]},
+        {"tool_calls": [{"name": "pin", "arguments": {"text": PIN}}]}, {"content": "Pinned."}]}))
+    first = session(calc_repo, ScriptedBackend(script))
+    first.submit(UserInput(text="Read calc.py and pin the rule about the tests."))
+    first.submit(Shutdown())
+    assert [e.type for e in first.events()].count("context_pinned") == 1
+
+    local = session(calc_repo, resolve_backend("local:smollm2"), resume=first.id)
+    assert {"compact", "forget", "pin"} <= {t["function"]["name"] for t in local.offered_tools()}
+    local.submit(UserInput(text="What does add in calc.py do?"))
+    local.submit(Compact())
+    local.submit(Shutdown())
+    events = list(local.events())
+    assert not [e for e in events if e.type == "error" and e.fatal], [e.message for e in events if e.type == "error"]
+    assert any(e.type == "assistant_message" for e in events)  # SmolLM2 took at least one step
+    compacted = [e for e in events if e.type == "context_compacted"]
+    assert len(compacted) == 1 and compacted[0].reason == "manual" and compacted[0].evicted > 0
+    assert compacted[0].summary.strip() and "no narrative summary" not in compacted[0].summary
+    prompt = local.context.manager.prompt()
+    assert PIN in prompt[1].content  # verbatim, in the block every prompt starts with
+    assert local.context.compactions == 1
