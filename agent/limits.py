@@ -83,3 +83,21 @@ class LimitState:
         if self.consecutive_errors >= lim.max_consecutive_errors:
             return f"{self.consecutive_errors} consecutive failed tool steps; stopping instead of looping"
         return None
+
+
+HIT = re.compile(r"^(?P<path>[^\s:\[][^:\n]*?):(?P<line>\d+):", re.M)  # grep's "path:line:text"
+
+
+def next_call(name: str, output: str) -> str:
+    """For a call the model repeats: the call to make instead, read off the result it already has
+    ("" when the result names nothing to go on). A small model told only "try something else" repeated
+    a grep that had found the answer (Qwen2.5-Coder-1.5B, three times, then the guard ended its turn)."""
+    if name == "read_file" and not output.startswith("Error"):
+        return "The file's content is above: edit it, or answer from it."
+    hit = HIT.search(output)
+    if hit:
+        start = max(1, int(hit["line"]) - 10)
+        return (f"Its first match is {hit['path']} line {hit['line']}: next, call read_file with path "
+                f"{hit['path']!r} and start_line {start} to see the code around it, then answer.")
+    return ""
+

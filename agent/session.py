@@ -18,7 +18,7 @@ from wren.core.events import (ApprovalRequested, ApprovalResolved, CompactionUnd
                                ErrorInfo, Event, ModelChanged, PlanUpdated, Result, SessionStarted, ToolCallEvent,
                                ToolProgress, ToolResultEvent, ToolStarted, TurnEnded, Usage, UserMessage)
 from wren.core.config import Config, ContextConfig, SandboxConfig, load_config
-from wren.agent.limits import LimitState, Limits
+from wren.agent.limits import LimitState, Limits, next_call
 from wren.core.log import SessionLog, new_session_id, read_events, sessions_dir
 from wren.agent.loop import TurnOutcome, run_turn
 from wren.core.messages import Message, ToolCall
@@ -52,7 +52,7 @@ TEST_EDITED = ("\n[{} is a test file. Change tests only when the user asked for 
                "pass, fix the code they test. The result lists changed test files.]")
 REPEATED = ("\n[You made this same call before and got the same result, and no file has changed since. "
             "Repeating it changes nothing: use what it says, or try another tool, other arguments or another "
-            "file. One more repeat ends the turn.]")
+            "file. {next}One more repeat ends the turn.]")
 
 
 @dataclass
@@ -360,9 +360,9 @@ class Session:
             self.emit(ToolProgress(call_id=call_id, text=text, terminal_id=terminal_id))
 
         return ToolContext(self.workspace, self.interrupt, self.limits.deadline, recall=self.context.recall,
-                           steer=SessionSteering(self), sandbox=self.sandbox, call_id=call_id, config=self.config, read_paths=self._read_paths,
-                           strict_reads=self.careful, progress=progress, files=self.cfg.files,
-                           commands=self.cfg.commands)
+                           steer=SessionSteering(self), sandbox=self.sandbox, call_id=call_id, config=self.config,
+                           read_paths=self._read_paths, strict_reads=self.careful, progress=progress,
+                           files=self.cfg.files, commands=self.cfg.commands)
 
     def _announce(self, call: ToolCall, ctx: ToolContext, kind: str) -> tuple[Tool, BaseModel] | ToolError:
         """Emits the ToolCallEvent of `call`, with the tool's title and preview; returns the tool and its
@@ -402,7 +402,9 @@ class Session:
         except OSError as exc:
             result = ToolResult(ok=False, output=f"Error: {exc.strerror or exc} ({exc.filename or call.name})")
         if self.limits.note_call(call.name, call.arguments, result.output) == 2:
-            result = result.model_copy(update={"output": result.output + REPEATED})
+            hint = next_call(call.name, result.output)
+            note = REPEATED.format(next=hint + " " if hint else "")
+            result = result.model_copy(update={"output": result.output + note})
         if result.plan is not None:
             self.context.manager.plan = result.plan
             self.emit(PlanUpdated(steps=result.plan))

@@ -168,6 +168,18 @@ def test_a_repeated_call_is_pointed_out_then_ends_the_turn(calc_repo, tmp_path):
     assert result.summary.startswith("repeating: the same grep call with the same result 3 times")
 
 
+def test_a_repeated_search_is_answered_with_the_call_to_make_instead(calc_repo, tmp_path):
+    # Qwen grepped three times a pattern whose matches it already had; the note names the next call.
+    grep = {"name": "grep", "arguments": {"pattern": "return a - b"}}
+    read = {"name": "read_file", "arguments": {"path": "calc.py"}}
+    s = make_session(calc_repo, tmp_path, [{"tool_calls": [grep]}, {"tool_calls": [grep]}, {"tool_calls": [read]},
+                                           {"tool_calls": [read]}, {"content": "add subtracts"}])
+    outputs = [e.output for e in drive(s, "why does add fail?", lambda e: None) if e.type == "tool_result"]
+    assert "call read_file with path 'calc.py' and start_line 1" in outputs[1]
+    assert "The file's content is above: edit it, or answer from it." in outputs[3]
+    assert "read_file with path" not in outputs[0] and "content is above" not in outputs[2]
+
+
 def test_a_call_repeated_with_others_between_and_no_change_is_a_loop_too(calc_repo, tmp_path):
     # Qwen alternated an edit that could not apply with a test run whose timings differ, to the time limit.
     same = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b", "new": "return a - b"}}
