@@ -85,7 +85,8 @@ class LimitState:
         return None
 
 
-HIT = re.compile(r"^(?P<path>[^\s:\[][^:\n]*?):(?P<line>\d+):", re.M)  # grep's "path:line:text"
+# grep's "path:line:text", search_code's "1. path:start-end symbol".
+HIT = re.compile(r"^(?:\d+\. )?(?P<path>[^\s:\[][^:\n]*?):(?P<line>\d+)[:-]", re.M)
 
 
 def next_call(name: str, output: str) -> str:
@@ -97,7 +98,8 @@ def next_call(name: str, output: str) -> str:
     hit = HIT.search(output)
     if hit:
         start = max(1, int(hit["line"]) - 10)
-        return (f"Its first match is {hit['path']} line {hit['line']}: next, call read_file with path "
-                f"{hit['path']!r} and start_line {start} to see the code around it, then answer.")
+        return (f"Its first match is {hit['path']} line {hit['line']}. If what it shows answers the question, "
+                f"give your final answer now; else call read_file with path {hit['path']!r} and start_line "
+                f"{start} to see the code around it.")
     return ""
 

@@ -175,7 +175,7 @@ def test_a_repeated_search_is_answered_with_the_call_to_make_instead(calc_repo, 
     s = make_session(calc_repo, tmp_path, [{"tool_calls": [grep]}, {"tool_calls": [grep]}, {"tool_calls": [read]},
                                            {"tool_calls": [read]}, {"content": "add subtracts"}])
     outputs = [e.output for e in drive(s, "why does add fail?", lambda e: None) if e.type == "tool_result"]
-    assert "call read_file with path 'calc.py' and start_line 1" in outputs[1]
+    assert "give your final answer now; else call read_file with path 'calc.py' and start_line 1" in outputs[1]
     assert "The file's content is above: edit it, or answer from it." in outputs[3]
     assert "read_file with path" not in outputs[0] and "content is above" not in outputs[2]
 
