@@ -167,6 +167,17 @@ def _model(model: str | None, base: Path) -> str | None:
     return model
 
 
+def _communicate(proc: subprocess.Popen, prompt: str) -> str:
+    """proc's stdout, waiting in short slices: Ray delivers a cancel to the thread running the task as
+    an exception between two Python steps, which a wait without a timeout would never reach."""
+    feed: str | None = prompt
+    while True:
+        try:
+            return proc.communicate(feed, timeout=0.5)[0]
+        except subprocess.TimeoutExpired:
+            feed = None  # the prompt went in with the first call
+
+
 def _wren_run(task: BatchTask, job: Job, work: Path, log: Path, stop: Stop) -> tuple[dict | None, int | None]:
     """`wren run` on the task in its workspace: (its JSON result or None, its exit code; None: not started)."""
     from wren.context.chroma import URL_ENV, describe
@@ -184,7 +195,7 @@ def _wren_run(task: BatchTask, job: Job, work: Path, log: Path, stop: Stop) -> t
         if proc is None:
             return None, None
         try:
-            stdout, _ = proc.communicate(task.prompt)
+            stdout = _communicate(proc, task.prompt)
         except BaseException:  # a Ray cancel arrives as KeyboardInterrupt: the run stops, as on SIGTERM
             proc.terminate()
             proc.wait()

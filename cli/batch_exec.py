@@ -12,8 +12,10 @@ totals) is batch.py's and the same for every executor:
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import sys
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Iterator
@@ -50,6 +52,10 @@ class PoolExecutor:
 
 def _ray_task(task_json: str, job: Job) -> dict | None:
     """One task on a Ray worker: a Stop of its own (a Ray cancel reaches it as KeyboardInterrupt)."""
+    # A cancel is a SIGINT to the worker: a cluster started from a shell's background job inherits
+    # SIGINT ignored, and would run the task to its end.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     return run_task(BatchTask.model_validate_json(task_json), job, Stop())
 
 

@@ -135,3 +135,30 @@ def test_a_task_no_node_can_place_is_a_usage_error(ray_address, tmp_path, calc_r
     run = wren("batch", str(tasks), "--ray", ray_address, "--out", "out", cwd=tmp_path, timeout=300)
     assert run.code == 2 and "task big asks for 1 CPUs and 1 GPUs" in run.stderr, run.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_ctrl_c_cancels_the_ray_tasks_and_keeps_what_finished(ray_address, calc_repo, tmp_path):
+    (calc_repo / "wren.toml").write_text('[sandbox]\nmode = "off"\n')
+    git(calc_repo, "add", "wren.toml")
+    git(calc_repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "no sandbox")
+    slow = write_script(tmp_path / "slow.json", [
+        {"tool_calls": [{"name": "shell", "arguments": {"command": "sleep 86411"}}]}, {"content": "never"}])
+    tasks = tasks_file(tmp_path, [
+        {"id": "quick", "repo": "repo", "prompt": "x", "model": write_script(tmp_path / "q.json", NOTHING)},
+        {"id": "slow", "repo": "repo", "prompt": "wait", "model": slow, "approval": "auto"}])
+    batch = subprocess.Popen([sys.executable, "-m", "wren.cli.main", "batch", str(tasks), "--ray", ray_address,
+                              "--out", "out"], cwd=tmp_path, env=clean_env(), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: (processes_with("86411") and (tmp_path / "out" / "results.jsonl").is_file())
+                   or batch.poll() is not None)
+        assert batch.poll() is None, batch.communicate()
+        batch.send_signal(signal.SIGINT)
+        _, err = batch.communicate(timeout=300)  # a hang guard
+    finally:
+        if batch.poll() is None:
+            batch.kill()
+    assert batch.returncode == 130, err
+    assert "stopped (SIGINT)" in err and "1 result(s) kept" in err
+    wait_until(lambda: not processes_with("86411"))  # the cancelled task's command ended with it
+    assert set(results(tmp_path / "out")) == {"quick"}
