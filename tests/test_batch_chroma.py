@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import free_port, git, wren, write_script
-from test_batch import NOTHING, results, tasks_file
+from test_batch import NOTHING, results, tasks_file, without_sandbox
 from wren.context.embeddings import chroma_model_dir, model_present
 
 needs_model = pytest.mark.skipif(not model_present(chroma_model_dir()),
@@ -105,9 +105,7 @@ def test_session_memory_has_a_collection_per_session_on_the_server(server, tmp_p
 
 @needs_model
 def test_a_server_that_goes_away_mid_batch_is_each_task_s_error(calc_repo, tmp_path):
-    (calc_repo / "wren.toml").write_text('[sandbox]\nmode = "off"\n')  # the first task stops the server
-    git(calc_repo, "add", "wren.toml")
-    git(calc_repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "no sandbox")
+    without_sandbox(calc_repo)  # its command reaches outside the workspace
     server = Server(tmp_path / "data")
     try:
         stopper = write_script(tmp_path / "stop.json", [

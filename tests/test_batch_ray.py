@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import clean_env, free_port, git, processes_with, wait_until, wren, write_script
-from test_batch import FIX, NOTHING, results, tasks_file
+from conftest import clean_env, free_port, processes_with, wait_until, wren, write_script
+from test_batch import FIX, NOTHING, results, tasks_file, without_sandbox
 
 ray = pytest.importorskip("ray")
 RAY = Path(sys.executable).with_name("ray")
@@ -88,9 +88,7 @@ def _ancestor_running(pid: int, marker: bytes) -> int:
 
 
 def test_a_task_whose_worker_is_killed_runs_again_and_ends_once(ray_address, calc_repo, tmp_path):
-    (calc_repo / "wren.toml").write_text('[sandbox]\nmode = "off"\n')  # the command marks a file outside
-    git(calc_repo, "add", "wren.toml")
-    git(calc_repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "no sandbox")
+    without_sandbox(calc_repo)  # its command reaches outside the workspace
     mark = tmp_path / "started-once"
     slow = write_script(tmp_path / "slow.json", [
         {"tool_calls": [{"name": "shell", "arguments": {
@@ -138,9 +136,7 @@ def test_a_task_no_node_can_place_is_a_usage_error(ray_address, tmp_path, calc_r
 
 
 def test_ctrl_c_cancels_the_ray_tasks_and_keeps_what_finished(ray_address, calc_repo, tmp_path):
-    (calc_repo / "wren.toml").write_text('[sandbox]\nmode = "off"\n')
-    git(calc_repo, "add", "wren.toml")
-    git(calc_repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "no sandbox")
+    without_sandbox(calc_repo)  # its command reaches outside the workspace
     slow = write_script(tmp_path / "slow.json", [
         {"tool_calls": [{"name": "shell", "arguments": {"command": "sleep 86411"}}]}, {"content": "never"}])
     tasks = tasks_file(tmp_path, [
