@@ -158,3 +158,14 @@ def test_ctrl_c_cancels_the_ray_tasks_and_keeps_what_finished(ray_address, calc_
     assert "stopped (SIGINT)" in err and "1 result(s) kept" in err
     wait_until(lambda: not processes_with("86411"))  # the cancelled task's command ended with it
     assert set(results(tmp_path / "out")) == {"quick"}
+
+
+@pytest.mark.slow
+def test_a_ray_task_on_the_real_local_model(ray_address, calc_repo, tmp_path):
+    tasks = tasks_file(tmp_path, [{"id": "smol", "repo": str(calc_repo), "prompt": "Read calc.py.",
+                                   "model": "local:smollm2", "approval": "read-only", "max_steps": 2}])
+    run = wren("batch", str(tasks), "--ray", ray_address, "--out", "out", cwd=tmp_path, timeout=900)
+    assert run.code in (0, 1), run.stderr
+    got = results(tmp_path / "out")["smol"]
+    assert got["result"] is not None, got  # llama.cpp ran in the Ray worker's `wren run` and reported
+    assert got["result"]["usage"]["prompt_tokens"] > 100 and got["result"]["steps"] >= 1
