@@ -138,3 +138,58 @@ def test_bad_chroma_options_are_usage_errors(calc_repo, tmp_path):
     assert not (tmp_path / "out").exists()  # refused before any task started
     index = wren("index", "--cwd", str(calc_repo), "--chroma", "ftp://host")
     assert index.code == 2 and "not a Chroma server URL" in index.stderr
+
+
+class AuthProxy:
+    """An HTTP proxy in front of the real server that wants `Authorization: Bearer s3cret`, as a
+    deployment behind an authenticating gateway does."""
+
+    def __init__(self, upstream: str) -> None:
+        import threading
+        import urllib.error
+        import urllib.request
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def relay(self) -> None:
+                if self.headers.get("Authorization") != "Bearer s3cret":
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)) or None
+                request = urllib.request.Request(upstream + self.path, data=body, method=self.command,
+                                                 headers={"Content-Type": "application/json"})
+                try:
+                    with urllib.request.urlopen(request, timeout=60) as reply:
+                        status, data = reply.status, reply.read()
+                except urllib.error.HTTPError as exc:
+                    status, data = exc.code, exc.read()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = relay
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+@needs_model
+def test_headers_from_config_reach_a_server_that_needs_them(server, calc_repo):
+    proxy = AuthProxy(server.url)
+    try:
+        refused = wren("index", "--cwd", str(calc_repo), "--chroma", proxy.url, "--quiet")
+        assert refused.code == 2 and "answered HTTP 401 (check [chroma] headers)" in refused.stderr, refused.stderr
+        (calc_repo / "wren.toml").write_text('[chroma]\nheaders = { Authorization = "Bearer s3cret" }\n')
+        built = wren("index", "--cwd", str(calc_repo), "--chroma", proxy.url, "--quiet", timeout=300)
+        assert built.code == 0 and "warning" not in built.stderr, built.stderr  # chromadb's own requests too
+        head = git(calc_repo, "rev-parse", "HEAD").strip()
+        assert f"code-{head[:12]}-{head[:12]}" in " ".join(server.names("code-"))
+    finally:
+        proxy.httpd.shutdown()
