@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import signal
 import socket
@@ -100,6 +101,7 @@ class Background:
 
 
 def ray_head(tmp: Path) -> tuple[Background, str]:
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # loopback; the head and `wren batch` alike
     port, temp = free_port(), tempfile.mkdtemp(prefix="ray", dir="/tmp")
     head = Background([str(BIN / "ray"), "start", "--head", "--block", "--num-cpus", "2", "--include-dashboard=false",
                        "--node-ip-address", "127.0.0.1", "--port", str(port), "--temp-dir", temp,

@@ -22,6 +22,9 @@ RAY = Path(sys.executable).with_name("ray")
 def ray_address():
     """A one-node cluster with 2 CPUs; `ray start --block` ends every process it started on SIGTERM
     (never `ray stop`, which stops every cluster on the machine)."""
+    # Loopback only; and a token that some earlier local `ray.init()` left in ~/.ray would turn token
+    # auth on for this cluster, which `wren batch` (RAY_AUTH_MODE from the same environment) must match.
+    previous, os.environ["RAY_AUTH_MODE"] = os.environ.get("RAY_AUTH_MODE"), "disabled"
     port = free_port()
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must fit in 107 bytes
     head = subprocess.Popen([str(RAY), "start", "--head", "--block", "--num-cpus", "2", "--include-dashboard=false",
@@ -36,6 +39,10 @@ def ray_address():
     finally:
         head.send_signal(signal.SIGTERM)
         head.communicate(timeout=120)
+        if previous is None:
+            del os.environ["RAY_AUTH_MODE"]
+        else:
+            os.environ["RAY_AUTH_MODE"] = previous
 
 
 def six_tasks(tmp_path: Path, calc_repo: Path) -> Path:
@@ -103,6 +110,8 @@ def test_a_task_whose_worker_is_killed_runs_again_and_ends_once(ray_address, cal
     try:
         wait_until(lambda: processes_with(f"{mark} && sleep 86409") or batch.poll() is not None)
         assert batch.poll() is None, batch.communicate()
+        # One: a shell forking `sleep` has a twin with its command line until the exec.
+        wait_until(lambda: len(processes_with(f"{mark} && sleep 86409")) == 1)
         [command] = processes_with(f"{mark} && sleep 86409")
         worker = _ancestor_running(_ancestor_running(command, b"wren.cli.main\x00run"), b"ray::")
         os.kill(worker, signal.SIGKILL)  # as the OOM killer or a lost node would
