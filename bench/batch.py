@@ -100,14 +100,14 @@ class Background:
         self.proc.wait(120)
 
 
-def ray_head(tmp: Path) -> tuple[Background, str]:
+def ray_head(tmp: Path) -> tuple[Background, str, str]:
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # loopback; the head and `wren batch` alike
     port, temp = free_port(), tempfile.mkdtemp(prefix="ray", dir="/tmp")
     head = Background([str(BIN / "ray"), "start", "--head", "--block", "--num-cpus", "2", "--include-dashboard=false",
                        "--node-ip-address", "127.0.0.1", "--port", str(port), "--temp-dir", temp,
                        "--ray-client-server-port", str(free_port())],
                       lambda: any(Path(temp).glob("session_*/sockets/raylet")))
-    return head, f"127.0.0.1:{port}"
+    return head, f"127.0.0.1:{port}", temp
 
 
 def chroma_server(tmp: Path) -> tuple[Background, str]:
@@ -130,7 +130,7 @@ def chroma_server(tmp: Path) -> tuple[Background, str]:
 def throughput(tmp: Path, n: int) -> list[str]:
     repo = git_repo(tmp / "calc", {"calc.py": CALC, "test_calc.py": TEST})
     tasks = write_tasks(tmp, "fix", n, repo, FIX, "python -m pytest -q test_calc.py")
-    head, address = ray_head(tmp)
+    head, address, temp = ray_head(tmp)
     try:
         runs = [("pool, --workers 1", 1, ("--workers", "1")), ("pool, --workers 2", 2, ("--workers", "2")),
                 ("Ray, local cluster (2 CPUs)", 2, ("--ray", address))]
@@ -143,6 +143,7 @@ def throughput(tmp: Path, n: int) -> list[str]:
                         f"{(slots * wall - agent) / n:.2f} | {agent / n:.2f} |")
     finally:
         head.stop()
+        shutil.rmtree(temp, ignore_errors=True)
     return ["| executor | tasks | solved | wall s | tasks/min | overhead s/task | agent s/task |",
             "|---|---:|---:|---:|---:|---:|---:|", *rows]
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -39,6 +40,7 @@ def ray_address():
     finally:
         head.send_signal(signal.SIGTERM)
         head.communicate(timeout=120)
+        shutil.rmtree(temp, ignore_errors=True)
         if previous is None:
             del os.environ["RAY_AUTH_MODE"]
         else:
