@@ -3,13 +3,17 @@
 Each task is one JSON line (`BatchTask`). Its workspace is a fresh clone of its repository at the
 commit under the batch directory, never the user's checkout. The agent runs there as `wren run`
 does, in a process of its own (a session owns its llama.cpp context and its sandbox), at most
-`--workers` at a time; then the task's `check` command, sandboxed as run_tests is, decides
-whether it was solved. Each result is appended to `results.jsonl` as it finishes, so running the
-same command again skips the tasks already done (resume after a crash or Ctrl+C).
+`--workers` at a time, or as Ray tasks on a cluster (`--ray`; the executor is a seam, see
+batch_exec.py); then the task's `check` command, sandboxed as run_tests is, decides whether it
+was solved. Each result is appended to `results.jsonl` as it finishes, so running the same
+command again skips the tasks already done (resume after a crash or Ctrl+C). With `--chroma URL`
+every task's code index and session memory live on one Chroma server, and the index of each
+commit is built there once, before the tasks (batch_index.py).
 """
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import shutil
@@ -19,12 +23,13 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from wren.core.config import ChromaConfig
 from wren.core.errors import ConfigError, ExitCode, ToolError
 from wren.core.paths import STATE_DIR
 
@@ -45,6 +50,22 @@ class BatchTask(BaseModel):
     approval: Literal["read-only", "ask", "auto-edit", "auto"] | None = None
     max_steps: int | None = Field(None, ge=1)
     timeout: float | None = Field(None, gt=0)  # seconds for the agent (`wren run --timeout`)
+    # What a Ray task asks of its node (--ray): CPUs (default 1), GPUs (default 1 for a local model on
+    # a cluster with GPUs, else 0). The local pool runs --workers at a time and ignores them.
+    num_cpus: float | None = Field(None, gt=0)
+    num_gpus: float | None = Field(None, ge=0)
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every task of a batch shares: where relative paths start (the tasks file's folder),
+    the batch folder, the Chroma server of the stores (None: each clone's embedded store), and
+    whether `wren run` gets SIGTERM when the process that started it dies (a Ray worker, which
+    the cluster may kill: its task then runs again elsewhere and must not race an orphan)."""
+    base: Path
+    out: Path
+    chroma: ChromaConfig | None = None
+    die_with_parent: bool = False
 
 
 def load_tasks(path: Path) -> list[BatchTask]:
@@ -103,6 +124,12 @@ def prepare_workspace(task: BatchTask, base: Path, work: Path) -> Path:
     return work
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the parent dies (Linux PR_SET_PDEATHSIG; elsewhere a no-op)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
 class Stop:
     """The batch's running `wren run` processes, and whether the batch was told to stop."""
 
@@ -140,19 +167,39 @@ def _model(model: str | None, base: Path) -> str | None:
     return model
 
 
-def _wren_run(task: BatchTask, base: Path, work: Path, log: Path, stop: Stop) -> tuple[dict | None, int | None]:
+def _communicate(proc: subprocess.Popen, prompt: str) -> str:
+    """proc's stdout, waiting in short slices: Ray delivers a cancel to the thread running the task as
+    an exception between two Python steps, which a wait without a timeout would never reach."""
+    feed: str | None = prompt
+    while True:
+        try:
+            return proc.communicate(feed, timeout=0.5)[0]
+        except subprocess.TimeoutExpired:
+            feed = None  # the prompt went in with the first call
+
+
+def _wren_run(task: BatchTask, job: Job, work: Path, log: Path, stop: Stop) -> tuple[dict | None, int | None]:
     """`wren run` on the task in its workspace: (its JSON result or None, its exit code; None: not started)."""
+    from wren.context.chroma import URL_ENV, describe
+
     cmd = [sys.executable, "-m", "wren.cli.main", "run", "-", "--output-format", "json", "--include-diff"]
-    for flag, value in (("--model", _model(task.model, base)), ("--approval", task.approval),
+    env = {**os.environ, URL_ENV: describe(job.chroma)} if job.chroma else None
+    extra: dict[str, Any] = {"preexec_fn": _die_with_parent} if job.die_with_parent else {}
+    for flag, value in (("--model", _model(task.model, job.base)), ("--approval", task.approval),
                         ("--max-steps", task.max_steps), ("--timeout", task.timeout)):
         if value is not None:
             cmd += [flag, str(value)]
     with log.open("w", encoding="utf-8") as err:
-        proc = stop.start(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True, cwd=work)
+        proc = stop.start(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True, cwd=work,
+                          env=env, **extra)
         if proc is None:
             return None, None
         try:
-            stdout, _ = proc.communicate(task.prompt)
+            stdout = _communicate(proc, task.prompt)
+        except BaseException:  # a Ray cancel arrives as KeyboardInterrupt: the run stops, as on SIGTERM
+            proc.terminate()
+            proc.wait()
+            raise
         finally:
             stop.finished(proc)
     lines = [line for line in stdout.splitlines() if line.startswith("{")]
@@ -173,23 +220,48 @@ def _check(command: str, work: Path) -> dict:
             "killed": done.killed or None, "output": done.output[-OUTPUT_TAIL:]}
 
 
-def run_task(task: BatchTask, base: Path, out: Path, stop: Stop) -> dict | None:
+def error_record(task: BatchTask, job: Job, started: float, error: str) -> dict:
+    """The results line of a task that ended in an error before the agent could report (it runs again
+    next time)."""
+    return {"id": task.id, "worker": f"{socket.gethostname()}:{os.getpid()}",
+            "workspace": str(job.out / "tasks" / task.id / "work"), "started": round(started, 3),
+            "status": "error", "solved": False, "error": error, "result": None, "check": None, "diff": None,
+            "duration_s": round(time.time() - started, 3)}
+
+
+def _chroma_gone(job: Job) -> str | None:
+    """Why the batch's Chroma server cannot be used now; None when it answers (or there is none)."""
+    from wren.context.chroma import ping
+
+    try:
+        if job.chroma is not None:
+            ping(job.chroma)
+    except ConnectionError as exc:
+        return str(exc)
+    return None
+
+
+def run_task(task: BatchTask, job: Job, stop: Stop) -> dict | None:
     """One task from clone to check: the line `results.jsonl` gets; None when the batch stopped before
     the task ended (it runs again next time). Never raises for the task's own faults."""
     if stop.signal is not None:
         return None
     started = time.time()
-    folder = out / "tasks" / task.id
+    folder = job.out / "tasks" / task.id
     record: dict[str, Any] = {"id": task.id, "worker": f"{socket.gethostname()}:{os.getpid()}",
                               "workspace": str(folder / "work"), "started": round(started, 3)}
     try:
-        work = prepare_workspace(task, base, folder / "work")
+        work = prepare_workspace(task, job.base, folder / "work")
     except ToolError as exc:
-        return {**record, "status": "error", "solved": False, "error": str(exc), "result": None, "check": None,
-                "diff": None, "duration_s": round(time.time() - started, 3)}
-    result, code = _wren_run(task, base, work, folder / "wren.log", stop)
+        return error_record(task, job, started, str(exc))
+    if gone := _chroma_gone(job):
+        return error_record(task, job, started, f"{gone}; the task did not start")
+    result, code = _wren_run(task, job, work, folder / "wren.log", stop)
     if stop.signal is not None:
         return None
+    if gone := _chroma_gone(job):  # its index and memory may be half there: run it again
+        return error_record(task, job, started, f"{gone} by the end of the task, which ran without it; "
+                                                "it runs again next time")
     check = _check(task.check, work) if task.check and result else None
     status = result["status"] if result else "error"
     solved = check["passed"] if check else status == "success"
@@ -229,88 +301,67 @@ def append(results: Path, record: dict) -> None:
         fh.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
-class Progress:
-    """`wren batch: [#####.....] 5/10 · solved 3 · failed 1 · errors 1` on one stderr line."""
+def _setup(args: argparse.Namespace, tasks: list[BatchTask]):
+    """The executor and the Chroma server that the options name, checked before any task starts:
+    ConfigError for a bad URL, an unreachable server or cluster, or a task the cluster cannot place."""
+    from wren.cli.batch_exec import PoolExecutor, RayExecutor
+    from wren.context.chroma import parse_url, ping, server_config
+    from wren.core.config import load_config
 
-    def __init__(self, total: int, out: TextIO) -> None:
-        self.total, self.out, self.counts = total, out, {"solved": 0, "failed": 0, "errors": 0}
-
-    def add(self, record: dict) -> None:
-        kind = "errors" if record["status"] == "error" else "solved" if record["solved"] else "failed"
-        self.counts[kind] += 1
-        done = sum(self.counts.values())
-        bar = "#" * (20 * done // max(self.total, 1))
-        line = (f"wren batch: [{bar:<20}] {done}/{self.total} · solved {self.counts['solved']} · "
-                f"failed {self.counts['failed']} · errors {self.counts['errors']} · last {record['id']}")
-        end = "\n" if done == self.total or not self.out.isatty() else ""
-        self.out.write(("\r\x1b[K" if self.out.isatty() else "") + line + end)
-        self.out.flush()
-
-
-def _outcome(record: dict) -> str:
-    return "error" if record["status"] == "error" else "solved" if record["solved"] else "failed"
-
-
-def summary(records: list[dict], overall: list[dict], wall_s: float) -> dict:
-    """Totals: `solved`, `failed` and `errors` over every task of the tasks file (those run now and
-    those done before); tokens, cost and time of the tasks run now."""
-    usage = [r["result"]["usage"] for r in records if r.get("result")]
-    outcomes = [_outcome(r) for r in overall]
-    return {"tasks": len(overall), "ran": len(records), "skipped": len(overall) - len(records),
-            "solved": outcomes.count("solved"), "failed": outcomes.count("failed"), "errors": outcomes.count("error"),
-            "prompt_tokens": sum(u["prompt_tokens"] for u in usage),
-            "completion_tokens": sum(u["completion_tokens"] for u in usage),
-            "cost_usd": round(sum(u["cost_usd"] for u in usage), 6), "wall_s": round(wall_s, 3)}
-
-
-def _table(records: list[dict], totals: dict) -> str:
-    rows = [f"{'task':<24} {'outcome':<8} {'agent':<12} {'check':<6} {'steps':>5} {'seconds':>8}"]
-    for r in sorted(records, key=lambda r: r["id"]):
-        check = "-" if not r["check"] else "pass" if r["check"]["passed"] else "fail"
-        steps = r["result"]["steps"] if r.get("result") else 0
-        rows.append(f"{r['id'][:24]:<24} {_outcome(r):<8} {r['status']:<12} {check:<6} {steps:>5} "
-                    f"{r['duration_s']:>8.1f}")
-    rows += [f"  {r['id']}: {r['error']}" for r in sorted(records, key=lambda r: r["id"]) if r.get("error")]
-    skipped = f" ({totals['skipped']} done before)" if totals["skipped"] else ""
-    rows.append(f"{totals['tasks']} tasks{skipped}: solved {totals['solved']}, failed {totals['failed']}, "
-                f"errors {totals['errors']} · this run: {totals['prompt_tokens']}+{totals['completion_tokens']} "
-                f"tokens · ${totals['cost_usd']:.4f} · {totals['wall_s']:.1f}s")
-    return "\n".join(rows)
+    config = load_config(Path.cwd()).chroma
+    chroma = parse_url(args.chroma, config.headers) if args.chroma else server_config(config)
+    if chroma is not None:
+        try:
+            ping(chroma)
+        except ConnectionError as exc:
+            raise ConfigError(f"{exc}; start one with `chroma run --host HOST --port PORT`, or drop --chroma") \
+                from None
+    executor = RayExecutor.connect(args.ray, tasks) if args.ray is not None else PoolExecutor(args.workers)
+    return executor, chroma
 
 
 def run(args: argparse.Namespace) -> int:
-    tasks_file = Path(args.tasks)
+    tasks_file, stdout = Path(args.tasks), sys.stdout  # the totals' (an executor may move sys.stdout)
     try:
         tasks = load_tasks(tasks_file)
+        executor, chroma = _setup(args, tasks)
     except ConfigError as exc:
         sys.stderr.write(f"wren batch: {exc.message}\n")
         return ExitCode.USAGE
+    try:
+        return _run(args, tasks_file, tasks, executor, chroma, stdout)
+    finally:
+        executor.close()
+
+
+def _run(args: argparse.Namespace, tasks_file: Path, tasks: list[BatchTask], executor, chroma,
+         stdout: TextIO) -> int:
+    from wren.cli.batch_index import build_shared_indexes
+    from wren.cli.batch_report import Progress, summary, table
+
     # Absolute: each task's process runs in its own clone.
     out = (Path(args.out) if args.out else Path.cwd() / STATE_DIR / "batches" / tasks_file.stem).resolve()
     out.mkdir(parents=True, exist_ok=True)
     results = out / "results.jsonl"
     done = finished_ids(results)
     todo = [t for t in tasks if t.id not in done]
-    base = tasks_file.resolve().parent
+    job = Job(tasks_file.resolve().parent, out, chroma, die_with_parent=executor.remote)
     sys.stderr.write(f"wren batch: {len(todo)} task(s) to run, {len(tasks) - len(todo)} already done; "
-                     f"{args.workers} at a time; results in {results}\n")
+                     f"{executor.where}; results in {results}\n")
+    if chroma is not None:
+        build_shared_indexes(todo, job, sys.stderr)
     stop, progress, records, started = Stop(), Progress(len(todo), sys.stderr), [], time.monotonic()
     # Ctrl+C, or SIGTERM (timeout, docker stop, CI cancellation): each running task is told to stop
     # (it kills its command and prints its result), no new one starts, and the results so far stay.
     previous = {sig: signal.signal(sig, lambda signum, frame: stop.now(signum))
                 for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with ThreadPoolExecutor(max_workers=args.workers) as pool:  # each task runs in processes of its own
-            pending = {pool.submit(run_task, task, base, out, stop) for task in todo}
-            while pending:
-                # A timeout, so the main thread wakes to run a signal's handler (see Session.events).
-                finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    if (record := future.result()) is None:
-                        continue  # stopped before it ended: it runs again next time
-                    append(results, record)  # as each finishes: a crash loses none
-                    records.append(record)
-                    progress.add(record)
+        for record in executor.results(todo, job, stop):  # as each task finishes, whichever executor
+            if record is None:
+                continue  # stopped before it ended: it runs again next time
+            append(results, record)  # as each finishes: a crash loses none
+            records.append(record)
+            progress.add(record)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -321,5 +372,5 @@ def run(args: argparse.Namespace) -> int:
     latest = read_results(results)
     overall = [latest[t.id] for t in tasks if t.id in latest]
     totals = summary(records, overall, time.monotonic() - started)
-    print(json.dumps(totals) if args.output_format == "json" else _table(records, totals))
+    print(json.dumps(totals) if args.output_format == "json" else table(records, totals), file=stdout)
     return ExitCode.FINISHED if totals["solved"] == len(tasks) else ExitCode.NOT_FINISHED

@@ -39,6 +39,22 @@ class ProgressBar:
         self.out.flush()
 
 
+def _use_server(url: str, root: Path) -> None:
+    """Point this process's stores at the server (context/chroma.py reads WREN_CHROMA_URL);
+    ConfigError for a bad URL or a server that does not answer."""
+    import os
+
+    from wren.context.chroma import URL_ENV, parse_url, ping
+    from wren.core.config import load_config
+
+    server = parse_url(url, load_config(root).chroma.headers)
+    try:
+        ping(server)
+    except ConnectionError as exc:
+        raise ConfigError(str(exc)) from None
+    os.environ[URL_ENV] = url
+
+
 def run(args: argparse.Namespace) -> int:
     from wren.context.shared_index import workspace_index
 
@@ -46,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if not root.is_dir():
             raise ConfigError(f"--cwd {args.cwd} is not an existing directory")
+        if args.chroma:
+            _use_server(args.chroma, root)
         index = workspace_index(root.resolve(), lambda message: sys.stderr.write(f"wren: warning: {message}\n"),
                                 embed=not args.lexical_only)
     except WrenError as exc:

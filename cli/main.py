@@ -92,6 +92,16 @@ def build_parser() -> Parser:
                                                      "current directory, NAME the tasks file's name without .jsonl)")
     batch.add_argument("--output-format", choices=("text", "json"), default="text",
                        help="text: a table of the tasks run; json: the totals as one object")
+    batch.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                       help="run each task as a Ray task (pip install 'wren-agent[ray]'): on the cluster at "
+                            "ADDRESS (host:port, ray://host:port, or auto for the one `ray start` began on this "
+                            "machine); without ADDRESS, on a local cluster started for the batch. Tasks ask for "
+                            "num_cpus (default 1) and num_gpus (default 1 for a local model where there are "
+                            "GPUs); a task whose worker dies runs again (3 times at most). --workers is ignored")
+    batch.add_argument("--chroma", metavar="URL",
+                       help="keep every task's code index and session memory on the Chroma server at URL "
+                            "(http://host:8000); each commit's index is built there once, before the tasks. "
+                            "Default: [chroma] url in the config, else each clone's embedded store")
 
     acp = sub.add_parser("acp", help="serve the Agent Client Protocol on stdio (Zed, JetBrains, VS Code)",
                          description="Run as an ACP v1 agent: JSON-RPC on stdin/stdout, one message a line; "
@@ -108,6 +118,9 @@ def build_parser() -> Parser:
     index.add_argument("--cwd", help="workspace root (default: the current directory)")
     index.add_argument("--lexical-only", action="store_true", help="skip embeddings (the tool fills them in later)")
     index.add_argument("--quiet", action="store_true", help="no progress bar")
+    index.add_argument("--chroma", metavar="URL", help="build the index on the Chroma server at URL "
+                                                       "(http://host:8000), in the collection of this repository "
+                                                       "and commit, e.g. ahead of `wren batch --chroma URL`")
 
     doctor = sub.add_parser("doctor", help="check the command sandbox and local inference (backend, GPU offload, threads, model memory)")
     doctor.add_argument("--model", help="local model name or .gguf path (default: the best pulled model that fits, "

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import stat
 import subprocess
 import threading
@@ -26,8 +25,10 @@ from wren.context.catalog import Catalog, ChunkRecord, FileEntry, FileState
 from wren.context.chunking import Chunk, chunk_file, parse
 from wren.context.embeddings import Embedder
 from wren.context.lexical import BM25, tokens
-from wren.context.store import ChromaServer, VectorStore, open_store
+from wren.context.chroma import describe, index_collection, server_config
+from wren.context.store import VectorStore, open_store
 from wren.context.tags import extract_tags
+from wren.core.config import ChromaConfig
 from wren.core.errors import ToolError
 from wren.core.paths import git_listing, shown, unshown
 
@@ -54,11 +55,6 @@ class UpdateStats:
     embedded: int = 0
     pending: int = 0  # chunks still without a vector
     seconds: float = 0.0
-
-
-def collection_name(embedder_name: str) -> str:
-    model = re.sub(r"[^A-Za-z0-9._-]+", "-", embedder_name).strip("-._")
-    return f"code-{model}-{DENSE_VIEW}-{DENSE_TOKENS}"
 
 
 def _indexable(rel: str, data: bytes) -> bool:
@@ -313,20 +309,23 @@ def index_folder(root: Path) -> Path:
 
 
 def open_index(root: Path, provider: str = "default", warn: Callable[[str], None] = lambda _: None,
-               server: ChromaServer | None = None, embed: bool = True) -> CodeIndex:
+               chroma: ChromaConfig | None = None, embed: bool = True) -> CodeIndex:
     """The workspace's index with the configured embedder and store; without them, lexical only.
 
     embed=False opens the store but loads (or downloads) no embedding model: the index is
-    updated lexically and counts the chunks that wait for vectors."""
+    updated lexically and counts the chunks that wait for vectors. `chroma` (or WREN_CHROMA_URL)
+    may name a server; its collection is the repository's at this commit (context/chroma.py)."""
     from wren.context.embeddings import embedder_name, load_embedder
 
     name = embedder_name(provider)
     embedder = load_embedder(provider, warn, max_tokens=DENSE_TOKENS) if embed and name is not None else None
     store = None
     if name is not None and (embedder is not None or not embed):
+        server = server_config(chroma)
         try:
-            store = open_store(index_folder(root.resolve()) / "chroma", collection_name(name), server)
+            collection = index_collection(root, name, f"{DENSE_VIEW}-{DENSE_TOKENS}", server is not None)
+            store = open_store(index_folder(root.resolve()) / "chroma", collection, chroma)
         except Exception as exc:  # chromadb raises many types (connection, HTTP, storage); all mean the same here
-            where = f"Chroma server {server.host}:{server.port}" if server else "the embedded Chroma store"
+            where = f"Chroma server {describe(server)}" if server else "the embedded Chroma store"
             warn(f"cannot open {where} ({type(exc).__name__}: {exc}); using lexical search only")
     return CodeIndex(root, embedder, store)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from wren.core.config import ChromaConfig
 from wren.core.log import mend_tail, read_jsonl
 from wren.core.messages import Message
+from wren.context.chroma import chroma_client, memory_collection
 from wren.context.embeddings import Embedder
 from wren.context.lexical import BM25, tokens
 
@@ -90,17 +91,6 @@ def windows(text: str, size: int = WINDOW_CHARS) -> list[str]:
     return out + ([current] if current.strip() else [])
 
 
-def chroma_client(folder: Path, server: ChromaConfig | None = None):
-    import chromadb
-    from chromadb.config import Settings
-
-    settings = Settings(anonymized_telemetry=False)  # no network calls from an embedded store
-    if server is not None and server.host:
-        return chromadb.HttpClient(host=server.host, port=server.port, ssl=server.ssl, settings=settings)
-    folder.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(folder), settings=settings)
-
-
 class SessionMemory:
     """`missing`: why there is no embedder (when `embedder` is None), recorded with what search ran."""
 
@@ -112,7 +102,7 @@ class SessionMemory:
         self.chunks: dict[str, MemoryChunk] = {}
         self.lexical = BM25(analyzer=memory_terms)
         self._collection = None
-        self._collection_name = f"mem-{session_id}"
+        self._collection_name = memory_collection(session_id)
         self._server = chroma_server
         if self.path.is_file():
             mend_tail(self.path, _chunk)  # a crash may have cut the last append short

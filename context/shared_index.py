@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wren.context.index import CodeIndex, open_index
-from wren.context.store import ChromaServer
 
 
 @dataclass
@@ -39,9 +38,7 @@ def workspace_index(root: Path, warn, embed: bool = True) -> CodeIndex:
     from wren.core.config import load_config
 
     config = load_config(root)
-    chroma = config.chroma
-    server = ChromaServer(chroma.host, chroma.port, chroma.ssl) if chroma.host else None
-    return open_index(root, config.embeddings, warn, server, embed)
+    return open_index(root, config.embeddings, warn, config.chroma, embed)
 
 
 def opened_index(root: Path) -> CodeIndex:

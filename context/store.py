@@ -6,19 +6,14 @@ embeddings ourselves: the collection has no embedding function.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from wren.context.chroma import chroma_client, server_config
+from wren.core.config import ChromaConfig
+
 BATCH = 1000
 LOOKUP_BATCH = 5000
-
-
-@dataclass(frozen=True)
-class ChromaServer:
-    host: str
-    port: int = 8000
-    ssl: bool = False
 
 
 class VectorStore:
@@ -58,17 +53,10 @@ class VectorStore:
         return [(i, 1.0 - d) for i, d in zip(found["ids"][0], found["distances"][0])]
 
 
-def open_store(folder: Path, name: str, server: ChromaServer | None = None) -> VectorStore:
-    """The collection `name` (3-512 of [a-zA-Z0-9._-]) in the embedded store at folder, or on server."""
-    import chromadb
-    from chromadb.config import Settings
-
-    settings = Settings(anonymized_telemetry=False)
-    if server is not None:
-        client = chromadb.HttpClient(host=server.host, port=server.port, ssl=server.ssl, settings=settings)
-    else:
-        folder.mkdir(parents=True, exist_ok=True)
-        client = chromadb.PersistentClient(path=str(folder), settings=settings)
+def open_store(folder: Path, name: str, chroma: ChromaConfig | None = None) -> VectorStore:
+    """The collection `name` (3-512 of [a-zA-Z0-9._-]) in the embedded store at folder, or on the
+    server that `chroma` (or WREN_CHROMA_URL) names (context/chroma.py)."""
+    client = chroma_client(folder, chroma)
     collection = client.get_or_create_collection(name, embedding_function=None,
                                                  configuration={"hnsw": {"space": "cosine"}})
-    return VectorStore(collection, shared=server is not None)
+    return VectorStore(collection, shared=server_config(chroma) is not None)

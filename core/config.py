@@ -57,11 +57,33 @@ class McpConfig(BaseModel):
 
 
 class ChromaConfig(BaseModel):
-    """A Chroma server for the stores, so a team shares one index; no host: embedded under .wren/."""
+    """A Chroma server for the stores, so a team shares one index; no host: embedded under .wren/.
+
+    `url = "http://host:8000"` sets host, port and ssl at once; `headers` go with every request
+    (auth for a server behind a proxy or with token auth: `{Authorization = "Bearer ..."}`)."""
     model_config = ConfigDict(extra="forbid")
+    url: str | None = None
     host: str | None = None
     port: int = Field(8000, ge=1, le=65535)
     ssl: bool = False
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _from_url(self) -> "ChromaConfig":
+        if self.url is not None:
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(self.url)
+            try:
+                port = parts.port
+            except ValueError:
+                port = -1
+            if parts.scheme not in ("http", "https") or not parts.hostname or port == -1 or \
+                    parts.path.strip("/") or parts.query:
+                raise ValueError(f"{self.url!r} is not a Chroma server URL such as http://host:8000")
+            self.host, self.ssl = parts.hostname, parts.scheme == "https"
+            self.port = port or (443 if self.ssl else 8000)
+        return self
 
 
 class PolicyConfig(BaseModel):

@@ -20,6 +20,13 @@ def tasks_file(tmp_path: Path, tasks: list[dict]) -> Path:
     return path
 
 
+def without_sandbox(repo: Path) -> None:
+    """A commit turning the sandbox off, for tasks whose commands reach outside their workspace."""
+    (repo / "wren.toml").write_text('[sandbox]\nmode = "off"\n')
+    git(repo, "add", "wren.toml")
+    git(repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "no sandbox")
+
+
 def results(out: Path) -> dict[str, dict]:
     """The latest record of each task; a line cut by a crash is skipped."""
     found = {}
@@ -78,9 +85,7 @@ def test_stopping_a_batch_stops_its_tasks_and_keeps_what_finished(calc_repo, tmp
 
     from conftest import clean_env, processes_with, wait_until
 
-    (calc_repo / "wren.toml").write_text('[sandbox]\nmode = "off"\n')
-    git(calc_repo, "add", "wren.toml")
-    git(calc_repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "no sandbox")
+    without_sandbox(calc_repo)  # its command reaches outside the workspace
     slow = write_script(tmp_path / "slow.json", [
         {"tool_calls": [{"name": "shell", "arguments": {"command": "sleep 86407"}}]}, {"content": "never"}])
     tasks = tasks_file(tmp_path, [
