@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from wren.agent import careful
+from wren.agent.rate_gate import RateGate
 from wren.core.errors import ModelError, StreamStopped
 from wren.core.events import AssistantDelta, AssistantMessage, Status, UsageEvent
 from wren.core.messages import Message, redacted
@@ -67,7 +68,7 @@ def call_model(s: "Session") -> ModelReply:
 
     A provider's context-window error gets one compaction and one more try.
     """
-    policy = s.backend.retry
+    policy, gate = s.backend.retry, RateGate.from_env()
     s.make_room()
     overflowed, attempt = False, 0  # separate: a compaction retry does not use up a backoff attempt
 
@@ -77,6 +78,7 @@ def call_model(s: "Session") -> ModelReply:
             s.emit(AssistantDelta(text=text))  # logged as it comes: a cut reply keeps what arrived
 
     while True:
+        gate.wait(s.backend.name, s.check_stop, s.warn)  # another worker of a batch may have hit a 429
         try:
             reply = s.backend.complete(redacted(s.context.manager.prompt()), s.offered_tools(), on_delta)
             break
@@ -85,9 +87,11 @@ def call_model(s: "Session") -> ModelReply:
                 overflowed = True
                 s.make_room("overflow")
                 continue
+            delay = policy.delay(attempt)
+            if exc.kind == "rate_limit":
+                gate.hold(s.backend.name, delay)  # every worker of the batch waits it out, not this one alone
             if not exc.retryable or attempt >= policy.attempts - 1:
                 raise
-            delay = policy.delay(attempt)
             attempt += 1
             s.warn(f"{exc.message}; retrying in {delay:.2f}s (attempt {attempt + 1} of {policy.attempts})")
             time.sleep(delay)

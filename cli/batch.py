@@ -180,10 +180,14 @@ def _communicate(proc: subprocess.Popen, prompt: str) -> str:
 
 def _wren_run(task: BatchTask, job: Job, work: Path, log: Path, stop: Stop) -> tuple[dict | None, int | None]:
     """`wren run` on the task in its workspace: (its JSON result or None, its exit code; None: not started)."""
+    from wren.agent.rate_gate import ENV as RATE_ENV
     from wren.context.chroma import URL_ENV, describe
 
     cmd = [sys.executable, "-m", "wren.cli.main", "run", "-", "--output-format", "json", "--include-diff"]
-    env = {**os.environ, URL_ENV: describe(job.chroma)} if job.chroma else None
+    # One rate-limit budget per provider for all the batch's tasks (agent/rate_gate.py).
+    env = {**os.environ, RATE_ENV: str(job.out / "rate-limits")}
+    if job.chroma:
+        env[URL_ENV] = describe(job.chroma)
     extra: dict[str, Any] = {"preexec_fn": _die_with_parent} if job.die_with_parent else {}
     for flag, value in (("--model", _model(task.model, job.base)), ("--approval", task.approval),
                         ("--max-steps", task.max_steps), ("--timeout", task.timeout)):
