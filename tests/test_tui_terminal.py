@@ -46,12 +46,12 @@ def test_approval_with_keystrokes_in_a_real_terminal(calc_repo, tmp_path):
     try:
         tmux.wait_for("Wren in repo")
         tmux("send-keys", "-t", "wren", "Fix the failing test", "Enter")
-        screen = tmux.wait_for("Approve edit_file calc.py")
+        screen = tmux.wait_for("Approve: Edit calc.py")
         assert "+    return a + b" in screen and "y allow once" in screen
         assert (calc_repo / "calc.py").read_text() == CALC
         tmux("send-keys", "-t", "wren", "y")
         screen = tmux.wait_for("Done: add() now adds.")
-        assert "edit_file calc.py · ✓ +1 -1" in screen
+        assert "Edit calc.py · ✓ +1 -1" in screen
         assert (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
         tmux("send-keys", "-t", "wren", "C-c")
         tmux.wait_for("Press Ctrl+C again to quit")
