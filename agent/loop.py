@@ -78,7 +78,8 @@ def call_model(s: "Session") -> ModelReply:
 
     while True:
         try:
-            reply = s.backend.complete(redacted(s.context.manager.prompt()), s.offered_tools(), on_delta)
+            effort = {"effort": s.effort} if s.effort_applies else {}
+            reply = s.backend.complete(redacted(s.context.manager.prompt()), s.offered_tools(), on_delta, **effort)
             break
         except ModelError as exc:
             if exc.kind == "context_window" and not overflowed:
@@ -92,6 +93,7 @@ def call_model(s: "Session") -> ModelReply:
             s.warn(f"{exc.message}; retrying in {delay:.2f}s (attempt {attempt + 1} of {policy.attempts})")
             time.sleep(delay)
     s.usage = s.usage + reply.usage
+    s.roles.add(s.role, reply.usage)
     s.limits.cost_usd = s.usage.cost_usd
     s.emit(UsageEvent(step=reply.usage, total=s.usage, window=s.context.budget.window if s.context.budget else None))
     return reply

@@ -34,8 +34,9 @@ def plan_eviction(ctx: ContextManager, to_free: int | None) -> int:
 
 @dataclass
 class Compactor:
-    backend: ModelBackend
+    backend: ModelBackend  # counts the prompt's tokens: the main model's
     memory: SessionMemory
+    summarizer: ModelBackend  # writes the summary (see ContextService.summarizer)
 
     def compact(self, ctx: ContextManager, tools: list[dict], reason: str, number: int, to_free: int | None,
                 warn: Callable[[str], None], on_delta: OnDelta = ignore) -> ContextCompacted:
@@ -52,7 +53,7 @@ class Compactor:
                              "larger window", kind="context_window")
         evicted = ctx.messages[:count]
         try:
-            summary = self.backend.summarize(evicted, on_delta)
+            summary = self.summarizer.summarize(evicted, on_delta)
         except ModelError as exc:
             # Nothing is lost (memory and the log hold it all); the summary is just thinner.
             warn(f"the model could not summarise ({exc.message}); keeping the structured summary only")

@@ -29,6 +29,9 @@ class ContextService:
     def use_backend(self, backend: ModelBackend) -> None:
         """Count tokens, budget and summarise with `backend` from now on (after a model switch)."""
         self.backend = backend
+        # Compaction summaries come from this backend: the `fast` role's when the session sets one
+        # (agent/roles.py), else the main model.
+        self.summarizer: ModelBackend = backend
         window = self.options.window or backend.window
         self.budget: Budget | None = Budget(window, backend.reply_reserve, self.options.compact_at) if window else None
 
@@ -59,8 +62,9 @@ class ContextService:
             to_free = int(tokens - self.budget.target * self.budget.limit) if self.budget else tokens // 2
         self.compactions += 1
         try:
-            return Compactor(self.backend, self.memory).compact(self.manager, tools, reason, self.compactions,
-                                                                to_free, self.warn, on_delta)
+            event = Compactor(self.backend, self.memory, self.summarizer).compact(
+                self.manager, tools, reason, self.compactions, to_free, self.warn, on_delta)
+            return event.model_copy(update={"summary_model": self.summarizer.name})
         except ModelError as exc:
             if self.budget is None:
                 raise

@@ -18,6 +18,15 @@ class ModelReply:
 
 
 @dataclass(frozen=True)
+class EffortSupport:
+    """What a backend does with an effort level (low, medium, high, max). `supported`: it sends or
+    applies it (then `complete` takes `effort=`); `applied` says how, for people (`reasoning_effort=high`),
+    or why not. Backends without an `effort_support(effort)` method support none."""
+    supported: bool
+    applied: str
+
+
+@dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 4
     base_delay_s: float = 1.0

@@ -1,0 +1,84 @@
+"""Model roles: a fast model writes compaction summaries, roles switch mid-session, usage is split per role."""
+from __future__ import annotations
+
+import json
+
+from conftest import wren
+from wren.agent.approval import Policy
+from wren.agent.models.scripted import ScriptedBackend
+from wren.agent.session import Session, SessionConfig
+from wren.core.ops import Compact, SetModel, Shutdown, UserInput
+from wren.tools.base import default_registry
+
+WINDOW = 6000
+
+
+def big_files(repo, n=12):
+    for i in range(n):
+        lines = [f"line {k} of big file {i}: " + "lorem ipsum dolor sit amet " * 3 for k in range(40)]
+        (repo / f"big_{i}.txt").write_text("\n".join(lines) + "\n")
+
+
+def script(path, turns, **extra):
+    path.write_text(json.dumps({"turns": turns, **extra}))
+    return f"scripted:{path}"
+
+
+def logged(repo, session_id):
+    path = repo / ".wren" / "sessions" / f"{session_id}.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_the_fast_model_summarises_compactions_and_usage_is_split_per_role(calc_repo, tmp_path):
+    big_files(calc_repo)
+    reads = [{"tool_calls": [{"name": "read_file", "arguments": {"path": f"big_{i}.txt"}}]} for i in range(12)]
+    # The main script has no summaries of its own: a summary it wrote would read "(scripted summary ...)".
+    main = script(tmp_path / "main.json", reads + [{"content": "done"}], window=WINDOW)
+    fast = script(tmp_path / "fast.json", [], summaries=[f"FAST SUMMARY {n}" for n in range(20)])
+    (calc_repo / "wren.toml").write_text(f'embeddings = "none"\n[models]\nfast = "{fast}"\n')
+    run = wren("run", "Read the big files", "--model", main, "--approval", "auto", "--output-format", "json",
+               cwd=calc_repo)
+    assert run.code == 0, run.stderr
+    compactions = [e for e in logged(calc_repo, run.json["session_id"]) if e["type"] == "context_compacted"]
+    assert compactions, "the small window must force a compaction"
+    assert all(c["summary_model"] == fast for c in compactions)
+    assert all(c["summary"].startswith("FAST SUMMARY") for c in compactions)
+    roles = run.json["usage_by_role"]
+    assert set(roles) == {"main", "fast"}
+    assert roles["main"] == run.json["usage"]  # every step of the turn ran on main
+    assert roles["fast"]["prompt_tokens"] > 0 and roles["fast"]["completion_tokens"] > 0
+
+
+def test_without_a_fast_model_main_summarises(calc_repo, tmp_path):
+    big_files(calc_repo)
+    reads = [{"tool_calls": [{"name": "read_file", "arguments": {"path": f"big_{i}.txt"}}]} for i in range(12)]
+    main = script(tmp_path / "main.json", reads + [{"content": "done"}], window=WINDOW)
+    (calc_repo / "wren.toml").write_text('embeddings = "none"\n')
+    run = wren("run", "Read the big files", "--model", main, "--approval", "auto", "--output-format", "json",
+               cwd=calc_repo)
+    assert run.code == 0, run.stderr
+    compactions = [e for e in logged(calc_repo, run.json["session_id"]) if e["type"] == "context_compacted"]
+    assert compactions and all(c["summary_model"] == main for c in compactions)
+    assert "fast" in run.json["usage_by_role"]  # main's summaries are still the fast role's work
+
+
+def test_set_model_switches_one_role_mid_session(calc_repo, tmp_path):
+    (calc_repo / "wren.toml").write_text('embeddings = "none"\n')
+    main = tmp_path / "main.json"
+    main.write_text(json.dumps({"turns": [{"content": "first"}, {"content": "second"}]}))
+    other = script(tmp_path / "other.json", [], summaries=["OTHER SUMMARY"])
+    s = Session(SessionConfig(root=calc_repo, backend=ScriptedBackend(main), registry=default_registry(),
+                              policy=Policy(mode="auto")))
+    s.submit(UserInput(text="hello"))
+    s.submit(SetModel(model=other, role="fast"))
+    s.submit(Compact())
+    s.submit(UserInput(text="again"))
+    s.submit(Shutdown())
+    events = list(s.events())
+    changed = [e for e in events if e.type == "model_changed"]
+    assert [(e.role, e.model) for e in changed] == [("fast", other)]
+    compacted = [e for e in events if e.type == "context_compacted"]
+    assert [(c.summary_model, c.summary) for c in compacted] == [(other, "OTHER SUMMARY")]
+    results = [e for e in events if e.type == "result"]
+    assert [r.summary for r in results] == ["first", "second"]  # turns stayed on main
+    assert s.backend.name == f"scripted:{main}"
