@@ -11,7 +11,7 @@ from wren.core.config import LocalConfig
 from wren.core.errors import ConfigError, ModelError
 from wren.core.events import Usage
 from wren.core.messages import Message
-from wren.core.backend import ModelReply, OnDelta, RetryPolicy, ignore, summarize_with_model
+from wren.core.backend import EffortSupport, ModelReply, OnDelta, RetryPolicy, ignore, summarize_with_model
 from wren.local_models import catalog
 from wren.local_models.gguf import read_gguf
 from wren.local_models.prompt import PromptRenderer, step_key
@@ -90,6 +90,16 @@ class LocalBackend:
     def count_tokens(self, messages: list[Message], tools: list[dict]) -> int:
         with self._lock:
             return len(self.prompt_tokens(messages, tools)[0])
+
+    def effort_support(self, effort: str) -> EffortSupport:
+        """Unsupported, saying why: the chat template has no thinking switch (SmolLM2, Qwen2.5), or it
+        has one (Qwen3's enable_thinking, R1 distills' <think>) but this backend's grammar-constrained
+        steps leave no room for thinking text yet."""
+        template = self.info.chat_template or ""
+        if "enable_thinking" in template or "<think>" in template:
+            return EffortSupport(False, f"{self.name} can think, but its grammar-constrained steps leave "
+                                        "no room for thinking text")
+        return EffortSupport(False, f"{self.name}'s chat template has no thinking switch")
 
     def summarize(self, messages: list[Message], on_delta: OnDelta = ignore) -> str:
         return summarize_with_model(self, messages, limit_chars=self.window, on_delta=on_delta)  # about a quarter of the window
