@@ -122,3 +122,57 @@ def test_parse_plan_reads_bullets_and_a_files_list():
     plan = parse_plan("Plan:\n- read it\n- fix it\n**Files:**\n- `src/a.py`\n- tests/test_a.py\nVerify:\n`pytest`", [])
     assert [s.content for s in plan.steps] == ["read it", "fix it"]
     assert plan.files == ["src/a.py", "tests/test_a.py"] and plan.verify == "pytest"
+
+
+def acp_plan_session(client, repo):
+    client.initialize()
+    reply = client.request("session/new", {"cwd": str(repo), "mcpServers": []})["result"]
+    assert "plan" in [m["id"] for m in reply["modes"]["availableModes"]]
+    sid = reply["sessionId"]
+    assert client.request("session/set_mode", {"sessionId": sid, "modeId": "plan"})["result"] == {}
+    return sid
+
+
+def test_acp_plan_mode_changes_nothing_before_approval_and_rejecting_keeps_it_so(calc_repo, tmp_path):
+    from acp_client import running
+
+    seen = {}
+
+    def answer(params):  # the editor's user reads the plan, and says no
+        if params["toolCall"]["title"] == "Carry out this plan?":
+            seen["plan"] = params["toolCall"]["content"][0]["content"]["text"]
+            untouched(calc_repo)
+            return "reject"
+        return "allow_once"
+
+    with running("--model", script(tmp_path / "s.json", planning_turns()), "--approval", "auto",
+                 cwd=calc_repo, permission=answer) as client:
+        sid = acp_plan_session(client, calc_repo)
+        reply = client.prompt(sid, "fix add")
+        assert reply["result"]["stopReason"] == "end_turn", reply
+        assert client.close() == 0
+    assert seen["plan"].startswith("Steps:\n1. Make add() add") and "Files: calc.py" in seen["plan"]
+    untouched(calc_repo)
+
+
+def test_acp_approved_plan_runs_in_the_mode_chosen(calc_repo, tmp_path):
+    from acp_client import running
+
+    turns = [{"tool_calls": [READ]}, {"content": PLAN},
+             {"tool_calls": [EDIT], "expect": ["approved plan", "Make add() add"]}, {"content": "done"}]
+    chosen = []
+
+    def answer(params):
+        title = params["toolCall"]["title"]
+        chosen.append(title)
+        return "auto-edit" if title == "Carry out this plan?" else "reject_once"
+
+    with running("--model", script(tmp_path / "s.json", turns), cwd=calc_repo, permission=answer) as client:
+        sid = acp_plan_session(client, calc_repo)
+        reply = client.prompt(sid, "fix add")
+        assert reply["result"]["stopReason"] == "end_turn", reply
+        modes = [u["currentModeId"] for u in client.updates(sid, "current_mode_update")]
+        assert client.close() == 0
+    assert chosen == ["Carry out this plan?"]  # auto-edit: the edit itself did not ask
+    assert modes[-1] == "auto-edit"
+    assert (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
