@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from wren.agent import careful
 from wren.core.errors import ModelError, StreamStopped
-from wren.core.events import AssistantDelta, AssistantMessage, Status, UsageEvent
+from wren.core.events import AssistantDelta, AssistantMessage, Status, ThoughtDelta, UsageEvent
 from wren.core.messages import Message, redacted
 from wren.core.backend import ModelReply
 
@@ -78,8 +78,10 @@ def call_model(s: "Session") -> ModelReply:
 
     while True:
         try:
-            effort = {"effort": s.effort} if s.effort_applies else {}
-            reply = s.backend.complete(redacted(s.context.manager.prompt()), s.offered_tools(), on_delta, **effort)
+            extra: dict = {"effort": s.effort} if s.effort_applies else {}
+            if getattr(s.backend, "streams_thoughts", False):
+                extra["on_thought"] = lambda text: s.emit(ThoughtDelta(text=text))
+            reply = s.backend.complete(redacted(s.context.manager.prompt()), s.offered_tools(), on_delta, **extra)
             break
         except ModelError as exc:
             if exc.kind == "context_window" and not overflowed:

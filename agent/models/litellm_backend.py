@@ -16,6 +16,9 @@ from wren.agent.models.errors import from_litellm
 
 class LiteLLMBackend:
     retry = RetryPolicy()
+    # complete() takes on_thought: reasoning text (litellm's delta.reasoning_content) goes there, never
+    # into the reply, so it is never sent back to the model.
+    streams_thoughts = True
 
     def __init__(self, model: str, api_base: str | None = None, timeout_s: float = 600.0) -> None:
         self.name = model
@@ -96,7 +99,7 @@ class LiteLLMBackend:
         return summarize_with_model(self, messages, on_delta=on_delta)
 
     def complete(self, messages: list[Message], tools: list[dict], on_delta: OnDelta,
-                 effort: str | None = None) -> ModelReply:
+                 effort: str | None = None, on_thought: OnDelta = ignore) -> ModelReply:
         litellm = self._litellm
         kwargs: dict = {"model": self.name, "messages": openai_messages(messages, self.vision),
                         "stream": True, "stream_options": {"include_usage": True},
@@ -116,8 +119,10 @@ class LiteLLMBackend:
             stream = litellm.completion(**kwargs)
             for chunk in stream:
                 chunks.append(chunk)
-                delta = chunk.choices[0].delta.content if chunk.choices else None
-                on_delta(delta or "")  # "" too: the caller may stop the stream at any chunk
+                delta = chunk.choices[0].delta if chunk.choices else None
+                if thought := getattr(delta, "reasoning_content", None):
+                    on_thought(thought)
+                on_delta(getattr(delta, "content", None) or "")  # "" too: the caller may stop the stream at any chunk
             response = litellm.stream_chunk_builder(chunks, messages=kwargs["messages"])
         except Exception as exc:
             raise from_litellm(exc, self.name) from exc
