@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conftest import CALC, git, wren
 from wren.agent.approval import Policy
 from wren.agent.models.scripted import ScriptedBackend
@@ -176,3 +178,33 @@ def test_acp_approved_plan_runs_in_the_mode_chosen(calc_repo, tmp_path):
     assert chosen == ["Carry out this plan?"]  # auto-edit: the edit itself did not ask
     assert modes[-1] == "auto-edit"
     assert (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
+
+
+def test_plan_mode_runs_on_the_plan_model_and_the_plan_on_the_edit_model(calc_repo, tmp_path):
+    plan_model = script(tmp_path / "plan.json", [{"content": PLAN, "expect": ["Plan mode"]}])
+    edit_model = script(tmp_path / "edit.json", [{"tool_calls": [EDIT], "expect": ["approved plan"]},
+                                                 {"content": "done"}])
+    main = script(tmp_path / "main.json", [])  # no turns: a call on main would fail the run
+    (calc_repo / "wren.toml").write_text(f'[models]\nplan = "{plan_model}"\nedit = "{edit_model}"\n')
+    planned = wren("run", "--plan", "fix add", "--model", main, "--output-format", "json", cwd=calc_repo)
+    assert planned.code == 0, planned.stderr
+    assert set(planned.json["usage_by_role"]) == {"plan"}
+    plan_file = tmp_path / "PLAN.json"
+    plan_file.write_text(planned.stdout)
+    done = wren("run", "--plan-file", str(plan_file), "--model", main, "--approval", "auto-edit",
+                "--output-format", "json", cwd=calc_repo)
+    assert done.code == 0, done.stderr
+    assert set(done.json["usage_by_role"]) == {"edit"}
+    assert (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
+
+
+@pytest.mark.slow
+def test_plan_mode_on_a_real_model_changes_nothing(calc_repo):
+    run = wren("run", "--plan", "Fix the failing test in this repo", "--model", "local", "--approval", "auto",
+               "--max-steps", "4", "--output-format", "json", cwd=calc_repo, timeout=900)
+    assert run.json["error"] is None, run.stderr
+    assert run.code in (0, 5), run.stderr  # a plan, or the step limit: a toy model may wander
+    untouched(calc_repo)
+    assert run.json["files_changed"] == []
+    if run.code == 0:
+        assert run.json["plan"]["text"]

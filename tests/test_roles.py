@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conftest import wren
 from wren.agent.approval import Policy
 from wren.agent.models.scripted import ScriptedBackend
@@ -82,3 +84,17 @@ def test_set_model_switches_one_role_mid_session(calc_repo, tmp_path):
     results = [e for e in events if e.type == "result"]
     assert [r.summary for r in results] == ["first", "second"]  # turns stayed on main
     assert s.backend.name == f"scripted:{main}"
+
+
+@pytest.mark.slow
+def test_a_real_fast_model_writes_the_summary(calc_repo, tmp_path):
+    big_files(calc_repo, 8)
+    reads = [{"tool_calls": [{"name": "read_file", "arguments": {"path": f"big_{i}.txt"}}]} for i in range(8)]
+    main = script(tmp_path / "main.json", reads + [{"content": "done"}], window=WINDOW)
+    (calc_repo / "wren.toml").write_text('embeddings = "none"\n[models]\nfast = "local"\n')
+    run = wren("run", "Read the big files", "--model", main, "--approval", "auto", "--output-format", "json",
+               cwd=calc_repo, timeout=900)
+    assert run.code == 0, run.stderr
+    compactions = [e for e in logged(calc_repo, run.json["session_id"]) if e["type"] == "context_compacted"]
+    assert compactions and all(c["summary_model"].startswith("local:") for c in compactions)
+    assert run.json["usage_by_role"]["fast"]["completion_tokens"] > 0
