@@ -37,7 +37,8 @@ def run_turn(s: "Session") -> TurnOutcome:
         except StreamStopped as stop:
             return TurnOutcome(stop.status, reason=stop.reason)  # type: ignore[arg-type]
         s.limits.steps += 1
-        s.record(Message(role="assistant", content=reply.content, tool_calls=reply.tool_calls),
+        s.record(Message(role="assistant", content=reply.content, tool_calls=reply.tool_calls,
+                         thinking_blocks=reply.thinking_blocks),
                  AssistantMessage(content=reply.content, tool_calls=reply.tool_calls))
         if not reply.tool_calls:
             if careful.ask_to_verify(s):  # changed files, untested: once per turn, the model runs the tests first

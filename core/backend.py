@@ -15,6 +15,7 @@ class ModelReply:
     content: str
     tool_calls: list[ToolCall] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
+    thinking_blocks: list[dict] = field(default_factory=list)  # see Message.thinking_blocks
 
 
 @dataclass(frozen=True)

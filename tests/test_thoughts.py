@@ -8,18 +8,29 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import wren
+from conftest import clean_env, wren
 
 THOUGHT = "Let me think: the user wants a greeting."
 
 
-class Thinking(BaseHTTPRequestHandler):
-    """An OpenAI-compatible server (the provider side of the model seam) whose replies stream
-    reasoning_content before the content, as reasoning models served by vLLM or llama.cpp do."""
+class Streaming(BaseHTTPRequestHandler):
+    """A provider's side of the model seam: records each request body and streams a reply."""
     bodies: list[dict] = []
 
     def log_message(self, *args):
         pass
+
+    def send_stream(self, data: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class Thinking(Streaming):
+    """An OpenAI-compatible server whose replies stream reasoning_content before the content, as
+    reasoning models served by vLLM or llama.cpp do."""
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -30,12 +41,7 @@ class Thinking(BaseHTTPRequestHandler):
                    {"choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 12, "total_tokens": 21}}]
         data = b"".join(b"data: " + json.dumps({"id": "x", "object": "chat.completion.chunk", "created": 1,
                                                 "model": "thinker", **c}).encode() + b"\n\n" for c in chunks)
-        data += b"data: [DONE]\n\n"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.send_stream(data + b"data: [DONE]\n\n")
 
 
 @pytest.fixture
@@ -59,3 +65,63 @@ def test_thinking_streams_as_thought_events_and_is_never_sent_back(calc_repo, th
     assert again.code == 0, again.stderr
     sent = json.dumps(Thinking.bodies[-1]["messages"])
     assert "Hello!" in sent and "the user wants a greeting" not in sent
+
+
+SIGNATURE = "EqoBCkgIARABGAIiQL2UoU0b1OHYi+sig/4="
+
+
+def sse(events: list[dict]) -> bytes:
+    return b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)
+
+
+class AnthropicThinking(Streaming):
+    """The Anthropic Messages API: the first reply thinks (signed) and calls read_file, the second answers."""
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        AnthropicThinking.bodies.append(body)
+        first = len(AnthropicThinking.bodies) == 1
+        start = {"type": "message_start", "message": {
+            "id": "msg_1", "type": "message", "role": "assistant", "model": body["model"], "content": [],
+            "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 10, "output_tokens": 1}}}
+        if first:
+            blocks = [
+                {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}},
+                {"type": "content_block_delta", "index": 0,
+                 "delta": {"type": "thinking_delta", "thinking": "I should read calc.py."}},
+                {"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": SIGNATURE}},
+                {"type": "content_block_stop", "index": 0},
+                {"type": "content_block_start", "index": 1,
+                 "content_block": {"type": "tool_use", "id": "toolu_1", "name": "read_file", "input": {}}},
+                {"type": "content_block_delta", "index": 1,
+                 "delta": {"type": "input_json_delta", "partial_json": '{"path": "calc.py"}'}},
+                {"type": "content_block_stop", "index": 1}]
+            stop = "tool_use"
+        else:
+            blocks = [{"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+                      {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Read it."}},
+                      {"type": "content_block_stop", "index": 0}]
+            stop = "end_turn"
+        self.send_stream(sse([start, *blocks, {"type": "message_delta", "usage": {"output_tokens": 20},
+                                               "delta": {"stop_reason": stop, "stop_sequence": None}},
+                              {"type": "message_stop"}]))
+
+
+def test_anthropic_gets_a_thinking_budget_and_its_signed_thinking_back(calc_repo):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), AnthropicThinking)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    AnthropicThinking.bodies = []
+    try:
+        run = wren("run", "Read calc.py", "--model", "anthropic/claude-sonnet-4-5", "--effort", "max",
+                   "--api-base", f"http://127.0.0.1:{server.server_address[1]}", "--approval", "read-only",
+                   "--output-format", "stream-json", cwd=calc_repo, env=clean_env(ANTHROPIC_API_KEY="sk-ant-test"))
+    finally:
+        server.shutdown()
+    assert run.code == 0, run.stderr + run.stdout[-2000:]
+    first, second = AnthropicThinking.bodies
+    assert first["thinking"] == {"type": "enabled", "budget_tokens": 32000}
+    assistant = next(m for m in second["messages"] if m["role"] == "assistant")
+    assert assistant["content"][0] == {"type": "thinking", "thinking": "I should read calc.py.",
+                                       "signature": SIGNATURE}
+    assert assistant["content"][1]["type"] == "tool_use"
+    assert "".join(e["text"] for e in run.lines if e["type"] == "thought_delta") == "I should read calc.py."

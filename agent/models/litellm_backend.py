@@ -101,7 +101,9 @@ class LiteLLMBackend:
     def complete(self, messages: list[Message], tools: list[dict], on_delta: OnDelta,
                  effort: str | None = None, on_thought: OnDelta = ignore) -> ModelReply:
         litellm = self._litellm
-        kwargs: dict = {"model": self.name, "messages": openai_messages(messages, self.vision),
+        # Anthropic's signed thinking goes back to it (it refuses tool results without it); never elsewhere.
+        thinking = self.provider == "anthropic"
+        kwargs: dict = {"model": self.name, "messages": openai_messages(messages, self.vision, thinking),
                         "stream": True, "stream_options": {"include_usage": True},
                         "timeout": self.timeout_s, "num_retries": 0}
         if effort:
@@ -145,8 +147,9 @@ class LiteLLMBackend:
             cost = float(self._litellm.completion_cost(completion_response=response) or 0.0)
         except Exception:  # models without a price (local servers) cost nothing we can know
             cost = 0.0
+        blocks = [dict(b) for b in getattr(message, "thinking_blocks", None) or []]
         return ModelReply(
-            content=message.content or "", tool_calls=calls,
+            content=message.content or "", tool_calls=calls, thinking_blocks=blocks,
             usage=Usage(prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
                         completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
                         cached_tokens=cached, cost_usd=cost))
