@@ -98,3 +98,24 @@ def test_a_real_fast_model_writes_the_summary(calc_repo, tmp_path):
     compactions = [e for e in logged(calc_repo, run.json["session_id"]) if e["type"] == "context_compacted"]
     assert compactions and all(c["summary_model"].startswith("local:") for c in compactions)
     assert run.json["usage_by_role"]["fast"]["completion_tokens"] > 0
+
+
+def test_acp_effort_and_role_commands(calc_repo, tmp_path):
+    from acp_client import running
+
+    fast = script(tmp_path / "fast.json", [])
+    with running("--model", script(tmp_path / "main.json", [{"content": "hi"}]), cwd=calc_repo) as client:
+        client.initialize()
+        sid = client.new_session(calc_repo)
+        assert client.prompt(sid, "/effort high")["result"]["stopReason"] == "end_turn"
+        assert client.prompt(sid, f"/model fast {fast}")["result"]["stopReason"] == "end_turn"
+        assert client.prompt(sid, "hello")["result"]["stopReason"] == "end_turn"
+        status = client.prompt(sid, "/status")
+        assert status["result"]["stopReason"] == "end_turn"
+        said = "".join(u["content"]["text"] for u in client.updates(sid, "agent_message_chunk"))
+        thoughts = "".join(u["content"]["text"] for u in client.updates(sid, "agent_thought_chunk"))
+        options = client.updates(sid, "config_option_update")[-1]["configOptions"]
+        assert client.close() == 0
+    assert "Effort: high" in said and f"Model for fast: {fast}" in said and " · main " in said
+    assert "effort high: not supported" in thoughts and f"now on {fast} for fast" in thoughts
+    assert {o["id"]: o["currentValue"] for o in options}["effort"] == "high"
