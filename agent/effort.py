@@ -20,7 +20,8 @@ def support(backend: ModelBackend, effort: str) -> EffortSupport:
     """What `backend` does with `effort`; unsupported for backends without `effort_support`."""
     ask = getattr(backend, "effort_support", None)
     if callable(ask):
-        return ask(effort)
+        found: EffortSupport = ask(effort)
+        return found
     return EffortSupport(False, f"{backend.name} has no effort switch")
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from wren.agent import careful
 from wren.core.errors import ModelError, StreamStopped
@@ -79,7 +79,7 @@ def call_model(s: "Session") -> ModelReply:
 
     while True:
         try:
-            extra: dict = {"effort": s.effort} if s.effort_applies else {}
+            extra: dict[str, Any] = {"effort": s.effort} if s.effort_applies else {}
             if getattr(s.backend, "streams_thoughts", False):
                 extra["on_thought"] = lambda text: s.emit(ThoughtDelta(text=text))
             reply = s.backend.complete(redacted(s.context.manager.prompt()), s.offered_tools(), on_delta, **extra)

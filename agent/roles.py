@@ -58,7 +58,7 @@ class Roles:
 
     def summarizer(self) -> ModelBackend:
         """The fast role's backend, its summaries counted as the fast role's usage."""
-        return Metered(lambda: self.backend("fast"), lambda usage: self.add("fast", usage))  # type: ignore[return-value]
+        return Metered(lambda: self.backend("fast"), lambda usage: self.add("fast", usage))
 
 
 class Metered:

@@ -124,7 +124,8 @@ class Session:
         self.role: Role = "main"  # the role whose model runs the turn now
         self.context.summarizer = self.roles.summarizer()
         self.effort = cfg.effort or (self.config.effort if self.config else None)
-        self.mode, self.proposed = cfg.mode, None  # proposed: the plan a PlanDecision would answer
+        self.mode = cfg.mode
+        self.proposed: ProposedPlan | None = None  # the plan a PlanDecision would answer
         self.checkpoints = Checkpointer(self.workspace.root, self.id)
         self.limits = LimitState(cfg.limits)
         # Consulted by the policy and the command tools; says once when commands cannot be sandboxed.
@@ -308,7 +309,7 @@ class Session:
     @property
     def effort_applies(self) -> bool:
         """Whether the backend takes the effort itself (else effort sets steps and verification)."""
-        return bool(self.effort) and effort_mode.support(self.backend, self.effort).supported
+        return self.effort is not None and effort_mode.support(self.backend, self.effort).supported
 
     @property
     def verifies(self) -> bool:
@@ -366,7 +367,8 @@ class Session:
         self.limits = LimitState(limits)  # limits apply per turn
         self._reset_attempt()
         self._turn_text = text
-        error, code, plan = None, None, None
+        error, code = None, None
+        plan: ProposedPlan | None = None
         try:
             recalled, repo_map = self.context.auto_recall(text), self.context.repo_map(text)
             told = text + PLAN_INSTRUCTIONS if planning else text

@@ -150,7 +150,7 @@ class WrenAgent:
         if config_id == MODE_ID and value in (*MODES, PLAN):
             await live.set_mode(str(value), announce_mode=True, announce_options=False)
         elif config_id == EFFORT_ID and value in EFFORTS:
-            live.session.submit(SetEffort(effort=value))  # type: ignore[arg-type]
+            live.session.submit(SetEffort(effort=value))
             live.effort = str(value)
         elif config_id == MODEL_ID and isinstance(value, str):
             await self._switch_model(live, value)
@@ -192,7 +192,7 @@ class WrenAgent:
         if name == "effort":
             if arg not in EFFORTS:
                 return await live.say(f"Unknown effort {arg!r}; use one of: {', '.join(EFFORTS)}.")
-            live.session.submit(SetEffort(effort=arg))  # type: ignore[arg-type]
+            live.session.submit(SetEffort(effort=arg))
             live.effort = arg
             await live.announce_options()
             return await live.say(f"Effort: {arg} (from the next step).")

@@ -38,10 +38,9 @@ PERMISSIONS = [PermissionOption(option_id=kind, name=name, kind=kind) for kind, 
     ("allow_once", "Allow once"), ("allow_always", "Always allow"),
     ("reject_once", "Reject"), ("reject_always", "Always reject"))]
 # A proposed plan's question: each "yes" option's id is the approval mode the plan then runs in.
-PLAN_CHOICES = [PermissionOption(option_id=mode, name=name, kind=kind) for mode, name, kind in (
-    ("auto-edit", "Yes, and edits run without asking", "allow_once"),
-    ("ask", "Yes, and ask before each change", "allow_once"),
-    ("reject", "No, keep planning", "reject_once"))]
+PLAN_CHOICES = [PermissionOption(option_id="auto-edit", name="Yes, and edits run without asking", kind="allow_once"),
+                PermissionOption(option_id="ask", name="Yes, and ask before each change", kind="allow_once"),
+                PermissionOption(option_id="reject", name="No, keep planning", kind="reject_once")]
 
 
 @dataclass

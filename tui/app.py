@@ -186,7 +186,8 @@ class WrenApp(App[int]):
                 return
             if decision.decision == "approve":
                 self.state.turns_pending += 1  # the plan runs as a turn
-                self.cfg = replace(self.cfg, policy=replace(self.cfg.policy, mode=decision.approval))
+                self.cfg = replace(self.cfg, policy=replace(self.cfg.policy,
+                                                            mode=decision.approval or self.cfg.policy.mode))
             session.submit(decision)
             self.refresh_glance()
 
@@ -221,7 +222,7 @@ class WrenApp(App[int]):
         if mode == PLAN:
             self.refresh_glance()
             return
-        self.session.submit(SetApprovalMode(mode=mode))  # type: ignore[arg-type]
+        self.session.submit(SetApprovalMode(mode=mode))
         # A session picked later starts in the mode chosen here, without this session's grants.
         self.cfg = replace(self.cfg, policy=replace(self.cfg.policy, mode=mode))
         self.state.mode = mode

@@ -132,7 +132,7 @@ class SlashCommands:
             await self.app.note(f"unknown effort {arg!r}; use one of {', '.join(EFFORTS)}", "warning")
         else:
             # Applied by the session between steps; it answers with effort_changed, saying what it does here.
-            self.app.session.submit(SetEffort(effort=arg))  # type: ignore[arg-type]
+            self.app.session.submit(SetEffort(effort=arg))
 
     async def cmd_model(self, arg: str) -> None:
         if not arg:
@@ -144,7 +144,7 @@ class SlashCommands:
         role, _, name = arg.partition(" ")
         role, name = (role, name.strip()) if role in ROLES and name.strip() else ("main", arg)
         # Applied by the session between steps; it answers with model_changed, or an error and no change.
-        self.app.session.submit(SetModel(model=name, role=role))  # type: ignore[arg-type]
+        self.app.session.submit(SetModel(model=name, role=role))
         await self.app.note(f"switching {'' if role == 'main' else role + ' '}to {name}"
                             + (" from the next step" if self.app.state.busy else ""))
 

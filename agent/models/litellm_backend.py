@@ -5,6 +5,7 @@ litellm is imported lazily (it costs about a second) so `wren --version` stays l
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from wren.core.errors import ConfigError
 from wren.core.events import Usage
@@ -67,7 +68,7 @@ class LiteLLMBackend:
         shown = ", ".join(f"{k}={v}" for k, v in params.items() if k != "allowed_openai_params")
         return EffortSupport(True, shown)
 
-    def effort_params(self, effort: str) -> dict:
+    def effort_params(self, effort: str) -> dict[str, Any]:
         """The completion() arguments for `effort`; {} when the model takes none."""
         if self.provider == "anthropic" and effort == "max":
             return {"thinking": {"type": "enabled", "budget_tokens": 32_000}}
@@ -98,12 +99,12 @@ class LiteLLMBackend:
     def summarize(self, messages: list[Message], on_delta: OnDelta = ignore) -> str:
         return summarize_with_model(self, messages, on_delta=on_delta)
 
-    def complete(self, messages: list[Message], tools: list[dict], on_delta: OnDelta,
+    def complete(self, messages: list[Message], tools: list[dict[str, Any]], on_delta: OnDelta,
                  effort: str | None = None, on_thought: OnDelta = ignore) -> ModelReply:
         litellm = self._litellm
         # Anthropic's signed thinking goes back to it (it refuses tool results without it); never elsewhere.
         thinking = self.provider == "anthropic"
-        kwargs: dict = {"model": self.name, "messages": openai_messages(messages, self.vision, thinking),
+        kwargs: dict[str, Any] = {"model": self.name, "messages": openai_messages(messages, self.vision, thinking),
                         "stream": True, "stream_options": {"include_usage": True},
                         "timeout": self.timeout_s, "num_retries": 0}
         if effort:
