@@ -4,10 +4,14 @@ has the model run the tests before it answers."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from wren.agent.limits import Limits
 from wren.core.backend import EffortSupport, ModelBackend
 from wren.core.events import EffortChanged
+
+if TYPE_CHECKING:
+    from wren.agent.session import Session
 
 # Share of the default step budget (Limits.max_steps) a turn gets where the backend has no switch.
 STEP_SHARE = {"low": 0.25, "medium": 1.0, "high": 1.5, "max": 2.0}
@@ -23,6 +27,18 @@ def support(backend: ModelBackend, effort: str) -> EffortSupport:
         found: EffortSupport = ask(effort)
         return found
     return EffortSupport(False, f"{backend.name} has no effort switch")
+
+
+def applies(s: "Session") -> bool:
+    """Whether the session's backend takes its effort itself (else effort sets steps and verification)."""
+    return s.effort is not None and support(s.backend, s.effort).supported
+
+
+def verifies(s: "Session") -> bool:
+    """Whether an answer after untested changes is sent back to run the tests (careful.ask_to_verify)."""
+    if s.effort is not None and not applies(s) and VERIFIES[s.effort] is not None:
+        return bool(VERIFIES[s.effort])
+    return s.careful
 
 
 def changed(backend: ModelBackend, effort: str) -> EffortChanged:

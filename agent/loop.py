@@ -5,7 +5,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from wren.agent import careful
+from wren.agent import careful, effort
 from wren.core.errors import ModelError, StreamStopped
 from wren.core.events import AssistantDelta, AssistantMessage, Status, ThoughtDelta, UsageEvent
 from wren.core.messages import Message, redacted
@@ -79,7 +79,7 @@ def call_model(s: "Session") -> ModelReply:
 
     while True:
         try:
-            extra: dict[str, Any] = {"effort": s.effort} if s.effort_applies else {}
+            extra: dict[str, Any] = {"effort": s.effort} if effort.applies(s) else {}
             if getattr(s.backend, "streams_thoughts", False):
                 extra["on_thought"] = lambda text: s.emit(ThoughtDelta(text=text))
             reply = s.backend.complete(redacted(s.context.manager.prompt()), s.offered_tools(), on_delta, **extra)

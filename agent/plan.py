@@ -5,11 +5,16 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from wren.core.errors import ConfigError
-from wren.core.events import PlanStep, ProposedPlan
+from wren.core.events import ErrorEvent, PlanResolved, PlanStep, ProposedPlan
+from wren.core.ops import PlanDecision
+
+if TYPE_CHECKING:
+    from wren.agent.session import Session
 
 PLAN_INSTRUCTIONS = """
 
@@ -64,6 +69,24 @@ def render_plan(plan: ProposedPlan) -> str:
 
 def execute_prompt(plan: ProposedPlan) -> str:
     return EXECUTE.format(render_plan(plan))
+
+
+def decide(s: "Session", op: PlanDecision) -> None:
+    """Approve (carry the plan out as a turn on the edit model, in the approval mode chosen now) or
+    reject (nothing changes) the session's proposed plan, or the edited one the op carries."""
+    plan = op.plan or s.proposed
+    if plan is None:
+        s.emit(ErrorEvent(kind="plan", fatal=False, message="there is no proposed plan to approve or reject"))
+        return
+    s.proposed = None
+    s.emit(PlanResolved(decision=op.decision, plan=plan if op.decision == "approve" else None,
+                        approval=op.approval))
+    if op.decision == "reject":
+        return
+    if op.approval:
+        s.policy.mode = op.approval
+    s.mode = "act"
+    s._turn(execute_prompt(plan), role="edit")
 
 
 def load_plan_file(path: Path) -> ProposedPlan:

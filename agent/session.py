@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from wren.agent.approval import Policy
 from wren.core.errors import ExitCode, StreamStopped, WrenError
 from wren.core.events import (ApprovalRequested, ApprovalResolved, CompactionUndone, ErrorEvent, ErrorInfo, Event,
-                               ModelChanged, PlanProposed, PlanResolved, PlanUpdated, ProposedPlan, Result,
+                               ModelChanged, PlanProposed, PlanUpdated, ProposedPlan, Result,
                                SessionStarted, ToolCallEvent, ToolProgress, ToolResultEvent, ToolStarted, TurnEnded,
                                Usage, UserMessage)
 from wren.core.config import Config, ContextConfig, ModelsConfig, Role, SandboxConfig, load_config
@@ -29,7 +29,8 @@ from wren.core.ops import (ApprovalDecision, Compact, Interrupt, Op, PlanDecisio
                             SetMode, SetModel, Shutdown, UndoCompaction, UserInput)
 from wren.agent import careful as careful_mode
 from wren.agent import effort as effort_mode
-from wren.agent.plan import PLAN_INSTRUCTIONS, execute_prompt, parse_plan
+from wren.agent import plan as plan_mode
+from wren.agent.plan import PLAN_INSTRUCTIONS, parse_plan
 from wren.agent.roles import Roles
 from wren.agent.attempts import Attempt
 from wren.agent.baseline import TestBaseline
@@ -250,7 +251,7 @@ class Session:
         elif isinstance(op, SetMode):
             self.mode = op.mode
         elif isinstance(op, PlanDecision):
-            self._decide_plan(op)
+            plan_mode.decide(self, op)
         elif isinstance(op, Interrupt):
             self.interrupt.clear()  # nothing was running
 
@@ -306,34 +307,6 @@ class Session:
             self.context.use_backend(backend)
         self.context.summarizer = self.roles.summarizer()
 
-    @property
-    def effort_applies(self) -> bool:
-        """Whether the backend takes the effort itself (else effort sets steps and verification)."""
-        return self.effort is not None and effort_mode.support(self.backend, self.effort).supported
-
-    @property
-    def verifies(self) -> bool:
-        """Whether an answer after untested changes is sent back to run the tests (careful.ask_to_verify)."""
-        if self.effort and not self.effort_applies and effort_mode.VERIFIES[self.effort] is not None:
-            return bool(effort_mode.VERIFIES[self.effort])
-        return self.careful
-
-    def _decide_plan(self, op: PlanDecision) -> None:
-        """Approve (carry the plan out as a turn on the edit model, in the approval mode chosen now) or
-        reject (nothing changes) the proposed plan."""
-        plan = op.plan or self.proposed
-        if plan is None:
-            self.emit(ErrorEvent(kind="plan", fatal=False, message="there is no proposed plan to approve or reject"))
-            return
-        self.proposed = None
-        self.emit(PlanResolved(decision=op.decision, plan=plan if op.decision == "approve" else None,
-                               approval=op.approval))
-        if op.decision == "reject":
-            return
-        if op.approval:
-            self.policy.mode = op.approval
-        self.mode = "act"
-        self._turn(execute_prompt(plan), role="edit")
 
     def _compact_between_turns(self) -> None:
         try:
@@ -363,7 +336,7 @@ class Session:
         self._use_role(role)
         if planning:
             self.policy.mode = "read-only"  # nothing changes and no command runs before approval
-        limits = self.cfg.limits if self.effort_applies else effort_mode.turn_limits(self.cfg.limits, self.effort)
+        limits = self.cfg.limits if effort_mode.applies(self) else effort_mode.turn_limits(self.cfg.limits, self.effort)
         self.limits = LimitState(limits)  # limits apply per turn
         self._reset_attempt()
         self._turn_text = text
