@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from wren.agent.models import BackendFactory
-from wren.core.backend import ModelBackend, OnDelta, ignore
+from wren.core.backend import ModelBackend, ModelReply, OnDelta, ignore
 from wren.core.config import ROLES, ModelsConfig, Role
 from wren.core.errors import WrenError
 from wren.core.events import Usage
 from wren.core.messages import Message
+
+
+TITLE_INSTRUCTIONS = ("Write a title of at most eight words for a coding session that begins with the "
+                      "request below. Reply with the title alone.")
 
 
 class Roles:
@@ -53,6 +57,15 @@ class Roles:
         else:
             self.names[role], self._backends[role] = backend.name, backend
 
+    def title(self, text: str) -> str:
+        """A title of a few words for a session that began with `text`, by the fast model; "" when no
+        fast model is set (main's time is not spent on titles). Raises ModelError like `complete`."""
+        if not self.names.get("fast"):
+            return ""
+        prompt = [Message(role="system", content=TITLE_INSTRUCTIONS), Message(role="user", content=text[:2000])]
+        reply = self.summarizer().complete(prompt, [], ignore).content
+        return " ".join(reply.strip().strip('"').split())[:80]
+
     def add(self, role: str, usage: Usage) -> None:
         self.usage[role] = self.usage.get(role, Usage()) + usage
 
@@ -72,6 +85,11 @@ class Metered:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._get(), name)
+
+    def complete(self, messages: list[Message], tools: list[dict[str, Any]], on_delta: OnDelta) -> ModelReply:
+        reply = self._get().complete(messages, tools, on_delta)
+        self._on_usage(reply.usage)
+        return reply
 
     def summarize(self, messages: list[Message], on_delta: OnDelta = ignore, *more: Any) -> str:
         inner = self._get()

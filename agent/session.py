@@ -16,7 +16,7 @@ from wren.agent.approval import Policy
 from wren.core.errors import ExitCode, StreamStopped, WrenError
 from wren.core.events import (ApprovalRequested, ApprovalResolved, CompactionUndone, ErrorEvent, ErrorInfo, Event,
                                ModelChanged, PlanProposed, PlanUpdated, ProposedPlan, Result,
-                               SessionStarted, ToolCallEvent, ToolProgress, ToolResultEvent, ToolStarted, TurnEnded,
+                               SessionStarted, SessionTitled, ToolCallEvent, ToolProgress, ToolResultEvent, ToolStarted, TurnEnded,
                                Usage, UserMessage)
 from wren.core.config import Config, ContextConfig, ModelsConfig, Role, SandboxConfig, load_config
 from wren.agent.limits import LimitState, Limits
@@ -126,6 +126,7 @@ class Session:
         self.context.summarizer = self.roles.summarizer()
         self.effort = cfg.effort or (self.config.effort if self.config else None)
         self.mode = cfg.mode
+        self._titled = any(isinstance(e, SessionTitled) for e in past)
         self.proposed: ProposedPlan | None = None  # the plan a PlanDecision would answer
         self.checkpoints = Checkpointer(self.workspace.root, self.id)
         self.limits = LimitState(cfg.limits)
@@ -255,6 +256,20 @@ class Session:
         elif isinstance(op, Interrupt):
             self.interrupt.clear()  # nothing was running
 
+    def _title(self, text: str) -> None:
+        """At the end of the first turn: a title by the fast model, when one is set (before the result,
+        so that its usage is counted there)."""
+        if self._titled:
+            return
+        self._titled = True
+        try:
+            title = self.roles.title(text)
+        except WrenError as exc:
+            self.warn(f"no session title: {exc.message}")
+            return
+        if title:
+            self.emit(SessionTitled(title=title, model=self.roles.name("fast")))
+
     def _internal_error(self, exc: Exception, fatal: bool) -> ErrorInfo:
         """Report a bug in Wren (not a model or config error) as an `internal` error event with its traceback."""
         close_dangling_calls(self.context.manager)  # the next prompt must still be valid for the provider
@@ -370,6 +385,7 @@ class Session:
         if planning and outcome.status == "success":
             plan = self.proposed = parse_plan(outcome.summary, list(self.context.manager.plan or []))
             self.emit(PlanProposed(plan=plan))
+        self._title(text)
         changed = self._changed_this_turn()
         self.emit(Result(session_id=self.id, status=outcome.status, exit_code=code,
                          summary=outcome.summary or outcome.reason, steps=self.limits.steps,

@@ -25,6 +25,13 @@ class SessionStarted(_Event):
     resumed: bool = False
 
 
+class SessionTitled(_Event):
+    """A short title for the session, written by the `fast` role's model after the first turn."""
+    type: Literal["session_titled"] = "session_titled"
+    title: str
+    model: str  # the model that wrote it
+
+
 class ModelChanged(_Event):
     """The session now runs on `model` (a SetModel op was applied between steps)."""
     type: Literal["model_changed"] = "model_changed"
@@ -287,7 +294,7 @@ class Result(_Event):
 
 
 Event = Annotated[Union[
-    SessionStarted, ModelChanged, UserMessage, AssistantDelta, ThoughtDelta, EffortChanged, AssistantMessage,
+    SessionStarted, SessionTitled, ModelChanged, UserMessage, AssistantDelta, ThoughtDelta, EffortChanged, AssistantMessage,
     ToolCallEvent, ApprovalRequested, ToolStarted, ToolProgress, ApprovalResolved, ToolResultEvent, PlanUpdated,
     PlanProposed, PlanResolved, ContextCompacted, CompactionUndone,
     AttemptRestarted,

@@ -119,3 +119,18 @@ def test_acp_effort_and_role_commands(calc_repo, tmp_path):
     assert "Effort: high" in said and f"Model for fast: {fast}" in said and " · main " in said
     assert "effort high: not supported" in thoughts and f"now on {fast} for fast" in thoughts
     assert {o["id"]: o["currentValue"] for o in options}["effort"] == "high"
+
+
+def test_the_fast_model_titles_the_session_once(calc_repo, tmp_path):
+    fast = script(tmp_path / "fast.json", [{"content": '"Fix the add function"', "expect": ["Fix add() in calc.py"]}])
+    (calc_repo / "wren.toml").write_text(f'[models]\nfast = "{fast}"\n')
+    main = script(tmp_path / "main.json", [{"content": "done"}, {"content": "again"}])
+    run = wren("run", "Fix add() in calc.py", "--model", main, "--output-format", "json", cwd=calc_repo)
+    assert run.code == 0, run.stderr
+    again = wren("run", "--continue", "and more", "--model", main, "--output-format", "json", cwd=calc_repo)
+    assert again.code == 0, again.stderr  # no second title: the fast script has only one turn
+    titles = [e for e in logged(calc_repo, run.json["session_id"]) if e["type"] == "session_titled"]
+    assert [(t["title"], t["model"]) for t in titles] == [("Fix the add function", fast)]
+    assert run.json["usage_by_role"]["fast"]["prompt_tokens"] > 0
+    listed = wren("sessions", "list", cwd=calc_repo)
+    assert "Fix the add function" in listed.stdout and "Fix add() in calc.py" not in listed.stdout
