@@ -12,6 +12,8 @@ from wren.core.events import Usage
 from wren.core.messages import Message
 
 
+SUMMARY_LINE = ("In one line of at most fifteen words, say what the tool call below will do, for a person "
+                "deciding whether to allow it. Reply with that line alone.")
 TITLE_INSTRUCTIONS = ("Write a title of at most eight words for a coding session that begins with the "
                       "request below. Reply with the title alone.")
 
@@ -60,11 +62,19 @@ class Roles:
     def title(self, text: str) -> str:
         """A title of a few words for a session that began with `text`, by the fast model; "" when no
         fast model is set (main's time is not spent on titles). Raises ModelError like `complete`."""
+        return self._line(TITLE_INSTRUCTIONS, text, 80)
+
+    def one_line(self, call: str) -> str:
+        """What a tool call (its title, arguments and preview as text) does, in a line by the fast
+        model, for an approval request; "" when no fast model is set. Raises ModelError."""
+        return self._line(SUMMARY_LINE, call, 160)
+
+    def _line(self, instructions: str, text: str, limit: int) -> str:
         if not self.names.get("fast"):
             return ""
-        prompt = [Message(role="system", content=TITLE_INSTRUCTIONS), Message(role="user", content=text[:2000])]
+        prompt = [Message(role="system", content=instructions), Message(role="user", content=text[:2000])]
         reply = self.summarizer().complete(prompt, [], ignore).content
-        return " ".join(reply.strip().strip('"').split())[:80]
+        return " ".join(reply.strip().strip('"').split())[:limit]
 
     def add(self, role: str, usage: Usage) -> None:
         self.usage[role] = self.usage.get(role, Usage()) + usage

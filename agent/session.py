@@ -8,7 +8,7 @@ import traceback
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from pydantic import BaseModel
 
@@ -269,6 +269,16 @@ class Session:
             return
         if title:
             self.emit(SessionTitled(title=title, model=self.roles.name("fast")))
+
+    def _one_line(self, described: dict[str, Any]) -> str:
+        """The fast model's one-line summary of a call about to ask for approval; "" without one."""
+        preview = described.get("preview")
+        shown = f"{described.get('title', '')}\n{described.get('args', {})}\n{preview.model_dump() if preview else ''}"
+        try:
+            return self.roles.one_line(shown)
+        except WrenError as exc:
+            self.warn(f"no one-line summary for this approval: {exc.message}")
+            return ""
 
     def _internal_error(self, exc: Exception, fatal: bool) -> ErrorInfo:
         """Report a bug in Wren (not a model or config error) as an `internal` error event with its traceback."""
@@ -540,8 +550,10 @@ class Session:
             return True, reason
         if verdict == "ask" and self.cfg.interactive:
             # The preview again, not the call's: the file may have changed while the model's batch ran.
+            described = tool.describe(args, ctx)
             self.emit(ApprovalRequested(call_id=call.id, name=call.name, arguments=call.arguments, reason=reason,
-                                        always=self.policy.always_label(tool, args), **tool.describe(args, ctx)))
+                                        always=self.policy.always_label(tool, args),
+                                        summary=self._one_line(described), **described))
             decision = self._await_decision(call.id)
             self.emit(ApprovalResolved(call_id=call.id, decision=decision.decision, message=decision.message))
             if decision.decision == "allow_always":

@@ -129,6 +129,7 @@ class ApprovalRequested(_Event):
     # What "allow always" would remember, in rule syntax (agent/rules.py): a shell command's first
     # words; empty when the call cannot be remembered (a command that cannot be split).
     always: list[str] = Field(default_factory=list)
+    summary: str = ""  # what the call does, in one line by the fast model; "" without a fast model
 
 
 class ToolStarted(_Event):

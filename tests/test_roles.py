@@ -9,10 +9,12 @@ from conftest import wren
 from wren.agent.approval import Policy
 from wren.agent.models.scripted import ScriptedBackend
 from wren.agent.session import Session, SessionConfig
-from wren.core.ops import Compact, SetModel, Shutdown, UserInput
+from wren.core.config import ModelsConfig, load_config
+from wren.core.ops import ApprovalDecision, Compact, SetModel, Shutdown, UserInput
 from wren.tools.base import default_registry
 
 WINDOW = 6000
+EDIT = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b", "new": "return a + b"}}
 
 
 def big_files(repo, n=12):
@@ -134,3 +136,25 @@ def test_the_fast_model_titles_the_session_once(calc_repo, tmp_path):
     assert run.json["usage_by_role"]["fast"]["prompt_tokens"] > 0
     listed = wren("sessions", "list", cwd=calc_repo)
     assert "Fix the add function" in listed.stdout and "Fix add() in calc.py" not in listed.stdout
+
+
+def test_the_fast_model_sums_up_each_approval_request_in_one_line(calc_repo, tmp_path):
+    (calc_repo / "wren.toml").write_text('embeddings = "none"\n')
+    fast = script(tmp_path / "fast.json", [{"content": "Makes add() return the sum", "expect": ["return a + b"]},
+                                           {"content": "Fix the add function"}])
+    main = tmp_path / "main.json"
+    main.write_text(json.dumps({"turns": [{"tool_calls": [EDIT]}, {"content": "done"}]}))
+    config = load_config(calc_repo).model_copy(update={"models": ModelsConfig(fast=fast)})
+    s = Session(SessionConfig(root=calc_repo, backend=ScriptedBackend(main), registry=default_registry(),
+                              policy=Policy(mode="ask"), interactive=True, config=config))
+    s.submit(UserInput(text="fix add"))
+    asked = []
+    for event in s.events():
+        if event.type == "approval_requested":
+            asked.append(event.summary)
+            s.submit(ApprovalDecision(call_id=event.call_id, decision="allow_once"))
+        if event.type == "result":
+            result = event
+            s.submit(Shutdown())
+    assert asked == ["Makes add() return the sum"]
+    assert result.usage_by_role["fast"].completion_tokens > 0
