@@ -12,6 +12,7 @@ import json
 import uuid
 from typing import TYPE_CHECKING
 
+from wren.agent import effort
 from wren.agent.attempts import MAX_ATTEMPTS, MIN_STEPS, Attempt
 from wren.agent.baseline import REVERTED
 from wren.core.events import AssistantMessage, AttemptRestarted, UserMessage
@@ -60,7 +61,7 @@ def ask_to_verify(s: "Session") -> bool:
     # An answer after edits that all failed, over failing tests, claims a fix that is not there.
     # Once: its answer to that may well be "I could not fix it".
     unchanged = s._tests_failed and s._edits_failed and not s._files_changed and not s._verify_asks
-    if (not s.careful or not (s._unverified or unchanged) or s._verify_asks >= VERIFY_ASKS
+    if (not effort.verifies(s) or not (s._unverified or unchanged) or s._verify_asks >= VERIFY_ASKS
             or tests is None or s.policy.decide(tests)[0] != "allow"):
         return False
     s._verify_asks += 1

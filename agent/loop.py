@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from wren.agent import careful
+from wren.agent import careful, effort
 from wren.agent.rate_gate import RateGate
 from wren.core.errors import ModelError, StreamStopped
-from wren.core.events import AssistantDelta, AssistantMessage, Status, UsageEvent
+from wren.core.events import AssistantDelta, AssistantMessage, Status, ThoughtDelta, UsageEvent
 from wren.core.messages import Message, redacted
 from wren.core.backend import ModelReply
 
@@ -38,7 +38,8 @@ def run_turn(s: "Session") -> TurnOutcome:
         except StreamStopped as stop:
             return TurnOutcome(stop.status, reason=stop.reason)
         s.limits.steps += 1
-        s.record(Message(role="assistant", content=reply.content, tool_calls=reply.tool_calls),
+        s.record(Message(role="assistant", content=reply.content, tool_calls=reply.tool_calls,
+                         thinking_blocks=reply.thinking_blocks),
                  AssistantMessage(content=reply.content, tool_calls=reply.tool_calls))
         if not reply.tool_calls:
             if careful.ask_to_verify(s):  # changed files, untested: once per turn, the model runs the tests first
@@ -80,7 +81,10 @@ def call_model(s: "Session") -> ModelReply:
     while True:
         gate.wait(s.backend.name, s.check_stop, s.warn)  # another worker of a batch may have hit a 429
         try:
-            reply = s.backend.complete(redacted(s.context.manager.prompt()), s.offered_tools(), on_delta)
+            extra: dict[str, Any] = {"effort": s.effort} if effort.applies(s) else {}
+            if getattr(s.backend, "streams_thoughts", False):
+                extra["on_thought"] = lambda text: s.emit(ThoughtDelta(text=text))
+            reply = s.backend.complete(redacted(s.context.manager.prompt()), s.offered_tools(), on_delta, **extra)
             break
         except ModelError as exc:
             if exc.kind == "context_window" and not overflowed:
@@ -96,6 +100,7 @@ def call_model(s: "Session") -> ModelReply:
             s.warn(f"{exc.message}; retrying in {delay:.2f}s (attempt {attempt + 1} of {policy.attempts})")
             time.sleep(delay)
     s.usage = s.usage + reply.usage
+    s.roles.add(s.role, reply.usage)
     s.limits.cost_usd = s.usage.cost_usd
     s.emit(UsageEvent(step=reply.usage, total=s.usage, window=s.context.budget.window if s.context.budget else None))
     return reply

@@ -15,18 +15,23 @@ from pydantic import BaseModel
 from wren.agent.approval import Policy
 from wren.core.errors import ExitCode, StreamStopped, WrenError
 from wren.core.events import (ApprovalRequested, ApprovalResolved, CompactionUndone, CompactReason, ErrorEvent,
-                               ErrorInfo, Event, ModelChanged, PlanUpdated, Result, SessionStarted, ToolCallEvent,
-                               ToolProgress, ToolResultEvent, ToolStarted, TurnEnded, Usage, UserMessage)
-from wren.core.config import Config, ContextConfig, SandboxConfig, load_config
+                               ErrorInfo, Event, ModelChanged, PlanProposed, PlanUpdated, ProposedPlan, Result,
+                               SessionStarted, SessionTitled, ToolCallEvent, ToolProgress, ToolResultEvent, ToolStarted,
+                               TurnEnded, Usage, UserMessage)
+from wren.core.config import Config, ContextConfig, ModelsConfig, Role, SandboxConfig, load_config
 from wren.agent.limits import LimitState, Limits, next_call
 from wren.core.log import SessionLog, new_session_id, read_events, sessions_dir
 from wren.agent.loop import TurnOutcome, run_turn
 from wren.core.messages import Message, ToolCall
 from wren.agent.models import BackendFactory, backend_factory
 from wren.core.backend import ModelBackend
-from wren.core.ops import (ApprovalDecision, Compact, Interrupt, Op, SetApprovalMode, SetModel, Shutdown,
-                            UndoCompaction, UserInput)
+from wren.core.ops import (ApprovalDecision, Compact, Interrupt, Op, PlanDecision, SetApprovalMode, SetEffort,
+                            SetMode, SetModel, Shutdown, UndoCompaction, UserInput)
 from wren.agent import careful as careful_mode
+from wren.agent import effort as effort_mode
+from wren.agent import plan as plan_mode
+from wren.agent.plan import PLAN_INSTRUCTIONS, parse_plan
+from wren.agent.roles import Roles
 from wren.agent.attempts import Attempt
 from wren.agent.baseline import TestBaseline
 from wren.agent.prompt import system_prompt
@@ -82,6 +87,10 @@ class SessionConfig:
     # The tools' ports (tools/ports.py): the disk and local processes, unless an editor supplies its own.
     files: Files = field(default_factory=DiskFiles)
     commands: Commands = field(default_factory=LocalCommands)
+    # How hard the models think (agent/effort.py); None: the config's `effort`, else the provider's default.
+    effort: str | None = None
+    # "plan": turns explore read-only and end with a proposed plan (agent/plan.py); "act": ordinary turns.
+    mode: str = "act"
 
 
 def _read_config(root: Path) -> Config | None:
@@ -112,6 +121,13 @@ class Session:
         self.context = ContextService(self.workspace.root, self.id, system_prompt(self.workspace.root),
                                       self.backend, cfg.context, self.warn)
         self.context.replay(past)
+        self.roles = Roles(cfg.backend, self.config.models if self.config else ModelsConfig(), self._models, self.warn)
+        self.role: Role = "main"  # the role whose model runs the turn now
+        self.context.summarizer = self.roles.summarizer()
+        self.effort = cfg.effort or (self.config.effort if self.config else None)
+        self.mode = cfg.mode
+        self._titled = any(isinstance(e, SessionTitled) for e in past)
+        self.proposed: ProposedPlan | None = None  # the plan a PlanDecision would answer
         self.checkpoints = Checkpointer(self.workspace.root, self.id)
         self.limits = LimitState(cfg.limits)
         # Consulted by the policy and the command tools; says once when commands cannot be sandboxed.
@@ -132,6 +148,8 @@ class Session:
                                  approval=self.policy.mode, resumed=bool(cfg.resume_id)))
         if cfg.mcp is not None:
             cfg.mcp.attach(self.warn)
+        if self.effort:
+            self.emit(effort_mode.changed(self.backend, self.effort))
         self._thread.start()
 
     # ---- ops in, events out -------------------------------------------------------------
@@ -229,10 +247,38 @@ class Session:
             self._compact_between_turns()
         elif isinstance(op, UndoCompaction):
             self._undo_compaction()
-        elif isinstance(op, SetModel):
-            self._set_model(op.model)
+        elif isinstance(op, (SetModel, SetEffort)):
+            self._apply(op)
+        elif isinstance(op, SetMode):
+            self.mode = op.mode
+        elif isinstance(op, PlanDecision):
+            plan_mode.decide(self, op)
         elif isinstance(op, Interrupt):
             self.interrupt.clear()  # nothing was running
+
+    def _title(self, text: str) -> None:
+        """At the end of the first turn: a title by the fast model, when one is set (before the result,
+        so that its usage is counted there)."""
+        if self._titled:
+            return
+        self._titled = True
+        try:
+            title = self.roles.title(text)
+        except WrenError as exc:
+            self.warn(f"no session title: {exc.message}")
+            return
+        if title:
+            self.emit(SessionTitled(title=title, model=self.roles.name("fast")))
+
+    def _one_line(self, described: dict[str, Any]) -> str:
+        """The fast model's one-line summary of a call about to ask for approval; "" without one."""
+        preview = described.get("preview")
+        shown = f"{described.get('title', '')}\n{described.get('args', {})}\n{preview.model_dump() if preview else ''}"
+        try:
+            return self.roles.one_line(shown)
+        except WrenError as exc:
+            self.warn(f"no one-line summary for this approval: {exc.message}")
+            return ""
 
     def _internal_error(self, exc: Exception, fatal: bool) -> ErrorInfo:
         """Report a bug in Wren (not a model or config error) as an `internal` error event with its traceback."""
@@ -243,7 +289,7 @@ class Session:
         return ErrorInfo(kind="internal", message=message)
 
     def apply_settings(self) -> None:
-        """Between steps: apply the SetModel ops that came in, keep every other op in its order."""
+        """Between steps: apply the SetModel and SetEffort ops that came in, keep every other op in its order."""
         waiting = list(self._pending)
         while True:
             try:
@@ -252,21 +298,40 @@ class Session:
                 break
         self._pending.clear()
         for op in waiting:
-            if isinstance(op, SetModel):
-                self._set_model(op.model)
+            if isinstance(op, (SetModel, SetEffort)):
+                self._apply(op)
             else:
                 self._pending.append(op)
 
-    def _set_model(self, name: str) -> None:
+    def _apply(self, op: SetModel | SetEffort) -> None:
+        if isinstance(op, SetEffort):
+            self.effort = op.effort
+            self.emit(effort_mode.changed(self.backend, op.effort))
+        else:
+            self._set_model(op.model, op.role)
+
+    def _set_model(self, name: str, role: Role = "main") -> None:
         try:
             backend = self._models(name)
         except WrenError as exc:
-            self.emit(ErrorEvent(kind=exc.kind, fatal=False,
-                                 message=f"cannot switch to {name}: {exc.message}; still on {self.backend.name}"))
+            self.emit(ErrorEvent(kind=exc.kind, fatal=False, message=f"cannot switch the {role} model to {name}: "
+                                 f"{exc.message}; still on {self.roles.name(role)}"))
             return
-        self.backend = backend
-        self.context.use_backend(backend)
-        self.emit(ModelChanged(model=backend.name, window=self.context.budget.window if self.context.budget else None))
+        self.roles.switch(role, backend)
+        self._use_role(self.role)
+        self.emit(ModelChanged(model=backend.name, role=role,
+                               window=self.context.budget.window if self.context.budget else None))
+        if self.effort and role == self.role:
+            self.emit(effort_mode.changed(self.backend, self.effort))
+
+    def _use_role(self, role: Role) -> None:
+        """Run the next model calls on `role`'s model (budget and token counting follow it)."""
+        self.role, backend = role, self.roles.backend(role)
+        if backend is not self.backend or role == "main":
+            self.backend = backend
+            self.context.use_backend(backend)
+        self.context.summarizer = self.roles.summarizer()
+
 
     def _compact_between_turns(self) -> None:
         try:
@@ -289,18 +354,27 @@ class Session:
         self.context.compactions -= what == "compaction"
         self.emit(CompactionUndone(number=number, restored=restored, what=what))
 
-    def _turn(self, text: str) -> None:
+    def _turn(self, text: str, role: Role = "main") -> None:
+        """One turn on `role`'s model; in plan mode on the plan model, read-only, ending with a plan."""
+        planning = self.mode == "plan"
+        mode, role = self.policy.mode, "plan" if planning else role
         self.interrupt.clear()
         started = time.monotonic()
-        self.limits = LimitState(self.cfg.limits)  # limits apply per turn
+        self._use_role(role)
+        if planning:
+            self.policy.mode = "read-only"  # nothing changes and no command runs before approval
+        limits = self.cfg.limits if effort_mode.applies(self) else effort_mode.turn_limits(self.cfg.limits, self.effort)
+        self.limits = LimitState(limits)  # limits apply per turn
         self._reset_attempt()
         self._turn_text = text
         # Every status run_turn returns has its code in EXIT_CODES; the handlers below set the rest.
         error: ErrorInfo | None = None
         code: int = ExitCode.NOT_FINISHED
+        plan: ProposedPlan | None = None
         try:
             recalled, repo_map = self.context.auto_recall(text), self.context.repo_map(text)
-            self.record(Message(role="user", content=user_content(text, recalled, repo_map)),
+            told = text + PLAN_INSTRUCTIONS if planning else text
+            self.record(Message(role="user", content=user_content(told, recalled, repo_map)),
                         UserMessage(text=text, recalled=recalled, repo_map=repo_map))
             self.context.manager.add_directive(text)
             self.attempt = Attempt(start=len(self.context.manager.messages), compactions=self.context.compactions)
@@ -313,14 +387,26 @@ class Session:
         except Exception as exc:  # noqa: BLE001 - even a bug ends the turn with a result
             error, code = self._internal_error(exc, fatal=True), ExitCode.NOT_FINISHED
             outcome = TurnOutcome("error", summary=error.message, reason=error.message)
+        finally:
+            if planning:
+                self.policy.mode = mode
+            self._use_role("main")
+        if planning and outcome.status == "denied":
+            # What a plan turn tried to change was refused, as plan mode promises; its plan stands.
+            outcome = TurnOutcome("success", summary=outcome.summary)
         code = EXIT_CODES.get(outcome.status, code)
         self.emit(TurnEnded(status=outcome.status, reason=outcome.reason))
+        if planning and outcome.status == "success":
+            plan = self.proposed = parse_plan(outcome.summary, list(self.context.manager.plan or []))
+            self.emit(PlanProposed(plan=plan))
+        self._title(text)
         changed = self._changed_this_turn()
         self.emit(Result(session_id=self.id, status=outcome.status, exit_code=code,
                          summary=outcome.summary or outcome.reason, steps=self.limits.steps,
                          usage=self.usage, files_changed=changed,
                          tests_changed=[path for path in changed if is_test_path(path)],
-                         duration_s=round(time.monotonic() - started, 3), error=error))
+                         duration_s=round(time.monotonic() - started, 3), error=error,
+                         usage_by_role=dict(self.roles.usage), plan=plan))
 
     def _changed_this_turn(self) -> list[str]:
         """The files the edit tools reported, then any other file that differs from the turn's first
@@ -467,8 +553,10 @@ class Session:
             return True, reason
         if verdict == "ask" and self.cfg.interactive:
             # The preview again, not the call's: the file may have changed while the model's batch ran.
+            described = tool.describe(args, ctx)
             self.emit(ApprovalRequested(call_id=call.id, name=call.name, arguments=call.arguments, reason=reason,
-                                        always=self.policy.always_label(tool, args), **tool.describe(args, ctx)))
+                                        always=self.policy.always_label(tool, args),
+                                        summary=self._one_line(described), **described))
             decision = self._await_decision(call.id)
             self.emit(ApprovalResolved(call_id=call.id, decision=decision.decision, message=decision.message))
             if decision.decision == "allow_always":

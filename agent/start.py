@@ -21,7 +21,7 @@ def workspace_root(arg: str | None) -> Path:
 
 def session_config(root: Path, *, model: str | None, api_base: str | None, approval: "Mode | None",
                    resume: str | None, continue_last: bool, limits: "Limits | None" = None,
-                   interactive: bool = False) -> "SessionConfig":
+                   interactive: bool = False, effort: str | None = None, mode: str = "act") -> "SessionConfig":
     """Config files, model choice, backend and policy for a session in `root`; ConfigError when they are bad."""
     from wren.agent.approval import Policy
     from wren.core.config import choose_model, load_config
@@ -46,4 +46,4 @@ def session_config(root: Path, *, model: str | None, api_base: str | None, appro
     return SessionConfig(root=root, backend=backend, registry=Registry(tools),
                          policy=Policy.from_config(config, root, approval), limits=limits or Limits(),
                          interactive=interactive, resume_id=resume_id, context=config.context, mcp=host,
-                         sandbox=config.sandbox, models=models, config=config)
+                         sandbox=config.sandbox, models=models, config=config, effort=effort, mode=mode)

@@ -31,7 +31,8 @@ class TokenProxy:
     dropped). `.url` is what agents take as their API base ("http://127.0.0.1:P/v1").
     `.totals()` -> {"requests", "prompt_tokens", "completion_tokens", "estimated_chunks"}
     (ints, since the last `.reset()`; a request counts when sent, its tokens when it ends).
-    Upstream failures reach the agent as 502 responses."""
+    `.bodies` holds the JSON body of each model call since the last reset, as the agent sent it (what
+    tests check the agent's request parameters on). Upstream failures reach the agent as 502 responses."""
 
     def __init__(self, upstream: str):
         parts = urlsplit(upstream.rstrip("/").removesuffix("/v1"))
@@ -45,6 +46,7 @@ class TokenProxy:
         with self.lock:
             self.epoch += 1
             self.counts = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "estimated_chunks": 0}
+            self.bodies: list[dict] = []
 
     def totals(self) -> dict:
         with self.lock:
@@ -109,6 +111,7 @@ class TokenProxy:
         is_call = handler.command == "POST" and handler.path.rstrip("/").endswith("completions")
         if is_call:
             self.add(epoch, requests=1)
+            self.record(body, epoch)
         try:
             conn = http.client.HTTPConnection(self.host, self.port, timeout=UPSTREAM_TIMEOUT_S)
             conn.request(handler.command, handler.path, body=body, headers=headers)
@@ -153,6 +156,15 @@ class TokenProxy:
                          completion_tokens=usage.get("completion_tokens"))
             elif is_call:
                 self.add(epoch, completion_tokens=chunks, estimated_chunks=chunks)
+
+    def record(self, body: bytes, epoch: int) -> None:
+        try:
+            sent = json.loads(body)
+        except ValueError:
+            return
+        with self.lock:
+            if epoch == self.epoch and isinstance(sent, dict):
+                self.bodies.append(sent)
 
     def count_json(self, data: bytes, epoch: int) -> None:
         try:

@@ -8,6 +8,7 @@ from wren.core import __version__
 
 APPROVAL_MODES = ("read-only", "ask", "auto-edit", "auto")
 OUTPUT_FORMATS = ("text", "json", "stream-json")
+EFFORTS = ("low", "medium", "high", "max")
 
 EXIT_CODES_HELP = """exit codes:
   0 finished   1 stopped without finishing   2 usage or config error
@@ -71,6 +72,12 @@ def build_parser() -> Parser:
     run.add_argument("--timeout", type=_positive_float, metavar="SECONDS", help="wall-time limit (exit 5)")
     run.add_argument("--include-diff", action="store_true",
                      help="add the diff of the files changed to the result (json, stream-json): `diff`")
+    planning = run.add_mutually_exclusive_group()
+    planning.add_argument("--plan", action="store_true",
+                          help="explore read-only and print the plan (json: the result's `plan`); changes nothing")
+    planning.add_argument("--plan-file", metavar="PLAN.json",
+                          help="carry out an approved plan (as --plan --output-format json wrote it, maybe edited) "
+                               "on the edit model, in the --approval mode")
     run.add_argument("--print-schema", action="store_true",
                      help="print the JSON Schema of the json and stream-json output, then exit")
 
@@ -197,6 +204,9 @@ def _session_options(parser: argparse.ArgumentParser, approval_help: str) -> Non
                                         "when a provider key is set, else the bundled local model")
     parser.add_argument("--api-base", help="base URL of an OpenAI-compatible server (llama.cpp, vLLM, Ollama)")
     parser.add_argument("--approval", choices=APPROVAL_MODES, help=approval_help)
+    parser.add_argument("--effort", choices=EFFORTS,
+                        help="how hard the model thinks: reasoning effort for reasoning models, else the step "
+                             "budget and whether the tests run before answering (default: wren.toml's effort)")
     resume = parser.add_mutually_exclusive_group()
     resume.add_argument("--resume", metavar="ID", help="continue session ID with its history")
     resume.add_argument("--continue", dest="continue_last", action="store_true",

@@ -1,8 +1,8 @@
 """One-line progress for humans watching a headless run (stderr)."""
 from __future__ import annotations
 
-from wren.core.events import (ApprovalResolved, ErrorEvent, Event, Result, SessionStarted, ToolCallEvent,
-                               ToolResultEvent)
+from wren.core.events import (ApprovalResolved, EffortChanged, ErrorEvent, Event, Result, SessionStarted,
+                               ToolCallEvent, ToolResultEvent)
 
 
 def _short(text: str, width: int = 100) -> str:
@@ -21,6 +21,9 @@ def progress_line(event: Event) -> str | None:
         return f"  {mark} {_short(event.output.splitlines()[0] if event.output else '', 90)}"
     if isinstance(event, ApprovalResolved) and event.decision == "deny":
         return f"  ⊘ denied: {_short(event.message)}"
+    if isinstance(event, EffortChanged):
+        return f"wren: effort {event.effort}" + (f" · {event.applied}" if event.supported
+                                                  else f" is not supported: {event.applied}")
     if isinstance(event, ErrorEvent):
         return f"wren: {'warning' if not event.fatal else 'error'}: {event.message}"
     if isinstance(event, Result):

@@ -12,7 +12,7 @@ import sys
 
 from wren.core.errors import ConfigError, ExitCode, WrenError
 from wren.core.events import ErrorInfo, Result, ToolResultEvent, Usage
-from wren.core.ops import Interrupt, Shutdown, UserInput
+from wren.core.ops import Interrupt, PlanDecision, Shutdown, UserInput
 from wren.cli.render import progress_line
 from wren.agent.start import session_config, workspace_root
 from wren.core.redact import redact
@@ -35,10 +35,20 @@ def _start(args: argparse.Namespace):
     from wren.agent.session import Session
 
     root = workspace_root(args.cwd)
-    prompt = _read_prompt(args.prompt)
+    if args.plan_file:
+        from pathlib import Path
+
+        from wren.agent.plan import load_plan_file
+
+        if args.prompt is not None:
+            raise ConfigError("--plan-file carries out the plan as it is; edit the plan file instead of adding a prompt")
+        prompt: str | PlanDecision = PlanDecision(decision="approve", plan=load_plan_file(Path(args.plan_file)))
+    else:
+        prompt = _read_prompt(args.prompt)
     limits = Limits(max_steps=args.max_steps or Limits.max_steps, max_cost_usd=args.max_cost, timeout_s=args.timeout)
     cfg = session_config(root, model=args.model, api_base=args.api_base, approval=args.approval,
-                         resume=args.resume, continue_last=args.continue_last, limits=limits)
+                         resume=args.resume, continue_last=args.continue_last, limits=limits,
+                         effort=args.effort, mode="plan" if args.plan else "act")
     try:
         return Session(cfg), prompt
     except BaseException:
@@ -95,7 +105,7 @@ def run_headless(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, on_sigint)
     signal.signal(signal.SIGTERM, on_sigterm)
-    session.submit(UserInput(text=prompt))
+    session.submit(prompt if isinstance(prompt, PlanDecision) else UserInput(text=prompt))
     session.submit(Shutdown())
     result = _consume(session, fmt, args.include_diff)
     if result is not None and terminated:
@@ -105,6 +115,10 @@ def run_headless(args: argparse.Namespace) -> int:
         sys.stderr.write("wren: the session ended without a result\n")
     elif fmt == "json":
         print(result.model_dump_json(exclude={"ts"}))
+    elif fmt == "text" and result.plan is not None:
+        from wren.agent.plan import render_plan
+
+        print(render_plan(result.plan))
     elif fmt == "text" and result.summary:
         print(result.summary)
     if session.cfg.mcp is not None:

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from wren.core.errors import ConfigError
-from wren.core.events import ContextCompacted, Result, UserMessage
+from wren.core.events import ContextCompacted, Result, SessionTitled, UserMessage
 from wren.core.log import find_session, read_events, sessions_dir
 
 
@@ -23,7 +23,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         return 0
     for path in logs:
         events = read_events(path)
-        first = next((e.text for e in events if isinstance(e, UserMessage)), "")
+        # The fast model's title where it wrote one, else the first prompt.
+        first = next((e.title for e in events if isinstance(e, SessionTitled)),
+                     next((e.text for e in events if isinstance(e, UserMessage)), ""))
         last = next((e for e in reversed(events) if isinstance(e, Result)), None)
         status = last.status if last else "unfinished"
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))

@@ -29,8 +29,8 @@ class ContextService:
     def use_backend(self, backend: ModelBackend) -> None:
         """Count tokens, budget and summarise with `backend` from now on (after a model switch)."""
         self.backend = backend
-        # The seam for model roles: compaction summaries come from the `fast` role's backend when one
-        # is set, else from the main model. Roles do not exist yet, so this is always the main model.
+        # Compaction summaries come from this backend: the `fast` role's when the session sets one
+        # (agent/roles.py), else the main model.
         self.summarizer: ModelBackend = backend
         window = self.options.window or backend.window
         self.budget: Budget | None = Budget(window, backend.reply_reserve, self.options.compact_at) if window else None
@@ -67,7 +67,7 @@ class ContextService:
             event = Compactor(self.backend, self.memory, self.summarizer).compact(
                 self.manager, tools, reason, self.compactions + 1, to_free, self.warn, on_delta, keep)
             self.compactions += 1  # only once done: a compaction refused or stopped is none
-            return event
+            return event.model_copy(update={"summary_model": self.summarizer.name})
         except ModelError as exc:
             if self.budget is None:
                 raise

@@ -16,6 +16,16 @@ class ModelReply:
     content: str
     tool_calls: list[ToolCall] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
+    thinking_blocks: list[dict] = field(default_factory=list)  # see Message.thinking_blocks
+
+
+@dataclass(frozen=True)
+class EffortSupport:
+    """What a backend does with an effort level (low, medium, high, max). `supported`: it sends or
+    applies it (then `complete` takes `effort=`); `applied` says how, for people (`reasoning_effort=high`),
+    or why not. Backends without an `effort_support(effort)` method support none."""
+    supported: bool
+    applied: str
 
 
 @dataclass(frozen=True)

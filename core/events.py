@@ -26,10 +26,18 @@ class SessionStarted(_Event):
     resumed: bool = False
 
 
+class SessionTitled(_Event):
+    """A short title for the session, written by the `fast` role's model after the first turn."""
+    type: Literal["session_titled"] = "session_titled"
+    title: str
+    model: str  # the model that wrote it
+
+
 class ModelChanged(_Event):
     """The session now runs on `model` (a SetModel op was applied between steps)."""
     type: Literal["model_changed"] = "model_changed"
     model: str
+    role: str = "main"  # the model role switched (core/config.py ModelsConfig)
     window: int | None = None  # the new model's context window in tokens; None when unknown
 
 
@@ -44,6 +52,22 @@ class UserMessage(_Event):
 class AssistantDelta(_Event):
     type: Literal["assistant_delta"] = "assistant_delta"
     text: str
+
+
+class ThoughtDelta(_Event):
+    """Reasoning text a thinking model streams before its reply; shown folded, never fed back."""
+    type: Literal["thought_delta"] = "thought_delta"
+    text: str
+
+
+class EffortChanged(_Event):
+    """The effort now in force and what it does on this backend (`applied`, e.g. `reasoning_effort=high`);
+    `supported` is False where the backend has no such switch (then only Wren's step budget and its
+    verification follow the effort)."""
+    type: Literal["effort_changed"] = "effort_changed"
+    effort: str
+    applied: str
+    supported: bool = True
 
 
 class AssistantMessage(_Event):
@@ -106,6 +130,7 @@ class ApprovalRequested(_Event):
     # What "allow always" would remember, in rule syntax (agent/rules.py): a shell command's first
     # words; empty when the call cannot be remembered (a command that cannot be split).
     always: list[str] = Field(default_factory=list)
+    summary: str = ""  # what the call does, in one line by the fast model; "" without a fast model
 
 
 class ToolStarted(_Event):
@@ -155,6 +180,29 @@ class PlanUpdated(_Event):
     steps: list[PlanStep]
 
 
+class ProposedPlan(BaseModel):
+    """What a plan-mode turn ends with: the `update_plan` steps, the files it means to change, how it
+    will verify, and the model's own text. Also the file `wren run --plan-file` reads."""
+    steps: list[PlanStep] = Field(default_factory=list)
+    files: list[str] = Field(default_factory=list)
+    verify: str = ""
+    text: str = ""
+
+
+class PlanProposed(_Event):
+    """A plan-mode turn ended with `plan`; nothing changed. A PlanDecision op answers it."""
+    type: Literal["plan_proposed"] = "plan_proposed"
+    plan: ProposedPlan
+
+
+class PlanResolved(_Event):
+    """The human approved (possibly edited: `plan` is what runs) or rejected the proposed plan."""
+    type: Literal["plan_resolved"] = "plan_resolved"
+    decision: Literal["approve", "reject"]
+    plan: ProposedPlan | None = None
+    approval: str | None = None
+
+
 class EvictedItem(BaseModel):
     role: str
     name: str | None = None
@@ -174,6 +222,7 @@ class ContextCompacted(_Event):
     items: list[EvictedItem] = Field(default_factory=list)
     # What session memory searches with: "hybrid (NAME + BM25)" or "lexical (BM25)", and why, when lexical.
     retrieval: str = ""
+    summary_model: str = ""  # the model that wrote the summary (the `fast` role's when one is set)
 
 
 class AttemptRestarted(_Event):
@@ -259,12 +308,16 @@ class Result(_Event):
     error: ErrorInfo | None = None
     tests_changed: list[str] = Field(default_factory=list)  # of files_changed, those that look like tests
     diff: str | None = None  # unified diff of the files changed, with `wren run --include-diff`
+    # `usage` split by the model role that spent it (main, plan, edit), plus `fast` (compaction summaries).
+    usage_by_role: dict[str, Usage] = Field(default_factory=dict)
+    plan: ProposedPlan | None = None  # what a plan-mode turn proposes (`wren run --plan`)
 
 
 Event = Annotated[Union[
-    SessionStarted, ModelChanged, UserMessage, AssistantDelta, AssistantMessage, ToolCallEvent,
-    ApprovalRequested, ToolStarted, ToolProgress, ApprovalResolved, ToolResultEvent, PlanUpdated, ContextCompacted,
-    CompactionUndone, ContextForgotten, ContextPinned, AttemptRestarted,
+    SessionStarted, SessionTitled, ModelChanged, UserMessage, AssistantDelta, ThoughtDelta, EffortChanged,
+    AssistantMessage, ToolCallEvent, ApprovalRequested, ToolStarted, ToolProgress, ApprovalResolved, ToolResultEvent,
+    PlanUpdated, PlanProposed, PlanResolved, ContextCompacted, CompactionUndone, ContextForgotten, ContextPinned,
+    AttemptRestarted,
     UsageEvent, ErrorEvent, TurnEnded, Result,
 ], Field(discriminator="type")]
 

@@ -37,6 +37,9 @@ class Message(BaseModel):
     tool_call_id: str | None = None
     name: str | None = None
     images: list[Image] = Field(default_factory=list)  # a tool result's images; see openai_messages
+    # An assistant message's signed thinking (Anthropic's thinking blocks, as litellm gives them): the
+    # provider wants them back with the tool calls they led to; no other model is sent them.
+    thinking_blocks: list[dict] = Field(default_factory=list)
 
     def to_openai(self) -> dict:
         out: dict = {"role": self.role, "content": self.content}
@@ -48,8 +51,9 @@ class Message(BaseModel):
         return out
 
 
-def openai_messages(messages: list[Message], vision: bool) -> list[dict]:
-    """The chat in OpenAI's message format, as litellm takes it.
+def openai_messages(messages: list[Message], vision: bool, thinking: bool = False) -> list[dict]:
+    """The chat in OpenAI's message format, as litellm takes it; with each assistant message's
+    `thinking_blocks` where `thinking` (the provider that signed them).
 
     Tool results' images go to a model that takes images (`vision`) in a user message after the
     batch's tool messages: OpenAI accepts `image_url` parts in user messages only, and the tool
@@ -63,6 +67,8 @@ def openai_messages(messages: list[Message], vision: bool) -> list[dict]:
             out.append(_images_message(pending))
             pending = []
         out.append(m.to_openai())
+        if thinking and m.thinking_blocks:
+            out[-1]["thinking_blocks"] = m.thinking_blocks
         if vision and m.role == "tool" and m.images:
             pending.append((m.name or "tool", m.images))
     if pending:
@@ -86,6 +92,8 @@ def arguments_text(arguments: object) -> str:
 def redacted(messages: list[Message]) -> list[Message]:
     """What the model is sent: secret values and key-shaped tokens replaced, whatever their source
     (a prompt, AGENTS.md, a tool's output, a summary)."""
-    # Images are left as they are: base64 is full of key-shaped runs that are not keys.
-    return [Message.model_validate({**redact_data(m.model_dump(exclude={"images"})), "images": m.images})
+    # Images and signed thinking are left as they are: base64 is full of key-shaped runs that are not
+    # keys, and a thinking block changed by a byte no longer matches its signature.
+    return [Message.model_validate({**redact_data(m.model_dump(exclude={"images", "thinking_blocks"})),
+                                    "images": m.images, "thinking_blocks": m.thinking_blocks})
             for m in messages]

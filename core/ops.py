@@ -5,6 +5,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, Field
 
+from wren.core.events import ProposedPlan
+
 
 class UserInput(BaseModel):
     type: Literal["user_input"] = "user_input"
@@ -46,6 +48,32 @@ class SetModel(BaseModel):
     """
     type: Literal["set_model"] = "set_model"
     model: str
+    # Which model role (core/config.py ModelsConfig) switches; "main" is the one that runs turns.
+    role: Literal["main", "plan", "edit", "fast"] = "main"
+
+
+class SetEffort(BaseModel):
+    """How hard the models think from the next model call on (agent/effort.py says what each backend
+    does with it); applied between steps like SetModel."""
+    type: Literal["set_effort"] = "set_effort"
+    effort: Literal["low", "medium", "high", "max"]
+
+
+class SetMode(BaseModel):
+    """`plan`: the next turns explore read-only and end with a proposed plan (a `plan_proposed` event),
+    which a PlanDecision approves, edits or rejects; `act`: ordinary turns. Applied between turns."""
+    type: Literal["set_mode"] = "set_mode"
+    mode: Literal["plan", "act"]
+
+
+class PlanDecision(BaseModel):
+    """The human's answer to a proposed plan. `approve` runs `plan` (the proposed one when None, else
+    this edited one) as a turn in `approval` mode (None: the mode in force); `reject` drops it and
+    changes nothing."""
+    type: Literal["plan_decision"] = "plan_decision"
+    decision: Literal["approve", "reject"]
+    plan: ProposedPlan | None = None
+    approval: Literal["read-only", "ask", "auto-edit", "auto"] | None = None
 
 
 class Shutdown(BaseModel):
@@ -53,5 +81,5 @@ class Shutdown(BaseModel):
 
 
 Op = Annotated[Union[UserInput, ApprovalDecision, Interrupt, Compact, UndoCompaction, SetApprovalMode, SetModel,
-                    Shutdown],
+                    SetEffort, SetMode, PlanDecision, Shutdown],
                Field(discriminator="type")]

@@ -12,8 +12,8 @@ from wren.core.config import LocalConfig
 from wren.core.errors import ConfigError, ModelError
 from wren.core.events import Usage
 from wren.core.messages import Message
-from wren.core.backend import ModelReply, OnDelta, RetryPolicy, ignore, summarize_with_model
-from wren.local_models import catalog
+from wren.core.backend import EffortSupport, ModelReply, OnDelta, RetryPolicy, ignore, summarize_with_model
+from wren.local_models import catalog, thinking
 from wren.local_models.gguf import read_gguf
 from wren.local_models.prompt import PromptRenderer, step_key
 
@@ -40,6 +40,7 @@ UNUSED_TOOLS = frozenset({"update_plan"})
 
 class LocalBackend:
     retry = RetryPolicy(attempts=1)  # nothing remote to wait for
+    streams_thoughts = True  # complete() takes on_thought (models with a thinking switch; see thinking.py)
 
     def __init__(self, path: Path, n_ctx: int | None = None, threads: int | None = None,
                  constrained: bool = True, seed: int = 7) -> None:
@@ -90,31 +91,44 @@ class LocalBackend:
             self._grammars[key] = LlamaGrammar.from_string(self.renderer.format.grammar(tools), verbose=False)
         return self._grammars[key]
 
-    def prompt_tokens(self, messages: list[Message], tools: list[dict]) -> tuple[list[int], list[str]]:
-        text, stop = self.renderer.render(messages, tools, self._as_generated)
+    def prompt_tokens(self, messages: list[Message], tools: list[dict],
+                      think: bool | None = None) -> tuple[list[int], list[str]]:
+        text, stop = self.renderer.render(messages, tools, self._as_generated, think)
         return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True), stop
 
     def count_tokens(self, messages: list[Message], tools: list[dict]) -> int:
         with self._lock:
             return len(self.prompt_tokens(messages, tools)[0])
 
+    def effort_support(self, effort: str) -> EffortSupport:
+        """Supported where the chat template has Qwen3's enable_thinking switch (local_models/thinking.py);
+        else unsupported, saying why (SmolLM2 and Qwen2.5 have no switch)."""
+        return thinking.support(self.name, self.renderer.template, effort)
+
     def summarize(self, messages: list[Message], on_delta: OnDelta = ignore, focus: str = "") -> str:
         return summarize_with_model(self, messages, limit_chars=self.window, on_delta=on_delta, focus=focus)  # about a quarter of the window
 
-    def complete(self, messages: list[Message], tools: list[dict], on_delta: OnDelta) -> ModelReply:
+    def complete(self, messages: list[Message], tools: list[dict], on_delta: OnDelta, effort: str | None = None,
+                 on_thought: OnDelta = ignore) -> ModelReply:
         # One llama.cpp context serves every session using this backend; it is not thread-safe.
         with self._lock:
-            return self._complete(messages, tools, on_delta)
+            return self._complete(messages, tools, on_delta, effort, on_thought)
 
-    def _complete(self, messages: list[Message], tools: list[dict], on_delta: OnDelta) -> ModelReply:
-        tokens, stop = self.prompt_tokens(messages, tools)
-        if len(tokens) + MAX_REPLY_TOKENS > self.window:
-            raise ModelError(f"the prompt needs {len(tokens)} tokens plus {MAX_REPLY_TOKENS} for the reply, "
-                             f"more than the model's window of {self.window} tokens (n_ctx)", kind="context_window")
+    def _complete(self, messages: list[Message], tools: list[dict], on_delta: OnDelta, effort: str | None = None,
+                  on_thought: OnDelta = ignore) -> ModelReply:
+        cap = thinking.THINK_TOKENS[effort] if effort and thinking.has_switch(self.renderer.template) else None
+        tokens, stop = self.prompt_tokens(messages, tools, None if cap is None else cap > 0)
+        if len(tokens) + MAX_REPLY_TOKENS + (cap or 0) > self.window:
+            raise ModelError(f"the prompt needs {len(tokens)} tokens plus {MAX_REPLY_TOKENS + (cap or 0)} for the "
+                             f"reply, more than the model's window of {self.window} tokens (n_ctx)",
+                             kind="context_window")
         # What llama.cpp will reuse: the longest common prefix with what it already evaluated.
         # (_input_ids is a numpy array of token ids: a sequence of ints, though not typed as one)
         cached = self.llm.longest_token_prefix(cast(Sequence[int], self.llm._input_ids[: self.llm.n_tokens]), tokens)
         cached = min(cached, len(tokens) - 1)
+        thought_tokens = 0
+        if cap:
+            tokens, thought_tokens = self._think(tokens, cap, on_delta, on_thought)
         self._steps += 1
         # stream=True: an iterator of chunks (the return type is a union with the whole response)
         stream = cast("Iterator[CreateCompletionStreamResponse]", self.llm.create_completion(
@@ -135,9 +149,28 @@ class LocalBackend:
         content, calls = self.renderer.format.parse(text, f"call_{self._steps}")
         self._remember_generated(Message(role="assistant", content=content, tool_calls=calls[:1]), text)
         streamer.finish(content if not calls else "")
-        usage = Usage(prompt_tokens=len(tokens), completion_tokens=generated, cached_tokens=cached)
+        usage = Usage(prompt_tokens=len(tokens) - thought_tokens, completion_tokens=generated + thought_tokens,
+                      cached_tokens=cached)
         return ModelReply(content=content, tool_calls=calls, usage=usage)
 
+
+    def _think(self, tokens: list[int], cap: int, on_delta: OnDelta, on_thought: OnDelta) -> tuple[list[int], int]:
+        """The free part of a thinking step: up to `cap` tokens after <think>, streamed to on_thought;
+        returns the prompt with the closed think block, and how many tokens the thinking added."""
+        opened = tokens + self.llm.tokenize(thinking.OPEN.encode("utf-8"), add_bos=False, special=True)
+        self._steps += 1
+        thought = ""
+        stream = cast("Iterator[CreateCompletionStreamResponse]", self.llm.create_completion(
+            opened, max_tokens=cap, temperature=self.sampling.temperature, top_p=self.sampling.top_p,
+            top_k=self.sampling.top_k, stop=[thinking.CLOSE], stream=True, seed=self.seed + self._steps))
+        for chunk in stream:
+            piece = chunk["choices"][0]["text"]
+            thought += piece
+            on_delta("")  # the caller may stop here too (StreamStopped)
+            if piece:
+                on_thought(piece)
+        block = self.llm.tokenize(thinking.closed(thought).encode("utf-8"), add_bos=False, special=True)
+        return tokens + block, len(block)
 
     def _remember_generated(self, step: Message, text: str) -> None:
         if len(self._as_generated) >= AS_GENERATED_KEPT:

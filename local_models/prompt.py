@@ -6,7 +6,7 @@ and past turns are rendered the same way every time, so llama.cpp reuses its KV 
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from wren.core.messages import Message
 from wren.local_models.formats import JsonSteps, TaggedCalls, detect
@@ -55,16 +55,18 @@ class PromptRenderer:
         if not template:
             sys.stderr.write(f"wren: warning: {model_name} has no chat template; using ChatML\n")
             template = CHATML
-        self.format = detect(template)
+        self.format, self.template = detect(template), template
         self.formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
 
     def render(self, messages: list[Message], tools: list[dict],
-               as_generated: dict[str, str] | None = None) -> tuple[str, list[str]]:
-        """(prompt text, stop strings) for the next step."""
+               as_generated: dict[str, str] | None = None, thinking: bool | None = None) -> tuple[str, list[str]]:
+        """(prompt text, stop strings) for the next step; `thinking` sets the template's
+        enable_thinking switch (None: the template's default)."""
+        switch: dict[str, Any] = {} if thinking is None else {"enable_thinking": thinking}
         # Plain dicts of the shapes llama.cpp's message and tool types describe.
         response = self.formatter(
             messages=cast("list[ChatCompletionRequestMessage]",
                           to_template_messages(messages, tools, self.format, as_generated)),
-            tools=cast("list[ChatCompletionTool] | None", self.format.template_tools(tools)))
+            tools=cast("list[ChatCompletionTool] | None", self.format.template_tools(tools)), **switch)
         stop = response.stop if isinstance(response.stop, list) else [response.stop] if response.stop else []
         return response.prompt, stop

@@ -18,13 +18,14 @@ from wren.agent.approval import MODES
 from wren.core.config import load_config
 from wren.core.errors import WrenError
 from wren.core.log import find_session, read_events
-from wren.core.ops import SetModel
+from wren.core.config import EFFORTS, ROLES
+from wren.core.ops import SetEffort, SetModel
 from wren.core import __version__
 from wren.protocol import updates
 from wren.protocol.bridge import Bridge
 from wren.protocol.factory import Backends, ServeOptions, open_session
 from wren.protocol.live import LiveSession
-from wren.protocol.options import MODE_ID, MODEL_ID, parse_command
+from wren.protocol.options import EFFORT_ID, MODE_ID, MODEL_ID, PLAN, parse_command
 from wren.protocol.prompt import prompt_text
 
 log = logging.getLogger("wren.acp")
@@ -145,15 +146,18 @@ class WrenAgent:
 
     async def set_session_mode(self, session_id: str, mode_id: str, **kwargs: Any) -> None:
         live = self._live(session_id)
-        if mode_id not in MODES:
-            raise invalid(f"unknown mode {mode_id!r}; use one of {', '.join(MODES)}", modeId=mode_id)
+        if mode_id not in (*MODES, PLAN):
+            raise invalid(f"unknown mode {mode_id!r}; use one of {', '.join(MODES)} or {PLAN}", modeId=mode_id)
         await live.set_mode(mode_id, announce_mode=False, announce_options=True)
 
     async def set_config_option(self, config_id: str, session_id: str, value: str | bool,
                                 **kwargs: Any) -> SetSessionConfigOptionResponse:
         live = self._live(session_id)
-        if config_id == MODE_ID and value in MODES:
-            await live.set_mode(value, announce_mode=True, announce_options=False)
+        if config_id == MODE_ID and value in (*MODES, PLAN):
+            await live.set_mode(str(value), announce_mode=True, announce_options=False)
+        elif config_id == EFFORT_ID and value in EFFORTS:
+            live.session.submit(SetEffort(effort=value))
+            live.effort = str(value)
         elif config_id == MODEL_ID and isinstance(value, str):
             await self._switch_model(live, value)
         else:
@@ -170,7 +174,7 @@ class WrenAgent:
         sessions, self.sessions = list(self.sessions.values()), {}
         await asyncio.gather(*(live.close() for live in sessions))
 
-    async def _switch_model(self, live: LiveSession, model: str) -> None:
+    async def _switch_model(self, live: LiveSession, model: str, role: str = "main") -> None:
         try:
             # Made here (and cached) so that a bad name is this request's error; the session's
             # own resolver then finds it in the cache.
@@ -178,24 +182,37 @@ class WrenAgent:
             await asyncio.to_thread(self.backends.get, model, config)
         except WrenError as exc:
             raise invalid(exc.message, model=model) from None
-        live.session.submit(SetModel(model=model))  # applied by the session between steps
+        live.session.submit(SetModel(model=model, role=role))  # type: ignore[arg-type]  # applied between steps
+        if role != "main":
+            return
         live.model = model
         if model not in live.models:
             live.models.append(model)
 
     async def _command(self, live: LiveSession, name: str, arg: str) -> PromptResponse:
         if name == "mode":
-            if arg not in MODES:
-                return await live.say(f"Unknown mode {arg!r}; use one of: {', '.join(MODES)}.")
+            if arg not in (*MODES, PLAN):
+                return await live.say(f"Unknown mode {arg!r}; use one of: {', '.join(MODES)}, {PLAN}.")
             await live.set_mode(arg, announce_mode=True, announce_options=True)
-            return await live.say(f"Approval mode: {arg}.")
-        if name == "model":
-            try:
-                await self._switch_model(live, arg)
-            except RequestError as exc:
-                return await live.say(f"Cannot switch to {arg!r}: {exc}")
+            return await live.say(f"Mode: {arg}.")
+        if name == "effort":
+            if arg not in EFFORTS:
+                return await live.say(f"Unknown effort {arg!r}; use one of: {', '.join(EFFORTS)}.")
+            live.session.submit(SetEffort(effort=arg))
+            live.effort = arg
             await live.announce_options()
-            return await live.say(f"Model: {arg} (from the next turn).")
+            return await live.say(f"Effort: {arg} (from the next step).")
+        if name == "model":
+            role, _, rest = arg.partition(" ")
+            role, model = (role, rest.strip()) if role in ROLES and rest.strip() else ("main", arg)
+            try:
+                await self._switch_model(live, model, role)
+            except RequestError as exc:
+                return await live.say(f"Cannot switch to {model!r}: {exc}")
+            await live.announce_options()
+            return await live.say(f"Model{'' if role == 'main' else ' for ' + role}: {model} (from the next turn).")
         u = live.session.usage
+        roles = "".join(f" · {role} {r.prompt_tokens}+{r.completion_tokens} ${r.cost_usd:.4f}"
+                        for role, r in live.session.roles.usage.items())
         return await live.say(f"Session {live.id} · model {live.model} · approval {live.session.policy.mode} · "
-                              f"{u.prompt_tokens}+{u.completion_tokens} tokens · ${u.cost_usd:.4f}")
+                              f"{u.prompt_tokens}+{u.completion_tokens} tokens · ${u.cost_usd:.4f}{roles}")

@@ -17,17 +17,20 @@ from acp.exceptions import RequestError
 from acp.helpers import (ToolCallContentVariant, text_block, tool_content, tool_terminal_ref,
                          update_agent_message_text, update_agent_thought_text, update_available_commands,
                          update_current_mode, update_tool_call)
-from acp.schema import ConfigOptionUpdate, PermissionOption, PromptResponse, SessionModeState, StopReason
+from acp.schema import (ConfigOptionUpdate, PermissionOption, PromptResponse, SessionModeState, StopReason,
+                        ToolCallUpdate)
 
 from wren.core.events import (ApprovalRequested, AssistantDelta, AssistantMessage, CompactionUndone, ContextCompacted,
-                               ContextForgotten, ContextPinned, ErrorEvent, ModelChanged, PlanUpdated, Result,
-                               ToolCallEvent, ToolProgress, ToolResultEvent, ToolStarted, UsageEvent)
-from wren.core.ops import ApprovalDecision, Interrupt, SetApprovalMode, Shutdown, UserInput
-from wren.agent.approval import Mode
+                               ContextForgotten, ContextPinned, EffortChanged, ErrorEvent, ModelChanged, PlanUpdated,
+                               Result, ThoughtDelta, ToolCallEvent, ToolProgress, ToolResultEvent, ToolStarted,
+                               UsageEvent)
+from wren.core.ops import (ApprovalDecision, Interrupt, PlanDecision, SetApprovalMode, SetMode, Shutdown,
+                           UserInput)
+from wren.agent.plan import render_plan
 from wren.agent.session import Session
 from wren.protocol import updates
 from wren.protocol.bridge import Bridge
-from wren.protocol.options import ConfigOptions, available_commands, config_options, session_modes
+from wren.protocol.options import PLAN, ConfigOptions, available_commands, config_options, session_modes
 
 log = logging.getLogger("wren.acp")
 
@@ -38,6 +41,10 @@ PERMISSIONS = [PermissionOption(option_id="allow_once", name="Allow once", kind=
                PermissionOption(option_id="reject_once", name="Reject", kind="reject_once"),
                PermissionOption(option_id="reject_always", name="Always reject", kind="reject_always")]
 ALLOWS: tuple[Literal["allow_once", "allow_always"], ...] = ("allow_once", "allow_always")
+# A proposed plan's question: each "yes" option's id is the approval mode the plan then runs in.
+PLAN_CHOICES = [PermissionOption(option_id="auto-edit", name="Yes, and edits run without asking", kind="allow_once"),
+                PermissionOption(option_id="ask", name="Yes, and ask before each change", kind="allow_once"),
+                PermissionOption(option_id="reject", name="No, keep planning", kind="reject_once")]
 
 
 @dataclass
@@ -65,6 +72,8 @@ class LiveSession:
         self._asks: set[asyncio.Task[None]] = set()
         self._rejected: set[str] = set()  # tools the user rejected "always" in this session
         self._streamed = False
+        # The editor's view of plan mode and effort: the session applies SetMode and SetEffort later.
+        self.planning, self.effort = session.mode == PLAN, session.effort
         loop = asyncio.get_running_loop()
         threading.Thread(target=self._forward, args=(loop,), name=f"wren-acp-{self.id}", daemon=True).start()
         self._pump_task = asyncio.create_task(self._pump(), name=f"wren-acp-pump-{self.id}")
@@ -84,8 +93,12 @@ class LiveSession:
         for ask in list(self._asks):
             ask.cancel()  # the interrupt already answers the session; the editor's late reply is moot
 
-    async def set_mode(self, mode: Mode, announce_mode: bool, announce_options: bool) -> None:
-        self.session.submit(SetApprovalMode(mode=mode))
+    async def set_mode(self, mode: str, announce_mode: bool, announce_options: bool) -> None:
+        """An approval mode (which also ends plan mode), or plan mode (the approval mode stays for later)."""
+        self.planning = mode == PLAN
+        self.session.submit(SetMode(mode="plan" if self.planning else "act"))
+        if not self.planning:
+            self.session.submit(SetApprovalMode(mode=mode))  # type: ignore[arg-type]
         if announce_mode:
             await self.send(update_current_mode(mode))
         if announce_options:
@@ -95,10 +108,14 @@ class LiveSession:
         await self.send(ConfigOptionUpdate(session_update="config_option_update", config_options=self.options()))
 
     def options(self) -> ConfigOptions:
-        return config_options(self.session.policy.mode, self.model, self.models)
+        return config_options(self.mode, self.model, self.models, self.effort)
+
+    @property
+    def mode(self) -> str:
+        return PLAN if self.planning else self.session.policy.mode
 
     def modes(self) -> SessionModeState:
-        return session_modes(self.session.policy.mode)
+        return session_modes(self.mode)
 
     async def send(self, update: Any) -> None:
         await self.client.session_update(session_id=self.id, update=update)
@@ -169,13 +186,21 @@ class LiveSession:
             await self.send(updates.usage(item))
         elif isinstance(item, ErrorEvent) and not item.fatal:
             await self.send(update_agent_thought_text(f"warning: {item.message}"))
+        elif isinstance(item, ThoughtDelta):
+            await self.send(update_agent_thought_text(item.text))
         elif isinstance(item, ModelChanged):
-            await self.send(update_agent_thought_text(f"now on {item.model}"))
+            role = "" if item.role == "main" else f" for {item.role}"
+            await self.send(update_agent_thought_text(f"now on {item.model}{role}"))
+        elif isinstance(item, EffortChanged):
+            await self.send(update_agent_thought_text(
+                f"effort {item.effort}: " + (item.applied if item.supported else f"not supported ({item.applied})")))
         elif isinstance(item, ContextCompacted):
             await self.send(update_agent_thought_text(
                 f"context compacted: {item.tokens_before} → {item.tokens_after} tokens"))
         elif isinstance(item, (ContextForgotten, ContextPinned, CompactionUndone)):
             await self.send(update_agent_thought_text(updates.context_change(item)))
+        elif isinstance(item, Result) and item.plan is not None and self._turn is not None:
+            self._ask_plan(item)
         elif isinstance(item, Result):
             self._end(item)
 
@@ -202,6 +227,34 @@ class LiveSession:
             turn.done.set_result(_stop_reason(result))
 
     # ---- permissions --------------------------------------------------------------------
+    def _ask_plan(self, result: Result) -> None:
+        """A plan turn ended with a plan: the prompt stays open while the editor asks the user; "yes"
+        runs it (the prompt then ends with that turn), "no" ends the prompt with nothing changed."""
+        task = asyncio.create_task(self._request_plan_approval(result))
+        self._asks.add(task)
+        task.add_done_callback(self._asks.discard)
+
+    async def _request_plan_approval(self, result: Result) -> None:
+        assert result.plan is not None
+        subject = ToolCallUpdate(tool_call_id=f"plan-{id(result)}", title="Carry out this plan?", kind="think",
+                                 status="pending", content=[tool_content(text_block(render_plan(result.plan)))])
+        try:
+            reply = await self.client.request_permission(session_id=self.id, tool_call=subject, options=PLAN_CHOICES)
+            choice = reply.outcome.option_id if reply.outcome.outcome == "selected" else "reject"
+        except (RequestError, ConnectionError) as exc:
+            log.warning("could not ask to approve the plan: %s", exc)
+            choice = "reject"
+        except asyncio.CancelledError:  # session/cancel while the editor asked: the plan is not approved
+            choice = "reject"
+        if choice == "reject":
+            self.session.submit(PlanDecision(decision="reject"))
+            self._end(result)
+            return
+        self.planning = False
+        self.session.submit(PlanDecision(decision="approve", approval=choice))  # type: ignore[arg-type]
+        await self.send(update_current_mode(choice))
+        await self.announce_options()
+
     def _ask(self, event: ApprovalRequested) -> None:
         if event.name in self._rejected:
             self.session.submit(ApprovalDecision(call_id=event.call_id, decision="deny",

@@ -69,7 +69,8 @@ def start(root: Path, event: ToolCallEvent) -> ToolCallStart:
 
 
 def permission_subject(root: Path, event: ApprovalRequested, kind: ToolKind) -> ToolCallUpdate:
-    return ToolCallUpdate(tool_call_id=event.call_id, title=event.title or event.name, kind=kind, status="pending",
+    return ToolCallUpdate(tool_call_id=event.call_id, title=event.summary or event.title or event.name, kind=kind,
+                          status="pending",
                           content=planned_diff(root, event.preview) or None,
                           locations=locations(root, event.args) or None, raw_input=event.args)
 

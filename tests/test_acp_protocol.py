@@ -56,13 +56,14 @@ def test_new_session_offers_modes_options_and_commands(agent, calc_repo):
     reply = agent.request("session/new", {"cwd": str(calc_repo), "mcpServers": []})["result"]
     sid = reply["sessionId"]
     assert reply["modes"]["currentModeId"] == "ask"
-    assert [m["id"] for m in reply["modes"]["availableModes"]] == ["read-only", "ask", "auto-edit", "auto"]
+    assert [m["id"] for m in reply["modes"]["availableModes"]] == ["read-only", "ask", "auto-edit", "auto", "plan"]
     by_category = {o["category"]: o for o in reply["configOptions"]}
     assert by_category["mode"]["currentValue"] == "ask"
+    assert [o["value"] for o in by_category["thought_level"]["options"]] == ["low", "medium", "high", "max"]
     assert by_category["model"]["currentValue"].startswith("scripted:")
     agent.until(lambda: agent.updates(sid, "available_commands_update"))
     names = [c["name"] for c in agent.updates(sid, "available_commands_update")[0]["availableCommands"]]
-    assert {"mode", "model", "status"} <= set(names)
+    assert {"mode", "model", "effort", "status"} <= set(names)
     response_at = next(i for i, m in enumerate(agent.messages) if m.get("result", {}).get("sessionId") == sid)
     commands_at = next(i for i, m in enumerate(agent.messages) if m.get("method") == "session/update")
     assert response_at < commands_at, "the editor must know the session before it gets updates for it"

@@ -17,10 +17,12 @@ def test_shift_tab_cycles_the_mode_in_the_session(calc_repo):
     async def scenario():
         async with app.run_test(size=(100, 30)) as pilot:
             seen = []
-            for _ in range(4):
+            for _ in range(5):
                 await pilot.press("shift+tab")
                 seen.append((app.state.mode, app.session.policy.mode))
-            assert seen == [(m, m) for m in ("ask", "auto-edit", "auto", "read-only")]
+            # Plan mode keeps the approval mode in force for the plan's turn.
+            assert seen == [(m, m) for m in ("ask", "auto-edit", "auto")] + [("plan", "auto"),
+                                                                             ("read-only", "read-only")]
             await pilot.press("shift+tab", "shift+tab")  # auto-edit: the edit runs without a modal
             await send(pilot, "Fix it")
             await finish_turn(pilot)

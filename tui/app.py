@@ -5,6 +5,7 @@ import asyncio
 import threading
 import time
 from dataclasses import replace
+from typing import cast
 
 from textual import on
 from textual.app import App, ComposeResult
@@ -12,14 +13,15 @@ from textual.binding import Binding
 from textual.message import Message
 
 from wren.agent.approval import MODES, Mode
-from wren.core.events import ApprovalRequested, Event
+from wren.core.events import ApprovalRequested, Event, ProposedPlan
 from wren.core.log import read_events, sessions_dir
-from wren.core.ops import ApprovalDecision, Interrupt, SetApprovalMode, Shutdown, UserInput
+from wren.core.ops import ApprovalDecision, Interrupt, PlanDecision, SetApprovalMode, SetMode, Shutdown, UserInput
 from wren.agent.session import Session, SessionConfig
 from wren.tui.approval import ApprovalScreen
 from wren.tui.commands import SlashCommands
 from wren.tui.context_view import ContextScreen
 from wren.tui.glance import ContextMeter, PlanPanel, StatusBar
+from wren.tui.plan_review import PlanScreen
 from wren.tui.present import Presenter
 from wren.tui.prompt import CompletionMenu, PromptInput
 from wren.tui.sessions import SessionsScreen
@@ -29,6 +31,8 @@ from wren.tui.transcript import Transcript
 QUIT_WINDOW_S = 2.0
 # Keys that act on the main screen only; on a modal they fall through to it (Esc denies there).
 MAIN_SCREEN_ACTIONS = {"escape", "cycle_mode", "open_context"}
+PLAN = "plan"  # the mode after the approval modes in the Shift+Tab cycle: explore read-only, propose a plan
+CYCLE = (*MODES, PLAN)
 
 
 class SessionEvent(Message):
@@ -180,6 +184,22 @@ class WrenApp(App[int]):
         self._approval = ApprovalScreen(event)
         self.push_screen(self._approval, decided)
 
+    def review_plan(self, plan: ProposedPlan) -> None:
+        """The plan a plan-mode turn proposed: the human edits, approves (in the mode picked then) or rejects it."""
+        session = self.live
+
+        def decided(decision: PlanDecision | None) -> None:
+            if decision is None:
+                return
+            if decision.decision == "approve":
+                self.state.turns_pending += 1  # the plan runs as a turn
+                self.cfg = replace(self.cfg, policy=replace(self.cfg.policy,
+                                                            mode=decision.approval or self.cfg.policy.mode))
+            session.submit(decision)
+            self.refresh_glance()
+
+        self.push_screen(PlanScreen(plan), decided)
+
     def close_approval(self, call_id: str) -> None:
         """The session resolved the call without the modal (an interrupt): take the modal away."""
         if self._approval is not None and self._approval.event.call_id == call_id and self._approval.is_current:
@@ -200,12 +220,19 @@ class WrenApp(App[int]):
             await self.note("interrupting…")
 
     async def action_cycle_mode(self) -> None:
-        await self.set_mode(mode_after(self.state.mode, MODES))
+        await self.set_mode(mode_after(self.state.mode, CYCLE))
 
-    async def set_mode(self, mode: Mode) -> None:
-        self.live.submit(SetApprovalMode(mode=mode))
+    async def set_mode(self, mode: str) -> None:
+        """An approval mode (leaving plan mode), or plan mode (the approval mode stays for the plan's turn)."""
+        self.live.submit(SetMode(mode="plan" if mode == PLAN else "act"))
+        self.state.mode = mode
+        if mode == PLAN:
+            self.refresh_glance()
+            return
+        approval = cast(Mode, mode)  # not plan: one of MODES (the cycle and the mode keys offer no other)
+        self.live.submit(SetApprovalMode(mode=approval))
         # A session picked later starts in the mode chosen here, without this session's grants.
-        self.cfg = replace(self.cfg, policy=replace(self.cfg.policy, mode=mode))
+        self.cfg = replace(self.cfg, policy=replace(self.cfg.policy, mode=approval))
         self.state.mode = mode
         self.refresh_glance()
 

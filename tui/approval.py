@@ -33,6 +33,8 @@ class ApprovalScreen(ModalScreen[ApprovalDecision]):
         ev = self.event
         with Vertical(id="approval"):
             yield Static(Text.assemble(("Approve: ", "bold"), short(ev.title or ev.name, 70)), id="approval-title")
+            if ev.summary:
+                yield Static(Text(ev.summary), id="approval-summary")
             yield Static(Text(ev.reason), id="approval-reason")
             with VerticalScroll(id="approval-preview"):
                 yield Static(preview(ev.preview, ev.args, ev.arguments))

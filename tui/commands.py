@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from wren.agent.approval import MODES
-from wren.core.ops import Compact, SetModel, UndoCompaction
+from wren.core.config import EFFORTS, ROLES
+from wren.core.ops import Compact, SetEffort, SetModel, UndoCompaction
 
 if TYPE_CHECKING:
     from wren.tui.app import WrenApp
@@ -25,15 +26,18 @@ COMMANDS = [
     Command("uncompact", "/uncompact", "undo the last compaction, forget or pin"),
     Command("context", "/context", "pinned state, compactions and evicted items (Ctrl+O)"),
     Command("undo", "/undo [N]", "restore the files changed by the last N steps (default: the last)"),
-    Command("model", "/model [NAME]", "show the model, or go on with this session on another one"),
-    Command("mode", "/mode [MODE]", f"show or set the approval mode ({', '.join(MODES)})"),
+    Command("model", "/model [ROLE] [NAME]", "show the model, or go on with this session (or one role: "
+                                             f"{', '.join(ROLES)}) on another one"),
+    Command("mode", "/mode [MODE]", f"show or set the mode ({', '.join(MODES)}, or plan)"),
+    Command("effort", "/effort [LEVEL]", f"show or set how hard the model thinks ({', '.join(EFFORTS)})"),
     Command("clear", "/clear", "clear the screen; the session keeps its history"),
     Command("sessions", "/sessions", "pick a saved session and resume it"),
     Command("index", "/index", "build or update the code index that search_code uses"),
 ]
 
 KEYS = [("Enter", "send"), ("Ctrl+J", "new line"), ("Up/Down", "history"), ("Tab", "complete a command"),
-        ("Esc", "interrupt the turn"), ("Shift+Tab", "cycle the approval mode"), ("Ctrl+O", "context view"),
+        ("Esc", "interrupt the turn"), ("Shift+Tab", "cycle the approval mode, then plan mode"),
+        ("Ctrl+O", "context view"),
         ("Ctrl+T", "light or dark theme"), ("Ctrl+C twice", "quit")]
 
 
@@ -85,8 +89,8 @@ class SlashCommands:
     async def cmd_mode(self, arg: str) -> None:
         if not arg:
             await self.app.note(f"approval mode: {self.app.state.mode} (one of {', '.join(MODES)}; Shift+Tab cycles)")
-        elif arg not in MODES:
-            await self.app.note(f"unknown mode {arg!r}; use one of {', '.join(MODES)}", "warning")
+        elif arg not in (*MODES, "plan"):
+            await self.app.note(f"unknown mode {arg!r}; use one of {', '.join(MODES)} or plan", "warning")
         else:
             await self.app.set_mode(arg)
 
@@ -125,14 +129,29 @@ class SlashCommands:
             return
         await self.app.note(f"undo: {report.text()}")
 
+    async def cmd_effort(self, arg: str) -> None:
+        if not arg:
+            await self.app.note(f"effort: {self.app.live.effort or 'the provider default'} (one of "
+                                f"{', '.join(EFFORTS)})")
+        elif arg not in EFFORTS:
+            await self.app.note(f"unknown effort {arg!r}; use one of {', '.join(EFFORTS)}", "warning")
+        else:
+            # Applied by the session between steps; it answers with effort_changed, saying what it does here.
+            self.app.live.submit(SetEffort(effort=arg))
+
     async def cmd_model(self, arg: str) -> None:
         if not arg:
-            await self.app.note(f"model: {self.app.state.model}; /model NAME goes on with this session on "
-                                "another model (the names --model takes)")
+            roles = self.app.live.roles
+            others = ", ".join(f"{role} {roles.names[role]}" for role in ROLES[1:] if roles.names.get(role))
+            await self.app.note(f"model: {self.app.state.model}" + (f" ({others})" if others else "")
+                                + "; /model [ROLE] NAME goes on with this session (or one role) on another model")
             return
+        role, _, name = arg.partition(" ")
+        role, name = (role, name.strip()) if role in ROLES and name.strip() else ("main", arg)
         # Applied by the session between steps; it answers with model_changed, or an error and no change.
-        self.app.live.submit(SetModel(model=arg))
-        await self.app.note(f"switching to {arg}" + (" from the next step" if self.app.state.busy else ""))
+        self.app.live.submit(SetModel(model=name, role=role))
+        await self.app.note(f"switching {'' if role == 'main' else role + ' '}to {name}"
+                            + (" from the next step" if self.app.state.busy else ""))
 
     async def cmd_sessions(self, arg: str) -> None:
         if await self._idle("/sessions"):

@@ -15,7 +15,7 @@ def run_tui(args: argparse.Namespace) -> int:
     try:
         cfg = session_config(workspace_root(args.cwd), model=args.model, api_base=args.api_base,
                              approval=args.approval, resume=args.resume, continue_last=args.continue_last,
-                             interactive=True)
+                             interactive=True, effort=args.effort)
     except WrenError as exc:
         sys.stderr.write(f"wren: {exc.message}\n")
         return exc.exit_code

@@ -5,8 +5,9 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 from wren.core.events import (ApprovalRequested, ApprovalResolved, AssistantDelta, AssistantMessage,
-                               CompactionUndone, ContextCompacted, ContextForgotten, ContextPinned, ErrorEvent, Event,
-                               ModelChanged, SessionStarted, ToolCallEvent, ToolResultEvent, TurnEnded, UserMessage)
+                               CompactionUndone, ContextCompacted, ContextForgotten, ContextPinned, EffortChanged,
+                               ErrorEvent, Event, ModelChanged, PlanProposed, PlanResolved, Result, SessionStarted,
+                               ThoughtDelta, ToolCallEvent, ToolResultEvent, TurnEnded, UserMessage)
 from wren.tui.glance import model_label
 from wren.tui.prompt import PromptInput
 
@@ -28,7 +29,7 @@ class Presenter:
         handler = getattr(self, f"_{event.type}", None)
         if handler is not None:
             await handler(event, live)
-        if not isinstance(event, AssistantDelta):  # deltas change nothing at a glance; fast streams stay cheap
+        if not isinstance(event, (AssistantDelta, ThoughtDelta)):  # fast streams stay cheap
             self.app.refresh_glance()
 
     async def _session_started(self, ev: SessionStarted, live: bool) -> None:
@@ -41,8 +42,36 @@ class Presenter:
                                 "· /help lists commands and keys")
 
     async def _model_changed(self, ev: ModelChanged, live: bool) -> None:
+        if ev.role != "main":
+            await self.app.note(f"the {ev.role} role now runs on {model_label(ev.model)}")
+            return
         window = f" ({ev.window:,}-token window)" if ev.window else ""
         await self.app.note(f"now on {model_label(ev.model)}{window}; the conversation goes on")
+
+    async def _effort_changed(self, ev: EffortChanged, live: bool) -> None:
+        if ev.supported:
+            await self.app.note(f"effort {ev.effort}: {ev.applied}")
+        else:
+            await self.app.note(f"effort {ev.effort} is not supported here: {ev.applied}", "warning")
+
+    async def _thought_delta(self, ev: ThoughtDelta, live: bool) -> None:
+        await self.app.transcript.thought(ev.text)
+
+    async def _plan_proposed(self, ev: PlanProposed, live: bool) -> None:
+        if live:
+            self.app.review_plan(ev.plan)
+
+    async def _plan_resolved(self, ev: PlanResolved, live: bool) -> None:
+        if ev.decision == "reject":
+            await self.app.note("plan rejected; nothing changed")
+        else:
+            await self.app.note(f"plan approved; it runs now in {ev.approval or 'the current'} mode")
+
+    async def _result(self, ev: Result, live: bool) -> None:
+        if set(ev.usage_by_role) - {"main"}:
+            await self.app.note("usage by role: " + " · ".join(
+                f"{role} {u.prompt_tokens}+{u.completion_tokens} tokens ${u.cost_usd:.4f}"
+                for role, u in ev.usage_by_role.items()))
 
     async def _user_message(self, ev: UserMessage, live: bool) -> None:
         if not live:  # a resumed session's prompts are in the input's history too

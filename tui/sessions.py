@@ -13,7 +13,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from wren.core.errors import ConfigError
-from wren.core.events import UserMessage
+from wren.core.events import SessionTitled, UserMessage
 from wren.core.log import read_events, sessions_dir
 from wren.tui.cards import short
 
@@ -31,11 +31,14 @@ def saved_sessions(root: Path) -> list[SavedSession]:
     found = []
     for log in logs:
         try:
-            prompts = [e.text for e in read_events(log) if isinstance(e, UserMessage)]
+            events = read_events(log)
         except ConfigError as exc:
             found.append(SavedSession(log.stem, f"(unreadable: {exc.message})", 0))
             continue
-        found.append(SavedSession(log.stem, prompts[0] if prompts else "(no prompt yet)", len(prompts)))
+        prompts = [e.text for e in events if isinstance(e, UserMessage)]
+        # The fast model's title where it wrote one, else the first prompt.
+        titles = [e.title for e in events if isinstance(e, SessionTitled)] or prompts[:1] or ["(no prompt yet)"]
+        found.append(SavedSession(log.stem, titles[0], len(prompts)))
     return found
 
 

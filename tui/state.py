@@ -5,8 +5,8 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from wren.core.events import (AssistantMessage, AttemptRestarted, CompactionUndone, ContextCompacted, ContextForgotten,
-                               ContextPinned, Event, ModelChanged, PlanStep, PlanUpdated, Result, SessionStarted,
-                               ToolResultEvent, UsageEvent, UserMessage)
+                               ContextPinned, Event, ModelChanged, PlanResolved, PlanStep, PlanUpdated, Result,
+                               SessionStarted, ToolResultEvent, UsageEvent, UserMessage)
 
 
 @dataclass
@@ -47,8 +47,10 @@ class ViewState:
     def apply(self, event: Event) -> None:
         if isinstance(event, SessionStarted):
             self.model, self.mode = event.model, event.approval
-        elif isinstance(event, ModelChanged):
+        elif isinstance(event, ModelChanged) and event.role == "main":
             self.model, self.window = event.model, event.window
+        elif isinstance(event, PlanResolved) and event.decision == "approve" and event.approval:
+            self.mode = event.approval
         elif isinstance(event, UsageEvent):
             self.cost_usd = event.total.cost_usd
             self.tokens = event.step.prompt_tokens + event.step.completion_tokens

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.containers import VerticalScroll
-from textual.widgets import Markdown, Static
+from textual.widgets import Collapsible, Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
 from wren.core.events import ApprovalResolved, ToolCallEvent, ToolResultEvent
@@ -23,6 +23,8 @@ class Transcript(VerticalScroll):
         self._stream: MarkdownStream | None = None
         self._reply: Markdown | None = None
         self._cards: dict[str, ToolCard] = {}
+        self._thought: Static | None = None  # the open fold of the model's thinking
+        self._thought_text = ""
 
     def on_mount(self) -> None:
         # Follows new output until the user scrolls up to read.
@@ -32,9 +34,18 @@ class Transcript(VerticalScroll):
         await self._end_reply()
         await self.mount(Static(Text.assemble(("› ", "bold"), text), classes="user"))
 
+    async def thought(self, text: str) -> None:
+        """Thinking text, folded: one collapsed "thinking" section per stretch of it."""
+        if self._thought is None:
+            self._thought, self._thought_text = Static(classes="thought"), ""
+            await self.mount(Collapsible(self._thought, title="thinking", collapsed=True))
+        self._thought_text += text
+        self._thought.update(Text(self._thought_text))
+
     async def delta(self, text: str) -> None:
         """Deltas go through a MarkdownStream: it batches what arrives faster than it can render,
         and only the last block of this reply is parsed again, never the whole transcript."""
+        self._thought = None  # the reply ends the thinking before it
         if self._stream is None:
             self._reply = Markdown(classes="reply")
             await self.mount(self._reply)
@@ -51,6 +62,7 @@ class Transcript(VerticalScroll):
             await reply.update(content)
 
     async def _end_reply(self) -> None:
+        self._thought = None
         if self._stream is not None:
             await self._stream.stop()
         self._stream, self._reply = None, None

@@ -10,13 +10,16 @@ from typing import Any
 from wren.core.errors import ConfigError
 from wren.core.events import Usage
 from wren.core.messages import Message, ToolCall, openai_messages
-from wren.core.backend import (ModelReply, OnDelta, RetryPolicy, estimate_tokens, ignore, import_litellm,
+from wren.core.backend import (EffortSupport, ModelReply, OnDelta, RetryPolicy, estimate_tokens, ignore, import_litellm,
                                summarize_with_model)
 from wren.agent.models.errors import from_litellm
 
 
 class LiteLLMBackend:
     retry = RetryPolicy()
+    # complete() takes on_thought: reasoning text (litellm's delta.reasoning_content) goes there, never
+    # into the reply, so it is never sent back to the model.
+    streams_thoughts = True
 
     def __init__(self, model: str, api_base: str | None = None, timeout_s: float = 600.0) -> None:
         self.name = model
@@ -48,6 +51,45 @@ class LiteLLMBackend:
         except Exception:  # a name the map lacks
             return False
 
+    def _reasons(self) -> bool:
+        """Whether litellm's model map says the model takes reasoning_effort (or Anthropic thinking)."""
+        try:
+            return bool(self._litellm.supports_reasoning(model=self.name))
+        except Exception:  # a name the map lacks
+            return False
+
+    def effort_support(self, effort: str) -> EffortSupport:
+        """Reasoning models (by litellm's map) get `reasoning_effort` (litellm turns it into Anthropic's
+        thinking budget; `max` is a 32k budget there, `high` elsewhere). A server at --api-base that
+        litellm does not know gets it too, passed through: such servers (llama.cpp, vLLM) serve
+        reasoning models litellm cannot see. A hosted model the map says does not reason: unsupported."""
+        params = self.effort_params(effort)
+        if not params:
+            return EffortSupport(False, f"{self.name} takes no reasoning effort (litellm's model map)")
+        shown = ", ".join(f"{k}={v}" for k, v in params.items() if k != "allowed_openai_params")
+        return EffortSupport(True, shown)
+
+    def effort_params(self, effort: str) -> dict[str, Any]:
+        """The completion() arguments for `effort`; {} when the model takes none."""
+        if self.provider == "anthropic" and effort == "max":
+            return {"thinking": {"type": "enabled", "budget_tokens": 32_000}}
+        level = "high" if effort == "max" else effort
+        if self._reasons():
+            return {"reasoning_effort": level}
+        if self.api_base and self._window() is None:
+            # litellm drops params it thinks the model lacks (drop_params); this one is asked for.
+            return {"reasoning_effort": level, "allowed_openai_params": ["reasoning_effort"]}
+        return {}
+
+    def price(self, usage: Usage) -> float:
+        """USD for `usage` by litellm's price map; 0.0 for models without a price."""
+        try:
+            prompt, completion = self._litellm.cost_per_token(model=self.name, prompt_tokens=usage.prompt_tokens,
+                                                              completion_tokens=usage.completion_tokens)
+            return float(prompt + completion)
+        except Exception:  # unpriced: local servers
+            return 0.0
+
     def count_tokens(self, messages: list[Message], tools: list[dict[str, Any]]) -> int:
         try:
             return int(self._litellm.token_counter(model=self.name, messages=openai_messages(messages, self.vision),
@@ -58,11 +100,16 @@ class LiteLLMBackend:
     def summarize(self, messages: list[Message], on_delta: OnDelta = ignore, focus: str = "") -> str:
         return summarize_with_model(self, messages, on_delta=on_delta, focus=focus)
 
-    def complete(self, messages: list[Message], tools: list[dict[str, Any]], on_delta: OnDelta) -> ModelReply:
+    def complete(self, messages: list[Message], tools: list[dict[str, Any]], on_delta: OnDelta,
+                 effort: str | None = None, on_thought: OnDelta = ignore) -> ModelReply:
         litellm = self._litellm
-        kwargs: dict[str, Any] = {"model": self.name, "messages": openai_messages(messages, self.vision),
+        # Anthropic's signed thinking goes back to it (it refuses tool results without it); never elsewhere.
+        thinking = self.provider == "anthropic"
+        kwargs: dict[str, Any] = {"model": self.name, "messages": openai_messages(messages, self.vision, thinking),
                         "stream": True, "stream_options": {"include_usage": True},
                         "timeout": self.timeout_s, "num_retries": 0}
+        if effort:
+            kwargs.update(self.effort_params(effort))
         if tools:
             kwargs["tools"] = tools
         if self.api_base:
@@ -76,8 +123,10 @@ class LiteLLMBackend:
             stream = litellm.completion(**kwargs)
             for chunk in stream:
                 chunks.append(chunk)
-                delta = chunk.choices[0].delta.content if chunk.choices else None
-                on_delta(delta or "")  # "" too: the caller may stop the stream at any chunk
+                delta = chunk.choices[0].delta if chunk.choices else None
+                if thought := getattr(delta, "reasoning_content", None):
+                    on_thought(thought)
+                on_delta(getattr(delta, "content", None) or "")  # "" too: the caller may stop the stream at any chunk
             response = litellm.stream_chunk_builder(chunks, messages=kwargs["messages"])
         except Exception as exc:
             raise from_litellm(exc, self.name) from exc
@@ -102,8 +151,9 @@ class LiteLLMBackend:
             cost = float(self._litellm.completion_cost(completion_response=response) or 0.0)
         except Exception:  # models without a price (local servers) cost nothing we can know
             cost = 0.0
+        blocks = [dict(b) for b in getattr(message, "thinking_blocks", None) or []]
         return ModelReply(
-            content=message.content or "", tool_calls=calls,
+            content=message.content or "", tool_calls=calls, thinking_blocks=blocks,
             usage=Usage(prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
                         completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
                         cached_tokens=cached, cost_usd=cost))

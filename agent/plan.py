@@ -1,0 +1,110 @@
+"""Plan mode: what the model is told, how its answer becomes a ProposedPlan, and how an approved plan
+is handed back to a model to carry out."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from wren.core.errors import ConfigError
+from wren.core.events import ErrorEvent, PlanResolved, PlanStep, ProposedPlan
+from wren.core.ops import PlanDecision
+
+if TYPE_CHECKING:
+    from wren.agent.session import Session
+
+PLAN_INSTRUCTIONS = """
+
+[Plan mode: explore read-only (read, list, grep, search); change nothing and run no commands. When you
+know what to do, record the steps with update_plan if you can, then answer with the plan in this shape:
+Steps:
+1. ...
+Files: path/one.py, path/two.py
+Verify: how you will check the change (a test command)]"""
+
+EXECUTE = """Carry out this approved plan. Make the changes it names, then verify as it says.
+
+{}"""
+
+_NUMBERED = re.compile(r"^\s*(?:\d+[.)]|[-*])\s+(.*\S)")
+_FILES = re.compile(r"^\s*\**files?\**\s*:\s*(.*)$", re.IGNORECASE)
+_VERIFY = re.compile(r"^\s*\**verif(?:y|ication)\**\s*:\s*(.*)$", re.IGNORECASE)
+_PATHLIKE = re.compile(r"[\w./-]+\.\w+|[\w-]+/[\w./-]*")
+
+
+def parse_plan(text: str, steps: list[PlanStep]) -> ProposedPlan:
+    """The plan in a plan-mode answer: `steps` (the turn's update_plan) or else the answer's numbered
+    lines before `Files:`; the paths on the `Files:` line (or the list under it); the `Verify:` text."""
+    files: list[str] = []
+    verify, listed, section = "", [], "steps"
+    for line in text.splitlines():
+        if m := _FILES.match(line):
+            section = "files"
+            files += _PATHLIKE.findall(m.group(1).replace("`", " "))
+        elif m := _VERIFY.match(line):
+            section, verify = "verify", m.group(1).strip().strip("`")
+        elif (m := _NUMBERED.match(line)) and section == "steps":
+            listed.append(PlanStep(content=m.group(1)))
+        elif m and section == "files":
+            files += _PATHLIKE.findall(m.group(1).replace("`", " "))[:1]
+        elif section == "verify" and line.strip() and not verify:
+            verify = line.strip().strip("`")
+    return ProposedPlan(steps=steps or listed, files=list(dict.fromkeys(files)), verify=verify, text=text.strip())
+
+
+def render_plan(plan: ProposedPlan) -> str:
+    """The plan as text: for people (the TUI, `wren run --plan`) and for the model that carries it out."""
+    lines = ["Steps:"] + [f"{n}. {step.content}" for n, step in enumerate(plan.steps, 1)]
+    if not plan.steps and plan.text:
+        lines = [plan.text]
+    if plan.files:
+        lines.append("Files: " + ", ".join(plan.files))
+    if plan.verify:
+        lines.append("Verify: " + plan.verify)
+    return "\n".join(lines)
+
+
+def execute_prompt(plan: ProposedPlan) -> str:
+    return EXECUTE.format(render_plan(plan))
+
+
+def decide(s: "Session", op: PlanDecision) -> None:
+    """Approve (carry the plan out as a turn on the edit model, in the approval mode chosen now) or
+    reject (nothing changes) the session's proposed plan, or the edited one the op carries."""
+    plan = op.plan or s.proposed
+    if plan is None:
+        s.emit(ErrorEvent(kind="plan", fatal=False, message="there is no proposed plan to approve or reject"))
+        return
+    s.proposed = None
+    s.emit(PlanResolved(decision=op.decision, plan=plan if op.decision == "approve" else None,
+                        approval=op.approval))
+    if op.decision == "reject":
+        return
+    if op.approval:
+        s.policy.mode = op.approval
+    s.mode = "act"
+    s._turn(execute_prompt(plan), role="edit")
+
+
+def load_plan_file(path: Path) -> ProposedPlan:
+    """A plan file as `wren run --plan --output-format json` writes it (its `plan` field, or the plan
+    object alone); ConfigError naming the file and what is wrong."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read plan file {path}: {exc.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"plan file {path} is not JSON ({exc})") from None
+    if isinstance(data, dict) and isinstance(data.get("plan"), dict):
+        data = data["plan"]
+    try:
+        plan = ProposedPlan.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"plan file {path} is not a plan ({str(exc).splitlines()[0]}); expected "
+                          '{"steps": [{"content": ...}], "files": [...], "verify": "..."}') from None
+    if not plan.steps and not plan.text.strip():
+        raise ConfigError(f"plan file {path} has no steps and no text: nothing to carry out")
+    return plan

@@ -1,0 +1,210 @@
+"""Plan mode: read-only exploration ending in a plan; only an approved (maybe edited) plan runs."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import CALC, git, wren
+from wren.agent.approval import Policy
+from wren.agent.models.scripted import ScriptedBackend
+from wren.agent.plan import parse_plan
+from wren.agent.session import Session, SessionConfig
+from wren.core.ops import PlanDecision, Shutdown, UserInput
+from wren.tools.base import default_registry
+
+READ = {"name": "read_file", "arguments": {"path": "calc.py"}}
+EDIT = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b", "new": "return a + b"}}
+SHELL = {"name": "shell", "arguments": {"command": "touch ran.txt"}}
+PLAN = "Steps:\n1. Make add() add\n2. Run the tests\nFiles: calc.py\nVerify: pytest -q"
+
+
+def script(path, turns):
+    path.write_text(json.dumps({"turns": turns}))
+    return f"scripted:{path}"
+
+
+def planning_turns():
+    """A plan-mode turn that tries to edit and to run a command before it answers with its plan."""
+    return [{"tool_calls": [READ], "expect": ["Plan mode"]}, {"tool_calls": [EDIT]}, {"tool_calls": [SHELL]},
+            {"content": PLAN}]
+
+
+def untouched(repo):
+    assert (repo / "calc.py").read_text() == CALC
+    assert not (repo / "ran.txt").exists()
+    changed = git(repo, "status", "--porcelain", "--untracked-files=all").splitlines()
+    assert [line for line in changed if not line.startswith("?? .wren/")] == []  # only Wren's own log
+
+
+def test_headless_plan_changes_nothing_and_prints_the_plan(calc_repo, tmp_path):
+    model = script(tmp_path / "plan.json", planning_turns())
+    run = wren("run", "--plan", "fix add", "--model", model, "--approval", "auto", "--output-format", "json",
+               cwd=calc_repo)
+    assert run.code == 0, run.stderr
+    untouched(calc_repo)
+    plan = run.json["plan"]
+    assert [s["content"] for s in plan["steps"]] == ["Make add() add", "Run the tests"]
+    assert plan["files"] == ["calc.py"] and plan["verify"] == "pytest -q"
+    assert run.json["files_changed"] == []
+    text = wren("run", "--plan", "fix add", "--model", script(tmp_path / "p2.json", [{"content": PLAN}]),
+                cwd=calc_repo)
+    assert text.code == 0 and text.stdout.startswith("Steps:\n1. Make add() add") and "Files: calc.py" in text.stdout
+
+
+def test_an_edited_plan_file_is_what_runs(calc_repo, tmp_path):
+    planned = wren("run", "--plan", "fix add", "--model", script(tmp_path / "p.json", [{"content": PLAN}]),
+                   "--output-format", "json", cwd=calc_repo)
+    assert planned.code == 0, planned.stderr
+    data = planned.json
+    data["plan"]["steps"][0]["content"] = "Make add() add, and nothing else"  # the human's edit
+    plan_file = tmp_path / "PLAN.json"
+    plan_file.write_text(json.dumps(data))
+    execute = script(tmp_path / "exec.json", [
+        {"tool_calls": [EDIT], "expect": ["approved plan", "Make add() add, and nothing else", "Verify: pytest -q"]},
+        {"content": "done"}])
+    run = wren("run", "--plan-file", str(plan_file), "--model", execute, "--approval", "auto",
+               "--output-format", "json", cwd=calc_repo)
+    assert run.code == 0, run.stderr
+    assert (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
+    assert run.json["files_changed"] == ["calc.py"]
+
+
+def test_a_bad_plan_file_is_a_usage_error(calc_repo, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"steps": "not a list"}')
+    run = wren("run", "--plan-file", str(bad), "--model", script(tmp_path / "m.json", []), cwd=calc_repo)
+    assert run.code == 2 and "plan file" in run.stderr
+    both = wren("run", "--plan", "--plan-file", str(bad), "x", cwd=calc_repo)
+    assert both.code == 2
+
+
+def session(repo, tmp_path, turns, **config):
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({"turns": turns}))
+    return Session(SessionConfig(root=repo, backend=ScriptedBackend(path), registry=default_registry(),
+                                 policy=Policy(mode="ask"), interactive=True, mode="plan", **config))
+
+
+def test_rejecting_keeps_everything_as_it_was(calc_repo, tmp_path):
+    # The script has only the planning turns: a rejected plan that ran anyway would exhaust it.
+    s = session(calc_repo, tmp_path, planning_turns())
+    s.submit(UserInput(text="fix add"))
+    events = []
+    for event in s.events():
+        events.append(event)
+        assert event.type != "approval_requested"  # plan mode never even asks
+        if event.type == "plan_proposed":
+            s.submit(PlanDecision(decision="reject"))
+            s.submit(Shutdown())
+    untouched(calc_repo)
+    assert [e.decision for e in events if e.type == "plan_resolved"] == ["reject"]
+    assert [e.type for e in events].count("result") == 1
+    assert s.policy.mode == "ask"  # the approval mode is back as it was
+
+
+def test_approving_runs_the_plan_in_the_mode_picked_then(calc_repo, tmp_path):
+    s = session(calc_repo, tmp_path, [{"content": PLAN}, {"tool_calls": [EDIT], "expect": ["Make add() add"]},
+                                      {"content": "done"}])
+    s.submit(UserInput(text="fix add"))
+    events = []
+    for event in s.events():
+        events.append(event)
+        if event.type == "plan_proposed":
+            untouched(calc_repo)
+            s.submit(PlanDecision(decision="approve", approval="auto-edit"))
+            s.submit(Shutdown())
+    assert (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
+    assert s.policy.mode == "auto-edit" and s.mode == "act"
+    assert "approval_requested" not in [e.type for e in events]  # auto-edit: the edit ran without asking
+    assert [e.status for e in events if e.type == "result"] == ["success", "success"]
+
+
+def test_parse_plan_reads_bullets_and_a_files_list():
+    plan = parse_plan("Plan:\n- read it\n- fix it\n**Files:**\n- `src/a.py`\n- tests/test_a.py\nVerify:\n`pytest`", [])
+    assert [s.content for s in plan.steps] == ["read it", "fix it"]
+    assert plan.files == ["src/a.py", "tests/test_a.py"] and plan.verify == "pytest"
+
+
+def acp_plan_session(client, repo):
+    client.initialize()
+    reply = client.request("session/new", {"cwd": str(repo), "mcpServers": []})["result"]
+    assert "plan" in [m["id"] for m in reply["modes"]["availableModes"]]
+    sid = reply["sessionId"]
+    assert client.request("session/set_mode", {"sessionId": sid, "modeId": "plan"})["result"] == {}
+    return sid
+
+
+def test_acp_plan_mode_changes_nothing_before_approval_and_rejecting_keeps_it_so(calc_repo, tmp_path):
+    from acp_client import running
+
+    seen = {}
+
+    def answer(params):  # the editor's user reads the plan, and says no
+        if params["toolCall"]["title"] == "Carry out this plan?":
+            seen["plan"] = params["toolCall"]["content"][0]["content"]["text"]
+            untouched(calc_repo)
+            return "reject"
+        return "allow_once"
+
+    with running("--model", script(tmp_path / "s.json", planning_turns()), "--approval", "auto",
+                 cwd=calc_repo, permission=answer) as client:
+        sid = acp_plan_session(client, calc_repo)
+        reply = client.prompt(sid, "fix add")
+        assert reply["result"]["stopReason"] == "end_turn", reply
+        assert client.close() == 0
+    assert seen["plan"].startswith("Steps:\n1. Make add() add") and "Files: calc.py" in seen["plan"]
+    untouched(calc_repo)
+
+
+def test_acp_approved_plan_runs_in_the_mode_chosen(calc_repo, tmp_path):
+    from acp_client import running
+
+    turns = [{"tool_calls": [READ]}, {"content": PLAN},
+             {"tool_calls": [EDIT], "expect": ["approved plan", "Make add() add"]}, {"content": "done"}]
+    chosen = []
+
+    def answer(params):
+        title = params["toolCall"]["title"]
+        chosen.append(title)
+        return "auto-edit" if title == "Carry out this plan?" else "reject_once"
+
+    with running("--model", script(tmp_path / "s.json", turns), cwd=calc_repo, permission=answer) as client:
+        sid = acp_plan_session(client, calc_repo)
+        reply = client.prompt(sid, "fix add")
+        assert reply["result"]["stopReason"] == "end_turn", reply
+        modes = [u["currentModeId"] for u in client.updates(sid, "current_mode_update")]
+        assert client.close() == 0
+    assert chosen == ["Carry out this plan?"]  # auto-edit: the edit itself did not ask
+    assert modes[-1] == "auto-edit"
+    assert (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
+
+
+def test_plan_mode_runs_on_the_plan_model_and_the_plan_on_the_edit_model(calc_repo, tmp_path):
+    plan_model = script(tmp_path / "plan.json", [{"content": PLAN, "expect": ["Plan mode"]}])
+    edit_model = script(tmp_path / "edit.json", [{"tool_calls": [EDIT], "expect": ["approved plan"]},
+                                                 {"content": "done"}])
+    main = script(tmp_path / "main.json", [])  # no turns: a call on main would fail the run
+    (calc_repo / "wren.toml").write_text(f'[models]\nplan = "{plan_model}"\nedit = "{edit_model}"\n')
+    planned = wren("run", "--plan", "fix add", "--model", main, "--output-format", "json", cwd=calc_repo)
+    assert planned.code == 0, planned.stderr
+    assert set(planned.json["usage_by_role"]) == {"plan"}
+    plan_file = tmp_path / "PLAN.json"
+    plan_file.write_text(planned.stdout)
+    done = wren("run", "--plan-file", str(plan_file), "--model", main, "--approval", "auto-edit",
+                "--output-format", "json", cwd=calc_repo)
+    assert done.code == 0, done.stderr
+    assert set(done.json["usage_by_role"]) == {"edit"}
+    assert (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
+
+
+@pytest.mark.slow
+def test_plan_mode_on_a_real_model_changes_nothing(calc_repo):
+    run = wren("run", "--plan", "Fix the failing test in this repo", "--model", "local", "--approval", "auto",
+               "--max-steps", "4", "--output-format", "json", cwd=calc_repo, timeout=900)
+    assert run.json["error"] is None, run.stderr
+    assert run.code in (0, 5), run.stderr  # a plan, or the step limit: a toy model may wander
+    untouched(calc_repo)
+    assert run.json["files_changed"] == []
+    if run.code == 0:
+        assert run.json["plan"]["text"]
