@@ -70,8 +70,8 @@ class Roles:
         return self._line(SUMMARY_LINE, call, 160)
 
     def _line(self, instructions: str, text: str, limit: int) -> str:
-        if not self.names.get("fast"):
-            return ""
+        if not self.names.get("fast") or self.backend("fast") is self.main:
+            return ""  # no fast model, or one that cannot be used: main's time is not spent here
         prompt = [Message(role="system", content=instructions), Message(role="user", content=text[:2000])]
         reply = self.summarizer().complete(prompt, [], ignore).content
         return " ".join(reply.strip().strip('"').split())[:limit]

@@ -70,7 +70,8 @@ def test_set_model_switches_one_role_mid_session(calc_repo, tmp_path):
     (calc_repo / "wren.toml").write_text('embeddings = "none"\n')
     main = tmp_path / "main.json"
     main.write_text(json.dumps({"turns": [{"content": "first"}, {"content": "second"}]}))
-    other = script(tmp_path / "other.json", [], summaries=["OTHER SUMMARY"])
+    # The summary keeps the task ("hello"): one that loses it is sent back (context/compaction.py).
+    other = script(tmp_path / "other.json", [], summaries=["OTHER SUMMARY: the user said hello"])
     s = Session(SessionConfig(root=calc_repo, backend=ScriptedBackend(main), registry=default_registry(),
                               policy=Policy(mode="auto")))
     s.submit(UserInput(text="hello"))
@@ -82,7 +83,7 @@ def test_set_model_switches_one_role_mid_session(calc_repo, tmp_path):
     changed = [e for e in events if e.type == "model_changed"]
     assert [(e.role, e.model) for e in changed] == [("fast", other)]
     compacted = [e for e in events if e.type == "context_compacted"]
-    assert [(c.summary_model, c.summary) for c in compacted] == [(other, "OTHER SUMMARY")]
+    assert [(c.summary_model, c.summary) for c in compacted] == [(other, "OTHER SUMMARY: the user said hello")]
     results = [e for e in events if e.type == "result"]
     assert [r.summary for r in results] == ["first", "second"]  # turns stayed on main
     assert s.backend.name == f"scripted:{main}"
@@ -158,3 +159,16 @@ def test_the_fast_model_sums_up_each_approval_request_in_one_line(calc_repo, tmp
             s.submit(Shutdown())
     assert asked == ["Makes add() return the sum"]
     assert result.usage_by_role["fast"].completion_tokens > 0
+
+
+def test_a_fast_model_that_cannot_be_used_spends_nothing_of_main_on_titles(tmp_path):
+    from wren.agent.models import resolve_backend
+    from wren.agent.roles import Roles
+
+    (tmp_path / "main.json").write_text(json.dumps({"turns": [{"content": "the answer"}]}))
+    main = ScriptedBackend(tmp_path / "main.json")
+    warned: list[str] = []
+    roles = Roles(main, ModelsConfig(fast=f"scripted:{tmp_path / 'missing.json'}"), resolve_backend, warned.append)
+    assert roles.title("hello") == "" and roles.one_line("shell ls") == ""
+    assert len(warned) == 1 and "fast" in warned[0]  # said once
+    assert main._next == 0  # none of main's turns was spent

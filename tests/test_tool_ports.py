@@ -101,6 +101,11 @@ def test_tools_describe_their_calls(tmp_path):
     command = shell.preview(shell.args(command="ls -la"), ctx)
     assert isinstance(command, CommandPreview) and command.command == "ls -la" and command.cwd == str(tmp_path)
     assert REGISTRY.get("grep").title(REGISTRY.get("grep").args(pattern="add")) == "Search for `add`"
+    (tmp_path / "adir").mkdir()
+    assert write.preview(write.args(path="adir", content="x"), ctx).error == "adir is a directory; name a file"
+    # A title is one line, bounded: a multi-line or huge command does not make a huge header.
+    long = shell.title(shell.args(command="echo a\necho b " + "x" * 500))
+    assert long.startswith("Run `echo a echo b xxx") and "\n" not in long and len(long) == 120 and long.endswith("…")
 
 
 def test_events_carry_title_args_and_preview(calc_repo, tmp_path):

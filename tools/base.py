@@ -26,6 +26,7 @@ from wren.tools.workspace import Workspace
 if TYPE_CHECKING:
     from wren.core.config import Config
 
+TITLE_CHARS = 120  # a call's title is one line for people (a card, an editor's tool-call header)
 # Same vocabulary as ACP's ToolKind, so editors can show the right icon.
 ToolKind = Literal["read", "edit", "delete", "move", "search", "execute", "think", "fetch", "other"]
 
@@ -117,8 +118,10 @@ class Tool:
     preview_of: Callable[[Any, ToolContext], FileChange | CommandPreview | None] | None = None
 
     def title(self, args: BaseModel) -> str:
-        """One line that says what the call with these (validated) arguments does."""
-        return self.title_of(args) if self.title_of else self.name.replace("_", " ").capitalize()
+        """One line of at most TITLE_CHARS that says what the call with these (validated) arguments does:
+        whitespace (newlines in a command) collapsed, a long one cut with "…"."""
+        title = " ".join((self.title_of(args) if self.title_of else self.name.replace("_", " ").capitalize()).split())
+        return title if len(title) <= TITLE_CHARS else title[: TITLE_CHARS - 1] + "…"
 
     def preview(self, args: BaseModel, ctx: ToolContext) -> FileChange | CommandPreview | None:
         """What the call will do, computed read-only; None for tools whose calls need no preview."""

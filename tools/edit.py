@@ -188,7 +188,10 @@ def preview_write(args: WriteFileArgs, ctx: ToolContext) -> FileChange:
     try:
         path = ctx.workspace.resolve(args.path, write=True)
         rel = ctx.workspace.rel(path)
-        before = ctx.files.read(path) if ctx.files.stat(path).exists else None
+        stat = ctx.files.stat(path)
+        if stat.is_dir:
+            raise ToolError(f"{args.path} is a directory; name a file")
+        before = ctx.files.read(path) if stat.exists else None
     except (ToolError, OSError) as exc:
         return FileChange(path=args.path, old_text=None, new_text=args.content, error=str(exc))
     content = _like(before, args.content) if before else args.content.replace("\r\n", "\n")
