@@ -38,6 +38,7 @@ def run_turn(s: "Session") -> TurnOutcome:
         except StreamStopped as stop:
             return TurnOutcome(stop.status, reason=stop.reason)
         s.limits.steps += 1
+        reply.tool_calls = s.unique_call_ids(reply.tool_calls)
         s.record(Message(role="assistant", content=reply.content, tool_calls=reply.tool_calls,
                          thinking_blocks=reply.thinking_blocks),
                  AssistantMessage(content=reply.content, tool_calls=reply.tool_calls))

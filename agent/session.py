@@ -121,6 +121,9 @@ class Session:
         self.context = ContextService(self.workspace.root, self.id, system_prompt(self.workspace.root),
                                       self.backend, cfg.context, self.warn)
         self.context.replay(past)
+        # Call ids already used in this session: a resumed session's backend numbers its calls from the
+        # start again, and forget and recall name results by id (see unique_call_ids).
+        self._call_ids = {e.call_id for e in past if isinstance(e, ToolCallEvent)}
         self.roles = Roles(cfg.backend, self.config.models if self.config else ModelsConfig(), self._models, self.warn)
         self.role: Role = "main"  # the role whose model runs the turn now
         self.context.summarizer = self.roles.summarizer()
@@ -462,8 +465,21 @@ class Session:
         self.emit(event.model_copy(update=tool.describe(args, ctx)))
         return prepared
 
+    def unique_call_ids(self, calls: list[ToolCall]) -> list[ToolCall]:
+        """`calls` with each id unique in the session: one used before gets a suffix (`call_0_0_2`)."""
+        out = []
+        for call in calls:
+            new, n = call.id, 1
+            while new in self._call_ids:
+                n += 1
+                new = f"{call.id}_{n}"
+            self._call_ids.add(new)
+            out.append(call if new == call.id else call.model_copy(update={"id": new}))
+        return out
+
     def run_tool_call(self, call: ToolCall) -> CallOutcome:
         started = time.monotonic()
+        self._call_ids.add(call.id)  # Wren's own calls (orienting) too
         ctx = self._tool_context(call.id)
         tool_kind = self.registry.tools[call.name].kind if call.name in self.registry.tools else "other"
         prepared = self._announce(call, ctx, tool_kind)

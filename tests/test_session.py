@@ -11,6 +11,7 @@ from wren.agent.limits import Limits
 from wren.agent.models.scripted import ScriptedBackend
 from wren.core.ops import ApprovalDecision, Interrupt, Shutdown, UserInput
 from wren.agent.session import Session, SessionConfig
+from wren.core.log import read_events, sessions_dir
 from wren.tools.base import default_registry
 
 EDIT = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b", "new": "return a + b"}}
@@ -130,7 +131,6 @@ def test_manual_compaction_and_its_undo(calc_repo, tmp_path):
 def test_a_tool_that_raises_ends_the_turn_with_an_internal_error_and_a_result(calc_repo, tmp_path):
     from pydantic import BaseModel
 
-    from wren.core.log import read_events, sessions_dir
     from wren.tools.base import Registry, Tool
 
     class NoArgs(BaseModel):
@@ -269,3 +269,20 @@ def test_no_test_run_is_asked_for_when_nothing_changed_or_tests_cannot_run(calc_
     assert events[-1].steps == 3 and events[-1].summary == "done"
     s = make_session(calc_repo, tmp_path, [{"tool_calls": [EDIT]}, {"content": "done"}], mode="auto")
     assert drive(s, "fix add", lambda e: None)[-1].steps == 2  # scripted transcripts keep their turns by default
+
+
+def test_call_ids_stay_unique_when_a_session_is_resumed(calc_repo, tmp_path):
+    # A resumed session's backend numbers its calls from the start again; forget and recall name
+    # results by id, so an id used before in the session gets a suffix.
+    echo = {"name": "shell", "arguments": {"command": "echo FIRST"}}
+    first = make_session(calc_repo, tmp_path, [{"tool_calls": [echo]}, {"content": "done"}], mode="auto")
+    drive(first, "one", lambda e: None)
+    again = {"name": "shell", "arguments": {"command": "echo SECOND"}}
+    second = make_session(calc_repo, tmp_path, [{"tool_calls": [again]}, {"content": "done"}], mode="auto",
+                          resume_id=first.id)
+    drive(second, "two", lambda e: None)
+    calls = [e for e in read_events(sessions_dir(calc_repo) / f"{first.id}.jsonl") if e.type == "tool_call"]
+    assert [c.call_id for c in calls] == ["call_0_0", "call_0_0_2"]
+    results = {e.call_id: e.output for e in read_events(sessions_dir(calc_repo) / f"{first.id}.jsonl")
+               if e.type == "tool_result"}
+    assert "FIRST" in results["call_0_0"] and "SECOND" in results["call_0_0_2"]
