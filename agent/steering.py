@@ -10,6 +10,8 @@ from wren.core.errors import ModelError, StreamStopped, ToolError
 if TYPE_CHECKING:
     from wren.agent.session import Session
 
+KEEP_CHARS = 1_000  # what a compact call may ask the summary to keep
+
 
 class SessionSteering:
     def __init__(self, session: "Session") -> None:
@@ -17,6 +19,9 @@ class SessionSteering:
 
     def compact(self, keep: str) -> str:
         s = self.session
+        if len(keep) > KEEP_CHARS:  # it goes into the summary request, and so into every later prompt
+            raise ToolError(f"keep is {len(keep)} characters; say in at most {KEEP_CHARS} what the summary must "
+                            "keep (pin a short fact that must stay word for word)")
         try:
             event = s.context.compact(s.offered_tools(), "model", s.check_stop, keep.strip())
         except ModelError as exc:
@@ -24,8 +29,10 @@ class SessionSteering:
         except StreamStopped:
             raise ToolError("compaction stopped before its summary was done; the context is as it was") from None
         s.emit(event)
+        freed = "" if event.tokens_after < event.tokens_before else (
+            " It freed nothing: there was too little to compact, so compacting again will not help.")
         return (f"Compacted: {event.evicted} messages moved to memory ({event.tokens_before} -> "
-                f"{event.tokens_after} tokens); recall brings details back.")
+                f"{event.tokens_after} tokens); recall brings details back.{freed}")
 
     def forget(self, call_ids: list[str]) -> str:
         s = self.session

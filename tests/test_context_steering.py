@@ -81,6 +81,15 @@ def test_forget_of_an_unknown_id_and_an_oversized_pin_are_errors_the_model_sees(
     assert not of(events, "context_forgotten") and not of(events, "context_pinned")
 
 
+def test_compact_with_an_oversized_keep_is_refused_and_changes_nothing(calc_repo, tmp_path):
+    turns = [{"tool_calls": [call("read_file", path="calc.py")]}, {"tool_calls": [call("compact", keep="k" * 5000)]},
+             {"content": "ok"}]
+    _, _, events = run(calc_repo, tmp_path / "s.json", turns, ["hi"])
+    refused = of(events, "tool_result")[-1]
+    assert not refused.ok and "keep is 5000 characters" in refused.output
+    assert not of(events, "context_compacted")
+
+
 def test_a_summary_that_loses_a_pin_is_retried_naming_it(calc_repo, tmp_path):
     turns = [{"tool_calls": [call("pin", text=PIN)]}, {"tool_calls": [call("compact")]}, {"content": "done"}]
     summaries = ["Read some logs.", f"Task: {TASK} Pinned: {PIN}"]
@@ -135,3 +144,12 @@ def test_compact_with_nothing_to_compact_is_an_error_and_counts_no_compaction(ca
     first, second = of(events, "tool_result")
     assert first.ok and not second.ok and "cannot be compacted further" in second.output
     assert session.context.compactions == 1 and len(of(events, "context_compacted")) == 1
+
+
+def test_a_compaction_that_frees_nothing_says_so(calc_repo, tmp_path):
+    # First thing in a session there is only the task to compact, and its summary is no shorter.
+    turns = [{"tool_calls": [call("compact")]}, {"content": "ok"}]
+    _, _, events = run(calc_repo, tmp_path / "s.json", turns, ["hi"])
+    (compacted,) = of(events, "context_compacted")
+    assert compacted.tokens_after >= compacted.tokens_before
+    assert "It freed nothing" in of(events, "tool_result")[-1].output
