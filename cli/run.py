@@ -107,9 +107,7 @@ def run_headless(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_sigterm)
     session.submit(prompt if isinstance(prompt, PlanDecision) else UserInput(text=prompt))
     session.submit(Shutdown())
-    result = _consume(session, fmt, args.include_diff)
-    if result is not None and terminated:
-        result = result.model_copy(update={"exit_code": ExitCode.TERMINATED})
+    result = _consume(session, fmt, args.include_diff, terminated)
     # The result first: stopping MCP servers may take seconds, and must never cost the user the result.
     if result is None:
         sys.stderr.write("wren: the session ended without a result\n")
@@ -126,14 +124,17 @@ def run_headless(args: argparse.Namespace) -> int:
     return ExitCode.NOT_FINISHED if result is None else result.exit_code
 
 
-def _consume(session, fmt: str, include_diff: bool) -> Result | None:
-    """Print the events as the format asks; the result, with its diff when asked for."""
+def _consume(session, fmt: str, include_diff: bool, terminated: list[int]) -> Result | None:
+    """Print the events as the format asks; the result, with its diff when asked for, and exit 143 when
+    a SIGTERM (in `terminated`) stopped the run, in every place the result is shown."""
     result: Result | None = None
     tool_diffs: list[str] = []
     for event in session.events():
         if isinstance(event, ToolResultEvent) and event.diff:
             tool_diffs.append(event.diff)
         if isinstance(event, Result):
+            if terminated:
+                event = event.model_copy(update={"exit_code": ExitCode.TERMINATED})
             result = event
             if include_diff:
                 from wren.cli.diff import changes_diff

@@ -106,6 +106,7 @@ def test_sigterm_kills_the_running_command_prints_the_result_and_exits_143(calc_
     assert proc.returncode == 143, err
     result = json.loads(out.splitlines()[-1])
     assert result["status"] == "interrupted" and result["exit_code"] == 143 and "Traceback" not in err
+    assert "(exit 143)" in err and "(exit 130)" not in err  # the summary line on stderr says the same
     wait_until(lambda: not processes_with("86405"))
 
 
