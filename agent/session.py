@@ -397,10 +397,15 @@ class Session:
         if planning and outcome.status == "denied":
             # What a plan turn tried to change was refused, as plan mode promises; its plan stands.
             outcome = TurnOutcome("success", summary=outcome.summary)
+        if planning and outcome.status == "success":
+            plan = parse_plan(outcome.summary, list(self.context.manager.plan or []))
+            if not plan.steps and not plan.text:  # nothing to approve, and --plan-file would refuse it
+                outcome, plan = TurnOutcome("failed", reason="the plan turn ended without a plan "
+                                                             "(no steps and no text)"), None
         code = EXIT_CODES.get(outcome.status, code)
         self.emit(TurnEnded(status=outcome.status, reason=outcome.reason))
-        if planning and outcome.status == "success":
-            plan = self.proposed = parse_plan(outcome.summary, list(self.context.manager.plan or []))
+        if plan is not None:
+            self.proposed = plan
             self.emit(PlanProposed(plan=plan))
         self._title(text)
         changed = self._changed_this_turn()

@@ -52,6 +52,14 @@ def test_headless_plan_changes_nothing_and_prints_the_plan(calc_repo, tmp_path):
     assert text.code == 0 and text.stdout.startswith("Steps:\n1. Make add() add") and "Files: calc.py" in text.stdout
 
 
+def test_a_plan_turn_that_ends_without_a_plan_fails(calc_repo, tmp_path):
+    run = wren("run", "--plan", "fix add", "--model", script(tmp_path / "empty.json", [{"content": ""}]),
+               "--output-format", "json", cwd=calc_repo)
+    assert run.code == 1, run.stderr
+    assert run.json["status"] == "failed" and run.json["plan"] is None and "without a plan" in run.json["summary"]
+    untouched(calc_repo)
+
+
 def test_an_edited_plan_file_is_what_runs(calc_repo, tmp_path):
     planned = wren("run", "--plan", "fix add", "--model", script(tmp_path / "p.json", [{"content": PLAN}]),
                    "--output-format", "json", cwd=calc_repo)
