@@ -41,16 +41,18 @@ def verifies(s: "Session") -> bool:
     return s.careful
 
 
-def changed(backend: ModelBackend, effort: str) -> EffortChanged:
+def changed(backend: ModelBackend, effort: str, limits: Limits | None = None) -> EffortChanged:
     """The event that reports `effort` on `backend`: what it applies, or the step budget and
-    verification it sets instead."""
+    verification it sets instead (a step budget the user set in `limits` stays, and is said to)."""
     found = support(backend, effort)
     if found.supported:
         return EffortChanged(effort=effort, applied=found.applied, supported=True)
-    steps, verify = turn_limits(Limits(), effort).max_steps, VERIFIES[effort]
+    base = limits or Limits()
+    steps, verify = turn_limits(base, effort).max_steps, VERIFIES[effort]
     checks = {True: "tests run before answering", False: "no test run asked for", None: "verification as usual"}
-    return EffortChanged(effort=effort, supported=False,
-                         applied=f"{found.applied}: effort sets the step budget ({steps} steps) and {checks[verify]}")
+    budget = (f"the step budget stays the {steps} steps set" if base.max_steps != Limits.max_steps
+              else f"effort sets the step budget ({steps} steps)")
+    return EffortChanged(effort=effort, supported=False, applied=f"{found.applied}: {budget} and {checks[verify]}")
 
 
 def turn_limits(limits: Limits, effort: str | None) -> Limits:

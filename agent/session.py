@@ -152,7 +152,7 @@ class Session:
         if cfg.mcp is not None:
             cfg.mcp.attach(self.warn)
         if self.effort:
-            self.emit(effort_mode.changed(self.backend, self.effort))
+            self.emit(effort_mode.changed(self.backend, self.effort, self.cfg.limits))
         self._thread.start()
 
     # ---- ops in, events out -------------------------------------------------------------
@@ -309,7 +309,7 @@ class Session:
     def _apply(self, op: SetModel | SetEffort) -> None:
         if isinstance(op, SetEffort):
             self.effort = op.effort
-            self.emit(effort_mode.changed(self.backend, op.effort))
+            self.emit(effort_mode.changed(self.backend, op.effort, self.cfg.limits))
         else:
             self._set_model(op.model, op.role)
 
@@ -325,7 +325,7 @@ class Session:
         self.emit(ModelChanged(model=backend.name, role=role,
                                window=self.context.budget.window if self.context.budget else None))
         if self.effort and role == self.role:
-            self.emit(effort_mode.changed(self.backend, self.effort))
+            self.emit(effort_mode.changed(self.backend, self.effort, self.cfg.limits))
 
     def _use_role(self, role: Role) -> None:
         """Run the next model calls on `role`'s model (budget and token counting follow it)."""

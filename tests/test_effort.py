@@ -46,6 +46,7 @@ def test_a_step_budget_the_user_set_stays(calc_repo, tmp_path):
                cwd=calc_repo)
     assert run.code == 5 and run.json["steps"] == 30
     assert run.stderr.count("effort low is not supported") == 1  # said once, on stderr with the progress
+    assert "the step budget stays the 30 steps set" in run.stderr and "effort sets the step budget" not in run.stderr
 
 
 def test_high_effort_without_a_switch_has_the_tests_run_before_answering(calc_repo, tmp_path):
