@@ -59,6 +59,13 @@ class RateGate:
         path = self._path(model)
         if path is None:
             return
+        try:
+            self._write(path, delay_s)
+        except OSError:
+            pass  # best effort: a folder that cannot be written leaves each worker to its own backoff
+
+    @staticmethod
+    def _write(path: Path, delay_s: float) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a+") as fh:
             if fcntl is not None:

@@ -71,7 +71,8 @@ class Job:
 def load_tasks(path: Path) -> list[BatchTask]:
     """The tasks of a JSONL file; ConfigError naming the line of the first bad one, or a repeated id."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        # utf-8-sig: editors on Windows start a UTF-8 file with a byte-order mark.
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read tasks file {path}: {exc}") from None
     tasks: list[BatchTask] = []

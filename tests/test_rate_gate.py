@@ -52,3 +52,18 @@ def test_without_a_batch_the_gate_never_waits(tmp_path, monkeypatch):
     gate.hold("anthropic/x", 60)
     said: list[str] = []
     assert gate.wait("anthropic/x", lambda: None, said.append) == 0.0 and said == []
+
+
+def test_a_gate_folder_that_cannot_be_written_leaves_runs_to_their_own_backoff(tmp_path):
+    (tmp_path / "limits").write_text("a file where the folder should be")
+    gate = RateGate(tmp_path / "limits")
+    gate.hold("anthropic/x", 60)  # no error: the gate is best effort
+    assert gate.not_before("anthropic/x") == 0.0
+
+
+def test_a_tasks_file_with_a_byte_order_mark_loads(tmp_path):
+    from wren.cli.batch import load_tasks
+
+    path = tmp_path / "tasks.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"id": "a", "repo": ".", "prompt": "p"}).encode() + b"\n")
+    assert [t.id for t in load_tasks(path)] == ["a"]
