@@ -3,8 +3,9 @@
 Each step here answers a failure read in a real small model's transcripts: the model is
 oriented before its first step (agent/orient.py), a change that makes fewer tests pass is put
 back (agent/baseline.py), an answer over untested or failing changes is sent back, and a stuck
-attempt over failing tests starts afresh (agent/attempts.py). The loop and the session call
-these functions; the state they read and keep is the session's.
+attempt over failing tests starts afresh (agent/attempts.py). One applies to every session: a
+stuck model gets one step that may only answer (wrap_up). The loop and the session call these
+functions; the state they read and keep is the session's.
 """
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ NOTHING_CHANGED = ("[Wren] No file has changed: your edits failed (see their err
                    "failed, so the tests still fail. Read the file again, fix the code with edit_file (`old` "
                    "copied exactly from it) and run the tests; or answer that you could not fix it.]")
 VERIFY_ASKS = 2  # per turn: then the model's answer stands, whatever the tests say
+WRAP_UP = ("[Wren] You are going in circles ({}). Stop calling tools: answer the user now from what you have "
+           "found so far, and say what you could not find or do.]")
 
 
 def orient(s: "Session", text: str) -> None:
@@ -126,4 +129,19 @@ def fresh_attempt(s: "Session", why: str) -> bool:
     s.limits.unstick()
     s.record(Message(role="user", content=note), UserMessage(text=note))
     orient(s, s._turn_text)
+    return True
+
+
+def wrap_up(s: "Session", why: str) -> bool:
+    """Any session, once a turn: when the model is stuck (repeating a call, or failing step after step)
+    and no fresh attempt applies, its next step may only answer (`tool_choice` "none": the same tools
+    stay in the prompt, so a local model's KV prefix holds, but the grammar or the provider allows a
+    reply only). Qwen2.5-Coder-1.5B searched `exit codes` three times with the answer in its first
+    result. True when the wrap-up step is set up; stuck again, the caller ends the turn."""
+    if s.wrapped_up or s.limits.out_of_budget():  # the budget the user set is not stretched
+        return False
+    s.wrapped_up = s.answer_only = True
+    s.limits.unstick(forget_calls=False)
+    text = WRAP_UP.format(why.split(";")[0])
+    s.record(Message(role="user", content=text), UserMessage(text=text))
     return True

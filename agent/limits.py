@@ -59,10 +59,12 @@ class LimitState:
         return (self.consecutive_errors >= self.limits.max_consecutive_errors
                 or (self.repeats >= self.limits.max_repeats and self.last_call is not None))
 
-    def unstick(self) -> None:
-        """A fresh start: past errors and repeats no longer count."""
+    def unstick(self, forget_calls: bool = True) -> None:
+        """A fresh start: past errors and repeats no longer count; with `forget_calls` False, a call
+        made again still counts its earlier times (the model was only given a step to answer)."""
         self.consecutive_errors, self.repeats, self.last_call = 0, 0, None
-        self.seen.clear()
+        if forget_calls:
+            self.seen.clear()
 
     @property
     def deadline(self) -> float | None:
@@ -71,17 +73,24 @@ class LimitState:
     def exceeded(self) -> str | None:
         """Why the run must stop before the next model call, or None."""
         lim = self.limits
+        if why := self.out_of_budget():
+            return why
+        if self.repeats >= lim.max_repeats and self.last_call:
+            return (f"repeating: the same {self.last_call[0]} call with the same result {self.repeats} times "
+                    "with no file changed in between; stopping instead of looping")
+        if self.consecutive_errors >= lim.max_consecutive_errors:
+            return f"{self.consecutive_errors} consecutive failed tool steps; stopping instead of looping"
+        return None
+
+    def out_of_budget(self) -> str | None:
+        """Why the steps, cost or time allowed are used up, or None."""
+        lim = self.limits
         if lim.max_steps is not None and self.steps >= lim.max_steps:
             return f"step limit reached ({lim.max_steps} model calls)"
         if lim.max_cost_usd is not None and self.cost_usd >= lim.max_cost_usd:
             return f"cost limit reached (${self.cost_usd:.4f} of ${lim.max_cost_usd:.4f})"
         if self.deadline is not None and time.monotonic() >= self.deadline:
             return f"time limit reached ({lim.timeout_s:g}s)"
-        if self.repeats >= lim.max_repeats and self.last_call:
-            return (f"repeating: the same {self.last_call[0]} call with the same result {self.repeats} times "
-                    "with no file changed in between; stopping instead of looping")
-        if self.consecutive_errors >= lim.max_consecutive_errors:
-            return f"{self.consecutive_errors} consecutive failed tool steps; stopping instead of looping"
         return None
 
 

@@ -30,7 +30,8 @@ def run_turn(s: "Session") -> TurnOutcome:
         if s.interrupt.is_set():
             return TurnOutcome("interrupted", reason="interrupted by the user")
         if why := s.limits.exceeded():
-            if s.limits.stuck() and careful.fresh_attempt(s, "it was stuck: " + why.split(";")[0]):
+            if s.limits.stuck() and (careful.fresh_attempt(s, "it was stuck: " + why.split(";")[0])
+                                     or careful.wrap_up(s, why)):
                 continue
             return TurnOutcome("limit", reason=why)
         try:
@@ -83,9 +84,12 @@ def call_model(s: "Session") -> ModelReply:
         gate.wait(s.backend.name, s.check_stop, s.warn)  # another worker of a batch may have hit a 429
         try:
             extra: dict[str, Any] = {"effort": s.effort} if effort.applies(s) else {}
+            if s.answer_only:  # see careful.wrap_up
+                extra["tool_choice"] = "none"
             if getattr(s.backend, "streams_thoughts", False):
                 extra["on_thought"] = lambda text: s.emit(ThoughtDelta(text=text))
             reply = s.backend.complete(redacted(s.context.manager.prompt()), s.offered_tools(), on_delta, **extra)
+            s.answer_only = False
             break
         except ModelError as exc:
             if exc.kind == "context_window" and not overflowed:

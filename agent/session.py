@@ -142,6 +142,7 @@ class Session:
         self._pending: deque[Op] = deque()
         self._events: queue.Queue[Event | None] = queue.Queue()  # None: the worker has ended
         self._reset_attempt()  # what a turn changed and tested
+        self.wrapped_up = self.answer_only = False  # see careful.wrap_up
         self._read_paths: set[str] = set()  # see ToolContext.read_paths
         self._batch_checkpoint: int | None = None
         self.attempt = Attempt()  # careful sessions: see agent/attempts.py
@@ -369,6 +370,7 @@ class Session:
         limits = self.cfg.limits if effort_mode.applies(self) else effort_mode.turn_limits(self.cfg.limits, self.effort)
         self.limits = LimitState(limits)  # limits apply per turn
         self._reset_attempt()
+        self.wrapped_up = self.answer_only = False
         self._turn_text = text
         # Every status run_turn returns has its code in EXIT_CODES; the handlers below set the rest.
         error: ErrorInfo | None = None

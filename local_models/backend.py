@@ -109,13 +109,15 @@ class LocalBackend:
         return summarize_with_model(self, messages, limit_chars=self.window, on_delta=on_delta, focus=focus)  # about a quarter of the window
 
     def complete(self, messages: list[Message], tools: list[dict], on_delta: OnDelta, effort: str | None = None,
-                 on_thought: OnDelta = ignore) -> ModelReply:
+                 on_thought: OnDelta = ignore, tool_choice: str = "auto") -> ModelReply:
+        """One step. `tool_choice` "none": the tools stay in the prompt (the KV prefix holds) while the
+        grammar allows a reply only."""
         # One llama.cpp context serves every session using this backend; it is not thread-safe.
         with self._lock:
-            return self._complete(messages, tools, on_delta, effort, on_thought)
+            return self._complete(messages, tools, on_delta, effort, on_thought, tool_choice)
 
     def _complete(self, messages: list[Message], tools: list[dict], on_delta: OnDelta, effort: str | None = None,
-                  on_thought: OnDelta = ignore) -> ModelReply:
+                  on_thought: OnDelta = ignore, tool_choice: str = "auto") -> ModelReply:
         cap = thinking.THINK_TOKENS[effort] if effort and thinking.has_switch(self.renderer.template) else None
         tokens, stop = self.prompt_tokens(messages, tools, None if cap is None else cap > 0)
         if len(tokens) + MAX_REPLY_TOKENS + (cap or 0) > self.window:
@@ -135,7 +137,7 @@ class LocalBackend:
             tokens, max_tokens=MAX_REPLY_TOKENS, temperature=self.sampling.temperature, top_p=self.sampling.top_p,
             top_k=self.sampling.top_k, min_p=self.sampling.min_p, repeat_penalty=self.sampling.repeat_penalty,
             stop=stop, stream=True,
-            seed=self.seed + self._steps, grammar=self._grammar(tools) if self.constrained and tools else None))
+            seed=self.seed + self._steps, grammar=self._grammar(tools if tool_choice == "auto" else []) if self.constrained and tools else None))
         text, generated, streamer = "", 0, ReplyStreamer(on_delta, self.renderer.format.reply_so_far)
         started, first = time.perf_counter(), None
         for chunk in stream:

@@ -88,10 +88,12 @@ def test_edit_text_not_found_gets_a_hint(calc_repo, tmp_path):
 
 def test_consecutive_errors_stop_the_run(calc_repo, tmp_path):
     # Each call different: the same call repeated is stopped sooner, by the repetition guard.
+    # Stuck, it gets one step that may only answer; a call there is an error (a provider honours tool_choice).
     bad = [{"tool_calls": [{"name": "read_file", "arguments": {"path": f"missing{n}.py"}}]} for n in range(8)]
+    run = run_script(calc_repo, tmp_path, bad[:5] + [{"expect": ["consecutive"], "content": "No such files."}])
+    assert run.code == 0 and run.json["summary"] == "No such files." and run.json["steps"] == 6
     run = run_script(calc_repo, tmp_path, bad + [DONE])
-    assert run.code == 5
-    assert "consecutive" in run.json["summary"]
+    assert run.code == 3 and "tool_choice was 'none'" in run.json["summary"]
 
 
 def test_read_only_refuses_the_write_and_exits_4(calc_repo, tmp_path):

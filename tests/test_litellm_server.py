@@ -25,3 +25,22 @@ def test_server_down_is_a_provider_error(calc_repo):
                "--output-format", "json", cwd=calc_repo, timeout=300)
     assert run.code == 3
     assert run.json["error"]["kind"] in ("connection", "server_error")
+
+
+def test_a_step_that_may_only_answer_sends_tool_choice_none_with_the_tools(calc_repo, llama_server):
+    """The wrap-up step of a stuck session (careful.wrap_up) through litellm: the tools stay in the request
+    (a provider's cached prefix holds) and tool_choice "none" says only a reply may come."""
+    from bench.token_proxy import TokenProxy
+    from wren.agent.models.litellm_backend import LiteLLMBackend
+    from wren.core.messages import Message
+    from wren.tools.base import default_registry
+
+    tools = default_registry().schemas()
+    with TokenProxy(llama_server) as proxy:
+        backend = LiteLLMBackend("openai/smollm2", api_base=proxy.url)
+        reply = backend.complete([Message(role="system", content="You are a coding agent."),
+                                  Message(role="user", content="Read calc.py.")], tools, lambda text: None,
+                                 tool_choice="none")
+        [body] = proxy.bodies
+    assert body["tool_choice"] == "none" and len(body["tools"]) == len(tools)
+    assert reply.tool_calls == [] and reply.content.strip()

@@ -163,6 +163,23 @@ def test_an_interrupt_cuts_local_generation_mid_reply_and_the_model_still_answer
     assert reply.content.strip() and reply.usage.completion_tokens > 0
 
 
+def test_a_step_that_may_only_answer_answers_and_keeps_the_kv_prefix(backend, tmp_path):
+    """The wrap-up step of a stuck session (careful.wrap_up): tool_choice "none" keeps the tools in
+    the prompt, so llama.cpp reuses all of it, while the grammar allows an answer only."""
+    from wren.agent.prompt import system_prompt
+    from wren.core.messages import Message
+    from wren.tools.base import default_registry
+
+    tools = default_registry().schemas()
+    prompt = [Message(role="system", content=system_prompt(tmp_path)),
+              Message(role="user", content="Read calc.py, then grep for 'add' in every Python file.")]
+    size = len(backend.prompt_tokens(prompt, tools)[0])
+    backend.complete(prompt, tools, lambda text: None)
+    reply = backend.complete(prompt, tools, lambda text: None, tool_choice="none")
+    assert reply.tool_calls == [] and reply.content.strip()
+    assert reply.usage.cached_tokens == size - 1  # all but the last token, which llama.cpp evaluates again
+
+
 def test_system_prompt_and_tools_fit_1200_tokens(backend, tmp_path):
     from wren.core.messages import Message
     from wren.agent.prompt import system_prompt

@@ -157,15 +157,38 @@ def test_a_tool_that_raises_ends_the_turn_with_an_internal_error_and_a_result(ca
 def test_a_repeated_call_is_pointed_out_then_ends_the_turn(calc_repo, tmp_path):
     grep = {"name": "grep", "arguments": {"pattern": "no such text anywhere"}}
     spaced = {"name": "grep", "arguments": '{"pattern":  "no such text anywhere"}'}  # same call, other spacing
-    s = make_session(calc_repo, tmp_path, [{"tool_calls": [grep]}, {"tool_calls": [spaced]},
-                                           {"tool_calls": [grep]}, {"content": "never reached"}])
+    # The third time, the model gets one step that may only answer (a scripted call there is refused).
+    wrap_up = {"expect": ["You are going in circles (repeating: the same grep call with the same result 3 times"]}
+    s = make_session(calc_repo, tmp_path, [{"tool_calls": [grep]}, {"tool_calls": [spaced]}, {"tool_calls": [grep]},
+                                           {**wrap_up, "content": "It is not in this repository."}])
     events = drive(s, "find it", lambda e: None)
     outputs = [e.output for e in events if e.type == "tool_result"]
     assert len(outputs) == 3
     assert "same call" not in outputs[0] and "You made this same call before and got the same result" in outputs[1]
     result = events[-1]
-    assert result.status == "limit" and result.exit_code == 5 and result.steps == 3
-    assert result.summary.startswith("repeating: the same grep call with the same result 3 times")
+    assert result.status == "success" and result.steps == 4 and result.summary == "It is not in this repository."
+    # A model that calls a tool in that step anyway (a provider that ignores tool_choice) is an error.
+    s = make_session(calc_repo, tmp_path, [{"tool_calls": [grep]}] * 4)
+    result = drive(s, "find it", lambda e: None)[-1]
+    assert result.exit_code == 3 and "tool_choice was 'none'" in result.summary
+    # Stuck on the last step allowed: the step limit stands, and no wrap-up message is left in the context.
+    s = make_session(calc_repo, tmp_path, [{"tool_calls": [grep]}] * 3, limits=Limits(max_steps=3))
+    events = drive(s, "find it", lambda e: None)
+    assert events[-1].summary == "step limit reached (3 model calls)"
+    assert not [e for e in events if e.type == "user_message" and "going in circles" in e.text]
+
+
+def test_stuck_again_after_the_wrap_up_step_ends_the_turn(calc_repo, tmp_path):
+    # The answer over an untested change is sent back to the tests (careful); going round again then ends it.
+    same = {"name": "grep", "arguments": {"pattern": "return a"}}
+    s = make_session(calc_repo, tmp_path, [
+        {"tool_calls": [READ_CALC]}, {"tool_calls": [EDIT]}, *[{"tool_calls": [same]}] * 3,
+        {"expect": ["You are going in circles"], "content": "fixed"},
+        {"expect": ["have not passed since"], "tool_calls": [same]}, {"content": "never reached"}],
+        mode="auto", careful=True, limits=Limits(max_steps=20))
+    result = drive(s, "fix add", lambda e: None)[-1]
+    assert result.status == "limit" and result.exit_code == 5 and result.steps == 7
+    assert result.summary.startswith("repeating: the same grep call with the same result 4 times")
 
 
 def test_a_repeated_search_is_answered_with_the_call_to_make_instead(calc_repo, tmp_path):
@@ -186,10 +209,12 @@ def test_a_call_repeated_with_others_between_and_no_change_is_a_loop_too(calc_re
     tests = {"name": "run_tests"}
     s = make_session(calc_repo, tmp_path, [{"tool_calls": [READ_CALC]}, {"tool_calls": [same]},
                                            {"tool_calls": [tests]}, {"tool_calls": [same]}, {"tool_calls": [tests]},
-                                           {"tool_calls": [same]}, {"content": "never reached"}], mode="auto")
+                                           {"tool_calls": [same]},
+                                           {"expect": ["repeating: the same edit_file call with the same result 3 "
+                                                       "times with no file changed in between"],
+                                            "content": "The edit does not apply."}], mode="auto")
     result = drive(s, "fix add", lambda e: None)[-1]
-    assert result.status == "limit" and result.steps == 6 and result.summary.startswith(
-        "repeating: the same edit_file call with the same result 3 times with no file changed in between")
+    assert result.summary == "The edit does not apply." and result.steps == 7
     # A file changed in between: the same test run twice after different edits is not a loop.
     edits = [{"name": "edit_file", "arguments": {"path": "calc.py", "old": f"return a {x} b", "new": f"return a {y} b"}}
              for x, y in (("-", "*"), ("*", "-"), ("-", "*"))]

@@ -101,7 +101,7 @@ class LiteLLMBackend:
         return summarize_with_model(self, messages, on_delta=on_delta, focus=focus)
 
     def complete(self, messages: list[Message], tools: list[dict[str, Any]], on_delta: OnDelta,
-                 effort: str | None = None, on_thought: OnDelta = ignore) -> ModelReply:
+                 effort: str | None = None, on_thought: OnDelta = ignore, tool_choice: str = "auto") -> ModelReply:
         litellm = self._litellm
         # Anthropic's signed thinking goes back to it (it refuses tool results without it); never elsewhere.
         thinking = self.provider == "anthropic"
@@ -112,6 +112,8 @@ class LiteLLMBackend:
             kwargs.update(self.effort_params(effort))
         if tools:
             kwargs["tools"] = tools
+            if tool_choice != "auto":  # "none": the tools stay (a cached prefix holds) but only a reply may come
+                kwargs["tool_choice"] = tool_choice
         if self.api_base:
             kwargs["api_base"] = self.api_base
             # OpenAI-compatible local servers need some key, any key.

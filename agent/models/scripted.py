@@ -90,7 +90,9 @@ class ScriptedBackend:
         # Like an obedient model, the default summary keeps what it was told to keep.
         return f"(scripted summary {i + 1} of {len(messages)} earlier messages)" + (f" {focus}" if focus else "")
 
-    def complete(self, messages: list[Message], tools: list[dict[str, Any]], on_delta: OnDelta) -> ModelReply:
+    def complete(self, messages: list[Message], tools: list[dict[str, Any]], on_delta: OnDelta,
+                 tool_choice: str = "auto") -> ModelReply:
+        """The next scripted turn; like a provider, refuses a turn with calls when `tool_choice` is "none"."""
         size = self.count_tokens(messages, tools)
         if self.window is not None and size > self.window:
             # Like a provider: an oversized prompt is refused before any turn is used.
@@ -105,6 +107,8 @@ class ScriptedBackend:
         check_prompt(messages, turn.expect, index, turn.absent)
         if turn.error:
             raise fault_error(turn.error, self.name, "simulated by the script")
+        if tool_choice == "none" and turn.tool_calls:
+            raise ModelError(f"scripted turn {index} calls a tool where tool_choice was 'none'", kind="invariant")
         if turn.content:
             on_delta(turn.content)
         calls = [ToolCall(id=f"call_{index}_{i}", name=c.name, arguments=arguments_text(c.arguments))
