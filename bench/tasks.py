@@ -1,12 +1,15 @@
 """Task success on QuixBugs: Wren and its peers on the same local model, side by side.
 
     python bench/tasks.py --quixbugs PATH [--tasks dev|NAME,NAME] [--systems wren,mini-swe-agent,aider]
+    python bench/tasks.py --quixbugs PATH --systems "wren[effort=low],wren,wren[effort=max fast=local:smollm2]"
 
 Each task is a fresh git repo (bench/quixbugs.py) and the same prompt for every system; success is
 the task's test file passing afterwards with no test file changed. Every system gets 20 steps and
 the same GGUF on the same llama.cpp build: Wren loads it in process (its default local backend),
 the peers reach it through `python -m llama_cpp.server` (bench/peers.py). Peer results are cached
-per model and peer version, so a re-run only runs Wren. Prints a Markdown table.
+per model and peer version, so a re-run only runs Wren. Prints a Markdown table. `wren[KEY=VALUE ...]`
+runs Wren with an effort level or model roles (bench/settings.py); bench/tradeoff.py plots the
+settings' solved rate against their time per task.
 
 Tune only on the development set (`--tasks dev`, the default); the other 20 programs are held out.
 """
@@ -14,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import statistics
 import subprocess
 import sys
@@ -24,6 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root: `bench` is a namespace package
 
 from bench import quixbugs  # noqa: E402
+from bench.settings import WrenSetting, parse  # noqa: E402
 
 STEP_LIMIT = 20
 N_CTX = 8192  # Wren's local default window; the peers' server gets the same
@@ -32,16 +38,21 @@ WREN = Path(sys.executable).parent / "wren"
 DEFAULT_MODEL = Path.home() / ".cache" / "wren" / "models" / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 
 
-def run_wren(workspace: Path, name: str, model: Path, log_dir: Path, timeout_s: float) -> dict:
-    """Wren headless on one task: its result object's numbers, as a row."""
-    log = log_dir / f"wren-{name}.jsonl"
+def run_wren(workspace: Path, name: str, model: Path, log_dir: Path, timeout_s: float,
+             setting: WrenSetting | None = None) -> dict:
+    """Wren headless on one task, with `setting`'s flags and roles (bench/settings.py): its result
+    object's numbers, as a row."""
+    setting = setting or WrenSetting(name="wren")
+    tag = "" if setting.name == "wren" else "-" + re.sub(r"[^\w.=-]+", "_", setting.name[5:-1])
+    log = log_dir / f"wren{tag}-{name}.jsonl"
     started = time.monotonic()
+    env = {**os.environ, **setting.environment(log_dir / f"wren{tag}-{name}")}
     # stderr kept beside the log: a run that dies at start (a missing module) must say why.
     with log.open("w") as out, log.with_suffix(".err").open("w") as err:
         done = subprocess.run([str(WREN), "run", quixbugs.prompt(name), "--model", f"local:{model}",
                                "--approval", "auto", "--max-steps", str(STEP_LIMIT), "--timeout", str(timeout_s),
-                               "--output-format", "stream-json"], cwd=workspace, stdout=out,
-                              stderr=err, stdin=subprocess.DEVNULL)
+                               "--output-format", "stream-json", *setting.flags()], cwd=workspace, stdout=out,
+                              stderr=err, stdin=subprocess.DEVNULL, env=env)
     wall = time.monotonic() - started
     result = next((json.loads(line) for line in reversed(log.read_text().splitlines())
                    if '"type": "result"' in line or '"type":"result"' in line), {})
@@ -94,7 +105,8 @@ def table(rows: list[dict], systems: list[str], tasks: list[str]) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tasks", default="dev", help="'dev' (the 20 development programs) or NAME,NAME,...")
-    ap.add_argument("--systems", default="wren,mini-swe-agent,aider")
+    ap.add_argument("--systems", default="wren,mini-swe-agent,aider",
+                    help="comma-separated: wren, wren[effort=LEVEL ROLE=MODEL ...], mini-swe-agent, aider")
     ap.add_argument("--quixbugs", type=Path, help="a clone (or bare mirror) of jkoppel/QuixBugs; default: clone it")
     ap.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="the GGUF every system runs on")
     ap.add_argument("--out", type=Path, default=CACHE / "runs" / time.strftime("%Y%m%d-%H%M%S"))
@@ -108,6 +120,11 @@ def main() -> int:
         print(f"note: {', '.join(held_out)} not in the development set (held out: report, do not tune)",
               file=sys.stderr)
     systems = [s.strip() for s in args.systems.split(",")]
+    try:
+        settings = {system: parse(system) for system in systems}
+    except ValueError as exc:
+        print(f"bad --systems: {exc}", file=sys.stderr)
+        return 2
     if not args.model.is_file():
         print(f"no model at {args.model}: run `wren models pull qwen2.5-coder-1.5b`", file=sys.stderr)
         return 2
@@ -120,14 +137,15 @@ def main() -> int:
         for i, task in enumerate(tasks, 1):
             for system in systems:
                 row = None
-                if system != "wren":
+                setting = settings[system]
+                if setting is None:
                     from bench import peers
 
                     row = None if args.rerun_peers else peers.cached(model_key, system, task)
                 if row is None:
-                    workspace = quixbugs.make_workspace(source, task, args.out / system / task)
-                    if system == "wren":
-                        row = run_wren(workspace, task, args.model, args.out, args.timeout)
+                    workspace = quixbugs.make_workspace(source, task, args.out / re.sub(r"\W+", "_", system) / task)
+                    if setting is not None:
+                        row = run_wren(workspace, task, args.model, args.out, args.timeout, setting)
                     else:
                         if server is None:
                             from bench.token_proxy import TokenProxy
@@ -138,7 +156,7 @@ def main() -> int:
                     outcome = quixbugs.check(workspace, task)
                     row.update(system=system, task=task, solved=outcome.solved, passed=outcome.passed,
                                tests_changed=outcome.tests_changed)
-                    if system != "wren":
+                    if setting is None:
                         peers.store(model_key, system, task, row)
                 rows.append(row)
                 with (args.out / "results.jsonl").open("a") as fh:
