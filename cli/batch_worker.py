@@ -140,10 +140,10 @@ def _loads() -> tuple[int, float]:
     return backend.model_loads() if backend is not None else (0, 0.0)
 
 
-def _run(request: dict, idle_err: int) -> int:
-    """`wren run` with the request's options in its workspace: the prompt on stdin, the result on a
-    captured stdout (returned in request["stdout"]), stderr (fd 2 and fd 1 too, for the commands and
-    libraries that write there) into its log. Its exit code."""
+def _run(request: dict, out: io.StringIO, idle_err: int) -> int:
+    """`wren run` with the request's options in its workspace: the prompt on stdin, stdout into `out`,
+    stderr (fd 2 and fd 1 too, for the commands and libraries that write there) into its log. Its exit
+    code. Afterwards fds 1 and 2 are `idle_err` again."""
     from wren.cli.main import main as wren
 
     saved = sys.stdin, sys.stdout
@@ -151,7 +151,7 @@ def _run(request: dict, idle_err: int) -> int:
         sys.stderr.flush()
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
-        sys.stdin, sys.stdout = io.StringIO(request["prompt"]), request["stdout"]
+        sys.stdin, sys.stdout = io.StringIO(request["prompt"]), out
         try:
             os.chdir(request["cwd"])
             return wren(["run", "-", *request["args"]])
@@ -173,7 +173,7 @@ def _serve(request: dict, idle_err: int) -> dict:
     from wren.context.shared_index import close_all
 
     before, out = _loads(), io.StringIO()
-    code = _run({**request, "stdout": out}, idle_err)
+    code = _run(request, out, idle_err)
     try:
         close_all()  # the task's index and stores: nothing of them outlives the task
         forget_clients()

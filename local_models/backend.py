@@ -70,7 +70,8 @@ def _load(path: Path, n_ctx: int, threads: int, n_gpu_layers: int, seed: int) ->
     llama.cpp cannot load the file."""
     from llama_cpp import Llama
 
-    key = (str(path.resolve()), n_ctx, threads, n_gpu_layers, seed)
+    stat = path.stat()  # a file replaced since (a new download) is loaded anew
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, n_ctx, threads, n_gpu_layers, seed)
     with _LOADING:
         loaded = _LOADED.get(key)
         if loaded is None:
