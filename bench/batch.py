@@ -13,7 +13,13 @@ server once before the tasks; "per task" runs without it, each task building a f
 own clone (`wren index` as its first step, as a task that needs semantic search must). Time to
 first result: from the batch's start until results.jsonl has its first line.
 
-    python bench/batch.py [--tasks 8] [--index-tasks 4]
+Local model reuse: the same SmolLM2 tasks (read calc.py, one step) as one `wren batch --workers 1`,
+whose worker loads the model once for all of them, and each as a `wren run` process of its own (a
+fresh clone, then the run), which loads it for every task, as each batch task did before the
+workers. Per task: wall time, the agent's own time (the result's duration_s) and the rest (process
+start, imports, model load, clone); the model loads and their seconds from the batch's records.
+
+    python bench/batch.py [--tasks 8] [--index-tasks 4] [--local-tasks 3] [--only throughput|index|local]
 """
 from __future__ import annotations
 
@@ -169,16 +175,45 @@ def shared_index(tmp: Path, n: int) -> list[str]:
             "| index | tasks | first result s | wall s |", "|---|---:|---:|---:|", *rows]
 
 
+def local_reuse(tmp: Path, n: int) -> list[str]:
+    repo = git_repo(tmp / "smol", {"calc.py": CALC, "test_calc.py": TEST})
+    options = {"model": "local:smollm2", "approval": "read-only", "max_steps": 1}
+    tasks = tmp / "smol.jsonl"
+    tasks.write_text("".join(json.dumps({"id": f"s{i}", "repo": str(repo), "prompt": "Read calc.py.", **options})
+                             + "\n" for i in range(n)))
+    wall, _, records = batch(tasks, tmp / "out-smol", "--workers", "1")
+    agent = sum(r["result"]["duration_s"] for r in records)
+    loads, load_s = sum(r["model_loads"] for r in records), sum(r["model_load_s"] for r in records)
+    rows = [f"| one worker, model reused | {n} | {loads} | {load_s / n:.2f} | {wall / n:.2f} | {agent / n:.2f} | "
+            f"{(wall - agent) / n:.2f} |"]
+    own_wall = own_agent = 0.0
+    for i in range(n):  # as each task ran before the workers: a clone, then `wren run` in a process of its own
+        started = time.perf_counter()
+        work = tmp / f"own-{i}"
+        subprocess.run(["git", "clone", "-q", str(repo), str(work)], check=True, capture_output=True)
+        run = subprocess.run([str(BIN / "wren"), "run", "-", "--output-format", "json", "--model", options["model"],
+                              "--approval", options["approval"], "--max-steps", "1"], input="Read calc.py.",
+                             cwd=work, capture_output=True, text=True)
+        own_wall += time.perf_counter() - started
+        own_agent += json.loads(run.stdout.splitlines()[-1])["duration_s"]
+    rows.append(f"| a process per task, model loaded per task | {n} | {n} | - | {own_wall / n:.2f} | "
+                f"{own_agent / n:.2f} | {(own_wall - own_agent) / n:.2f} |")
+    return ["| SmolLM2 tasks | tasks | model loads | load s/task | wall s/task | agent s/task | rest s/task |",
+            "|---|---:|---:|---:|---:|---:|---:|", *rows]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=8, help="scripted tasks per executor")
     parser.add_argument("--index-tasks", type=int, default=4, help="tasks in each shared-index run")
+    parser.add_argument("--local-tasks", type=int, default=3, help="SmolLM2 tasks in each model-reuse run")
+    parser.add_argument("--only", choices=("throughput", "index", "local"), help="one table alone")
     args = parser.parse_args()
+    tables = {"throughput": lambda: throughput(tmp, args.tasks), "index": lambda: shared_index(tmp, args.index_tasks),
+              "local": lambda: local_reuse(tmp, args.local_tasks)}
     tmp = Path(tempfile.mkdtemp(prefix="wren-bench-batch-"))
     try:
-        print("\n".join(throughput(tmp, args.tasks)))
-        print()
-        print("\n".join(shared_index(tmp, args.index_tasks)))
+        print("\n\n".join("\n".join(make()) for name, make in tables.items() if args.only in (None, name)))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -2,10 +2,10 @@
 
 Each task is one JSON line (`BatchTask`). Its workspace is a fresh clone of its repository at the
 commit under the batch directory, never the user's checkout. The agent runs there as `wren run`
-does, in a process of its own (a session owns its llama.cpp context and its sandbox), at most
-`--workers` at a time, or as Ray tasks on a cluster (`--ray`; the executor is a seam, see
-batch_exec.py); then the task's `check` command, sandboxed as run_tests is, decides whether it
-was solved. Each result is appended to `results.jsonl` as it finishes, so running the same
+does, in a worker process that runs its tasks one after another and keeps a local model loaded
+between them (batch_worker.py), at most `--workers` at a time, or as Ray tasks on a cluster
+(`--ray`; the executor is a seam, see batch_exec.py); then the task's `check` command, sandboxed
+as run_tests is, decides whether it was solved. Each result is appended to `results.jsonl` as it finishes, so running the same
 command again skips the tasks already done (resume after a crash or Ctrl+C). With `--chroma URL`
 every task's code index and session memory live on one Chroma server, and the index of each
 commit is built there once, before the tasks (batch_index.py).
@@ -13,7 +13,6 @@ commit is built there once, before the tasks (batch_index.py).
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import os
 import shutil
@@ -60,8 +59,9 @@ class BatchTask(BaseModel):
 class Job:
     """What every task of a batch shares: where relative paths start (the tasks file's folder),
     the batch folder, the Chroma server of the stores (None: each clone's embedded store), and
-    whether `wren run` gets SIGTERM when the process that started it dies (a Ray worker, which
-    the cluster may kill: its task then runs again elsewhere and must not race an orphan)."""
+    whether a worker running tasks gets SIGTERM when the process that started it dies (a Ray
+    worker, which the cluster may kill: its task then runs again elsewhere and must not race an
+    orphan)."""
     base: Path
     out: Path
     chroma: ChromaConfig | None = None
@@ -125,36 +125,28 @@ def prepare_workspace(task: BatchTask, base: Path, work: Path) -> Path:
     return work
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: SIGTERM when the parent dies (Linux PR_SET_PDEATHSIG; elsewhere a no-op)."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
-
-
 class Stop:
-    """The batch's running `wren run` processes, and whether the batch was told to stop."""
+    """The batch's worker processes running a task now, and whether the batch was told to stop."""
 
     def __init__(self) -> None:
         self.signal: int | None = None
         self._running: set[subprocess.Popen] = set()
         self._lock = threading.Lock()
 
-    def start(self, cmd: list[str], **kwargs: Any) -> subprocess.Popen | None:
-        """Popen, unless the batch is stopping (then None)."""
+    def running(self, proc: subprocess.Popen) -> bool:
+        """proc starts a task, unless the batch is stopping (then False)."""
         with self._lock:
-            if self.signal is not None:
-                return None
-            proc = subprocess.Popen(cmd, **kwargs)
-            self._running.add(proc)
-            return proc
+            if self.signal is None:
+                self._running.add(proc)
+            return self.signal is None
 
     def finished(self, proc: subprocess.Popen) -> None:
         with self._lock:
             self._running.discard(proc)
 
     def now(self, signum: int) -> None:
-        """Stop: each running task gets the signal (a `wren run` ends its turn, kills its command and
-        prints its result) and no new task starts."""
+        """Stop: each running task gets the signal (its run ends its turn, kills its command and
+        prints its result, as `wren run` does) and no new task starts."""
         with self._lock:
             self.signal = signum
             for proc in self._running:
@@ -168,50 +160,39 @@ def _model(model: str | None, base: Path) -> str | None:
     return model
 
 
-def _communicate(proc: subprocess.Popen, prompt: str) -> str:
-    """proc's stdout, waiting in short slices: Ray delivers a cancel to the thread running the task as
-    an exception between two Python steps, which a wait without a timeout would never reach."""
-    feed: str | None = prompt
-    while True:
-        try:
-            return proc.communicate(feed, timeout=0.5)[0]
-        except subprocess.TimeoutExpired:
-            feed = None  # the prompt went in with the first call
-
-
-def _wren_run(task: BatchTask, job: Job, work: Path, log: Path, stop: Stop) -> tuple[dict | None, int | None]:
-    """`wren run` on the task in its workspace: (its JSON result or None, its exit code; None: not started)."""
+def _wren_run(task: BatchTask, job: Job, work: Path, log: Path, stop: Stop) -> dict | None:
+    """`wren run` on the task in its workspace, in a worker process of this process's (batch_worker.py):
+    the worker's answer (the run's JSON result or None, its exit code, the model loads, the worker's
+    pid), or {"result": None, "exit_code": STATUS, "died": True} when the worker died mid-task;
+    None when the batch is stopping and the task did not start."""
     from wren.agent.rate_gate import ENV as RATE_ENV
+    from wren.cli.batch_worker import WORKERS
     from wren.context.chroma import URL_ENV, describe
 
-    cmd = [sys.executable, "-m", "wren.cli.main", "run", "-", "--output-format", "json", "--include-diff"]
+    args = ["--output-format", "json", "--include-diff"]
+    for flag, value in (("--model", _model(task.model, job.base)), ("--approval", task.approval),
+                        ("--max-steps", task.max_steps), ("--timeout", task.timeout)):
+        if value is not None:
+            args += [flag, str(value)]
     # One rate-limit budget per provider for all the batch's tasks (agent/rate_gate.py).
     env = {**os.environ, RATE_ENV: str(job.out / "rate-limits")}
     if job.chroma:
         env[URL_ENV] = describe(job.chroma)
-    extra: dict[str, Any] = {"preexec_fn": _die_with_parent} if job.die_with_parent else {}
-    for flag, value in (("--model", _model(task.model, job.base)), ("--approval", task.approval),
-                        ("--max-steps", task.max_steps), ("--timeout", task.timeout)):
-        if value is not None:
-            cmd += [flag, str(value)]
-    with log.open("w", encoding="utf-8") as err:
-        proc = stop.start(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True, cwd=work,
-                          env=env, **extra)
-        if proc is None:
-            return None, None
-        try:
-            stdout = _communicate(proc, task.prompt)
-        except BaseException:  # a Ray cancel arrives as KeyboardInterrupt: the run stops, as on SIGTERM
-            proc.terminate()
-            proc.wait()
-            raise
-        finally:
-            stop.finished(proc)
-    lines = [line for line in stdout.splitlines() if line.startswith("{")]
+    worker = WORKERS.take(env, job.die_with_parent, job.out / "workers.log")
+    if not stop.running(worker.proc):
+        WORKERS.give_back(worker)
+        return None
     try:
-        return (json.loads(lines[-1]) if lines else None), proc.returncode
-    except ValueError:
-        return None, proc.returncode
+        answer = worker.run({"args": args, "prompt": task.prompt, "cwd": str(work), "log": str(log)})
+    except BaseException:  # a Ray cancel arrives as KeyboardInterrupt: the run stops, as on SIGTERM
+        worker.stop()
+        raise
+    finally:
+        stop.finished(worker.proc)
+    if answer is None:
+        return {"result": None, "exit_code": worker.proc.returncode, "died": True}
+    WORKERS.give_back(worker)
+    return answer
 
 
 def _check(command: str, work: Path) -> dict:
@@ -261,19 +242,24 @@ def run_task(task: BatchTask, job: Job, stop: Stop) -> dict | None:
         return error_record(task, job, started, str(exc))
     if gone := _chroma_gone(job):
         return error_record(task, job, started, f"{gone}; the task did not start")
-    result, code = _wren_run(task, job, work, folder / "wren.log", stop)
-    if stop.signal is not None:
+    answer = _wren_run(task, job, work, folder / "wren.log", stop)
+    if answer is None or stop.signal is not None:
         return None
     if gone := _chroma_gone(job):  # its index and memory may be half there: run it again
         return error_record(task, job, started, f"{gone} by the end of the task, which ran without it; "
                                                 "it runs again next time")
+    result, code = answer["result"], answer["exit_code"]
     check = _check(task.check, work) if task.check and result else None
     status = result["status"] if result else "error"
     solved = check["passed"] if check else status == "success"
     error = (result.get("error") or {}).get("message") if result else \
-        f"wren run exited {code} without a result; see {folder / 'wren.log'}"
+        f"{'the worker running it' if answer.get('died') else 'wren run'} exited {code} without a result; " \
+        f"see {folder / 'wren.log'}"
+    if "pid" in answer:  # the process that ran the session
+        record["worker"] = f"{socket.gethostname()}:{answer['pid']}"
     return {**record, "status": status, "solved": solved, "error": error, "result": result, "check": check,
-            "diff": result.get("diff") if result else None, "duration_s": round(time.time() - started, 3)}
+            "diff": result.get("diff") if result else None, "model_loads": answer.get("model_loads"),
+            "model_load_s": answer.get("model_load_s"), "duration_s": round(time.time() - started, 3)}
 
 
 def read_results(results: Path) -> dict[str, dict]:

@@ -5,7 +5,8 @@ a task stopped before it ended, and now and then None to let the caller's main t
 signal handler). Everything else (clone, `wren run`, check, results.jsonl, resume, progress,
 totals) is batch.py's and the same for every executor:
 
-- `PoolExecutor`: `--workers N` threads on this machine, each task in processes of its own.
+- `PoolExecutor`: `--workers N` threads on this machine, each with a worker process that runs its
+  tasks one after another (batch_worker.py).
 - `RayExecutor`: `--ray [ADDRESS]`: each task a Ray task with its CPUs and GPUs, retried when
   the worker running it dies.
 """
@@ -38,7 +39,7 @@ class PoolExecutor:
         self.where = f"{workers} at a time"
 
     def results(self, tasks: list[BatchTask], job: Job, stop: Stop) -> Iterator[dict | None]:
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:  # each task runs in processes of its own
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:  # each task in a worker process, see run_task
             pending = {pool.submit(run_task, task, job, stop) for task in tasks}
             while pending:
                 finished, pending = wait(pending, timeout=WAKE_S, return_when=FIRST_COMPLETED)
@@ -47,7 +48,9 @@ class PoolExecutor:
                     yield future.result()
 
     def close(self) -> None:
-        pass
+        from wren.cli.batch_worker import WORKERS
+
+        WORKERS.close()
 
 
 def _ray_task(task_json: str, job: Job) -> dict | None:

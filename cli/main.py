@@ -94,7 +94,9 @@ def build_parser() -> Parser:
                                   "kept, and the same command goes on)")
     batch.add_argument("tasks", metavar="TASKS.jsonl", help="the tasks file; relative repo paths are "
                                                             "relative to it")
-    batch.add_argument("--workers", type=_positive_int, default=2, help="tasks at a time (default 2)")
+    batch.add_argument("--workers", type=_positive_int, default=2,
+                       help="tasks at a time (default 2); each slot's process runs its tasks one after another "
+                            "and loads a local model once for all of them")
     batch.add_argument("--out", metavar="DIR", help="results and workspaces (default .wren/batches/NAME in the "
                                                      "current directory, NAME the tasks file's name without .jsonl)")
     batch.add_argument("--output-format", choices=("text", "json"), default="text",

@@ -103,24 +103,30 @@ def run_headless(args: argparse.Namespace) -> int:
         sys.stderr.write("\nwren: terminated (SIGTERM); stopping\n")
         session.submit(Interrupt())
 
-    signal.signal(signal.SIGINT, on_sigint)
-    signal.signal(signal.SIGTERM, on_sigterm)
-    session.submit(prompt if isinstance(prompt, PlanDecision) else UserInput(text=prompt))
-    session.submit(Shutdown())
-    result = _consume(session, fmt, args.include_diff, terminated)
-    # The result first: stopping MCP servers may take seconds, and must never cost the user the result.
-    if result is None:
-        sys.stderr.write("wren: the session ended without a result\n")
-    elif fmt == "json":
-        print(result.model_dump_json(exclude={"ts"}))
-    elif fmt == "text" and result.plan is not None:
-        from wren.agent.plan import render_plan
+    # The caller's handlers come back at the end: a process that runs sessions one after another
+    # (wren batch's worker) must not keep this session's.
+    previous = {signal.SIGINT: signal.signal(signal.SIGINT, on_sigint),
+                signal.SIGTERM: signal.signal(signal.SIGTERM, on_sigterm)}
+    try:
+        session.submit(prompt if isinstance(prompt, PlanDecision) else UserInput(text=prompt))
+        session.submit(Shutdown())
+        result = _consume(session, fmt, args.include_diff, terminated)
+        # The result first: stopping MCP servers may take seconds, and must never cost the user the result.
+        if result is None:
+            sys.stderr.write("wren: the session ended without a result\n")
+        elif fmt == "json":
+            print(result.model_dump_json(exclude={"ts"}))
+        elif fmt == "text" and result.plan is not None:
+            from wren.agent.plan import render_plan
 
-        print(render_plan(result.plan))
-    elif fmt == "text" and result.summary:
-        print(result.summary)
-    if session.cfg.mcp is not None:
-        session.cfg.mcp.close()
+            print(render_plan(result.plan))
+        elif fmt == "text" and result.summary:
+            print(result.summary)
+        if session.cfg.mcp is not None:
+            session.cfg.mcp.close()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     return ExitCode.NOT_FINISHED if result is None else result.exit_code
 
 

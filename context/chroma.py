@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -83,6 +84,16 @@ def chroma_client(folder: Path, config: ChromaConfig | None = None):
                                    headers=dict(server.headers) or None, settings=settings)
     folder.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(folder), settings=settings)
+
+
+def forget_clients() -> None:
+    """Close the embedded stores chromadb keeps open for the rest of the process (one per folder):
+    for a process that runs sessions one after another in different workspaces (`wren batch`'s
+    worker). Only between sessions: a client still in use would lose its store."""
+    if "chromadb" in sys.modules:  # never opened: nothing to close, and no import to pay for
+        from chromadb.api.client import SharedSystemClient
+
+        SharedSystemClient.clear_system_cache()
 
 
 def _git(root: Path, *args: str) -> str | None:

@@ -56,6 +56,19 @@ def open_shared(root: Path) -> SharedIndex:
         return _OPEN[root]
 
 
+def close_all() -> None:
+    """Finish and forget every index opened so far (its embedding thread, its catalog): for a process
+    that runs sessions one after another in different workspaces (`wren batch`'s worker), where a
+    finished task's index must not keep working or stay open."""
+    with _OPENING:
+        opened = list(_OPEN.values())
+        _OPEN.clear()
+    for shared in opened:
+        atexit.unregister(shared.finish)
+        shared.finish()
+        shared.index.close()
+
+
 def fill_in_background(opened: SharedIndex) -> None:
     """Embed the chunks that lack vectors on a background thread, unless one already does."""
     if opened.worker is not None and opened.worker.is_alive():

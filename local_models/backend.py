@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence, cast
@@ -18,6 +19,7 @@ from wren.local_models.gguf import read_gguf
 from wren.local_models.prompt import PromptRenderer, step_key
 
 if TYPE_CHECKING:
+    from llama_cpp import Llama
     from llama_cpp.llama_types import CreateCompletionStreamResponse
 
 DEFAULT_N_CTX = 8192
@@ -38,14 +40,59 @@ class StepStats:
 UNUSED_TOOLS = frozenset({"update_plan"})
 
 
+@dataclass(eq=False)
+class _Loaded:
+    """A model in memory and the lock of its one llama.cpp context (not thread-safe), both shared by
+    every LocalBackend of this process on the same file and settings."""
+    llm: "Llama"
+    lock: threading.RLock
+
+
+# Loaded models, for as long as some backend uses them; the latest one is also kept with none, so
+# sessions run one after another in a process (`wren batch`'s workers) load their model once.
+_LOADED: "weakref.WeakValueDictionary[tuple, _Loaded]" = weakref.WeakValueDictionary()
+_LATEST: list[_Loaded] = []
+_LOAD_SECONDS: list[float] = []  # one entry per load this process did
+_LOADING = threading.Lock()
+
+
+def model_loads() -> tuple[int, float]:
+    """(how many models this process loaded from disk, the seconds those loads took in all); a
+    backend that reused a loaded model counts nothing. Read before and after a session for its own."""
+    with _LOADING:
+        return len(_LOAD_SECONDS), sum(_LOAD_SECONDS)
+
+
+def _load(path: Path, n_ctx: int, threads: int, n_gpu_layers: int, seed: int) -> _Loaded:
+    """The model at `path` with these settings: the one already loaded in this process, else loaded
+    now. Sharing is safe for the KV cache: llama.cpp reuses only the prefix of the tokens it actually
+    evaluated, so another session's prompt reuses just what it has in common. ConfigError when
+    llama.cpp cannot load the file."""
+    from llama_cpp import Llama
+
+    stat = path.stat()  # a file replaced since (a new download) is loaded anew
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, n_ctx, threads, n_gpu_layers, seed)
+    with _LOADING:
+        loaded = _LOADED.get(key)
+        if loaded is None:
+            started = time.perf_counter()
+            try:
+                llm = Llama(str(path), n_ctx=n_ctx, n_threads=threads, n_gpu_layers=n_gpu_layers, verbose=False,
+                            seed=seed)
+            except (ValueError, RuntimeError) as exc:
+                raise ConfigError(f"llama.cpp cannot load {path}: {exc}; is the file complete?") from None
+            _LOAD_SECONDS.append(time.perf_counter() - started)
+            loaded = _LOADED[key] = _Loaded(llm, threading.RLock())
+        _LATEST[:] = [loaded]
+        return loaded
+
+
 class LocalBackend:
     retry = RetryPolicy(attempts=1)  # nothing remote to wait for
     streams_thoughts = True  # complete() takes on_thought (models with a thinking switch; see thinking.py)
 
     def __init__(self, path: Path, n_ctx: int | None = None, threads: int | None = None,
                  constrained: bool = True, seed: int = 7) -> None:
-        from llama_cpp import Llama
-
         from wren.local_models.hardware import detect
 
         self.info = read_gguf(path)
@@ -59,17 +106,15 @@ class LocalBackend:
         self.sampling = catalog.sampling_for(path)
         self.unused_tools = UNUSED_TOOLS
         self.careful = True  # see SessionConfig.careful
-        try:
-            self.llm = Llama(str(path), n_ctx=self.window, n_threads=threads or self.hardware.threads,
-                             n_gpu_layers=self.hardware.n_gpu_layers, verbose=False, seed=seed)
-        except (ValueError, RuntimeError) as exc:
-            raise ConfigError(f"llama.cpp cannot load {path}: {exc}; is the file complete?") from None
+        # Per backend: the state of its session (below); shared: the weights and the context.
+        self._loaded = _load(path, self.window, threads or self.hardware.threads, self.hardware.n_gpu_layers, seed)
+        self.llm = self._loaded.llm
         self.renderer = PromptRenderer(self.info.chat_template, self._token_text("bos"), self._token_text("eos"),
                                        self.name)
         self._grammars: dict[str, object] = {}
         # Canonical JSON of recent steps -> the text generated for them (see to_template_messages).
         self._as_generated: dict[str, str] = {}
-        self._lock = threading.RLock()
+        self._lock = self._loaded.lock
         self._steps = 0
         self.last = StepStats()
 
@@ -112,7 +157,7 @@ class LocalBackend:
                  on_thought: OnDelta = ignore, tool_choice: str = "auto") -> ModelReply:
         """One step. `tool_choice` "none": the tools stay in the prompt (the KV prefix holds) while the
         grammar allows a reply only."""
-        # One llama.cpp context serves every session using this backend; it is not thread-safe.
+        # One llama.cpp context serves every session using this model (see _load); it is not thread-safe.
         with self._lock:
             return self._complete(messages, tools, on_delta, effort, on_thought, tool_choice)
 

@@ -172,6 +172,15 @@ def processes_with(marker: str, below: int | None = None) -> list[int]:
     return sorted(found)
 
 
+def ancestor_running(pid: int, marker: bytes) -> int:
+    """The nearest ancestor of pid whose command line holds marker."""
+    while pid > 1:
+        pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        if marker in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return pid
+    raise AssertionError(f"no ancestor runs {marker!r}")
+
+
 def wait_until(condition: Callable[[], bool]) -> None:
     """Poll until `condition()` holds, however long a loaded machine takes.
 

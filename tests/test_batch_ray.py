@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import clean_env, free_port, processes_with, wait_until, wren, write_script
+from conftest import alive, ancestor_running, clean_env, free_port, processes_with, wait_until, wren, write_script
 from test_batch import FIX, NOTHING, results, tasks_file, without_sandbox
 
 ray = pytest.importorskip("ray")
@@ -87,15 +87,6 @@ def test_ray_runs_the_same_batch_as_the_pool(ray_address, calc_repo, tmp_path):
     assert "2 task(s) to run, 4 already done" in again.stderr, again.stderr  # resume: only the errors again
 
 
-def _ancestor_running(pid: int, marker: bytes) -> int:
-    """The nearest ancestor of pid whose command line holds marker."""
-    while pid > 1:
-        pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-        if marker in Path(f"/proc/{pid}/cmdline").read_bytes():
-            return pid
-    raise AssertionError(f"no ancestor runs {marker!r}")
-
-
 def test_a_task_whose_worker_is_killed_runs_again_and_ends_once(ray_address, calc_repo, tmp_path):
     without_sandbox(calc_repo)  # its command reaches outside the workspace
     mark = tmp_path / "started-once"
@@ -115,7 +106,8 @@ def test_a_task_whose_worker_is_killed_runs_again_and_ends_once(ray_address, cal
         # One: a shell forking `sleep` has a twin with its command line until the exec.
         wait_until(lambda: len(processes_with(f"{mark} && sleep 86409")) == 1)
         [command] = processes_with(f"{mark} && sleep 86409")
-        worker = _ancestor_running(_ancestor_running(command, b"wren.cli.main\x00run"), b"ray::")
+        runner = ancestor_running(command, b"wren.cli.batch_worker")  # the process running the session
+        worker = ancestor_running(runner, b"ray::")
         os.kill(worker, signal.SIGKILL)  # as the OOM killer or a lost node would
         out, err = batch.communicate(timeout=600)  # a hang guard
     finally:
@@ -126,7 +118,8 @@ def test_a_task_whose_worker_is_killed_runs_again_and_ends_once(ray_address, cal
     lines = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
     assert sorted(r["id"] for r in lines) == ["quick", "slow"]  # the killed task ended once, on a new worker
     [slow_record] = [r for r in lines if r["id"] == "slow"]
-    assert slow_record["solved"] and not slow_record["worker"].endswith(f":{worker}")
+    assert slow_record["solved"] and not slow_record["worker"].endswith(f":{runner}")
+    wait_until(lambda: not alive(runner))  # it died with its Ray worker
     wait_until(lambda: not processes_with("sleep 86409"))  # the first try's command did not outlive its worker
 
 

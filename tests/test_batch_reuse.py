@@ -1,0 +1,120 @@
+"""`wren batch` workers: each runs its tasks one after another and loads a local model once for all of
+them; a worker that dies mid-task costs that task alone. On scripted models and on the real SmolLM2."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import (alive, ancestor_running, clean_env, processes_with, smollm2_path, wait_until, wren,
+                      write_script)
+from test_batch import NOTHING, results, tasks_file, without_sandbox
+
+TOOL = {"type": "function", "function": {"name": "read_file", "description": "Read a file",
+                                         "parameters": {"type": "object", "properties": {"path": {"type": "string"}},
+                                                        "required": ["path"]}}}
+
+
+def test_a_worker_runs_its_tasks_one_after_another(calc_repo, tmp_path):
+    tasks = tasks_file(tmp_path, [
+        {"id": f"t{i}", "repo": "repo", "prompt": "x", "model": write_script(tmp_path / f"{i}.json", [
+            {"tool_calls": [{"name": "write_file", "arguments": {"path": f"made-{i}.txt", "content": "x\n"}}]},
+            {"content": f"Task {i} done."}]), "approval": "auto"} for i in range(3)])
+    run = wren("batch", str(tasks), "--workers", "1", "--out", "out", "--output-format", "json", cwd=tmp_path)
+    assert run.code == 0, run.stderr
+    got = results(tmp_path / "out")
+    assert len({r["worker"] for r in got.values()}) == 1  # one process ran all three sessions
+    for i in range(3):  # each in its own workspace, with its own result
+        record, work = got[f"t{i}"], tmp_path / "out" / "tasks" / f"t{i}" / "work"
+        assert record["result"]["summary"] == f"Task {i} done." and record["model_loads"] == 0
+        assert sorted(p.name for p in work.glob("made-*")) == [f"made-{i}.txt"]
+        assert "made-" in record["diff"] and f"made-{i}.txt" in record["diff"]
+    pid = int(got["t0"]["worker"].rsplit(":", 1)[1])
+    wait_until(lambda: not alive(pid))  # the batch ended its worker
+
+
+def test_a_worker_that_dies_mid_task_costs_that_task_alone(calc_repo, tmp_path):
+    without_sandbox(calc_repo)  # its command reaches outside the workspace
+    slow = write_script(tmp_path / "slow.json", [
+        {"tool_calls": [{"name": "shell", "arguments": {"command": "sleep 86413"}}]}, {"content": "never"}])
+    tasks = tasks_file(tmp_path, [
+        {"id": "slow", "repo": "repo", "prompt": "wait", "model": slow, "approval": "auto"},
+        {"id": "quick", "repo": "repo", "prompt": "x", "model": write_script(tmp_path / "q.json", NOTHING)}])
+    batch = subprocess.Popen([sys.executable, "-m", "wren.cli.main", "batch", str(tasks), "--workers", "1",
+                              "--out", "out", "--output-format", "json"], cwd=tmp_path, env=clean_env(),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: len(processes_with("86413", below=batch.pid)) == 1 or batch.poll() is not None)
+        assert batch.poll() is None, batch.communicate()
+        [command] = processes_with("86413", below=batch.pid)
+        worker = ancestor_running(command, b"wren.cli.batch_worker")
+        os.kill(worker, signal.SIGKILL)  # as the OOM killer would
+        out, err = batch.communicate(timeout=300)  # a hang guard
+    finally:
+        if batch.poll() is None:
+            batch.kill()
+        for pid in processes_with("86413"):  # the dead worker's command, orphaned as `wren run`'s would be
+            os.kill(pid, signal.SIGKILL)
+    assert batch.returncode == 1, err  # one task unsolved
+    assert json.loads(out)["errors"] == 1
+    got = results(tmp_path / "out")
+    assert got["slow"]["status"] == "error" and "the worker running it exited -9" in got["slow"]["error"]
+    assert got["quick"]["status"] == "success" and not got["quick"]["worker"].endswith(f":{worker}")  # a new one
+
+
+@pytest.mark.slow
+def test_local_backends_on_one_file_share_one_loaded_model():
+    from wren.core.backend import ignore
+    from wren.core.messages import Message
+    from wren.local_models.backend import LocalBackend, model_loads
+
+    before = model_loads()[0]
+    first = LocalBackend(smollm2_path(), n_ctx=1536)  # settings no other test uses: the load is this test's
+    second = LocalBackend(smollm2_path(), n_ctx=1536)
+    assert second.llm is first.llm and model_loads()[0] == before + 1
+    other = LocalBackend(smollm2_path(), n_ctx=1024)  # other settings: a model of its own
+    assert other.llm is not first.llm and model_loads()[0] == before + 2
+
+    system = Message(role="system", content="You read files.")
+    first.complete([system, Message(role="user", content="Read calc.py.")], [TOOL], ignore)
+    prompt = [system, Message(role="user", content="What is in README.md? Read it.")]
+    tokens = second.prompt_tokens(prompt, [TOOL])[0]
+    evaluated = list(first.llm._input_ids[: first.llm.n_tokens])  # the first session's prompt and reply
+    common = first.llm.longest_token_prefix(evaluated, tokens)
+    assert 0 < common < len(tokens)
+    reply = second.complete(prompt, [TOOL], ignore)
+    # The second session reused the prefix the two prompts share, and not a token of the first's past it.
+    assert reply.usage.cached_tokens == common
+    assert list(first.llm._input_ids[: len(tokens)]) == tokens
+    assert (first._steps, second._steps) == (1, 1)  # each session's own state
+    assert model_loads()[0] == before + 2
+
+
+def _smol_tasks(tmp_path: Path, calc_repo: Path) -> Path:
+    return tasks_file(tmp_path, [{"id": f"smol-{i}", "repo": str(calc_repo), "prompt": "Read calc.py.",
+                                  "model": "local:smollm2", "approval": "read-only", "max_steps": 1}
+                                 for i in range(3)])
+
+
+@pytest.mark.slow
+def test_a_worker_loads_the_local_model_once_for_its_tasks(calc_repo, tmp_path):
+    tasks = _smol_tasks(tmp_path, calc_repo)
+    run = wren("batch", str(tasks), "--out", "one", "--workers", "1", cwd=tmp_path, timeout=900)
+    assert run.code in (0, 1), run.stderr
+    got = sorted(results(tmp_path / "one").values(), key=lambda r: r["started"])
+    assert len(got) == 3 and all(r["result"] is not None for r in got), got  # each ran and reported
+    assert len({r["worker"] for r in got}) == 1
+    assert [r["model_loads"] for r in got] == [1, 0, 0]
+    assert got[0]["model_load_s"] > 0 and got[1]["model_load_s"] == got[2]["model_load_s"] == 0
+
+    run = wren("batch", str(tasks), "--out", "two", "--workers", "2", cwd=tmp_path, timeout=900)
+    assert run.code in (0, 1), run.stderr
+    got = list(results(tmp_path / "two").values())
+    assert len(got) == 3 and all(r["result"] is not None for r in got), got
+    workers = {r["worker"] for r in got}
+    assert len(workers) <= 2 and sum(r["model_loads"] for r in got) == len(workers)  # once in each worker
