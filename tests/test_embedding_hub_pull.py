@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,10 @@ def test_pull_from_the_hub_verifies_installs_and_search_is_hybrid(tmp_path, hub_
     assert "search is hybrid" in wren("doctor", cwd=calc_repo, env={**env, "WREN_OFFLINE": "1"}).stdout
     again = wren("models", "pull", "all-minilm-l6-v2", "--quiet", env=env)
     assert again.code == 0 and "already there" in again.stdout, again.stderr
+    shutil.rmtree(dest)  # with the hub out of reach, the verified copies in its cache are installed
+    offline = wren("models", "pull", "all-minilm-l6-v2", "--quiet", env={**env, "HF_HUB_OFFLINE": "1"})
+    assert offline.code == 0 and "using the copy of model.onnx in the hub cache" in offline.stderr, offline.stderr
+    assert model_present(dest) and len([r for r in hub.requests if r[0] == "cdn"]) == len(FILES)
 
 
 @needs_model
