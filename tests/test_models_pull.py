@@ -6,15 +6,14 @@ import hashlib
 import json
 import random
 import re
-import socket
 import struct
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from conftest import clean_env, wren
-from hub_server import FakeHub, HostedFile
+from conftest import wren
+from hub_server import HostedFile, closed_port, hub_with, pull_env  # noqa: F401 (hub_with is a fixture)
 
 REPO, FILE = "test-org/Tiny-GGUF", "tiny-q4_k_m.gguf"
 # huggingface_hub writes what it receives in 10 MiB chunks and resumes from the last whole one, so the
@@ -40,36 +39,9 @@ def gguf(name: str, padding: int = 2_000_000, layers: int = 2) -> bytes:
     return head + random.Random(name).randbytes(padding)
 
 
-def closed_port() -> int:
-    """A loopback port nothing listens on: connections to it are refused at once."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def pull_env(tmp_path: Path, endpoint: str, **extra: str) -> dict[str, str]:
-    """Everything a pull touches lives under tmp_path; the machine's pip config is ignored."""
-    return clean_env(HF_ENDPOINT=endpoint, HF_HOME=str(tmp_path / "hf"), XDG_CONFIG_HOME=str(tmp_path / "config"),
-                     WREN_MODEL_CACHE=str(tmp_path / "models"), HF_HUB_DISABLE_TELEMETRY="1",
-                     PIP_CONFIG_FILE="/dev/null", **extra)
-
-
 def registry(tmp_path: Path) -> dict:
     path = tmp_path / "config" / "wren" / "models.json"
     return json.loads(path.read_text()) if path.exists() else {}
-
-
-@pytest.fixture
-def hub_with(request):
-    hubs = []
-
-    def start(files: dict[str, HostedFile], cut_after: int | None = None) -> FakeHub:
-        hubs.append(FakeHub(files, cut_after=cut_after))
-        return hubs[-1]
-
-    yield start
-    for hub in hubs:
-        hub.close()
 
 
 def test_pull_resumes_a_cut_download_verifies_and_registers(tmp_path, hub_with):
