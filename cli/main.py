@@ -160,7 +160,7 @@ def build_parser() -> Parser:
     pull.add_argument("--quiet", action="store_true", help="no progress")
     pull.add_argument("--from", dest="source", metavar="DIR",
                       help="all-minilm-l6-v2 only: install its six ONNX files from this folder (each SHA256 verified)")
-    pull.add_argument("--chroma", action="store_true",
+    pull.add_argument("--from-chroma", action="store_true",
                       help="all-minilm-l6-v2 only: skip the hub and use Chroma's own download (Chroma checks its "
                            "archive's SHA256), e.g. when the hub's files do not match Wren's pins")
 

@@ -90,8 +90,8 @@ def cmd_pull(args: argparse.Namespace) -> int:
 
     if args.target.lower() == embedding_model.NAME:
         return pull_embedding_model(args)
-    if args.source or args.chroma:
-        flag = "--from" if args.source else "--chroma"
+    if args.source or args.from_chroma:
+        flag = "--from" if args.source else "--from-chroma"
         raise ConfigError(f"{flag} is for the embedding model (all-minilm-l6-v2); GGUF files are added with "
                           "`wren models add PATH --name NAME`")
     item = pull_target(args)
@@ -112,7 +112,7 @@ def pull_embedding_model(args: argparse.Namespace) -> int:
 
     From `--from DIR`, else from the Hugging Face hub (each of the six files checked against its pinned
     size and SHA256 before any is installed; exit 2 and nothing installed on a mismatch), else, when the
-    hub cannot be reached or with `--chroma`, by Chroma's own download (its archive's SHA256 checked).
+    hub cannot be reached or with `--from-chroma`, by Chroma's own download (its archive's SHA256 checked).
     Exit 3 when neither source can be reached.
     """
     from wren.context.embeddings import chroma_model_dir, download_model, model_present
@@ -136,7 +136,8 @@ def pull_embedding_model(args: argparse.Namespace) -> int:
             embedding_model.verify_folder(dest, report)
             how = "already there; SHA256 of each file verified"
         else:
-            hub_failed = "not tried (--chroma)" if args.chroma else _embedding_from_hub(dest, report, report_for)
+            hub_failed = ("not tried (--from-chroma)" if args.from_chroma
+                          else _embedding_from_hub(dest, report, report_for))
             if not hub_failed:
                 how = f"from {embedding_model.HUB.repo} at {embedding_model.HUB.revision}; SHA256 of each file verified"
             else:
@@ -168,7 +169,7 @@ def _embedding_from_hub(dest: Path, report: "PullReport", report_for) -> str:
     except IntegrityError as exc:
         raise IntegrityError(f"{exc.message}; nothing installed. Wren's pins are those of the ONNX export it is tested "
                              "with and were not checked against the live hub: install with Chroma's download "
-                             "(--chroma) or from a folder holding the six files (--from DIR)") from None
+                             "(--from-chroma) or from a folder holding the six files (--from DIR)") from None
     except HubFailure as failure:
         return failure.reason
     return ""

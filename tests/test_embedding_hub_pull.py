@@ -71,7 +71,7 @@ def test_a_hub_file_with_other_bytes_is_refused_and_nothing_is_installed(tmp_pat
     assert run.code == 2, run.stderr
     got = hashlib.sha256(model).hexdigest()
     assert f"model.onnx from the hub has SHA256 {got}, expected {pin}; refused" in run.stderr
-    assert "nothing installed" in run.stderr and "--chroma" in run.stderr and "--from DIR" in run.stderr
+    assert "nothing installed" in run.stderr and "--from-chroma" in run.stderr and "--from DIR" in run.stderr
     assert "Traceback" not in run.stderr and not dest.exists()
     assert not [p for p in (tmp_path / "hf").rglob("*") if p.is_file() and p.stat().st_size == len(model)]
 
@@ -89,12 +89,12 @@ def test_a_hub_file_with_other_bytes_is_refused_and_nothing_is_installed(tmp_pat
 def test_no_network_tries_the_hub_then_chroma_and_says_to_use_from_dir(tmp_path):
     env = no_network(tmp_path)
     for extra, hub_says in (((), f"hub: {HUB.repo}/config.json: cannot reach {env['HF_ENDPOINT']}"),
-                            (("--chroma",), "hub: not tried (--chroma)")):
+                            (("--from-chroma",), "hub: not tried (--from-chroma)")):
         run = wren("models", "pull", "all-minilm-l6-v2", "--quiet", *extra, env=env)
         assert run.code == 3, run.stderr
         last = run.stderr.splitlines()[-1]
         assert hub_says in last and "Chroma: the download failed" in last and "--from DIR" in last, run.stderr
         assert "Traceback" not in run.stderr
         assert not model_present(Path(env["WREN_EMBEDDING_MODEL_DIR"]))
-    run = wren("models", "pull", "qwen2.5-coder-1.5b", "--chroma", env=env)
-    assert run.code == 2 and "--chroma is for the embedding model" in run.stderr, run.stderr
+    run = wren("models", "pull", "qwen2.5-coder-1.5b", "--from-chroma", env=env)
+    assert run.code == 2 and "--from-chroma is for the embedding model" in run.stderr, run.stderr
