@@ -29,7 +29,10 @@ TARGET_TIMEOUT_S = 120.0
 RAW_CHARS = 8_000  # of the runner's own output, after the summary
 PYTHON_MARKERS = ("pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini", "conftest.py", "setup.py")
 NPM_PLACEHOLDER = "no test specified"
-PYTEST_FLAGS = "-q -rfE --tb=short --no-header --color=no -p no:cacheprovider"
+# --showlocals: the report shows each frame's variables (pytest cuts each to 240 characters), so the
+# failing input is in view; Qwen2.5-Coder read `assert [(1, 2)] == [(1, 3)]` for QuixBugs' hanoi without
+# the height it came from, and changed the line that was right.
+PYTEST_FLAGS = "-q -rfE --tb=short --showlocals --no-header --color=no -p no:cacheprovider"
 
 
 TEST_DIRS = {"test", "tests", "testing", "testcases", "test_cases", "__tests__", "spec", "specs"}
