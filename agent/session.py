@@ -20,6 +20,7 @@ from wren.core.events import (ApprovalRequested, ApprovalResolved, CompactionUnd
                                TurnEnded, Usage, UserMessage)
 from wren.core.config import Config, ContextConfig, ModelsConfig, Role, SandboxConfig, load_config
 from wren.agent.limits import LimitState, Limits, next_call
+from wren.agent.directives import check_test_edit
 from wren.core.log import SessionLog, new_session_id, read_events, sessions_dir
 from wren.agent.loop import TurnOutcome, run_turn
 from wren.core.messages import Message, ToolCall
@@ -497,6 +498,7 @@ class Session:
             if isinstance(prepared, ToolError):
                 raise prepared
             tool, args = prepared
+            check_test_edit(self._turn_text, tool.kind, args, self.workspace)
             allowed, message = self._approve(call, tool, args, ctx)
             if allowed:
                 if tool.mutating:

@@ -241,6 +241,31 @@ def test_an_edit_to_a_test_file_is_pointed_out_and_flagged_in_the_result(calc_re
     assert events[-1].tests_changed == ["test_calc.py"] == events[-1].files_changed
 
 
+def test_a_test_edit_is_refused_when_the_user_said_not_to_change_the_tests(calc_repo, tmp_path):
+    # Qwen on QuixBugs' hanoi wrote the program over its test file after "Do not change the tests."
+    weaken = {"name": "edit_file", "arguments": {"path": "./test_calc.py", "old": "assert", "new": "assert True or"}}
+    over = {"name": "write_file", "arguments": {"path": "test_calc.py", "content": "def test_add():\n    pass\n"}}
+    before = (calc_repo / "test_calc.py").read_text()
+    s = make_session(calc_repo, tmp_path, [{"tool_calls": [weaken]}, {"tool_calls": [over]}, {"tool_calls": [EDIT]},
+                                           {"content": "fixed add"}], mode="auto")
+    events = drive(s, "Fix add in calc.py. Don't modify the tests.", lambda e: None)
+    outputs = [e.output for e in events if e.type == "tool_result"]
+    assert all(o.startswith("Error: test_calc.py is a test file, and the user asked you not to change the tests")
+               for o in outputs[:2])
+    assert (calc_repo / "test_calc.py").read_text() == before and events[-1].tests_changed == []
+    assert (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")  # code edits still run
+
+
+def test_the_keep_tests_directive_is_read_in_its_usual_wordings():
+    from wren.agent.directives import keeps_tests
+
+    for said in ("Do not change the tests.", "don't modify any test files", "Never edit tests",
+                 "fix it without touching the existing tests", "Do not change the tests in tests/"):
+        assert keeps_tests(said), said
+    for said in ("Fix the failing tests.", "Change the test to expect 5", "do not change the API"):
+        assert not keeps_tests(said), said
+
+
 def test_an_answer_after_an_untested_or_failing_change_is_sent_back_twice_at_most(calc_repo, tmp_path):
     wrong = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b", "new": "return a * b"}}
     s = make_session(calc_repo, tmp_path, [
