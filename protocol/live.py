@@ -18,7 +18,7 @@ from acp.helpers import (ToolCallContentVariant, text_block, tool_content, tool_
                          update_agent_message_text, update_agent_thought_text, update_available_commands,
                          update_current_mode, update_tool_call)
 from acp.schema import (ConfigOptionUpdate, PermissionOption, PromptResponse, SessionModeState, StopReason,
-                        ToolCallUpdate)
+                        ToolCallLocation, ToolCallUpdate)
 
 from wren.core.events import (ApprovalRequested, AssistantDelta, AssistantMessage, CompactionUndone, ContextCompacted,
                                ContextForgotten, ContextPinned, EffortChanged, ErrorEvent, ModelChanged, PlanUpdated,
@@ -28,7 +28,7 @@ from wren.core.ops import (ApprovalDecision, Interrupt, PlanDecision, SetApprova
                            UserInput)
 from wren.agent.plan import render_plan
 from wren.agent.session import Session
-from wren.protocol import updates
+from wren.protocol import plan_files, updates
 from wren.protocol.bridge import Bridge
 from wren.protocol.options import PLAN, ConfigOptions, available_commands, config_options, session_modes
 
@@ -236,8 +236,14 @@ class LiveSession:
 
     async def _request_plan_approval(self, result: Result) -> None:
         assert result.plan is not None
-        subject = ToolCallUpdate(tool_call_id=f"plan-{id(result)}", title="Carry out this plan?", kind="think",
-                                 status="pending", content=[tool_content(text_block(render_plan(result.plan)))])
+        # ACP's permission request cannot carry an edited text back: the plan goes to a file the user
+        # can edit in the editor before approving; what the file says then is the plan that runs.
+        shown = render_plan(result.plan)
+        plan_file = plan_files.write(self.root, self.id, shown)
+        subject = ToolCallUpdate(
+            tool_call_id=f"plan-{id(result)}", title="Carry out this plan?", kind="think", status="pending",
+            content=[tool_content(text_block(f"{shown}\n\n{plan_files.EDIT_HINT.format(plan_files.rel(plan_file))}"))],
+            locations=[ToolCallLocation(path=str(plan_file))])
         try:
             reply = await self.client.request_permission(session_id=self.id, tool_call=subject, options=PLAN_CHOICES)
             choice = reply.outcome.option_id if reply.outcome.outcome == "selected" else "reject"
@@ -251,7 +257,8 @@ class LiveSession:
             self._end(result)
             return
         self.planning = False
-        self.session.submit(PlanDecision(decision="approve", approval=choice))  # type: ignore[arg-type]
+        edited = plan_files.read_edited(plan_file, shown)
+        self.session.submit(PlanDecision(decision="approve", approval=choice, plan=edited))  # type: ignore[arg-type]
         await self.send(update_current_mode(choice))
         await self.announce_options()
 

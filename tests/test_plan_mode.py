@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -185,6 +186,33 @@ def test_acp_approved_plan_runs_in_the_mode_chosen(calc_repo, tmp_path):
         assert client.close() == 0
     assert chosen == ["Carry out this plan?"]  # auto-edit: the edit itself did not ask
     assert modes[-1] == "auto-edit"
+    assert (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
+
+
+def test_acp_a_plan_edited_in_its_file_is_what_runs(calc_repo, tmp_path):
+    from acp_client import running
+
+    turns = [{"tool_calls": [READ]}, {"content": PLAN},
+             {"tool_calls": [EDIT], "expect": ["approved plan", "Make add() add, and change nothing else",
+                                               "Verify: pytest -q test_calc.py"]},
+             {"content": "done"}]
+    asked = []
+
+    def answer(params):  # the user opens the plan's file in the editor, changes it, then approves
+        asked.append(params["toolCall"])
+        plan_file = Path(params["toolCall"]["locations"][0]["path"])
+        text = plan_file.read_text()
+        plan_file.write_text(text.replace("Make add() add", "Make add() add, and change nothing else")
+                             .replace("2. Run the tests\n", "").replace("pytest -q", "pytest -q test_calc.py"))
+        return "auto-edit"
+
+    with running("--model", script(tmp_path / "s.json", turns), cwd=calc_repo, permission=answer) as client:
+        sid = acp_plan_session(client, calc_repo)
+        reply = client.prompt(sid, "fix add")
+        assert "result" in reply and reply["result"]["stopReason"] == "end_turn", (reply, client.stderr[-20:])
+        assert client.close() == 0
+    [request] = asked
+    assert f".wren/plans/{sid}.md" in request["content"][0]["content"]["text"]
     assert (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
 
 
