@@ -9,6 +9,7 @@ functions; the state they read and keep is the session's.
 """
 from __future__ import annotations
 
+import inspect
 import json
 import uuid
 from typing import TYPE_CHECKING
@@ -138,10 +139,20 @@ def wrap_up(s: "Session", why: str) -> bool:
     stay in the prompt, so a local model's KV prefix holds, but the grammar or the provider allows a
     reply only). Qwen2.5-Coder-1.5B searched `exit codes` three times with the answer in its first
     result. True when the wrap-up step is set up; stuck again, the caller ends the turn."""
-    if s.wrapped_up or s.limits.out_of_budget():  # the budget the user set is not stretched
+    # The budget the user set is not stretched; a backend that cannot be told "answer only" (one written
+    # to the bare ModelBackend protocol) is not given a step it may spend on calls.
+    if s.wrapped_up or s.limits.out_of_budget() or not takes_tool_choice(s.backend):
         return False
     s.wrapped_up = s.answer_only = True
     s.limits.unstick(forget_calls=False)
     text = WRAP_UP.format(why.split(";")[0])
     s.record(Message(role="user", content=text), UserMessage(text=text))
     return True
+
+
+def takes_tool_choice(backend: object) -> bool:
+    """Whether `backend.complete` takes `tool_choice` (Wren's local, litellm and scripted backends do)."""
+    try:
+        return "tool_choice" in inspect.signature(getattr(backend, "complete")).parameters
+    except (AttributeError, TypeError, ValueError):
+        return False

@@ -20,7 +20,7 @@ from wren.core.events import (ApprovalRequested, ApprovalResolved, CompactionUnd
                                TurnEnded, Usage, UserMessage)
 from wren.core.config import Config, ContextConfig, ModelsConfig, Role, SandboxConfig, load_config
 from wren.agent.limits import LimitState, Limits, next_call
-from wren.agent.directives import check_test_edit
+from wren.agent.directives import check_test_edit, keeps_tests
 from wren.core.log import SessionLog, new_session_id, read_events, sessions_dir
 from wren.agent.loop import TurnOutcome, run_turn
 from wren.core.messages import Message, ToolCall
@@ -148,6 +148,7 @@ class Session:
         self._batch_checkpoint: int | None = None
         self.attempt = Attempt()  # careful sessions: see agent/attempts.py
         self._turn_text = ""
+        self.keep_tests = False  # see agent/directives.py
         self._thread = threading.Thread(target=self._work, name=f"wren-session-{self.id}", daemon=True)
         self.emit(SessionStarted(session_id=self.id, model=self.backend.name, cwd=str(self.workspace.root),
                                  approval=self.policy.mode, resumed=bool(cfg.resume_id)))
@@ -373,6 +374,7 @@ class Session:
         self._reset_attempt()
         self.wrapped_up = self.answer_only = False
         self._turn_text = text
+        self.keep_tests = self.keep_tests or keeps_tests(text)  # the user's word stands for the session
         # Every status run_turn returns has its code in EXIT_CODES; the handlers below set the rest.
         error: ErrorInfo | None = None
         code: int = ExitCode.NOT_FINISHED
@@ -498,7 +500,7 @@ class Session:
             if isinstance(prepared, ToolError):
                 raise prepared
             tool, args = prepared
-            check_test_edit(self._turn_text, tool.kind, args, self.workspace)
+            check_test_edit(self.keep_tests, tool.kind, args, self.workspace)
             allowed, message = self._approve(call, tool, args, ctx)
             if allowed:
                 if tool.mutating:

@@ -1,12 +1,15 @@
 """Wren's settings as benchmark systems: `wren`, `wren[effort=low]`, `wren[effort=high fast=local:smollm2]`.
 
 A setting is space-separated KEY=VALUE pairs: `effort` (low, medium, high, max: the `--effort`
-flag) and the model roles `main`, `plan`, `edit`, `fast` (the `[models]` table of the user config,
-written to a private config folder so the task's workspace stays as the task made it). The same
+flag) and the model roles `plan`, `edit`, `fast` (the `[models]` table of a user config written to a
+private config folder, so the task's workspace stays as the task made it; `main` is the benchmark's
+`--model`). Every setting runs on a private config, roles or not, so that settings differ in what
+they name and nothing else (the user's own config.toml is not read). The same
 task set run under several settings gives the speed/success trade-off (bench/tradeoff.py).
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,14 +30,13 @@ class WrenSetting:
         return ["--effort", self.effort] if self.effort else []
 
     def environment(self, folder: Path) -> dict[str, str]:
-        """Environment variables for the run: XDG_CONFIG_HOME pointing at a config holding the roles
-        (written under `folder`), or none when the setting names no role."""
-        if not self.roles:
-            return {}
+        """Environment variables for the run: XDG_CONFIG_HOME pointing at a private config holding the
+        roles (written under `folder`; empty when the setting names none)."""
         config = folder / "config"
         (config / "wren").mkdir(parents=True, exist_ok=True)
-        lines = ["[models]"] + [f'{role} = "{model}"' for role, model in self.roles.items()]
-        (config / "wren" / "config.toml").write_text("\n".join(lines) + "\n")
+        # A TOML basic string is a JSON string for these values (quotes and backslashes escaped alike).
+        lines = ["[models]"] + [f"{role} = {json.dumps(model)}" for role, model in self.roles.items()]
+        (config / "wren" / "config.toml").write_text("\n".join(lines) + "\n" if self.roles else "")
         return {"XDG_CONFIG_HOME": str(config)}
 
 
@@ -52,6 +54,8 @@ def parse(system: str) -> WrenSetting | None:
             if value not in EFFORTS:
                 raise ValueError(f"{system}: effort must be one of {', '.join(EFFORTS)}, not {value!r}")
             setting.effort = value
+        elif key == "main":
+            raise ValueError(f"{system}: the main model is the benchmark's --model; set plan, edit or fast")
         elif key in ROLES:
             setting.roles[key] = value
         else:

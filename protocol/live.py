@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -239,11 +240,16 @@ class LiveSession:
         # ACP's permission request cannot carry an edited text back: the plan goes to a file the user
         # can edit in the editor before approving; what the file says then is the plan that runs.
         shown = render_plan(result.plan)
-        plan_file = plan_files.write(self.root, self.id, shown)
+        try:
+            plan_file: Path | None = plan_files.write(self.root, self.id, shown)
+        except OSError as exc:  # the plan can still be approved as proposed
+            log.warning("could not write the plan file: %s", exc)
+            plan_file = None
+        hint = f"\n\n{plan_files.EDIT_HINT.format(plan_files.rel(plan_file))}" if plan_file else ""
         subject = ToolCallUpdate(
             tool_call_id=f"plan-{id(result)}", title="Carry out this plan?", kind="think", status="pending",
-            content=[tool_content(text_block(f"{shown}\n\n{plan_files.EDIT_HINT.format(plan_files.rel(plan_file))}"))],
-            locations=[ToolCallLocation(path=str(plan_file))])
+            content=[tool_content(text_block(shown + hint))],
+            locations=[ToolCallLocation(path=str(plan_file))] if plan_file else None)
         try:
             reply = await self.client.request_permission(session_id=self.id, tool_call=subject, options=PLAN_CHOICES)
             choice = reply.outcome.option_id if reply.outcome.outcome == "selected" else "reject"
@@ -257,7 +263,7 @@ class LiveSession:
             self._end(result)
             return
         self.planning = False
-        edited = plan_files.read_edited(plan_file, shown)
+        edited = plan_files.read_edited(plan_file, shown) if plan_file else None
         self.session.submit(PlanDecision(decision="approve", approval=choice, plan=edited))  # type: ignore[arg-type]
         await self.send(update_current_mode(choice))
         await self.announce_options()

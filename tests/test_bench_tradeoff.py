@@ -13,10 +13,12 @@ def test_a_setting_names_its_effort_and_roles_and_writes_them_to_a_private_confi
     env = setting.environment(tmp_path)
     assert (tmp_path / "config" / "wren" / "config.toml").read_text() == '[models]\nfast = "local:smollm2"\n'
     assert env == {"XDG_CONFIG_HOME": str(tmp_path / "config")}
-    plain = parse("wren")
-    assert plain.flags() == [] and plain.environment(tmp_path / "other") == {}
+    plain = parse("wren")  # a private config too, empty: settings differ only in what they name
+    private = {"XDG_CONFIG_HOME": str(tmp_path / "other" / "config")}
+    assert plain.flags() == [] and plain.environment(tmp_path / "other") == private
+    assert (tmp_path / "other" / "config" / "wren" / "config.toml").read_text() == ""
     assert parse("aider") is None  # a peer
-    for bad in ("wren[effort=huge]", "wren[speed=1]", "wren[fast]"):
+    for bad in ("wren[effort=huge]", "wren[speed=1]", "wren[fast]", "wren[main=local:x]"):
         with pytest.raises(ValueError):
             parse(bad)
 
@@ -24,10 +26,10 @@ def test_a_setting_names_its_effort_and_roles_and_writes_them_to_a_private_confi
 def test_the_config_a_setting_writes_is_the_one_wren_reads(tmp_path, monkeypatch):
     from wren.core.config import load_config
 
-    monkeypatch.setenv("XDG_CONFIG_HOME", parse("wren[fast=local:smollm2 plan=local:qwen]").environment(tmp_path)
-                       ["XDG_CONFIG_HOME"])
+    setting = parse('wren[fast=local:smollm2 plan=local:C:\\models\\"q".gguf]')
+    monkeypatch.setenv("XDG_CONFIG_HOME", setting.environment(tmp_path)["XDG_CONFIG_HOME"])
     models = load_config(tmp_path).models
-    assert models.fast == "local:smollm2" and models.plan == "local:qwen"
+    assert models.fast == "local:smollm2" and models.plan == 'local:C:\\models\\"q".gguf'  # escaped in TOML
 
 
 def test_one_point_per_setting_in_the_table_and_the_plot(tmp_path):

@@ -166,8 +166,13 @@ def test_acp_plan_mode_changes_nothing_before_approval_and_rejecting_keeps_it_so
     untouched(calc_repo)
 
 
-def test_acp_approved_plan_runs_in_the_mode_chosen(calc_repo, tmp_path):
+@pytest.mark.parametrize("plan_dir_blocked", [False, True])
+def test_acp_approved_plan_runs_in_the_mode_chosen(calc_repo, tmp_path, plan_dir_blocked):
     from acp_client import running
+
+    if plan_dir_blocked:  # the plan file cannot be written: the plan is still asked about, as proposed
+        (calc_repo / ".wren").mkdir(exist_ok=True)
+        (calc_repo / ".wren" / "plans").write_text("not a folder")
 
     turns = [{"tool_calls": [READ]}, {"content": PLAN},
              {"tool_calls": [EDIT], "expect": ["approved plan", "Make add() add"]}, {"content": "done"}]

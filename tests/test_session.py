@@ -178,6 +178,20 @@ def test_a_repeated_call_is_pointed_out_then_ends_the_turn(calc_repo, tmp_path):
     assert not [e for e in events if e.type == "user_message" and "going in circles" in e.text]
 
 
+def test_a_backend_that_takes_no_tool_choice_is_not_given_a_wrap_up_step(calc_repo, tmp_path):
+    class Bare(ScriptedBackend):  # written to the bare ModelBackend protocol
+        def complete(self, messages, tools, on_delta):
+            return super().complete(messages, tools, on_delta)
+
+    grep = {"name": "grep", "arguments": {"pattern": "no such text anywhere"}}
+    script = tmp_path / "bare.json"
+    script.write_text(json.dumps({"turns": [{"tool_calls": [grep]}] * 3 + [{"content": "never reached"}]}))
+    s = Session(SessionConfig(root=calc_repo, backend=Bare(script), registry=default_registry(),
+                              policy=Policy(mode="ask"), interactive=True))
+    result = drive(s, "find it", lambda e: None)[-1]
+    assert result.status == "limit" and result.exit_code == 5 and result.summary.startswith("repeating:")
+
+
 def test_stuck_again_after_the_wrap_up_step_ends_the_turn(calc_repo, tmp_path):
     # The answer over an untested change is sent back to the tests (careful); going round again then ends it.
     same = {"name": "grep", "arguments": {"pattern": "return a"}}
@@ -254,13 +268,23 @@ def test_a_test_edit_is_refused_when_the_user_said_not_to_change_the_tests(calc_
                for o in outputs[:2])
     assert (calc_repo / "test_calc.py").read_text() == before and events[-1].tests_changed == []
     assert (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")  # code edits still run
+    # A new test file changes no test; the directive stands for the session's later turns.
+    new = {"name": "write_file", "arguments": {"path": "test_more.py", "content": "def test_more():\n    pass\n"}}
+    s = make_session(calc_repo, tmp_path, [{"tool_calls": [new]}, {"content": "added"},
+                                           {"tool_calls": [weaken]}, {"content": "no"}], mode="auto")
+    s.submit(UserInput(text="Add a test for add(); do not change the existing tests."))
+    events = drive(s, "go on", lambda e: None)
+    outputs = [e.output for e in events if e.type == "tool_result"]
+    assert outputs[0].startswith("Created test_more.py") and "asked you not to change the tests" in outputs[1]
 
 
 def test_the_keep_tests_directive_is_read_in_its_usual_wordings():
     from wren.agent.directives import keeps_tests
 
     for said in ("Do not change the tests.", "don't modify any test files", "Never edit tests",
-                 "fix it without touching the existing tests", "Do not change the tests in tests/"):
+                 "fix it without touching the existing tests", "Do not change the tests in tests/",
+                 "without changing the tests", "Don\u2019t change the tests.", "Do not change any of the tests.",
+                 "Don't modify the failing test.", "The tests must not be modified.", "Leave the tests unchanged."):
         assert keeps_tests(said), said
     for said in ("Fix the failing tests.", "Change the test to expect 5", "do not change the API"):
         assert not keeps_tests(said), said
