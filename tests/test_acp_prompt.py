@@ -173,11 +173,10 @@ def test_load_replays_the_previous_turn_before_answering(calc_repo, tmp_path):
 
 
 def test_stop_reasons_for_limits_refusals_and_model_errors(calc_repo, tmp_path):
-    missing = {"name": "read_file", "arguments": {"path": "missing.py"}}
-    model = write_script(tmp_path / "s.json", [
-        *[{"tool_calls": [missing]} for _ in range(5)],
-        {"error": "content_policy"},
-    ])
+    # Calls that neither fail nor repeat (a stuck model would get a step to answer instead), up to the
+    # default limit of 100 model calls.
+    greps = [{"tool_calls": [{"name": "grep", "arguments": {"pattern": f"nowhere{n}"}}]} for n in range(100)]
+    model = write_script(tmp_path / "s.json", [*greps, {"error": "content_policy"}])
     with running("--model", model, cwd=calc_repo) as client:
         client.initialize()
         sid = client.new_session(calc_repo)
