@@ -6,31 +6,42 @@ fill the prompt, and every later step builds on them (on QuixBugs, Qwen2.5-Coder
 A fresh start from the same files samples a new line of thought. So when the model gives up
 or is stopped as stuck (repeating itself, or failing step after step) while the tests it ran
 still fail, and steps are left, Wren puts the files back as they were at the start of the turn,
-drops the attempt from the working context (the session log keeps all of it), tells the model
-in one line what the failed attempt changed, and orients it again. The step limit counts the
-steps of every attempt.
+drops the attempt from the working context (the session log keeps all of it) and tells the model
+in one line what the failed attempt changed. The failing run and the code Wren showed before the
+first attempt stay in the context (the files are as they were then), so a local model reuses
+their KV cache instead of reading them again. The step limit counts the steps of every attempt.
+
+An attempt also ends when FAILED_FIXES of its changes in a row were tested and the tests still
+failed: Qwen2.5-Coder-1.5B, its first theory wrong, stacked guard on guard in kth
+(`... if len(above) > 0 else None if len(above) > 0 else None`) until the step limit, where
+independent tries from the clean files sample new theories.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-MAX_ATTEMPTS = 3
-MIN_STEPS = 4  # a fresh attempt needs steps to run the tests, read, edit and test again
+MAX_ATTEMPTS = 6
+MIN_STEPS = 2  # a fresh attempt needs a step to edit (Wren tests the change) and one to answer
+FAILED_FIXES = 2  # tested changes in a row that left the tests failing: the attempt's theory is wrong
 CHANGE_LINES = 6  # changed lines of a failed attempt told to the next one
 
 FRESH = ("[Wren] Attempt {n} of {most}. An earlier attempt did not make the tests pass ({why}), so the "
          "files are back as they were and that attempt is gone from this conversation. {changed}Look at the "
-         "failing test and the code again and find a different fix.")
+         "failing test output and the code again and find a different fix.")
 
 
 @dataclass
 class Attempt:
     """The current attempt of a turn: where it starts in the working context and what it changed."""
     number: int = 1
-    start: int = 0  # index of its first message in the working context
+    start: int = 0  # index of its first message in the working context (after Wren's orienting calls)
     compactions: int = 0  # the session's compaction count when it started (a compaction moves `start`)
     checkpoint: int | None = None  # the turn's first checkpoint: the files as they were before any change
     changes: list[str] = field(default_factory=list)  # unified diffs of the changes it made
+    failed_fixes: int = 0  # its changes tested in a row with the tests still failing
+    # The test state orienting left (last target run, tests passed, whether it failed): every attempt
+    # that starts after the same orienting calls starts from it. None: no run counted.
+    oriented: tuple[str | None, int, bool] | None = None
 
     def note(self, why: str) -> str:
         """The message that starts the next attempt."""

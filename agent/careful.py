@@ -1,9 +1,10 @@
 """The working method, enforced in careful sessions (local models; see SessionConfig.careful).
 
 Each step here answers a failure read in a real small model's transcripts: the model is
-oriented before its first step (agent/orient.py), a change that makes fewer tests pass is put
-back (agent/baseline.py), an answer over untested or failing changes is sent back, and a stuck
-attempt over failing tests starts afresh (agent/attempts.py). One applies to every session: a
+oriented before its first step (agent/orient.py), a change made while the tests fail is tested
+at once and put back when fewer tests pass (agent/baseline.py), an answer over untested or
+failing changes is sent back, and a stuck attempt, or one whose fixes keep failing, starts
+afresh (agent/attempts.py). One applies to every session: a
 stuck model gets one step that may only answer (wrap_up). The loop and the session call these
 functions; the state they read and keep is the session's.
 """
@@ -15,7 +16,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from wren.agent import effort
-from wren.agent.attempts import MAX_ATTEMPTS, MIN_STEPS, Attempt
+from wren.agent.attempts import FAILED_FIXES, MAX_ATTEMPTS, MIN_STEPS, Attempt
 from wren.agent.baseline import REVERTED
 from wren.core.events import AssistantMessage, AttemptRestarted, UserMessage
 from wren.core.messages import Message, ToolCall
@@ -42,18 +43,52 @@ WRAP_UP = ("[Wren] You are going in circles ({}). Stop calling tools: answer the
 def orient(s: "Session", text: str) -> None:
     """Careful sessions: before the model's first step, run the test files the message names and
     read the files it names (see agent/orient.py). One call per assistant message, the shape a
-    local model's steps have; each goes through approval like the model's own."""
+    local model's steps have; each goes through approval like the model's own. A test file whose
+    run failed with a report Wren understood is not read: the report already shows its failing
+    line and locals, and Qwen2.5-Coder-1.5B, shown the whole test file, copied its lines
+    (`assert lis(*input_data) == expected`, the `pytest.use_correct` switch) into edits of the
+    program. Sets where the attempt starts (after these calls) and the test state they leave."""
     if not s.careful:
         return
     tests = s.registry.tools.get("run_tests")
     allowed = tests is not None and s.policy.decide(tests)[0] == "allow"
+    reported: set[str] = set()  # test files whose failing run the model sees
     for call in orient_calls(text, s.workspace, allowed, f"wren-{uuid.uuid4().hex[:8]}"):
-        if call.name not in s.registry.tools:
+        args = json.loads(call.arguments)
+        if call.name not in s.registry.tools or (call.name == "read_file" and args["path"] in reported):
             continue
-        s.record(Message(role="assistant", tool_calls=[call]), AssistantMessage(tool_calls=[call], by="wren"))
-        s.checkpoints.new_batch(call.name)
-        s.run_tool_call(call)
-        s.end_batch()
+        ok = wren_call(s, call)
+        if call.name == "run_tests" and not ok and s.baseline.passed is not None and s.baseline.target == args["target"]:
+            reported.add(args["target"])
+    s.attempt.start = len(s.context.manager.messages)
+    s.attempt.oriented = (s.baseline.target, s.baseline.passed, s._tests_failed) if s.baseline.passed is not None else None
+
+
+def wren_call(s: "Session", call: ToolCall) -> bool:
+    """Make `call` as Wren, in its own assistant message and checkpoint batch, through approval and
+    events like the model's calls. True when it succeeded."""
+    s.record(Message(role="assistant", tool_calls=[call]), AssistantMessage(tool_calls=[call], by="wren"))
+    s.checkpoints.new_batch(call.name)
+    outcome = s.run_tool_call(call)
+    s.end_batch()
+    return outcome.ok
+
+
+def test_change(s: "Session") -> None:
+    """Careful sessions, after each model step: when the step changed files while the tests failed,
+    Wren runs the last test target again itself, so the model sees at once what its change did (a
+    local model's step to ask for that costs 10 to 40 s on a laptop CPU), and a change that makes
+    fewer tests pass is put back (keep_or_revert). When FAILED_FIXES changes in a row left the tests
+    failing, the attempt's theory is wrong: a fresh attempt starts, if one is left."""
+    if not s.careful:
+        return
+    tests = s.registry.tools.get("run_tests")
+    if (s._changed_since_tests and s._tests_failed and s.baseline.passed is not None and tests is not None
+            and s.policy.decide(tests)[0] == "allow"):
+        args = {"target": s.baseline.target} if s.baseline.target else {}
+        wren_call(s, ToolCall(id=f"wren-{uuid.uuid4().hex[:8]}-test", name="run_tests", arguments=json.dumps(args)))
+    if s.attempt.failed_fixes >= FAILED_FIXES and s._tests_failed:
+        fresh_attempt(s, f"{s.attempt.failed_fixes} changes in a row left the tests failing")
 
 
 def ask_to_verify(s: "Session") -> bool:
@@ -85,6 +120,9 @@ def keep_or_revert(s: "Session", call: ToolCall, result: ToolResult) -> ToolResu
         target = json.loads(call.arguments or "{}").get("target")
     except (json.JSONDecodeError, AttributeError):
         return result
+    if s._changed_since_tests and target == s.baseline.target:  # a change tested: did it help?
+        helped = result.ok or (s.baseline.passed is not None and passed > s.baseline.passed)
+        s.attempt.failed_fixes = 0 if helped else s.attempt.failed_fixes + 1
     n = s.baseline.regressed(target, passed)
     if n is None:
         s.baseline.tested(target, passed)
@@ -111,7 +149,7 @@ def fresh_attempt(s: "Session", why: str) -> bool:
             or (left is not None and left < MIN_STEPS)):
         return False
     # A compaction since the attempt began evicted its start (and the user's message, which the
-    # summary block keeps as the task): then all that is left of the attempt goes.
+    # summary block keeps as the task): then all that is left of the attempt goes, and Wren orients again.
     start = a.start if a.compactions == s.context.compactions else 0
     if s._files_changed and a.checkpoint is not None:
         try:
@@ -125,11 +163,15 @@ def fresh_attempt(s: "Session", why: str) -> bool:
     s.emit(AttemptRestarted(number=a.number + 1, dropped=dropped, reason=why))
     note = a.note(why)
     s.attempt = Attempt(number=a.number + 1, start=start, compactions=s.context.compactions,
-                           checkpoint=a.checkpoint)
+                        checkpoint=a.checkpoint, oriented=a.oriented)
     s._reset_attempt()
     s.limits.unstick()
+    if not start:
+        orient(s, s._turn_text)
+    elif a.oriented is not None:  # the files are as orienting saw them: so is the test state
+        target, passed, s._tests_failed = a.oriented
+        s.baseline.tested(target, passed)
     s.record(Message(role="user", content=note), UserMessage(text=note))
-    orient(s, s._turn_text)
     return True
 
 

@@ -64,6 +64,7 @@ def run_turn(s: "Session") -> TurnOutcome:
         s.end_batch()
         # A step counts as an error only when every call in it failed: the model is stuck.
         s.limits.consecutive_errors = s.limits.consecutive_errors + 1 if failed == len(reply.tool_calls) else 0
+        careful.test_change(s)  # careful sessions: a change is tested at once; failed fixes start afresh
 
 
 def call_model(s: "Session") -> ModelReply:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from conftest import CALC
 from test_session import READ_CALC, drive, make_session
+from wren.agent.attempts import MAX_ATTEMPTS
 from wren.agent.orient import local_imports, mentioned_files, orient_calls
 from wren.tools.workspace import Workspace
 
@@ -55,17 +56,28 @@ def test_tests_named_run_first_then_the_files_and_their_imports_are_read(calc_re
 def test_a_careful_session_shows_the_model_the_failing_run_and_the_code_first(calc_repo, tmp_path):
     fix = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b", "new": "return a + b"}}
     s = make_session(calc_repo, tmp_path, [
-        # The model's first prompt already holds the failing run and the code under test.
+        # The model's first prompt already holds the failing run and the code under test, but not the
+        # test file: its failing line is in the report (a small model copied test lines into its edits).
         {"expect": ["Tests (pytest): 0 passed, 1 failed", "--- first failure ---", "return a - b"],
-         "tool_calls": [fix]},
-        {"tool_calls": [{"name": "run_tests", "arguments": {"target": "test_calc.py"}}]},
-        {"content": "fixed add"}], mode="auto", careful=True)
+         "absent": ["def test_add"], "tool_calls": [fix]},
+        # Wren tested the change itself: the model sees the passing run without a step of its own.
+        {"expect": ["Tests (pytest): 1 passed, 0 failed"], "content": "fixed add"}], mode="auto", careful=True)
     events = drive(s, "The test in test_calc.py fails. Fix the code.", lambda e: None)
     by_wren = [e for e in events if e.type == "assistant_message" and e.by == "wren"]
-    assert [e.tool_calls[0].name for e in by_wren] == ["run_tests", "read_file", "read_file"]
+    assert [e.tool_calls[0].name for e in by_wren] == ["run_tests", "read_file", "run_tests"]
+    assert json.loads(by_wren[1].tool_calls[0].arguments) == {"path": "calc.py"}
     result = events[-1]
-    assert result.status == "success" and result.steps == 3  # Wren's own calls are not model steps
+    assert result.status == "success" and result.steps == 2  # Wren's own calls are not model steps
     assert (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
+
+
+def test_a_test_file_is_read_when_its_run_did_not_fail_or_was_not_understood(calc_repo, tmp_path):
+    (calc_repo / "calc.py").write_text(CALC.replace("a - b", "a + b"))  # passing: the test file is read
+    s = make_session(calc_repo, tmp_path, [{"content": "it passes"}], mode="auto", careful=True)
+    events = drive(s, "Does test_calc.py pass?", lambda e: None)
+    reads = [json.loads(e.tool_calls[0].arguments) for e in events
+             if e.type == "assistant_message" and e.by == "wren" and e.tool_calls[0].name == "read_file"]
+    assert reads == [{"path": "test_calc.py"}, {"path": "calc.py"}]
 
 
 def test_sessions_that_are_not_careful_or_may_not_run_tests_orient_less(calc_repo, tmp_path):
@@ -120,7 +132,7 @@ def test_a_stuck_attempt_over_failing_tests_starts_fresh_from_the_turns_files(ca
         # Attempt 1 (after Wren's run_tests and reads): a wrong fix, then stuck repeating one grep.
         {"tool_calls": [wrong]}, {"tool_calls": [grep]}, {"tool_calls": [grep]}, {"tool_calls": [grep]},
         # Attempt 2 starts from the original files, told what failed, with the failing run shown again.
-        {"expect": ["Attempt 2 of 3", "It changed (that did not work):\n-    return a - b\n+    return a * b",
+        {"expect": [f"Attempt 2 of {MAX_ATTEMPTS}", "It changed (that did not work):\n-    return a - b\n+    return a * b",
                     "Tests (pytest): 0 passed, 1 failed"],
          "tool_calls": [{"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b",
                                                            "new": "return a + b"}}]},
@@ -138,7 +150,8 @@ def test_a_stuck_attempt_over_failing_tests_starts_fresh_from_the_turns_files(ca
     ctx = ContextManager("system")
     replay(ctx, read_events(sessions_dir(calc_repo) / f"{s.id}.jsonl"))
     calls = [c.name for m in ctx.messages for c in m.tool_calls]
-    assert calls == ["run_tests", "read_file", "read_file", "edit_file", "run_tests"]
+    # Wren's run and read stay from before attempt 1; then the fix, Wren's test of it and the model's.
+    assert calls == ["run_tests", "read_file", "edit_file", "run_tests", "run_tests"]
 
 
 def test_the_tui_context_view_drops_a_restarted_attempt():
@@ -161,7 +174,7 @@ def test_a_fresh_attempt_still_starts_after_a_compaction_in_the_attempt(calc_rep
     script.write_text(json.dumps({"window": 4500, "turns": [
         {"tool_calls": [{"name": "read_file", "arguments": {"path": "notes.txt"}}]},  # fills the window
         {"tool_calls": [grep]}, {"tool_calls": [grep]}, {"tool_calls": [grep]},
-        {"expect": ["Attempt 2 of 3"], "absent": ["note line 5:"], "tool_calls": [fix]},
+        {"expect": [f"Attempt 2 of {MAX_ATTEMPTS}"], "absent": ["note line 5:"], "tool_calls": [fix]},
         {"tool_calls": [{"name": "run_tests"}]}, {"content": "fixed"}]}))
     from wren.agent.approval import Policy
     from wren.agent.limits import Limits
@@ -178,3 +191,29 @@ def test_a_fresh_attempt_still_starts_after_a_compaction_in_the_attempt(calc_rep
     kinds = [e.type for e in events]
     assert "context_compacted" in kinds and kinds.index("context_compacted") < kinds.index("attempt_restarted")
     assert events[-1].status == "success" and (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
+
+
+def test_fixes_that_keep_failing_start_a_fresh_attempt_that_reuses_the_orienting(calc_repo, tmp_path):
+    from wren.agent.attempts import FAILED_FIXES
+    from wren.agent.limits import Limits
+
+    def edit(old: str, new: str) -> dict:
+        return {"name": "edit_file", "arguments": {"path": "calc.py", "old": old, "new": new}}
+
+    assert FAILED_FIXES == 2  # the script below makes two failing fixes
+    s = make_session(calc_repo, tmp_path, [
+        # Attempt 1: two wrong theories, each tested by Wren at once (no run_tests step of the model's).
+        {"tool_calls": [edit("return a - b", "return a * b")]},
+        {"expect": ["Tests (pytest): 0 passed, 1 failed", "assert 6 == 5"], "tool_calls": [edit("a * b", "a ** b")]},
+        # Attempt 2 starts from the original files, after the same orienting run and read, told what failed.
+        {"expect": [f"Attempt 2 of {MAX_ATTEMPTS}", "2 changes in a row left the tests failing",
+                    "-    return a - b\n+    return a * b"],
+         "absent": ["assert 6 == 5"], "tool_calls": [edit("return a - b", "return a + b")]},
+        {"content": "fixed add"}], mode="auto", careful=True, limits=Limits(max_steps=20))
+    events = drive(s, "The test in test_calc.py fails; fix calc.py.", lambda e: None)
+    (restart,) = [e for e in events if e.type == "attempt_restarted"]
+    assert restart.number == 2 and restart.dropped == 8  # 2 edits and 2 of Wren's runs, each a call and its result
+    by_wren = [e.tool_calls[0].name for e in events if e.type == "assistant_message" and e.by == "wren"]
+    assert by_wren == ["run_tests", "read_file", "run_tests", "run_tests", "run_tests"]  # oriented once
+    assert events[-1].status == "success" and events[-1].steps == 4
+    assert (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
