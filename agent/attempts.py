@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 MAX_ATTEMPTS = 6
 MIN_STEPS = 2  # a fresh attempt needs a step to edit (Wren tests the change) and one to answer
 FAILED_FIXES = 2  # tested changes in a row that left the tests failing: the attempt's theory is wrong
-CHANGE_LINES = 6  # changed lines of a failed attempt told to the next one
+CHANGE_FILES = 3  # files a failed attempt changed, named to the next one
 
 FRESH = ("[Wren] Attempt {n} of {most}. An earlier attempt did not make the tests pass ({why}), so the "
          "files are back as they were and that attempt is gone from this conversation. {changed}Look at the "
@@ -42,13 +42,13 @@ class Attempt:
     # The test state orienting left (last target run, tests passed, whether it failed): every attempt
     # that starts after the same orienting calls starts from it. None: no run counted.
     oriented: tuple[str | None, int, bool] | None = None
+    edit_first: bool = False  # its first step must be an edit (or an answer): see careful.orient
 
     def note(self, why: str) -> str:
-        """The message that starts the next attempt."""
-        lines = [line for diff in self.changes for line in diff.splitlines()
-                 if line[:1] in "+-" and not line.startswith(("+++", "---"))]
-        changed = ""
-        if lines:
-            shown = "\n".join(lines[:CHANGE_LINES]) + ("\n..." if len(lines) > CHANGE_LINES else "")
-            changed = f"It changed (that did not work):\n{shown}\n"
+        """The message that starts the next attempt. It names the files the failed attempt changed but
+        not its lines: shown them, Qwen2.5-Coder-1.5B made the same edits again (copying is what a small
+        model does best), and the files it named pulled it back into a program the tests never run."""
+        files = list(dict.fromkeys(line[6:] for diff in self.changes for line in diff.splitlines()
+                                   if line.startswith("+++ b/")))
+        changed = f"It changed {', '.join(files[:CHANGE_FILES])}, which did not work. " if files else ""
         return FRESH.format(n=self.number + 1, most=MAX_ATTEMPTS, why=why, changed=changed)

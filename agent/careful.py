@@ -23,6 +23,7 @@ from wren.core.messages import Message, ToolCall
 from wren.agent.orient import orient_calls
 from wren.tools.base import ToolResult
 from wren.tools.checkpoints import CheckpointError, undo
+from wren.tools.tests import is_test_path
 
 if TYPE_CHECKING:
     from wren.agent.session import Session
@@ -47,12 +48,17 @@ def orient(s: "Session", text: str) -> None:
     run failed with a report Wren understood is not read: the report already shows its failing
     line and locals, and Qwen2.5-Coder-1.5B, shown the whole test file, copied its lines
     (`assert lis(*input_data) == expected`, the `pytest.use_correct` switch) into edits of the
-    program. Sets where the attempt starts (after these calls) and the test state they leave."""
+    program. Sets where the attempt starts (after these calls) and the test state they leave.
+
+    When the model has been shown a failing run and the code it imports, its first step must be an
+    edit_file call (or an answer): it has what it needs for a fix, and a 1.5B model left free searched
+    for what it had just been shown (`search_code` of the error message led it into another program)."""
     if not s.careful:
         return
     tests = s.registry.tools.get("run_tests")
     allowed = tests is not None and s.policy.decide(tests)[0] == "allow"
     reported: set[str] = set()  # test files whose failing run the model sees
+    code_shown = False  # a file that is not a test was read
     for call in orient_calls(text, s.workspace, allowed, f"wren-{uuid.uuid4().hex[:8]}"):
         args = json.loads(call.arguments)
         if call.name not in s.registry.tools or (call.name == "read_file" and args["path"] in reported):
@@ -60,8 +66,19 @@ def orient(s: "Session", text: str) -> None:
         ok = wren_call(s, call)
         if call.name == "run_tests" and not ok and s.baseline.passed is not None and s.baseline.target == args["target"]:
             reported.add(args["target"])
+        code_shown = code_shown or (call.name == "read_file" and ok and not is_test_path(args["path"]))
     s.attempt.start = len(s.context.manager.messages)
     s.attempt.oriented = (s.baseline.target, s.baseline.passed, s._tests_failed) if s.baseline.passed is not None else None
+    s.attempt.edit_first = bool(reported) and code_shown
+    edit_first(s)
+
+
+def edit_first(s: "Session") -> None:
+    """Make the attempt's next step an edit_file call or an answer, when orienting showed a failing
+    run and code (Attempt.edit_first), the model is offered edit_file, and the backend takes tool_choice."""
+    offered = {tool["function"]["name"] for tool in s.offered_tools()}
+    if s.attempt.edit_first and "edit_file" in offered and takes_tool_choice(s.backend):
+        s.tool_choice = "edit_file"
 
 
 def wren_call(s: "Session", call: ToolCall) -> bool:
@@ -163,7 +180,7 @@ def fresh_attempt(s: "Session", why: str) -> bool:
     s.emit(AttemptRestarted(number=a.number + 1, dropped=dropped, reason=why))
     note = a.note(why)
     s.attempt = Attempt(number=a.number + 1, start=start, compactions=s.context.compactions,
-                        checkpoint=a.checkpoint, oriented=a.oriented)
+                        checkpoint=a.checkpoint, oriented=a.oriented, edit_first=a.edit_first)
     s._reset_attempt()
     s.limits.unstick()
     if not start:
@@ -171,6 +188,7 @@ def fresh_attempt(s: "Session", why: str) -> bool:
     elif a.oriented is not None:  # the files are as orienting saw them: so is the test state
         target, passed, s._tests_failed = a.oriented
         s.baseline.tested(target, passed)
+        edit_first(s)
     s.record(Message(role="user", content=note), UserMessage(text=note))
     return True
 
@@ -185,7 +203,7 @@ def wrap_up(s: "Session", why: str) -> bool:
     # to the bare ModelBackend protocol) is not given a step it may spend on calls.
     if s.wrapped_up or s.limits.out_of_budget() or not takes_tool_choice(s.backend):
         return False
-    s.wrapped_up = s.answer_only = True
+    s.wrapped_up, s.tool_choice = True, "none"
     s.limits.unstick(forget_calls=False)
     text = WRAP_UP.format(why.split(";")[0])
     s.record(Message(role="user", content=text), UserMessage(text=text))

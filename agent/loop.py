@@ -85,12 +85,12 @@ def call_model(s: "Session") -> ModelReply:
         gate.wait(s.backend.name, s.check_stop, s.warn)  # another worker of a batch may have hit a 429
         try:
             extra: dict[str, Any] = {"effort": s.effort} if effort.applies(s) else {}
-            if s.answer_only:  # see careful.wrap_up
-                extra["tool_choice"] = "none"
+            if s.tool_choice != "auto":  # see careful.wrap_up and careful.orient
+                extra["tool_choice"] = s.tool_choice
             if getattr(s.backend, "streams_thoughts", False):
                 extra["on_thought"] = lambda text: s.emit(ThoughtDelta(text=text))
             reply = s.backend.complete(redacted(s.context.manager.prompt()), s.offered_tools(), on_delta, **extra)
-            s.answer_only = False
+            s.tool_choice = "auto"
             break
         except ModelError as exc:
             if exc.kind == "context_window" and not overflowed:

@@ -143,7 +143,10 @@ class Session:
         self._pending: deque[Op] = deque()
         self._events: queue.Queue[Event | None] = queue.Queue()  # None: the worker has ended
         self._reset_attempt()  # what a turn changed and tested
-        self.wrapped_up = self.answer_only = False  # see careful.wrap_up
+        self.wrapped_up = False  # see careful.wrap_up
+        # The next step's tool_choice: "auto"; "none" (careful.wrap_up: answer only); or a tool's name
+        # (careful.orient: that call or an answer). Backends take it as ModelBackend.complete's tool_choice.
+        self.tool_choice = "auto"
         self._read_paths: set[str] = set()  # see ToolContext.read_paths
         self._batch_checkpoint: int | None = None
         self.attempt = Attempt()  # careful sessions: see agent/attempts.py
@@ -372,7 +375,7 @@ class Session:
         limits = self.cfg.limits if effort_mode.applies(self) else effort_mode.turn_limits(self.cfg.limits, self.effort)
         self.limits = LimitState(limits)  # limits apply per turn
         self._reset_attempt()
-        self.wrapped_up = self.answer_only = False
+        self.wrapped_up, self.tool_choice = False, "auto"
         self._turn_text = text
         self.keep_tests = self.keep_tests or keeps_tests(text)  # the user's word stands for the session
         # Every status run_turn returns has its code in EXIT_CODES; the handlers below set the rest.

@@ -156,7 +156,7 @@ class LocalBackend:
     def complete(self, messages: list[Message], tools: list[dict], on_delta: OnDelta, effort: str | None = None,
                  on_thought: OnDelta = ignore, tool_choice: str = "auto") -> ModelReply:
         """One step. `tool_choice` "none": the tools stay in the prompt (the KV prefix holds) while the
-        grammar allows a reply only."""
+        grammar allows a reply only; a tool's name: the grammar allows that call or a reply."""
         # One llama.cpp context serves every session using this model (see _load); it is not thread-safe.
         with self._lock:
             return self._complete(messages, tools, on_delta, effort, on_thought, tool_choice)
@@ -182,7 +182,7 @@ class LocalBackend:
             tokens, max_tokens=MAX_REPLY_TOKENS, temperature=self.sampling.temperature, top_p=self.sampling.top_p,
             top_k=self.sampling.top_k, min_p=self.sampling.min_p, repeat_penalty=self.sampling.repeat_penalty,
             stop=stop, stream=True,
-            seed=self.seed + self._steps, grammar=self._grammar(tools if tool_choice == "auto" else []) if self.constrained and tools else None))
+            seed=self.seed + self._steps, grammar=self._grammar(chosen_tools(tools, tool_choice)) if self.constrained and tools else None))
         text, generated, streamer = "", 0, ReplyStreamer(on_delta, self.renderer.format.reply_so_far)
         started, first = time.perf_counter(), None
         for chunk in stream:
@@ -246,3 +246,11 @@ class ReplyStreamer:
         if decoded.startswith(self.sent) and len(decoded) > len(self.sent):
             self.on_delta(decoded[len(self.sent):])
             self.sent = decoded
+
+
+def chosen_tools(tools: list[dict], tool_choice: str) -> list[dict]:
+    """The tools a step's grammar allows besides a reply: all for "auto", none for "none", else the one
+    named (OpenAI's `tool_choice` values, with a function's name for {"type": "function", ...})."""
+    if tool_choice == "auto":
+        return tools
+    return [t for t in tools if t.get("function", {}).get("name") == tool_choice]

@@ -44,3 +44,23 @@ def test_a_step_that_may_only_answer_sends_tool_choice_none_with_the_tools(calc_
         [body] = proxy.bodies
     assert body["tool_choice"] == "none" and len(body["tools"]) == len(tools)
     assert reply.tool_calls == [] and reply.content.strip()
+
+
+def test_a_step_told_to_edit_sends_the_named_tool_choice(calc_repo, llama_server):
+    """careful.edit_first through litellm: tool_choice names the function, the tools all stay, and
+    llama.cpp's server answers with a call of it."""
+    from bench.token_proxy import TokenProxy
+    from wren.agent.models.litellm_backend import LiteLLMBackend
+    from wren.core.messages import Message
+    from wren.tools.base import default_registry
+
+    tools = default_registry().schemas()
+    with TokenProxy(llama_server) as proxy:
+        backend = LiteLLMBackend("openai/smollm2", api_base=proxy.url)
+        reply = backend.complete([Message(role="system", content="You are a coding agent."),
+                                  Message(role="user", content="In calc.py replace a - b with a + b.")], tools,
+                                 lambda text: None, tool_choice="edit_file")
+        [body] = proxy.bodies
+    assert body["tool_choice"] == {"type": "function", "function": {"name": "edit_file"}}
+    assert len(body["tools"]) == len(tools)
+    assert [c.name for c in reply.tool_calls] == ["edit_file"], reply

@@ -109,6 +109,39 @@ def test_files_the_message_names_are_read_for_the_model_before_its_first_step(ca
     assert first["prompt_tokens"] > 0
 
 
+def test_a_careful_session_on_the_real_model_sees_the_failing_run_and_gets_each_change_tested(calc_repo, backend):
+    from wren.agent.approval import Policy
+    from wren.agent.limits import Limits
+    from wren.core.ops import Shutdown, UserInput
+    from wren.agent.session import Session, SessionConfig
+    from wren.tools.base import default_registry
+
+    session = Session(SessionConfig(root=calc_repo, backend=backend, registry=default_registry(), careful=True,
+                                    policy=Policy(mode="auto"), limits=Limits(max_steps=6)))
+    session.submit(UserInput(text="The test in test_calc.py fails. Fix the bug in calc.py (replace a - b)."))
+    session.submit(Shutdown())
+    events = [e.model_dump() for e in session.events()]
+    made = [(e["by"], c["name"], json.loads(c["arguments"] or "{}")) for e in events
+            if e["type"] == "assistant_message" for c in e["tool_calls"]]
+    # The failing run, then the code it imports; not the test file, whose failing line the run shows.
+    assert made[:2] == [("wren", "run_tests", {"target": "test_calc.py"}), ("wren", "read_file", {"path": "calc.py"})]
+    assert not any(name == "read_file" and args.get("path") == "test_calc.py" for by, name, args in made if by == "wren")
+    # Every model step that changed a file while the tests failed is followed by Wren's run of them.
+    results = {e["call_id"]: e for e in events if e["type"] == "tool_result"}
+    messages = [e for e in events if e["type"] == "assistant_message"]
+    passing = False
+    for step, after in zip(messages, messages[1:] + [None]):
+        changed = any(results.get(c["id"], {}).get("files_changed") for c in step["tool_calls"])
+        if step["by"] == "model" and changed and not passing and not any(c["name"] == "run_tests" for c in step["tool_calls"]):
+            assert after is not None and after["by"] == "wren" and after["tool_calls"][0]["name"] == "run_tests"
+        for c in step["tool_calls"]:
+            if c["name"] == "run_tests" and c["id"] in results:
+                passing = results[c["id"]]["ok"]
+    bad: list = []
+    steps, valid = count_steps(events, bad)
+    assert steps >= 1 and valid == steps, bad
+
+
 def test_kv_cache_is_reused_between_steps(calc_repo, backend):
     events = run_turns(calc_repo, backend, PROMPTS[:5], max_steps=1)
     usage = [e["step"] for e in events if e["type"] == "usage"]
@@ -178,6 +211,30 @@ def test_a_step_that_may_only_answer_answers_and_keeps_the_kv_prefix(backend, tm
     reply = backend.complete(prompt, tools, lambda text: None, tool_choice="none")
     assert reply.tool_calls == [] and reply.content.strip()
     assert reply.usage.cached_tokens == size - 1  # all but the last token, which llama.cpp evaluates again
+
+
+def test_a_step_told_to_edit_calls_edit_file_or_answers_and_keeps_the_kv_prefix(backend, tmp_path):
+    """The first step of an oriented attempt (careful.edit_first): tool_choice names edit_file, the
+    tools stay in the prompt (llama.cpp reuses all of it) and the grammar allows that call or an answer."""
+    from wren.agent.prompt import system_prompt
+    from wren.core.messages import Message
+    from wren.tools.base import default_registry
+
+    tools = default_registry().schemas()
+    prompt = [Message(role="system", content=system_prompt(tmp_path)),
+              Message(role="user", content="List the files, then grep for 'add' in every Python file.")]
+    size = len(backend.prompt_tokens(prompt, tools)[0])
+    backend.complete(prompt, tools, lambda text: None)
+    names: set[str] = set()
+    for _ in range(3):  # sampled: each of three steps is an edit_file call or an answer
+        reply = backend.complete(prompt, tools, lambda text: None, tool_choice="edit_file")
+        assert reply.usage.cached_tokens == size - 1
+        assert [c.name for c in reply.tool_calls] in ([], ["edit_file"]), reply
+        assert reply.tool_calls or reply.content.strip()
+        names.update(c.name for c in reply.tool_calls)
+        if reply.tool_calls:
+            assert set(json.loads(reply.tool_calls[0].arguments)) >= {"path", "old", "new"}
+        names.update(c.name for c in reply.tool_calls)
 
 
 def test_system_prompt_and_tools_fit_1200_tokens(backend, tmp_path):

@@ -132,7 +132,7 @@ def test_a_stuck_attempt_over_failing_tests_starts_fresh_from_the_turns_files(ca
         # Attempt 1 (after Wren's run_tests and reads): a wrong fix, then stuck repeating one grep.
         {"tool_calls": [wrong]}, {"tool_calls": [grep]}, {"tool_calls": [grep]}, {"tool_calls": [grep]},
         # Attempt 2 starts from the original files, told what failed, with the failing run shown again.
-        {"expect": [f"Attempt 2 of {MAX_ATTEMPTS}", "It changed (that did not work):\n-    return a - b\n+    return a * b",
+        {"expect": [f"Attempt 2 of {MAX_ATTEMPTS}", "It changed calc.py, which did not work.",
                     "Tests (pytest): 0 passed, 1 failed"],
          "tool_calls": [{"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b",
                                                            "new": "return a + b"}}]},
@@ -172,6 +172,8 @@ def test_a_fresh_attempt_still_starts_after_a_compaction_in_the_attempt(calc_rep
     fix = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b", "new": "return a + b"}}
     script = tmp_path / "script.json"
     script.write_text(json.dumps({"window": 4500, "turns": [
+        # The first step must be an edit (Wren showed the failing run and the code): this one fails.
+        {"tool_calls": [{"name": "edit_file", "arguments": {"path": "calc.py", "old": "no such line", "new": "x"}}]},
         {"tool_calls": [{"name": "read_file", "arguments": {"path": "notes.txt"}}]},  # fills the window
         {"tool_calls": [grep]}, {"tool_calls": [grep]}, {"tool_calls": [grep]},
         {"expect": [f"Attempt 2 of {MAX_ATTEMPTS}"], "absent": ["note line 5:"], "tool_calls": [fix]},
@@ -207,8 +209,8 @@ def test_fixes_that_keep_failing_start_a_fresh_attempt_that_reuses_the_orienting
         {"expect": ["Tests (pytest): 0 passed, 1 failed", "assert 6 == 5"], "tool_calls": [edit("a * b", "a ** b")]},
         # Attempt 2 starts from the original files, after the same orienting run and read, told what failed.
         {"expect": [f"Attempt 2 of {MAX_ATTEMPTS}", "2 changes in a row left the tests failing",
-                    "-    return a - b\n+    return a * b"],
-         "absent": ["assert 6 == 5"], "tool_calls": [edit("return a - b", "return a + b")]},
+                    "It changed calc.py, which did not work."],
+         "absent": ["assert 6 == 5", "a * b"], "tool_calls": [edit("return a - b", "return a + b")]},
         {"content": "fixed add"}], mode="auto", careful=True, limits=Limits(max_steps=20))
     events = drive(s, "The test in test_calc.py fails; fix calc.py.", lambda e: None)
     (restart,) = [e for e in events if e.type == "attempt_restarted"]
@@ -217,3 +219,16 @@ def test_fixes_that_keep_failing_start_a_fresh_attempt_that_reuses_the_orienting
     assert by_wren == ["run_tests", "read_file", "run_tests", "run_tests", "run_tests"]  # oriented once
     assert events[-1].status == "success" and events[-1].steps == 4
     assert (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
+    # Each attempt's first step may only edit (or answer): the model has the failing run and the code.
+    assert s.backend.tool_choices == ["edit_file", "auto", "edit_file", "auto"]
+
+
+def test_a_first_step_told_to_edit_may_not_search_first(calc_repo, tmp_path):
+    grep = {"name": "grep", "arguments": {"pattern": "return a - b"}}
+    s = make_session(calc_repo, tmp_path, [{"tool_calls": [grep]}], mode="auto", careful=True)
+    events = drive(s, "The test in test_calc.py fails; fix calc.py.", lambda e: None)
+    assert events[-1].status == "error" and "tool_choice was 'edit_file'" in events[-1].summary
+    # Without a failing run to show (none named, or tests that pass), the first step is free.
+    s = make_session(calc_repo, tmp_path, [{"tool_calls": [grep]}, {"content": "found it"}], mode="auto", careful=True)
+    assert drive(s, "Where does calc.py subtract?", lambda e: None)[-1].status == "success"
+    assert s.backend.tool_choices == ["auto", "auto"]

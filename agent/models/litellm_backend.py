@@ -112,8 +112,10 @@ class LiteLLMBackend:
             kwargs.update(self.effort_params(effort))
         if tools:
             kwargs["tools"] = tools
-            if tool_choice != "auto":  # "none": the tools stay (a cached prefix holds) but only a reply may come
+            if tool_choice == "none":  # the tools stay (a cached prefix holds) but only a reply may come
                 kwargs["tool_choice"] = tool_choice
+            elif tool_choice != "auto":  # a tool's name: the step must call it (OpenAI's named tool_choice)
+                kwargs["tool_choice"] = {"type": "function", "function": {"name": tool_choice}}
         if self.api_base:
             kwargs["api_base"] = self.api_base
             # OpenAI-compatible local servers need some key, any key.

@@ -73,6 +73,7 @@ class ScriptedBackend:
         self._summaries = 0
         self._lock = threading.Lock()
         self.prompt_sizes: list[int] = []  # what each step sent, for tests of the budget
+        self.tool_choices: list[str] = []  # each step's tool_choice, for tests of careful sessions
         self.summary_focus: list[str] = []
 
     def count_tokens(self, messages: list[Message], tools: list[dict[str, Any]]) -> int:
@@ -92,7 +93,8 @@ class ScriptedBackend:
 
     def complete(self, messages: list[Message], tools: list[dict[str, Any]], on_delta: OnDelta,
                  tool_choice: str = "auto") -> ModelReply:
-        """The next scripted turn; like a provider, refuses a turn with calls when `tool_choice` is "none"."""
+        """The next scripted turn; like a provider, refuses a turn with calls when `tool_choice` is "none",
+        and one that calls another tool when it names a tool."""
         size = self.count_tokens(messages, tools)
         if self.window is not None and size > self.window:
             # Like a provider: an oversized prompt is refused before any turn is used.
@@ -104,11 +106,15 @@ class ScriptedBackend:
             index, turn = self._next, self.script.turns[self._next]
             self._next += 1
         self.prompt_sizes.append(size)
+        self.tool_choices.append(tool_choice)
         check_prompt(messages, turn.expect, index, turn.absent)
         if turn.error:
             raise fault_error(turn.error, self.name, "simulated by the script")
         if tool_choice == "none" and turn.tool_calls:
             raise ModelError(f"scripted turn {index} calls a tool where tool_choice was 'none'", kind="invariant")
+        if tool_choice not in ("auto", "none") and any(c.name != tool_choice for c in turn.tool_calls):
+            raise ModelError(f"scripted turn {index} calls another tool where tool_choice was {tool_choice!r}",
+                             kind="invariant")
         if turn.content:
             on_delta(turn.content)
         calls = [ToolCall(id=f"call_{index}_{i}", name=c.name, arguments=arguments_text(c.arguments))
