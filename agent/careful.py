@@ -36,6 +36,7 @@ STILL_FAILING = ("[Wren] The tests still fail after your change to {} (see the l
 NOTHING_CHANGED = ("[Wren] No file has changed: your edits failed (see their errors), and the last run_tests "
                    "failed, so the tests still fail. Read the file again, fix the code with edit_file (`old` "
                    "copied exactly from it) and run the tests; or answer that you could not fix it.]")
+NOW_PASSING = "\n[Wren] The tests pass now. If that was the task, answer: say what you changed and why.]"
 VERIFY_ASKS = 2  # per turn: then the model's answer stands, whatever the tests say
 WRAP_UP = ("[Wren] You are going in circles ({}). Stop calling tools: answer the user now from what you have "
            "found so far, and say what you could not find or do.]")
@@ -140,6 +141,9 @@ def keep_or_revert(s: "Session", call: ToolCall, result: ToolResult) -> ToolResu
     if s._changed_since_tests and target == s.baseline.target:  # a change tested: did it help?
         helped = result.ok or (s.baseline.passed is not None and passed > s.baseline.passed)
         s.attempt.failed_fixes = 0 if helped else s.attempt.failed_fixes + 1
+        if result.ok and s._tests_failed:
+            # Qwen2.5-Coder-1.5B, its gcd fix passing, went on editing the fixed line (two more steps).
+            result = result.model_copy(update={"output": result.output + NOW_PASSING})
     n = s.baseline.regressed(target, passed)
     if n is None:
         s.baseline.tested(target, passed)

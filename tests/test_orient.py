@@ -61,7 +61,8 @@ def test_a_careful_session_shows_the_model_the_failing_run_and_the_code_first(ca
         {"expect": ["Tests (pytest): 0 passed, 1 failed", "--- first failure ---", "return a - b"],
          "absent": ["def test_add"], "tool_calls": [fix]},
         # Wren tested the change itself: the model sees the passing run without a step of its own.
-        {"expect": ["Tests (pytest): 1 passed, 0 failed"], "content": "fixed add"}], mode="auto", careful=True)
+        {"expect": ["Tests (pytest): 1 passed, 0 failed", "The tests pass now. If that was the task, answer"],
+         "content": "fixed add"}], mode="auto", careful=True)
     events = drive(s, "The test in test_calc.py fails. Fix the code.", lambda e: None)
     by_wren = [e for e in events if e.type == "assistant_message" and e.by == "wren"]
     assert [e.tool_calls[0].name for e in by_wren] == ["run_tests", "read_file", "run_tests"]
