@@ -24,6 +24,9 @@ class QueryParts:
     frames: list[tuple[str, str]] = field(default_factory=list)  # (path, function), innermost last
     dotted: list[str] = field(default_factory=list)  # pkg.mod.Class.method
     identifiers: list[str] = field(default_factory=list)  # names that look like code, in order
+    # Runs of 2 or 3 plain words, joined and lowercased, as a name spelled out in words: "the exit codes"
+    # gives "exitcodes" and "exitcode", which `ExitCode` and `EXIT_CODES` fold to (see folded_name).
+    phrases: list[str] = field(default_factory=list)
 
 
 def looks_like_code(word: str) -> bool:
@@ -48,7 +51,31 @@ def analyse(query: str) -> QueryParts:
     for name in dotted:
         words.extend(name.split(".")[1:])  # `obj.method` names method even when it is a plain word
     parts.identifiers = list(dict.fromkeys(w for w in words if len(w) > 2))
+    parts.phrases = word_phrases(query)
     return parts
+
+
+PLAIN = re.compile(r"[A-Za-z]{2,}")
+
+
+def word_phrases(query: str) -> list[str]:
+    """Adjacent plain words joined as a name would be (2 or 3 of them), lowercased, each also with its
+    last word singular ("codes" -> "code"); in order, no repeats."""
+    words = [w.lower() for w in PLAIN.findall(query)]
+    out: list[str] = []
+    for size in (2, 3):
+        for i in range(len(words) - size + 1):
+            run = words[i:i + size]
+            out.append("".join(run))
+            last = run[-1]
+            if len(last) > 3 and last.endswith("s") and not last.endswith("ss"):
+                out.append("".join(run[:-1]) + last[:-1])
+    return list(dict.fromkeys(out))
+
+
+def folded_name(symbol: str) -> str:
+    """A symbol's last part as words would spell it: `ExitCode`, `EXIT_CODE`, `exit_code` -> "exitcode"."""
+    return symbol.rsplit(".", 1)[-1].replace("_", "").lower()
 
 
 def _norm(path: str) -> str:

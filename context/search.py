@@ -14,7 +14,7 @@ from wren.context.catalog import chunk_path
 from wren.context.index import CodeIndex
 from wren.context.languages import language_for
 from wren.context.lexical import tokens
-from wren.context.query import QueryParts, analyse, resolve_dotted, resolve_path
+from wren.context.query import QueryParts, analyse, folded_name, resolve_dotted, resolve_path
 
 SNIPPET_LINES = 12
 PASSAGE_CHARS = 600
@@ -112,6 +112,14 @@ def _symbol_ranking(index: CodeIndex, parts: QueryParts) -> list[str]:
         matches = index.by_symbol.get(name, [])
         for cid in matches:
             score[cid] += 1.0 / (1.0 + math.log(len(matches)))
+    if parts.phrases:  # a name spelled out in words ("the exit codes": ExitCode) counts as half a name
+        folded: defaultdict[str, list[str]] = defaultdict(list)
+        for name, cids in index.by_symbol.items():
+            folded[folded_name(name)] += cids
+        for phrase in parts.phrases:
+            matches = folded.get(phrase, [])
+            for cid in matches:
+                score[cid] += 0.5 / (1.0 + math.log(len(matches)))
     for dotted in parts.dotted:
         tail = dotted.split(".")
         for cid in index.by_symbol.get(tail[-1], []):

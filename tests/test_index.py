@@ -189,6 +189,21 @@ def test_search_finds_a_function_by_traceback_line(shop: Path):
     assert (by_name[0].path, by_name[0].symbol) == ("shop/util.py", "slugify")
 
 
+def test_a_name_spelled_out_in_words_finds_its_definition_lexically(tmp_path: Path):
+    from wren.context.query import word_phrases
+
+    assert word_phrases("the exit codes!") == ["theexit", "exitcodes", "exitcode", "theexitcodes", "theexitcode"]
+    (tmp_path / "errors.py").write_text("class ExitCode:\n    OK = 0\n    USAGE = 2\n")
+    # Files that use the words more often than the definition does: plain BM25 ranks them first.
+    for n in range(3):
+        (tmp_path / f"runner{n}.py").write_text(
+            f"def run{n}(argv):\n    # exit codes: the exit status of each step, codes for the shell\n"
+            f"    codes = [step(a) for a in argv]\n    exit(max(codes))  # exit with the worst of the codes\n")
+    index = CodeIndex(tmp_path)  # lexical only, as without the embedding model
+    index.update()
+    assert search(index, "Find where the exit codes are defined", 1)[0].path == "errors.py"
+
+
 def test_a_name_a_package_re_exports_leads_to_its_module(shop: Path):
     (shop / "shop/__init__.py").write_text("from shop.cart import Cart\nfrom shop.users import display_name\n")
     index = CodeIndex(shop)
