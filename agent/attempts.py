@@ -43,6 +43,7 @@ class Attempt:
     # that starts after the same orienting calls starts from it. None: no run counted.
     oriented: tuple[str | None, int, bool] | None = None
     edit_first: bool = False  # its first step must be an edit (or an answer): see careful.orient
+    under_test: set[str] = field(default_factory=set)  # workspace files the failing test files import, at any depth
 
     def note(self, why: str) -> str:
         """The message that starts the next attempt. It names the files the failed attempt changed but

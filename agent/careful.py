@@ -20,13 +20,14 @@ from wren.agent.attempts import FAILED_FIXES, MAX_ATTEMPTS, MIN_STEPS, Attempt
 from wren.agent.baseline import REVERTED
 from wren.core.events import AssistantMessage, AttemptRestarted, UserMessage
 from wren.core.messages import Message, ToolCall
-from wren.agent.orient import orient_calls
+from wren.agent.orient import local_imports, orient_calls
 from wren.tools.base import ToolResult
 from wren.tools.checkpoints import CheckpointError, undo
 from wren.tools.tests import is_test_path
 
 if TYPE_CHECKING:
     from wren.agent.session import Session
+    from wren.tools.workspace import Workspace
 
 VERIFY = ("[Wren] Before you answer: you changed {} and the tests have not passed since. Run them with "
           "run_tests; if they fail, fix the code and run them again.]")
@@ -37,6 +38,8 @@ NOTHING_CHANGED = ("[Wren] No file has changed: your edits failed (see their err
                    "failed, so the tests still fail. Read the file again, fix the code with edit_file (`old` "
                    "copied exactly from it) and run the tests; or answer that you could not fix it.]")
 NOW_PASSING = "\n[Wren] The tests pass now. If that was the task, answer: say what you changed and why.]"
+OUTSIDE = ("\n[Wren] The failing tests do not import {} (they import {}), so this change cannot make them "
+           "pass: fix the code they run.]")
 VERIFY_ASKS = 2  # per turn: then the model's answer stands, whatever the tests say
 WRAP_UP = ("[Wren] You are going in circles ({}). Stop calling tools: answer the user now from what you have "
            "found so far, and say what you could not find or do.]")
@@ -71,7 +74,33 @@ def orient(s: "Session", text: str) -> None:
     s.attempt.start = len(s.context.manager.messages)
     s.attempt.oriented = (s.baseline.target, s.baseline.passed, s._tests_failed) if s.baseline.passed is not None else None
     s.attempt.edit_first = bool(reported) and code_shown
+    s.attempt.under_test = imported_by(sorted(reported), s.workspace)
     edit_first(s)
+
+
+def imported_by(tests: list[str], ws: "Workspace", most: int = 200) -> set[str]:
+    """The workspace files (not tests) the files `tests` import, directly or through each other (at most
+    `most` files: a large repository's closure is not needed to tell a stray edit)."""
+    seen: set[str] = set()
+    todo = list(tests)
+    while todo and len(seen) < most:
+        for rel in local_imports(todo.pop(), ws):
+            if rel not in seen:
+                seen.add(rel)
+                todo.append(rel)
+    return seen
+
+
+def outside_tested_code(s: "Session", result: ToolResult) -> ToolResult:
+    """Careful sessions, while the tests fail: a change to a file the failing test files do not import
+    (at any depth) is told so. Qwen2.5-Coder-1.5B, fixing lis, searched for `KeyError` and edited
+    possible_change.py, a program no failing test runs."""
+    code = s.attempt.under_test
+    outside = [p for p in result.files_changed if p not in code and not is_test_path(p)]
+    if not s.careful or not s._tests_failed or not code or not outside:
+        return result
+    note = OUTSIDE.format(", ".join(outside[:3]), ", ".join(sorted(code)[:5]))
+    return result.model_copy(update={"output": result.output + note})
 
 
 def edit_first(s: "Session") -> None:
@@ -184,7 +213,8 @@ def fresh_attempt(s: "Session", why: str) -> bool:
     s.emit(AttemptRestarted(number=a.number + 1, dropped=dropped, reason=why))
     note = a.note(why)
     s.attempt = Attempt(number=a.number + 1, start=start, compactions=s.context.compactions,
-                        checkpoint=a.checkpoint, oriented=a.oriented, edit_first=a.edit_first)
+                        checkpoint=a.checkpoint, oriented=a.oriented, edit_first=a.edit_first,
+                        under_test=a.under_test)
     s._reset_attempt()
     s.limits.unstick()
     if not start:

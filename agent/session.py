@@ -540,6 +540,7 @@ class Session:
             self.limits.changed()
         if result.diff and result.files_changed:
             self.attempt.changes.append(result.diff)
+        result = careful_mode.outside_tested_code(self, result)
         if tests := [path for path in result.files_changed if is_test_path(path)]:
             result = result.model_copy(update={"output": result.output + TEST_EDITED.format(", ".join(tests))})
         self.record(tool_message(call.id, call.name, result.output, result.images),

@@ -233,3 +233,20 @@ def test_a_first_step_told_to_edit_may_not_search_first(calc_repo, tmp_path):
     s = make_session(calc_repo, tmp_path, [{"tool_calls": [grep]}, {"content": "found it"}], mode="auto", careful=True)
     assert drive(s, "Where does calc.py subtract?", lambda e: None)[-1].status == "success"
     assert s.backend.tool_choices == ["auto", "auto"]
+
+
+def test_a_change_to_code_the_failing_tests_do_not_import_is_told_so(calc_repo, tmp_path):
+    (calc_repo / "util.py").write_text("def helper():\n    return 1\n")
+    (calc_repo / "calc.py").write_text("from util import helper\n\n\n" + CALC)
+    (calc_repo / "other.py").write_text("def mul(a, b):\n    return a - b\n")
+    edits = [{"name": "edit_file", "arguments": {"path": "util.py", "old": "return 1", "new": "return 2"}},
+             {"name": "edit_file", "arguments": {"path": "other.py", "old": "return a - b", "new": "return a * b"}}]
+    s = make_session(calc_repo, tmp_path, [
+        {"tool_calls": [edits[0]]},  # util.py: imported through calc.py, so no note
+        {"tool_calls": [{"name": "read_file", "arguments": {"path": "other.py"}}]},
+        {"tool_calls": [edits[1]]}, {"content": "could not fix it"}], mode="auto", careful=True)
+    events = drive(s, "The test in test_calc.py fails; fix it.", lambda e: None)
+    results = {e.call_id: e.output for e in events if e.type == "tool_result"}
+    made = [c for e in events if e.type == "assistant_message" and e.by == "model" for c in e.tool_calls]
+    assert "do not import" not in results[made[0].id]
+    assert "The failing tests do not import other.py (they import calc.py, util.py)" in results[made[2].id]
