@@ -44,6 +44,7 @@ class Attempt:
     oriented: tuple[str | None, int, bool] | None = None
     edit_first: bool = False  # its first step must be an edit (or an answer): see careful.orient
     under_test: set[str] = field(default_factory=set)  # workspace files the failing test files import, at any depth
+    untested: list[tuple[str, str, str]] = field(default_factory=list)  # edits since the last run_tests: see careful.change_key
 
     def note(self, why: str) -> str:
         """The message that starts the next attempt. It names the files the failed attempt changed but

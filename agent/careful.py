@@ -21,6 +21,7 @@ from wren.agent.baseline import REVERTED
 from wren.core.events import AssistantMessage, AttemptRestarted, UserMessage
 from wren.core.messages import Message, ToolCall
 from wren.agent.orient import local_imports, orient_calls
+from wren.core.errors import ToolError
 from wren.tools.base import ToolResult
 from wren.tools.checkpoints import CheckpointError, undo
 from wren.tools.tests import is_test_path
@@ -40,6 +41,8 @@ NOTHING_CHANGED = ("[Wren] No file has changed: your edits failed (see their err
 NOW_PASSING = "\n[Wren] The tests pass now. If that was the task, answer: say what you changed and why.]"
 OUTSIDE = ("\n[Wren] The failing tests do not import {} (they import {}), so this change cannot make them "
            "pass: fix the code they run.]")
+TRIED = ("this same change to {path} was made before in this turn, and the tests failed after it ({outcome}). "
+         "Nothing was changed: make a different fix.")
 VERIFY_ASKS = 2  # per turn: then the model's answer stands, whatever the tests say
 WRAP_UP = ("[Wren] You are going in circles ({}). Stop calling tools: answer the user now from what you have "
            "found so far, and say what you could not find or do.]")
@@ -89,6 +92,27 @@ def imported_by(tests: list[str], ws: "Workspace", most: int = 200) -> set[str]:
                 seen.add(rel)
                 todo.append(rel)
     return seen
+
+
+def change_key(s: "Session", args: object) -> tuple[str, str, str] | None:
+    """An edit_file call's (workspace path, old, new), whitespace runs made one space; None for other calls."""
+    path, old, new = (getattr(args, name, None) for name in ("path", "old", "new"))
+    if not (isinstance(path, str) and isinstance(old, str) and isinstance(new, str)):
+        return None
+    try:
+        path = s.workspace.rel(s.workspace.resolve(path))
+    except ToolError:
+        return None
+    return path, " ".join(old.split()), " ".join(new.split())
+
+
+def check_tried(s: "Session", args: object) -> None:
+    """Careful sessions: ToolError for an edit this turn already made, after which the tests failed (in
+    any attempt). Qwen2.5-Coder-1.5B made `pivot = arr[1]` in kth three times, once after Wren had put
+    it back for making fewer tests pass, twice more in later attempts."""
+    key = change_key(s, args) if s.careful else None
+    if key is not None and key in s.tried_changes:
+        raise ToolError(TRIED.format(path=key[0], outcome=s.tried_changes[key]))
 
 
 def outside_tested_code(s: "Session", result: ToolResult) -> ToolResult:
@@ -167,9 +191,13 @@ def keep_or_revert(s: "Session", call: ToolCall, result: ToolResult) -> ToolResu
         target = json.loads(call.arguments or "{}").get("target")
     except (json.JSONDecodeError, AttributeError):
         return result
+    untested, s.attempt.untested = s.attempt.untested, []
     if s._changed_since_tests and target == s.baseline.target:  # a change tested: did it help?
         helped = result.ok or (s.baseline.passed is not None and passed > s.baseline.passed)
         s.attempt.failed_fixes = 0 if helped else s.attempt.failed_fixes + 1
+        if not helped:
+            outcome = next((line for line in result.output.splitlines() if line.startswith("Tests (")), "failed")
+            s.tried_changes.update(dict.fromkeys(untested, outcome.rstrip(".")))
         if result.ok and s._tests_failed:
             # Qwen2.5-Coder-1.5B, its gcd fix passing, went on editing the fixed line (two more steps).
             result = result.model_copy(update={"output": result.output + NOW_PASSING})

@@ -151,6 +151,7 @@ class Session:
         self._batch_checkpoint: int | None = None
         self.attempt = Attempt()  # careful sessions: see agent/attempts.py
         self._turn_text = ""
+        self.tried_changes: dict[tuple[str, str, str], str] = {}  # this turn's failed edits: see careful.check_tried
         self.keep_tests = False  # see agent/directives.py
         self._thread = threading.Thread(target=self._work, name=f"wren-session-{self.id}", daemon=True)
         self.emit(SessionStarted(session_id=self.id, model=self.backend.name, cwd=str(self.workspace.root),
@@ -378,6 +379,7 @@ class Session:
         self.wrapped_up, self.tool_choice = False, "auto"
         self._turn_text = text
         self.keep_tests = self.keep_tests or keeps_tests(text)  # the user's word stands for the session
+        self.tried_changes = {}
         # Every status run_turn returns has its code in EXIT_CODES; the handlers below set the rest.
         error: ErrorInfo | None = None
         code: int = ExitCode.NOT_FINISHED
@@ -504,6 +506,7 @@ class Session:
                 raise prepared
             tool, args = prepared
             check_test_edit(self.keep_tests, tool.kind, args, self.workspace)
+            careful_mode.check_tried(self, args)
             allowed, message = self._approve(call, tool, args, ctx)
             if allowed:
                 if tool.mutating:
@@ -541,6 +544,8 @@ class Session:
         if result.diff and result.files_changed:
             self.attempt.changes.append(result.diff)
         result = careful_mode.outside_tested_code(self, result)
+        if result.files_changed and not isinstance(prepared, ToolError) and (key := careful_mode.change_key(self, prepared[1])):
+            self.attempt.untested.append(key)
         if tests := [path for path in result.files_changed if is_test_path(path)]:
             result = result.model_copy(update={"output": result.output + TEST_EDITED.format(", ".join(tests))})
         self.record(tool_message(call.id, call.name, result.output, result.images),

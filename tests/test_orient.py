@@ -250,3 +250,23 @@ def test_a_change_to_code_the_failing_tests_do_not_import_is_told_so(calc_repo, 
     made = [c for e in events if e.type == "assistant_message" and e.by == "model" for c in e.tool_calls]
     assert "do not import" not in results[made[0].id]
     assert "The failing tests do not import other.py (they import calc.py, util.py)" in results[made[2].id]
+
+
+def test_an_edit_already_tested_and_failing_this_turn_is_refused_in_any_attempt(calc_repo, tmp_path):
+    wrong = {"name": "edit_file", "arguments": {"path": "./calc.py", "old": "return a - b", "new": "return a * b"}}
+    same = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return  a - b", "new": "return a * b"}}
+    s = make_session(calc_repo, tmp_path, [
+        {"tool_calls": [wrong]},  # tested by Wren: still failing
+        {"expect": ["Tests (pytest): 0 passed, 1 failed"], "tool_calls": [{"name": "edit_file", "arguments": {
+            "path": "calc.py", "old": "return a * b", "new": "return a - b"}}]},  # back: 2 failed fixes
+        {"expect": ["Attempt 2 of"], "tool_calls": [same]},  # the first wrong fix again, in attempt 2
+        {"expect": ["this same change to calc.py was made before in this turn, and the tests failed after it "
+                    "(Tests (pytest): 0 passed, 1 failed, 0 errors)"],
+         "tool_calls": [{"name": "edit_file", "arguments": {"path": "calc.py", "old": "a - b", "new": "a + b"}}]},
+        {"content": "fixed add"}], mode="auto", careful=True)
+    events = drive(s, "The test in test_calc.py fails; fix it.", lambda e: None)
+    assert events[-1].status == "success" and (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
+    # Not careful: the model's edits run as asked.
+    s = make_session(calc_repo, tmp_path, [{"tool_calls": [READ_CALC]}, {"tool_calls": [{"name": "edit_file", "arguments": {
+        "path": "calc.py", "old": "a + b", "new": "a - b"}}]}, {"content": "done"}], mode="auto")
+    assert drive(s, "undo the fix", lambda e: None)[-1].status == "success"
