@@ -238,6 +238,20 @@ def test_a_call_repeated_with_others_between_and_no_change_is_a_loop_too(calc_re
     assert drive(s, "fix add", lambda e: None)[-1].steps == 8
 
 
+def test_a_search_asked_again_for_more_results_is_a_repeat(calc_repo, tmp_path):
+    # Qwen searched `kth` with k = 1, 2, ... 6: each call new to a guard that compared all arguments.
+    search = [{"name": "search_code", "arguments": {"query": "add", "k": k}} for k in (1, 2, 3)]
+    grep = [{"name": "grep", "arguments": {"pattern": "add", "context": n}} for n in (0, 2)]
+    s = make_session(calc_repo, tmp_path, [{"tool_calls": [call]} for call in search] + [
+        {"expect": ["repeating: the same search_code call with the same result 3 times"], "content": "in calc.py"}])
+    events = drive(s, "where is add?", lambda e: None)
+    assert "You made this same call before" in [e.output for e in events if e.type == "tool_result"][1]
+    assert events[-1].summary == "in calc.py" and events[-1].steps == 4
+    s = make_session(calc_repo, tmp_path, [{"tool_calls": [call]} for call in grep] + [{"content": "ok"}])
+    assert "You made this same call before" in [e.output for e in drive(s, "grep", lambda e: None)
+                                                 if e.type == "tool_result"][1]
+
+
 def test_a_repeat_with_a_new_result_is_not_a_loop(calc_repo, tmp_path):
     read = {"name": "read_file", "arguments": {"path": "calc.py"}}
     s = make_session(calc_repo, tmp_path, [{"tool_calls": [read]}, {"tool_calls": [EDIT]}, {"tool_calls": [read]},
