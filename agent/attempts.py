@@ -42,7 +42,7 @@ class Attempt:
     # The test state orienting left (last target run, tests passed, whether it failed): every attempt
     # that starts after the same orienting calls starts from it. None: no run counted.
     oriented: tuple[str | None, int, bool] | None = None
-    edit_first: bool = False  # its first step must be an edit (or an answer): see careful.orient
+    edit_first: list[str] = field(default_factory=list)  # code files its first step must edit (or answer): careful.orient
     under_test: set[str] = field(default_factory=set)  # workspace files the failing test files import, at any depth
     untested: list[tuple[str, str, str]] = field(default_factory=list)  # edits since the last run_tests: see careful.change_key
 

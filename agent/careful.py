@@ -13,7 +13,7 @@ from __future__ import annotations
 import inspect
 import json
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from wren.agent import effort
 from wren.agent.attempts import FAILED_FIXES, MAX_ATTEMPTS, MIN_STEPS, Attempt
@@ -43,6 +43,7 @@ OUTSIDE = ("\n[Wren] The failing tests do not import {} (they import {}), so thi
            "pass: fix the code they run.]")
 TRIED = ("this same change to {path} was made before in this turn, and the tests failed after it ({outcome}). "
          "Nothing was changed: make a different fix.")
+EDIT_LINE_CHARS, EDIT_LINES = 200, 400  # a narrowed edit's `old` choices (the grammar grows with them)
 VERIFY_ASKS = 2  # per turn: then the model's answer stands, whatever the tests say
 WRAP_UP = ("[Wren] You are going in circles ({}). Stop calling tools: answer the user now from what you have "
            "found so far, and say what you could not find or do.]")
@@ -65,7 +66,7 @@ def orient(s: "Session", text: str) -> None:
     tests = s.registry.tools.get("run_tests")
     allowed = tests is not None and s.policy.decide(tests)[0] == "allow"
     reported: set[str] = set()  # test files whose failing run the model sees
-    code_shown = False  # a file that is not a test was read
+    code: list[str] = []  # files read that are not tests
     for call in orient_calls(text, s.workspace, allowed, f"wren-{uuid.uuid4().hex[:8]}"):
         args = json.loads(call.arguments)
         if call.name not in s.registry.tools or (call.name == "read_file" and args["path"] in reported):
@@ -73,10 +74,11 @@ def orient(s: "Session", text: str) -> None:
         ok = wren_call(s, call)
         if call.name == "run_tests" and not ok and s.baseline.passed is not None and s.baseline.target == args["target"]:
             reported.add(args["target"])
-        code_shown = code_shown or (call.name == "read_file" and ok and not is_test_path(args["path"]))
+        if call.name == "read_file" and ok and not is_test_path(args["path"]):
+            code.append(args["path"])
     s.attempt.start = len(s.context.manager.messages)
     s.attempt.oriented = (s.baseline.target, s.baseline.passed, s._tests_failed) if s.baseline.passed is not None else None
-    s.attempt.edit_first = bool(reported) and code_shown
+    s.attempt.edit_first = code if reported else []
     s.attempt.under_test = imported_by(sorted(reported), s.workspace)
     edit_first(s)
 
@@ -129,10 +131,34 @@ def outside_tested_code(s: "Session", result: ToolResult) -> ToolResult:
 
 def edit_first(s: "Session") -> None:
     """Make the attempt's next step an edit_file call or an answer, when orienting showed a failing
-    run and code (Attempt.edit_first), the model is offered edit_file, and the backend takes tool_choice."""
-    offered = {tool["function"]["name"] for tool in s.offered_tools()}
+    run and code (Attempt.edit_first), the model is offered edit_file, and the backend takes tool_choice.
+    A local model's grammar also narrows the call (narrowed_edit): one of those files, `old` one of its lines."""
+    offered = {tool["function"]["name"]: tool for tool in s.offered_tools()}
     if s.attempt.edit_first and "edit_file" in offered and takes_tool_choice(s.backend):
-        s.tool_choice = "edit_file"
+        s.tool_choice = narrowed_edit(offered["edit_file"], s.attempt.edit_first, s.workspace) or "edit_file"
+
+
+def narrowed_edit(tool: dict[str, Any], files: list[str], ws: "Workspace") -> dict[str, Any] | None:
+    """edit_file's schema (OpenAI's tool format) with `path` one of `files` and `old` one of that file's
+    lines (stripped; each at most EDIT_LINE_CHARS, at most EDIT_LINES a file), `new` free. Qwen2.5-Coder-1.5B's
+    edits failed on `old` text that was not in the program: a line of the test from the failing run's report
+    (`assert levenshtein(*input_data) == expected`), read_file's line numbers (`8\t    return 1 + min(`).
+    None when no file has such lines."""
+    options = []
+    for rel in files:
+        try:
+            text = (ws.root / rel).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        lines = list(dict.fromkeys(line.strip() for line in text.splitlines()
+                                   if line.strip() and len(line.strip()) <= EDIT_LINE_CHARS))[:EDIT_LINES]
+        if lines:
+            options.append({"type": "object", "properties": {"path": {"const": rel}, "old": {"enum": lines},
+                                                             "new": {"type": "string"}},
+                            "required": ["path", "old", "new"], "additionalProperties": False})
+    if not options:
+        return None
+    return {"type": "function", "function": {**tool["function"], "parameters": {"oneOf": options}}}
 
 
 def wren_call(s: "Session", call: ToolCall) -> bool:

@@ -25,7 +25,7 @@ from wren.core.log import SessionLog, new_session_id, read_events, sessions_dir
 from wren.agent.loop import TurnOutcome, run_turn
 from wren.core.messages import Message, ToolCall
 from wren.agent.models import BackendFactory, backend_factory
-from wren.core.backend import ModelBackend
+from wren.core.backend import ModelBackend, ToolChoice
 from wren.core.ops import (ApprovalDecision, Compact, Interrupt, Op, PlanDecision, SetApprovalMode, SetEffort,
                             SetMode, SetModel, Shutdown, UndoCompaction, UserInput)
 from wren.agent import careful as careful_mode
@@ -146,7 +146,7 @@ class Session:
         self.wrapped_up = False  # see careful.wrap_up
         # The next step's tool_choice: "auto"; "none" (careful.wrap_up: answer only); or a tool's name
         # (careful.orient: that call or an answer). Backends take it as ModelBackend.complete's tool_choice.
-        self.tool_choice = "auto"
+        self.tool_choice: ToolChoice = "auto"
         self._read_paths: set[str] = set()  # see ToolContext.read_paths
         self._batch_checkpoint: int | None = None
         self.attempt = Attempt()  # careful sessions: see agent/attempts.py

@@ -5,7 +5,7 @@ import os
 
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any, Callable, Dict, Protocol, Union, runtime_checkable
 
 from wren.core.events import Usage
 from wren.core.messages import Message, ToolCall
@@ -131,3 +131,14 @@ def import_litellm() -> ModuleType:
     litellm.suppress_debug_info = True  # it would otherwise print help banners on stdout
     litellm.drop_params = True  # providers that lack an option (stream_options) still work
     return litellm
+
+
+# A step's tool_choice: "auto", "none", a tool's name, or a tool's schema (OpenAI's format) with narrower arguments.
+ToolChoice = Union[str, Dict[str, Any]]
+
+
+def choice_name(tool_choice: ToolChoice) -> str:
+    """"auto", "none" or a tool's name, for a step's `tool_choice` ("auto", "none", a tool's name, or a
+    tool's schema in OpenAI's format whose arguments a local model's grammar narrows: see
+    local_models/backend.py chosen_tools)."""
+    return tool_choice["function"]["name"] if isinstance(tool_choice, dict) else tool_choice

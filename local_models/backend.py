@@ -13,7 +13,7 @@ from wren.core.config import LocalConfig
 from wren.core.errors import ConfigError, ModelError
 from wren.core.events import Usage
 from wren.core.messages import Message
-from wren.core.backend import EffortSupport, ModelReply, OnDelta, RetryPolicy, ignore, summarize_with_model
+from wren.core.backend import EffortSupport, ModelReply, ToolChoice, OnDelta, RetryPolicy, ignore, summarize_with_model
 from wren.local_models import catalog, thinking
 from wren.local_models.gguf import read_gguf
 from wren.local_models.prompt import PromptRenderer, step_key
@@ -154,15 +154,16 @@ class LocalBackend:
         return summarize_with_model(self, messages, limit_chars=self.window, on_delta=on_delta, focus=focus)  # about a quarter of the window
 
     def complete(self, messages: list[Message], tools: list[dict], on_delta: OnDelta, effort: str | None = None,
-                 on_thought: OnDelta = ignore, tool_choice: str = "auto") -> ModelReply:
+                 on_thought: OnDelta = ignore, tool_choice: ToolChoice = "auto") -> ModelReply:
         """One step. `tool_choice` "none": the tools stay in the prompt (the KV prefix holds) while the
-        grammar allows a reply only; a tool's name: the grammar allows that call or a reply."""
+        grammar allows a reply only; a tool's name: the grammar allows that call or a reply; a tool's
+        schema (see chosen_tools): that call with the schema's narrower arguments, or a reply."""
         # One llama.cpp context serves every session using this model (see _load); it is not thread-safe.
         with self._lock:
             return self._complete(messages, tools, on_delta, effort, on_thought, tool_choice)
 
     def _complete(self, messages: list[Message], tools: list[dict], on_delta: OnDelta, effort: str | None = None,
-                  on_thought: OnDelta = ignore, tool_choice: str = "auto") -> ModelReply:
+                  on_thought: OnDelta = ignore, tool_choice: ToolChoice = "auto") -> ModelReply:
         cap = thinking.THINK_TOKENS[effort] if effort and thinking.has_switch(self.renderer.template) else None
         tokens, stop = self.prompt_tokens(messages, tools, None if cap is None else cap > 0)
         if len(tokens) + MAX_REPLY_TOKENS + (cap or 0) > self.window:
@@ -248,9 +249,14 @@ class ReplyStreamer:
             self.sent = decoded
 
 
-def chosen_tools(tools: list[dict], tool_choice: str) -> list[dict]:
-    """The tools a step's grammar allows besides a reply: all for "auto", none for "none", else the one
-    named (OpenAI's `tool_choice` values, with a function's name for {"type": "function", ...})."""
+def chosen_tools(tools: list[dict], tool_choice: ToolChoice) -> list[dict]:
+    """The tools a step's grammar allows besides a reply: all for "auto", none for "none", the one named
+    (OpenAI's `tool_choice` values, with a function's name for {"type": "function", ...}); or, given a
+    tool's schema in OpenAI's format, that schema: the same tool with narrower arguments (careful.edit_first:
+    `old` one of the file's lines), while the prompt keeps the tool as offered, so its KV prefix holds."""
+    if isinstance(tool_choice, dict):
+        return [tool_choice]
     if tool_choice == "auto":
         return tools
     return [t for t in tools if t.get("function", {}).get("name") == tool_choice]
+

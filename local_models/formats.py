@@ -44,10 +44,32 @@ def compact_tools(tools: list[dict]) -> list[dict]:
 
 
 def _gbnf_rules(schema: dict, root: str) -> str:
-    """llama.cpp's grammar for a JSON schema, with its root rule renamed to `root`."""
+    """llama.cpp's grammar for a JSON schema, with its root rule renamed to `root`.
+
+    `const` and `enum` strings holding a quote, a backslash or a control character are written into the
+    grammar here: llama-cpp-python's converter leaves their JSON escapes unescaped in the GBNF literal
+    (`x = "1"` became a literal that ends early), and a narrowed edit (careful.edit_first) lists code lines."""
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-    return re.sub(r"^root ::=", f"{root} ::=", json_schema_to_gbnf(json.dumps(schema)), flags=re.M)
+    held: dict[str, str] = {}
+
+    def hold(value: object) -> object:
+        if not isinstance(value, str) or not re.search(r'["\\\x00-\x1f]', value):
+            return value
+        held[key := f"wrenheld{len(held)}"] = value
+        return key
+
+    def swap(node: object) -> object:
+        if isinstance(node, dict):
+            return {k: hold(v) if k == "const" else [hold(x) for x in v] if k == "enum" and isinstance(v, list)
+                    else swap(v) for k, v in node.items()}
+        return [swap(x) for x in node] if isinstance(node, list) else node
+
+    grammar = json_schema_to_gbnf(json.dumps(swap(schema)))
+    for key, value in held.items():  # the JSON text of the value, as a GBNF literal
+        literal = json.dumps(value).replace("\\", "\\\\").replace('"', '\\"')
+        grammar = grammar.replace(f'"\\"{key}\\""', f'"{literal}"')
+    return re.sub(r"^root ::=", f"{root} ::=", grammar, flags=re.M)
 
 
 def call_schema(tools: list[dict], name_key: str, args_key: str) -> dict:

@@ -127,3 +127,19 @@ def test_a_call_written_as_a_fenced_json_block_or_after_text_is_still_a_call():
         content, calls = HERMES.parse(text, "c")
         assert content == "" and calls[0].name == "read_file" and json.loads(calls[0].arguments) == {"path": "gcd.py"}
     assert HERMES.parse('```json\n{"a": 1}\n```', "c")[1] == []  # a JSON block that is no call stays a reply
+
+
+def test_const_and_enum_strings_with_quotes_and_backslashes_become_exact_grammar_literals():
+    # llama-cpp-python's converter left the JSON escapes of such strings unescaped in the GBNF literal.
+    from llama_cpp import LlamaGrammar
+
+    from wren.local_models.formats import _gbnf_rules
+
+    lines = ['sep = "\\\\"', "plain line", "tab\there"]
+    grammar = _gbnf_rules({"type": "object", "properties": {"old": {"enum": lines}, "path": {"const": 'a"b.py'}},
+                           "required": ["old", "path"]}, "root")
+    for value in [*lines, 'a"b.py']:  # the JSON text of each value, escaped once more for GBNF
+        text = json.dumps(value)
+        assert '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"' in grammar, (value, grammar)
+    assert "wrenheld" not in grammar
+    LlamaGrammar.from_string(grammar, verbose=False)  # and llama.cpp parses it

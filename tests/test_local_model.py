@@ -237,6 +237,38 @@ def test_a_step_told_to_edit_calls_edit_file_or_answers_and_keeps_the_kv_prefix(
         names.update(c.name for c in reply.tool_calls)
 
 
+def test_a_narrowed_edit_picks_a_line_of_the_file_even_with_quotes_and_backslashes(backend, tmp_path):
+    """careful.narrowed_edit through the real grammar: `old` is one of the file's lines, written as JSON
+    (quotes and backslashes escaped), `path` the file; the prompt keeps edit_file as offered."""
+    from wren.agent.careful import narrowed_edit
+    from wren.agent.prompt import system_prompt
+    from wren.core.messages import Message
+    from wren.tools.base import default_registry
+    from wren.tools.workspace import Workspace
+
+    code = 'def greet(name):\n    sep = "\\\\"\n    return "Hello, " + name + sep\n'
+    (tmp_path / "greet.py").write_text(code)
+    lines = {line.strip() for line in code.splitlines()}
+    assert 'sep = "\\\\"' in lines  # a quote and two backslashes
+    tools = default_registry().schemas()
+    narrowed = narrowed_edit(next(t for t in tools if t["function"]["name"] == "edit_file"), ["greet.py"],
+                             Workspace(tmp_path))
+    prompt = [Message(role="system", content=system_prompt(tmp_path)),
+              Message(role="user", content=f"greet.py:\n{code}\nThe greeting must end with '!'. Fix greet.py.")]
+    size = len(backend.prompt_tokens(prompt, tools)[0])
+    backend.complete(prompt, tools, lambda text: None)
+    edits = 0
+    for _ in range(3):
+        reply = backend.complete(prompt, tools, lambda text: None, tool_choice=narrowed)
+        assert reply.usage.cached_tokens == size - 1
+        assert [c.name for c in reply.tool_calls] in ([], ["edit_file"]), reply
+        if reply.tool_calls:
+            args = json.loads(reply.tool_calls[0].arguments)
+            assert args["path"] == "greet.py" and args["old"] in lines and isinstance(args["new"], str)
+            edits += 1
+    assert edits >= 1  # SmolLM2, told to fix the file, edits it in at least one of three samples
+
+
 def test_system_prompt_and_tools_fit_1200_tokens(backend, tmp_path):
     from wren.core.messages import Message
     from wren.agent.prompt import system_prompt

@@ -221,7 +221,14 @@ def test_fixes_that_keep_failing_start_a_fresh_attempt_that_reuses_the_orienting
     assert events[-1].status == "success" and events[-1].steps == 4
     assert (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
     # Each attempt's first step may only edit (or answer): the model has the failing run and the code.
-    assert s.backend.tool_choices == ["edit_file", "auto", "edit_file", "auto"]
+    from wren.core.backend import choice_name
+
+    assert [choice_name(c) for c in s.backend.tool_choices] == ["edit_file", "auto", "edit_file", "auto"]
+    # A local model's grammar is narrowed further: the file orienting read, `old` one of its lines.
+    narrowed = s.backend.tool_choices[0]["function"]["parameters"]
+    assert narrowed == {"oneOf": [{"type": "object", "properties": {
+        "path": {"const": "calc.py"}, "old": {"enum": ["def add(a, b):", "return a - b"]}, "new": {"type": "string"}},
+        "required": ["path", "old", "new"], "additionalProperties": False}]}
 
 
 def test_a_first_step_told_to_edit_may_not_search_first(calc_repo, tmp_path):

@@ -10,7 +10,7 @@ from typing import Any
 from wren.core.errors import ConfigError
 from wren.core.events import Usage
 from wren.core.messages import Message, ToolCall, openai_messages
-from wren.core.backend import (EffortSupport, ModelReply, OnDelta, RetryPolicy, estimate_tokens, ignore, import_litellm,
+from wren.core.backend import (EffortSupport, choice_name, ModelReply, OnDelta, RetryPolicy, ToolChoice, estimate_tokens, ignore, import_litellm,
                                summarize_with_model)
 from wren.agent.models.errors import from_litellm
 
@@ -101,7 +101,7 @@ class LiteLLMBackend:
         return summarize_with_model(self, messages, on_delta=on_delta, focus=focus)
 
     def complete(self, messages: list[Message], tools: list[dict[str, Any]], on_delta: OnDelta,
-                 effort: str | None = None, on_thought: OnDelta = ignore, tool_choice: str = "auto") -> ModelReply:
+                 effort: str | None = None, on_thought: OnDelta = ignore, tool_choice: ToolChoice = "auto") -> ModelReply:
         litellm = self._litellm
         # Anthropic's signed thinking goes back to it (it refuses tool results without it); never elsewhere.
         thinking = self.provider == "anthropic"
@@ -112,10 +112,11 @@ class LiteLLMBackend:
             kwargs.update(self.effort_params(effort))
         if tools:
             kwargs["tools"] = tools
-            if tool_choice == "none":  # the tools stay (a cached prefix holds) but only a reply may come
-                kwargs["tool_choice"] = tool_choice
-            elif tool_choice != "auto":  # a tool's name: the step must call it (OpenAI's named tool_choice)
-                kwargs["tool_choice"] = {"type": "function", "function": {"name": tool_choice}}
+            name = choice_name(tool_choice)  # a narrowed schema narrows only a local model's grammar
+            if name == "none":  # the tools stay (a cached prefix holds) but only a reply may come
+                kwargs["tool_choice"] = name
+            elif name != "auto":  # a tool's name: the step must call it (OpenAI's named tool_choice)
+                kwargs["tool_choice"] = {"type": "function", "function": {"name": name}}
         if self.api_base:
             kwargs["api_base"] = self.api_base
             # OpenAI-compatible local servers need some key, any key.

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, ValidationError
 from wren.core.errors import ConfigError, ModelError
 from wren.core.events import Usage
 from wren.core.messages import Message, ToolCall, arguments_text
-from wren.core.backend import ModelReply, OnDelta, RetryPolicy, estimate_tokens, ignore
+from wren.core.backend import ModelReply, OnDelta, RetryPolicy, ToolChoice, choice_name, estimate_tokens, ignore
 from wren.agent.models.errors import FAULTS, fault_error
 
 
@@ -73,7 +73,7 @@ class ScriptedBackend:
         self._summaries = 0
         self._lock = threading.Lock()
         self.prompt_sizes: list[int] = []  # what each step sent, for tests of the budget
-        self.tool_choices: list[str] = []  # each step's tool_choice, for tests of careful sessions
+        self.tool_choices: list[ToolChoice] = []  # each step's tool_choice, for tests of careful sessions
         self.summary_focus: list[str] = []
 
     def count_tokens(self, messages: list[Message], tools: list[dict[str, Any]]) -> int:
@@ -92,7 +92,7 @@ class ScriptedBackend:
         return f"(scripted summary {i + 1} of {len(messages)} earlier messages)" + (f" {focus}" if focus else "")
 
     def complete(self, messages: list[Message], tools: list[dict[str, Any]], on_delta: OnDelta,
-                 tool_choice: str = "auto") -> ModelReply:
+                 tool_choice: ToolChoice = "auto") -> ModelReply:
         """The next scripted turn; like a provider, refuses a turn with calls when `tool_choice` is "none",
         and one that calls another tool when it names a tool."""
         size = self.count_tokens(messages, tools)
@@ -107,6 +107,7 @@ class ScriptedBackend:
             self._next += 1
         self.prompt_sizes.append(size)
         self.tool_choices.append(tool_choice)
+        tool_choice = choice_name(tool_choice)
         check_prompt(messages, turn.expect, index, turn.absent)
         if turn.error:
             raise fault_error(turn.error, self.name, "simulated by the script")
