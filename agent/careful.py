@@ -176,7 +176,10 @@ def test_change(s: "Session") -> None:
     Wren runs the last test target again itself, so the model sees at once what its change did (a
     local model's step to ask for that costs 10 to 40 s on a laptop CPU), and a change that makes
     fewer tests pass is put back (keep_or_revert). When FAILED_FIXES changes in a row left the tests
-    failing, the attempt's theory is wrong: a fresh attempt starts, if one is left."""
+    failing, the attempt's theory is wrong: a fresh attempt starts, if one is left. Otherwise, while
+    the tests fail, the next step is an edit or an answer too (edit_first), except in the last attempt,
+    which has every tool: Qwen2.5-Coder-1.5B spent its free steps after a failed fix on `search_code`
+    of the test's assert line, `compact`, `git diff` and edits of other programs."""
     if not s.careful:
         return
     tests = s.registry.tools.get("run_tests")
@@ -185,7 +188,10 @@ def test_change(s: "Session") -> None:
         args = {"target": s.baseline.target} if s.baseline.target else {}
         wren_call(s, ToolCall(id=f"wren-{uuid.uuid4().hex[:8]}-test", name="run_tests", arguments=json.dumps(args)))
     if s.attempt.failed_fixes >= FAILED_FIXES and s._tests_failed:
-        fresh_attempt(s, f"{s.attempt.failed_fixes} changes in a row left the tests failing")
+        if fresh_attempt(s, f"{s.attempt.failed_fixes} changes in a row left the tests failing"):
+            return
+    if s._tests_failed and s.attempt.number < MAX_ATTEMPTS:
+        edit_first(s)
 
 
 def ask_to_verify(s: "Session") -> bool:
