@@ -43,6 +43,7 @@ class Attempt:
     # that starts after the same orienting calls starts from it. None: no run counted.
     oriented: tuple[str | None, int, bool] | None = None
     edit_first: list[str] = field(default_factory=list)  # code files its first step must edit (or answer): careful.orient
+    failing: list[str] = field(default_factory=list)  # test files whose run failed when Wren oriented
     under_test: set[str] = field(default_factory=set)  # workspace files the failing test files import, at any depth
     untested: list[tuple[str, str, str]] = field(default_factory=list)  # edits since the last run_tests: see careful.change_key
 

@@ -21,6 +21,7 @@ from wren.agent.baseline import REVERTED
 from wren.core.events import AssistantMessage, AttemptRestarted, UserMessage
 from wren.core.messages import Message, ToolCall
 from wren.agent.orient import local_imports, orient_calls
+from wren.core.backend import choice_name
 from wren.core.errors import ToolError
 from wren.tools.base import ToolResult
 from wren.tools.checkpoints import CheckpointError, undo
@@ -80,19 +81,22 @@ def orient(s: "Session", text: str) -> None:
     s.attempt.oriented = (s.baseline.target, s.baseline.passed, s._tests_failed) if s.baseline.passed is not None else None
     s.attempt.edit_first = code if reported else []
     s.attempt.under_test = imported_by(sorted(reported), s.workspace)
+    s.attempt.failing = sorted(reported)
     edit_first(s)
 
 
 def imported_by(tests: list[str], ws: "Workspace", most: int = 200) -> set[str]:
-    """The workspace files (not tests) the files `tests` import, directly or through each other (at most
-    `most` files: a large repository's closure is not needed to tell a stray edit)."""
+    """The workspace files (not tests) the files `tests` import, directly or through each other; empty
+    (unknown) past `most` files, where a large repository's imports are not worth walking."""
     seen: set[str] = set()
     todo = list(tests)
-    while todo and len(seen) < most:
+    while todo:
         for rel in local_imports(todo.pop(), ws):
             if rel not in seen:
                 seen.add(rel)
                 todo.append(rel)
+        if len(seen) > most:
+            return set()
     return seen
 
 
@@ -122,7 +126,8 @@ def outside_tested_code(s: "Session", result: ToolResult) -> ToolResult:
     (at any depth) is told so. Qwen2.5-Coder-1.5B, fixing lis, searched for `KeyError` and edited
     possible_change.py, a program no failing test runs."""
     code = s.attempt.under_test
-    outside = [p for p in result.files_changed if p not in code and not is_test_path(p)]
+    # Python files only: data files and other languages reach the tests in ways imports do not show.
+    outside = [p for p in result.files_changed if p.endswith(".py") and p not in code and not is_test_path(p)]
     if not s.careful or not s._tests_failed or not code or not outside:
         return result
     note = OUTSIDE.format(", ".join(outside[:3]), ", ".join(sorted(code)[:5]))
@@ -133,8 +138,10 @@ def edit_first(s: "Session") -> None:
     """Make the attempt's next step an edit_file call or an answer, when orienting showed a failing
     run and code (Attempt.edit_first), the model is offered edit_file, and the backend takes tool_choice.
     A local model's grammar also narrows the call (narrowed_edit): one of those files, `old` one of its lines."""
+    if not s.attempt.edit_first or s.attempt.number >= MAX_ATTEMPTS:  # the last attempt has every tool
+        return
     offered = {tool["function"]["name"]: tool for tool in s.offered_tools()}
-    if s.attempt.edit_first and "edit_file" in offered and takes_tool_choice(s.backend):
+    if "edit_file" in offered and takes_tool_choice(s.backend):
         s.tool_choice = narrowed_edit(offered["edit_file"], s.attempt.edit_first, s.workspace) or "edit_file"
 
 
@@ -147,11 +154,13 @@ def narrowed_edit(tool: dict[str, Any], files: list[str], ws: "Workspace") -> di
     options = []
     for rel in files:
         try:
-            text = (ws.root / rel).read_text(encoding="utf-8")
+            text = (ws.root / rel).read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError):
-            continue
-        lines = list(dict.fromkeys(line.strip() for line in text.splitlines()
-                                   if line.strip() and len(line.strip()) <= EDIT_LINE_CHARS))[:EDIT_LINES]
+            continue  # another encoding: the model edits it with its free steps
+        # Only text found once: edit_file refuses an `old` that occurs twice, and the narrowed call has no
+        # replace_all.
+        lines = [line for line in dict.fromkeys(raw.strip() for raw in text.splitlines())
+                 if line and len(line) <= EDIT_LINE_CHARS and text.count(line) == 1][:EDIT_LINES]
         if lines:
             options.append({"type": "object", "properties": {"path": {"const": rel}, "old": {"enum": lines},
                                                              "new": {"type": "string"}},
@@ -185,12 +194,17 @@ def test_change(s: "Session") -> None:
     tests = s.registry.tools.get("run_tests")
     if (s._changed_since_tests and s._tests_failed and s.baseline.passed is not None and tests is not None
             and s.policy.decide(tests)[0] == "allow"):
-        args = {"target": s.baseline.target} if s.baseline.target else {}
-        wren_call(s, ToolCall(id=f"wren-{uuid.uuid4().hex[:8]}-test", name="run_tests", arguments=json.dumps(args)))
+        # The last target first; when it passes, every other test file that failed when Wren oriented.
+        targets = [s.baseline.target, *(t for t in s.attempt.failing if t != s.baseline.target)]
+        for target in targets:
+            args = {"target": target} if target else {}
+            if not wren_call(s, ToolCall(id=f"wren-{uuid.uuid4().hex[:8]}-test", name="run_tests",
+                                         arguments=json.dumps(args))):
+                break
     if s.attempt.failed_fixes >= FAILED_FIXES and s._tests_failed:
         if fresh_attempt(s, f"{s.attempt.failed_fixes} changes in a row left the tests failing"):
             return
-    if s._tests_failed and s.attempt.number < MAX_ATTEMPTS:
+    if s._tests_failed:
         edit_first(s)
 
 
@@ -230,7 +244,7 @@ def keep_or_revert(s: "Session", call: ToolCall, result: ToolResult) -> ToolResu
         if not helped:
             outcome = next((line for line in result.output.splitlines() if line.startswith("Tests (")), "failed")
             s.tried_changes.update(dict.fromkeys(untested, outcome.rstrip(".")))
-        if result.ok and s._tests_failed:
+        if result.ok and s._tests_failed and len(s.attempt.failing) <= 1:
             # Qwen2.5-Coder-1.5B, its gcd fix passing, went on editing the fixed line (two more steps).
             result = result.model_copy(update={"output": result.output + NOW_PASSING})
     n = s.baseline.regressed(target, passed)
@@ -274,7 +288,7 @@ def fresh_attempt(s: "Session", why: str) -> bool:
     note = a.note(why)
     s.attempt = Attempt(number=a.number + 1, start=start, compactions=s.context.compactions,
                         checkpoint=a.checkpoint, oriented=a.oriented, edit_first=a.edit_first,
-                        under_test=a.under_test)
+                        under_test=a.under_test, failing=a.failing)
     s._reset_attempt()
     s.limits.unstick()
     if not start:
@@ -302,6 +316,14 @@ def wrap_up(s: "Session", why: str) -> bool:
     text = WRAP_UP.format(why.split(";")[0])
     s.record(Message(role="user", content=text), UserMessage(text=text))
     return True
+
+
+def tool_choice_applies(s: "Session") -> bool:
+    """Whether the next step's tool_choice (set for the model of the step before) still applies: a model
+    switched mid-turn may take none, and only a careful session's model is told to edit."""
+    if s.tool_choice == "auto" or not takes_tool_choice(s.backend):
+        return False
+    return s.careful or choice_name(s.tool_choice) == "none"
 
 
 def takes_tool_choice(backend: object) -> bool:

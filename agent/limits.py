@@ -11,7 +11,7 @@ DURATION = re.compile(r"\b\d+(?:\.\d+)?s\b")
 # Arguments that only say how much of the same answer to show (search_code's and recall's `k`, grep's
 # `context`): a call that differs from an earlier one only in these asks the same question again.
 # Qwen2.5-Coder-1.5B searched `kth` with k = 1, 2, ... 6, each call new to a guard that compared arguments.
-AMOUNT_ARGS = frozenset({"k", "context"})
+AMOUNT_ARGS = {"search_code": "k", "recall": "k", "grep": "context"}
 
 
 @dataclass
@@ -45,11 +45,13 @@ class LimitState:
             parsed = json.loads(arguments)
         except json.JSONDecodeError:
             parsed = arguments
-        amount = isinstance(parsed, dict) and not AMOUNT_ARGS.isdisjoint(parsed)
-        if amount:  # the same question, however much of its answer is shown (then the output differs too)
-            parsed = {key: value for key, value in parsed.items() if key not in AMOUNT_ARGS}
+        amount = AMOUNT_ARGS.get(name)
+        if amount and isinstance(parsed, dict):  # the same question, however much of its answer is shown
+            parsed = {key: value for key, value in parsed.items() if key != amount}
         canonical = json.dumps(parsed, sort_keys=True) if isinstance(parsed, dict) else arguments
         # A test run's timings differ run to run.
+        # For a tool with an amount argument, the output (which grows with it) is left out: with no file
+        # changed in between (see changed), the same question gets the same answer.
         key = (name, canonical, "" if amount else DURATION.sub("#s", output))
         self.repeats = self.seen[key] = self.seen.get(key, 0) + 1
         self.last_call = key

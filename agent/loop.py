@@ -85,7 +85,7 @@ def call_model(s: "Session") -> ModelReply:
         gate.wait(s.backend.name, s.check_stop, s.warn)  # another worker of a batch may have hit a 429
         try:
             extra: dict[str, Any] = {"effort": s.effort} if effort.applies(s) else {}
-            if s.tool_choice != "auto":  # see careful.wrap_up and careful.orient
+            if careful.tool_choice_applies(s):  # see careful.wrap_up and careful.edit_first
                 extra["tool_choice"] = s.tool_choice
             if getattr(s.backend, "streams_thoughts", False):
                 extra["on_thought"] = lambda text: s.emit(ThoughtDelta(text=text))

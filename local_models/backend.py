@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 DEFAULT_N_CTX = 8192
 MAX_REPLY_TOKENS = 1024  # a whole edit of a function fits; a 512 budget cut write_file calls short
+GRAMMAR_CACHE = 16  # compiled grammars kept: the offered tools, answer-only, a few narrowed edits
 AS_GENERATED_KEPT = 256  # steps whose generated text is kept; older ones show in canonical JSON
 
 
@@ -133,6 +134,8 @@ class LocalBackend:
 
         key = json.dumps(tools, sort_keys=True)
         if key not in self._grammars:
+            if len(self._grammars) >= GRAMMAR_CACHE:  # narrowed edits (careful.narrowed_edit): one per file state
+                self._grammars.clear()
             self._grammars[key] = LlamaGrammar.from_string(self.renderer.format.grammar(tools), verbose=False)
         return self._grammars[key]
 

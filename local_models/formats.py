@@ -9,6 +9,7 @@ what the model generated.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import re
 
@@ -52,11 +53,13 @@ def _gbnf_rules(schema: dict, root: str) -> str:
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
     held: dict[str, str] = {}
+    text = json.dumps(schema)
+    nonce = next(f"wrenheld{n}x" for n in itertools.count() if f"wrenheld{n}x" not in text)  # in no value
 
     def hold(value: object) -> object:
-        if not isinstance(value, str) or not re.search(r'["\\\x00-\x1f]', value):
+        if not isinstance(value, str) or not re.search(r'["\\\x00-\x1f]|[^\x00-\x7f]', value):
             return value
-        held[key := f"wrenheld{len(held)}"] = value
+        held[key := f"{nonce}{len(held)}z"] = value
         return key
 
     def swap(node: object) -> object:
@@ -67,7 +70,7 @@ def _gbnf_rules(schema: dict, root: str) -> str:
 
     grammar = json_schema_to_gbnf(json.dumps(swap(schema)))
     for key, value in held.items():  # the JSON text of the value, as a GBNF literal
-        literal = json.dumps(value).replace("\\", "\\\\").replace('"', '\\"')
+        literal = json.dumps(value, ensure_ascii=False).replace("\\", "\\\\").replace('"', '\\"')
         grammar = grammar.replace(f'"\\"{key}\\""', f'"{literal}"')
     return re.sub(r"^root ::=", f"{root} ::=", grammar, flags=re.M)
 

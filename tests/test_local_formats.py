@@ -135,11 +135,11 @@ def test_const_and_enum_strings_with_quotes_and_backslashes_become_exact_grammar
 
     from wren.local_models.formats import _gbnf_rules
 
-    lines = ['sep = "\\\\"', "plain line", "tab\there"]
+    # With a line that spells the placeholder Wren holds values under, and non-ASCII text (written as is).
+    lines = ['sep = "\\\\"', "plain line", "tab\there", "wrenheld0x0z", "wrenheld0", "caf\u00e9 = 1", "# \U0001f600"]
     grammar = _gbnf_rules({"type": "object", "properties": {"old": {"enum": lines}, "path": {"const": 'a"b.py'}},
                            "required": ["old", "path"]}, "root")
     for value in [*lines, 'a"b.py']:  # the JSON text of each value, escaped once more for GBNF
-        text = json.dumps(value)
+        text = json.dumps(value, ensure_ascii=False)
         assert '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"' in grammar, (value, grammar)
-    assert "wrenheld" not in grammar
     LlamaGrammar.from_string(grammar, verbose=False)  # and llama.cpp parses it

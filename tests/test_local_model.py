@@ -225,7 +225,6 @@ def test_a_step_told_to_edit_calls_edit_file_or_answers_and_keeps_the_kv_prefix(
               Message(role="user", content="List the files, then grep for 'add' in every Python file.")]
     size = len(backend.prompt_tokens(prompt, tools)[0])
     backend.complete(prompt, tools, lambda text: None)
-    names: set[str] = set()
     for _ in range(3):  # sampled: each of three steps is an edit_file call or an answer
         reply = backend.complete(prompt, tools, lambda text: None, tool_choice="edit_file")
         assert reply.usage.cached_tokens == size - 1
@@ -234,7 +233,6 @@ def test_a_step_told_to_edit_calls_edit_file_or_answers_and_keeps_the_kv_prefix(
         names.update(c.name for c in reply.tool_calls)
         if reply.tool_calls:
             assert set(json.loads(reply.tool_calls[0].arguments)) >= {"path", "old", "new"}
-        names.update(c.name for c in reply.tool_calls)
 
 
 def test_a_narrowed_edit_picks_a_line_of_the_file_even_with_quotes_and_backslashes(backend, tmp_path):

@@ -179,6 +179,12 @@ def test_a_fresh_attempt_still_starts_after_a_compaction_in_the_attempt(calc_rep
         {"tool_calls": [grep]}, {"tool_calls": [grep]}, {"tool_calls": [grep]},
         {"expect": [f"Attempt 2 of {MAX_ATTEMPTS}"], "absent": ["note line 5:"], "tool_calls": [fix]},
         {"tool_calls": [{"name": "run_tests"}]}, {"content": "fixed"}]}))
+    compacted_then_fixed(calc_repo, script, "The add test fails; fix calc.py.")
+
+
+def compacted_then_fixed(calc_repo, script, text):
+    """Run a careful session on a scripted model with a window (the script's), check that a compaction came
+    before the fresh attempt and that add was fixed; returns (session, events)."""
     from wren.agent.approval import Policy
     from wren.agent.limits import Limits
     from wren.agent.models.scripted import ScriptedBackend
@@ -188,12 +194,13 @@ def test_a_fresh_attempt_still_starts_after_a_compaction_in_the_attempt(calc_rep
 
     s = Session(SessionConfig(root=calc_repo, backend=ScriptedBackend(script), registry=default_registry(),
                               policy=Policy(mode="auto"), careful=True, limits=Limits(max_steps=12)))
-    s.submit(UserInput(text="The add test fails; fix calc.py."))
+    s.submit(UserInput(text=text))
     s.submit(Shutdown())
     events = list(s.events())
     kinds = [e.type for e in events]
     assert "context_compacted" in kinds and kinds.index("context_compacted") < kinds.index("attempt_restarted")
     assert events[-1].status == "success" and (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
+    return s, events
 
 
 def test_fixes_that_keep_failing_start_a_fresh_attempt_that_reuses_the_orienting(calc_repo, tmp_path):
@@ -259,6 +266,7 @@ def test_a_change_to_code_the_failing_tests_do_not_import_is_told_so(calc_repo, 
     made = [c for e in events if e.type == "assistant_message" and e.by == "model" for c in e.tool_calls]
     assert "do not import" not in results[made[0].id]
     assert "The failing tests do not import other.py (they import calc.py, util.py)" in results[made[2].id]
+    assert s.backend.tool_choices[0] == "auto"  # the last attempt has every tool from its first step
 
 
 def test_an_edit_already_tested_and_failing_this_turn_is_refused_in_any_attempt(calc_repo, tmp_path):
@@ -275,7 +283,64 @@ def test_an_edit_already_tested_and_failing_this_turn_is_refused_in_any_attempt(
         {"content": "fixed add"}], mode="auto", careful=True)
     events = drive(s, "The test in test_calc.py fails; fix it.", lambda e: None)
     assert events[-1].status == "success" and (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
-    # Not careful: the model's edits run as asked.
-    s = make_session(calc_repo, tmp_path, [{"tool_calls": [READ_CALC]}, {"tool_calls": [{"name": "edit_file", "arguments": {
-        "path": "calc.py", "old": "a + b", "new": "a - b"}}]}, {"content": "done"}], mode="auto")
-    assert drive(s, "undo the fix", lambda e: None)[-1].status == "success"
+    # Not careful: the same failed edit, made again in one turn, runs as asked.
+    (calc_repo / "calc.py").write_text(CALC)
+    tests = {"name": "run_tests", "arguments": {"target": "test_calc.py"}}
+    s = make_session(calc_repo, tmp_path, [{"tool_calls": [READ_CALC]}, {"tool_calls": [wrong]}, {"tool_calls": [tests]},
+                                           {"tool_calls": [{"name": "edit_file", "arguments": {
+                                               "path": "calc.py", "old": "return a * b", "new": "return a - b"}}]},
+                                           {"tool_calls": [wrong]}, {"content": "done"}], mode="auto")
+    events = drive(s, "try a * b", lambda e: None)
+    assert not [e for e in events if e.type == "tool_result" and "this same change" in e.output]
+    assert "return a * b" in (calc_repo / "calc.py").read_text()
+
+
+def test_every_test_file_that_failed_is_run_again_before_the_model_hears_the_tests_pass(calc_repo, tmp_path):
+    (calc_repo / "calc.py").write_text("def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a + b\n")
+    (calc_repo / "test_mul.py").write_text("from calc import mul\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n")
+    fix_mul = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a + b", "new": "return a * b"}}
+    s = make_session(calc_repo, tmp_path, [
+        {"tool_calls": [fix_mul]},
+        # test_mul.py passes, test_calc.py (also failing when Wren oriented) is run again and still fails.
+        {"absent": ["The tests pass now"], "expect": ["Tests (pytest): 0 passed, 1 failed"], "content": "fixed"},
+        *[{"content": "I fixed mul only"}] * 4], mode="auto", careful=True)
+    events = drive(s, "test_calc.py and test_mul.py fail; fix calc.py.", lambda e: None)
+    runs = [json.loads(c.arguments).get("target") for e in events if e.type == "assistant_message" and e.by == "wren"
+            for c in e.tool_calls if c.name == "run_tests"]
+    assert runs[:4] == ["test_calc.py", "test_mul.py", "test_mul.py", "test_calc.py"]
+    assert events[-1].status != "success"  # fresh attempts, then the turn ends with test_calc.py failing
+
+
+def test_a_fresh_attempt_after_a_compaction_with_a_named_test_orients_again(calc_repo, tmp_path):
+    big = "x = 1\n" + "".join(f"# filler line {i} nothing about add here\n" for i in range(110))
+    def edit(old: str, new: str) -> dict:
+        return {"name": "edit_file", "arguments": {"path": "calc.py", "old": old, "new": new}}
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps({"window": 4500, "turns": [
+        {"tool_calls": [edit("return a - b", "return a * b")]},
+        {"tool_calls": [edit("not in the file", big)]},  # fills the window, changes nothing
+        {"tool_calls": [edit("return a * b", "return a ** b")]},
+        {"expect": [f"Attempt 2 of {MAX_ATTEMPTS}", "0 passed, 1 failed", "return a - b"],
+         "tool_calls": [edit("return a - b", "return a + b")]},
+        {"content": "fixed"}]}))
+    from wren.core.backend import choice_name
+
+    s, events = compacted_then_fixed(calc_repo, script, "The test in test_calc.py fails; fix calc.py.")
+    made = [c.name for e in events if e.type == "assistant_message" and e.by == "wren" for c in e.tool_calls]
+    assert made.count("read_file") == 2  # oriented again: the compaction took the first orienting
+    assert [choice_name(c) for c in s.backend.tool_choices] == ["edit_file"] * 4 + ["auto"]
+
+
+def test_a_narrowed_edit_offers_only_lines_found_once(tmp_path):
+    from wren.agent.careful import narrowed_edit
+    from wren.tools.base import default_registry
+
+    ws = write(tmp_path, {"a.py": "\ufeffdef f(x):\n    if x:\n        return None\n    y = 1\n    return None\n",
+                          "b.bin": ""})
+    (tmp_path / "b.bin").write_bytes(b"\xff\xfe\x00")
+    tool = next(t for t in default_registry().schemas() if t["function"]["name"] == "edit_file")
+    narrowed = narrowed_edit(tool, ["a.py", "b.bin", "gone.py"], ws)
+    # The BOM is not part of a line; `return None` is there twice, so it is not offered.
+    (option,) = narrowed["function"]["parameters"]["oneOf"]
+    assert option["properties"]["old"]["enum"] == ["def f(x):", "if x:", "y = 1"]
+    assert narrowed_edit(tool, ["b.bin", "gone.py"], ws) is None

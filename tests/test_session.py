@@ -7,7 +7,7 @@ import threading
 
 from conftest import CALC, processes_with, wait_until
 from wren.agent.approval import Policy
-from wren.agent.limits import Limits
+from wren.agent.limits import Limits, LimitState
 from wren.agent.models.scripted import ScriptedBackend
 from wren.core.ops import ApprovalDecision, Interrupt, Shutdown, UserInput
 from wren.agent.session import Session, SessionConfig
@@ -250,6 +250,9 @@ def test_a_search_asked_again_for_more_results_is_a_repeat(calc_repo, tmp_path):
     s = make_session(calc_repo, tmp_path, [{"tool_calls": [call]} for call in grep] + [{"content": "ok"}])
     assert "You made this same call before" in [e.output for e in drive(s, "grep", lambda e: None)
                                                  if e.type == "tool_result"][1]
+    # Another tool's argument of the same name is part of the question (an MCP tool's `context`).
+    state = LimitState(Limits())
+    assert [state.note_call("mcp_ask", json.dumps({"context": c}), c.upper()) for c in ("a", "b", "c")] == [1, 1, 1]
 
 
 def test_a_repeat_with_a_new_result_is_not_a_loop(calc_repo, tmp_path):
