@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
 DEFAULT_N_CTX = 8192
 MAX_REPLY_TOKENS = 1024  # a whole edit of a function fits; a 512 budget cut write_file calls short
+# A narrowed edit (a tool's schema as tool_choice: careful.narrowed_edit) replaces one line: with no repeat
+# penalty, Qwen2.5-Coder-1.5B once wrote `min(1, 1, 1, ...` in its `new` for all 1,024 tokens (128 s).
+NARROWED_REPLY_TOKENS = 256
 GRAMMAR_CACHE = 16  # compiled grammars kept: the offered tools, answer-only, a few narrowed edits
 AS_GENERATED_KEPT = 256  # steps whose generated text is kept; older ones show in canonical JSON
 
@@ -183,7 +186,8 @@ class LocalBackend:
         self._steps += 1
         # stream=True: an iterator of chunks (the return type is a union with the whole response)
         stream = cast("Iterator[CreateCompletionStreamResponse]", self.llm.create_completion(
-            tokens, max_tokens=MAX_REPLY_TOKENS, temperature=self.sampling.temperature, top_p=self.sampling.top_p,
+            tokens, max_tokens=NARROWED_REPLY_TOKENS if isinstance(tool_choice, dict) else MAX_REPLY_TOKENS,
+            temperature=self.sampling.temperature, top_p=self.sampling.top_p,
             top_k=self.sampling.top_k, min_p=self.sampling.min_p, repeat_penalty=self.sampling.repeat_penalty,
             stop=stop, stream=True,
             seed=self.seed + self._steps, grammar=self._grammar(chosen_tools(tools, tool_choice)) if self.constrained and tools else None))

@@ -239,6 +239,7 @@ def test_a_narrowed_edit_picks_a_line_of_the_file_even_with_quotes_and_backslash
     """careful.narrowed_edit through the real grammar: `old` is one of the file's lines, written as JSON
     (quotes and backslashes escaped), `path` the file; the prompt keeps edit_file as offered."""
     from wren.agent.careful import narrowed_edit
+    from wren.local_models.backend import NARROWED_REPLY_TOKENS
     from wren.agent.prompt import system_prompt
     from wren.core.messages import Message
     from wren.tools.base import default_registry
@@ -259,6 +260,7 @@ def test_a_narrowed_edit_picks_a_line_of_the_file_even_with_quotes_and_backslash
     for _ in range(3):
         reply = backend.complete(prompt, tools, lambda text: None, tool_choice=narrowed)
         assert reply.usage.cached_tokens == size - 1
+        assert reply.usage.completion_tokens <= NARROWED_REPLY_TOKENS  # one line's edit, not a runaway `new`
         assert [c.name for c in reply.tool_calls] in ([], ["edit_file"]), reply
         if reply.tool_calls:
             args = json.loads(reply.tool_calls[0].arguments)
