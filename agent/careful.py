@@ -121,6 +121,14 @@ def check_tried(s: "Session", args: object) -> None:
         raise ToolError(TRIED.format(path=key[0], outcome=s.tried_changes[key]))
 
 
+def changed(s: "Session", args: object, result: ToolResult) -> ToolResult:
+    """After any call: an edit that changed a file is remembered until the next run_tests (check_tried),
+    and a change outside the code the failing tests import is told so (outside_tested_code)."""
+    if result.files_changed and args is not None and (key := change_key(s, args)):
+        s.attempt.untested.append(key)
+    return outside_tested_code(s, result)
+
+
 def outside_tested_code(s: "Session", result: ToolResult) -> ToolResult:
     """Careful sessions, while the tests fail: a change to a file the failing test files do not import
     (at any depth) is told so. Qwen2.5-Coder-1.5B, fixing lis, searched for `KeyError` and edited

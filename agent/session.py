@@ -144,8 +144,8 @@ class Session:
         self._events: queue.Queue[Event | None] = queue.Queue()  # None: the worker has ended
         self._reset_attempt()  # what a turn changed and tested
         self.wrapped_up = False  # see careful.wrap_up
-        # The next step's tool_choice: "auto"; "none" (careful.wrap_up: answer only); or a tool's name
-        # (careful.orient: that call or an answer). Backends take it as ModelBackend.complete's tool_choice.
+        # The next step's tool_choice: "auto"; "none" (careful.wrap_up: answer only); or edit_file, by name or
+        # as a narrowed schema (careful.edit_first). Backends take it as ModelBackend.complete's tool_choice.
         self.tool_choice: ToolChoice = "auto"
         self._read_paths: set[str] = set()  # see ToolContext.read_paths
         self._batch_checkpoint: int | None = None
@@ -543,9 +543,7 @@ class Session:
             self.limits.changed()
         if result.diff and result.files_changed:
             self.attempt.changes.append(result.diff)
-        result = careful_mode.outside_tested_code(self, result)
-        if result.files_changed and not isinstance(prepared, ToolError) and (key := careful_mode.change_key(self, prepared[1])):
-            self.attempt.untested.append(key)
+        result = careful_mode.changed(self, None if isinstance(prepared, ToolError) else prepared[1], result)
         if tests := [path for path in result.files_changed if is_test_path(path)]:
             result = result.model_copy(update={"output": result.output + TEST_EDITED.format(", ".join(tests))})
         self.record(tool_message(call.id, call.name, result.output, result.images),
