@@ -10,6 +10,7 @@ functions; the state they read and keep is the session's.
 """
 from __future__ import annotations
 
+import ast
 import inspect
 import json
 import uuid
@@ -166,8 +167,11 @@ def narrowed_edit(tool: dict[str, Any], files: list[str], ws: "Workspace") -> di
         except (OSError, UnicodeDecodeError):
             continue  # another encoding: the model edits it with its free steps
         # Only text found once: edit_file refuses an `old` that occurs twice, and the narrowed call has no
-        # replace_all.
-        lines = [line for line in dict.fromkeys(raw.strip() for raw in text.splitlines())
+        # replace_all. Only code: Qwen2.5-Coder-1.5B, fixing kth, turned `arr: A list of ints` in the
+        # docstring into `A list of integers`, an edit no test can tell from none.
+        prose = prose_lines(text) if rel.endswith(".py") else set()
+        lines = [line for line in dict.fromkeys(raw.strip() for n, raw in enumerate(text.splitlines(), 1)
+                                                if n not in prose)
                  if line and len(line) <= EDIT_LINE_CHARS and text.count(line) == 1][:EDIT_LINES]
         if lines:
             options.append({"type": "object", "properties": {"path": {"const": rel}, "old": {"enum": lines},
@@ -176,6 +180,22 @@ def narrowed_edit(tool: dict[str, Any], files: list[str], ws: "Workspace") -> di
     if not options:
         return None
     return {"type": "function", "function": {**tool["function"], "parameters": {"oneOf": options}}}
+
+
+def prose_lines(source: str) -> set[int]:
+    """The line numbers (1-based) of a Python file's comments and docstrings (a string standing as a
+    statement, on every line it spans): text whose change no test can see. Empty when the file does not
+    parse, so every line stays editable."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return set()
+    lines = {n for n, line in enumerate(source.splitlines(), 1) if line.lstrip().startswith("#")}
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+                and node.end_lineno is not None):
+            lines.update(range(node.lineno, node.end_lineno + 1))
+    return lines
 
 
 def wren_call(s: "Session", call: ToolCall) -> bool:

@@ -15,6 +15,7 @@ from wren.core.events import Usage
 from wren.core.messages import Message
 from wren.core.backend import EffortSupport, ModelReply, ToolChoice, OnDelta, RetryPolicy, ignore, summarize_with_model
 from wren.local_models import catalog, thinking
+from wren.local_models.degenerate import cut_loop, loop_start
 from wren.local_models.gguf import read_gguf
 from wren.local_models.prompt import PromptRenderer, step_key
 
@@ -26,7 +27,8 @@ DEFAULT_N_CTX = 8192
 MAX_REPLY_TOKENS = 1024  # a whole edit of a function fits; a 512 budget cut write_file calls short
 # A narrowed edit (a tool's schema as tool_choice: careful.narrowed_edit) replaces one line: with no repeat
 # penalty, Qwen2.5-Coder-1.5B once wrote `min(1, 1, 1, ...` in its `new` for all 1,024 tokens (128 s).
-NARROWED_REPLY_TOKENS = 256
+NARROWED_REPLY_TOKENS = 384  # with its reason (formats.REASON_CHARS: about 100 tokens)
+REASONED_EDITS = True
 GRAMMAR_CACHE = 16  # compiled grammars kept: the offered tools, answer-only, a few narrowed edits
 AS_GENERATED_KEPT = 256  # steps whose generated text is kept; older ones show in canonical JSON
 
@@ -132,14 +134,14 @@ class LocalBackend:
             return ""
         return self.llm.detokenize([int(token)], special=True).decode("utf-8", errors="replace")
 
-    def _grammar(self, tools: list[dict]):
+    def _grammar(self, tools: list[dict], reason: bool = False):
         from llama_cpp import LlamaGrammar
 
-        key = json.dumps(tools, sort_keys=True)
+        key = json.dumps([tools, reason], sort_keys=True)
         if key not in self._grammars:
             if len(self._grammars) >= GRAMMAR_CACHE:  # narrowed edits (careful.narrowed_edit): one per file state
                 self._grammars.clear()
-            self._grammars[key] = LlamaGrammar.from_string(self.renderer.format.grammar(tools), verbose=False)
+            self._grammars[key] = LlamaGrammar.from_string(self.renderer.format.grammar(tools, reason), verbose=False)
         return self._grammars[key]
 
     def prompt_tokens(self, messages: list[Message], tools: list[dict],
@@ -184,25 +186,36 @@ class LocalBackend:
         if cap:
             tokens, thought_tokens = self._think(tokens, cap, on_delta, on_thought)
         self._steps += 1
+        # A narrowed call (careful.narrowed_edit) is the fix itself: the model says first what is wrong.
+        narrowed = isinstance(tool_choice, dict)
+        grammar = self._grammar(chosen_tools(tools, tool_choice), narrowed and REASONED_EDITS) if self.constrained and tools else None
         # stream=True: an iterator of chunks (the return type is a union with the whole response)
         stream = cast("Iterator[CreateCompletionStreamResponse]", self.llm.create_completion(
-            tokens, max_tokens=NARROWED_REPLY_TOKENS if isinstance(tool_choice, dict) else MAX_REPLY_TOKENS,
+            tokens, max_tokens=NARROWED_REPLY_TOKENS if narrowed else MAX_REPLY_TOKENS,
             temperature=self.sampling.temperature, top_p=self.sampling.top_p,
             top_k=self.sampling.top_k, min_p=self.sampling.min_p, repeat_penalty=self.sampling.repeat_penalty,
             stop=stop, stream=True,
-            seed=self.seed + self._steps, grammar=self._grammar(chosen_tools(tools, tool_choice)) if self.constrained and tools else None))
+            seed=self.seed + self._steps, grammar=grammar))
         text, generated, streamer = "", 0, ReplyStreamer(on_delta, self.renderer.format.reply_so_far)
         started, first = time.perf_counter(), None
+        looped = False
         for chunk in stream:
             first = first or time.perf_counter()
             text += chunk["choices"][0]["text"]
             generated += 1
             on_delta("")  # a heartbeat per token: the caller may stop generation here (StreamStopped)
             streamer.feed(text)
+            # The answer's prose only: a call's arguments (code) may repeat a line on purpose.
+            if loop_start(streamer.sent) is not None:
+                looped = True
+                break
         done = time.perf_counter()
         self.last = StepStats(text, (first or done) - started, generated, done - (first or done))
         content, calls = self.renderer.format.parse(text, f"call_{self._steps}")
-        self._remember_generated(Message(role="assistant", content=content, tool_calls=calls[:1]), text)
+        if looped:  # one round of the loop is kept; shown back in its canonical form, not as generated
+            content, calls = cut_loop(streamer.sent), []
+        else:
+            self._remember_generated(Message(role="assistant", content=content, tool_calls=calls[:1]), text)
         streamer.finish(content if not calls else "")
         usage = Usage(prompt_tokens=len(tokens) - thought_tokens, completion_tokens=generated + thought_tokens,
                       cached_tokens=cached)

@@ -22,6 +22,11 @@ Answer every step with one JSON object and nothing else:
 Look at the files with the tools before you answer; never guess their content.
 Tools:
 """
+# A reason before a call (TaggedCalls.grammar(reason=True)), in characters: (at least, at most). A sentence
+# or three: which line is wrong and why. Bounded, so the call always comes.
+REASON_CHARS = (12, 400)
+# How a reason starts: left to itself after a tool result, Qwen2.5-Coder-1.5B wrote its call's JSON as the text.
+REASON_OPENING = "In the failing test, the input is"
 NATIVE_RULES = "\nCall one tool per step, and `answer` to finish. Never guess what a file holds: read it."
 
 
@@ -104,7 +109,8 @@ class JsonSteps:
         # Templates of small models know user and assistant only; results go back as user turns.
         return {"role": "user", "content": f"Result of {m.name}:\n{m.content}"}
 
-    def grammar(self, tools: list[dict]) -> str:
+    def grammar(self, tools: list[dict], reason: bool = False) -> str:
+        """One JSON step; `reason` is not taken (a step is one object, with no text around it)."""
         return _gbnf_rules(step_schema(tools), "root")
 
     def parse(self, text: str, call_id: str) -> tuple[str, list[ToolCall]]:
@@ -146,7 +152,8 @@ class TaggedCalls:
             args = json.loads(call.arguments)
         except json.JSONDecodeError:
             args = call.arguments
-        return self._call(call.name, args)
+        # A reason written before the call (grammar(reason=True)) is shown back before it, as generated.
+        return (m.content.strip() + "\n" if m.content.strip() and self.open else "") + self._call(call.name, args)
 
     def _call(self, name: str, args) -> str:
         body = json.dumps({"name": name, self.args_key: args}, ensure_ascii=False)
@@ -160,17 +167,28 @@ class TaggedCalls:
         """What a call starts with (after whitespace): the open tag, or the JSON's brace."""
         return self.open.strip() or "{"
 
-    def grammar(self, tools: list[dict]) -> str:
+    def grammar(self, tools: list[dict], reason: bool = False) -> str:
+        """One call of `tools` or `answer`. `reason`: the call comes after a few sentences of text
+        (REASON_CHARS; needs an open tag to end them), which parse() returns as the step's content."""
         call = _gbnf_rules(call_schema([*tools, ANSWER_TOOL], "name", self.args_key), "wren-call-json")
         tags = [json.dumps(self.open)] * bool(self.open) + ["wren-call-json"] + [json.dumps(self.close)] * bool(self.close)
-        return f"root ::= {' '.join(tags)}\n{call}"
+        if not (reason and self.open):
+            return f"root ::= {' '.join(tags)}\n{call}"
+        # Text that cannot start the open tag: "<" only before another character than its next one.
+        tag = self.open.strip()
+        char = f'[^{tag[0]}\\x00] | "{tag[0]}" [^{tag[1]}]'
+        low, high = REASON_CHARS
+        return (f"root ::= wren-reason {' '.join(tags)}\nwren-reason ::= {json.dumps(REASON_OPENING)} ({char}){{{low},{high}}}\n"
+                f"{call}")
 
     def parse(self, text: str, call_id: str) -> tuple[str, list[ToolCall]]:
         head = text.strip()
         if not head.startswith(self.opener):
-            # Unconstrained text may still hold a call: after the open tag, or as a fenced JSON object.
+            # Text may come before a call (a reason: see grammar), or hold one as a fenced JSON object.
             if self.open.strip() and self.open.strip() in head:
-                return self.parse(head[head.index(self.open.strip()):], call_id)
+                at = head.index(self.open.strip())
+                content, calls = self.parse(head[at:], call_id)
+                return (head[:at].strip(), calls) if calls else (content, calls)
             fenced = FENCED.search(head)
             if fenced and _is_call(fenced.group(1), self.args_key):
                 return self.parse(f"{self.open}{fenced.group(1)}{self.close}", call_id)

@@ -122,10 +122,11 @@ def test_the_grammar_compiles_for_every_offered_tool(fmt):
 
 
 def test_a_call_written_as_a_fenced_json_block_or_after_text_is_still_a_call():
-    for text in ('```json\n{"name": "read_file", "arguments": {"path": "gcd.py"}}\n```',
-                 'I will read it.\n<tool_call>\n{"name": "read_file", "arguments": {"path": "gcd.py"}}\n</tool_call>'):
+    for text, said in (('```json\n{"name": "read_file", "arguments": {"path": "gcd.py"}}\n```', ""),
+                       ('I will read it.\n<tool_call>\n{"name": "read_file", "arguments": {"path": "gcd.py"}}\n</tool_call>',
+                        "I will read it.")):
         content, calls = HERMES.parse(text, "c")
-        assert content == "" and calls[0].name == "read_file" and json.loads(calls[0].arguments) == {"path": "gcd.py"}
+        assert content == said and calls[0].name == "read_file" and json.loads(calls[0].arguments) == {"path": "gcd.py"}
     assert HERMES.parse('```json\n{"a": 1}\n```', "c")[1] == []  # a JSON block that is no call stays a reply
 
 
@@ -143,3 +144,23 @@ def test_const_and_enum_strings_with_quotes_and_backslashes_become_exact_grammar
         text = json.dumps(value, ensure_ascii=False)
         assert '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"' in grammar, (value, grammar)
     LlamaGrammar.from_string(grammar, verbose=False)  # and llama.cpp parses it
+
+
+def test_a_reasoned_call_says_why_first_and_shows_back_as_generated():
+    """A narrowed edit (careful.narrowed_edit) comes after a reason: the grammar opens it with
+    REASON_OPENING and bounds it; parse gives it as the step's content; the step renders back the same."""
+    from llama_cpp import LlamaGrammar
+
+    from wren.local_models.formats import REASON_CHARS, REASON_OPENING
+
+    grammar = HERMES.grammar(TOOLS, reason=True)
+    LlamaGrammar.from_string(grammar, verbose=False)
+    root, reason = grammar.split("\n")[:2]
+    assert root.startswith("root ::= wren-reason") and json.dumps(REASON_OPENING) in reason
+    assert f"{{{REASON_CHARS[0]},{REASON_CHARS[1]}}}" in reason
+    assert LLAMA3.grammar(TOOLS, reason=True) == LLAMA3.grammar(TOOLS)  # no open tag to end a reason at
+    text = (f'{REASON_OPENING} gcd(a % b, b) never gets smaller when a < b.\n<tool_call>\n'
+            '{"name": "read_file", "arguments": {"path": "gcd.py"}}\n</tool_call>')
+    content, calls = HERMES.parse(text, "c")
+    assert content == f"{REASON_OPENING} gcd(a % b, b) never gets smaller when a < b." and calls[0].name == "read_file"
+    assert HERMES.assistant(Message(role="assistant", content=content, tool_calls=calls)) == text

@@ -213,6 +213,29 @@ def test_a_step_that_may_only_answer_answers_and_keeps_the_kv_prefix(backend, tm
     assert reply.usage.cached_tokens == size - 1  # all but the last token, which llama.cpp evaluates again
 
 
+def test_an_answer_that_falls_into_a_loop_is_cut_to_one_round(tmp_path):
+    """Greedy and without a repeat penalty, SmolLM2 repeats one sentence in this answer; generation stops
+    once the loop shows (local_models/degenerate.py) and the answer keeps one round of it."""
+    import dataclasses
+
+    from wren.agent.models import resolve_backend
+    from wren.agent.prompt import system_prompt
+    from wren.core.messages import Message
+    from wren.local_models.backend import MAX_REPLY_TOKENS
+    from wren.local_models.degenerate import LOOP_TIMES, loop_start
+    from wren.tools.base import default_registry
+
+    greedy = resolve_backend("local:smollm2")
+    greedy.sampling = dataclasses.replace(greedy.sampling, temperature=0.0, repeat_penalty=1.0)
+    prompt = [Message(role="system", content=system_prompt(tmp_path)),
+              Message(role="user", content="Tell me about the exit codes in detail.")]
+    reply = greedy.complete(prompt, default_registry().schemas(), lambda text: None, tool_choice="none")
+    sentence = reply.content.strip()
+    assert sentence and loop_start(reply.content) is None
+    assert greedy.last.raw.count(sentence) >= LOOP_TIMES  # the model did loop: it was cut, not done
+    assert reply.usage.completion_tokens < MAX_REPLY_TOKENS / 4
+
+
 def test_a_step_told_to_edit_calls_edit_file_or_answers_and_keeps_the_kv_prefix(backend, tmp_path):
     """The first step of an oriented attempt (careful.edit_first): tool_choice names edit_file, the
     tools stay in the prompt (llama.cpp reuses all of it) and the grammar allows that call or an answer."""

@@ -344,3 +344,19 @@ def test_a_narrowed_edit_offers_only_lines_found_once(tmp_path):
     (option,) = narrowed["function"]["parameters"]["oneOf"]
     assert option["properties"]["old"]["enum"] == ["def f(x):", "if x:", "y = 1"]
     assert narrowed_edit(tool, ["b.bin", "gone.py"], ws) is None
+
+
+def test_a_narrowed_edit_leaves_out_comments_and_docstrings_of_python_files(tmp_path):
+    """Qwen2.5-Coder-1.5B, fixing kth, edited its docstring (`A list of ints` -> `integers`): no test
+    can see such a change, so a narrowed edit offers only code lines; other files and Python that does
+    not parse keep every line."""
+    from wren.agent.careful import narrowed_edit
+    from wren.tools.base import default_registry
+
+    doc = '    """Sum.\n\n    Input: a list of ints\n    """\n'
+    ws = write(tmp_path, {"a.py": f"def f(xs):\n{doc}    # the total\n    return sum(xs)  # of all\n\n\"\"\"\nOutput: an int\n\"\"\"\n",
+                          "notes.txt": "# a heading\nsome text\n", "broken.py": "def f(:\n    # still offered\n"})
+    tool = next(t for t in default_registry().schemas() if t["function"]["name"] == "edit_file")
+    options = narrowed_edit(tool, ["a.py", "notes.txt", "broken.py"], ws)["function"]["parameters"]["oneOf"]
+    assert [o["properties"]["old"]["enum"] for o in options] == [
+        ["def f(xs):", "return sum(xs)  # of all"], ["# a heading", "some text"], ["def f(:", "# still offered"]]

@@ -6,6 +6,7 @@ test file passes afterwards and no test file changed.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -83,3 +84,35 @@ def test_the_local_prompt_and_every_tool_fit_1200_tokens_in_qwens_own_format(qwe
     assert "<tools>" in text and '"name": "answer"' in text
     tokens = Llama(str(path), vocab_only=True, verbose=False).tokenize(text.encode(), add_bos=False, special=True)
     assert len(tokens) <= 1200
+
+
+def test_qwens_narrowed_edit_says_why_then_edits_a_line_of_the_program(qwen):
+    """The first step of an oriented attempt on Qwen's own tool-call format (careful.narrowed_edit):
+    the grammar opens a reason (formats.REASON_OPENING), bounds it, and the call that follows edits one
+    of gcd.py's lines; the reason is the step's content and the prompt's KV prefix is reused."""
+    from wren.agent.careful import narrowed_edit
+    from wren.agent.models import resolve_backend
+    from wren.agent.prompt import system_prompt
+    from wren.core.messages import Message
+    from wren.local_models.formats import REASON_CHARS, REASON_OPENING
+    from wren.tools.base import default_registry
+    from wren.tools.workspace import Workspace
+
+    backend = resolve_backend(qwen)
+    code = (TASK / "python_programs" / "gcd.py").read_text()
+    tools = [t.schema() for t in default_registry().tools.values() if t.name not in backend.unused_tools]
+    edit = narrowed_edit(next(t for t in tools if t["function"]["name"] == "edit_file"),
+                         ["python_programs/gcd.py"], Workspace(TASK))
+    prompt = [Message(role="system", content=system_prompt(TASK)),
+              Message(role="user", content=f"{PROMPT}\npython_programs/gcd.py:\n{code}\nThe failing test: "
+                                           "gcd(13, 13) never returned (RecursionError).")]
+    size = len(backend.prompt_tokens(prompt, tools)[0])
+    backend.complete(prompt, tools, lambda text: None, tool_choice="none")
+    reply = backend.complete(prompt, tools, lambda text: None, tool_choice=edit)
+    assert reply.usage.cached_tokens == size - 1
+    assert reply.content.startswith(REASON_OPENING)
+    assert len(reply.content) <= len(REASON_OPENING) + REASON_CHARS[1]
+    (call,) = reply.tool_calls
+    args = json.loads(call.arguments)
+    lines = {line.strip() for line in code.splitlines()}
+    assert call.name == "edit_file" and args["path"] == "python_programs/gcd.py" and args["old"] in lines
