@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import ast
 import inspect
+import io
 import json
+import tokenize
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -170,7 +172,7 @@ def narrowed_edit(tool: dict[str, Any], files: list[str], ws: "Workspace") -> di
         # replace_all. Only code: Qwen2.5-Coder-1.5B, fixing kth, turned `arr: A list of ints` in the
         # docstring into `A list of integers`, an edit no test can tell from none.
         prose = prose_lines(text) if rel.endswith(".py") else set()
-        lines = [line for line in dict.fromkeys(raw.strip() for n, raw in enumerate(text.splitlines(), 1)
+        lines = [line for line in dict.fromkeys(raw.strip() for n, raw in enumerate(text.split("\n"), 1)
                                                 if n not in prose)
                  if line and len(line) <= EDIT_LINE_CHARS and text.count(line) == 1][:EDIT_LINES]
         if lines:
@@ -183,14 +185,21 @@ def narrowed_edit(tool: dict[str, Any], files: list[str], ws: "Workspace") -> di
 
 
 def prose_lines(source: str) -> set[int]:
-    """The line numbers (1-based) of a Python file's comments and docstrings (a string standing as a
-    statement, on every line it spans): text whose change no test can see. Empty when the file does not
-    parse, so every line stays editable."""
+    """The line numbers (1-based, lines split at "\n" as Python's parser counts them) of a Python file's
+    comment lines and docstrings (a string standing as a statement, on every line it spans): text whose
+    change no test can see. Empty when the file does not parse, so every line stays editable."""
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (SyntaxError, ValueError, tokenize.TokenError, RecursionError, MemoryError):
         return set()
-    lines = {n for n, line in enumerate(source.splitlines(), 1) if line.lstrip().startswith("#")}
+    # Lines whose first token is a comment (tokenize, not "#" at the start: a string's line may begin so).
+    lines, firsts = set(), set()
+    for token in tokens:
+        if token.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT) and token.start[0] not in firsts:
+            firsts.add(token.start[0])
+            if token.type == tokenize.COMMENT:
+                lines.add(token.start[0])
     for node in ast.walk(tree):
         if (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
                 and node.end_lineno is not None):

@@ -68,8 +68,9 @@ def rare_words(text: str) -> set[str]:
     return {w for w in re.findall(r"[a-z]+", text.lower()) if len(w) > 2 and w not in COMMON}
 
 
-def plant(repo: Path, n: int, rng: random.Random) -> list[tuple[str, str, str]]:
-    """n files of filler, each with one fact; returns (same-words question, no-shared-word question, answer)."""
+def plant(repo: Path, n: int, rng: random.Random, lines: int = 60) -> list[tuple[str, str, str]]:
+    """n files of `lines` lines of filler, each with one fact; returns (same-words question, no-shared-word
+    question, answer)."""
     if n > len(SERVICES):
         raise SystemExit(f"at most {len(SERVICES)} needles")
     facts = []
@@ -79,8 +80,8 @@ def plant(repo: Path, n: int, rng: random.Random) -> list[tuple[str, str, str]]:
         answer = f"{rng.choice(WORDS).upper()}-{rng.choice(WORDS).upper()}-{rng.randint(10, 99)}"
         fact = f"The rollback codename for the {service} service is {answer}."
         filler = [f"log {k}: request handled in {rng.randint(1, 900)} ms by worker {rng.randint(1, 64)}"
-                  for k in range(60)]
-        filler.insert(rng.randint(5, 55), fact)
+                  for k in range(lines)]
+        filler.insert(rng.randint(5, lines - 5), fact)
         (repo / f"log_{i}.txt").write_text("\n".join(filler) + "\n")
         other = f"Which name do we use to revert {description}?"
         shared = rare_words(other) & (rare_words(fact) | rare_words(" ".join(filler)))

@@ -10,6 +10,7 @@ A missing model is a one-line warning and lexical-only search, never a hang.
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 from pathlib import Path
 from typing import Callable, Protocol
@@ -131,11 +132,14 @@ def download_model(folder: Path) -> str:
         except Exception as exc:  # network, TLS, HTTP and file errors alike: each means "not here"
             failed.append(_first_line(f"{type(exc).__name__}: {exc}"))
 
+    created = not folder.parent.exists()  # Chroma makes the folder before it downloads into it
     worker = threading.Thread(target=fetch, name="wren-model-download", daemon=True)
     worker.start()
     worker.join(DOWNLOAD_TIMEOUT_S)
     if model_present(folder):
         return ""
+    if created and not worker.is_alive():  # a failed download leaves no empty model folder behind
+        shutil.rmtree(folder.parent, ignore_errors=True)
     if failed:
         return f"the download failed: {failed[0]}"
     return "the download failed" if not worker.is_alive() else f"the download took over {DOWNLOAD_TIMEOUT_S:g}s"

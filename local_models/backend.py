@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Iterator, Sequence, cast
 from wren.core.config import LocalConfig
 from wren.core.errors import ConfigError, ModelError
 from wren.core.events import Usage
-from wren.core.messages import Message
-from wren.core.backend import EffortSupport, ModelReply, ToolChoice, OnDelta, RetryPolicy, ignore, summarize_with_model
+from wren.core.messages import Message, ToolCall
+from wren.core.backend import (EffortSupport, ModelReply, ToolChoice, OnDelta, RetryPolicy, choice_name, ignore,
+                                summarize_with_model)
 from wren.local_models import catalog, thinking
 from wren.local_models.degenerate import cut_loop, loop_start
 from wren.local_models.gguf import read_gguf
@@ -27,7 +28,9 @@ DEFAULT_N_CTX = 8192
 MAX_REPLY_TOKENS = 1024  # a whole edit of a function fits; a 512 budget cut write_file calls short
 # A narrowed edit (a tool's schema as tool_choice: careful.narrowed_edit) replaces one line: with no repeat
 # penalty, Qwen2.5-Coder-1.5B once wrote `min(1, 1, 1, ...` in its `new` for all 1,024 tokens (128 s).
-NARROWED_REPLY_TOKENS = 384  # with its reason (formats.REASON_CHARS: about 100 tokens)
+# With its reason first (formats.REASON_CHARS): 300 characters are 300 tokens at worst (a list of digits),
+# and a call of a 200-character line with its new text fits in the rest.
+NARROWED_REPLY_TOKENS = 768
 REASONED_EDITS = True
 GRAMMAR_CACHE = 16  # compiled grammars kept: the offered tools, answer-only, a few narrowed edits
 AS_GENERATED_KEPT = 256  # steps whose generated text is kept; older ones show in canonical JSON
@@ -205,16 +208,20 @@ class LocalBackend:
             generated += 1
             on_delta("")  # a heartbeat per token: the caller may stop generation here (StreamStopped)
             streamer.feed(text)
-            # The answer's prose only: a call's arguments (code) may repeat a line on purpose.
-            if loop_start(streamer.sent) is not None:
+            # The answer's prose; and a narrowed call, one line's fix, as a whole (Qwen once wrote
+            # `min(1, 1, 1, ...` in its `new`): other calls' arguments (code) may repeat lines on purpose.
+            if loop_start(text if narrowed else streamer.sent) is not None:
                 looped = True
                 break
         done = time.perf_counter()
         self.last = StepStats(text, (first or done) - started, generated, done - (first or done))
         content, calls = self.renderer.format.parse(text, f"call_{self._steps}")
-        if looped:  # one round of the loop is kept; shown back in its canonical form, not as generated
+        if narrowed and not calls and not streamer.sent:  # cut in its reason: still a call, for the registry to refuse
+            content, calls = text.strip(), [ToolCall(id=f"call_{self._steps}", name=choice_name(tool_choice),
+                                                     arguments="")]
+        if looped and not narrowed:  # one round of the loop is kept; shown back in its canonical form
             content, calls = cut_loop(streamer.sent), []
-        else:
+        if not looped:
             self._remember_generated(Message(role="assistant", content=content, tool_calls=calls[:1]), text)
         streamer.finish(content if not calls else "")
         usage = Usage(prompt_tokens=len(tokens) - thought_tokens, completion_tokens=generated + thought_tokens,

@@ -2,38 +2,35 @@
 
 Sampling without a repetition penalty (Qwen2.5-Coder's own settings in llama.cpp), Qwen2.5-Coder-1.5B
 answered README's first question correctly, then wrote the same two sentences again and again until
-its 1,024-token reply budget ran out. The reply's text is watched as it streams: once its last
-LOOP_CHARS characters have occurred LOOP_TIMES times, the model is in a loop, and generation stops.
+its 1,024-token reply budget ran out. The reply's text is watched as it streams: once it ends in a
+stretch that repeats itself with one period, its last LOOP_CHARS characters there for the third time
+and the stretch at least LOOP_SPAN long, the model is in a loop, and generation stops.
 """
 from __future__ import annotations
 
-LOOP_CHARS = 60  # longer than the phrases prose repeats on purpose ("in python_programs/", a list's lead-in)
-LOOP_TIMES = 3
+LOOP_CHARS = 60  # the tail looked for earlier: longer than what prose repeats on purpose (a path's folders)
+LOOP_SPAN = 180  # the repeating stretch: three rounds of a 60-character sentence; a 70-character `====` rule is none
 
 
-def loop_start(text: str, chars: int = LOOP_CHARS, times: int = LOOP_TIMES) -> int | None:
-    """Where the repetition that `text` ends in begins its second round: the index at which to cut so
-    that one round is kept; None while `text` does not end in a loop (its last `chars` characters occur
-    fewer than `times` times)."""
-    if len(text) < chars * times:
+def loop_start(text: str, chars: int = LOOP_CHARS, span: int = LOOP_SPAN) -> int | None:
+    """Where the loop that `text` ends in begins its second round: the index at which to cut so that
+    one round is kept. None while `text` does not end in a loop: its last `chars` characters do not
+    occur before, or the stretch that repeats with that period is shorter than two periods and `chars`
+    (the tail's third time), or than `span`."""
+    if len(text) < span:
         return None
     tail = text[-chars:]
     if not tail.strip():
         return None
-    # Overlapping occurrences: a loop's period may be shorter than `chars`.
-    found: list[int] = []
-    at = text.find(tail)
-    while at >= 0 and len(found) < times:
-        found.append(at)
-        at = text.find(tail, at + 1)
-    if len(found) < times:
+    previous = text.rfind(tail, 0, len(text) - 1)  # the nearest earlier copy, overlapping or not
+    if previous < 0:
         return None
-    # The loop's period, and the first character from which the text repeats with it: one period
-    # after that, the second round begins.
-    period, start = found[1] - found[0], found[0]
+    period = len(text) - chars - previous
+    start = len(text) - period  # walk back while the text repeats with this period
     while start > 0 and text[start - 1] == text[start - 1 + period]:
         start -= 1
-    return start + period
+    # Two whole rounds and the tail once more (a third time); and never less than `span`.
+    return start + period if len(text) - start >= max(span, 2 * period + chars) else None
 
 
 def cut_loop(text: str) -> str:

@@ -24,7 +24,7 @@ Tools:
 """
 # A reason before a call (TaggedCalls.grammar(reason=True)), in characters: (at least, at most). A sentence
 # or three: which line is wrong and why. Bounded, so the call always comes.
-REASON_CHARS = (12, 400)
+REASON_CHARS = (12, 300)
 # How a reason starts: left to itself after a tool result, Qwen2.5-Coder-1.5B wrote its call's JSON as the text.
 REASON_OPENING = "In the failing test, the input is"
 NATIVE_RULES = "\nCall one tool per step, and `answer` to finish. Never guess what a file holds: read it."
@@ -172,11 +172,11 @@ class TaggedCalls:
         (REASON_CHARS; needs an open tag to end them), which parse() returns as the step's content."""
         call = _gbnf_rules(call_schema([*tools, ANSWER_TOOL], "name", self.args_key), "wren-call-json")
         tags = [json.dumps(self.open)] * bool(self.open) + ["wren-call-json"] + [json.dumps(self.close)] * bool(self.close)
-        if not (reason and self.open):
-            return f"root ::= {' '.join(tags)}\n{call}"
-        # Text that cannot start the open tag: "<" only before another character than its next one.
         tag = self.open.strip()
-        char = f'[^{tag[0]}\\x00] | "{tag[0]}" [^{tag[1]}]'
+        if not (reason and tag.startswith("<") and len(tag) > 1 and tag[1].isalpha()):
+            return f"root ::= {' '.join(tags)}\n{call}"  # the reason rule is written for tags like <tool_call>
+        # Text that cannot hold the open tag: "<" (once or more) only before another character than the tag's next.
+        char = f'[^<\\x00] | "<"+ [^<{tag[1]}\\x00]'
         low, high = REASON_CHARS
         return (f"root ::= wren-reason {' '.join(tags)}\nwren-reason ::= {json.dumps(REASON_OPENING)} ({char}){{{low},{high}}}\n"
                 f"{call}")
@@ -209,9 +209,11 @@ class TaggedCalls:
         return "", [ToolCall(id=call_id, name=str(call.get("name", "")), arguments=json.dumps(args, ensure_ascii=False))]
 
     def reply_so_far(self, text: str) -> str | None:
-        """The answer's text read so far; None while `text` is not (yet) an answer call."""
+        """The answer's text read so far; None while `text` is not (yet) an answer call. Only inside the
+        call: a reason before it (grammar) may quote an answer's JSON without being one."""
         marker = f'"name": "{ANSWER}", "{self.args_key}": {{"text": '
-        at = text.find(marker)
+        opened = text.find(self.open.strip()) if self.open.strip() else 0
+        at = -1 if opened < 0 else text.find(marker, opened)
         return None if at < 0 else partial_reply('{"reply": ' + text[at + len(marker):])
 
 

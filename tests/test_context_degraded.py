@@ -35,3 +35,20 @@ def test_missing_embedding_model_warns_once_and_search_stays_lexical(calc_repo, 
 
     doctor = wren("doctor", cwd=calc_repo, env=env)
     assert f"embeddings     missing: all-MiniLM-L6-v2 is not in {empty}" in doctor.stdout, doctor.stdout
+
+
+def test_a_failed_download_of_the_embedding_model_leaves_no_empty_model_folder(tmp_path, monkeypatch):
+    """Chroma makes the model's folder before it downloads; a download that fails (here: Chroma's own
+    download code against a port where nothing listens) takes that folder away again."""
+    from chromadb.utils.embedding_functions.onnx_mini_lm_l6_v2 import ONNXMiniLM_L6_V2
+
+    from wren.context.embeddings import download_model
+
+    monkeypatch.setattr(ONNXMiniLM_L6_V2, "MODEL_DOWNLOAD_URL", "http://127.0.0.1:9/onnx.tar.gz")
+    folder = tmp_path / "onnx_models" / "all-MiniLM-L6-v2" / "onnx"
+    why = download_model(folder)
+    assert why.startswith("the download failed"), why
+    assert (tmp_path / "onnx_models").is_dir() and not folder.parent.exists()
+    existing = tmp_path / "kept" / "all-MiniLM-L6-v2"
+    existing.mkdir(parents=True)
+    assert download_model(existing / "onnx") and existing.is_dir()  # a folder that was there stays

@@ -20,8 +20,19 @@ def test_a_loop_shorter_than_the_window_is_cut_too():
     assert cut_loop("return min(1, " + "1, " * 100) == "return min(1,"
 
 
-def test_prose_that_repeats_a_phrase_or_a_list_lead_in_is_left_alone():
+def every_prefix_is_left_alone(text: str) -> bool:
+    """As it streams: no prefix of `text` is taken for a loop."""
+    return all(loop_start(text[:end]) is None for end in range(1, len(text) + 1))
+
+
+def test_prose_that_repeats_a_phrase_a_path_or_a_rule_is_left_alone():
     files = "".join(f"- the test file python_testcases/test_{n}.py imports python_programs/{n}.py\n"
                     for n in ("gcd", "kth", "lis", "knapsack", "flatten", "hanoi"))
-    assert loop_start(files) is None and cut_loop(files) == files
+    assert every_prefix_is_left_alone(files)
+    # Long shared folders, the file names apart (even when one starts like another).
+    paths = "".join(f"- /home/alice/src/github.com/acme/payments-service/internal/billing/{n}.go\n"
+                    for n in ("errors", "codes", "exit", "errors_test", "codes_test"))
+    assert every_prefix_is_left_alone(paths)
+    report = "The runner printed this, with its failures:\n" + "=" * 70 + "\nFAILED test_x\n" + "-" * 70 + "\nok"
+    assert every_prefix_is_left_alone(report)
     assert loop_start(" " * (LOOP_CHARS * 4)) is None  # trailing whitespace is no loop to cut

@@ -34,6 +34,20 @@ TOOLS = default_registry().schemas()
 READ = ToolCall(id="call_1", name="read_file", arguments='{"path": "gcd.py"}')
 
 
+
+def llama_parses(grammar: str) -> bool:
+    """Whether llama.cpp's own grammar parser takes `grammar` (LlamaGrammar.from_string only stores the text)."""
+    import llama_cpp
+
+    sampler = llama_cpp.llama_sampler_init_grammar(None, grammar.encode(), b"root")
+    if sampler:
+        llama_cpp.llama_sampler_free(sampler)
+    return bool(sampler)
+
+
+def test_a_broken_grammar_is_caught_by_the_check():
+    assert not llama_parses('root ::= [broken')
+
 def conversation(steps: int) -> list[Message]:
     """A system prompt, a task, then `steps` pairs of read_file call and result, then a reply."""
     messages = [Message(role="system", content="You fix bugs."), Message(role="user", content="fix gcd")]
@@ -112,10 +126,8 @@ def test_the_answer_tool_is_listed_and_past_replies_render_as_answers(template):
 
 @pytest.mark.parametrize("fmt", [HERMES, LLAMA3, JsonSteps()])
 def test_the_grammar_compiles_for_every_offered_tool(fmt):
-    from llama_cpp import LlamaGrammar
-
     grammar = fmt.grammar(TOOLS)
-    LlamaGrammar.from_string(grammar, verbose=False)
+    assert llama_parses(grammar)
     assert all(f'\\"{t["function"]["name"]}\\"' in grammar for t in TOOLS)
     if not isinstance(fmt, JsonSteps):
         assert "wren-call" in grammar.split("\n")[0]  # every step is a call (the answer is one too)
@@ -132,8 +144,6 @@ def test_a_call_written_as_a_fenced_json_block_or_after_text_is_still_a_call():
 
 def test_const_and_enum_strings_with_quotes_and_backslashes_become_exact_grammar_literals():
     # llama-cpp-python's converter left the JSON escapes of such strings unescaped in the GBNF literal.
-    from llama_cpp import LlamaGrammar
-
     from wren.local_models.formats import _gbnf_rules
 
     # With a line that spells the placeholder Wren holds values under, and non-ASCII text (written as is).
@@ -143,24 +153,32 @@ def test_const_and_enum_strings_with_quotes_and_backslashes_become_exact_grammar
     for value in [*lines, 'a"b.py']:  # the JSON text of each value, escaped once more for GBNF
         text = json.dumps(value, ensure_ascii=False)
         assert '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"' in grammar, (value, grammar)
-    LlamaGrammar.from_string(grammar, verbose=False)  # and llama.cpp parses it
+    assert llama_parses(grammar)
 
 
 def test_a_reasoned_call_says_why_first_and_shows_back_as_generated():
     """A narrowed edit (careful.narrowed_edit) comes after a reason: the grammar opens it with
     REASON_OPENING and bounds it; parse gives it as the step's content; the step renders back the same."""
-    from llama_cpp import LlamaGrammar
-
     from wren.local_models.formats import REASON_CHARS, REASON_OPENING
 
     grammar = HERMES.grammar(TOOLS, reason=True)
-    LlamaGrammar.from_string(grammar, verbose=False)
+    assert llama_parses(grammar)
     root, reason = grammar.split("\n")[:2]
     assert root.startswith("root ::= wren-reason") and json.dumps(REASON_OPENING) in reason
     assert f"{{{REASON_CHARS[0]},{REASON_CHARS[1]}}}" in reason
     assert LLAMA3.grammar(TOOLS, reason=True) == LLAMA3.grammar(TOOLS)  # no open tag to end a reason at
+    assert '"<"+ [^<t' in reason  # "<<tool_call>" cannot hide in the reason either
     text = (f'{REASON_OPENING} gcd(a % b, b) never gets smaller when a < b.\n<tool_call>\n'
             '{"name": "read_file", "arguments": {"path": "gcd.py"}}\n</tool_call>')
     content, calls = HERMES.parse(text, "c")
     assert content == f"{REASON_OPENING} gcd(a % b, b) never gets smaller when a < b." and calls[0].name == "read_file"
     assert HERMES.assistant(Message(role="assistant", content=content, tool_calls=calls)) == text
+
+
+def test_only_an_answer_inside_the_call_streams_as_the_reply():
+    # A reason may quote an answer's JSON (Qwen wrote its call's JSON as text): that is not the reply.
+    from wren.local_models.formats import REASON_OPENING
+
+    quoted = REASON_OPENING + ' {"name": "answer", "arguments": {"text": "gcd(13, 13) is 13'
+    assert HERMES.reply_so_far(quoted) is None
+    assert HERMES.reply_so_far(quoted + '"}}\n<tool_call>\n{"name": "answer", "arguments": {"text": "Fixed') == "Fixed"

@@ -222,7 +222,7 @@ def test_an_answer_that_falls_into_a_loop_is_cut_to_one_round(tmp_path):
     from wren.agent.prompt import system_prompt
     from wren.core.messages import Message
     from wren.local_models.backend import MAX_REPLY_TOKENS
-    from wren.local_models.degenerate import LOOP_TIMES, loop_start
+    from wren.local_models.degenerate import loop_start
     from wren.tools.base import default_registry
 
     greedy = resolve_backend("local:smollm2")
@@ -232,7 +232,7 @@ def test_an_answer_that_falls_into_a_loop_is_cut_to_one_round(tmp_path):
     reply = greedy.complete(prompt, default_registry().schemas(), lambda text: None, tool_choice="none")
     sentence = reply.content.strip()
     assert sentence and loop_start(reply.content) is None
-    assert greedy.last.raw.count(sentence) >= LOOP_TIMES  # the model did loop: it was cut, not done
+    assert greedy.last.raw.count(sentence) >= 2  # the model did loop: it was cut, not done
     assert reply.usage.completion_tokens < MAX_REPLY_TOKENS / 4
 
 

@@ -360,3 +360,13 @@ def test_a_narrowed_edit_leaves_out_comments_and_docstrings_of_python_files(tmp_
     options = narrowed_edit(tool, ["a.py", "notes.txt", "broken.py"], ws)["function"]["parameters"]["oneOf"]
     assert [o["properties"]["old"]["enum"] for o in options] == [
         ["def f(xs):", "return sum(xs)  # of all"], ["# a heading", "some text"], ["def f(:", "# still offered"]]
+
+
+def test_comment_and_docstring_lines_are_found_by_python_s_own_parser():
+    from wren.agent.careful import prose_lines
+
+    # Lines counted at "\n" as the parser counts them (a form feed is no line break here).
+    assert prose_lines('x = 1\n\x0c\ndef f():\n    """Doc."""\n    return 2\n') == {4}
+    # A line of a string value that starts with "#" is code; a comment after code is part of a code line.
+    assert prose_lines('T = """\n# heading\n"""\n# a comment\nx = 1  # trailing\n') == {4}
+    assert prose_lines("x = " + "+".join(["1"] * 20000) + "\n") == set()  # too deep to parse: all editable
