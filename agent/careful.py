@@ -16,6 +16,7 @@ import io
 import json
 import tokenize
 import uuid
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from wren.agent import effort
@@ -121,6 +122,9 @@ def check_tried(s: "Session", args: object) -> None:
     it back for making fewer tests pass, twice more in later attempts."""
     key = change_key(s, args) if s.careful else None
     if key is not None and key in s.tried_changes:
+        # Qwen2.5-Coder-1.5B, refused, made the same edit with the same reason twice more (gcd): the rest of
+        # this attempt's narrowed steps leave the line out (a later attempt may change it another way).
+        s.attempt.refused.add(key[:2])
         raise ToolError(TRIED.format(path=key[0], outcome=s.tried_changes[key]))
 
 
@@ -153,15 +157,17 @@ def edit_first(s: "Session") -> None:
         return
     offered = {tool["function"]["name"]: tool for tool in s.offered_tools()}
     if "edit_file" in offered and takes_tool_choice(s.backend):
-        s.tool_choice = narrowed_edit(offered["edit_file"], s.attempt.edit_first, s.workspace) or "edit_file"
+        narrowed = narrowed_edit(offered["edit_file"], s.attempt.edit_first, s.workspace, s.attempt.refused)
+        s.tool_choice = narrowed or "edit_file"
 
 
-def narrowed_edit(tool: dict[str, Any], files: list[str], ws: "Workspace") -> dict[str, Any] | None:
+def narrowed_edit(tool: dict[str, Any], files: list[str], ws: "Workspace",
+                  leave_out: Collection[tuple[str, str]] = ()) -> dict[str, Any] | None:
     """edit_file's schema (OpenAI's tool format) with `path` one of `files` and `old` one of that file's
     lines (stripped; each at most EDIT_LINE_CHARS, at most EDIT_LINES a file), `new` free. Qwen2.5-Coder-1.5B's
     edits failed on `old` text that was not in the program: a line of the test from the failing run's report
     (`assert levenshtein(*input_data) == expected`), read_file's line numbers (`8\t    return 1 + min(`).
-    None when no file has such lines."""
+    `leave_out`: (path, line with whitespace runs made one space) not offered. None when no file has such lines."""
     options = []
     for rel in files:
         try:
@@ -174,7 +180,8 @@ def narrowed_edit(tool: dict[str, Any], files: list[str], ws: "Workspace") -> di
         prose = prose_lines(text) if rel.endswith(".py") else set()
         lines = [line for line in dict.fromkeys(raw.strip() for n, raw in enumerate(text.split("\n"), 1)
                                                 if n not in prose)
-                 if line and len(line) <= EDIT_LINE_CHARS and text.count(line) == 1][:EDIT_LINES]
+                 if line and len(line) <= EDIT_LINE_CHARS and text.count(line) == 1
+                 and (rel, " ".join(line.split())) not in leave_out][:EDIT_LINES]
         if lines:
             options.append({"type": "object", "properties": {"path": {"const": rel}, "old": {"enum": lines},
                                                              "new": {"type": "string"}},

@@ -283,6 +283,10 @@ def test_an_edit_already_tested_and_failing_this_turn_is_refused_in_any_attempt(
         {"content": "fixed add"}], mode="auto", careful=True)
     events = drive(s, "The test in test_calc.py fails; fix it.", lambda e: None)
     assert events[-1].status == "success" and (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
+    # Refused, the line is offered no more in this attempt's narrowed steps (Qwen repeated a refused edit twice).
+    offered = [[line for option in choice["function"]["parameters"]["oneOf"] for line in option["properties"]["old"]["enum"]]
+               for choice in s.backend.tool_choices[2:4]]
+    assert "return a - b" in offered[0] and "return a - b" not in offered[1] and offered[1]
     # Not careful: the same failed edit, made again in one turn, runs as asked.
     (calc_repo / "calc.py").write_text(CALC)
     tests = {"name": "run_tests", "arguments": {"target": "test_calc.py"}}
