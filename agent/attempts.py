@@ -46,8 +46,8 @@ class Attempt:
     failing: list[str] = field(default_factory=list)  # test files whose run failed when Wren oriented
     under_test: set[str] = field(default_factory=set)  # workspace files the failing test files import, at any depth
     untested: list[tuple[str, str, str]] = field(default_factory=list)  # edits since the last run_tests: see careful.change_key
-    # (path, `old` with whitespace runs made one space) of edits refused as tried (careful.check_tried): its
-    # narrowed steps offer those lines no more
+    # (path, `old` with whitespace runs made one space) of edits refused as tried (careful.check_tried) or that
+    # restated their line (careful.changed): its narrowed steps offer those lines no more
     refused: set[tuple[str, str]] = field(default_factory=set)
 
     def note(self, why: str) -> str:

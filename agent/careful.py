@@ -130,9 +130,15 @@ def check_tried(s: "Session", args: object) -> None:
 
 def changed(s: "Session", args: object, result: ToolResult) -> ToolResult:
     """After any call: an edit that changed a file is remembered until the next run_tests (check_tried),
-    and a change outside the code the failing tests import is told so (outside_tested_code)."""
-    if result.files_changed and args is not None and (key := change_key(s, args)):
+    and a change outside the code the failing tests import is told so (outside_tested_code). An edit whose
+    `new` restates its `old` leaves that line out of the attempt's narrowed steps: Qwen2.5-Coder-1.5B, its
+    fix tested and failing, restated the line it had written, with the same reason, three times in a row
+    (gcd, 3 attempts of 6 ended so)."""
+    key = change_key(s, args) if args is not None else None
+    if key and result.files_changed:
         s.attempt.untested.append(key)
+    elif key and key[1] == key[2] and s.careful:
+        s.attempt.refused.add(key[:2])
     return outside_tested_code(s, result)
 
 

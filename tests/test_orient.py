@@ -374,3 +374,18 @@ def test_comment_and_docstring_lines_are_found_by_python_s_own_parser():
     # A line of a string value that starts with "#" is code; a comment after code is part of a code line.
     assert prose_lines('T = """\n# heading\n"""\n# a comment\nx = 1  # trailing\n') == {4}
     assert prose_lines("x = " + "+".join(["1"] * 20000) + "\n") == set()  # too deep to parse: all editable
+
+
+def test_an_edit_that_restates_its_line_leaves_the_line_out_of_the_attempt_s_narrowed_steps(calc_repo, tmp_path):
+    """Qwen2.5-Coder-1.5B, its fix tested and failing, restated the line it had written (`old` == `new`)
+    three times in a row, the same reason each time; after once, the line is no longer offered."""
+    wrong = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b", "new": "return a * b"}}
+    restated = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a * b", "new": "return a * b"}}
+    s = make_session(calc_repo, tmp_path, [
+        {"tool_calls": [wrong]},  # tested by Wren: still failing
+        {"expect": ["Tests (pytest): 0 passed, 1 failed"], "tool_calls": [restated]},
+        {"expect": ["old and new are the same"], "content": "could not fix it"}], mode="auto", careful=True)
+    drive(s, "The test in test_calc.py fails; fix it.", lambda e: None)
+    offered = [[line for option in choice["function"]["parameters"]["oneOf"] for line in option["properties"]["old"]["enum"]]
+               for choice in s.backend.tool_choices]
+    assert "return a * b" in offered[1] and "return a * b" not in offered[2] and offered[2]
