@@ -49,6 +49,9 @@ OUTSIDE = ("\n[Wren] The failing tests do not import {} (they import {}), so thi
 TRIED = ("this same change to {path} was made before in this turn, and the tests failed after it ({outcome}). "
          "Nothing was changed: make a different fix.")
 EDIT_LINE_CHARS, EDIT_LINES = 200, 400  # a narrowed edit's `old` choices (the grammar grows with them)
+# A file's offered lines, in characters, up to which `new` must differ from `old` (one grammar rule a character):
+# Qwen2.5-Coder-1.5B restated lines as fixes (old == new), 4 steps of an attempt in max_sublist_sum.
+UNEQUAL_CHARS = 8000
 VERIFY_ASKS = 2  # per turn: then the model's answer stands, whatever the tests say
 WRAP_UP = ("[Wren] You are going in circles ({}). Stop calling tools: answer the user now from what you have "
            "found so far, and say what you could not find or do.]")
@@ -170,7 +173,8 @@ def edit_first(s: "Session") -> None:
 def narrowed_edit(tool: dict[str, Any], files: list[str], ws: "Workspace",
                   leave_out: Collection[tuple[str, str]] = ()) -> dict[str, Any] | None:
     """edit_file's schema (OpenAI's tool format) with `path` one of `files` and `old` one of that file's
-    lines (stripped; each at most EDIT_LINE_CHARS, at most EDIT_LINES a file), `new` free. Qwen2.5-Coder-1.5B's
+    lines (stripped; each at most EDIT_LINE_CHARS, at most EDIT_LINES a file), `new` any other text (while the
+    file's lines add up to at most UNEQUAL_CHARS; past that, any text). Qwen2.5-Coder-1.5B's
     edits failed on `old` text that was not in the program: a line of the test from the failing run's report
     (`assert levenshtein(*input_data) == expected`), read_file's line numbers (`8\t    return 1 + min(`).
     `leave_out`: (path, line with whitespace runs made one space) not offered. None when no file has such lines."""
@@ -188,13 +192,19 @@ def narrowed_edit(tool: dict[str, Any], files: list[str], ws: "Workspace",
                                                 if n not in prose)
                  if line and len(line) <= EDIT_LINE_CHARS and text.count(line) == 1
                  and (rel, " ".join(line.split())) not in leave_out][:EDIT_LINES]
-        if lines:
-            options.append({"type": "object", "properties": {"path": {"const": rel}, "old": {"enum": lines},
-                                                             "new": {"type": "string"}},
-                            "required": ["path", "old", "new"], "additionalProperties": False})
+        if sum(map(len, lines)) <= UNEQUAL_CHARS:  # `new` is not `old`: a grammar rule per character of it
+            options += [edit_option(rel, {"const": line}, {"type": "string", "not": {"const": line}}) for line in lines]
+        elif lines:
+            options.append(edit_option(rel, {"enum": lines}, {"type": "string"}))
     if not options:
         return None
     return {"type": "function", "function": {**tool["function"], "parameters": {"oneOf": options}}}
+
+
+def edit_option(path: str, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """One shape of a narrowed edit_file call's arguments (JSON schema): `path` that file."""
+    return {"type": "object", "properties": {"path": {"const": path}, "old": old, "new": new},
+            "required": ["path", "old", "new"], "additionalProperties": False}
 
 
 def prose_lines(source: str) -> set[int]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 import weakref
@@ -138,13 +139,17 @@ class LocalBackend:
         return self.llm.detokenize([int(token)], special=True).decode("utf-8", errors="replace")
 
     def _grammar(self, tools: list[dict], reason: bool = False):
+        """The compiled grammar of one step of `tools` (a reason first: see formats); None when llama.cpp's
+        parser does not take it (checked for reasoned, that is narrowed, steps: their rules are partly ours)."""
         from llama_cpp import LlamaGrammar
 
         key = json.dumps([tools, reason], sort_keys=True)
         if key not in self._grammars:
             if len(self._grammars) >= GRAMMAR_CACHE:  # narrowed edits (careful.narrowed_edit): one per file state
                 self._grammars.clear()
-            self._grammars[key] = LlamaGrammar.from_string(self.renderer.format.grammar(tools, reason), verbose=False)
+            text = self.renderer.format.grammar(tools, reason)
+            ok = not reason or grammar_parses(text)
+            self._grammars[key] = LlamaGrammar.from_string(text, verbose=False) if ok else None
         return self._grammars[key]
 
     def prompt_tokens(self, messages: list[Message], tools: list[dict],
@@ -192,6 +197,10 @@ class LocalBackend:
         # A narrowed call (careful.narrowed_edit) is the fix itself: the model says first what is wrong.
         narrowed = isinstance(tool_choice, dict)
         grammar = self._grammar(chosen_tools(tools, tool_choice), narrowed and REASONED_EDITS) if self.constrained and tools else None
+        if narrowed and grammar is None:  # a narrowed grammar llama.cpp does not take: the tool as offered
+            sys.stderr.write(f"wren: warning: llama.cpp does not take the narrowed grammar of {choice_name(tool_choice)}; "
+                             "the step has the tool as offered\n")
+            grammar = self._grammar(chosen_tools(tools, choice_name(tool_choice)))
         # stream=True: an iterator of chunks (the return type is a union with the whole response)
         stream = cast("Iterator[CreateCompletionStreamResponse]", self.llm.create_completion(
             tokens, max_tokens=NARROWED_REPLY_TOKENS if narrowed else MAX_REPLY_TOKENS,
@@ -252,6 +261,17 @@ class LocalBackend:
             self._as_generated.pop(next(iter(self._as_generated)))  # the oldest
         # The first text wins: a later reply spelled differently must not change an earlier one's.
         self._as_generated.setdefault(step_key(step, self.renderer.format), text)
+
+
+def grammar_parses(text: str) -> bool:
+    """Whether llama.cpp's own parser takes a grammar (LlamaGrammar.from_string only stores the text; a
+    grammar llama.cpp rejects fails the step when generation starts)."""
+    import llama_cpp
+
+    sampler = llama_cpp.llama_sampler_init_grammar(None, text.encode("utf-8"), b"root")
+    if sampler:
+        llama_cpp.llama_sampler_free(sampler)
+    return bool(sampler)
 
 
 class ReplyStreamer:

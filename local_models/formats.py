@@ -67,17 +67,60 @@ def _gbnf_rules(schema: dict, root: str) -> str:
         held[key := f"{nonce}{len(held)}z"] = value
         return key
 
+    unequal: dict[str, str] = {}  # placeholder -> the string a value must differ from
+
     def swap(node: object) -> object:
         if isinstance(node, dict):
+            if node.get("type") == "string" and isinstance(node.get("not"), dict) and isinstance(node["not"].get("const"), str):
+                unequal[key := f"{nonce}{len(held) + len(unequal)}n"] = node["not"]["const"]
+                return {"const": key}  # a literal in the converter's output, then a rule of ours (below)
             return {k: hold(v) if k == "const" else [hold(x) for x in v] if k == "enum" and isinstance(v, list)
                     else swap(v) for k, v in node.items()}
         return [swap(x) for x in node] if isinstance(node, list) else node
 
     grammar = json_schema_to_gbnf(json.dumps(swap(schema)))
     for key, value in held.items():  # the JSON text of the value, as a GBNF literal
-        literal = json.dumps(value, ensure_ascii=False).replace("\\", "\\\\").replace('"', '\\"')
-        grammar = grammar.replace(f'"\\"{key}\\""', f'"{literal}"')
+        grammar = grammar.replace(f'"\\"{key}\\""', _literal(json.dumps(value, ensure_ascii=False)))
+    for n, (key, value) in enumerate(unequal.items()):
+        grammar = grammar.replace(f'"\\"{key}\\""', f"wren-unequal-{n}") + _unequal_rules(f"wren-unequal-{n}", value)
+    if unequal:
+        grammar += f"\nwren-jchar ::= {JSON_CHAR}\n"
     return re.sub(r"^root ::=", f"{root} ::=", grammar, flags=re.M)
+
+
+def _literal(text: str) -> str:
+    """`text` as a GBNF string literal (UTF-8 as is)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# A character of a JSON string's text, as llama.cpp's converter writes it.
+PLAIN_CHAR = r'[^"\\\x7F\x00-\x1F]'
+ESCAPES = '"\\/bfnrt'
+JSON_CHAR = PLAIN_CHAR + r' | [\\] (["\\/bfnrt] | "u" [0-9a-fA-F]{4})'
+
+
+def _class_char(char: str) -> str:
+    """`char` as the last one of a GBNF character class (llama.cpp reads "^" past the first place and "-"
+    before "]" as themselves, and takes no escape for them)."""
+    return "\\" + char if char in "]\\" else char
+
+
+def _unequal_rules(name: str, value: str) -> str:
+    """GBNF rules for a JSON string that is not `value` (written the usual way): it stops short of it, or
+    takes another character where it has one, or goes on past it. One rule per character of the value.
+    A narrowed edit's `new` (careful.narrowed_edit): Qwen2.5-Coder-1.5B restated its `old` line as the fix."""
+    text = json.dumps(value, ensure_ascii=False)[1:-1]
+    units = re.findall(r"\\u[0-9a-fA-F]{4}|\\.|.", text, flags=re.S)  # a character or one escape, as written
+    rules = [f'{name} ::= "\\"" {name}-0 "\\""']
+    for k, unit in enumerate(units):
+        if not unit.startswith("\\"):  # another plain character, or any escape
+            other = PLAIN_CHAR[:-1] + _class_char(unit) + "] | [\\\\] ([" + ESCAPES.replace("\\", "\\\\") + '] | "u" [0-9a-fA-F]{4})'
+        else:  # any plain character, or another escape (a \u escape: any short one)
+            rest = ESCAPES.replace(unit[1], "") if len(unit) == 2 else ESCAPES
+            other = PLAIN_CHAR + " | [\\\\] [" + "".join(_class_char(c) for c in rest) + "]"
+        rules.append(f"{name}-{k} ::= \"\" | {_literal(unit)} {name}-{k + 1} | ({other}) wren-jchar*")
+    rules.append(f"{name}-{len(units)} ::= wren-jchar+")
+    return "\n" + "\n".join(rules)
 
 
 def call_schema(tools: list[dict], name_key: str, args_key: str) -> dict:

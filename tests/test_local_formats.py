@@ -182,3 +182,18 @@ def test_only_an_answer_inside_the_call_streams_as_the_reply():
     quoted = REASON_OPENING + ' {"name": "answer", "arguments": {"text": "gcd(13, 13) is 13'
     assert HERMES.reply_so_far(quoted) is None
     assert HERMES.reply_so_far(quoted + '"}}\n<tool_call>\n{"name": "answer", "arguments": {"text": "Fixed') == "Fixed"
+
+
+def test_a_value_that_must_differ_from_a_line_becomes_rules_llama_cpp_parses():
+    """`{"type": "string", "not": {"const": LINE}}` (careful.narrowed_edit's `new`) is written as GBNF rules
+    of our own, one per character of the line as JSON writes it: quotes, backslashes, tabs, non-ASCII
+    and the characters a GBNF class treats specially."""
+    from wren.local_models.formats import _gbnf_rules
+
+    lines = ['sep = "\\\\"', "x = 'caf\u00e9'\t# ]^-[", "a\\u00e9", "plain"]
+    schema = {"oneOf": [{"type": "object", "properties": {"old": {"const": line}, "new": {"type": "string", "not": {"const": line}}},
+                         "required": ["old", "new"]} for line in lines]}
+    grammar = _gbnf_rules(schema, "root")
+    assert llama_parses(grammar)
+    assert grammar.count("wren-unequal-") > sum(map(len, lines)) and "wren-jchar ::=" in grammar
+    assert "wrenheld" not in grammar  # every placeholder replaced

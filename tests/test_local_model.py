@@ -291,6 +291,30 @@ def test_a_narrowed_edit_picks_a_line_of_the_file_even_with_quotes_and_backslash
     assert edits >= 1  # SmolLM2, told to fix the file, edits it in at least one of three samples
 
 
+def test_a_narrowed_edit_cannot_restate_its_line_even_when_told_to(backend, tmp_path):
+    """The grammar of a narrowed edit holds `new` to any text but `old` (formats._unequal_rules): Qwen
+    restated lines as fixes. Told to write the same text back, SmolLM2 must change something."""
+    from wren.agent.careful import narrowed_edit
+    from wren.agent.prompt import system_prompt
+    from wren.core.messages import Message
+    from wren.tools.base import default_registry
+    from wren.tools.workspace import Workspace
+
+    code = 'def greet(name):\n    sep = "\\\\"\n    return "Hello, " + name + sep\n'
+    (tmp_path / "greet.py").write_text(code)
+    tools = default_registry().schemas()
+    narrowed = narrowed_edit(next(t for t in tools if t["function"]["name"] == "edit_file"), ["greet.py"],
+                             Workspace(tmp_path))
+    ask = ('Call edit_file on greet.py with old `sep = "\\\\"` and new `sep = "\\\\"`, exactly the same text: '
+           "the line is right as it is.")
+    prompt = [Message(role="system", content=system_prompt(tmp_path)), Message(role="user", content=ask)]
+    edits = []
+    for _ in range(3):
+        reply = backend.complete(prompt, tools, lambda text: None, tool_choice=narrowed)
+        edits += [json.loads(c.arguments) for c in reply.tool_calls]
+    assert edits and all(e["new"] != e["old"] for e in edits), edits
+
+
 def test_system_prompt_and_tools_fit_1200_tokens(backend, tmp_path):
     from wren.core.messages import Message
     from wren.agent.prompt import system_prompt
@@ -373,3 +397,25 @@ def test_doctor_reports_backend_offload_threads_and_memory():
     assert run.code == 0, run.stderr
     for label in ("backend", "gpu offload", "threads", "model memory"):
         assert label in run.stdout
+
+
+def test_a_narrowed_grammar_llama_cpp_does_not_take_falls_back_to_the_tool_as_offered(backend, tmp_path, monkeypatch,
+                                                                                      capfd):
+    """The `new` differs from `old` rules are Wren's own GBNF: were they ever wrong, the step still runs,
+    with edit_file as offered, and says so (a grammar llama.cpp rejects would fail the step)."""
+    from wren.agent.careful import narrowed_edit
+    from wren.agent.prompt import system_prompt
+    from wren.core.messages import Message
+    from wren.tools.base import default_registry
+    from wren.tools.workspace import Workspace
+
+    monkeypatch.setattr("wren.local_models.formats._unequal_rules", lambda name, value: f"\n{name} ::= [broken")
+    (tmp_path / "greet.py").write_text("def greet(name):\n    return 'Hello, ' + name\n")
+    tools = default_registry().schemas()
+    narrowed = narrowed_edit(next(t for t in tools if t["function"]["name"] == "edit_file"), ["greet.py"],
+                             Workspace(tmp_path))
+    prompt = [Message(role="system", content=system_prompt(tmp_path)),
+              Message(role="user", content="The greeting must end with '!'. Fix greet.py.")]
+    reply = backend.complete(prompt, tools, lambda text: None, tool_choice=narrowed)
+    assert [c.name for c in reply.tool_calls] in ([], ["edit_file"]) and (reply.tool_calls or reply.content)
+    assert "does not take the narrowed grammar of edit_file" in capfd.readouterr().err

@@ -12,6 +12,18 @@ from wren.agent.orient import local_imports, mentioned_files, orient_calls
 from wren.tools.workspace import Workspace
 
 
+def offered(narrowed: dict) -> dict[str, list[str]]:
+    """The lines a narrowed edit_file schema offers as `old`, by path; each option's `new` must not be its `old`
+    (a line's own option), or is free (a file's enum, past careful.UNEQUAL_CHARS)."""
+    lines: dict[str, list[str]] = {}
+    for option in narrowed["function"]["parameters"]["oneOf"]:
+        props = option["properties"]
+        if "const" in props["old"]:
+            assert props["new"] == {"type": "string", "not": {"const": props["old"]["const"]}}
+        lines.setdefault(props["path"]["const"], []).extend(props["old"].get("enum", [props["old"].get("const")]))
+    return lines
+
+
 def write(root: Path, files: dict[str, str]) -> Workspace:
     for rel, text in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -233,10 +245,11 @@ def test_fixes_that_keep_failing_start_a_fresh_attempt_that_reuses_the_orienting
     # While the tests fail, every step of an attempt but the last may only edit (or answer); then it is free.
     assert [choice_name(c) for c in s.backend.tool_choices] == ["edit_file", "edit_file", "edit_file", "auto"]
     # A local model's grammar is narrowed further: the file orienting read, `old` one of its lines.
+    # `new` may be anything but `old` (Qwen restated lines as fixes).
     narrowed = s.backend.tool_choices[0]["function"]["parameters"]
     assert narrowed == {"oneOf": [{"type": "object", "properties": {
-        "path": {"const": "calc.py"}, "old": {"enum": ["def add(a, b):", "return a - b"]}, "new": {"type": "string"}},
-        "required": ["path", "old", "new"], "additionalProperties": False}]}
+        "path": {"const": "calc.py"}, "old": {"const": line}, "new": {"type": "string", "not": {"const": line}}},
+        "required": ["path", "old", "new"], "additionalProperties": False} for line in ("def add(a, b):", "return a - b")]}
 
 
 def test_a_first_step_told_to_edit_may_not_search_first(calc_repo, tmp_path):
@@ -284,9 +297,8 @@ def test_an_edit_already_tested_and_failing_this_turn_is_refused_in_any_attempt(
     events = drive(s, "The test in test_calc.py fails; fix it.", lambda e: None)
     assert events[-1].status == "success" and (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
     # Refused, the line is offered no more in this attempt's narrowed steps (Qwen repeated a refused edit twice).
-    offered = [[line for option in choice["function"]["parameters"]["oneOf"] for line in option["properties"]["old"]["enum"]]
-               for choice in s.backend.tool_choices[2:4]]
-    assert "return a - b" in offered[0] and "return a - b" not in offered[1] and offered[1]
+    lines = [offered(choice)["calc.py"] for choice in s.backend.tool_choices[2:4]]
+    assert "return a - b" in lines[0] and "return a - b" not in lines[1] and lines[1]
     # Not careful: the same failed edit, made again in one turn, runs as asked.
     (calc_repo / "calc.py").write_text(CALC)
     tests = {"name": "run_tests", "arguments": {"target": "test_calc.py"}}
@@ -345,8 +357,7 @@ def test_a_narrowed_edit_offers_only_lines_found_once(tmp_path):
     tool = next(t for t in default_registry().schemas() if t["function"]["name"] == "edit_file")
     narrowed = narrowed_edit(tool, ["a.py", "b.bin", "gone.py"], ws)
     # The BOM is not part of a line; `return None` is there twice, so it is not offered.
-    (option,) = narrowed["function"]["parameters"]["oneOf"]
-    assert option["properties"]["old"]["enum"] == ["def f(x):", "if x:", "y = 1"]
+    assert offered(narrowed) == {"a.py": ["def f(x):", "if x:", "y = 1"]}
     assert narrowed_edit(tool, ["b.bin", "gone.py"], ws) is None
 
 
@@ -361,9 +372,9 @@ def test_a_narrowed_edit_leaves_out_comments_and_docstrings_of_python_files(tmp_
     ws = write(tmp_path, {"a.py": f"def f(xs):\n{doc}    # the total\n    return sum(xs)  # of all\n\n\"\"\"\nOutput: an int\n\"\"\"\n",
                           "notes.txt": "# a heading\nsome text\n", "broken.py": "def f(:\n    # still offered\n"})
     tool = next(t for t in default_registry().schemas() if t["function"]["name"] == "edit_file")
-    options = narrowed_edit(tool, ["a.py", "notes.txt", "broken.py"], ws)["function"]["parameters"]["oneOf"]
-    assert [o["properties"]["old"]["enum"] for o in options] == [
-        ["def f(xs):", "return sum(xs)  # of all"], ["# a heading", "some text"], ["def f(:", "# still offered"]]
+    assert offered(narrowed_edit(tool, ["a.py", "notes.txt", "broken.py"], ws)) == {
+        "a.py": ["def f(xs):", "return sum(xs)  # of all"], "notes.txt": ["# a heading", "some text"],
+        "broken.py": ["def f(:", "# still offered"]}
 
 
 def test_comment_and_docstring_lines_are_found_by_python_s_own_parser():
@@ -386,6 +397,17 @@ def test_an_edit_that_restates_its_line_leaves_the_line_out_of_the_attempt_s_nar
         {"expect": ["Tests (pytest): 0 passed, 1 failed"], "tool_calls": [restated]},
         {"expect": ["old and new are the same"], "content": "could not fix it"}], mode="auto", careful=True)
     drive(s, "The test in test_calc.py fails; fix it.", lambda e: None)
-    offered = [[line for option in choice["function"]["parameters"]["oneOf"] for line in option["properties"]["old"]["enum"]]
-               for choice in s.backend.tool_choices]
-    assert "return a * b" in offered[1] and "return a * b" not in offered[2] and offered[2]
+    lines = [offered(choice)["calc.py"] for choice in s.backend.tool_choices]
+    assert "return a * b" in lines[1] and "return a * b" not in lines[2] and lines[2]
+
+
+def test_past_a_size_a_narrowed_edit_offers_a_file_s_lines_with_new_left_free(tmp_path, monkeypatch):
+    from wren.agent.careful import narrowed_edit
+    from wren.tools.base import default_registry
+
+    monkeypatch.setattr("wren.agent.careful.UNEQUAL_CHARS", 20)  # one rule a character: big files keep the enum
+    ws = write(tmp_path, {"a.py": "def f(x):\n    return x + 1\n", "b.py": "y = 2\n"})
+    tool = next(t for t in default_registry().schemas() if t["function"]["name"] == "edit_file")
+    big, small = narrowed_edit(tool, ["a.py", "b.py"], ws)["function"]["parameters"]["oneOf"]
+    assert big["properties"]["old"] == {"enum": ["def f(x):", "return x + 1"]} and big["properties"]["new"] == {"type": "string"}
+    assert small["properties"]["new"] == {"type": "string", "not": {"const": "y = 2"}}
