@@ -43,7 +43,7 @@ STILL_FAILING = ("[Wren] The tests still fail after your change to {} (see the l
 NOTHING_CHANGED = ("[Wren] No file has changed: your edits failed (see their errors), and the last run_tests "
                    "failed, so the tests still fail. Read the file again, fix the code with edit_file (`old` "
                    "copied exactly from it) and run the tests; or answer that you could not fix it.]")
-NOW_PASSING = "\n[Wren] The tests pass now. If that was the task, answer: say what you changed and why.]"
+NOW_PASSING = "\n[Wren] The tests pass now. Answer: say what you changed and why.]"
 OUTSIDE = ("\n[Wren] The failing tests do not import {} (they import {}), so this change cannot make them "
            "pass: fix the code they run.]")
 TRIED = ("this same change to {path} was made before in this turn, and the tests failed after it ({outcome}). "
@@ -248,7 +248,8 @@ def test_change(s: "Session") -> None:
     failing, the attempt's theory is wrong: a fresh attempt starts, if one is left. Otherwise, while
     the tests fail, the next step is an edit or an answer too (edit_first), except in the last attempt,
     which has every tool: Qwen2.5-Coder-1.5B spent its free steps after a failed fix on `search_code`
-    of the test's assert line, `compact`, `git diff` and edits of other programs."""
+    of the test's assert line, `compact`, `git diff` and edits of other programs. When every test file
+    that failed when Wren oriented passes, the next step may only answer."""
     if not s.careful:
         return
     tests = s.registry.tools.get("run_tests")
@@ -256,11 +257,13 @@ def test_change(s: "Session") -> None:
             and s.policy.decide(tests)[0] == "allow"):
         # The last target first; when it passes, every other test file that failed when Wren oriented.
         targets = [s.baseline.target, *(t for t in s.attempt.failing if t != s.baseline.target)]
-        for target in targets:
-            args = {"target": target} if target else {}
-            if not wren_call(s, ToolCall(id=f"wren-{uuid.uuid4().hex[:8]}-test", name="run_tests",
-                                         arguments=json.dumps(args))):
-                break
+        passed = all(wren_call(s, ToolCall(id=f"wren-{uuid.uuid4().hex[:8]}-test", name="run_tests",
+                                           arguments=json.dumps({"target": target} if target else {})))
+                     for target in targets)  # stops at the first that fails
+        if passed and s.attempt.failing and takes_tool_choice(s.backend):
+            # Every test file that failed passes: the next step may only answer. Qwen2.5-Coder-1.5B, told
+            # the tests passed, edited on: it put gcd's fixed line back as it was (Wren reverted that).
+            s.tool_choice = "none"
     if s.attempt.failed_fixes >= FAILED_FIXES and s._tests_failed:
         if fresh_attempt(s, f"{s.attempt.failed_fixes} changes in a row left the tests failing"):
             return

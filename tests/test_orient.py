@@ -73,7 +73,8 @@ def test_a_careful_session_shows_the_model_the_failing_run_and_the_code_first(ca
         {"expect": ["Tests (pytest): 0 passed, 1 failed", "--- first failure ---", "return a - b"],
          "absent": ["def test_add"], "tool_calls": [fix]},
         # Wren tested the change itself: the model sees the passing run without a step of its own.
-        {"expect": ["Tests (pytest): 1 passed, 0 failed", "The tests pass now. If that was the task, answer"],
+        # Every test file that failed passes: the step may only answer (Qwen edited on, and undid its fix).
+        {"expect": ["Tests (pytest): 1 passed, 0 failed", "The tests pass now. Answer"],
          "content": "fixed add"}], mode="auto", careful=True)
     events = drive(s, "The test in test_calc.py fails. Fix the code.", lambda e: None)
     by_wren = [e for e in events if e.type == "assistant_message" and e.by == "wren"]
@@ -81,6 +82,7 @@ def test_a_careful_session_shows_the_model_the_failing_run_and_the_code_first(ca
     assert json.loads(by_wren[1].tool_calls[0].arguments) == {"path": "calc.py"}
     result = events[-1]
     assert result.status == "success" and result.steps == 2  # Wren's own calls are not model steps
+    assert s.backend.tool_choices[-1] == "none"
     assert (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
 
 
