@@ -151,12 +151,12 @@ def test_a_stuck_attempt_over_failing_tests_starts_fresh_from_the_turns_files(ca
                     "Tests (pytest): 0 passed, 1 failed"],
          "tool_calls": [{"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b",
                                                            "new": "return a + b"}}]},
-        {"tool_calls": [{"name": "run_tests", "arguments": {"target": "test_calc.py"}}]},
+        # Wren's run of the tests passes: the next step may only answer.
         {"content": "fixed add"}], mode="auto", careful=True, limits=Limits(max_steps=12))
     events = drive(s, "The test in test_calc.py fails; fix calc.py.", lambda e: None)
     (restart,) = [e for e in events if e.type == "attempt_restarted"]
     assert restart.number == 2 and restart.reason.startswith("it was stuck: repeating")
-    assert events[-1].status == "success" and events[-1].steps == 7 and events[-1].files_changed == ["calc.py"]
+    assert events[-1].status == "success" and events[-1].steps == 6 and events[-1].files_changed == ["calc.py"]
     assert (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
     # The log keeps the first attempt; a resumed session rebuilds the context without it.
     from wren.core.log import read_events, sessions_dir
@@ -165,8 +165,8 @@ def test_a_stuck_attempt_over_failing_tests_starts_fresh_from_the_turns_files(ca
     ctx = ContextManager("system")
     replay(ctx, read_events(sessions_dir(calc_repo) / f"{s.id}.jsonl"))
     calls = [c.name for m in ctx.messages for c in m.tool_calls]
-    # Wren's run and read stay from before attempt 1; then the fix, Wren's test of it and the model's.
-    assert calls == ["run_tests", "read_file", "edit_file", "run_tests", "run_tests"]
+    # Wren's run and read stay from before attempt 1; then the fix and Wren's test of it.
+    assert calls == ["run_tests", "read_file", "edit_file", "run_tests"]
 
 
 def test_the_tui_context_view_drops_a_restarted_attempt():
@@ -244,8 +244,9 @@ def test_fixes_that_keep_failing_start_a_fresh_attempt_that_reuses_the_orienting
     # Each attempt's first step may only edit (or answer): the model has the failing run and the code.
     from wren.core.backend import choice_name
 
-    # While the tests fail, every step of an attempt but the last may only edit (or answer); then it is free.
-    assert [choice_name(c) for c in s.backend.tool_choices] == ["edit_file", "edit_file", "edit_file", "auto"]
+    # While the tests fail, every step of an attempt but the last may only edit (or answer); once they pass,
+    # only answer.
+    assert [choice_name(c) for c in s.backend.tool_choices] == ["edit_file", "edit_file", "edit_file", "none"]
     # A local model's grammar is narrowed further: the file orienting read, `old` one of its lines.
     # `new` may be anything but `old` (Qwen restated lines as fixes).
     narrowed = s.backend.tool_choices[0]["function"]["parameters"]
@@ -346,7 +347,7 @@ def test_a_fresh_attempt_after_a_compaction_with_a_named_test_orients_again(calc
     s, events = compacted_then_fixed(calc_repo, script, "The test in test_calc.py fails; fix calc.py.")
     made = [c.name for e in events if e.type == "assistant_message" and e.by == "wren" for c in e.tool_calls]
     assert made.count("read_file") == 2  # oriented again: the compaction took the first orienting
-    assert [choice_name(c) for c in s.backend.tool_choices] == ["edit_file"] * 4 + ["auto"]
+    assert [choice_name(c) for c in s.backend.tool_choices] == ["edit_file"] * 4 + ["none"]  # passing: answer
 
 
 def test_a_narrowed_edit_offers_only_lines_found_once(tmp_path):
