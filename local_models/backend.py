@@ -32,7 +32,7 @@ MAX_REPLY_TOKENS = 1024  # a whole edit of a function fits; a 512 budget cut wri
 # With its reason first (formats.REASON_CHARS): 300 characters are 300 tokens at worst (a list of digits),
 # and a call of a 200-character line with its new text fits in the rest.
 NARROWED_REPLY_TOKENS = 768
-REASONED_EDITS = True
+REASONED_EDITS = True  # False: narrowed steps without the reason (to compare the two on the task benchmark)
 GRAMMAR_CACHE = 16  # compiled grammars kept: the offered tools, answer-only, a few narrowed edits
 AS_GENERATED_KEPT = 256  # steps whose generated text is kept; older ones show in canonical JSON
 
