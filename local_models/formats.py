@@ -96,7 +96,8 @@ def _literal(text: str) -> str:
 # A character of a JSON string's text, as llama.cpp's converter writes it.
 PLAIN_CHAR = r'[^"\\\x7F\x00-\x1F]'
 ESCAPES = '"\\/bfnrt'
-JSON_CHAR = PLAIN_CHAR + r' | [\\] (["\\/bfnrt] | "u" [0-9a-fA-F]{4})'
+ESCAPED_CHAR = r'[\\] (["\\/bfnrt] | "u" [0-9a-fA-F]{4})'
+JSON_CHAR = f"{PLAIN_CHAR} | {ESCAPED_CHAR}"
 
 
 def _class_char(char: str) -> str:
@@ -114,7 +115,7 @@ def _unequal_rules(name: str, value: str) -> str:
     rules = [f'{name} ::= "\\"" {name}-0 "\\""']
     for k, unit in enumerate(units):
         if not unit.startswith("\\"):  # another plain character, or any escape
-            other = PLAIN_CHAR[:-1] + _class_char(unit) + "] | [\\\\] ([" + ESCAPES.replace("\\", "\\\\") + '] | "u" [0-9a-fA-F]{4})'
+            other = f"{PLAIN_CHAR[:-1]}{_class_char(unit)}] | {ESCAPED_CHAR}"
         else:  # any plain character, or another escape (a \u escape: any short one)
             rest = ESCAPES.replace(unit[1], "") if len(unit) == 2 else ESCAPES
             other = PLAIN_CHAR + " | [\\\\] [" + "".join(_class_char(c) for c in rest) + "]"
