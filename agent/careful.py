@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
-from wren.agent import effort
+from wren.agent import calls, effort
 from wren.agent.attempts import FAILED_FIXES, MAX_ATTEMPTS, MIN_STEPS, Attempt
 from wren.agent.baseline import REVERTED
 from wren.core.events import AssistantMessage, AttemptRestarted, UserMessage
@@ -235,8 +235,8 @@ def wren_call(s: "Session", call: ToolCall) -> bool:
     events like the model's calls. True when it succeeded."""
     s.record(Message(role="assistant", tool_calls=[call]), AssistantMessage(tool_calls=[call], by="wren"))
     s.checkpoints.new_batch(call.name)
-    outcome = s.run_tool_call(call)
-    s.end_batch()
+    outcome = calls.run_tool_call(s, call)
+    calls.end_batch(s)
     return outcome.ok
 
 

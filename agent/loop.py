@@ -5,7 +5,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from wren.agent import careful, effort
+from wren.agent import calls, careful, effort
 from wren.agent.rate_gate import RateGate
 from wren.core.errors import ModelError, StreamStopped
 from wren.core.events import AssistantDelta, AssistantMessage, Status, ThoughtDelta, UsageEvent
@@ -39,7 +39,7 @@ def run_turn(s: "Session") -> TurnOutcome:
         except StreamStopped as stop:
             return TurnOutcome(stop.status, reason=stop.reason)
         s.limits.steps += 1
-        reply.tool_calls = s.unique_call_ids(reply.tool_calls)
+        reply.tool_calls = calls.unique_call_ids(s, reply.tool_calls)
         s.record(Message(role="assistant", content=reply.content, tool_calls=reply.tool_calls,
                          thinking_blocks=reply.thinking_blocks),
                  AssistantMessage(content=reply.content, tool_calls=reply.tool_calls))
@@ -58,10 +58,10 @@ def run_turn(s: "Session") -> TurnOutcome:
         failed = 0
         s.checkpoints.new_batch(", ".join(call.name for call in reply.tool_calls))
         for call in reply.tool_calls:
-            result = s.run_tool_call(call)
+            result = calls.run_tool_call(s, call)
             failed += not result.ok
             denied += result.denied
-        s.end_batch()
+        calls.end_batch(s)
         # A step counts as an error only when every call in it failed: the model is stuck.
         s.limits.consecutive_errors = s.limits.consecutive_errors + 1 if failed == len(reply.tool_calls) else 0
         careful.test_change(s)  # careful sessions: a change is tested at once; failed fixes start afresh

@@ -10,24 +10,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-from pydantic import BaseModel
-
 from wren.agent.approval import Policy
 from wren.core.errors import ExitCode, StreamStopped, WrenError
-from wren.core.events import (ApprovalRequested, ApprovalResolved, CompactionUndone, CompactReason, ErrorEvent,
-                               ErrorInfo, Event, ModelChanged, PlanProposed, PlanUpdated, ProposedPlan, Result,
-                               SessionStarted, SessionTitled, ToolCallEvent, ToolProgress, ToolResultEvent, ToolStarted,
+from wren.core.events import (CompactionUndone, CompactReason, ErrorEvent, ErrorInfo, Event, ModelChanged,
+                               PlanProposed, ProposedPlan, Result, SessionStarted, SessionTitled, ToolCallEvent,
                                TurnEnded, Usage, UserMessage)
 from wren.core.config import Config, ContextConfig, ModelsConfig, Role, SandboxConfig, load_config
-from wren.agent.limits import LimitState, Limits, next_call
-from wren.agent.directives import check_test_edit, keeps_tests
+from wren.agent.limits import LimitState, Limits
+from wren.agent.directives import keeps_tests
 from wren.core.log import SessionLog, new_session_id, read_events, sessions_dir
 from wren.agent.loop import TurnOutcome, run_turn
-from wren.core.messages import Message, ToolCall
+from wren.core.messages import Message
 from wren.agent.models import BackendFactory, backend_factory
 from wren.core.backend import ModelBackend, ToolChoice
-from wren.core.ops import (ApprovalDecision, Compact, Interrupt, Op, PlanDecision, SetApprovalMode, SetEffort,
-                            SetMode, SetModel, Shutdown, UndoCompaction, UserInput)
+from wren.core.ops import (Compact, Interrupt, Op, PlanDecision, SetApprovalMode, SetEffort, SetMode, SetModel,
+                            Shutdown, UndoCompaction, UserInput)
 from wren.agent import careful as careful_mode
 from wren.agent import effort as effort_mode
 from wren.agent import plan as plan_mode
@@ -36,13 +33,11 @@ from wren.agent.roles import Roles
 from wren.agent.attempts import Attempt
 from wren.agent.baseline import TestBaseline
 from wren.agent.prompt import system_prompt
-from wren.agent.steering import SessionSteering
-from wren.context.manager import close_dangling_calls, tool_message, user_content
+from wren.context.manager import close_dangling_calls, user_content
 from wren.context.service import ContextService
-from wren.tools.base import Registry, Tool, ToolContext, ToolResult
+from wren.tools.base import Registry
 from wren.tools.checkpoints import CheckpointError, Checkpointer
 from wren.tools.ports import Commands, DiskFiles, Files, LocalCommands
-from wren.core.errors import ToolError
 from wren.core.redact import redact_data
 from wren.tools.sandbox import Sandbox
 from wren.tools.tests import is_test_path
@@ -54,11 +49,6 @@ if TYPE_CHECKING:
 
 EXIT_CODES = {"success": ExitCode.FINISHED, "failed": ExitCode.NOT_FINISHED, "denied": ExitCode.DENIED,
               "limit": ExitCode.LIMIT, "interrupted": ExitCode.INTERRUPTED}
-TEST_EDITED = ("\n[{} is a test file. Change tests only when the user asked for it; to make failing tests "
-               "pass, fix the code they test. The result lists changed test files.]")
-REPEATED = ("\n[You made this same call before and got the same result, and no file has changed since. "
-            "Repeating it changes nothing: use what it says, or try another tool, other arguments or another "
-            "file. {next}One more repeat ends the turn.]")
 
 
 @dataclass
@@ -100,12 +90,6 @@ def _read_config(root: Path) -> Config | None:
         return load_config(root)
     except WrenError:
         return None
-
-
-@dataclass
-class CallOutcome:
-    ok: bool
-    denied: bool = False
 
 
 class Session:
@@ -457,156 +441,3 @@ class Session:
         """The files this turn changed, when its last run_tests, after the last change, failed; else ""."""
         failing = self._tests_failed and self._files_changed and not self._changed_since_tests
         return ", ".join(self._files_changed[:5]) if failing else ""
-
-    # ---- one tool call ------------------------------------------------------------------
-    def _tool_context(self, call_id: str) -> ToolContext:
-        def progress(text: str = "", terminal_id: str | None = None) -> None:
-            self.emit(ToolProgress(call_id=call_id, text=text, terminal_id=terminal_id))
-
-        return ToolContext(self.workspace, self.interrupt, self.limits.deadline, recall=self.context.recall,
-                           steer=SessionSteering(self), sandbox=self.sandbox, call_id=call_id, config=self.config,
-                           read_paths=self._read_paths, strict_reads=self.careful, progress=progress,
-                           files=self.cfg.files, commands=self.cfg.commands)
-
-    def _announce(self, call: ToolCall, ctx: ToolContext, kind: str) -> tuple[Tool, BaseModel] | ToolError:
-        """Emits the ToolCallEvent of `call`, with the tool's title and preview; returns the tool and its
-        arguments, or the ToolError that says why the call cannot run."""
-        event = ToolCallEvent(call_id=call.id, name=call.name, arguments=call.arguments, kind=kind, title=call.name)
-        try:
-            prepared = tool, args = self.registry.prepare(call.name, call.arguments)
-        except ToolError as exc:
-            self.emit(event)
-            return exc
-        self.emit(event.model_copy(update=tool.describe(args, ctx)))
-        return prepared
-
-    def unique_call_ids(self, calls: list[ToolCall]) -> list[ToolCall]:
-        """`calls` with each id unique in the session: one used before gets a suffix (`call_0_0_2`)."""
-        out = []
-        for call in calls:
-            new, n = call.id, 1
-            while new in self._call_ids:
-                n += 1
-                new = f"{call.id}_{n}"
-            self._call_ids.add(new)
-            out.append(call if new == call.id else call.model_copy(update={"id": new}))
-        return out
-
-    def run_tool_call(self, call: ToolCall) -> CallOutcome:
-        started = time.monotonic()
-        self._call_ids.add(call.id)  # Wren's own calls (orienting) too
-        ctx = self._tool_context(call.id)
-        tool_kind = self.registry.tools[call.name].kind if call.name in self.registry.tools else "other"
-        prepared = self._announce(call, ctx, tool_kind)
-        denied = False
-        try:
-            if self.interrupt.is_set():
-                raise ToolError("skipped: the user interrupted the turn")
-            if isinstance(prepared, ToolError):
-                raise prepared
-            tool, args = prepared
-            check_test_edit(self.keep_tests, tool.kind, args, self.workspace)
-            careful_mode.check_tried(self, args)
-            allowed, message = self._approve(call, tool, args, ctx)
-            if allowed:
-                if tool.mutating:
-                    self._checkpoint(args)
-                self.emit(ToolStarted(call_id=call.id))
-                result = tool.run(args, ctx)
-            else:
-                denied = True
-                result = ToolResult(ok=False, output=f"Denied: {message}")
-        except ToolError as exc:
-            result = ToolResult(ok=False, output=f"Error: {exc}")
-        except OSError as exc:
-            result = ToolResult(ok=False, output=f"Error: {exc.strerror or exc} ({exc.filename or call.name})")
-        if self.limits.note_call(call.name, call.arguments, result.output) == 2:
-            hint = next_call(call.name, result.output)
-            note = REPEATED.format(next=hint + " " if hint else "")
-            result = result.model_copy(update={"output": result.output + note})
-        if result.plan is not None:
-            self.context.manager.plan = result.plan
-            self.emit(PlanUpdated(steps=result.plan))
-        for path in result.files_changed:
-            if path not in self._files_changed:
-                self._files_changed.append(path)
-        if call.name == "run_tests" and self.careful and result.tests_passed is not None:
-            result = careful_mode.keep_or_revert(self, call, result)
-        if call.name == "run_tests":
-            self._tests_failed, self._changed_since_tests = not result.ok, False
-            if result.ok:
-                self._unverified = []
-        self._unverified += [path for path in result.files_changed if path not in self._unverified]
-        self._edits_failed += tool_kind == "edit" and not result.ok
-        self._changed_since_tests = self._changed_since_tests or bool(result.files_changed)
-        if result.files_changed:
-            self.limits.changed()
-        if result.diff and result.files_changed:
-            self.attempt.changes.append(result.diff)
-        result = careful_mode.changed(self, None if isinstance(prepared, ToolError) else prepared[1], result)
-        if tests := [path for path in result.files_changed if is_test_path(path)]:
-            result = result.model_copy(update={"output": result.output + TEST_EDITED.format(", ".join(tests))})
-        self.record(tool_message(call.id, call.name, result.output, result.images),
-                    ToolResultEvent(call_id=call.id, name=call.name, ok=result.ok, output=result.output,
-                                    diff=result.diff, exit_code=result.exit_code, files_changed=result.files_changed,
-                                    full_output=result.full_output, images=result.images,
-                                    duration_s=round(time.monotonic() - started, 3)))
-        return CallOutcome(ok=result.ok, denied=denied)
-
-    def _checkpoint(self, args: object = None) -> None:
-        """Before a mutating call: the batch's checkpoint, holding the file the call names (`path`)."""
-        named = []
-        if isinstance(path := getattr(args, "path", None), str):
-            try:
-                named.append(self.workspace.rel(self.workspace.resolve(path, write=True)))
-            except ToolError:
-                pass  # the tool refuses this path itself
-        try:
-            self._batch_checkpoint = self.checkpoints.before_mutation(named) or self._batch_checkpoint
-            self.baseline.checkpoint_taken(self._batch_checkpoint)
-            if self.attempt.checkpoint is None:
-                self.attempt.checkpoint = self._batch_checkpoint
-        except (CheckpointError, OSError) as exc:
-            self.warn(f"no checkpoint before this step, so `wren undo` cannot undo it: {exc}")
-
-    def end_batch(self) -> None:
-        """After the calls of one assistant message: a batch that changed no file leaves no checkpoint."""
-        taken, self._batch_checkpoint = self._batch_checkpoint, None
-        try:
-            if self.checkpoints.end_batch():
-                self.baseline.checkpoint_dropped(taken)
-                if taken is not None and taken == self.attempt.checkpoint:
-                    self.attempt.checkpoint = None
-        except (CheckpointError, OSError) as exc:
-            # The checkpoint stays; undo still skips it, since it picks the newest one that differs.
-            self.warn(f"could not tell whether this step changed files: {exc}")
-
-    def _approve(self, call: ToolCall, tool: Tool, args: BaseModel, ctx: ToolContext) -> tuple[bool, str]:
-        verdict, reason = self.policy.decide(tool, args)
-        if verdict == "allow":
-            return True, reason
-        if verdict == "ask" and self.cfg.interactive:
-            # The preview again, not the call's: the file may have changed while the model's batch ran.
-            described = tool.describe(args, ctx)
-            self.emit(ApprovalRequested(call_id=call.id, name=call.name, arguments=call.arguments, reason=reason,
-                                        always=self.policy.always_label(tool, args),
-                                        summary=self._one_line(described), **described))
-            decision = self._await_decision(call.id)
-            self.emit(ApprovalResolved(call_id=call.id, decision=decision.decision, message=decision.message))
-            if decision.decision == "allow_always":
-                self.policy.remember(tool, args)
-            return decision.decision != "deny", decision.message or "the user denied this call"
-        if verdict == "ask":
-            reason += "; headless runs never wait for approval"
-            reason += "" if self.policy.mode == "auto" else " (use --approval auto-edit or auto)"
-        self.emit(ApprovalResolved(call_id=call.id, decision="deny", message=reason, by="policy"))
-        return False, reason
-
-    def _await_decision(self, call_id: str) -> ApprovalDecision:
-        while True:
-            op = self._ops.get()
-            if isinstance(op, ApprovalDecision) and op.call_id == call_id:
-                return op
-            if isinstance(op, Interrupt):
-                return ApprovalDecision(call_id=call_id, decision="deny", message="interrupted by the user")
-            self._pending.append(op)  # user input or shutdown waits for the turn to end

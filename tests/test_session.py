@@ -76,6 +76,8 @@ def test_interrupt_kills_a_running_command_and_the_session_goes_on(calc_repo, tm
     events = []
     for event in s.events():
         events.append(event)
+        if event.type == "approval_requested":  # no sandbox on this machine: auto mode asks before running it
+            s.submit(ApprovalDecision(call_id=event.call_id, decision="allow_once"))
         if event.type == "tool_call":
             threading.Thread(target=_interrupt_once_running, args=(s, "sleep 86414"), daemon=True).start()
         if event.type == "result":
