@@ -41,7 +41,7 @@ def test_one_failing_pytest_test_is_named_with_its_assertion(calc_repo):
     assert not result.ok and result.exit_code == 1
     said = re.split("--- (?:output|first failure) ---", result.output)[0]
     assert "Tests (pytest): 0 passed, 1 failed, 0 errors." in said
-    assert "- test_calc.py::test_add at test_calc.py:5: assert -1 == 5" in said
+    assert "- test_calc.py::test_add at test_calc.py:5: `add(2, 3)` returned -1, expected 5\n" in said
 
 
 def test_only_the_first_failures_report_is_shown_and_the_whole_output_is_logged(tmp_path):
@@ -56,6 +56,21 @@ def test_only_the_first_failures_report_is_shown_and_the_whole_output_is_logged(
     assert first.count("assert half(n) * 2 == n") == 1 and "test_calc.py::test_half[6]" in first
     assert re.search(r"^\s+n\s+= 6$", first, re.M)  # the failing input, from the report's locals
     assert result.full_output.count("assert half(n) * 2 == n") >= 5  # the session log keeps all of it
+
+
+def test_a_failed_equality_says_what_the_call_returned_and_with_which_input(tmp_path):
+    # QuixBugs' shape: the test's locals hold the input; pytest cuts the lists (`...`) as it reports them.
+    write(tmp_path, {"sorter.py": "def sort(arr, k):\n    return [0] * (len(arr) + k)\n",
+                     "test_sorter.py": "import pytest\nfrom sorter import sort\n\n\n"
+                                       "@pytest.mark.parametrize('input_data,expected', [([[3, 1, 2], 4], [1, 2, 3])])\n"
+                                       "def test_sort(input_data, expected):\n    assert sort(*input_data) == expected\n"})
+    said = summary(tmp_path)
+    line = next(line for line in said.splitlines() if line.startswith("- test_sorter.py::test_sort"))
+    assert "`sort(*input_data)` returned [0, 0, 0, 0, 0, 0, ...], expected [1, 2, 3] " in line
+    assert "(input_data = [[3, 1, 2], 4])" in line and "assert [0" not in line
+    # Any other failure keeps pytest's words.
+    write(tmp_path, {"test_sorter.py": "def test_sort():\n    assert 1 < 0, 'no'\n"})
+    assert "AssertionError: no" in summary(tmp_path)
 
 
 def test_pytest_failures_inside_code_under_test_and_errors(tmp_path):

@@ -6,6 +6,7 @@ read by whichever recognises it.
 """
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass, field
 
@@ -78,13 +79,63 @@ def parse_pytest(text: str) -> TestOutcome | None:
     for kind, test_id, reason in PYTEST_ID.findall(text):
         name = test_id.split("::", 1)[-1].replace("::", ".")
         body = sections.get(name, "")
-        errors = [line[1:].strip() for line in body.splitlines() if line.startswith("E ")]
-        message = " / ".join(errors[:3]) or reason
+        errors = [line[1:].strip() for line in body.splitlines() if line.startswith("E ") and line[1:].strip()]
+        plain = plain_assert(body)
+        # pytest's `+  where A = f(x)` lines say what `plain` says already.
+        message = " / ".join([plain] + [e for e in errors[1:] if not e.startswith("+")][:2] if plain
+                             else errors[:3]) or reason
         places = [f"{f}:{n}" for f, n in re.findall(r"^(\S+?):(\d+): in ", body, re.M)]
         out.failures.append(Failure(test_id, message, _where(places)))
         if not out.first_report and body.strip():
             out.first_report = f"{test_id}\n{body.strip(chr(10))}"
     return out
+
+
+PYTEST_LOCAL = re.compile(r"^ {8}(\w+)\s*= (.*)$", re.M)  # --showlocals: `        name = repr`
+
+
+def plain_assert(body: str) -> str:
+    """A failed `assert LEFT == RIGHT` of a pytest report (--tb=short) in words: "`f(*xs)` returned A,
+    expected B (xs = ...)", the values from pytest's own explanation (`E   assert A == B`, reprs cut
+    as pytest cuts them) and the left side's variables from --showlocals. "" for any other failure.
+    Qwen2.5-Coder-1.5B, shown `assert [0, 0, 0, 1, 1, 1, ...] == [1, 2, 3, 5, 9, 11]`, wrote that the
+    program's "actual sorted array is [1, 2, 3, 5, 9, 11]" (QuixBugs bucketsort): it did not read the
+    left side as what the program returned."""
+    lines = body.splitlines()
+    first_e = next((i for i, line in enumerate(lines) if line.startswith("E ")), None)
+    if not first_e:
+        return ""
+    source, shown = lines[first_e - 1].strip(), lines[first_e][1:].strip()
+    sides, values = _eq_sides(source), _eq_sides(shown)
+    if values is not None:
+        (got, _), (want, _) = values
+    elif shown.startswith("assert ") and shown.count(" == ") == 1:  # reprs that are not Python: `<Node ...>`
+        got, want = shown.removeprefix("assert ").split(" == ")
+    else:
+        return ""
+    if sides is None:
+        return ""
+    (left, left_node), (right, right_node) = sides
+    said = f"`{left}` {'returned' if isinstance(left_node, ast.Call) else 'is'} {got}"
+    said += f", expected {want}" if isinstance(right_node, (ast.Name, ast.Constant)) else f"; `{right}` is {want}"
+    used = {n.id for n in ast.walk(left_node) if isinstance(n, ast.Name)} - {
+        n.id for n in ast.walk(right_node) if isinstance(n, ast.Name)}
+    local = [f"{name} = {value}" for name, value in PYTEST_LOCAL.findall("\n".join(lines[first_e:])) if name in used]
+    return said + (f" ({'; '.join(local)})" if local else "")
+
+
+def _eq_sides(line: str) -> tuple[tuple[str, ast.expr], tuple[str, ast.expr]] | None:
+    """The two sides of `assert X == Y` (source text and node), or None when `line` is not that."""
+    try:
+        node = ast.parse(line.strip()).body[0]
+    except (SyntaxError, ValueError, IndexError, RecursionError):
+        return None
+    if not (isinstance(node, ast.Assert) and isinstance(node.test, ast.Compare) and len(node.test.ops) == 1
+            and isinstance(node.test.ops[0], ast.Eq)):
+        return None
+    text = line.strip()
+    left, right = node.test.left, node.test.comparators[0]
+    return ((ast.get_source_segment(text, left) or "", left), (ast.get_source_segment(text, right) or "", right))
 
 
 UNITTEST_SECTION = re.compile(r"^(FAIL|ERROR): (\S+) \((.+?)\)\n-+\n(.*?)(?=^=====|^-----)", re.M | re.S)
