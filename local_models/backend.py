@@ -17,7 +17,7 @@ from wren.core.messages import Message, ToolCall
 from wren.core.backend import (EffortSupport, ModelReply, ToolChoice, OnDelta, RetryPolicy, choice_name, ignore,
                                 summarize_with_model)
 from wren.local_models import catalog, thinking
-from wren.local_models.degenerate import cut_loop, loop_start
+from wren.local_models.degenerate import close_cut_call, cut_loop, loop_start
 from wren.local_models.gguf import read_gguf
 from wren.local_models.prompt import PromptRenderer, step_key
 
@@ -230,6 +230,12 @@ class LocalBackend:
                                                      arguments="")]
         if looped and not narrowed:  # one round of the loop is kept; shown back in its canonical form
             content, calls = cut_loop(streamer.sent), []
+        elif looped and calls and (closed := close_cut_call(text, getattr(self.renderer.format, "close", ""))):
+            # A narrowed call looped in its `new`: one round kept and the call closed, so the step is the
+            # edit it began (tested, and put back if fewer tests pass), not broken JSON shown back to copy.
+            reason, cut_calls = self.renderer.format.parse(closed, f"call_{self._steps}")
+            if cut_calls and _json_object(cut_calls[0].arguments):
+                content, calls = reason, cut_calls
         if not looped:
             self._remember_generated(Message(role="assistant", content=content, tool_calls=calls[:1]), text)
         streamer.finish(content if not calls else "")
@@ -261,6 +267,13 @@ class LocalBackend:
             self._as_generated.pop(next(iter(self._as_generated)))  # the oldest
         # The first text wins: a later reply spelled differently must not change an earlier one's.
         self._as_generated.setdefault(step_key(step, self.renderer.format), text)
+
+
+def _json_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except json.JSONDecodeError:
+        return False
 
 
 def grammar_parses(text: str) -> bool:

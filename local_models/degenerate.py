@@ -37,3 +37,18 @@ def cut_loop(text: str) -> str:
     """`text` with a trailing loop (loop_start) cut down to one round, its end trimmed; else as it is."""
     at = loop_start(text)
     return text if at is None else text[:at].rstrip()
+
+
+def close_cut_call(text: str, close: str) -> str | None:
+    """A tool call whose last JSON string fell into a loop (`text` ends in one: loop_start), cut to one
+    round and closed (the string, the arguments object, the call object, then the format's `close` tag);
+    None when `text` does not end in a loop. Qwen2.5-Coder-1.5B, in a narrowed edit of QuixBugs'
+    find_first_in_sorted, wrote `new` as `return mid if x == arr[mid] else -1 if x < arr[mid] else ...`
+    over and over; shown back cut mid-string, the call read as broken JSON and the model wrote it again,
+    word for word, twice. Whether the closed text parses is the caller's to check."""
+    at = loop_start(text)
+    if at is None:
+        return None
+    kept = text[:at].rstrip()
+    kept = kept[:-1] if kept.endswith("\\") and not kept.endswith("\\\\") else kept  # half an escape
+    return kept + '"}}' + close

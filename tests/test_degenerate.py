@@ -1,7 +1,7 @@
 """A reply that falls into a loop is cut where the loop starts (local_models/degenerate.py)."""
 from __future__ import annotations
 
-from wren.local_models.degenerate import LOOP_CHARS, cut_loop, loop_start
+from wren.local_models.degenerate import LOOP_CHARS, close_cut_call, cut_loop, loop_start
 
 ANSWER = "The exit codes are in core/errors.py: FINISHED is 0 and FAILED is 1. "
 ROUND = "It defines them as constants. They are used by the command line. "
@@ -36,3 +36,20 @@ def test_prose_that_repeats_a_phrase_a_path_or_a_rule_is_left_alone():
     report = "The runner printed this, with its failures:\n" + "=" * 70 + "\nFAILED test_x\n" + "-" * 70 + "\nok"
     assert every_prefix_is_left_alone(report)
     assert loop_start(" " * (LOOP_CHARS * 4)) is None  # trailing whitespace is no loop to cut
+
+
+def test_a_call_that_loops_in_its_last_string_is_cut_to_one_round_and_closed():
+    """Qwen2.5-Coder-1.5B's narrowed edit of find_first_in_sorted, as it streamed until the loop showed."""
+    import json
+
+    from wren.local_models.formats import HERMES as fmt  # Qwen2.5's tags
+
+    round_ = "mid if x == arr[mid] else -1 if x < arr[mid] else -1 if x > arr[mid] else "
+    text = ('In the failing test, the input is [3, 4, 5], x = 5.\n<tool_call>\n{"name": "edit_file", "arguments": '
+            '{"path": "p.py", "old": "if x == arr[mid]:", "new": "if x == arr[mid]: return ' + round_ * 4)
+    closed = close_cut_call(text, fmt.close)
+    reason, calls = fmt.parse(closed, "call_1")
+    args = json.loads(calls[0].arguments)
+    assert reason.startswith("In the failing test") and calls[0].name == "edit_file"
+    assert args["old"] == "if x == arr[mid]:" and args["new"].count(round_.strip()) == 1
+    assert close_cut_call(text[:150], fmt.close) is None  # no loop yet: nothing to close
