@@ -23,6 +23,7 @@ from wren.tools.sandbox import Sandbox
 TAG = "WREN_PROCESS_TAG"
 KEEP_BYTES = 1_000_000  # kept from each end of the output; the middle of anything larger is dropped
 GRACE_S = 1.0           # between SIGTERM and SIGKILL
+STOP_AFTER_S = 1.0      # after run's `stop_on` marker: time to write the rest of what it is printing
 # Commands never wait for a person: with stdin closed, an editor, a pager or a credential prompt
 # would stall until the timeout (`git commit` without -m opened an editor and waited).
 NONINTERACTIVE = {"GIT_EDITOR": "true", "EDITOR": "true", "VISUAL": "true", "GIT_SEQUENCE_EDITOR": "true",
@@ -43,8 +44,10 @@ class _Capture:
 
     def __init__(self) -> None:
         self.head, self.tail, self.dropped = bytearray(), bytearray(), 0
+        self.recent = b""  # the last bytes read, whatever was kept: what run's `stop_on` looks in
 
     def add(self, chunk: bytes) -> None:
+        self.recent = (self.recent + chunk)[-4096:]
         room = KEEP_BYTES - len(self.head)
         self.head += chunk[:room]
         self.tail += chunk[room:] if room > 0 else chunk
@@ -125,8 +128,11 @@ def _reader(stream, capture: _Capture) -> None:
         capture.add(chunk)
 
 
-def run(command: str, cwd: Path, timeout_s: float, interrupt: threading.Event, sandbox: Sandbox) -> ProcessResult:
-    """Run with bash in cwd, the workspace root, inside the sandbox; ToolError when the sandbox refuses it."""
+def run(command: str, cwd: Path, timeout_s: float, interrupt: threading.Event, sandbox: Sandbox,
+        stop_on: tuple[bytes, str] | None = None) -> ProcessResult:
+    """Run with bash in cwd, the workspace root, inside the sandbox; ToolError when the sandbox refuses it.
+    `stop_on` (MARKER, WHY): once MARKER shows in the output, the command is given STOP_AFTER_S to finish
+    writing, then killed, `killed` saying WHY."""
     argv = sandbox.wrap(["bash", "-c", command], cwd)
     tag = secrets.token_hex(8)
     started = time.monotonic()
@@ -137,13 +143,17 @@ def run(command: str, cwd: Path, timeout_s: float, interrupt: threading.Event, s
     capture = _Capture()
     reader = threading.Thread(target=_reader, args=(proc.stdout, capture), daemon=True)
     reader.start()
-    killed = ""
+    killed, marked = "", None
     while reader.is_alive():
         reader.join(0.05)
+        if stop_on and marked is None and stop_on[0] in capture.recent:
+            marked = time.monotonic()
         if interrupt.is_set():
             killed = "interrupted"
         elif time.monotonic() - started > timeout_s:
             killed = f"timed out after {timeout_s:g}s"
+        elif stop_on and marked is not None and time.monotonic() - marked > STOP_AFTER_S:
+            killed = stop_on[1]
         elif proc.poll() is not None:
             reader.join(0.5)  # a background child may still hold the output open; it is ended below
             break

@@ -165,10 +165,17 @@ def _planned(args: RunTestsArgs, ctx: ToolContext) -> tuple[Runner, str, str, fl
     command = with_target(runner, target, ctx) if target else runner.command
     limit = ctx.time_left(TARGET_TIMEOUT_S if target else TEST_TIMEOUT_S)
     if runner.name == "pytest":
-        # pytest's faulthandler_timeout: a test still running halfway to the limit prints its stack, so a
-        # run killed for looping shows where the loop is.
-        command = command.replace(" -m pytest ", f" -m pytest -o faulthandler_timeout={max(1, int(limit // 2))} ", 1)
+        # pytest's faulthandler_timeout: a test still running a quarter of the way to the limit prints its
+        # stack, and run_tests stops the run there (see run_tests), so a run killed for looping shows where.
+        command = command.replace(" -m pytest ", f" -m pytest -o faulthandler_timeout={one_test_limit(limit)} ", 1)
     return runner, command, note, limit
+
+
+def one_test_limit(limit: float) -> int:
+    """Seconds one pytest test may run in a run limited to `limit` seconds: a quarter of it (at least 1).
+    QuixBugs' find_first_in_sorted loops forever when buggy: each run of its test file cost Qwen2.5-Coder's
+    session the whole 120 s, five runs of a 900 s task; stopped at the first test past 30 s, a run costs 30 s."""
+    return max(1, int(limit // 4))
 
 
 def preview_run_tests(args: RunTestsArgs, ctx: ToolContext) -> CommandPreview:
@@ -179,14 +186,19 @@ def preview_run_tests(args: RunTestsArgs, ctx: ToolContext) -> CommandPreview:
 
 def run_tests(args: RunTestsArgs, ctx: ToolContext) -> ToolResult:
     runner, command, note, limit = _planned(args, ctx)
-    done = run(command, ctx.workspace.root, limit, ctx.interrupt, ctx.sandbox)
+    # faulthandler's dump opens with "Timeout (H:MM:SS)!" (CPython's faulthandler.c): a test has run past
+    # its share; the run ends there.
+    seconds = one_test_limit(limit)
+    marker = f"Timeout ({seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d})!".encode()
+    stop = (marker, f"a test ran past {seconds}s") if runner.name == "pytest" else None
+    done = run(command, ctx.workspace.root, limit, ctx.interrupt, ctx.sandbox, stop_on=stop)
     outcome = parse(done.output, runner.name)
     status = f"killed: {done.killed}" if done.killed else f"exit code {done.exit_code}"
     parts = [f"$ {command}"] + [note] * bool(note)
     if outcome:
         parts.append(outcome.summary())
     parts.append(f"[{status}, {done.duration_s:.1f}s]")
-    if done.killed.startswith("timed out"):
+    if done.killed.startswith(("timed out", "a test ran past")):
         parts.append("[The tests did not finish in time: a test may loop forever. Where a stack dump "
                      "(\"Timeout\" ... \"most recent call first\") is below, it shows where it was running.]")
     full = done.output.rstrip("\n")
