@@ -66,8 +66,14 @@ def test_a_failed_equality_says_what_the_call_returned_and_with_which_input(tmp_
                                        "def test_sort(input_data, expected):\n    assert sort(*input_data) == expected\n"})
     said = summary(tmp_path)
     line = next(line for line in said.splitlines() if line.startswith("- test_sorter.py::test_sort"))
-    assert "`sort(*input_data)` returned [0, 0, 0, 0, 0, 0, ...], expected [1, 2, 3] " in line
-    assert "(input_data = [[3, 1, 2], 4])" in line and "assert [0" not in line
+    # The call as made, its starred input spread out as pytest's locals show it.
+    assert "`sort([3, 1, 2], 4)` returned [0, 0, 0, 0, 0, 0, ...], expected [1, 2, 3] " in line
+    assert "assert [0" not in line
+    # An input pytest cut short (`...`) is named with its value instead.
+    write(tmp_path, {"test_sorter.py": "def test_sort():\n    input_data = [list(range(40)), 4]\n"
+                                       "    from sorter import sort\n    assert sort(*input_data) == [1]\n"})
+    line = next(line for line in summary(tmp_path).splitlines() if line.startswith("- test_sorter.py::test_sort"))
+    assert "`sort(*input_data)` returned [0, 0, 0, " in line and "(input_data = [[0, 1, 2, " in line
     # Any other failure keeps pytest's words.
     write(tmp_path, {"test_sorter.py": "def test_sort():\n    assert 1 < 0, 'no'\n"})
     assert "AssertionError: no" in summary(tmp_path)

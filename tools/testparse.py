@@ -95,9 +95,10 @@ PYTEST_LOCAL = re.compile(r"^ {8}(\w+)\s*= (.*)$", re.M)  # --showlocals: `     
 
 
 def plain_assert(body: str) -> str:
-    """A failed `assert LEFT == RIGHT` of a pytest report (--tb=short) in words: "`f(*xs)` returned A,
-    expected B (xs = ...)", the values from pytest's own explanation (`E   assert A == B`, reprs cut
-    as pytest cuts them) and the left side's variables from --showlocals. "" for any other failure.
+    """A failed `assert LEFT == RIGHT` of a pytest report (--tb=short) in words: "`f([3, 1], 4)` returned
+    A, expected B", the values from pytest's own explanation (`E   assert A == B`, reprs cut as pytest
+    cuts them) and the call's variables from --showlocals (concrete_call; when one was cut short, named:
+    "`f(*xs)` returned A, expected B (xs = ...)"). "" for any other failure.
     Qwen2.5-Coder-1.5B, shown `assert [0, 0, 0, 1, 1, 1, ...] == [1, 2, 3, 5, 9, 11]`, wrote that the
     program's "actual sorted array is [1, 2, 3, 5, 9, 11]" (QuixBugs bucketsort): it did not read the
     left side as what the program returned."""
@@ -116,12 +117,49 @@ def plain_assert(body: str) -> str:
     if sides is None:
         return ""
     (left, left_node), (right, right_node) = sides
-    said = f"`{left}` {'returned' if isinstance(left_node, ast.Call) else 'is'} {got}"
+    variables = dict(PYTEST_LOCAL.findall("\n".join(lines[first_e:])))
+    call = concrete_call(left_node, variables) if isinstance(left_node, ast.Call) else None
+    said = f"`{call or left}` {'returned' if isinstance(left_node, ast.Call) else 'is'} {got}"
     said += f", expected {want}" if isinstance(right_node, (ast.Name, ast.Constant)) else f"; `{right}` is {want}"
     used = {n.id for n in ast.walk(left_node) if isinstance(n, ast.Name)} - {
         n.id for n in ast.walk(right_node) if isinstance(n, ast.Name)}
-    local = [f"{name} = {value}" for name, value in PYTEST_LOCAL.findall("\n".join(lines[first_e:])) if name in used]
+    local = [f"{name} = {value}" for name, value in variables.items() if name in used and not call]
     return said + (f" ({'; '.join(local)})" if local else "")
+
+
+def concrete_call(node: ast.Call, variables: dict[str, str]) -> str | None:
+    """The call with its variable arguments written as their values (reprs from --showlocals), a starred
+    list spread out: `bucketsort(*input_data)` with input_data = [[3, 1], 4] is `bucketsort([3, 1], 4)`.
+    Qwen2.5-Coder-1.5B, given `input_data = [[3, 11, 2, 9, 1, 5], 12]`, took the 12 for an element of the
+    list (it is bucketsort's `k`). None when an argument's value is unknown or cut short (`...`)."""
+    def value(arg: ast.expr) -> list[str] | None:
+        if isinstance(arg, ast.Constant):
+            return [repr(arg.value)]
+        starred = isinstance(arg, ast.Starred)
+        name = arg.value if isinstance(arg, ast.Starred) else arg
+        text = variables.get(name.id, "") if isinstance(name, ast.Name) else ""
+        parsed = _whole_value(text)
+        if parsed is None or (starred and not isinstance(parsed, (ast.List, ast.Tuple))):
+            return None
+        return [ast.get_source_segment(text, e) or "" for e in parsed.elts] if starred else [text]  # type: ignore[attr-defined]
+
+    if node.keywords or not isinstance(node.func, (ast.Name, ast.Attribute)):
+        return None
+    args = [value(arg) for arg in node.args]
+    if any(a is None for a in args):
+        return None
+    return f"{ast.unparse(node.func)}({', '.join(part for a in args if a for part in a)})"
+
+
+def _whole_value(text: str) -> ast.expr | None:
+    """A repr parsed as a Python expression; None when it is not one or pytest cut it short (`...`)."""
+    try:
+        parsed = ast.parse(text, mode="eval").body if text else None
+    except (SyntaxError, ValueError, RecursionError):
+        return None
+    if parsed is None or any(isinstance(n, ast.Constant) and n.value is Ellipsis for n in ast.walk(parsed)):
+        return None
+    return parsed
 
 
 def _eq_sides(line: str) -> tuple[tuple[str, ast.expr], tuple[str, ast.expr]] | None:
