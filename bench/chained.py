@@ -11,9 +11,10 @@ are compacted away while a later one runs. Two variants, each from fresh files:
 - tools: the model is offered the context tools `compact`, `forget` and `pin` (tools/steer.py);
 - no-tools: the same session without them (Wren still compacts by itself at the budget).
 
-Per task: solved (its test file passes and no test file changed, as in bench/tasks.py), steps, the
-compactions during its turn, and the most compactions between two of the model's steps (a
-compaction loop would show as more than one). Every task gets bench/tasks.py's step limit and a
+Per task: solved (its test file passes and no test file changed during its turn, as in
+bench/tasks.py), steps, the compactions during its turn, and the most compactions Wren made by
+itself between two of the model's steps (a compaction loop would show as more than one; the model's
+own `compact` is not counted there). Every task gets bench/tasks.py's step limit and a
 wall-clock limit (`--timeout`). Prints a Markdown table; rows also go to OUT/results.jsonl.
 
 Tune only on the development set: the task names must be in bench/quixbugs.py's DEV.
@@ -64,11 +65,13 @@ def run_chain(variant: str, tasks: list[str], workspace: Path, backend: ModelBac
     pending = list(tasks)
     session.submit(UserInput(text=quixbugs.prompt(pending[0])))
     compactions = since_step = most_between_steps = 0
+    tests_changed_before: set[str] = set()
     started = time.monotonic()
     for event in session.events():
         if event.type == "context_compacted":
             compactions += 1
-            since_step += 1
+            # A loop is Wren compacting again and again by itself; the model's own `compact` then Wren's is not.
+            since_step += event.reason in ("auto", "overflow")
             most_between_steps = max(most_between_steps, since_step)
         elif event.type == "assistant_message" and event.by == "model":
             since_step = 0
@@ -77,7 +80,11 @@ def run_chain(variant: str, tasks: list[str], workspace: Path, backend: ModelBac
         elif event.type == "result":
             task = pending.pop(0)
             check = quixbugs.check(workspace, task)
-            rows.append({"variant": variant, "task": task, "solved": check.solved, "status": event.status,
+            # A test file changed in an earlier task is that task's doing, not this one's.
+            changed = set(check.tests_changed) - tests_changed_before
+            tests_changed_before = set(check.tests_changed)
+            solved = check.passed and not changed
+            rows.append({"variant": variant, "task": task, "solved": solved, "status": event.status,
                          "steps": event.steps, "compactions": compactions,
                          "most_compactions_between_steps": most_between_steps,
                          "wall_s": round(time.monotonic() - started, 1), "window": window, "model": model})

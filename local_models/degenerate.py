@@ -8,6 +8,8 @@ and the stretch at least LOOP_SPAN long, the model is in a loop, and generation 
 """
 from __future__ import annotations
 
+import re
+
 LOOP_CHARS = 60  # the tail looked for earlier: longer than what prose repeats on purpose (a path's folders)
 LOOP_SPAN = 180  # the repeating stretch: three rounds of a 60-character sentence; a 70-character `====` rule is none
 
@@ -49,6 +51,6 @@ def close_cut_call(text: str, close: str) -> str | None:
     at = loop_start(text)
     if at is None:
         return None
-    kept = text[:at].rstrip()
-    kept = kept[:-1] if kept.endswith("\\") and not kept.endswith("\\\\") else kept  # half an escape
-    return kept + '"}}' + close
+    kept = re.sub(r"\\u[0-9a-fA-F]{0,3}$", "", text[:at].rstrip())  # half a \uXXXX escape
+    backslashes = len(kept) - len(kept.rstrip("\\"))
+    return kept[:len(kept) - backslashes % 2] + '"}}' + close  # an odd one would escape the closing quote

@@ -53,3 +53,15 @@ def test_a_call_that_loops_in_its_last_string_is_cut_to_one_round_and_closed():
     assert reason.startswith("In the failing test") and calls[0].name == "edit_file"
     assert args["old"] == "if x == arr[mid]:" and args["new"].count(round_.strip()) == 1
     assert close_cut_call(text[:150], fmt.close) is None  # no loop yet: nothing to close
+
+
+def test_a_cut_inside_an_escape_still_closes_the_string():
+    import json
+
+    # A round that ends in the escape: the cut after the first round falls right after it.
+    for escape in ("\\\\", "\\", "\\\\\\", "\\u00e"):  # whole, half, one and a half, half a \uXXXX
+        loop = ("x == y else " + escape) * 30
+        closed = close_cut_call('<tool_call>{"name": "e", "arguments": {"new": "a' + loop, "</tool_call>")
+        assert closed is not None
+        args = json.loads(closed.removeprefix("<tool_call>").removesuffix("</tool_call>"))["arguments"]
+        assert args["new"].startswith("ax == y else")

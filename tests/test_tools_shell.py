@@ -125,3 +125,15 @@ def test_exported_api_key_never_reaches_the_model_or_the_log(calc_repo, tmp_path
 
 def test_runs_in_the_workspace_root(tmp_path):
     assert shell(tmp_path, "pwd").output.splitlines()[1] == os.path.realpath(tmp_path)
+
+
+def test_a_stop_marker_split_between_two_reads_or_followed_by_much_output_is_seen():
+    """run's stop_on (tools/process.py): the marker is looked for as it is read, so a long dump after it
+    (a deep recursion's stack) cannot push it out of view."""
+    from wren.tools.process import _Capture
+
+    capture = _Capture(b"Timeout (0:00:30)!")
+    capture.add(b"FF..Timeout (0:0")
+    assert capture.seen_at is None
+    capture.add(b"0:30)!\n" + b"  File x.py, line 3 in f\n" * 5000)
+    assert capture.seen_at is not None

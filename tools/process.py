@@ -42,12 +42,17 @@ class ProcessResult:
 class _Capture:
     """Head and tail of a byte stream; the middle of a huge one is counted, not kept."""
 
-    def __init__(self) -> None:
+    def __init__(self, watch: bytes = b"") -> None:
         self.head, self.tail, self.dropped = bytearray(), bytearray(), 0
-        self.recent = b""  # the last bytes read, whatever was kept: what run's `stop_on` looks in
+        self.watch = watch  # run's `stop_on` marker
+        self.seen_at: float | None = None  # when it was first read (time.monotonic)
+        self._edge = b""  # the last bytes of the chunk before: a marker may be split between two reads
 
     def add(self, chunk: bytes) -> None:
-        self.recent = (self.recent + chunk)[-4096:]
+        if self.watch and self.seen_at is None:
+            if self.watch in self._edge + chunk:
+                self.seen_at = time.monotonic()
+            self._edge = (self._edge + chunk)[-len(self.watch):]
         room = KEEP_BYTES - len(self.head)
         self.head += chunk[:room]
         self.tail += chunk[room:] if room > 0 else chunk
@@ -140,14 +145,13 @@ def run(command: str, cwd: Path, timeout_s: float, interrupt: threading.Event, s
                             stderr=subprocess.STDOUT, start_new_session=True,
                             env={**os.environ, **NONINTERACTIVE, TAG: tag})
     assert proc.stdout is not None  # stdout=PIPE
-    capture = _Capture()
+    capture = _Capture(stop_on[0] if stop_on else b"")
     reader = threading.Thread(target=_reader, args=(proc.stdout, capture), daemon=True)
     reader.start()
-    killed, marked = "", None
+    killed = ""
     while reader.is_alive():
         reader.join(0.05)
-        if stop_on and marked is None and stop_on[0] in capture.recent:
-            marked = time.monotonic()
+        marked = capture.seen_at
         if interrupt.is_set():
             killed = "interrupted"
         elif time.monotonic() - started > timeout_s:

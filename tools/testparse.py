@@ -82,7 +82,7 @@ def parse_pytest(text: str) -> TestOutcome | None:
         errors = [line[1:].strip() for line in body.splitlines() if line.startswith("E ") and line[1:].strip()]
         plain = plain_assert(body)
         # pytest's `+  where A = f(x)` lines say what `plain` says already.
-        message = " / ".join([plain] + [e for e in errors[1:] if not e.startswith("+")][:2] if plain
+        message = " / ".join([plain] + [e for e in errors[1:] if not WHERE.match(e)][:2] if plain
                              else errors[:3]) or reason
         places = [f"{f}:{n}" for f, n in re.findall(r"^(\S+?):(\d+): in ", body, re.M)]
         out.failures.append(Failure(test_id, message, _where(places)))
@@ -91,7 +91,8 @@ def parse_pytest(text: str) -> TestOutcome | None:
     return out
 
 
-PYTEST_LOCAL = re.compile(r"^ {8}(\w+)\s*= (.*)$", re.M)  # --showlocals: `        name = repr`
+PYTEST_LOCAL = re.compile(r"^ {8}(\w+)\s*= (.*)$")  # --showlocals: `        name = repr`
+WHERE = re.compile(r"\+\s+where ")  # pytest's explanation of an assert's parts
 
 
 def plain_assert(body: str) -> str:
@@ -117,21 +118,44 @@ def plain_assert(body: str) -> str:
     if sides is None:
         return ""
     (left, left_node), (right, right_node) = sides
-    variables = dict(PYTEST_LOCAL.findall("\n".join(lines[first_e:])))
+    variables = frame_locals(lines[first_e:])
     call = concrete_call(left_node, variables) if isinstance(left_node, ast.Call) else None
     said = f"`{call or left}` {'returned' if isinstance(left_node, ast.Call) else 'is'} {got}"
-    said += f", expected {want}" if isinstance(right_node, (ast.Name, ast.Constant)) else f"; `{right}` is {want}"
+    said += f", expected {want}" if isinstance(right_node, ast.Name) or _literal(right) else f"; `{right}` is {want}"
     used = {n.id for n in ast.walk(left_node) if isinstance(n, ast.Name)} - {
         n.id for n in ast.walk(right_node) if isinstance(n, ast.Name)}
     local = [f"{name} = {value}" for name, value in variables.items() if name in used and not call]
     return said + (f" ({'; '.join(local)})" if local else "")
 
 
+def frame_locals(lines: list[str]) -> dict[str, str]:
+    """The --showlocals block that follows a frame's E lines: name -> repr; it ends at the first other line
+    (what comes after, captured output or another frame, may hold lines of the same shape)."""
+    found: dict[str, str] = {}
+    for line in lines:
+        if line.startswith("E ") and not found:
+            continue
+        if not (local := PYTEST_LOCAL.match(line)):
+            break
+        found[local.group(1)] = local.group(2)
+    return found
+
+
+def _literal(text: str) -> bool:
+    try:
+        ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return False
+    return True
+
+
 def concrete_call(node: ast.Call, variables: dict[str, str]) -> str | None:
     """The call with its variable arguments written as their values (reprs from --showlocals), a starred
     list spread out: `bucketsort(*input_data)` with input_data = [[3, 1], 4] is `bucketsort([3, 1], 4)`.
     Qwen2.5-Coder-1.5B, given `input_data = [[3, 11, 2, 9, 1, 5], 12]`, took the 12 for an element of the
-    list (it is bucketsort's `k`). None when an argument's value is unknown or cut short (`...`)."""
+    list (it is bucketsort's `k`). None when an argument's value is unknown or cut short (`...`). The
+    values are those the test's variables held when pytest reported: a program that changed its input in
+    place shows the changed input."""
     def value(arg: ast.expr) -> list[str] | None:
         if isinstance(arg, ast.Constant):
             return [repr(arg.value)]
@@ -152,14 +176,14 @@ def concrete_call(node: ast.Call, variables: dict[str, str]) -> str | None:
 
 
 def _whole_value(text: str) -> ast.expr | None:
-    """A repr parsed as a Python expression; None when it is not one or pytest cut it short (`...`)."""
+    """A repr parsed as a Python expression; None when it is not one or pytest cut it short (`...`, which
+    pytest's saferepr also puts inside a long string)."""
+    if not text or "..." in text:
+        return None
     try:
-        parsed = ast.parse(text, mode="eval").body if text else None
-    except (SyntaxError, ValueError, RecursionError):
+        return ast.parse(text, mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-    if parsed is None or any(isinstance(n, ast.Constant) and n.value is Ellipsis for n in ast.walk(parsed)):
-        return None
-    return parsed
 
 
 def _eq_sides(line: str) -> tuple[tuple[str, ast.expr], tuple[str, ast.expr]] | None:

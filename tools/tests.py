@@ -153,9 +153,9 @@ class RunTestsArgs(BaseModel):
     target: str | None = Field(None, description="test file, directory or test id; default: the whole suite")
 
 
-def _planned(args: RunTestsArgs, ctx: ToolContext) -> tuple[Runner, str, str, float]:
-    """(runner, command line, note for the model, time limit in seconds) of a run_tests call; ToolError
-    when there is no runner or the target is not usable."""
+def _planned(args: RunTestsArgs, ctx: ToolContext) -> tuple[Runner, str, str, float, int]:
+    """(runner, command line, note for the model, time limit in seconds, seconds one pytest test may run)
+    of a run_tests call; ToolError when there is no runner or the target is not usable."""
     try:  # the session's snapshot: a wren.toml written since cannot change what runs
         configured = (ctx.config or load_config(ctx.workspace.root)).test_command
     except ConfigError as exc:
@@ -163,12 +163,13 @@ def _planned(args: RunTestsArgs, ctx: ToolContext) -> tuple[Runner, str, str, fl
     runner = detect_runner(ctx.workspace.root, configured)
     target, note = usable_target(args.target, runner, ctx)
     command = with_target(runner, target, ctx) if target else runner.command
-    limit = ctx.time_left(TARGET_TIMEOUT_S if target else TEST_TIMEOUT_S)
+    nominal = TARGET_TIMEOUT_S if target else TEST_TIMEOUT_S
+    limit, share = ctx.time_left(nominal), one_test_limit(nominal)
     if runner.name == "pytest":
         # pytest's faulthandler_timeout: a test still running a quarter of the way to the limit prints its
         # stack, and run_tests stops the run there (see run_tests), so a run killed for looping shows where.
-        command = command.replace(" -m pytest ", f" -m pytest -o faulthandler_timeout={one_test_limit(limit)} ", 1)
-    return runner, command, note, limit
+        command = command.replace(" -m pytest ", f" -m pytest -o faulthandler_timeout={share} ", 1)
+    return runner, command, note, limit, share
 
 
 def one_test_limit(limit: float) -> int:
@@ -180,15 +181,14 @@ def one_test_limit(limit: float) -> int:
 
 def preview_run_tests(args: RunTestsArgs, ctx: ToolContext) -> CommandPreview:
     """The test command the call will run, with its time limit."""
-    _, command, _, limit = _planned(args, ctx)
+    _, command, _, limit, _ = _planned(args, ctx)
     return CommandPreview(command=command, cwd=str(ctx.workspace.root), timeout_s=limit)
 
 
 def run_tests(args: RunTestsArgs, ctx: ToolContext) -> ToolResult:
-    runner, command, note, limit = _planned(args, ctx)
+    runner, command, note, limit, seconds = _planned(args, ctx)
     # faulthandler's dump opens with "Timeout (H:MM:SS)!" (CPython's faulthandler.c): a test has run past
     # its share; the run ends there.
-    seconds = one_test_limit(limit)
     marker = f"Timeout ({seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d})!".encode()
     stop = (marker, f"a test ran past {seconds}s") if runner.name == "pytest" else None
     done = run(command, ctx.workspace.root, limit, ctx.interrupt, ctx.sandbox, stop_on=stop)
@@ -199,7 +199,8 @@ def run_tests(args: RunTestsArgs, ctx: ToolContext) -> ToolResult:
         parts.append(outcome.summary())
     parts.append(f"[{status}, {done.duration_s:.1f}s]")
     if done.killed.startswith(("timed out", "a test ran past")):
-        parts.append("[The tests did not finish in time: a test may loop forever. Where a stack dump "
+        slow = " (or be slow: without a target, each test has longer)" if done.killed.startswith("a test") else ""
+        parts.append(f"[The tests did not finish in time: a test may loop forever{slow}. Where a stack dump "
                      "(\"Timeout\" ... \"most recent call first\") is below, it shows where it was running.]")
     full = done.output.rstrip("\n")
     if outcome and outcome.first_report:
