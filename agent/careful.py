@@ -307,6 +307,10 @@ def keep_or_revert(s: "Session", call: ToolCall, result: ToolResult) -> ToolResu
         if not helped:
             outcome = next((line for line in result.output.splitlines() if line.startswith("Tests (")), "failed")
             s.tried_changes.update(dict.fromkeys(untested, outcome.rstrip(".")))
+            # The line a failed fix wrote is not offered again in this attempt: Qwen2.5-Coder-1.5B's next
+            # fix put it back (`return mid - 1` to `return mid`, find_first_in_sorted, two attempts of six),
+            # a step spent where the fresh attempt after it puts the files back anyway.
+            s.attempt.refused.update((path, new) for path, _, new in untested)
         if result.ok and s._tests_failed and len(s.attempt.failing) <= 1:
             # Qwen2.5-Coder-1.5B, its gcd fix passing, went on editing the fixed line (two more steps).
             result = result.model_copy(update={"output": result.output + NOW_PASSING})

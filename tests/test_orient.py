@@ -394,14 +394,17 @@ def test_an_edit_that_restates_its_line_leaves_the_line_out_of_the_attempt_s_nar
     """Qwen2.5-Coder-1.5B, its fix tested and failing, restated the line it had written (`old` == `new`)
     three times in a row, the same reason each time; after once, the line is no longer offered."""
     wrong = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b", "new": "return a * b"}}
-    restated = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a * b", "new": "return a * b"}}
+    restated = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "def add(a, b):", "new": "def add(a, b):"}}
     s = make_session(calc_repo, tmp_path, [
         {"tool_calls": [wrong]},  # tested by Wren: still failing
         {"expect": ["Tests (pytest): 0 passed, 1 failed"], "tool_calls": [restated]},
         {"expect": ["old and new are the same"], "content": "could not fix it"}], mode="auto", careful=True)
     drive(s, "The test in test_calc.py fails; fix it.", lambda e: None)
-    lines = [offered(choice)["calc.py"] for choice in s.backend.tool_choices]
-    assert "return a * b" in lines[1] and "return a * b" not in lines[2] and lines[2]
+    lines = [offered(choice).get("calc.py", []) if isinstance(choice, dict) else [] for choice in s.backend.tool_choices]
+    assert "def add(a, b):" in lines[1] and "def add(a, b):" not in lines[2]
+    # The line the failed fix wrote is not offered after it either (Qwen put `return mid - 1` back as the
+    # next fix, find_first_in_sorted): the attempt's fresh start puts the files back anyway.
+    assert "return a - b" in lines[0] and "return a * b" not in lines[1]
 
 
 def test_past_a_size_a_narrowed_edit_offers_a_file_s_lines_with_new_left_free(tmp_path, monkeypatch):
