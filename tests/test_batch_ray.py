@@ -106,7 +106,12 @@ def test_a_task_whose_worker_is_killed_runs_again_and_ends_once(ray_address, cal
         # One: a shell forking `sleep` has a twin with its command line until the exec.
         # Read once: a twin may show again between two reads (it failed so once under load).
         found: list[int] = []
-        wait_until(lambda: len(found.__setitem__(slice(None), processes_with(f"{mark} && sleep 86409")) or found) == 1)
+
+        def just_one() -> bool:
+            found[:] = processes_with(f"{mark} && sleep 86409")
+            return len(found) == 1
+
+        wait_until(just_one)
         [command] = found
         runner = ancestor_running(command, b"wren.cli.batch_worker")  # the process running the session
         worker = ancestor_running(runner, b"ray::")
