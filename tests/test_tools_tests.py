@@ -87,7 +87,9 @@ def test_pytest_failures_inside_code_under_test_and_errors(tmp_path):
         "    raise RuntimeError('fixture broke')\n\n\ndef test_err(boom):\n    pass\n")
     said = summary(tmp_path)
     assert "1 passed, 1 failed, 1 errors" in said
-    assert "- test_x.py::test_add at test_x.py:10 (raised at helper.py:2): AssertionError: too small" in said
+    # The test's call as it was made, what it raised, and the variables where it raised.
+    assert ("- test_x.py::test_add at test_x.py:10 (raised at helper.py:2): `add(2, 3)` raised AssertionError: "
+            "too small, in `assert a > 100, 'too small'` with a = 2, b = 3; expected 5\n") in said
     assert "- test_x.py::test_err at test_x.py:15: RuntimeError: fixture broke" in said
 
 
@@ -189,17 +191,45 @@ def test_a_word_as_target_runs_the_one_test_file_it_names_else_names_the_next_ca
         run_tests(calc_repo, "tests/test_nope.py")
 
 
-def test_a_test_that_never_ends_is_killed_and_shows_where_it_loops(tmp_path, monkeypatch):
+LOOPING = {"search.py": "def find(xs, x):\n    lo = 0\n    while lo < len(xs):\n        if xs[lo] == x:\n"
+                        "            return lo\n    return -1\n"}
+
+
+def test_a_test_that_never_ends_fails_with_its_inputs_and_the_run_stops_there(tmp_path, monkeypatch):
     from wren.tools import tests as tests_module
 
-    # 60 s: the dump comes a quarter of the way (15 s into the test), which must stay after pytest has
-    # started on a loaded machine (at 6 s a slow start once left the dump too little time).
-    monkeypatch.setattr(tests_module, "TARGET_TIMEOUT_S", 60.0)  # a test file's limit (120 s by default)
-    write(tmp_path, {"search.py": "def find(xs, x):\n    lo = 0\n    while lo < len(xs):\n        lo = lo\n",
-                     "test_search.py": "from search import find\n\n\ndef test_find():\n    assert find([1, 2], 2)\n"})
+    # 40 s for the file: one test may run 10 s (the alarm starts with the test, not with pytest).
+    monkeypatch.setattr(tests_module, "TARGET_TIMEOUT_S", 40.0)  # a test file's limit (120 s by default)
+    write(tmp_path, {**LOOPING, "test_search.py": (
+        "from search import find\n\n\ndef test_none():\n    assert find(None, 1) == -1\n\n\n"
+        "def test_first():\n    assert find([1, 2], 1) == 0\n\n\ndef test_second():\n    xs = [1, 2]\n"
+        "    assert find(xs, 2) == 1\n\n\ndef test_after():\n    assert find([], 1) == -1\n")})
+    result = run_tests(tmp_path, "test_search.py")
+    assert not result.ok and "killed" not in result.output and result.tests_passed == 1
+    said, report = result.output.split("--- first failure ---")
+    # The run stopped at the looping test: the one after it never ran; the failure before it is reported.
+    assert "Tests (pytest): 1 passed, 2 failed, 0 errors." in said
+    assert "`find(None, 1)` raised TypeError: object of type 'NoneType' has no len()" in said
+    # The looping call with its input, and the loop's state when it was stopped.
+    stopped = re.search(r"test_second at test_search.py:14 \(raised at search.py:[34]\): `find\(\[1, 2\], 2\)` "
+                        r"ran past 10s and was stopped in `(while lo < len\(xs\):|if xs\[lo\] == x:)` "
+                        r"with lo = 0, x = 2, xs = \[1, 2\]; expected 1\n", said)
+    assert stopped, said
+    assert "a test may loop forever" in said and "with which values" in said
+    assert "test_none" in report and "test_after" not in result.output
+
+
+def test_a_loop_the_alarm_cannot_stop_is_killed_and_its_stack_shows_where(tmp_path, monkeypatch):
+    from wren.tools import tests as tests_module
+
+    # The test file sets its own SIGALRM handler, so the plugin leaves it be; faulthandler's dump at 13 s
+    # (a third past the test's 10 s) is the backstop.
+    monkeypatch.setattr(tests_module, "TARGET_TIMEOUT_S", 40.0)
+    write(tmp_path, {**LOOPING, "test_search.py": "import signal\nfrom search import find\n\n"
+                                                  "signal.signal(signal.SIGALRM, lambda *a: None)\n\n\n"
+                                                  "def test_find():\n    assert find([1, 2], 2) == 1\n"})
     result = run_tests(tmp_path, "test_search.py")
     assert not result.ok and result.tests_passed == 0
-    # Stopped when the one test passed its share (15 s), not at the run's limit.
-    assert "killed: a test ran past 15s" in result.output and "a test may loop forever" in result.output
+    assert "killed: a test ran past 13s" in result.output and "a test may loop forever" in result.output
     # pytest's faulthandler dump names the loop (its condition or its body: where the dump caught it)
     assert re.search(r'search\.py", line [34] in find', result.output), result.output[-3000:]

@@ -28,8 +28,8 @@ class TestOutcome:
     errors: int = 0
     skipped: int = 0
     failures: list[Failure] = field(default_factory=list)
-    # The runner's own report of the first failure (its traceback), when the parser can cut it out.
-    first_report: str = ""
+    # The runner's own report of each failure (its traceback), in order, where the parser can cut it out.
+    reports: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         counts = f"{self.passed} passed, {self.failed} failed, {self.errors} errors"
@@ -80,14 +80,14 @@ def parse_pytest(text: str) -> TestOutcome | None:
         name = test_id.split("::", 1)[-1].replace("::", ".")
         body = sections.get(name, "")
         errors = [line[1:].strip() for line in body.splitlines() if line.startswith("E ") and line[1:].strip()]
-        plain = plain_assert(body)
+        plain = plain_assert(body) or plain_raise(body)
         # pytest's `+  where A = f(x)` lines say what `plain` says already.
         message = " / ".join([plain] + [e for e in errors[1:] if not WHERE.match(e)][:2] if plain
                              else errors[:3]) or reason
         places = [f"{f}:{n}" for f, n in re.findall(r"^(\S+?):(\d+): in ", body, re.M)]
         out.failures.append(Failure(test_id, message, _where(places)))
-        if not out.first_report and body.strip():
-            out.first_report = f"{test_id}\n{body.strip(chr(10))}"
+        if body.strip():
+            out.reports.append(f"{test_id}\n{body.strip(chr(10))}")
     return out
 
 
@@ -126,6 +126,95 @@ def plain_assert(body: str) -> str:
         n.id for n in ast.walk(right_node) if isinstance(n, ast.Name)}
     local = [f"{name} = {value}" for name, value in variables.items() if name in used and not call]
     return said + (f" ({'; '.join(local)})" if local else "")
+
+
+PYTEST_FRAME = re.compile(r"^(\S+?):(\d+): in (\S+)$")  # --tb=short: `path:line: in function`
+LOCAL_CHARS = 80  # of each variable in a summary line; the first failure's whole report is shown as well
+STOPPED_TEST = "Failed: the test ran past"  # what tools/pytest_plugin/wren_test_limit.py fails a test with
+STOPPED = re.compile(rf"^{STOPPED_TEST} (\S+) and was stopped")
+
+
+def plain_raise(body: str) -> str:
+    """A pytest report (--tb=short --showlocals) of a test whose call raised, or was stopped for running
+    past its limit (tools/pytest_plugin), in words: the test's call as it was made (concrete_call, else
+    with the variables it used), what happened, the line where, with that frame's variables (the file and
+    line are the Failure's location), and what the test expected:
+    "`f([3, 4], 2)` ran past 30s and was stopped in `while lo <= hi:` with hi = 0, lo = 0, x = 2; expected 1".
+    "" when the report has no frames or its first frame makes no call.
+    QuixBugs find_first_in_sorted loops on one input: shown only where it looped, Qwen2.5-Coder-1.5B
+    reasoned from its docstring's example, on which the program is right."""
+    frames = []  # (location, source line, E lines, locals) per frame
+    lines = body.splitlines()
+    for i, line in enumerate(lines):
+        if head := PYTEST_FRAME.match(line):
+            errors = [x[1:].strip() for x in lines[i + 1:] if x.startswith("E ")][:1]
+            frames.append((f"{head.group(1)}:{head.group(2)}", lines[i + 1].strip() if i + 1 < len(lines) else "",
+                           errors, frame_locals(_after_source(lines[i + 1:]))))
+    if not frames or not frames[-1][2]:
+        return ""
+    call, expected = _outer_call(frames[0][1])
+    if call is None:
+        return ""
+    said = concrete_call(call, frames[0][3])
+    if said is None:
+        used = {n.id for n in ast.walk(call) if isinstance(n, ast.Name)}
+        shown = [f"{k} = {_cut(v)}" for k, v in frames[0][3].items() if k in used]
+        said = f"`{ast.unparse(call)}`" + (f" ({'; '.join(shown)})" if shown else "")
+    else:
+        said = f"`{said}`"
+    error = frames[-1][2][0]
+    stopped = STOPPED.match(error)
+    what = f"ran past {stopped.group(1)} and was stopped" if stopped else f"raised {error}"
+    want = _value_of(expected, frames[0][3]) if expected is not None else ""
+    wanted = f"; expected {_cut(want)}" if want else ""
+    _, source, _, variables = frames[-1]
+    if len(frames) == 1:  # it raised in the test's own line: its variables are shown with the call
+        return f"{said} {what}{wanted}"
+    state = ", ".join(f"{k} = {_cut(v)}" for k, v in variables.items())
+    return f"{said} {what}{',' * (not stopped)} in `{source}`" + (f" with {state}" if state else "") + wanted
+
+
+def _after_source(lines: list[str]) -> list[str]:
+    """A frame's lines from its E lines or, when it has none, from after its source and caret lines."""
+    for i, line in enumerate(lines):
+        if line.startswith("E ") or PYTEST_LOCAL.match(line):
+            return lines[i:]
+        if PYTEST_FRAME.match(line):
+            break
+    return []
+
+
+def _outer_call(source: str) -> tuple[ast.Call | None, ast.expr | None]:
+    """The call a test line makes and what it is compared with: `assert CALL == X` gives (CALL, X);
+    `CALL` and `x = CALL` give (CALL, None); anything else (None, None)."""
+    try:
+        node = ast.parse(source).body[0]
+    except (SyntaxError, ValueError, IndexError, RecursionError):
+        return None, None
+    expected = None
+    if isinstance(node, ast.Assert) and isinstance(node.test, ast.Compare):
+        value: ast.expr = node.test.left
+        if len(node.test.ops) == 1 and isinstance(node.test.ops[0], ast.Eq):
+            expected = node.test.comparators[0]
+    elif isinstance(node, (ast.Expr, ast.Assign, ast.Return)) and node.value is not None:
+        value = node.value
+    else:
+        return None, None
+    if isinstance(value, ast.Call) and isinstance(value.func, (ast.Name, ast.Attribute)):
+        return value, expected
+    return None, None
+
+
+def _value_of(node: ast.expr, variables: dict[str, str]) -> str:
+    """A literal's source or a variable's repr from --showlocals; "" otherwise."""
+    if isinstance(node, ast.Name):
+        return variables.get(node.id, "")
+    text = ast.unparse(node)
+    return text if _literal(text) else ""
+
+
+def _cut(value: str) -> str:
+    return value if len(value) <= LOCAL_CHARS else value[:LOCAL_CHARS - 3] + "..."
 
 
 def frame_locals(lines: list[str]) -> dict[str, str]:

@@ -32,6 +32,8 @@ NPM_PLACEHOLDER = "no test specified"
 # --showlocals: the report shows each frame's variables (pytest cuts each to 240 characters), so the
 # failing input is in view; Qwen2.5-Coder read `assert [(1, 2)] == [(1, 3)]` for QuixBugs' hanoi without
 # the height it came from, and changed the line that was right.
+# A pytest plugin loaded from its own folder (nothing else of Wren lands on the tests' import path).
+PLUGIN, PLUGIN_DIR = "wren_test_limit", Path(__file__).resolve().parent / "pytest_plugin"
 PYTEST_FLAGS = "-q -rfE --tb=short --showlocals --no-header --color=no -p no:cacheprovider"
 
 
@@ -153,9 +155,18 @@ class RunTestsArgs(BaseModel):
     target: str | None = Field(None, description="test file, directory or test id; default: the whole suite")
 
 
-def _planned(args: RunTestsArgs, ctx: ToolContext) -> tuple[Runner, str, str, float, int]:
-    """(runner, command line, note for the model, time limit in seconds, seconds one pytest test may run)
-    of a run_tests call; ToolError when there is no runner or the target is not usable."""
+@dataclass
+class _Plan:
+    runner: Runner
+    command: str
+    note: str  # for the model: how a target was read
+    limit: float  # seconds the run may take
+    test_limit: int  # seconds one pytest test may run (tools/pytest_plugin/wren_test_limit.py)
+    env: dict[str, str]  # added to the command's environment
+
+
+def _planned(args: RunTestsArgs, ctx: ToolContext) -> _Plan:
+    """What a run_tests call will run; ToolError when there is no runner or the target is not usable."""
     try:  # the session's snapshot: a wren.toml written since cannot change what runs
         configured = (ctx.config or load_config(ctx.workspace.root)).test_command
     except ConfigError as exc:
@@ -165,11 +176,15 @@ def _planned(args: RunTestsArgs, ctx: ToolContext) -> tuple[Runner, str, str, fl
     command = with_target(runner, target, ctx) if target else runner.command
     nominal = TARGET_TIMEOUT_S if target else TEST_TIMEOUT_S
     limit, share = ctx.time_left(nominal), one_test_limit(nominal)
+    env: dict[str, str] = {}
     if runner.name == "pytest":
-        # pytest's faulthandler_timeout: a test still running a quarter of the way to the limit prints its
-        # stack, and run_tests stops the run there (see run_tests), so a run killed for looping shows where.
-        command = command.replace(" -m pytest ", f" -m pytest -o faulthandler_timeout={share} ", 1)
-    return runner, command, note, limit, share
+        # A test still running a quarter of the way to the limit fails where it is, with its inputs and
+        # locals, and the run stops there (wren_test_limit). faulthandler_timeout is the backstop for a
+        # loop the alarm cannot interrupt: its stack dump stops the run in run_tests.
+        command = command.replace(" -m pytest ", f" -m pytest -p {PLUGIN} -o {PLUGIN}={share} "
+                                                 f"-o faulthandler_timeout={backstop(share)} ", 1)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PLUGIN_DIR), os.environ.get("PYTHONPATH")]))
+    return _Plan(runner, command, note, limit, share, env)
 
 
 def one_test_limit(limit: float) -> int:
@@ -179,34 +194,45 @@ def one_test_limit(limit: float) -> int:
     return max(1, int(limit // 4))
 
 
+def backstop(test_limit: int) -> int:
+    """faulthandler_timeout for a run whose tests may each run `test_limit` seconds: a third more, so that
+    the plugin's alarm, which reports the test, comes first."""
+    return test_limit + max(1, test_limit // 3)
+
+
 def preview_run_tests(args: RunTestsArgs, ctx: ToolContext) -> CommandPreview:
     """The test command the call will run, with its time limit."""
-    _, command, _, limit, _ = _planned(args, ctx)
-    return CommandPreview(command=command, cwd=str(ctx.workspace.root), timeout_s=limit)
+    plan = _planned(args, ctx)
+    return CommandPreview(command=plan.command, cwd=str(ctx.workspace.root), timeout_s=plan.limit)
 
 
 def run_tests(args: RunTestsArgs, ctx: ToolContext) -> ToolResult:
-    runner, command, note, limit, seconds = _planned(args, ctx)
+    plan = _planned(args, ctx)
     # faulthandler's dump opens with "Timeout (H:MM:SS)!" (CPython's faulthandler.c): a test has run past
-    # its share; the run ends there.
+    # the backstop; the run ends there.
+    seconds = backstop(plan.test_limit)
     marker = f"Timeout ({seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d})!".encode()
-    stop = (marker, f"a test ran past {seconds}s") if runner.name == "pytest" else None
-    done = run(command, ctx.workspace.root, limit, ctx.interrupt, ctx.sandbox, stop_on=stop)
-    outcome = parse(done.output, runner.name)
+    stop = (marker, f"a test ran past {seconds}s") if plan.runner.name == "pytest" else None
+    done = run(plan.command, ctx.workspace.root, plan.limit, ctx.interrupt, ctx.sandbox, stop_on=stop, env=plan.env)
+    outcome = parse(done.output, plan.runner.name)
     status = f"killed: {done.killed}" if done.killed else f"exit code {done.exit_code}"
-    parts = [f"$ {command}"] + [note] * bool(note)
+    parts = [f"$ {plan.command}"] + [plan.note] * bool(plan.note)
     if outcome:
         parts.append(outcome.summary())
     parts.append(f"[{status}, {done.duration_s:.1f}s]")
-    if done.killed.startswith(("timed out", "a test ran past")):
-        slow = " (or be slow: without a target, each test has longer)" if done.killed.startswith("a test") else ""
-        parts.append(f"[The tests did not finish in time: a test may loop forever{slow}. Where a stack dump "
-                     "(\"Timeout\" ... \"most recent call first\") is below, it shows where it was running.]")
+    stopped = f"Interrupted: a test ran past {plan.test_limit}s" in done.output
+    if stopped or done.killed.startswith(("timed out", "a test ran past")):
+        slow = " (or be slow: without a target, each test has longer)" if stopped or "test" in done.killed else ""
+        where = ("Its report shows where it was running and with which values" if stopped else
+                 "Where a stack dump (\"Timeout\" ... \"most recent call first\") is below, it shows where it was "
+                 "running")
+        parts.append(f"[The tests did not finish in time: a test may loop forever{slow}. {where}.]")
     full = done.output.rstrip("\n")
-    if outcome and outcome.first_report:
-        # The summary names every failure; of the runner's report only the first failure's traceback
-        # is shown: the rest repeats it and buries it (five copies of one RecursionError on QuixBugs gcd).
-        first = cap(outcome.first_report, RAW_CHARS, "run_tests with a narrower target for the rest")
+    if outcome and outcome.reports:
+        # The summary names every failure, with its call and values; of the runner's report only the first
+        # failure's traceback is shown: the rest repeats it and buries it (five copies of one RecursionError
+        # on QuixBugs gcd).
+        first = cap(outcome.reports[0], RAW_CHARS, "run_tests with a narrower target for the rest")
         parts.append(f"--- first failure ---\n{first}")
     else:
         raw = cap(full, RAW_CHARS, "run_tests with a target, or the shell tool, for the rest")
