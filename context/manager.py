@@ -18,6 +18,7 @@ KEEP_SUMMARIES = 3  # older summaries move to session memory so the summary bloc
 EDIT_TOOLS = ("edit_file", "write_file")
 PIN_CHARS = 300  # one pin: a fact or a directive, not a document
 PINS_CHARS = 1200  # all pins together: they are in every prompt
+REMIND_MESSAGES, REMIND_CHARS = 2, 400  # compacted user messages repeated near the prompt's end: standing_reminder
 
 ContextChange = Literal["compaction", "forget", "pin"]  # what undo_change can undo
 
@@ -53,7 +54,32 @@ class ContextManager:
         head = [Message(role="system", content=self.system)]
         if self.summaries or self.pins:
             head.append(Message(role="user", content=self.summary_block()))
-        return head + self.messages
+        messages = self.messages
+        reminder = self.standing_reminder()
+        last = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].role == "user"), None)
+        if reminder and last is not None:
+            # Near the end, where a small model still attends: after three compactions Qwen2.5-Coder-1.5B,
+            # its summary block opening with "answer in French", answered in English (bench/summaries.py).
+            # On the newest user message only, so the prompt's prefix before it stays as it was.
+            messages = [*messages[:last], messages[last].model_copy(
+                update={"content": f"{messages[last].content}\n\n{reminder}"}), *messages[last + 1:]]
+        return head + messages
+
+    def standing_reminder(self) -> str:
+        """After a compaction, the user's messages that were compacted out of the live messages, in their
+        words (the task and up to REMIND_MESSAGES of the newest others, each cut at REMIND_CHARS): one
+        bracketed note; "" before any compaction or when every user message is still live."""
+        if not self.summaries:
+            return ""
+        live = [m.content for m in self.messages if m.role == "user"]
+        # A live message holds its directive's text, with recalled notes after it (user_content); a long one
+        # was cut (add_directive): its opening tells them apart.
+        gone = [d for d in dict.fromkeys(self.directives) if not any(text.startswith(d[:200]) for text in live)]
+        if not gone:
+            return ""
+        chosen = list(dict.fromkeys([gone[0], *gone[1:][-REMIND_MESSAGES:]]))
+        said = " / ".join(f'"{d if len(d) <= REMIND_CHARS else d[:REMIND_CHARS] + " ..."}"' for d in chosen)
+        return f"[Still standing from earlier in this session (compacted above), in the user's words: {said}]"
 
     # ---- the model's own steering: pin and forget -----------------------------------------
     def pin_problem(self, text: str) -> str:

@@ -102,3 +102,26 @@ def test_agents_md_is_pinned_in_every_prompt(calc_repo, tmp_path):
         {"content": "ok", "expect": ["Always run the tests with -q."]}]}))
     run = wren("run", "look around", "--model", f"scripted:{script}", "--output-format", "json", cwd=calc_repo)
     assert run.code == 0, run.stderr
+
+
+def test_after_a_compaction_the_users_compacted_words_are_repeated_near_the_end():
+    from wren.context.manager import ContextManager
+    from wren.core.messages import Message
+
+    ctx = ContextManager("system")
+    task = "Read the logs. Always answer me in French."
+    for text in (task, "Next two, please."):
+        ctx.add(Message(role="user", content=text))
+        ctx.add_directive(text)
+        ctx.add(Message(role="assistant", content="Lu."))
+    assert ctx.standing_reminder() == "" and task not in ctx.prompt()[-1].content  # nothing compacted yet
+    ctx.evict(2, "The first two logs were read.")  # the task and its answer go
+    ctx.add(Message(role="user", content="Next two, please. [Recalled from earlier ...]"))
+    ctx.add_directive("Next two, please.")
+    ctx.add(Message(role="assistant", content="Lu."))
+    prompt = ctx.prompt()
+    # The task, compacted out, is repeated on the newest user message; "Next two, please." is still live.
+    assert prompt[-2].content == ("Next two, please. [Recalled from earlier ...]\n\n[Still standing from earlier in "
+                                  f'this session (compacted above), in the user\'s words: "{task}"]')
+    assert [m.content for m in prompt[2:-2]] == ["Next two, please.", "Lu."]  # earlier messages as they were
+    assert ctx.messages[-2].content.endswith("...]")  # the working context itself is unchanged
