@@ -286,7 +286,7 @@ def ask_to_verify(s: "Session") -> bool:
     s._verify_asks += 1
     text = (NOTHING_CHANGED if not s._unverified else STILL_FAILING if s._tests_failed else VERIFY
             ).format(", ".join(s._unverified[:5]))
-    s.record(Message(role="user", content=text), UserMessage(text=text))
+    s.record(Message(role="user", content=text), UserMessage(text=text, by="wren"))
     return True
 
 
@@ -364,7 +364,7 @@ def fresh_attempt(s: "Session", why: str) -> bool:
         target, passed, s._tests_failed = a.oriented
         s.baseline.tested(target, passed)
         edit_first(s)
-    s.record(Message(role="user", content=note), UserMessage(text=note))
+    s.record(Message(role="user", content=note), UserMessage(text=note, by="wren"))
     return True
 
 
@@ -381,7 +381,7 @@ def wrap_up(s: "Session", why: str) -> bool:
     s.wrapped_up, s.tool_choice = True, "none"
     s.limits.unstick(forget_calls=False)
     text = WRAP_UP.format(why.split(";")[0])
-    s.record(Message(role="user", content=text), UserMessage(text=text))
+    s.record(Message(role="user", content=text), UserMessage(text=text, by="wren"))
     return True
 
 

@@ -233,7 +233,8 @@ def replay(ctx: ContextManager, events: list[Event]) -> None:
     for ev in events:
         if isinstance(ev, UserMessage):
             ctx.add(Message(role="user", content=user_content(ev.text, ev.recalled, ev.repo_map)))
-            ctx.add_directive(ev.text)
+            if ev.by == "user":  # Wren's own notes are not the user's directives
+                ctx.add_directive(ev.text)
         elif isinstance(ev, AssistantMessage):
             close_dangling_calls(ctx)
             ctx.add(Message(role="assistant", content=ev.content, tool_calls=ev.tool_calls))

@@ -47,6 +47,8 @@ class UserMessage(_Event):
     text: str
     recalled: str = ""  # session memory retrieved for this message and shown to the model with it
     repo_map: str = ""  # the workspace's most relevant definitions, shown with it to models with room
+    # "wren": a note Wren sent in the user's place (a fresh attempt, a request to verify); not a directive.
+    by: Literal["user", "wren"] = "user"
 
 
 class AssistantDelta(_Event):

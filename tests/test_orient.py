@@ -167,6 +167,9 @@ def test_a_stuck_attempt_over_failing_tests_starts_fresh_from_the_turns_files(ca
     calls = [c.name for m in ctx.messages for c in m.tool_calls]
     # Wren's run and read stay from before attempt 1; then the fix and Wren's test of it.
     assert calls == ["run_tests", "read_file", "edit_file", "run_tests"]
+    # Wren's note that started attempt 2 is in the context, but it is not one of the user's directives.
+    assert any(m.content.startswith("[Wren] Attempt 2") for m in ctx.messages)
+    assert ctx.directives == ["The test in test_calc.py fails; fix calc.py."]
 
 
 def test_the_tui_context_view_drops_a_restarted_attempt():
