@@ -269,3 +269,42 @@ def test_a_redaction_placeholder_is_never_written_over_the_secret(tmp_path):
     (tmp_path / "two.yml").write_text(f"a: {TOKEN}\nb: {TOKEN[:-1]}Z\n")
     with pytest.raises(ToolError, match="several different values"):
         call(tmp_path, "edit_file", path="two.yml", old="a: [redacted GitHub token]", new="a: x")
+
+
+SEARCH = ("def find(arr, x):\n    lo, hi = 0, len(arr)\n    while lo <= hi:\n        mid = (lo + hi) // 2\n"
+          "        if x == arr[mid]:\n            return mid\n        else:\n            lo = mid + 1\n    return -1\n")
+
+
+@pytest.mark.parametrize("old, new, message, line", [
+    # Qwen2.5-Coder-1.5B's fixes of QuixBugs find_first_in_sorted: a statement after a block's colon.
+    ("if x == arr[mid]:", "if x == arr[mid]: return mid - 1", "unexpected indent", 6),
+    ("else:", "else: return mid", "unexpected indent", 8),
+    ("mid = (lo + hi) // 2", "mid = ((lo + hi) // 2", "'(' was never closed", 4),
+])
+def test_an_edit_that_breaks_python_syntax_is_refused_and_shows_where(tmp_path, old, new, message, line):
+    (tmp_path / "search.py").write_text(SEARCH)
+    with pytest.raises(ToolError) as refused:
+        edit(tmp_path, "search.py", old, new)
+    said = str(refused.value)
+    assert said.startswith(f"this change would leave search.py unable to parse ({message}, line {line}), so "
+                           "nothing was changed. The file would have read:\n")
+    assert f"{line:>6}\t" in said and new in said and "Make the edit again" in said
+    assert (tmp_path / "search.py").read_text() == SEARCH  # nothing written
+
+
+def test_syntax_is_judged_only_where_the_file_parsed_before(tmp_path):
+    # A file that was already broken may be edited (the fix may take more than one edit).
+    (tmp_path / "half.py").write_text("def f(:\n    return 1\n")
+    edit(tmp_path, "half.py", "return 1", "return 2")
+    assert (tmp_path / "half.py").read_text() == "def f(:\n    return 2\n"
+    # Other languages by their tree-sitter grammar; files of no known language as they come.
+    (tmp_path / "calc.go").write_text(GO)
+    with pytest.raises(ToolError, match=r"unable to parse \(.*, line \d\)"):
+        edit(tmp_path, "calc.go", "return b\n}", "return b\n")
+    (tmp_path / "notes.txt").write_text("if x:\n  y\n")
+    edit(tmp_path, "notes.txt", "y", "  (((")
+    # write_file over a Python file that parsed: refused the same way.
+    (tmp_path / "search.py").write_text(SEARCH)
+    with pytest.raises(ToolError, match=r"(?s)unable to parse \(unexpected indent, line 2\).*Write it again"):
+        call(tmp_path, "write_file", path="search.py", content="x = 1\n    y = 2\n")
+    assert (tmp_path / "search.py").read_text() == SEARCH

@@ -12,6 +12,7 @@ from wren.core.errors import ToolError
 from wren.core.events import FileChange
 from wren.core.fileio import TextFile, unified_diff
 from wren.tools.matching import Match, apply, find, line_no
+from wren.tools.syntax import broken_by_edit
 from wren.core.redact import PLACEHOLDER, PlaceholderError, restore
 
 
@@ -104,7 +105,11 @@ def _plan_edit(args: EditFileArgs, ctx: ToolContext) -> _Edit:
         matches = find(original.text, old, new, args.replace_all)
     except ToolError as exc:
         raise ToolError(f"{exc}{elsewhere(old, ctx, rel)}") from None
-    return _Edit(path, rel, original, matches, apply(original.text, matches), note)
+    updated = apply(original.text, matches)
+    if broken := broken_by_edit(rel, original.text, updated):
+        raise ToolError(f"{broken}Make the edit again with `new` as complete lines, each indented as it must "
+                        "stand (a block's statements on their own lines under it).")
+    return _Edit(path, rel, original, matches, updated, note)
 
 
 def edit_file(args: EditFileArgs, ctx: ToolContext) -> ToolResult:
@@ -177,6 +182,8 @@ def write_file(args: WriteFileArgs, ctx: ToolContext) -> ToolResult:
         # Careful mode (see ToolContext.read_paths): small models "rewrite" a program as a placeholder.
         raise ToolError(f"this would cut {rel} from {had} lines to {kept}; to change part of it use edit_file "
                         "(old: the lines as they are now, new: the lines as they should be)")
+    if broken := broken_by_edit(rel, before.text, content):
+        raise ToolError(f"{broken}Write it again, whole and as it must parse, or change part of it with edit_file.")
     ctx.files.write(path, content.replace("\n", before.newline), like=before)
     diff = unified_diff(rel, before.text, content)
     return ToolResult(output=f"Wrote {rel} ({len(content)} chars).{note}{unread}\n{diff or '(no change)'}",

@@ -1,0 +1,56 @@
+"""Edits that would break a file's syntax are refused before they are written.
+
+A small model's one-line fix often breaks the file: Qwen2.5-Coder-1.5B appended `return mid - 1` to an
+`if ...:` line whose block followed (QuixBugs find_first_in_sorted), and the test run that followed
+reported only a collection error ("0 passed, 0 failed, 1 errors"): a step, a test run and, in a
+careful session, an attempt spent on a change that could never run. SWE-agent's edit command refuses
+such edits the same way. Only a file that parsed before is judged: a file already broken, or written
+in syntax Wren's parser does not know, is left to the tests.
+"""
+from __future__ import annotations
+
+from wren.context.languages import language_for, parser
+
+CONTEXT_LINES = 2  # shown on each side of the line where parsing failed
+
+
+def syntax_error(rel: str, text: str) -> tuple[int, str] | None:
+    """(1-based line, message) of the first syntax error in `text`, the content of file `rel`; None when it
+    parses, or its language is not known. Python files are compiled by this interpreter (its messages:
+    "unexpected indent", "expected ':'"); others are parsed with their tree-sitter grammar."""
+    if rel.endswith((".py", ".pyi")):
+        try:
+            compile(text, rel, "exec", dont_inherit=True)
+        except SyntaxError as exc:  # IndentationError and TabError are SyntaxErrors
+            return exc.lineno or 1, exc.msg
+        except (ValueError, RecursionError, MemoryError):  # null bytes, absurd nesting: not ours to judge
+            return None
+        return None
+    spec = language_for(rel)
+    if spec is None:
+        return None
+    root = parser(spec.name).parse(text.encode("utf-8", "surrogatepass")).root_node
+    if not root.has_error:
+        return None
+    node = root
+    while node.type != "ERROR" and not node.is_missing:
+        broken = [child for child in node.children if child.has_error or child.is_missing]
+        if not broken:
+            break
+        node = broken[0]
+    what = f"missing `{node.type}`" if node.is_missing else "syntax error"
+    return node.start_point[0] + 1, what
+
+
+def broken_by_edit(rel: str, before: str, after: str) -> str:
+    """Why writing `after` over `before` (file `rel`) is refused: it parsed, and `after` does not; the
+    message names the error and shows `after` around it. "" when the change may be written."""
+    found = syntax_error(rel, after)
+    if found is None or syntax_error(rel, before) is not None:
+        return ""
+    line, message = found
+    lines = after.splitlines()
+    first, last = max(1, line - CONTEXT_LINES), min(len(lines), line + CONTEXT_LINES)
+    shown = "\n".join(f"{n:>6}\t{lines[n - 1]}" for n in range(first, last + 1))
+    return (f"this change would leave {rel} unable to parse ({message}, line {line}), so nothing was changed. "
+            f"The file would have read:\n{shown}\n")
