@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 DEFAULT_N_CTX = 8192
 MAX_REPLY_TOKENS = 1024  # a whole edit of a function fits; a 512 budget cut write_file calls short
-# A narrowed edit (a tool's schema as tool_choice: careful.narrowed_edit) replaces one line: with no repeat
+# A narrowed edit (a tool's schema as tool_choice: narrowing.narrowed_edit) replaces one line: with no repeat
 # penalty, Qwen2.5-Coder-1.5B once wrote `min(1, 1, 1, ...` in its `new` for all 1,024 tokens (128 s).
 # With its reason first (formats.REASON_CHARS): 300 characters are 300 tokens at worst (a list of digits),
 # and a call of a 200-character line with its new text fits in the rest.
@@ -145,7 +145,7 @@ class LocalBackend:
 
         key = json.dumps([tools, reason], sort_keys=True)
         if key not in self._grammars:
-            if len(self._grammars) >= GRAMMAR_CACHE:  # narrowed edits (careful.narrowed_edit): one per file state
+            if len(self._grammars) >= GRAMMAR_CACHE:  # narrowed edits (narrowing.narrowed_edit): one per file state
                 self._grammars.clear()
             text = self.renderer.format.grammar(tools, reason)
             ok = not reason or grammar_parses(text)
@@ -194,7 +194,7 @@ class LocalBackend:
         if cap:
             tokens, thought_tokens = self._think(tokens, cap, on_delta, on_thought)
         self._steps += 1
-        # A narrowed call (careful.narrowed_edit) is the fix itself: the model says first what is wrong.
+        # A narrowed call (narrowing.narrowed_edit) is the fix itself: the model says first what is wrong.
         narrowed = isinstance(tool_choice, dict)
         grammar = self._grammar(chosen_tools(tools, tool_choice), narrowed and REASONED_EDITS) if self.constrained and tools else None
         if narrowed and grammar is None:  # a narrowed grammar llama.cpp does not take: the tool as offered

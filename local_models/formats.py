@@ -109,7 +109,7 @@ def _class_char(char: str) -> str:
 def _unequal_rules(name: str, value: str) -> str:
     """GBNF rules for a JSON string that is not `value` (written the usual way): it stops short of it, or
     takes another character where it has one, or goes on past it. One rule per character of the value.
-    A narrowed edit's `new` (careful.narrowed_edit): Qwen2.5-Coder-1.5B restated its `old` line as the fix."""
+    A narrowed edit's `new` (narrowing.narrowed_edit): Qwen2.5-Coder-1.5B restated its `old` line as the fix."""
     text = json.dumps(value, ensure_ascii=False)[1:-1]
     units = re.findall(r"\\u[0-9a-fA-F]{4}|\\.|.", text, flags=re.S)  # a character or one escape, as written
     rules = [f'{name} ::= "\\"" {name}-0 "\\""']

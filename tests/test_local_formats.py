@@ -157,7 +157,7 @@ def test_const_and_enum_strings_with_quotes_and_backslashes_become_exact_grammar
 
 
 def test_a_reasoned_call_says_why_first_and_shows_back_as_generated():
-    """A narrowed edit (careful.narrowed_edit) comes after a reason: the grammar opens it with
+    """A narrowed edit (narrowing.narrowed_edit) comes after a reason: the grammar opens it with
     REASON_OPENING and bounds it; parse gives it as the step's content; the step renders back the same."""
     from wren.local_models.formats import REASON_CHARS, REASON_OPENING
 
@@ -185,7 +185,7 @@ def test_only_an_answer_inside_the_call_streams_as_the_reply():
 
 
 def test_a_value_that_must_differ_from_a_line_becomes_rules_llama_cpp_parses():
-    """`{"type": "string", "not": {"const": LINE}}` (careful.narrowed_edit's `new`) is written as GBNF rules
+    """`{"type": "string", "not": {"const": LINE}}` (narrowing.narrowed_edit's `new`) is written as GBNF rules
     of our own, one per character of the line as JSON writes it: quotes, backslashes, tabs, non-ASCII
     and the characters a GBNF class treats specially."""
     from wren.local_models.formats import _gbnf_rules

@@ -258,9 +258,9 @@ def test_a_step_told_to_edit_calls_edit_file_or_answers_and_keeps_the_kv_prefix(
 
 
 def test_a_narrowed_edit_picks_a_line_of_the_file_even_with_quotes_and_backslashes(backend, tmp_path):
-    """careful.narrowed_edit through the real grammar: `old` is one of the file's lines, written as JSON
+    """narrowing.narrowed_edit through the real grammar: `old` is one of the file's lines, written as JSON
     (quotes and backslashes escaped), `path` the file; the prompt keeps edit_file as offered."""
-    from wren.agent.careful import narrowed_edit
+    from wren.agent.narrowing import narrowed_edit
     from wren.local_models.backend import NARROWED_REPLY_TOKENS
     from wren.agent.prompt import system_prompt
     from wren.core.messages import Message
@@ -294,7 +294,7 @@ def test_a_narrowed_edit_picks_a_line_of_the_file_even_with_quotes_and_backslash
 def test_a_narrowed_edit_cannot_restate_its_line_even_when_told_to(backend, tmp_path):
     """The grammar of a narrowed edit holds `new` to any text but `old` (formats._unequal_rules): Qwen
     restated lines as fixes. Told to write the same text back, SmolLM2 must change something."""
-    from wren.agent.careful import narrowed_edit
+    from wren.agent.narrowing import narrowed_edit
     from wren.agent.prompt import system_prompt
     from wren.core.messages import Message
     from wren.tools.base import default_registry
@@ -403,7 +403,7 @@ def test_a_narrowed_grammar_llama_cpp_does_not_take_falls_back_to_the_tool_as_of
                                                                                       capfd):
     """The `new` differs from `old` rules are Wren's own GBNF: were they ever wrong, the step still runs,
     with edit_file as offered, and says so (a grammar llama.cpp rejects would fail the step)."""
-    from wren.agent.careful import narrowed_edit
+    from wren.agent.narrowing import narrowed_edit
     from wren.agent.prompt import system_prompt
     from wren.core.messages import Message
     from wren.tools.base import default_registry

@@ -14,7 +14,7 @@ from wren.tools.workspace import Workspace
 
 def offered(narrowed: dict) -> dict[str, list[str]]:
     """The lines a narrowed edit_file schema offers as `old`, by path; each option's `new` must not be its `old`
-    (a line's own option), or is free (a file's enum, past careful.UNEQUAL_CHARS)."""
+    (a line's own option), or is free (a file's enum, past narrowing.UNEQUAL_CHARS)."""
     lines: dict[str, list[str]] = {}
     for option in narrowed["function"]["parameters"]["oneOf"]:
         props = option["properties"]
@@ -354,7 +354,7 @@ def test_a_fresh_attempt_after_a_compaction_with_a_named_test_orients_again(calc
 
 
 def test_a_narrowed_edit_offers_only_lines_found_once(tmp_path):
-    from wren.agent.careful import narrowed_edit
+    from wren.agent.narrowing import narrowed_edit
     from wren.tools.base import default_registry
 
     ws = write(tmp_path, {"a.py": "\ufeffdef f(x):\n    if x:\n        return None\n    y = 1\n    return None\n",
@@ -371,7 +371,7 @@ def test_a_narrowed_edit_leaves_out_comments_and_docstrings_of_python_files(tmp_
     """Qwen2.5-Coder-1.5B, fixing kth, edited its docstring (`A list of ints` -> `integers`): no test
     can see such a change, so a narrowed edit offers only code lines; other files and Python that does
     not parse keep every line."""
-    from wren.agent.careful import narrowed_edit
+    from wren.agent.narrowing import narrowed_edit
     from wren.tools.base import default_registry
 
     doc = '    """Sum.\n\n    Input: a list of ints\n    """\n'
@@ -384,7 +384,7 @@ def test_a_narrowed_edit_leaves_out_comments_and_docstrings_of_python_files(tmp_
 
 
 def test_comment_and_docstring_lines_are_found_by_python_s_own_parser():
-    from wren.agent.careful import prose_lines
+    from wren.agent.narrowing import prose_lines
 
     # Lines counted at "\n" as the parser counts them (a form feed is no line break here).
     assert prose_lines('x = 1\n\x0c\ndef f():\n    """Doc."""\n    return 2\n') == {4}
@@ -411,10 +411,10 @@ def test_an_edit_that_restates_its_line_leaves_the_line_out_of_the_attempt_s_nar
 
 
 def test_past_a_size_a_narrowed_edit_offers_a_file_s_lines_with_new_left_free(tmp_path, monkeypatch):
-    from wren.agent.careful import narrowed_edit
+    from wren.agent.narrowing import narrowed_edit
     from wren.tools.base import default_registry
 
-    monkeypatch.setattr("wren.agent.careful.UNEQUAL_CHARS", 20)  # one rule a character: big files keep the enum
+    monkeypatch.setattr("wren.agent.narrowing.UNEQUAL_CHARS", 20)  # one rule a character: big files keep the enum
     ws = write(tmp_path, {"a.py": "def f(x):\n    return x + 1\n", "b.py": "y = 2\n"})
     tool = next(t for t in default_registry().schemas() if t["function"]["name"] == "edit_file")
     big, small = narrowed_edit(tool, ["a.py", "b.py"], ws)["function"]["parameters"]["oneOf"]

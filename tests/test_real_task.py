@@ -87,10 +87,10 @@ def test_the_local_prompt_and_every_tool_fit_1200_tokens_in_qwens_own_format(qwe
 
 
 def test_qwens_narrowed_edit_says_why_then_edits_a_line_of_the_program(qwen):
-    """The first step of an oriented attempt on Qwen's own tool-call format (careful.narrowed_edit):
+    """The first step of an oriented attempt on Qwen's own tool-call format (narrowing.narrowed_edit):
     the grammar opens a reason (formats.REASON_OPENING), bounds it, and the call that follows edits one
     of gcd.py's lines; the reason is the step's content and the prompt's KV prefix is reused."""
-    from wren.agent.careful import narrowed_edit
+    from wren.agent.narrowing import narrowed_edit
     from wren.agent.models import resolve_backend
     from wren.agent.prompt import system_prompt
     from wren.core.messages import Message

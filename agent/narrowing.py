@@ -1,0 +1,81 @@
+"""Narrowed edit steps: edit_file's schema cut down to the lines a local model may change.
+
+A careful session's attempt opens with an edit (careful.edit_first); on a local model the grammar also
+holds the call to one of the files under test and `old` to one of their code lines, found once, with
+`new` other than `old`. Each limit answers a failure of Qwen2.5-Coder-1.5B's, named where it is set.
+"""
+from __future__ import annotations
+
+import ast
+import io
+import tokenize
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wren.tools.workspace import Workspace
+
+EDIT_LINE_CHARS, EDIT_LINES = 200, 400  # a narrowed edit's `old` choices (the grammar grows with them)
+# A file's offered lines, in characters, up to which `new` must differ from `old` (one grammar rule a character):
+# Qwen2.5-Coder-1.5B restated lines as fixes (old == new), 4 steps of an attempt in max_sublist_sum.
+UNEQUAL_CHARS = 8000
+
+
+def narrowed_edit(tool: dict[str, Any], files: list[str], ws: "Workspace",
+                  leave_out: Collection[tuple[str, str]] = ()) -> dict[str, Any] | None:
+    """edit_file's schema (OpenAI's tool format) with `path` one of `files` and `old` one of that file's
+    lines (stripped; each at most EDIT_LINE_CHARS, at most EDIT_LINES a file), `new` any other text (while the
+    file's lines add up to at most UNEQUAL_CHARS; past that, any text). Qwen2.5-Coder-1.5B's
+    edits failed on `old` text that was not in the program: a line of the test from the failing run's report
+    (`assert levenshtein(*input_data) == expected`), read_file's line numbers (`8\t    return 1 + min(`).
+    `leave_out`: (path, line with whitespace runs made one space) not offered. None when no file has such lines."""
+    options = []
+    for rel in files:
+        try:
+            text = (ws.root / rel).read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError):
+            continue  # another encoding: the model edits it with its free steps
+        # Only text found once: edit_file refuses an `old` that occurs twice, and the narrowed call has no
+        # replace_all. Only code: Qwen2.5-Coder-1.5B, fixing kth, turned `arr: A list of ints` in the
+        # docstring into `A list of integers`, an edit no test can tell from none.
+        prose = prose_lines(text) if rel.endswith(".py") else set()
+        lines = [line for line in dict.fromkeys(raw.strip() for n, raw in enumerate(text.split("\n"), 1)
+                                                if n not in prose)
+                 if line and len(line) <= EDIT_LINE_CHARS and text.count(line) == 1
+                 and (rel, " ".join(line.split())) not in leave_out][:EDIT_LINES]
+        if sum(map(len, lines)) <= UNEQUAL_CHARS:  # `new` is not `old`: a grammar rule per character of it
+            options += [edit_option(rel, {"const": line}, {"type": "string", "not": {"const": line}}) for line in lines]
+        elif lines:
+            options.append(edit_option(rel, {"enum": lines}, {"type": "string"}))
+    if not options:
+        return None
+    return {"type": "function", "function": {**tool["function"], "parameters": {"oneOf": options}}}
+
+
+def edit_option(path: str, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """One shape of a narrowed edit_file call's arguments (JSON schema): `path` that file."""
+    return {"type": "object", "properties": {"path": {"const": path}, "old": old, "new": new},
+            "required": ["path", "old", "new"], "additionalProperties": False}
+
+
+def prose_lines(source: str) -> set[int]:
+    """The line numbers (1-based, lines split at "\n" as Python's parser counts them) of a Python file's
+    comment lines and docstrings (a string standing as a statement, on every line it spans): text whose
+    change no test can see. Empty when the file does not parse, so every line stays editable."""
+    try:
+        tree = ast.parse(source)
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (SyntaxError, ValueError, tokenize.TokenError, RecursionError, MemoryError):
+        return set()
+    # Lines whose first token is a comment (tokenize, not "#" at the start: a string's line may begin so).
+    lines, firsts = set(), set()
+    for token in tokens:
+        if token.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT) and token.start[0] not in firsts:
+            firsts.add(token.start[0])
+            if token.type == tokenize.COMMENT:
+                lines.add(token.start[0])
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+                and node.end_lineno is not None):
+            lines.update(range(node.lineno, node.end_lineno + 1))
+    return lines
