@@ -14,15 +14,23 @@ their KV cache instead of reading them again. The step limit counts the steps of
 An attempt also ends when FAILED_FIXES of its changes in a row were tested and the tests still
 failed: Qwen2.5-Coder-1.5B, its first theory wrong, stacked guard on guard in kth
 (`... if len(above) > 0 else None if len(above) > 0 else None`) until the step limit, where
-independent tries from the clean files sample new theories.
+independent tries from the clean files sample new theories. One failed fix is enough: the second
+fix of an attempt was a variant or an undo of the first (bucketsort, find_first_in_sorted), and it
+cost three times the time of a fresh attempt's first (the failing run after the first fix is read
+anew, where a fresh attempt reuses the KV cache of its prefix).
+
+A line whose change failed in LINE_TRIES attempts is not offered to later attempts' narrowed edits
+(agent/narrowing.py): the model's samples return to one line. Qwen2.5-Coder-1.5B changed the line
+where find_first_in_sorted raised IndexError in all 14 of its fixes; the bug is the loop's condition.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-MAX_ATTEMPTS = 6
+MAX_ATTEMPTS = 12  # a 20-step turn: one edit an attempt, the last with every tool
 MIN_STEPS = 2  # a fresh attempt needs a step to edit (Wren tests the change) and one to answer
-FAILED_FIXES = 2  # tested changes in a row that left the tests failing: the attempt's theory is wrong
+FAILED_FIXES = 1  # tested changes in a row that left the tests failing: the attempt's theory is wrong
+LINE_TRIES = 2  # failed fixes of one line (in all attempts) before later attempts are not offered it
 CHANGE_FILES = 3  # files a failed attempt changed, named to the next one
 
 FRESH = ("[Wren] Attempt {n} of {most}. An earlier attempt did not make the tests pass ({why}), so the "
@@ -49,6 +57,12 @@ class Attempt:
     # (path, `old` with whitespace runs made one space) of edits refused as tried (careful.check_tried) or that
     # restated their line (careful.changed): its narrowed steps offer those lines no more
     refused: set[tuple[str, str]] = field(default_factory=set)
+    # (path, line) -> failed fixes of it in this turn's attempts so far; see LINE_TRIES
+    line_failures: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def tried_out(self) -> set[tuple[str, str]]:
+        """The lines a fresh attempt is not offered: each changed by LINE_TRIES failed fixes."""
+        return {line for line, n in self.line_failures.items() if n >= LINE_TRIES}
 
     def note(self, why: str) -> str:
         """The message that starts the next attempt. It names the files the failed attempt changed but

@@ -198,7 +198,9 @@ def test_change(s: "Session") -> None:
             # the tests passed, edited on: it put gcd's fixed line back as it was (Wren reverted that).
             s.tool_choice = "none"
     if s.attempt.failed_fixes >= FAILED_FIXES and s._tests_failed:
-        if fresh_attempt(s, f"{s.attempt.failed_fixes} changes in a row left the tests failing"):
+        n = s.attempt.failed_fixes
+        if fresh_attempt(s, "its change left the tests failing" if n == 1 else
+                         f"{n} changes in a row left the tests failing"):
             return
     if s._tests_failed:
         edit_first(s)
@@ -244,6 +246,8 @@ def keep_or_revert(s: "Session", call: ToolCall, result: ToolResult) -> ToolResu
             # fix put it back (`return mid - 1` to `return mid`, find_first_in_sorted, two attempts of six),
             # a step spent where the fresh attempt after it puts the files back anyway.
             s.attempt.refused.update((path, new) for path, _, new in untested)
+            for path, old, _ in untested:
+                s.attempt.line_failures[(path, old)] = s.attempt.line_failures.get((path, old), 0) + 1
         if result.ok and s._tests_failed and len(s.attempt.failing) <= 1:
             # Qwen2.5-Coder-1.5B, its gcd fix passing, went on editing the fixed line (two more steps).
             result = result.model_copy(update={"output": result.output + NOW_PASSING})
@@ -288,7 +292,8 @@ def fresh_attempt(s: "Session", why: str) -> bool:
     note = a.note(why)
     s.attempt = Attempt(number=a.number + 1, start=start, compactions=s.context.compactions,
                         checkpoint=a.checkpoint, oriented=a.oriented, edit_first=a.edit_first,
-                        under_test=a.under_test, failing=a.failing)
+                        under_test=a.under_test, failing=a.failing, line_failures=a.line_failures,
+                        refused=a.tried_out())
     s._reset_attempt()
     s.limits.unstick()
     if not start:

@@ -106,7 +106,8 @@ def test_sessions_that_are_not_careful_or_may_not_run_tests_orient_less(calc_rep
     assert not [e for e in events if e.type == "approval_requested"]
 
 
-def test_a_change_that_makes_fewer_tests_pass_is_put_back_in_careful_sessions(tmp_path):
+def test_a_change_that_makes_fewer_tests_pass_is_put_back_in_careful_sessions(tmp_path, monkeypatch):
+    monkeypatch.setattr("wren.agent.careful.FAILED_FIXES", 9)  # the model runs the tests and fixes again in one attempt
     from conftest import git
 
     repo = tmp_path / "repo"
@@ -138,7 +139,8 @@ def test_a_change_that_makes_fewer_tests_pass_is_put_back_in_careful_sessions(tm
 
 
 
-def test_a_stuck_attempt_over_failing_tests_starts_fresh_from_the_turns_files(calc_repo, tmp_path):
+def test_a_stuck_attempt_over_failing_tests_starts_fresh_from_the_turns_files(calc_repo, tmp_path, monkeypatch):
+    monkeypatch.setattr("wren.agent.careful.FAILED_FIXES", 9)  # the attempt goes on after its failed fix, to get stuck
     from wren.agent.limits import Limits
 
     wrong = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b", "new": "return a * b"}}
@@ -220,36 +222,40 @@ def compacted_then_fixed(calc_repo, script, text):
     return s, events
 
 
-def test_fixes_that_keep_failing_start_a_fresh_attempt_that_reuses_the_orienting(calc_repo, tmp_path):
-    from wren.agent.attempts import FAILED_FIXES
+def test_a_failed_fix_starts_a_fresh_attempt_that_reuses_the_orienting(calc_repo, tmp_path):
+    from wren.agent.attempts import FAILED_FIXES, LINE_TRIES
     from wren.agent.limits import Limits
 
     def edit(old: str, new: str) -> dict:
         return {"name": "edit_file", "arguments": {"path": "calc.py", "old": old, "new": new}}
 
-    assert FAILED_FIXES == 2  # the script below makes two failing fixes
+    assert FAILED_FIXES == 1 and LINE_TRIES == 2  # the script below: two failed fixes of one line
     s = make_session(calc_repo, tmp_path, [
-        # Attempt 1: two wrong theories, each tested by Wren at once (no run_tests step of the model's).
+        # Attempt 1: a wrong theory, tested by Wren at once (no run_tests step of the model's).
         {"tool_calls": [edit("return a - b", "return a * b")]},
-        {"expect": ["Tests (pytest): 0 passed, 1 failed", "assert 6 == 5"], "tool_calls": [edit("a * b", "a ** b")]},
         # Attempt 2 starts from the original files, after the same orienting run and read, told what failed.
-        {"expect": [f"Attempt 2 of {MAX_ATTEMPTS}", "2 changes in a row left the tests failing",
+        {"expect": [f"Attempt 2 of {MAX_ATTEMPTS}", "its change left the tests failing",
                     "It changed calc.py, which did not work."],
-         "absent": ["assert 6 == 5", "a * b"], "tool_calls": [edit("return a - b", "return a + b")]},
+         "absent": ["assert 6 == 5", "a * b"], "tool_calls": [edit("return a - b", "return a ** b")]},
+        {"expect": [f"Attempt 3 of {MAX_ATTEMPTS}"], "absent": ["a ** b"], "tool_calls": [edit("a - b", "a + b")]},
         {"content": "fixed add"}], mode="auto", careful=True, limits=Limits(max_steps=20))
     events = drive(s, "The test in test_calc.py fails; fix calc.py.", lambda e: None)
-    (restart,) = [e for e in events if e.type == "attempt_restarted"]
-    assert restart.number == 2 and restart.dropped == 8  # 2 edits and 2 of Wren's runs, each a call and its result
+    restarts = [e for e in events if e.type == "attempt_restarted"]
+    # Each dropped its edit and Wren's run of the tests, each a call and its result (and attempt 2, its note).
+    assert [(r.number, r.dropped) for r in restarts] == [(2, 4), (3, 5)]
     by_wren = [e.tool_calls[0].name for e in events if e.type == "assistant_message" and e.by == "wren"]
     assert by_wren == ["run_tests", "read_file", "run_tests", "run_tests", "run_tests"]  # oriented once
     assert events[-1].status == "success" and events[-1].steps == 4
     assert (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
-    # Each attempt's first step may only edit (or answer): the model has the failing run and the code.
     from wren.core.backend import choice_name
 
     # While the tests fail, every step of an attempt but the last may only edit (or answer); once they pass,
     # only answer.
     assert [choice_name(c) for c in s.backend.tool_choices] == ["edit_file", "edit_file", "edit_file", "none"]
+    # The line two failed fixes changed is not offered to attempt 3 (Qwen changed one line in all its fixes).
+    offered = [[o["properties"]["old"]["const"] for o in choice["function"]["parameters"]["oneOf"]]
+               for choice in s.backend.tool_choices[:3]]
+    assert offered == [["def add(a, b):", "return a - b"]] * 2 + [["def add(a, b):"]]
     # A local model's grammar is narrowed further: the file orienting read, `old` one of its lines.
     # `new` may be anything but `old` (Qwen restated lines as fixes).
     narrowed = s.backend.tool_choices[0]["function"]["parameters"]
@@ -333,7 +339,8 @@ def test_every_test_file_that_failed_is_run_again_before_the_model_hears_the_tes
     assert events[-1].status != "success"  # fresh attempts, then the turn ends with test_calc.py failing
 
 
-def test_a_fresh_attempt_after_a_compaction_with_a_named_test_orients_again(calc_repo, tmp_path):
+def test_a_fresh_attempt_after_a_compaction_with_a_named_test_orients_again(calc_repo, tmp_path, monkeypatch):
+    monkeypatch.setattr("wren.agent.careful.FAILED_FIXES", 2)  # two fixes in attempt 1, a compaction between them
     big = "x = 1\n" + "".join(f"# filler line {i} nothing about add here\n" for i in range(110))
     def edit(old: str, new: str) -> dict:
         return {"name": "edit_file", "arguments": {"path": "calc.py", "old": old, "new": new}}

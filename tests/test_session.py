@@ -309,7 +309,8 @@ def test_the_keep_tests_directive_is_read_in_its_usual_wordings():
         assert not keeps_tests(said), said
 
 
-def test_an_answer_after_an_untested_or_failing_change_is_sent_back_twice_at_most(calc_repo, tmp_path):
+def test_an_answer_after_an_untested_or_failing_change_is_sent_back_twice_at_most(calc_repo, tmp_path, monkeypatch):
+    monkeypatch.setattr("wren.agent.careful.FAILED_FIXES", 9)  # no fresh attempt after the failed run
     wrong = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b", "new": "return a * b"}}
     s = make_session(calc_repo, tmp_path, [
         {"tool_calls": [EDIT]}, {"tool_calls": [READ_CALC]}, {"tool_calls": [wrong]}, {"content": "fixed"},
