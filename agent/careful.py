@@ -127,7 +127,7 @@ def check_tried(s: "Session", args: object) -> None:
 def changed(s: "Session", args: object, result: ToolResult) -> ToolResult:
     """After any call: an edit that changed a file is remembered until the next run_tests (check_tried),
     and a change outside the code the failing tests import is told so (outside_tested_code). An edit whose
-    `new` restates its `old` leaves that line out of the attempt's narrowed steps: Qwen2.5-Coder-1.5B, its
+    `new` restates its `old`, or that was refused, leaves that line out of the attempt's narrowed steps: Qwen2.5-Coder-1.5B, its
     fix tested and failing, restated the line it had written, with the same reason, three times in a row
     (gcd, 3 attempts of 6 ended so)."""
     key = change_key(s, args) if args is not None else None
@@ -135,6 +135,12 @@ def changed(s: "Session", args: object, result: ToolResult) -> ToolResult:
         s.attempt.untested.append(key)
     elif key and key[1] == key[2] and s.careful:
         s.attempt.refused.add(key[:2])
+    elif key and not result.ok and s.careful:
+        # Refused (a change that would not parse, a denial): Qwen2.5-Coder-1.5B sent the same edit five
+        # times in a row after "this change would leave find_first_in_sorted.py unable to parse". The line
+        # is left out of the attempt's narrowed steps and counts as a failed fix of it (LINE_TRIES).
+        s.attempt.refused.add(key[:2])
+        s.attempt.line_failures[key[:2]] = s.attempt.line_failures.get(key[:2], 0) + 1
     return outside_tested_code(s, result)
 
 

@@ -264,6 +264,27 @@ def test_a_failed_fix_starts_a_fresh_attempt_that_reuses_the_orienting(calc_repo
         "required": ["path", "old", "new"], "additionalProperties": False} for line in ("def add(a, b):", "return a - b")]}
 
 
+def test_a_refused_edit_is_not_offered_again_in_the_attempt(calc_repo, tmp_path):
+    from wren.agent.limits import Limits
+
+    broken = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "def add(a, b):",
+                                                 "new": "def add(a, b): return a + b"}}
+    s = make_session(calc_repo, tmp_path, [
+        # A change that would not parse is refused (Qwen sent the same one five times after the refusal) ...
+        {"tool_calls": [broken]},
+        {"expect": ["unable to parse (unexpected indent, line 2)"],
+         "tool_calls": [{"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b",
+                                                            "new": "return a + b"}}]},
+        {"content": "fixed add"}], mode="auto", careful=True, limits=Limits(max_steps=10))
+    events = drive(s, "The test in test_calc.py fails; fix calc.py.", lambda e: None)
+    assert events[-1].status == "success" and not [e for e in events if e.type == "attempt_restarted"]
+    # ... so the next narrowed step offers the other line only, and the line counts as failed once.
+    offered = [[o["properties"]["old"]["const"] for o in choice["function"]["parameters"]["oneOf"]]
+               for choice in s.backend.tool_choices[:2]]
+    assert offered == [["def add(a, b):", "return a - b"], ["return a - b"]]
+    assert s.attempt.line_failures == {("calc.py", "def add(a, b):"): 1}
+
+
 def test_a_first_step_told_to_edit_may_not_search_first(calc_repo, tmp_path):
     grep = {"name": "grep", "arguments": {"pattern": "return a - b"}}
     s = make_session(calc_repo, tmp_path, [{"tool_calls": [grep]}], mode="auto", careful=True)
