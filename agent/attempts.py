@@ -31,6 +31,7 @@ MAX_ATTEMPTS = 12  # a 20-step turn: one edit an attempt, the last with every to
 MIN_STEPS = 2  # a fresh attempt needs a step to edit (Wren tests the change) and one to answer
 FAILED_FIXES = 1  # tested changes in a row that left the tests failing: the attempt's theory is wrong
 LINE_TRIES = 2  # failed fixes of one line (in all attempts) before later attempts are not offered it
+REFUSED_EDITS = 2  # edits of an attempt refused (would not parse, denied) before a fresh attempt starts
 CHANGE_FILES = 3  # files a failed attempt changed, named to the next one
 
 FRESH = ("[Wren] Attempt {n} of {most}. An earlier attempt did not make the tests pass ({why}), so the "
@@ -59,6 +60,7 @@ class Attempt:
     refused: set[tuple[str, str]] = field(default_factory=set)
     # (path, line) -> failed fixes of it in this turn's attempts so far; see LINE_TRIES
     line_failures: dict[tuple[str, str], int] = field(default_factory=dict)
+    refused_edits: int = 0  # its edit_file calls refused (careful.changed); see REFUSED_EDITS
 
     def tried_out(self) -> set[tuple[str, str]]:
         """The lines a fresh attempt is not offered: each changed by LINE_TRIES failed fixes."""

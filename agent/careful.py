@@ -16,7 +16,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from wren.agent import calls, effort
-from wren.agent.attempts import FAILED_FIXES, MAX_ATTEMPTS, MIN_STEPS, Attempt
+from wren.agent.attempts import FAILED_FIXES, MAX_ATTEMPTS, MIN_STEPS, REFUSED_EDITS, Attempt
 from wren.agent.baseline import REVERTED
 from wren.agent.narrowing import narrowed_edit
 from wren.core.events import AssistantMessage, AttemptRestarted, UserMessage
@@ -138,9 +138,9 @@ def changed(s: "Session", args: object, result: ToolResult) -> ToolResult:
     elif key and not result.ok and s.careful:
         # Refused (a change that would not parse, a denial): Qwen2.5-Coder-1.5B sent the same edit five
         # times in a row after "this change would leave find_first_in_sorted.py unable to parse". The line
-        # is left out of the attempt's narrowed steps and counts as a failed fix of it (LINE_TRIES).
+        # is left out of the attempt's narrowed steps; REFUSED_EDITS of them end the attempt (test_change).
         s.attempt.refused.add(key[:2])
-        s.attempt.line_failures[key[:2]] = s.attempt.line_failures.get(key[:2], 0) + 1
+        s.attempt.refused_edits += 1
     return outside_tested_code(s, result)
 
 
@@ -207,6 +207,11 @@ def test_change(s: "Session") -> None:
         n = s.attempt.failed_fixes
         if fresh_attempt(s, "its change left the tests failing" if n == 1 else
                          f"{n} changes in a row left the tests failing"):
+            return
+    if s.attempt.refused_edits >= REFUSED_EDITS and s._tests_failed:
+        # Qwen2.5-Coder-1.5B, its `if ...: return mid` refused as unparseable, appended ` return mid` to
+        # four other lines of find_first_in_sorted in a row: the attempt's idea of an edit is broken.
+        if fresh_attempt(s, f"{s.attempt.refused_edits} of its edits were refused"):
             return
     if s._tests_failed:
         edit_first(s)

@@ -55,15 +55,18 @@ class ContextManager:
         if self.summaries or self.pins:
             head.append(Message(role="user", content=self.summary_block()))
         messages = self.messages
-        reminder = self.standing_reminder()
-        last = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].role == "user"), None)
-        if reminder and last is not None:
-            # Near the end, where a small model still attends: after three compactions Qwen2.5-Coder-1.5B,
-            # its summary block opening with "answer in French", answered in English (bench/summaries.py).
-            # On the newest user message only, so the prompt's prefix before it stays as it was.
-            messages = [*messages[:last], messages[last].model_copy(
-                update={"content": f"{messages[last].content}\n\n{reminder}"}), *messages[last + 1:]]
-        return head + messages
+        if not (reminder := self.standing_reminder()):
+            return head + messages
+        # Near the end, where a small model still attends: after three compactions Qwen2.5-Coder-1.5B, its
+        # summary block opening with "answer in French", answered in English (bench/summaries.py). On the
+        # user's newest own message (not a note of Wren's, which a fresh attempt replaces: the prefix before
+        # it is kept for KV caches); when none is live, as a message of its own at the end.
+        own = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].role == "user"
+                    and any(messages[i].content.startswith(d[:200]) for d in self.directives)), None)
+        if own is None:
+            return head + messages + [Message(role="user", content=reminder)]
+        return head + [*messages[:own], messages[own].model_copy(
+            update={"content": f"{messages[own].content}\n\n{reminder}"}), *messages[own + 1:]]
 
     def standing_reminder(self) -> str:
         """After a compaction, the user's messages that were compacted out of the live messages, in their
@@ -79,7 +82,7 @@ class ContextManager:
             return ""
         chosen = list(dict.fromkeys([gone[0], *gone[1:][-REMIND_MESSAGES:]]))
         said = " / ".join(f'"{d if len(d) <= REMIND_CHARS else d[:REMIND_CHARS] + " ..."}"' for d in chosen)
-        return f"[Still standing from earlier in this session (compacted above), in the user's words: {said}]"
+        return f"[Earlier in this session (compacted above), the user said: {said}]"
 
     # ---- the model's own steering: pin and forget -----------------------------------------
     def pin_problem(self, text: str) -> str:

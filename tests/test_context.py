@@ -121,7 +121,14 @@ def test_after_a_compaction_the_users_compacted_words_are_repeated_near_the_end(
     ctx.add(Message(role="assistant", content="Lu."))
     prompt = ctx.prompt()
     # The task, compacted out, is repeated on the newest user message; "Next two, please." is still live.
-    assert prompt[-2].content == ("Next two, please. [Recalled from earlier ...]\n\n[Still standing from earlier in "
-                                  f'this session (compacted above), in the user\'s words: "{task}"]')
+    said = f'[Earlier in this session (compacted above), the user said: "{task}"]'
+    assert prompt[-2].content == f"Next two, please. [Recalled from earlier ...]\n\n{said}"
     assert [m.content for m in prompt[2:-2]] == ["Next two, please.", "Lu."]  # earlier messages as they were
     assert ctx.messages[-2].content.endswith("...]")  # the working context itself is unchanged
+    # A note of Wren's in the user's place (a fresh attempt's) does not carry it: the user's own message does.
+    ctx.add(Message(role="user", content="[Wren] Attempt 2 of 12."))
+    assert ctx.prompt()[-3].content.endswith(said) and ctx.prompt()[-1].content == "[Wren] Attempt 2 of 12."
+    # With no message of the user's live (compacted mid-turn), it closes the prompt on its own.
+    ctx.evict(len(ctx.messages), "All read.")
+    assert ctx.prompt()[-1] == Message(role="user", content=said.replace(
+        f'"{task}"]', f'"{task}" / "Next two, please."]'))

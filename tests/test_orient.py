@@ -141,6 +141,7 @@ def test_a_change_that_makes_fewer_tests_pass_is_put_back_in_careful_sessions(tm
 
 def test_a_stuck_attempt_over_failing_tests_starts_fresh_from_the_turns_files(calc_repo, tmp_path, monkeypatch):
     monkeypatch.setattr("wren.agent.careful.FAILED_FIXES", 9)  # the attempt goes on after its failed fix, to get stuck
+    monkeypatch.setattr("wren.agent.careful.REFUSED_EDITS", 9)  # its failed edits do not end it either
     from wren.agent.limits import Limits
 
     wrong = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b", "new": "return a * b"}}
@@ -272,7 +273,7 @@ def test_a_refused_edit_is_not_offered_again_in_the_attempt(calc_repo, tmp_path)
     s = make_session(calc_repo, tmp_path, [
         # A change that would not parse is refused (Qwen sent the same one five times after the refusal) ...
         {"tool_calls": [broken]},
-        {"expect": ["unable to parse (unexpected indent, line 2)"],
+        {"expect": ["unable to parse (unexpected indent, to Python 3."],
          "tool_calls": [{"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b",
                                                             "new": "return a + b"}}]},
         {"content": "fixed add"}], mode="auto", careful=True, limits=Limits(max_steps=10))
@@ -282,7 +283,24 @@ def test_a_refused_edit_is_not_offered_again_in_the_attempt(calc_repo, tmp_path)
     offered = [[o["properties"]["old"]["const"] for o in choice["function"]["parameters"]["oneOf"]]
                for choice in s.backend.tool_choices[:2]]
     assert offered == [["def add(a, b):", "return a - b"], ["return a - b"]]
-    assert s.attempt.line_failures == {("calc.py", "def add(a, b):"): 1}
+    assert s.attempt.refused_edits == 1 and s.attempt.line_failures == {}  # refused, not a failed fix
+
+
+def test_two_refused_edits_start_a_fresh_attempt(calc_repo, tmp_path):
+    from wren.agent.limits import Limits
+
+    def broken(old: str) -> dict:  # Qwen appended ` return mid` to line after line of find_first_in_sorted
+        return {"name": "edit_file", "arguments": {"path": "calc.py", "old": old, "new": f"{old} return 0"}}
+
+    s = make_session(calc_repo, tmp_path, [
+        {"tool_calls": [broken("def add(a, b):")]}, {"tool_calls": [broken("return a - b")]},
+        {"expect": [f"Attempt 2 of {MAX_ATTEMPTS}", "2 of its edits were refused"],
+         "absent": ["unable to parse"],
+         "tool_calls": [{"name": "edit_file", "arguments": {"path": "calc.py", "old": "a - b", "new": "a + b"}}]},
+        {"content": "fixed add"}], mode="auto", careful=True, limits=Limits(max_steps=10))
+    events = drive(s, "The test in test_calc.py fails; fix calc.py.", lambda e: None)
+    assert [e.number for e in events if e.type == "attempt_restarted"] == [2]
+    assert events[-1].status == "success"
 
 
 def test_a_first_step_told_to_edit_may_not_search_first(calc_repo, tmp_path):
@@ -319,10 +337,8 @@ def test_an_edit_already_tested_and_failing_this_turn_is_refused_in_any_attempt(
     wrong = {"name": "edit_file", "arguments": {"path": "./calc.py", "old": "return a - b", "new": "return a * b"}}
     same = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return  a - b", "new": "return a * b"}}
     s = make_session(calc_repo, tmp_path, [
-        {"tool_calls": [wrong]},  # tested by Wren: still failing
-        {"expect": ["Tests (pytest): 0 passed, 1 failed"], "tool_calls": [{"name": "edit_file", "arguments": {
-            "path": "calc.py", "old": "return a * b", "new": "return a - b"}}]},  # back: 2 failed fixes
-        {"expect": ["Attempt 2 of"], "tool_calls": [same]},  # the first wrong fix again, in attempt 2
+        {"tool_calls": [wrong]},  # tested by Wren: still failing, so attempt 2 starts
+        {"expect": ["Attempt 2 of"], "tool_calls": [same]},  # the wrong fix again, in attempt 2
         {"expect": ["this same change to calc.py was made before in this turn, and the tests failed after it "
                     "(Tests (pytest): 0 passed, 1 failed, 0 errors)"],
          "tool_calls": [{"name": "edit_file", "arguments": {"path": "calc.py", "old": "a - b", "new": "a + b"}}]},
@@ -330,7 +346,7 @@ def test_an_edit_already_tested_and_failing_this_turn_is_refused_in_any_attempt(
     events = drive(s, "The test in test_calc.py fails; fix it.", lambda e: None)
     assert events[-1].status == "success" and (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
     # Refused, the line is offered no more in this attempt's narrowed steps (Qwen repeated a refused edit twice).
-    lines = [offered(choice)["calc.py"] for choice in s.backend.tool_choices[2:4]]
+    lines = [offered(choice)["calc.py"] for choice in s.backend.tool_choices[1:3]]
     assert "return a - b" in lines[0] and "return a - b" not in lines[1] and lines[1]
     # Not careful: the same failed edit, made again in one turn, runs as asked.
     (calc_repo / "calc.py").write_text(CALC)

@@ -107,8 +107,7 @@ def _plan_edit(args: EditFileArgs, ctx: ToolContext) -> _Edit:
         raise ToolError(f"{exc}{elsewhere(old, ctx, rel)}") from None
     updated = apply(original.text, matches)
     if broken := broken_by_edit(rel, original.text, updated):
-        raise ToolError(f"{broken}Make the edit again with `new` as complete lines, each indented as it must "
-                        "stand (a block's statements on their own lines under it).")
+        raise ToolError(broken)
     return _Edit(path, rel, original, matches, updated, note)
 
 
@@ -183,7 +182,7 @@ def write_file(args: WriteFileArgs, ctx: ToolContext) -> ToolResult:
         raise ToolError(f"this would cut {rel} from {had} lines to {kept}; to change part of it use edit_file "
                         "(old: the lines as they are now, new: the lines as they should be)")
     if broken := broken_by_edit(rel, before.text, content):
-        raise ToolError(f"{broken}Write it again, whole and as it must parse, or change part of it with edit_file.")
+        raise ToolError(broken)
     ctx.files.write(path, content.replace("\n", before.newline), like=before)
     diff = unified_diff(rel, before.text, content)
     return ToolResult(output=f"Wrote {rel} ({len(content)} chars).{note}{unread}\n{diff or '(no change)'}",

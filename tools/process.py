@@ -134,16 +134,16 @@ def _reader(stream, capture: _Capture) -> None:
 
 
 def run(command: str, cwd: Path, timeout_s: float, interrupt: threading.Event, sandbox: Sandbox,
-        stop_on: tuple[bytes, str] | None = None, env: dict[str, str] | None = None) -> ProcessResult:
+        stop_on: tuple[bytes, str] | None = None) -> ProcessResult:
     """Run with bash in cwd, the workspace root, inside the sandbox; ToolError when the sandbox refuses it.
     `stop_on` (MARKER, WHY): once MARKER shows in the output, the command is given STOP_AFTER_S to finish
-    writing, then killed, `killed` saying WHY. `env`: variables added to (or replacing) Wren's own."""
+    writing, then killed, `killed` saying WHY."""
     argv = sandbox.wrap(["bash", "-c", command], cwd)
     tag = secrets.token_hex(8)
     started = time.monotonic()
     proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True,
-                            env={**os.environ, **(env or {}), **NONINTERACTIVE, TAG: tag})
+                            env={**os.environ, **NONINTERACTIVE, TAG: tag})
     assert proc.stdout is not None  # stdout=PIPE
     capture = _Capture(stop_on[0] if stop_on else b"")
     reader = threading.Thread(target=_reader, args=(proc.stdout, capture), daemon=True)

@@ -9,6 +9,9 @@ in syntax Wren's parser does not know, is left to the tests.
 """
 from __future__ import annotations
 
+import sys
+import warnings
+
 from wren.context.languages import language_for, parser
 
 CONTEXT_LINES = 2  # shown on each side of the line where parsing failed
@@ -17,19 +20,25 @@ CONTEXT_LINES = 2  # shown on each side of the line where parsing failed
 def syntax_error(rel: str, text: str) -> tuple[int, str] | None:
     """(1-based line, message) of the first syntax error in `text`, the content of file `rel`; None when it
     parses, or its language is not known. Python files are compiled by this interpreter (its messages:
-    "unexpected indent", "expected ':'"); others are parsed with their tree-sitter grammar."""
-    if rel.endswith((".py", ".pyi")):
-        try:
-            compile(text, rel, "exec", dont_inherit=True)
-        except SyntaxError as exc:  # IndentationError and TabError are SyntaxErrors
-            return exc.lineno or 1, exc.msg
-        except (ValueError, RecursionError, MemoryError):  # null bytes, absurd nesting: not ours to judge
-            return None
-        return None
+    "unexpected indent", "expected ':'"; an error other than of indentation only where tree-sitter's
+    grammar fails too); others are parsed with their tree-sitter grammar."""
     spec = language_for(rel)
     if spec is None:
         return None
     root = parser(spec.name).parse(text.encode("utf-8", "surrogatepass")).root_node
+    if spec.name == "python":
+        try:
+            with warnings.catch_warnings():  # `x is 1` warns; it is not ours to report
+                warnings.simplefilter("ignore")
+                compile(text, rel, "exec", dont_inherit=True)
+        except SyntaxError as exc:
+            # This interpreter may be older than the project's Python (`type X = int` is 3.12): past its
+            # indentation, which tree-sitter's grammar lets pass, only an error both parsers see counts.
+            if isinstance(exc, IndentationError) or root.has_error:
+                return exc.lineno or 1, f"{exc.msg}, to Python {sys.version_info[0]}.{sys.version_info[1]}"
+        except (ValueError, RecursionError, MemoryError):  # null bytes, absurd nesting: not ours to judge
+            return None
+        return None
     if not root.has_error:
         return None
     node = root
@@ -53,4 +62,4 @@ def broken_by_edit(rel: str, before: str, after: str) -> str:
     first, last = max(1, line - CONTEXT_LINES), min(len(lines), line + CONTEXT_LINES)
     shown = "\n".join(f"{n:>6}\t{lines[n - 1]}" for n in range(first, last + 1))
     return (f"this change would leave {rel} unable to parse ({message}, line {line}), so nothing was changed. "
-            f"The file would have read:\n{shown}\n")
+            f"The file would have read:\n{shown}\nA block's statements go on their own lines under it, indented.")

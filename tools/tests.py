@@ -162,7 +162,7 @@ class _Plan:
     note: str  # for the model: how a target was read
     limit: float  # seconds the run may take
     test_limit: int  # seconds one pytest test may run (tools/pytest_plugin/wren_test_limit.py)
-    env: dict[str, str]  # added to the command's environment
+    targeted: bool  # a test file, directory or test was named
 
 
 def _planned(args: RunTestsArgs, ctx: ToolContext) -> _Plan:
@@ -176,15 +176,15 @@ def _planned(args: RunTestsArgs, ctx: ToolContext) -> _Plan:
     command = with_target(runner, target, ctx) if target else runner.command
     nominal = TARGET_TIMEOUT_S if target else TEST_TIMEOUT_S
     limit, share = ctx.time_left(nominal), one_test_limit(nominal)
-    env: dict[str, str] = {}
     if runner.name == "pytest":
         # A test still running a quarter of the way to the limit fails where it is, with its inputs and
         # locals, and the run stops there (wren_test_limit). faulthandler_timeout is the backstop for a
-        # loop the alarm cannot interrupt: its stack dump stops the run in run_tests.
+        # loop the alarm cannot interrupt: its stack dump stops the run in run_tests. The plugin's folder
+        # is in the command itself, so that the command as shown runs as it ran.
         command = command.replace(" -m pytest ", f" -m pytest -p {PLUGIN} -o {PLUGIN}={share} "
                                                  f"-o faulthandler_timeout={backstop(share)} ", 1)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PLUGIN_DIR), os.environ.get("PYTHONPATH")]))
-    return _Plan(runner, command, note, limit, share, env)
+        command = f"PYTHONPATH={shlex.quote(str(PLUGIN_DIR))}${{PYTHONPATH:+:$PYTHONPATH}} {command}"
+    return _Plan(runner, command, note, limit, share, bool(target))
 
 
 def one_test_limit(limit: float) -> int:
@@ -213,7 +213,7 @@ def run_tests(args: RunTestsArgs, ctx: ToolContext) -> ToolResult:
     seconds = backstop(plan.test_limit)
     marker = f"Timeout ({seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d})!".encode()
     stop = (marker, f"a test ran past {seconds}s") if plan.runner.name == "pytest" else None
-    done = run(plan.command, ctx.workspace.root, plan.limit, ctx.interrupt, ctx.sandbox, stop_on=stop, env=plan.env)
+    done = run(plan.command, ctx.workspace.root, plan.limit, ctx.interrupt, ctx.sandbox, stop_on=stop)
     outcome = parse(done.output, plan.runner.name)
     status = f"killed: {done.killed}" if done.killed else f"exit code {done.exit_code}"
     parts = [f"$ {plan.command}"] + [plan.note] * bool(plan.note)
@@ -222,8 +222,9 @@ def run_tests(args: RunTestsArgs, ctx: ToolContext) -> ToolResult:
     parts.append(f"[{status}, {done.duration_s:.1f}s]")
     stopped = f"Interrupted: a test ran past {plan.test_limit}s" in done.output
     if stopped or done.killed.startswith(("timed out", "a test ran past")):
-        slow = " (or be slow: without a target, each test has longer)" if stopped or "test" in done.killed else ""
-        where = ("Its report shows where it was running and with which values" if stopped else
+        slow = (" (or be slow: without a target, each test has longer)"
+                if plan.targeted and (stopped or "test" in done.killed) else "")
+        where = ("The summary above says where it was stopped and with which values" if stopped else
                  "Where a stack dump (\"Timeout\" ... \"most recent call first\") is below, it shows where it was "
                  "running")
         parts.append(f"[The tests did not finish in time: a test may loop forever{slow}. {where}.]")

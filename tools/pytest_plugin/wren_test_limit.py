@@ -8,7 +8,8 @@ input, and the run it interrupts never prints the reports of the failures before
 pytest-timeout: it is not in the environment of the project under test, and it does not stop the run.
 
 The limit is armed with SIGALRM (POSIX, main thread only) and only when no other SIGALRM handler is
-set; elsewhere the plugin does nothing and faulthandler_timeout stays the backstop.
+set (pytest-timeout's signal method, a test's own); elsewhere the plugin does nothing and
+faulthandler_timeout stays the backstop.
 """
 from __future__ import annotations
 
@@ -23,14 +24,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   default="0")
 
 
-@pytest.hookimpl(hookwrapper=True)
+# trylast: the innermost wrapper, so the alarm covers the test and as little of pytest's own code as can be.
+@pytest.hookimpl(hookwrapper=True, trylast=True)
 def pytest_runtest_call(item: pytest.Item):
     try:
         seconds = float(item.config.getini("wren_test_limit") or 0)
     except ValueError:
         seconds = 0.0
     if (seconds <= 0 or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGALRM) not in (signal.SIG_DFL, None)):
+            or signal.getsignal(signal.SIGALRM) is not signal.SIG_DFL):  # None: a handler set outside Python
         yield
         return
     running = [True]
