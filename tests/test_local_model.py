@@ -315,6 +315,30 @@ def test_a_narrowed_edit_cannot_restate_its_line_even_when_told_to(backend, tmp_
     assert edits and all(e["new"] != e["old"] for e in edits), edits
 
 
+def test_a_narrowed_edit_never_picks_a_line_left_out_even_when_told_to(backend, tmp_path):
+    """A line that failed fixes changed (attempts.LINE_TRIES) or whose edit was refused is left out of the
+    grammar: Qwen changed one line of find_first_in_sorted in all its fixes. Told to edit that very line,
+    SmolLM2 must pick another."""
+    from wren.agent.narrowing import narrowed_edit
+    from wren.agent.prompt import system_prompt
+    from wren.core.messages import Message
+    from wren.tools.base import default_registry
+    from wren.tools.workspace import Workspace
+
+    code = 'def greet(name):\n    sep = "!"\n    return "Hello, " + name + sep\n'
+    (tmp_path / "greet.py").write_text(code)
+    tools = default_registry().schemas()
+    narrowed = narrowed_edit(next(t for t in tools if t["function"]["name"] == "edit_file"), ["greet.py"],
+                             Workspace(tmp_path), leave_out={("greet.py", 'sep = "!"')})
+    ask = 'Call edit_file on greet.py with old `sep = "!"` and new `sep = "?"`.'
+    prompt = [Message(role="system", content=system_prompt(tmp_path)), Message(role="user", content=ask)]
+    edits = []
+    for _ in range(3):
+        reply = backend.complete(prompt, tools, lambda text: None, tool_choice=narrowed)
+        edits += [json.loads(c.arguments) for c in reply.tool_calls]
+    assert edits and all(e["old"] in ("def greet(name):", 'return "Hello, " + name + sep') for e in edits), edits
+
+
 def test_system_prompt_and_tools_fit_1200_tokens(backend, tmp_path):
     from wren.core.messages import Message
     from wren.agent.prompt import system_prompt
