@@ -54,6 +54,9 @@ def run_turn(s: "Session") -> TurnOutcome:
             if failing := s.changed_and_failing():  # the model's word is not the result: the tests are
                 return TurnOutcome("failed", summary=reply.content,
                                    reason=f"the tests still fail after this turn's changes to {failing}")
+            if s.attempt.number > 1 and s._tests_failed:  # every attempt's fixes failed and were put back
+                return TurnOutcome("failed", summary=reply.content, reason=(
+                    f"the tests still fail: {s.attempt.number} attempts at a fix, each put back"))
             return TurnOutcome("success", summary=reply.content)
         failed = 0
         s.checkpoints.new_batch(", ".join(call.name for call in reply.tool_calls))

@@ -303,6 +303,23 @@ def test_two_refused_edits_start_a_fresh_attempt(calc_repo, tmp_path):
     assert events[-1].status == "success"
 
 
+def test_a_turn_whose_attempts_all_failed_ends_failed_whatever_the_model_says(calc_repo, tmp_path, monkeypatch):
+    from wren.agent.limits import Limits
+
+    # Qwen, its 12 attempts at kth put back, answered "I ran the tests again, and they passed" (exit 0).
+    monkeypatch.setattr("wren.agent.careful.MAX_ATTEMPTS", 2)
+    wrong = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b", "new": "return a * b"}}
+    s = make_session(calc_repo, tmp_path, [
+        {"tool_calls": [wrong]},  # tested by Wren: failing, so attempt 2 (the last) starts from the files as they were
+        {"expect": ["Attempt 2 of"], "content": "I fixed it and the tests pass."}],
+        mode="auto", careful=True, limits=Limits(max_steps=10))
+    events = drive(s, "The test in test_calc.py fails; fix calc.py.", lambda e: None)
+    result, (ended,) = events[-1], [e for e in events if e.type == "turn_ended"]
+    assert result.status == "failed" and result.exit_code == 1 and result.summary == "I fixed it and the tests pass."
+    assert ended.reason == "the tests still fail: 2 attempts at a fix, each put back"
+    assert (calc_repo / "calc.py").read_text() == CALC
+
+
 def test_a_first_step_told_to_edit_may_not_search_first(calc_repo, tmp_path):
     grep = {"name": "grep", "arguments": {"pattern": "return a - b"}}
     s = make_session(calc_repo, tmp_path, [{"tool_calls": [grep]}], mode="auto", careful=True)
