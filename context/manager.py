@@ -18,7 +18,6 @@ KEEP_SUMMARIES = 3  # older summaries move to session memory so the summary bloc
 EDIT_TOOLS = ("edit_file", "write_file")
 PIN_CHARS = 300  # one pin: a fact or a directive, not a document
 PINS_CHARS = 1200  # all pins together: they are in every prompt
-REMIND_MESSAGES, REMIND_CHARS = 2, 400  # compacted user messages repeated near the prompt's end: standing_reminder
 
 ContextChange = Literal["compaction", "forget", "pin"]  # what undo_change can undo
 
@@ -54,35 +53,7 @@ class ContextManager:
         head = [Message(role="system", content=self.system)]
         if self.summaries or self.pins:
             head.append(Message(role="user", content=self.summary_block()))
-        messages = self.messages
-        if not (reminder := self.standing_reminder()):
-            return head + messages
-        # Near the end, where a small model still attends: after three compactions Qwen2.5-Coder-1.5B, its
-        # summary block opening with "answer in French", answered in English (bench/summaries.py). On the
-        # user's newest own message (not a note of Wren's, which a fresh attempt replaces: the prefix before
-        # it is kept for KV caches); when none is live, as a message of its own at the end.
-        own = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].role == "user"
-                    and any(messages[i].content.startswith(d[:200]) for d in self.directives)), None)
-        if own is None:
-            return head + messages + [Message(role="user", content=reminder)]
-        return head + [*messages[:own], messages[own].model_copy(
-            update={"content": f"{messages[own].content}\n\n{reminder}"}), *messages[own + 1:]]
-
-    def standing_reminder(self) -> str:
-        """After a compaction, the user's messages that were compacted out of the live messages, in their
-        words (the task and up to REMIND_MESSAGES of the newest others, each cut at REMIND_CHARS): one
-        bracketed note; "" before any compaction or when every user message is still live."""
-        if not self.summaries:
-            return ""
-        live = [m.content for m in self.messages if m.role == "user"]
-        # A live message holds its directive's text, with recalled notes after it (user_content); a long one
-        # was cut (add_directive): its opening tells them apart.
-        gone = [d for d in dict.fromkeys(self.directives) if not any(text.startswith(d[:200]) for text in live)]
-        if not gone:
-            return ""
-        chosen = list(dict.fromkeys([gone[0], *gone[1:][-REMIND_MESSAGES:]]))
-        said = " / ".join(f'"{d if len(d) <= REMIND_CHARS else d[:REMIND_CHARS] + " ..."}"' for d in chosen)
-        return f"[Earlier in this session (compacted above), the user said: {said}]"
+        return head + self.messages
 
     # ---- the model's own steering: pin and forget -----------------------------------------
     def pin_problem(self, text: str) -> str:

@@ -102,33 +102,3 @@ def test_agents_md_is_pinned_in_every_prompt(calc_repo, tmp_path):
         {"content": "ok", "expect": ["Always run the tests with -q."]}]}))
     run = wren("run", "look around", "--model", f"scripted:{script}", "--output-format", "json", cwd=calc_repo)
     assert run.code == 0, run.stderr
-
-
-def test_after_a_compaction_the_users_compacted_words_are_repeated_near_the_end():
-    from wren.context.manager import ContextManager
-    from wren.core.messages import Message
-
-    ctx = ContextManager("system")
-    task = "Read the logs. Always answer me in French."
-    for text in (task, "Next two, please."):
-        ctx.add(Message(role="user", content=text))
-        ctx.add_directive(text)
-        ctx.add(Message(role="assistant", content="Lu."))
-    assert ctx.standing_reminder() == "" and task not in ctx.prompt()[-1].content  # nothing compacted yet
-    ctx.evict(2, "The first two logs were read.")  # the task and its answer go
-    ctx.add(Message(role="user", content="Next two, please. [Recalled from earlier ...]"))
-    ctx.add_directive("Next two, please.")
-    ctx.add(Message(role="assistant", content="Lu."))
-    prompt = ctx.prompt()
-    # The task, compacted out, is repeated on the newest user message; "Next two, please." is still live.
-    said = f'[Earlier in this session (compacted above), the user said: "{task}"]'
-    assert prompt[-2].content == f"Next two, please. [Recalled from earlier ...]\n\n{said}"
-    assert [m.content for m in prompt[2:-2]] == ["Next two, please.", "Lu."]  # earlier messages as they were
-    assert ctx.messages[-2].content.endswith("...]")  # the working context itself is unchanged
-    # A note of Wren's in the user's place (a fresh attempt's) does not carry it: the user's own message does.
-    ctx.add(Message(role="user", content="[Wren] Attempt 2 of 12."))
-    assert ctx.prompt()[-3].content.endswith(said) and ctx.prompt()[-1].content == "[Wren] Attempt 2 of 12."
-    # With no message of the user's live (compacted mid-turn), it closes the prompt on its own.
-    ctx.evict(len(ctx.messages), "All read.")
-    assert ctx.prompt()[-1] == Message(role="user", content=said.replace(
-        f'"{task}"]', f'"{task}" / "Next two, please."]'))
