@@ -165,7 +165,10 @@ def edit_first(s: "Session") -> None:
         return
     offered = {tool["function"]["name"]: tool for tool in s.offered_tools()}
     if "edit_file" in offered and takes_tool_choice(s.backend):
-        narrowed = narrowed_edit(offered["edit_file"], s.attempt.edit_first, s.workspace, s.attempt.refused)
+        tried: dict[tuple[str, str], list[str]] = {}
+        for path, old, new in s.tried_changes:
+            tried.setdefault((path, old), []).append(new)
+        narrowed = narrowed_edit(offered["edit_file"], s.attempt.edit_first, s.workspace, s.attempt.refused, tried)
         s.tool_choice = narrowed or "edit_file"
 
 

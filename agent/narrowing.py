@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 import io
 import tokenize
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -22,13 +22,17 @@ UNEQUAL_CHARS = 8000
 
 
 def narrowed_edit(tool: dict[str, Any], files: list[str], ws: "Workspace",
-                  leave_out: Collection[tuple[str, str]] = ()) -> dict[str, Any] | None:
+                  leave_out: Collection[tuple[str, str]] = (),
+                  tried: Mapping[tuple[str, str], Collection[str]] | None = None) -> dict[str, Any] | None:
     """edit_file's schema (OpenAI's tool format) with `path` one of `files` and `old` one of that file's
     lines (stripped; each at most EDIT_LINE_CHARS, at most EDIT_LINES a file), `new` any other text (while the
     file's lines add up to at most UNEQUAL_CHARS; past that, any text). Qwen2.5-Coder-1.5B's
     edits failed on `old` text that was not in the program: a line of the test from the failing run's report
     (`assert levenshtein(*input_data) == expected`), read_file's line numbers (`8\t    return 1 + min(`).
-    `leave_out`: (path, line with whitespace runs made one space) not offered. None when no file has such lines."""
+    `leave_out`: (path, line with whitespace runs made one space) not offered. `tried`: (path, line, both so
+    spaced) -> `new` texts already tried on it and failed, which `new` may not be either: Qwen2.5-Coder-1.5B
+    proposed `max(max_ending_here, x)` in four attempts of max_sublist_sum, each refused as tried, a step
+    each. None when no file has such lines."""
     options = []
     for rel in files:
         try:
@@ -44,12 +48,19 @@ def narrowed_edit(tool: dict[str, Any], files: list[str], ws: "Workspace",
                  if line and len(line) <= EDIT_LINE_CHARS and text.count(line) == 1
                  and (rel, " ".join(line.split())) not in leave_out][:EDIT_LINES]
         if sum(map(len, lines)) <= UNEQUAL_CHARS:  # `new` is not `old`: a grammar rule per character of it
-            options += [edit_option(rel, {"const": line}, {"type": "string", "not": {"const": line}}) for line in lines]
+            options += [edit_option(rel, {"const": line}, {"type": "string", "not": _unlike(line, rel, tried or {})})
+                        for line in lines]
         elif lines:
             options.append(edit_option(rel, {"enum": lines}, {"type": "string"}))
     if not options:
         return None
     return {"type": "function", "function": {**tool["function"], "parameters": {"oneOf": options}}}
+
+
+def _unlike(line: str, rel: str, tried: Mapping[tuple[str, str], Collection[str]]) -> dict[str, Any]:
+    """The `not` of a narrowed edit's `new` for `line`: the line itself, and the fixes of it already tried."""
+    before = [new for new in tried.get((rel, " ".join(line.split())), ()) if new != line]
+    return {"enum": [line, *sorted(before)]} if before else {"const": line}
 
 
 def edit_option(path: str, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:

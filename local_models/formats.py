@@ -67,12 +67,12 @@ def _gbnf_rules(schema: dict, root: str) -> str:
         held[key := f"{nonce}{len(held)}z"] = value
         return key
 
-    unequal: dict[str, str] = {}  # placeholder -> the string a value must differ from
+    unequal: dict[str, list[str]] = {}  # placeholder -> the strings a value must differ from
 
     def swap(node: object) -> object:
         if isinstance(node, dict):
-            if node.get("type") == "string" and isinstance(node.get("not"), dict) and isinstance(node["not"].get("const"), str):
-                unequal[key := f"{nonce}{len(held) + len(unequal)}n"] = node["not"]["const"]
+            if node.get("type") == "string" and isinstance(node.get("not"), dict) and (excluded := _excluded(node["not"])):
+                unequal[key := f"{nonce}{len(held) + len(unequal)}n"] = excluded
                 return {"const": key}  # a literal in the converter's output, then a rule of ours (below)
             return {k: hold(v) if k == "const" else [hold(x) for x in v] if k == "enum" and isinstance(v, list)
                     else swap(v) for k, v in node.items()}
@@ -81,8 +81,8 @@ def _gbnf_rules(schema: dict, root: str) -> str:
     grammar = json_schema_to_gbnf(json.dumps(swap(schema)))
     for key, value in held.items():  # the JSON text of the value, as a GBNF literal
         grammar = grammar.replace(f'"\\"{key}\\""', _literal(json.dumps(value, ensure_ascii=False)))
-    for n, (key, value) in enumerate(unequal.items()):
-        grammar = grammar.replace(f'"\\"{key}\\""', f"wren-unequal-{n}") + _unequal_rules(f"wren-unequal-{n}", value)
+    for n, (key, values) in enumerate(unequal.items()):
+        grammar = grammar.replace(f'"\\"{key}\\""', f"wren-unequal-{n}") + _unequal_rules(f"wren-unequal-{n}", values)
     if unequal:
         grammar += f"\nwren-jchar ::= {JSON_CHAR}\n"
     return re.sub(r"^root ::=", f"{root} ::=", grammar, flags=re.M)
@@ -106,21 +106,45 @@ def _class_char(char: str) -> str:
     return "\\" + char if char in "]\\" else char
 
 
-def _unequal_rules(name: str, value: str) -> str:
-    """GBNF rules for a JSON string that is not `value` (written the usual way): it stops short of it, or
-    takes another character where it has one, or goes on past it. One rule per character of the value.
-    A narrowed edit's `new` (narrowing.narrowed_edit): Qwen2.5-Coder-1.5B restated its `old` line as the fix."""
-    text = json.dumps(value, ensure_ascii=False)[1:-1]
-    units = re.findall(r"\\u[0-9a-fA-F]{4}|\\.|.", text, flags=re.S)  # a character or one escape, as written
+def _excluded(not_schema: dict) -> list[str]:
+    """The strings a `not` schema names: `{"const": S}` or `{"enum": [S, ...]}` of strings; [] otherwise."""
+    if isinstance(not_schema.get("const"), str):
+        return [not_schema["const"]]
+    values = not_schema.get("enum")
+    return list(dict.fromkeys(values)) if isinstance(values, list) and values and all(
+        isinstance(v, str) for v in values) else []
+
+
+def _unequal_rules(name: str, values: list[str]) -> str:
+    """GBNF rules for a JSON string that is none of `values` (each written the usual way), over the trie of
+    their characters: at each node the string may stop (unless a value ends there), take a character that
+    goes on along a value, or take any other and be free from then on; past a value's end it must go on.
+    One rule per node. A narrowed edit's `new` (narrowing.narrowed_edit): Qwen2.5-Coder-1.5B restated its
+    `old` line as the fix, and proposed a fix already tried and failed again in later attempts."""
+    trie: dict[tuple[str, ...], dict[str, tuple[str, ...]]] = {(): {}}
+    ends: set[tuple[str, ...]] = set()
+    for value in values:
+        text = json.dumps(value, ensure_ascii=False)[1:-1]
+        units = tuple(re.findall(r"\\u[0-9a-fA-F]{4}|\\.|.", text, flags=re.S))  # a character or one escape
+        for k, unit in enumerate(units):
+            trie.setdefault(units[:k], {})[unit] = units[:k + 1]
+            trie.setdefault(units[:k + 1], {})
+        ends.add(units)
+    ids = {node: n for n, node in enumerate(trie)}
     rules = [f'{name} ::= "\\"" {name}-0 "\\""']
-    for k, unit in enumerate(units):
-        if not unit.startswith("\\"):  # another plain character, or any escape
-            other = f"{PLAIN_CHAR[:-1]}{_class_char(unit)}] | {ESCAPED_CHAR}"
-        else:  # any plain character, or another escape (a \u escape: any short one)
-            rest = ESCAPES.replace(unit[1], "") if len(unit) == 2 else ESCAPES
-            other = PLAIN_CHAR + " | [\\\\] [" + "".join(_class_char(c) for c in rest) + "]"
-        rules.append(f"{name}-{k} ::= \"\" | {_literal(unit)} {name}-{k + 1} | ({other}) wren-jchar*")
-    rules.append(f"{name}-{len(units)} ::= wren-jchar+")
+    for node, children in trie.items():
+        plain = sorted((u for u in children if not u.startswith("\\")), key=lambda u: u == "-")  # "-" last: not a range
+        short = {u[1] for u in children if len(u) == 2}
+        # Another character: a plain one not taken below, a short escape not taken, a \u escape when none is.
+        other = [f"{PLAIN_CHAR[:-1]}{''.join(_class_char(c) for c in plain)}]"]
+        if rest := "".join(c for c in ESCAPES if c not in short):
+            other.append("[\\\\] [" + "".join(_class_char(c) for c in rest) + "]")
+        if not any(len(u) > 2 for u in children):
+            other.append('[\\\\] "u" [0-9a-fA-F]{4}')
+        options = [] if node in ends else ['""']
+        options += [f"{_literal(unit)} {name}-{ids[child]}" for unit, child in children.items()]
+        options.append(f"({' | '.join(other)}) wren-jchar*")
+        rules.append(f"{name}-{ids[node]} ::= " + " | ".join(options))
     return "\n" + "\n".join(rules)
 
 

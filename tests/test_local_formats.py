@@ -197,3 +197,22 @@ def test_a_value_that_must_differ_from_a_line_becomes_rules_llama_cpp_parses():
     assert llama_parses(grammar)
     assert grammar.count("wren-unequal-") > sum(map(len, lines)) and "wren-jchar ::=" in grammar
     assert "wrenheld" not in grammar  # every placeholder replaced
+
+
+
+def test_a_value_that_must_differ_from_several_strings_becomes_rules_over_their_trie():
+    """`{"not": {"enum": [LINE, TRIED, ...]}}` (a narrowed edit's `new` once fixes of the line were tried):
+    one rule per node of the strings' trie; where one ends the value must go on, where a longer one goes on
+    it may stop; "-" in a class stays a character, not a range."""
+    from wren.local_models.formats import _gbnf_rules, _unequal_rules
+
+    rules = _unequal_rules("u", ["a-b", "a-bx", "a-c", 'q"'])
+    nodes = {line.split(" ::= ")[0]: line.split(" ::= ")[1] for line in rules.strip().splitlines()}
+    assert len(nodes) == 1 + 1 + 7  # the string rule, the root, a- ab a-b a-bx a-c, q q"
+    ab = next(rule for rule in nodes.values() if rule.startswith('"" | "b" ') or '"b" u-' in rule)
+    assert '"b" u-' in ab and '"c" u-' in ab and "x1Fbc]" in ab  # after "a-": b or c go on, others are free
+    a_b = [rule for rule in nodes.values() if rule.startswith('"x" u-')]
+    assert len(a_b) == 1 and not a_b[0].startswith('""')  # "a-b" is excluded: the value must go on to stop
+    assert any(rule.startswith('"" | "-" ') and "x1F-]" in rule for rule in nodes.values())  # "-" last
+    schema = {"type": "object", "properties": {"new": {"type": "string", "not": {"enum": ["a-b", 'sep = "\\"']}}}}
+    assert llama_parses(_gbnf_rules(schema, "root"))

@@ -291,52 +291,62 @@ def test_a_narrowed_edit_picks_a_line_of_the_file_even_with_quotes_and_backslash
     assert edits >= 1  # SmolLM2, told to fix the file, edits it in at least one of three samples
 
 
-def test_a_narrowed_edit_cannot_restate_its_line_even_when_told_to(backend, tmp_path):
-    """The grammar of a narrowed edit holds `new` to any text but `old` (formats._unequal_rules): Qwen
-    restated lines as fixes. Told to write the same text back, SmolLM2 must change something."""
+def narrowed_edits(backend, tmp_path, code: str, ask: str, **narrowing) -> list[dict]:
+    """Three samples of a narrowed edit of greet.py (holding `code`), SmolLM2 told `ask`: their arguments."""
     from wren.agent.narrowing import narrowed_edit
     from wren.agent.prompt import system_prompt
     from wren.core.messages import Message
     from wren.tools.base import default_registry
     from wren.tools.workspace import Workspace
 
-    code = 'def greet(name):\n    sep = "\\\\"\n    return "Hello, " + name + sep\n'
     (tmp_path / "greet.py").write_text(code)
     tools = default_registry().schemas()
     narrowed = narrowed_edit(next(t for t in tools if t["function"]["name"] == "edit_file"), ["greet.py"],
-                             Workspace(tmp_path))
-    ask = ('Call edit_file on greet.py with old `sep = "\\\\"` and new `sep = "\\\\"`, exactly the same text: '
-           "the line is right as it is.")
+                             Workspace(tmp_path), **narrowing)
     prompt = [Message(role="system", content=system_prompt(tmp_path)), Message(role="user", content=ask)]
     edits = []
     for _ in range(3):
         reply = backend.complete(prompt, tools, lambda text: None, tool_choice=narrowed)
         edits += [json.loads(c.arguments) for c in reply.tool_calls]
+    return edits
+
+
+def test_a_narrowed_edit_cannot_restate_its_line_even_when_told_to(backend, tmp_path):
+    """The grammar of a narrowed edit holds `new` to any text but `old` (formats._unequal_rules): Qwen
+    restated lines as fixes. Told to write the same text back, SmolLM2 must change something."""
+    code = 'def greet(name):\n    sep = "\\\\"\n    return "Hello, " + name + sep\n'
+    ask = ('Call edit_file on greet.py with old `sep = "\\\\"` and new `sep = "\\\\"`, exactly the same text: '
+           "the line is right as it is.")
+    edits = narrowed_edits(backend, tmp_path, code, ask)
     assert edits and all(e["new"] != e["old"] for e in edits), edits
+
+
+GREET = 'def greet(name):\n    sep = "!"\n    return "Hello, " + name + sep\n'
 
 
 def test_a_narrowed_edit_never_picks_a_line_left_out_even_when_told_to(backend, tmp_path):
     """A line that failed fixes changed (attempts.LINE_TRIES) or whose edit was refused is left out of the
     grammar: Qwen changed one line of find_first_in_sorted in all its fixes. Told to edit that very line,
     SmolLM2 must pick another."""
-    from wren.agent.narrowing import narrowed_edit
-    from wren.agent.prompt import system_prompt
-    from wren.core.messages import Message
-    from wren.tools.base import default_registry
-    from wren.tools.workspace import Workspace
-
-    code = 'def greet(name):\n    sep = "!"\n    return "Hello, " + name + sep\n'
-    (tmp_path / "greet.py").write_text(code)
-    tools = default_registry().schemas()
-    narrowed = narrowed_edit(next(t for t in tools if t["function"]["name"] == "edit_file"), ["greet.py"],
-                             Workspace(tmp_path), leave_out={("greet.py", 'sep = "!"')})
-    ask = 'Call edit_file on greet.py with old `sep = "!"` and new `sep = "?"`.'
-    prompt = [Message(role="system", content=system_prompt(tmp_path)), Message(role="user", content=ask)]
-    edits = []
-    for _ in range(3):
-        reply = backend.complete(prompt, tools, lambda text: None, tool_choice=narrowed)
-        edits += [json.loads(c.arguments) for c in reply.tool_calls]
+    edits = narrowed_edits(backend, tmp_path, GREET, 'Call edit_file on greet.py with old `sep = "!"` and new '
+                           '`sep = "?"`.', leave_out={("greet.py", 'sep = "!"')})
     assert edits and all(e["old"] in ("def greet(name):", 'return "Hello, " + name + sep') for e in edits), edits
+
+
+def test_a_narrowed_edit_cannot_write_a_fix_already_tried(backend, tmp_path):
+    """`new` may not be a fix of the line already tried and failed (narrowing.narrowed_edit's `tried`, a rule
+    over the trie of the excluded strings): Qwen proposed one failed fix in four attempts. SmolLM2's own
+    fix, once tried, is not written again."""
+    ask = "The greeting must end with a question mark. Fix greet.py."
+    seeds = backend._steps  # the sampling seed is the backend's seed plus its step count: the same samples again
+    first = narrowed_edits(backend, tmp_path, GREET, ask)
+    assert first
+    tried: dict[tuple[str, str], list[str]] = {}
+    for e in first:
+        tried.setdefault(("greet.py", e["old"]), []).append(e["new"])
+    backend._steps = seeds
+    again = narrowed_edits(backend, tmp_path, GREET, ask, tried=tried)
+    assert again and all(e["new"] not in tried.get(("greet.py", e["old"]), []) for e in again), (first, again)
 
 
 def test_system_prompt_and_tools_fit_1200_tokens(backend, tmp_path):

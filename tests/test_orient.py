@@ -14,12 +14,13 @@ from wren.tools.workspace import Workspace
 
 def offered(narrowed: dict) -> dict[str, list[str]]:
     """The lines a narrowed edit_file schema offers as `old`, by path; each option's `new` must not be its `old`
-    (a line's own option), or is free (a file's enum, past narrowing.UNEQUAL_CHARS)."""
+    nor a fix of it already tried (a line's own option), or is free (a file's enum, past narrowing.UNEQUAL_CHARS)."""
     lines: dict[str, list[str]] = {}
     for option in narrowed["function"]["parameters"]["oneOf"]:
         props = option["properties"]
         if "const" in props["old"]:
-            assert props["new"] == {"type": "string", "not": {"const": props["old"]["const"]}}
+            line, unlike = props["old"]["const"], props["new"]["not"]
+            assert props["new"]["type"] == "string" and unlike in ({"const": line}, {"enum": [line, *unlike.get("enum", [])[1:]]})
         lines.setdefault(props["path"]["const"], []).extend(props["old"].get("enum", [props["old"].get("const")]))
     return lines
 
@@ -257,6 +258,9 @@ def test_a_failed_fix_starts_a_fresh_attempt_that_reuses_the_orienting(calc_repo
     offered = [[o["properties"]["old"]["const"] for o in choice["function"]["parameters"]["oneOf"]]
                for choice in s.backend.tool_choices[:3]]
     assert offered == [["def add(a, b):", "return a - b"]] * 2 + [["def add(a, b):"]]
+    # In attempt 2, `new` of that line may be neither the line nor the fix already tried on it.
+    second = s.backend.tool_choices[1]["function"]["parameters"]["oneOf"][1]["properties"]
+    assert second["new"] == {"type": "string", "not": {"enum": ["return a - b", "return a * b"]}}
     # A local model's grammar is narrowed further: the file orienting read, `old` one of its lines.
     # `new` may be anything but `old` (Qwen restated lines as fixes).
     narrowed = s.backend.tool_choices[0]["function"]["parameters"]
