@@ -170,6 +170,15 @@ def test_only_the_prefixes_a_command_needs_are_bound(under_tmp):
                     *((under_tmp / name, under_tmp / name) for name in ("loose", "tool", "venv"))]
 
 
+def test_run_tests_plugin_is_bound_where_wren_lies_under_tmp(under_tmp, monkeypatch):
+    # A checkout under /tmp (the newcomer check's fresh clone): its run_tests plugin vanished in the sandbox,
+    # and pytest stopped at "Error importing plugin wren_test_limit".
+    plugin = under_tmp / "wren" / "tools" / "pytest_plugin"
+    plugin.mkdir(parents=True)
+    monkeypatch.setattr("wren.tools.sandbox.PLUGIN_DIR", plugin)
+    assert (plugin, plugin) in toolchain_dirs(under_tmp / "ws", {"PATH": "/usr/bin"})
+
+
 @sandboxed
 def test_run_tests_runs_in_the_sandbox(calc_repo):
     (calc_repo / "test_jail.py").write_text(

@@ -89,16 +89,22 @@ def _prefix(entry: str) -> Path | None:
     return path
 
 
+# run_tests' pytest plugin (tools/tests.py), which the test command loads from Wren's own folder: bound
+# read-only with the toolchain where it lies under a folder the sandbox replaces (a checkout under /tmp).
+PLUGIN_DIR = Path(__file__).resolve().parent / "pytest_plugin"
+
+
 def toolchain_dirs(root: Path | None, environ: Mapping[str, str] | None = None) -> list[tuple[Path, Path]]:
     """(source, path) binds that keep the interpreter and the toolchain at their own paths in the sandbox.
 
     The active virtualenv, this interpreter's prefixes and the prefixes that PATH points at would vanish
     where they lie under a folder the sandbox replaces (/tmp, /run): a checkout or virtualenv under /tmp
-    could not run its own interpreter. Each such prefix, bar the replaced folder itself and those inside the
+    could not run its own interpreter; so would run_tests' plugin (PLUGIN_DIR). Each such prefix, bar the
+    replaced folder itself and those inside the
     workspace (bound writable anyway), is bound read-only; a symlinked one (NixOS's /run/current-system)
     from what it resolves to."""
     environ = os.environ if environ is None else environ
-    entries = [environ.get("VIRTUAL_ENV", ""), sys.prefix, sys.exec_prefix, sys.base_prefix,
+    entries = [environ.get("VIRTUAL_ENV", ""), sys.prefix, sys.exec_prefix, sys.base_prefix, str(PLUGIN_DIR),
                *environ.get("PATH", "").split(os.pathsep)]
     wanted: dict[Path, Path] = {}
     for entry in entries:

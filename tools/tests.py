@@ -20,6 +20,7 @@ from wren.core.errors import ToolError
 from wren.core.paths import git_listing
 from wren.tools.output import cap
 from wren.tools.process import run
+from wren.tools.sandbox import PLUGIN_DIR
 from wren.tools.testparse import parse
 
 TEST_TIMEOUT_S = 600.0  # the whole suite
@@ -33,7 +34,7 @@ NPM_PLACEHOLDER = "no test specified"
 # failing input is in view; Qwen2.5-Coder read `assert [(1, 2)] == [(1, 3)]` for QuixBugs' hanoi without
 # the height it came from, and changed the line that was right.
 # A pytest plugin loaded from its own folder (nothing else of Wren lands on the tests' import path).
-PLUGIN, PLUGIN_DIR = "wren_test_limit", Path(__file__).resolve().parent / "pytest_plugin"
+PLUGIN = "wren_test_limit"
 PYTEST_FLAGS = "-q -rfE --tb=short --showlocals --no-header --color=no -p no:cacheprovider"
 
 
