@@ -24,6 +24,14 @@ def git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
 
 
+@pytest.fixture(scope="module")
+def backend():
+    """The bundled SmolLM2 on llama.cpp in process (one per test module: its sampling seed advances per step)."""
+    from wren.agent.models import resolve_backend
+
+    return resolve_backend("local:smollm2")  # not the default: that may be a bigger pulled model
+
+
 @pytest.fixture
 def calc_repo(tmp_path: Path) -> Path:
     """A git repo with one failing pytest test."""

@@ -216,3 +216,27 @@ def test_a_value_that_must_differ_from_several_strings_becomes_rules_over_their_
     assert any(rule.startswith('"" | "-" ') and "x1F-]" in rule for rule in nodes.values())  # "-" last
     schema = {"type": "object", "properties": {"new": {"type": "string", "not": {"enum": ["a-b", 'sep = "\\"']}}}}
     assert llama_parses(_gbnf_rules(schema, "root"))
+
+
+def test_a_block_opener_s_value_ends_at_its_first_colon_off_the_old_line_s_text():
+    """formats.BLOCK_OPENER beside the `not` (a narrowed edit's `new` of a block opener): the string may stop
+    only right after a colon; off the old line's text its first colon ends it, and right after a colon of
+    the old line's no space, whitespace escape or colon follows (`if x: break` cannot be written)."""
+    from wren.local_models.formats import BLOCK_OPENER, _gbnf_rules, _unequal_rules
+
+    rules = _unequal_rules("u", ["if x:", "a[1:]:"], colon=True)
+    nodes = {line.split(" ::= ")[0]: line.split(" ::= ")[1] for line in rules.strip().splitlines()}
+    stops = [rule for rule in nodes.values() if rule.startswith('""')]
+    assert len(stops) == 1 and stops[0].startswith('"" | "]" u-')  # only "a[1:", past a colon of its own
+    assert nodes["u-tail"].endswith(' u-tail | ":"') and "x1F:]" in nodes["u-tail"]  # the first colon ends it
+    ends_at_colon = [rule for rule in nodes.values() if rule.endswith('u-tail | ":"')]
+    assert len(ends_at_colon) == 1 + 12 - 3 - 3  # the tail; the nodes but the 3 with a colon next and 3 past one
+    past_colon = [rule for rule in nodes.values() if "x1F :" in rule and not rule.startswith('" "')]  # "if x:", "a[1:", "a[1:]:"
+    assert len(past_colon) == 3 and not any("bfnrt" in rule for rule in past_colon)
+    schema = {"type": "object", "properties": {"new": {"type": "string", "not": {"enum": ["if x:", 'if c == ":":']},
+                                                       "pattern": BLOCK_OPENER}}}
+    grammar = _gbnf_rules(schema, "root")
+    assert llama_parses(grammar) and "wren-unequal-0-tail ::=" in grammar
+    import re
+    assert all(re.match(BLOCK_OPENER, v) for v in ("if x:", "if c == \":\":", "while a[1:2]:"))
+    assert not any(re.match(BLOCK_OPENER, v) for v in ("if x: break", "if x:\n    y = 1\nelse:", "if x", "if x::"))

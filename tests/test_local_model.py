@@ -31,13 +31,6 @@ def session_events(repo, session_id):
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-@pytest.fixture(scope="module")
-def backend():
-    from wren.agent.models import resolve_backend
-
-    return resolve_backend("local:smollm2")  # not the default: that may be a bigger pulled model
-
-
 def run_turns(repo, backend, prompts, max_steps=4):
     """One in-process session on the loaded model (mode read-only), one turn per prompt; returns events."""
     from wren.agent.approval import Policy
@@ -257,98 +250,6 @@ def test_a_step_told_to_edit_calls_edit_file_or_answers_and_keeps_the_kv_prefix(
             assert set(json.loads(reply.tool_calls[0].arguments)) >= {"path", "old", "new"}
 
 
-def test_a_narrowed_edit_picks_a_line_of_the_file_even_with_quotes_and_backslashes(backend, tmp_path):
-    """narrowing.narrowed_edit through the real grammar: `old` is one of the file's lines, written as JSON
-    (quotes and backslashes escaped), `path` the file; the prompt keeps edit_file as offered."""
-    from wren.agent.narrowing import narrowed_edit
-    from wren.local_models.backend import NARROWED_REPLY_TOKENS
-    from wren.agent.prompt import system_prompt
-    from wren.core.messages import Message
-    from wren.tools.base import default_registry
-    from wren.tools.workspace import Workspace
-
-    code = 'def greet(name):\n    sep = "\\\\"\n    return "Hello, " + name + sep\n'
-    (tmp_path / "greet.py").write_text(code)
-    lines = {line.strip() for line in code.splitlines()}
-    assert 'sep = "\\\\"' in lines  # a quote and two backslashes
-    tools = default_registry().schemas()
-    narrowed = narrowed_edit(next(t for t in tools if t["function"]["name"] == "edit_file"), ["greet.py"],
-                             Workspace(tmp_path))
-    prompt = [Message(role="system", content=system_prompt(tmp_path)),
-              Message(role="user", content=f"greet.py:\n{code}\nThe greeting must end with '!'. Fix greet.py.")]
-    size = len(backend.prompt_tokens(prompt, tools)[0])
-    backend.complete(prompt, tools, lambda text: None)
-    edits = 0
-    for _ in range(3):
-        reply = backend.complete(prompt, tools, lambda text: None, tool_choice=narrowed)
-        assert reply.usage.cached_tokens == size - 1
-        assert reply.usage.completion_tokens <= NARROWED_REPLY_TOKENS  # one line's edit, not a runaway `new`
-        assert [c.name for c in reply.tool_calls] in ([], ["edit_file"]), reply
-        if reply.tool_calls:
-            args = json.loads(reply.tool_calls[0].arguments)
-            assert args["path"] == "greet.py" and args["old"] in lines and isinstance(args["new"], str)
-            edits += 1
-    assert edits >= 1  # SmolLM2, told to fix the file, edits it in at least one of three samples
-
-
-def narrowed_edits(backend, tmp_path, code: str, ask: str, **narrowing) -> list[dict]:
-    """Three samples of a narrowed edit of greet.py (holding `code`), SmolLM2 told `ask`: their arguments."""
-    from wren.agent.narrowing import narrowed_edit
-    from wren.agent.prompt import system_prompt
-    from wren.core.messages import Message
-    from wren.tools.base import default_registry
-    from wren.tools.workspace import Workspace
-
-    (tmp_path / "greet.py").write_text(code)
-    tools = default_registry().schemas()
-    narrowed = narrowed_edit(next(t for t in tools if t["function"]["name"] == "edit_file"), ["greet.py"],
-                             Workspace(tmp_path), **narrowing)
-    prompt = [Message(role="system", content=system_prompt(tmp_path)), Message(role="user", content=ask)]
-    edits = []
-    for _ in range(3):
-        reply = backend.complete(prompt, tools, lambda text: None, tool_choice=narrowed)
-        edits += [json.loads(c.arguments) for c in reply.tool_calls]
-    return edits
-
-
-def test_a_narrowed_edit_cannot_restate_its_line_even_when_told_to(backend, tmp_path):
-    """The grammar of a narrowed edit holds `new` to any text but `old` (formats._unequal_rules): Qwen
-    restated lines as fixes. Told to write the same text back, SmolLM2 must change something."""
-    code = 'def greet(name):\n    sep = "\\\\"\n    return "Hello, " + name + sep\n'
-    ask = ('Call edit_file on greet.py with old `sep = "\\\\"` and new `sep = "\\\\"`, exactly the same text: '
-           "the line is right as it is.")
-    edits = narrowed_edits(backend, tmp_path, code, ask)
-    assert edits and all(e["new"] != e["old"] for e in edits), edits
-
-
-GREET = 'def greet(name):\n    sep = "!"\n    return "Hello, " + name + sep\n'
-
-
-def test_a_narrowed_edit_never_picks_a_line_left_out_even_when_told_to(backend, tmp_path):
-    """A line that failed fixes changed (attempts.LINE_TRIES) or whose edit was refused is left out of the
-    grammar: Qwen changed one line of find_first_in_sorted in all its fixes. Told to edit that very line,
-    SmolLM2 must pick another."""
-    edits = narrowed_edits(backend, tmp_path, GREET, 'Call edit_file on greet.py with old `sep = "!"` and new '
-                           '`sep = "?"`.', leave_out={("greet.py", 'sep = "!"')})
-    assert edits and all(e["old"] in ("def greet(name):", 'return "Hello, " + name + sep') for e in edits), edits
-
-
-def test_a_narrowed_edit_cannot_write_a_fix_already_tried(backend, tmp_path):
-    """`new` may not be a fix of the line already tried and failed (narrowing.narrowed_edit's `tried`, a rule
-    over the trie of the excluded strings): Qwen proposed one failed fix in four attempts. SmolLM2's own
-    fix, once tried, is not written again."""
-    ask = "The greeting must end with a question mark. Fix greet.py."
-    seeds = backend._steps  # the sampling seed is the backend's seed plus its step count: the same samples again
-    first = narrowed_edits(backend, tmp_path, GREET, ask)
-    assert first
-    tried: dict[tuple[str, str], list[str]] = {}
-    for e in first:
-        tried.setdefault(("greet.py", e["old"]), []).append(e["new"])
-    backend._steps = seeds
-    again = narrowed_edits(backend, tmp_path, GREET, ask, tried=tried)
-    assert again and all(e["new"] not in tried.get(("greet.py", e["old"]), []) for e in again), (first, again)
-
-
 def test_system_prompt_and_tools_fit_1200_tokens(backend, tmp_path):
     from wren.core.messages import Message
     from wren.agent.prompt import system_prompt
@@ -431,25 +332,3 @@ def test_doctor_reports_backend_offload_threads_and_memory():
     assert run.code == 0, run.stderr
     for label in ("backend", "gpu offload", "threads", "model memory"):
         assert label in run.stdout
-
-
-def test_a_narrowed_grammar_llama_cpp_does_not_take_falls_back_to_the_tool_as_offered(backend, tmp_path, monkeypatch,
-                                                                                      capfd):
-    """The `new` differs from `old` rules are Wren's own GBNF: were they ever wrong, the step still runs,
-    with edit_file as offered, and says so (a grammar llama.cpp rejects would fail the step)."""
-    from wren.agent.narrowing import narrowed_edit
-    from wren.agent.prompt import system_prompt
-    from wren.core.messages import Message
-    from wren.tools.base import default_registry
-    from wren.tools.workspace import Workspace
-
-    monkeypatch.setattr("wren.local_models.formats._unequal_rules", lambda name, value: f"\n{name} ::= [broken")
-    (tmp_path / "greet.py").write_text("def greet(name):\n    return 'Hello, ' + name\n")
-    tools = default_registry().schemas()
-    narrowed = narrowed_edit(next(t for t in tools if t["function"]["name"] == "edit_file"), ["greet.py"],
-                             Workspace(tmp_path))
-    prompt = [Message(role="system", content=system_prompt(tmp_path)),
-              Message(role="user", content="The greeting must end with '!'. Fix greet.py.")]
-    reply = backend.complete(prompt, tools, lambda text: None, tool_choice=narrowed)
-    assert [c.name for c in reply.tool_calls] in ([], ["edit_file"]) and (reply.tool_calls or reply.content)
-    assert "does not take the narrowed grammar of edit_file" in capfd.readouterr().err
