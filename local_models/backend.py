@@ -236,8 +236,6 @@ class LocalBackend:
             reason, cut_calls = self.renderer.format.parse(closed, f"call_{self._steps}")
             if cut_calls and _json_object(cut_calls[0].arguments):
                 content, calls = reason, cut_calls
-                if isinstance(tool_choice, dict) and not _fits(tool_choice, cut_calls[0].arguments):  # cut, it can break the grammar's rules
-                    calls = [ToolCall(id=cut_calls[0].id, name=cut_calls[0].name, arguments="")]
         if not looped:
             self._remember_generated(Message(role="assistant", content=content, tool_calls=calls[:1]), text)
         streamer.finish(content if not calls else "")
@@ -269,15 +267,6 @@ class LocalBackend:
             self._as_generated.pop(next(iter(self._as_generated)))  # the oldest
         # The first text wins: a later reply spelled differently must not change an earlier one's.
         self._as_generated.setdefault(step_key(step, self.renderer.format), text)
-
-
-def _fits(tool: dict, arguments: str) -> bool:
-    """Whether a call's JSON `arguments` are valid under a tool's schema (OpenAI's format; JSON Schema
-    2020-12): a narrowed call cut in a loop and closed (degenerate.close_cut_call) ends where the grammar
-    would not let it, e.g. a block opener's `new` not at a colon (formats.BLOCK_OPENER)."""
-    import jsonschema  # type: ignore[import-untyped]  # no stubs in the environment
-
-    return jsonschema.Draft202012Validator(tool["function"]["parameters"]).is_valid(json.loads(arguments))
 
 
 def _json_object(text: str) -> bool:
