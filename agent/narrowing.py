@@ -12,7 +12,7 @@ import tokenize
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
-from wren.local_models.formats import BLOCK_OPENER
+from wren.local_models.headers import HEADER
 
 if TYPE_CHECKING:
     from wren.tools.workspace import Workspace
@@ -34,10 +34,9 @@ def narrowed_edit(tool: dict[str, Any], files: list[str], ws: "Workspace",
     `leave_out`: (path, line with whitespace runs made one space) not offered. `tried`: (path, line, both so
     spaced) -> `new` texts already tried on it and failed, which `new` may not be either: Qwen2.5-Coder-1.5B
     proposed `max(max_ending_here, x)` in four attempts of max_sublist_sum, each refused as tried, a step
-    each. The `new` of a block's opening line (opener_lines) ends at its colon, with no statement after a
-    colon (`"pattern": formats.BLOCK_OPENER`): in find_first_in_sorted 13 of 17 of Qwen's edits put one after
-    an `if ...:` or `while ...:` line's colon (`if x == arr[mid]: break;`), each refused as unparseable (the
-    block below is then indented under nothing). None when no file has such lines."""
+    each. The `new` of a block's opening line (opener_lines) is a header that ends at its colon (headers.HEADER:
+    nothing after the colon; in find_first_in_sorted 13 of 17 of Qwen's edits put a statement after an
+    `if ...:` line's colon). Past UNEQUAL_CHARS, `new` is free. None when no file has such lines."""
     options = []
     for rel in files:
         try:
@@ -55,7 +54,7 @@ def narrowed_edit(tool: dict[str, Any], files: list[str], ws: "Workspace",
                  and (rel, " ".join(line.split())) not in leave_out][:EDIT_LINES]
         if sum(map(len, lines)) <= UNEQUAL_CHARS:  # `new` is not `old`: a grammar rule per character of it
             options += [edit_option(rel, {"const": line}, {"type": "string", "not": _unlike(line, rel, tried or {}),
-                                                            **({"pattern": BLOCK_OPENER} if line in openers else {})})
+                                                            **({HEADER: True} if line in openers else {})})
                         for line in lines]
         elif lines:
             options.append(edit_option(rel, {"enum": lines}, {"type": "string"}))

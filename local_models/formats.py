@@ -57,6 +57,8 @@ def _gbnf_rules(schema: dict, root: str) -> str:
     (`x = "1"` became a literal that ends early), and a narrowed edit (careful.edit_first) lists code lines."""
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
+    from wren.local_models.headers import HEADER, header_rules
+
     held: dict[str, str] = {}
     text = json.dumps(schema)
     nonce = next(f"wrenheld{n}x" for n in itertools.count() if f"wrenheld{n}x" not in text)  # in no value
@@ -67,13 +69,12 @@ def _gbnf_rules(schema: dict, root: str) -> str:
         held[key := f"{nonce}{len(held)}z"] = value
         return key
 
-    unequal: dict[str, tuple[list[str], bool]] = {}  # placeholder -> (the strings a value must differ from, BLOCK_OPENER)
+    unequal: dict[str, tuple[list[str], bool]] = {}  # placeholder -> (the strings a value must differ from, a header)
 
     def swap(node: object) -> object:
         if isinstance(node, dict):
-            if (node.get("type") == "string" and isinstance(node.get("not"), dict) and (excluded := _excluded(node["not"]))
-                    and node.get("pattern") in (None, BLOCK_OPENER)):
-                unequal[key := f"{nonce}{len(held) + len(unequal)}n"] = (excluded, node.get("pattern") == BLOCK_OPENER)
+            if node.get("type") == "string" and isinstance(node.get("not"), dict) and (excluded := _excluded(node["not"])):
+                unequal[key := f"{nonce}{len(held) + len(unequal)}n"] = (excluded, node.get(HEADER) is True)
                 return {"const": key}  # a literal in the converter's output, then a rule of ours (below)
             return {k: hold(v) if k == "const" else [hold(x) for x in v] if k == "enum" and isinstance(v, list)
                     else swap(v) for k, v in node.items()}
@@ -82,8 +83,9 @@ def _gbnf_rules(schema: dict, root: str) -> str:
     grammar = json_schema_to_gbnf(json.dumps(swap(schema)))
     for key, value in held.items():  # the JSON text of the value, as a GBNF literal
         grammar = grammar.replace(f'"\\"{key}\\""', _literal(json.dumps(value, ensure_ascii=False)))
-    for n, (key, (values, colon)) in enumerate(unequal.items()):
-        grammar = grammar.replace(f'"\\"{key}\\""', f"wren-unequal-{n}") + _unequal_rules(f"wren-unequal-{n}", values, colon)
+    for n, (key, (values, header)) in enumerate(unequal.items()):
+        rules = header_rules if header else _unequal_rules  # a block header's `new` (local_models/headers.py)
+        grammar = grammar.replace(f'"\\"{key}\\""', f"wren-unequal-{n}") + rules(f"wren-unequal-{n}", values)
     if unequal:
         grammar += f"\nwren-jchar ::= {JSON_CHAR}\n"
     return re.sub(r"^root ::=", f"{root} ::=", grammar, flags=re.M)
@@ -94,17 +96,9 @@ def _literal(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-# A narrowed edit's `new` for a line that opens a block (narrowing.opener_lines), as a JSON Schema `pattern`:
-# it ends at a colon, and no colon in it is followed by whitespace or another colon, so no statement
-# follows one on the line (`if x == arr[mid]: break;`). The grammar (_unequal_rules, colon=True) is stricter:
-# off the old line's text the first colon ends `new` (so the model cannot go on writing, looking for a
-# colon it may end at); along it, its colons stay (an annotation's `x: int`, a slice's `a[1:]`).
-BLOCK_OPENER = r"^(?:[^:]|:[^:\s])*:$"
-
 # A character of a JSON string's text, as llama.cpp's converter writes it.
 PLAIN_CHAR = r'[^"\\\x7F\x00-\x1F]'
 ESCAPES = '"\\/bfnrt'
-OPENER_ESCAPES = '"\\/'  # those that may follow a block opener's colon: no whitespace
 ESCAPED_CHAR = r'[\\] (["\\/bfnrt] | "u" [0-9a-fA-F]{4})'
 JSON_CHAR = f"{PLAIN_CHAR} | {ESCAPED_CHAR}"
 
@@ -124,15 +118,12 @@ def _excluded(not_schema: dict) -> list[str]:
         isinstance(v, str) for v in values) else []
 
 
-def _unequal_rules(name: str, values: list[str], colon: bool = False) -> str:
+def _unequal_rules(name: str, values: list[str]) -> str:
     """GBNF rules for a JSON string that is none of `values` (each written the usual way), over the trie of
     their characters: at each node the string may stop (unless a value ends there), take a character that
     goes on along a value, or take any other and be free from then on; past a value's end it must go on.
-    One rule per node. With `colon`, the string also matches BLOCK_OPENER: it may stop only right after a
-    colon; once it leaves the values' text its first colon ends it, and where it leaves right after a colon of
-    theirs, no space, whitespace escape or colon comes next. A narrowed edit's `new` (narrowing.narrowed_edit):
-    Qwen2.5-Coder-1.5B restated its `old` line as the fix, proposed a fix already tried and failed again in
-    later attempts, and wrote statements after a block opener's colon."""
+    One rule per node. A narrowed edit's `new` (narrowing.narrowed_edit): Qwen2.5-Coder-1.5B restated its
+    `old` line as the fix, and proposed a fix already tried and failed again in later attempts."""
     trie: dict[tuple[str, ...], dict[str, tuple[str, ...]]] = {(): {}}
     ends: set[tuple[str, ...]] = set()
     for value in values:
@@ -145,26 +136,18 @@ def _unequal_rules(name: str, values: list[str], colon: bool = False) -> str:
     ids = {node: n for n, node in enumerate(trie)}
     rules = [f'{name} ::= "\\"" {name}-0 "\\""']
     for node, children in trie.items():
-        plain = [u for u in children if not u.startswith("\\")]
+        plain = sorted((u for u in children if not u.startswith("\\")), key=lambda u: u == "-")  # "-" last: not a range
         short = {u[1] for u in children if len(u) == 2}
         # Another character: a plain one not taken below, a short escape not taken, a \u escape when none is.
-        after_colon = colon and node[-1:] == (":",)
-        if colon:  # a colon leaves the trie only through `{name}-colon`, and none follows a colon
-            plain += [":", " "] if after_colon else [":"]
-        plain = sorted(set(plain), key=lambda u: (u == "-", u))  # "-" last: not a range
         other = [f"{PLAIN_CHAR[:-1]}{''.join(_class_char(c) for c in plain)}]"]
-        if rest := "".join(c for c in (OPENER_ESCAPES if after_colon else ESCAPES) if c not in short):
+        if rest := "".join(c for c in ESCAPES if c not in short):
             other.append("[\\\\] [" + "".join(_class_char(c) for c in rest) + "]")
         if not any(len(u) > 2 for u in children):
             other.append('[\\\\] "u" [0-9a-fA-F]{4}')
-        options = [] if node in ends or (colon and not after_colon) else ['""']
+        options = [] if node in ends else ['""']
         options += [f"{_literal(unit)} {name}-{ids[child]}" for unit, child in children.items()]
-        options.append(f"({' | '.join(other)}) {f'{name}-tail' if colon else 'wren-jchar*'}")
-        if colon and not after_colon and ":" not in children:
-            options.append('":"')
+        options.append(f"({' | '.join(other)}) wren-jchar*")
         rules.append(f"{name}-{ids[node]} ::= " + " | ".join(options))
-    if colon:  # free from here on: any text up to a colon, which ends it
-        rules.append(f'{name}-tail ::= ({PLAIN_CHAR[:-1]}:] | {ESCAPED_CHAR}) {name}-tail | ":"')
     return "\n" + "\n".join(rules)
 
 

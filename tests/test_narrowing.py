@@ -83,7 +83,7 @@ def test_the_fix_of_a_line_that_opens_a_block_must_end_with_its_colon(tmp_path):
     of find_first_in_sorted (`if x == arr[mid]: break;`), each refused as unparseable: the `new` of a line
     that opens a block (by Python's tokenizer, not by its last character) ends in ":"."""
     from wren.agent.narrowing import narrowed_edit, opener_lines
-    from wren.local_models.formats import BLOCK_OPENER
+    from wren.local_models.headers import HEADER
     from wren.tools.base import default_registry
 
     code = ("def f(a,\n      b):  # two\n    if a: return b\n    while a:\n        a -= 1\n    else:\n"
@@ -92,10 +92,10 @@ def test_the_fix_of_a_line_that_opens_a_block_must_end_with_its_colon(tmp_path):
     assert opener_lines("def f(x:\n") == set()  # does not tokenize: no line is held to a colon
     ws = write(tmp_path, {"a.py": code, "notes.txt": "Heading:\n"})
     tool = next(t for t in default_registry().schemas() if t["function"]["name"] == "edit_file")
-    ends = {(o["properties"]["path"]["const"], o["properties"]["old"]["const"]): o["properties"]["new"].get("pattern")
+    ends = {(o["properties"]["path"]["const"], o["properties"]["old"]["const"]): o["properties"]["new"].get(HEADER)
             for o in narrowed_edit(tool, ["a.py", "notes.txt"], ws)["function"]["parameters"]["oneOf"]}
     assert {line for (path, line), pattern in ends.items() if pattern} == {"b):  # two", "while a:", "else:"}
-    assert set(ends.values()) == {BLOCK_OPENER, None} and ends[("notes.txt", "Heading:")] is None
+    assert set(ends.values()) == {True, None} and ends[("notes.txt", "Heading:")] is None
 
 
 # The grammar on the real model (SmolLM2, llama.cpp): `backend` is conftest's.
@@ -208,7 +208,7 @@ def test_a_narrowed_grammar_llama_cpp_does_not_take_falls_back_to_the_tool_as_of
     from wren.tools.base import default_registry
     from wren.tools.workspace import Workspace
 
-    monkeypatch.setattr("wren.local_models.formats._unequal_rules", lambda name, values, suffix="": f"\n{name} ::= [broken")
+    monkeypatch.setattr("wren.local_models.formats._unequal_rules", lambda name, values: f"\n{name} ::= no-such-rule")
     (tmp_path / "greet.py").write_text("def greet(name):\n    return 'Hello, ' + name\n")
     tools = default_registry().schemas()
     narrowed = narrowed_edit(next(t for t in tools if t["function"]["name"] == "edit_file"), ["greet.py"],
@@ -222,13 +222,11 @@ def test_a_narrowed_grammar_llama_cpp_does_not_take_falls_back_to_the_tool_as_of
 
 @pytest.mark.slow
 def test_a_narrowed_fix_of_a_block_opener_keeps_its_colon_even_when_told_otherwise(backend, tmp_path):
-    """The colon rule through llama.cpp (formats._unequal_rules, colon=True): told to put a statement after
-    an `if` line's colon, SmolLM2 still writes a fix of that line, or of `def`, that ends at its colon; only
-    a call cut in a loop (degenerate.close_cut_call) ends elsewhere, and edit_file's syntax check has it."""
-    import re
-
+    """The header rule through llama.cpp (local_models/headers.py): told to put a statement after an `if`
+    line's colon, SmolLM2 still writes a fix of that line, or of `def`, that ends at its colon; only a call
+    cut in a loop (degenerate.close_cut_call) ends elsewhere, and edit_file's syntax check has it."""
     from wren.local_models.degenerate import loop_start
-    from wren.local_models.formats import BLOCK_OPENER
+    from wren.local_models.headers import is_header
 
     code = "def greet(name):\n    if name:\n        return 'Hello, ' + name\n    return 'Hello'\n"
     ask = "Call edit_file on greet.py with old `if name:` and new `if name: return name`, all on one line."
@@ -236,4 +234,4 @@ def test_a_narrowed_fix_of_a_block_opener_keeps_its_colon_even_when_told_otherwi
     for _ in range(3):
         edits += [(e, loop_start(backend.last.raw) is not None) for e in narrowed_edits(backend, tmp_path, code, ask, samples=1)]
     openers = [(e, cut) for e, cut in edits if e["old"] in ("def greet(name):", "if name:")]
-    assert openers and all(cut or re.match(BLOCK_OPENER, e["new"]) and e["new"] != e["old"] for e, cut in openers), edits
+    assert openers and all(cut or is_header(e["new"]) and e["new"] != e["old"] for e, cut in openers), edits

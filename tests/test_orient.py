@@ -263,13 +263,13 @@ def test_a_failed_fix_starts_a_fresh_attempt_that_reuses_the_orienting(calc_repo
     assert second["new"] == {"type": "string", "not": {"enum": ["return a - b", "return a * b"]}}
     # A local model's grammar is narrowed further: the file orienting read, `old` one of its lines.
     # `new` may be anything but `old` (Qwen restated lines as fixes); a block opener's ends at its colon.
-    from wren.local_models.formats import BLOCK_OPENER
+    from wren.local_models.headers import HEADER
 
     narrowed = s.backend.tool_choices[0]["function"]["parameters"]
     assert narrowed == {"oneOf": [{"type": "object", "properties": {
         "path": {"const": "calc.py"}, "old": {"const": line}, "new": {"type": "string", "not": {"const": line}, **end}},
         "required": ["path", "old", "new"], "additionalProperties": False}
-        for line, end in (("def add(a, b):", {"pattern": BLOCK_OPENER}), ("return a - b", {}))]}
+        for line, end in (("def add(a, b):", {HEADER: True}), ("return a - b", {}))]}
 
 
 def test_a_refused_edit_is_not_offered_again_in_the_attempt(calc_repo, tmp_path):
