@@ -100,6 +100,7 @@ def _literal(text: str) -> str:
 PLAIN_CHAR = r'[^"\\\x7F\x00-\x1F]'
 ESCAPES = '"\\/bfnrt'
 ESCAPED_CHAR = r'[\\] (["\\/bfnrt] | "u" [0-9a-fA-F]{4})'
+WHITESPACE = r'" " | [\\] [nrt]'  # a JSON string's whitespace as Python code has it (a space, \n, \r, \t)
 JSON_CHAR = f"{PLAIN_CHAR} | {ESCAPED_CHAR}"
 
 
@@ -122,8 +123,9 @@ def _unequal_rules(name: str, values: list[str]) -> str:
     """GBNF rules for a JSON string that is none of `values` (each written the usual way), over the trie of
     their characters: at each node the string may stop (unless a value ends there), take a character that
     goes on along a value, or take any other and be free from then on; past a value's end it must go on.
-    One rule per node. A narrowed edit's `new` (narrowing.narrowed_edit): Qwen2.5-Coder-1.5B restated its
-    `old` line as the fix, and proposed a fix already tried and failed again in later attempts."""
+    One rule per node; past a value's end, whitespace must lead to other text. A narrowed edit's `new`
+    (narrowing.narrowed_edit): Qwen2.5-Coder-1.5B restated its `old` line as the fix, wrote it back with a
+    "\n" after it, and proposed a fix already tried and failed again in later attempts."""
     trie: dict[tuple[str, ...], dict[str, tuple[str, ...]]] = {(): {}}
     ends: set[tuple[str, ...]] = set()
     for value in values:
@@ -136,8 +138,11 @@ def _unequal_rules(name: str, values: list[str]) -> str:
     ids = {node: n for n, node in enumerate(trie)}
     rules = [f'{name} ::= "\\"" {name}-0 "\\""']
     for node, children in trie.items():
-        plain = sorted((u for u in children if not u.startswith("\\")), key=lambda u: u == "-")  # "-" last: not a range
-        short = {u[1] for u in children if len(u) == 2}
+        # Past a value's end, whitespace only (`new` = `old` + "\n") is the value again: it must lead to more.
+        spaces = {" ", "\\n", "\\t", "\\r"} - set(children) if node in ends else set()
+        taken = set(children) | spaces
+        plain = sorted((u for u in taken if not u.startswith("\\")), key=lambda u: u == "-")  # "-" last: not a range
+        short = {u[1] for u in taken if len(u) == 2}
         # Another character: a plain one not taken below, a short escape not taken, a \u escape when none is.
         other = [f"{PLAIN_CHAR[:-1]}{''.join(_class_char(c) for c in plain)}]"]
         if rest := "".join(c for c in ESCAPES if c not in short):
@@ -147,7 +152,11 @@ def _unequal_rules(name: str, values: list[str]) -> str:
         options = [] if node in ends else ['""']
         options += [f"{_literal(unit)} {name}-{ids[child]}" for unit, child in children.items()]
         options.append(f"({' | '.join(other)}) wren-jchar*")
+        if spaces:
+            options.append(f"({' | '.join(map(_literal, sorted(spaces)))}) {name}-more")
         rules.append(f"{name}-{ids[node]} ::= " + " | ".join(options))
+    rules.append(f'{name}-more ::= ({WHITESPACE}) {name}-more | ({PLAIN_CHAR[:-1]} ] | [\\\\] ["\\\\/bf] | '
+                 f'[\\\\] "u" [0-9a-fA-F]{{4}}) wren-jchar*')
     return "\n" + "\n".join(rules)
 
 
