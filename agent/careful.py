@@ -26,6 +26,7 @@ from wren.core.backend import choice_name
 from wren.core.errors import ToolError
 from wren.tools.base import ToolResult
 from wren.tools.checkpoints import CheckpointError, undo
+from wren.tools.syntax import same_python
 from wren.tools.tests import is_test_path
 
 if TYPE_CHECKING:
@@ -45,6 +46,8 @@ OUTSIDE = ("\n[Wren] The failing tests do not import {} (they import {}), so thi
            "pass: fix the code they run.]")
 TRIED = ("this same change to {path} was made before in this turn, and the tests failed after it ({outcome}). "
          "Nothing was changed: make a different fix.")
+UNSEEN = ("this change to {path} changes only whitespace or comments, which no test can see. Nothing was "
+          "changed: change the code itself.")
 VERIFY_ASKS = 2  # per turn: then the model's answer stands, whatever the tests say
 WRAP_UP = ("[Wren] You are going in circles ({}). Stop calling tools: answer the user now from what you have "
            "found so far, and say what you could not find or do.]")
@@ -114,7 +117,7 @@ def change_key(s: "Session", args: object) -> tuple[str, str, str] | None:
 
 def check_tried(s: "Session", args: object) -> None:
     """Careful sessions: ToolError for an edit this turn already made, after which the tests failed (in
-    any attempt). Qwen2.5-Coder-1.5B made `pivot = arr[1]` in kth three times, once after Wren had put
+    any attempt), and, while the tests fail, for a change of Python code in whitespace or comments only. Qwen2.5-Coder-1.5B made `pivot = arr[1]` in kth three times, once after Wren had put
     it back for making fewer tests pass, twice more in later attempts."""
     key = change_key(s, args) if s.careful else None
     if key is not None and key in s.tried_changes:
@@ -122,6 +125,12 @@ def check_tried(s: "Session", args: object) -> None:
         # this attempt's narrowed steps leave the line out (a later attempt may change it another way).
         s.attempt.refused.add(key[:2])
         raise ToolError(TRIED.format(path=key[0], outcome=s.tried_changes[key]))
+    # While the tests fail, an edit of Python that no test can see: Qwen2.5-Coder-1.5B turned
+    # `def kheapsort(arr, k):` into `def kheapsort(arr, k) :`, and the test run after it cost an attempt.
+    if (key is not None and s._tests_failed and key[0].endswith(".py") and key[1] != key[2]
+            and same_python(getattr(args, "old"), getattr(args, "new"))):
+        s.attempt.refused.add(key[:2])
+        raise ToolError(UNSEEN.format(path=key[0]))
 
 
 def changed(s: "Session", args: object, result: ToolResult) -> ToolResult:

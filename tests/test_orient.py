@@ -293,6 +293,38 @@ def test_a_refused_edit_is_not_offered_again_in_the_attempt(calc_repo, tmp_path)
     assert s.attempt.refused_edits == 1 and s.attempt.line_failures == {}  # refused, not a failed fix
 
 
+def test_an_edit_no_test_can_see_is_refused_while_the_tests_fail(calc_repo, tmp_path):
+    """Qwen2.5-Coder-1.5B turned `def kheapsort(arr, k):` into `def kheapsort(arr, k) :` (kheapsort): a change
+    in whitespace or comments only is refused before it is made, and its line is left out of the attempt."""
+    from wren.agent.limits import Limits
+
+    unseen = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b",
+                                                 "new": "return a  -  b  # subtracts"}}
+    s = make_session(calc_repo, tmp_path, [
+        {"tool_calls": [unseen]},
+        {"expect": ["changes only whitespace or comments, which no test can see"],
+         "tool_calls": [{"name": "edit_file", "arguments": {"path": "calc.py", "old": "def add(a, b):",
+                                                            "new": "def add(a, b, c=0):"}}]},
+        {"content": "could not fix it"}], mode="auto", careful=True, limits=Limits(max_steps=3))
+    events = drive(s, "The test in test_calc.py fails; fix calc.py.", lambda e: None)
+    assert "# subtracts" not in (calc_repo / "calc.py").read_text()  # the refused change was not made
+    offered = [[o["properties"]["old"]["const"] for o in choice["function"]["parameters"]["oneOf"]]
+               for choice in s.backend.tool_choices[:2]]
+    assert offered == [["def add(a, b):", "return a - b"], ["def add(a, b):"]]
+    by_wren = [e.tool_calls[0].name for e in events if e.type == "assistant_message" and e.by == "wren"]
+    assert by_wren == ["run_tests", "read_file", "run_tests"]  # no test run after the refused edit
+
+
+def test_python_that_differs_only_in_whitespace_or_comments_is_the_same_code():
+    from wren.tools.syntax import same_python
+
+    assert same_python("def kheapsort(arr, k):", "def kheapsort(arr, k) :")
+    assert same_python("return a - b", "return a-b  # subtracts") and same_python("x = [1,\n2]", "x = [1,\n3]") is False
+    assert not same_python("return a - b", "return a + b") and not same_python("s = 'a b'", "s = 'ab'")
+    assert not same_python("x = f(", "x = f( ")  # does not tokenize alone: not judged
+    assert not same_python("if x:\n    y = 1", "if x:\ny = 1")  # indentation is code in Python
+
+
 def test_two_refused_edits_start_a_fresh_attempt(calc_repo, tmp_path):
     from wren.agent.limits import Limits
 

@@ -9,7 +9,9 @@ in syntax Wren's parser does not know, is left to the tests.
 """
 from __future__ import annotations
 
+import io
 import sys
+import tokenize
 import warnings
 
 from wren.context.languages import language_for, parser
@@ -63,3 +65,20 @@ def broken_by_edit(rel: str, before: str, after: str) -> str:
     shown = "\n".join(f"{n:>6}\t{lines[n - 1]}" for n in range(first, last + 1))
     return (f"this change would leave {rel} unable to parse ({message}, line {line}), so nothing was changed. "
             f"The file would have read:\n{shown}\nA block's statements go on their own lines under it, indented.")
+
+
+def same_python(old: str, new: str) -> bool:
+    """Whether two pieces of Python code are the same tokens, whitespace and comments aside (`def f(a) :` and
+    `def f(a):`, `return a  # fixed` and `return a`): a change between them no test can see. False when either
+    does not tokenize on its own (an unclosed bracket), or a line's indentation changes."""
+    def tokens(text: str) -> list[str]:
+        skip = (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.DEDENT, tokenize.ENDMARKER)
+        return [t.string for t in tokenize.generate_tokens(io.StringIO(text).readline) if t.type not in skip]
+
+    if [line[:len(line) - len(line.lstrip())] for line in old.splitlines()] != \
+            [line[:len(line) - len(line.lstrip())] for line in new.splitlines()]:
+        return False
+    try:
+        return tokens(old) == tokens(new)
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        return False
