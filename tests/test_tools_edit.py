@@ -36,6 +36,26 @@ def test_spaces_in_old_match_a_tab_indented_file_and_new_gets_tabs(tmp_path):
         "\t\treturn a - b\n", "\t\tif b > 0 {\n\t\t\treturn a + b\n\t\t}\n")
 
 
+def test_later_lines_of_new_written_from_column_0_take_the_indentation_of_old_s_line(tmp_path):
+    """Qwen2.5-Coder-1.5B replaced kheapsort's `import heapq` (indented, inside the function; narrowed edits hand
+    it lines stripped) with `import heapq\nimport sys`: the later lines take the first's indentation. Lines all
+    indented that far already, and an `old` that starts its line, are left as written."""
+    code = "def k(arr):\n    import heapq\n    return sorted(arr)\n"
+    (tmp_path / "k.py").write_text(code)
+    assert edit(tmp_path, "k.py", "import heapq", "import heapq\n\nimport sys").ok
+    assert (tmp_path / "k.py").read_text() == code.replace("heapq\n", "heapq\n\n    import sys\n")
+    (tmp_path / "k.py").write_text(code)
+    assert edit(tmp_path, "k.py", "return sorted(arr)", "if not arr:\n    return []\nreturn sorted(arr)").ok
+    assert (tmp_path / "k.py").read_text() == code.replace(
+        "    return sorted(arr)", "    if not arr:\n        return []\n    return sorted(arr)")
+    (tmp_path / "k.py").write_text(code)  # written in place: as is
+    assert edit(tmp_path, "k.py", "import heapq", "import heapq\n    import sys").ok
+    assert (tmp_path / "k.py").read_text() == code.replace("heapq\n", "heapq\n    import sys\n")
+    (tmp_path / "k.py").write_text(code)  # `old` starts its line: nothing to follow
+    assert edit(tmp_path, "k.py", "def k(arr):", "import sys\ndef k(arr):").ok
+    assert (tmp_path / "k.py").read_text() == "import sys\n" + code
+
+
 def test_tabs_in_old_match_a_space_indented_file(tmp_path):
     (tmp_path / "m.py").write_text("class A:\n    def f(self):\n        return 1\n")
     edit(tmp_path, "m.py", "\tdef f(self):\n\t\treturn 1\n", "\tdef f(self):\n\t\tx = 2\n\t\treturn x\n")

@@ -15,6 +15,19 @@ def indent_of(line: str) -> str:
     return line[: len(line) - len(line.lstrip(" \t"))]
 
 
+def follow_line(new: str, lead: str) -> str:
+    """`new`, replacing text that starts after `lead` (the indentation of its line), with its later lines
+    given `lead` too when one of them that is not blank starts left of `lead`: written as if the replaced
+    text began at column 0 (a model handed the line stripped, as narrowed edits do). Left alone when every
+    later line is indented at least as far (written in place). Qwen2.5-Coder-1.5B replaced kheapsort's `import
+    heapq`, indented inside the function, with `import heapq\nimport sys`: the second line, at column 0,
+    would have ended the function (refused as unparseable)."""
+    first, *rest = new.split("\n")
+    if not lead or all(len(indent_of(line)) >= len(lead) for line in rest if line.strip()):
+        return new
+    return "\n".join([first, *(lead + line if line.strip() else line for line in rest)])
+
+
 def _spaces_per_tab(pairs: list[tuple[str, str]]) -> int:
     """How many spaces one tab stands for, judged from lines that differ only in that; else 4."""
     for a, b in pairs:

@@ -8,7 +8,7 @@ import difflib
 from dataclasses import dataclass
 
 from wren.core.errors import ToolError
-from wren.tools.indent import Reindenter, restyle
+from wren.tools.indent import Reindenter, follow_line, restyle
 
 
 @dataclass
@@ -40,7 +40,8 @@ def _refuse_many(text: str, starts: list[int], how: str) -> None:
 def _exact(text: str, old: str, new: str, replace_all: bool) -> list[Match]:
     spots, at = [], text.find(old)
     while at != -1:
-        spots.append(Match(at, at + len(old), new, "exact"))
+        lead = text[text.rfind("\n", 0, at) + 1: at]  # what stands before `old` on its line
+        spots.append(Match(at, at + len(old), follow_line(new, lead) if not lead.strip() else new, "exact"))
         at = text.find(old, at + len(old))
     if len(spots) > 1 and not replace_all:
         _refuse_many(text, [m.start for m in spots], "occurs in")
