@@ -119,6 +119,17 @@ def _excluded(not_schema: dict) -> list[str]:
         isinstance(v, str) for v in values) else []
 
 
+SPACE_UNITS = (" ", "\\n", "\\t", "\\r")  # whitespace as JSON text units
+
+
+def _spaces_start(units: tuple[str, ...]) -> int:
+    """Where the run of whitespace units that ends `units` starts."""
+    k = len(units)
+    while k and units[k - 1] in SPACE_UNITS:
+        k -= 1
+    return k
+
+
 def _unequal_rules(name: str, values: list[str]) -> str:
     """GBNF rules for a JSON string that is none of `values` (each written the usual way), over the trie of
     their characters: at each node the string may stop (unless a value ends there), take a character that
@@ -135,11 +146,13 @@ def _unequal_rules(name: str, values: list[str]) -> str:
             trie.setdefault(units[:k], {})[unit] = units[:k + 1]
             trie.setdefault(units[:k + 1], {})
         ends.add(units)
+    # Past a value's end, whitespace only (`new` = `old` + "\n") is the value again: it may not stop there,
+    # and whitespace there must lead to more (along a longer value too: "return a - b " when "... + 1" is one).
+    spaced = {node for node in trie if any(node[:k] in ends for k in range(_spaces_start(node), len(node) + 1))}
     ids = {node: n for n, node in enumerate(trie)}
     rules = [f'{name} ::= "\\"" {name}-0 "\\""']
     for node, children in trie.items():
-        # Past a value's end, whitespace only (`new` = `old` + "\n") is the value again: it must lead to more.
-        spaces = {" ", "\\n", "\\t", "\\r"} - set(children) if node in ends else set()
+        spaces = set(SPACE_UNITS) - set(children) if node in spaced else set()
         taken = set(children) | spaces
         plain = sorted((u for u in taken if not u.startswith("\\")), key=lambda u: u == "-")  # "-" last: not a range
         short = {u[1] for u in taken if len(u) == 2}
@@ -149,7 +162,7 @@ def _unequal_rules(name: str, values: list[str]) -> str:
             other.append("[\\\\] [" + "".join(_class_char(c) for c in rest) + "]")
         if not any(len(u) > 2 for u in children):
             other.append('[\\\\] "u" [0-9a-fA-F]{4}')
-        options = [] if node in ends else ['""']
+        options = [] if node in spaced else ['""']
         options += [f"{_literal(unit)} {name}-{ids[child]}" for unit, child in children.items()]
         options.append(f"({' | '.join(other)}) wren-jchar*")
         if spaces:

@@ -25,7 +25,6 @@ from wren.core.errors import ConfigError
 from wren.protocol.framing import GuardedTransport, Stdio, check
 from wren.tools.base import ToolContext, default_registry
 from wren.core.errors import ToolError
-from wren.tools.indent import follow_line, restyle
 from wren.tools.matching import apply, find
 from wren.tools.workspace import PathRefused, Workspace
 
@@ -84,14 +83,11 @@ def test_matcher_applies_new_or_refuses(edit, replace_all):
     assert all(b <= c for (_, b), (c, _) in zip(spans, spans[1:])), "matches overlap"
     result = apply(text, matches)
     for m in matches:
-        assert m.new in result
         if m.stage == "exact":
-            # What the model asked for; its later lines indented as `old`'s line when written from column 0.
-            lead = text[text.rfind("\n", 0, m.start) + 1: m.start]
             assert text[m.start: m.end] == old
-            assert m.new == restyle(follow_line(new, lead) if not lead.strip() else new, text)
-        else:  # re-indented, and blank edge lines may be dropped; the rest is what the model asked for
-            assert "\n".join(_visible(m.new)) in "\n".join(_visible(new))
+        assert m.new in result
+        # Tolerant matches re-indent `new` and may drop blank edge lines; the rest is what the model asked for.
+        assert "\n".join(_visible(m.new)) in "\n".join(_visible(new))
 
 
 @pytest.fixture(scope="module")

@@ -323,6 +323,7 @@ def test_python_that_differs_only_in_whitespace_or_comments_is_the_same_code():
     assert not same_python("return a - b", "return a + b") and not same_python("s = 'a b'", "s = 'ab'")
     assert not same_python("x = f(", "x = f( ")  # does not tokenize alone: not judged
     assert not same_python("if x:\n    y = 1", "if x:\ny = 1")  # indentation is code in Python
+    assert not same_python('print(f"{x = }")', 'print(f"{x=}")') and not same_python("x = f(y)", "x = f(y)  # type: ignore")
 
 
 def test_two_refused_edits_start_a_fresh_attempt(calc_repo, tmp_path):

@@ -38,8 +38,9 @@ def test_spaces_in_old_match_a_tab_indented_file_and_new_gets_tabs(tmp_path):
 
 def test_later_lines_of_new_written_from_column_0_take_the_indentation_of_old_s_line(tmp_path):
     """Qwen2.5-Coder-1.5B replaced kheapsort's `import heapq` (indented, inside the function; narrowed edits hand
-    it lines stripped) with `import heapq\nimport sys`: the later lines take the first's indentation. Lines all
-    indented that far already, and an `old` that starts its line, are left as written."""
+    it lines stripped) with `import heapq\nimport sys`: when the edit as written would not parse, the later
+    lines take the first's indentation. Edits that parse as written (a new top-level function after a
+    method's last line, a triple-quoted string's lines) are left as written."""
     code = "def k(arr):\n    import heapq\n    return sorted(arr)\n"
     (tmp_path / "k.py").write_text(code)
     assert edit(tmp_path, "k.py", "import heapq", "import heapq\n\nimport sys").ok
@@ -54,6 +55,10 @@ def test_later_lines_of_new_written_from_column_0_take_the_indentation_of_old_s_
     (tmp_path / "k.py").write_text(code)  # `old` starts its line: nothing to follow
     assert edit(tmp_path, "k.py", "def k(arr):", "import sys\ndef k(arr):").ok
     assert (tmp_path / "k.py").read_text() == "import sys\n" + code
+    for new in ("return sorted(arr)\n\n\ndef g():\n    return 2", 'return """\nSELECT *\n"""'):
+        (tmp_path / "k.py").write_text(code)
+        assert edit(tmp_path, "k.py", "return sorted(arr)", new).ok
+        assert (tmp_path / "k.py").read_text() == code.replace("return sorted(arr)", new)
 
 
 def test_tabs_in_old_match_a_space_indented_file(tmp_path):

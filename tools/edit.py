@@ -11,7 +11,7 @@ from wren.tools.base import Tool, ToolContext, ToolResult
 from wren.core.errors import ToolError
 from wren.core.events import FileChange
 from wren.core.fileio import TextFile, unified_diff
-from wren.tools.matching import Match, apply, find, line_no
+from wren.tools.matching import Match, apply, find, followed, line_no
 from wren.tools.syntax import broken_by_edit
 from wren.core.redact import PLACEHOLDER, PlaceholderError, restore
 
@@ -107,7 +107,12 @@ def _plan_edit(args: EditFileArgs, ctx: ToolContext) -> _Edit:
         raise ToolError(f"{exc}{elsewhere(old, ctx, rel)}") from None
     updated = apply(original.text, matches)
     if broken := broken_by_edit(rel, original.text, updated):
-        raise ToolError(broken)
+        # A one-line `old` given without its indentation (narrowed edits hand lines stripped), and `new`'s
+        # later lines written from column 0: re-indented to follow `old`'s line, if that parses.
+        again = followed(original.text, matches) if "\n" not in old and rel.endswith(".py") else matches
+        if again == matches or broken_by_edit(rel, original.text, apply(original.text, again)):
+            raise ToolError(broken)
+        matches, updated = again, apply(original.text, again)
     return _Edit(path, rel, original, matches, updated, note)
 
 

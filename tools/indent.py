@@ -17,11 +17,11 @@ def indent_of(line: str) -> str:
 
 def follow_line(new: str, lead: str) -> str:
     """`new`, replacing text that starts after `lead` (the indentation of its line), with its later lines
-    given `lead` too when one of them that is not blank starts left of `lead`: written as if the replaced
-    text began at column 0 (a model handed the line stripped, as narrowed edits do). Left alone when every
-    later line is indented at least as far (written in place). Qwen2.5-Coder-1.5B replaced kheapsort's `import
-    heapq`, indented inside the function, with `import heapq\nimport sys`: the second line, at column 0,
-    would have ended the function (refused as unparseable)."""
+    given `lead` too when one of them that is not blank starts left of `lead`, as if written from column 0.
+    edit_file tries it only for a one-line `old` of a Python file when `new` as written would not parse
+    (tools/edit.py): Qwen2.5-Coder-1.5B replaced kheapsort's `import heapq`, indented inside the function
+    and handed to it stripped, with `import heapq\nimport sys`, the second line at column 0. Elsewhere a
+    line left of `old`'s may be meant (a new function after a method's last line, a dedented `else:`)."""
     first, *rest = new.split("\n")
     if not lead or all(len(indent_of(line)) >= len(lead) for line in rest if line.strip()):
         return new

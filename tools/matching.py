@@ -40,8 +40,7 @@ def _refuse_many(text: str, starts: list[int], how: str) -> None:
 def _exact(text: str, old: str, new: str, replace_all: bool) -> list[Match]:
     spots, at = [], text.find(old)
     while at != -1:
-        lead = text[text.rfind("\n", 0, at) + 1: at]  # what stands before `old` on its line
-        spots.append(Match(at, at + len(old), follow_line(new, lead) if not lead.strip() else new, "exact"))
+        spots.append(Match(at, at + len(old), new, "exact"))
         at = text.find(old, at + len(old))
     if len(spots) > 1 and not replace_all:
         _refuse_many(text, [m.start for m in spots], "occurs in")
@@ -143,6 +142,17 @@ def find(text: str, old: str, new: str, replace_all: bool = False) -> list[Match
     near = closest(text, old)
     hint = f" Did you mean\n{near}" if near else " No similar lines either; read_file to see the current text."
     raise ToolError(f"old text not found, not even ignoring whitespace. Nothing was changed.{hint}")
+
+
+def followed(text: str, matches: list[Match]) -> list[Match]:
+    """`matches` with each exact one's `new` re-indented to follow the line it starts on (indent.follow_line),
+    where the text before it on that line is blank."""
+    out = []
+    for m in matches:
+        lead = text[text.rfind("\n", 0, m.start) + 1: m.start]
+        out.append(Match(m.start, m.end, follow_line(m.new, lead), m.stage)
+                   if m.stage == "exact" and not lead.strip() else m)
+    return out
 
 
 def apply(text: str, matches: list[Match]) -> str:

@@ -10,6 +10,7 @@ in syntax Wren's parser does not know, is left to the tests.
 from __future__ import annotations
 
 import io
+import re
 import sys
 import tokenize
 import warnings
@@ -67,13 +68,23 @@ def broken_by_edit(rel: str, before: str, after: str) -> str:
             f"The file would have read:\n{shown}\nA block's statements go on their own lines under it, indented.")
 
 
+FSTRING_START = getattr(tokenize, "FSTRING_START", -1)  # Python 3.12+
+TOOL_COMMENT = re.compile(r"^#!|coding[:=]|type:|noqa|pragma|fmt:")  # comments that change what tools do
+
+
 def same_python(old: str, new: str) -> bool:
     """Whether two pieces of Python code are the same tokens, whitespace and comments aside (`def f(a) :` and
     `def f(a):`, `return a  # fixed` and `return a`): a change between them no test can see. False when either
-    does not tokenize on its own (an unclosed bracket), or a line's indentation changes."""
+    does not tokenize on its own (an unclosed bracket), a line's indentation changes, either holds an
+    f-string (its inside is tokens from 3.12), or a comment tools read (`# type: ignore`, `# noqa`, ...)."""
     def tokens(text: str) -> list[str]:
+        found = list(tokenize.generate_tokens(io.StringIO(text).readline))
+        if any(t.type == FSTRING_START for t in found):  # 3.12 splits f-strings: `{x = }` and `{x=}` differ
+            raise ValueError("an f-string")
+        if any(t.type == tokenize.COMMENT and TOOL_COMMENT.search(t.string) for t in found):
+            raise ValueError("a comment tools read")
         skip = (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.DEDENT, tokenize.ENDMARKER)
-        return [t.string for t in tokenize.generate_tokens(io.StringIO(text).readline) if t.type not in skip]
+        return [t.string for t in found if t.type not in skip]
 
     if [line[:len(line) - len(line.lstrip())] for line in old.splitlines()] != \
             [line[:len(line) - len(line.lstrip())] for line in new.splitlines()]:
