@@ -154,7 +154,7 @@ def _unequal_rules(name: str, values: list[str]) -> str:
     for node, children in trie.items():
         spaces = set(SPACE_UNITS) - set(children) if node in spaced else set()
         taken = set(children) | spaces
-        plain = sorted((u for u in taken if not u.startswith("\\")), key=lambda u: u == "-")  # "-" last: not a range
+        plain = sorted((u for u in taken if not u.startswith("\\")), key=lambda u: (u == "-", u))  # "-" last: not a range
         short = {u[1] for u in taken if len(u) == 2}
         # Another character: a plain one not taken below, a short escape not taken, a \u escape when none is.
         other = [f"{PLAIN_CHAR[:-1]}{''.join(_class_char(c) for c in plain)}]"]
