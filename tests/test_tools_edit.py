@@ -339,3 +339,15 @@ def test_syntax_is_judged_only_where_the_file_parsed_before(tmp_path):
     # `type` statement, refused by 3.11's compiler).
     edit(tmp_path, "search.py", "def find(arr, x):", "type Index = int\n\n\ndef find(arr, x):")
     assert (tmp_path / "search.py").read_text().startswith("type Index = int\n")
+
+
+
+def test_python_that_differs_only_in_whitespace_or_comments_is_the_same_code():
+    from wren.tools.syntax import same_python
+
+    assert same_python("def kheapsort(arr, k):", "def kheapsort(arr, k) :")
+    assert same_python("return a - b", "return a-b  # subtracts") and same_python("x = [1,\n2]", "x = [1,\n3]") is False
+    assert not same_python("return a - b", "return a + b") and not same_python("s = 'a b'", "s = 'ab'")
+    assert not same_python("x = f(", "x = f( ")  # does not tokenize alone: not judged
+    assert not same_python("if x:\n    y = 1", "if x:\ny = 1")  # indentation is code in Python
+    assert not same_python('print(f"{x = }")', 'print(f"{x=}")') and not same_python("x = f(y)", "x = f(y)  # type: ignore")
