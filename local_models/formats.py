@@ -57,7 +57,7 @@ def _gbnf_rules(schema: dict, root: str) -> str:
     (`x = "1"` became a literal that ends early), and a narrowed edit (careful.edit_first) lists code lines."""
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-    from wren.local_models.headers import HEADER, header_rules
+    from wren.local_models.headers import HEADER, free_rules, header_rules
 
     held: dict[str, str] = {}
     text = json.dumps(schema)
@@ -88,6 +88,8 @@ def _gbnf_rules(schema: dict, root: str) -> str:
         grammar = grammar.replace(f'"\\"{key}\\""', f"wren-unequal-{n}") + rules(f"wren-unequal-{n}", values)
     if unequal:
         grammar += f"\nwren-jchar ::= {JSON_CHAR}\n"
+    if any(header for _, header in unequal.values()):
+        grammar += free_rules() + "\n"
     return re.sub(r"^root ::=", f"{root} ::=", grammar, flags=re.M)
 
 

@@ -15,6 +15,7 @@ import re
 
 from wren.local_models.formats import PLAIN_CHAR, _class_char, _literal
 
+FREE = "wren-header"  # the free rules' names: FREE-d0n (free_rules)
 HEADER = "x-block-header"  # the schema keyword (true) that asks for this grammar; JSON Schema ignores it
 MAX_DEPTH = 4  # brackets counted up to here (deeper, a closer still counts down from it)
 OPENERS, CLOSERS, QUOTES = "([{", ")]}", "'\""
@@ -102,7 +103,7 @@ def header_rules(name: str, values: list[str]) -> str:
     """GBNF rules for a JSON string that is none of `values` and is a header (is_header), over the trie of
     the values' units (as formats._unequal_rules): along a value it may go on as the value does until the
     header's colon, where it may stop unless that value ends there; any other unit leaves the trie for the
-    free rules, one per State, which stop at the header's colon."""
+    free rules (free_rules, which the grammar must hold too), one per State, which stop at the header's colon."""
     trie: dict[tuple[str, ...], dict[str, tuple[str, ...]]] = {(): {}}
     ends = {_units(v) for v in values}
     for units in ends:
@@ -123,9 +124,13 @@ def header_rules(name: str, values: list[str]) -> str:
             rules.append(f'{name}-{ids[node]} ::= ""')
             continue
         options = [f"{_literal(unit)} {name}-{ids[child]}" for unit, child in children.items() if child in live]
-        options += _moves(name, states[node], set(children))
+        options += _moves(FREE, states[node], set(children))
         rules.append(f"{name}-{ids[node]} ::= " + " | ".join(options))
-    for depth in range(MAX_DEPTH + 1):
-        for quote in ("", "'", '"', "'\\", '"\\'):
-            rules.append(f"{_free(name, (depth, quote))} ::= " + " | ".join(_moves(name, (depth, quote), set())))
     return "\n" + "\n".join(rules)
+
+
+def free_rules() -> str:
+    """The free rules header_rules' text leaves to (one per State, named FREE-...), the same for every value:
+    a grammar holds them once, however many header lines it offers."""
+    return "\n" + "\n".join(f"{_free(FREE, (depth, quote))} ::= " + " | ".join(_moves(FREE, (depth, quote), set()))
+                            for depth in range(MAX_DEPTH + 1) for quote in ("", "'", '"', "'\\", '"\\'))
