@@ -121,6 +121,11 @@ def _excluded(not_schema: dict) -> list[str]:
         isinstance(v, str) for v in values) else []
 
 
+def json_units(value: str) -> tuple[str, ...]:
+    """A string's JSON text (as json.dumps writes it), cut into one character or one escape each."""
+    return tuple(re.findall(r"\\u[0-9a-fA-F]{4}|\\.|.", json.dumps(value, ensure_ascii=False)[1:-1], flags=re.S))
+
+
 SPACE_UNITS = (" ", "\\n", "\\t", "\\r")  # whitespace as JSON text units
 
 
@@ -142,8 +147,7 @@ def _unequal_rules(name: str, values: list[str]) -> str:
     trie: dict[tuple[str, ...], dict[str, tuple[str, ...]]] = {(): {}}
     ends: set[tuple[str, ...]] = set()
     for value in values:
-        text = json.dumps(value, ensure_ascii=False)[1:-1]
-        units = tuple(re.findall(r"\\u[0-9a-fA-F]{4}|\\.|.", text, flags=re.S))  # a character or one escape
+        units = json_units(value)
         for k, unit in enumerate(units):
             trie.setdefault(units[:k], {})[unit] = units[:k + 1]
             trie.setdefault(units[:k + 1], {})

@@ -11,9 +11,8 @@ to go on writing in search of one.
 from __future__ import annotations
 
 import json
-import re
 
-from wren.local_models.formats import PLAIN_CHAR, _class_char, _literal
+from wren.local_models.formats import PLAIN_CHAR, _class_char, _literal, json_units
 
 FREE = "wren-header"  # the free rules' names: FREE-d0n (free_rules)
 HEADER = "x-block-header"  # the schema keyword (true) that asks for this grammar; JSON Schema ignores it
@@ -55,11 +54,6 @@ def is_header(text: str) -> bool:
     return state == END
 
 
-def _units(value: str) -> tuple[str, ...]:
-    """A string's JSON text (as json.dumps writes it), cut into one character or one escape each."""
-    return tuple(re.findall(r"\\u[0-9a-fA-F]{4}|\\.|.", json.dumps(value, ensure_ascii=False)[1:-1], flags=re.S))
-
-
 def _char(unit: str) -> str:
     """The character a JSON text unit stands for."""
     return json.loads(f'"{unit}"')
@@ -76,27 +70,27 @@ PLAIN = PLAIN_CHAR[:-1]  # a JSON string's plain characters, as a class left ope
 SHORT = "/bfnrt"  # the short escapes that stand for no special character
 
 
-def _free(name: str, state: State) -> str:
-    """The name of the free rule of `state`: `NAME-d1s` is depth 1 inside a '-quoted string literal."""
+def _free(state: State) -> str:
+    """The name of the free rule of `state`: `FREE-d1s` is depth 1 inside a '-quoted string literal."""
     depth, quote = state
-    return f"{name}-d{depth}{dict(zip(QUOTES, 'sq')).get(quote[:1], 'n')}{'e' if quote.endswith(chr(92)) else ''}"
+    return f"{FREE}-d{depth}{dict(zip(QUOTES, 'sq')).get(quote[:1], 'n')}{'e' if quote.endswith(chr(92)) else ''}"
 
 
-def _moves(name: str, state: State, taken: set[str]) -> list[str]:
+def _moves(state: State, taken: set[str]) -> list[str]:
     """A free unit's alternatives from `state`: each unit not in `taken` (those go on along the trie), as
     GBNF followed by the free rule of the state it leads to (nothing after the header's colon)."""
     moves = []
     for char, gbnf in SPECIAL.items():
         if _unit(char) not in taken:
             after = step(state, char)
-            moves.append(gbnf if after == END else f"{gbnf} {_free(name, after)}")
+            moves.append(gbnf if after == END else f"{gbnf} {_free(after)}")
     kept = set(SPECIAL) - set('"\\') | {u for u in taken if len(u) == 1}
     other = [PLAIN + "".join(_class_char(c) for c in sorted(kept, key=lambda c: (c == "-", c))) + "]"]
     if short := "".join(c for c in SHORT if "\\" + c not in taken):
         other.append(f"[\\\\] [{short}]")
     if not any(len(u) > 2 for u in taken):
         other.append('[\\\\] "u" [0-9a-fA-F]{4}')
-    return moves + [f"({' | '.join(other)}) {_free(name, step(state, 'a'))}"]  # a plain character's next state
+    return moves + [f"({' | '.join(other)}) {_free(step(state, 'a'))}"]  # a plain character's next state
 
 
 def header_rules(name: str, values: list[str]) -> str:
@@ -105,7 +99,7 @@ def header_rules(name: str, values: list[str]) -> str:
     header's colon, where it may stop unless that value ends there; any other unit leaves the trie for the
     free rules (free_rules, which the grammar must hold too), one per State, which stop at the header's colon."""
     trie: dict[tuple[str, ...], dict[str, tuple[str, ...]]] = {(): {}}
-    ends = {_units(v) for v in values}
+    ends = {json_units(v) for v in values}
     for units in ends:
         for k, unit in enumerate(units):
             trie.setdefault(units[:k], {})[unit] = units[:k + 1]
@@ -124,7 +118,7 @@ def header_rules(name: str, values: list[str]) -> str:
             rules.append(f'{name}-{ids[node]} ::= ""')
             continue
         options = [f"{_literal(unit)} {name}-{ids[child]}" for unit, child in children.items() if child in live]
-        options += _moves(FREE, states[node], set(children))
+        options += _moves(states[node], set(children))
         rules.append(f"{name}-{ids[node]} ::= " + " | ".join(options))
     return "\n" + "\n".join(rules)
 
@@ -132,5 +126,5 @@ def header_rules(name: str, values: list[str]) -> str:
 def free_rules() -> str:
     """The free rules header_rules' text leaves to (one per State, named FREE-...), the same for every value:
     a grammar holds them once, however many header lines it offers."""
-    return "\n" + "\n".join(f"{_free(FREE, (depth, quote))} ::= " + " | ".join(_moves(FREE, (depth, quote), set()))
+    return "\n" + "\n".join(f"{_free((depth, quote))} ::= " + " | ".join(_moves((depth, quote), set()))
                             for depth in range(MAX_DEPTH + 1) for quote in ("", "'", '"', "'\\", '"\\'))
