@@ -19,9 +19,13 @@ fix of an attempt was a variant or an undo of the first (bucketsort, find_first_
 cost three times the time of a fresh attempt's first (the failing run after the first fix is read
 anew, where a fresh attempt reuses the KV cache of its prefix).
 
-A line whose change failed in LINE_TRIES attempts is not offered to later attempts' narrowed edits
-(agent/narrowing.py): the model's samples return to one line. Qwen2.5-Coder-1.5B changed the line
+A line whose change failed in LINE_TRIES attempts is not offered to the next LINE_REST attempts' narrowed
+edits (agent/narrowing.py): the model's samples return to one line. Qwen2.5-Coder-1.5B changed the line
 where find_first_in_sorted raised IndexError in all 14 of its fixes; the bug is the loop's condition.
+Then it is offered again, once (one more failed fix and it rests again): left out for good, the right line
+was shut out by two wrong fixes of it (gcd: `return gcd(a % b, b)`, the attempts after edited `if b == 0:`
+and `return a` until the time limit). Fixes already tried on it stay refused (careful.check_tried), so an
+attempt that is offered it again must write a new one.
 """
 from __future__ import annotations
 
@@ -30,7 +34,8 @@ from dataclasses import dataclass, field
 MAX_ATTEMPTS = 12  # a 20-step turn: one edit an attempt, the last with every tool
 MIN_STEPS = 2  # a fresh attempt needs a step to edit (Wren tests the change) and one to answer
 FAILED_FIXES = 1  # tested changes in a row that left the tests failing: the attempt's theory is wrong
-LINE_TRIES = 2  # failed fixes of one line (in all attempts) before later attempts are not offered it
+LINE_TRIES = 2  # failed fixes of one line (in all attempts) before the next attempts are not offered it
+LINE_REST = 2  # attempts a line that many fixes failed sits out before it is offered again
 REFUSED_EDITS = 2  # edits of an attempt refused (would not parse, denied) before a fresh attempt starts
 CHANGE_FILES = 3  # files a failed attempt changed, named to the next one
 
@@ -58,13 +63,25 @@ class Attempt:
     # (path, `old` with whitespace runs made one space) of edits refused as tried (careful.check_tried) or that
     # restated their line (careful.changed): its narrowed steps offer those lines no more
     refused: set[tuple[str, str]] = field(default_factory=set)
-    # (path, line) -> failed fixes of it in this turn's attempts so far; see LINE_TRIES
+    # (path, line) -> failed fixes of it in this turn's attempts since it last rested; see LINE_TRIES
     line_failures: dict[tuple[str, str], int] = field(default_factory=dict)
+    # (path, line) -> the number of the last attempt that is not offered it; see LINE_REST
+    resting: dict[tuple[str, str], int] = field(default_factory=dict)
     refused_edits: int = 0  # its edit_file calls refused (careful.changed); see REFUSED_EDITS
 
-    def tried_out(self) -> set[tuple[str, str]]:
-        """The lines a fresh attempt is not offered: each changed by LINE_TRIES failed fixes."""
-        return {line for line, n in self.line_failures.items() if n >= LINE_TRIES}
+    def line_failed(self, line: tuple[str, str]) -> None:
+        """A fix of `line` ((path, line with whitespace runs made one space)) was tested and failed. At
+        LINE_TRIES failures it rests for the LINE_REST attempts after this one, and one more failure after
+        its rest sends it back."""
+        n = self.line_failures.get(line, 0) + 1
+        if n >= LINE_TRIES:
+            self.resting[line] = self.number + LINE_REST
+            n = LINE_TRIES - 1
+        self.line_failures[line] = n
+
+    def tried_out(self, number: int) -> set[tuple[str, str]]:
+        """The lines attempt `number` is not offered: those resting (line_failed) through it."""
+        return {line for line, last in self.resting.items() if number <= last}
 
     def note(self, why: str) -> str:
         """The message that starts the next attempt. It names the files the failed attempt changed but

@@ -270,7 +270,7 @@ def keep_or_revert(s: "Session", call: ToolCall, result: ToolResult) -> ToolResu
             # a step spent where the fresh attempt after it puts the files back anyway.
             s.attempt.refused.update((path, new) for path, _, new in untested)
             for path, old, _ in untested:
-                s.attempt.line_failures[(path, old)] = s.attempt.line_failures.get((path, old), 0) + 1
+                s.attempt.line_failed((path, old))
         if result.ok and s._tests_failed and len(s.attempt.failing) <= 1:
             # Qwen2.5-Coder-1.5B, its gcd fix passing, went on editing the fixed line (two more steps).
             result = result.model_copy(update={"output": result.output + NOW_PASSING})
@@ -316,7 +316,7 @@ def fresh_attempt(s: "Session", why: str) -> bool:
     s.attempt = Attempt(number=a.number + 1, start=start, compactions=s.context.compactions,
                         checkpoint=a.checkpoint, oriented=a.oriented, edit_first=a.edit_first,
                         under_test=a.under_test, failing=a.failing, line_failures=a.line_failures,
-                        refused=a.tried_out())
+                        resting=a.resting, refused=a.tried_out(a.number + 1))
     s._reset_attempt()
     s.limits.unstick()
     if not start:

@@ -272,6 +272,34 @@ def test_a_failed_fix_starts_a_fresh_attempt_that_reuses_the_orienting(calc_repo
         for line, end in (("def add(a, b):", {HEADER: True}), ("return a - b", {}))]}
 
 
+def test_a_line_left_out_after_failed_fixes_is_offered_again_after_its_rest(calc_repo, tmp_path):
+    """Left out for good, the right line was shut out by two wrong fixes of it (Qwen on gcd edited the other
+    lines until the time limit): it sits out LINE_REST attempts, then comes back with its tried fixes refused."""
+    from wren.agent.attempts import LINE_REST, LINE_TRIES
+    from wren.agent.limits import Limits
+
+    def edit(old: str, new: str) -> dict:
+        return {"name": "edit_file", "arguments": {"path": "calc.py", "old": old, "new": new}}
+
+    assert LINE_TRIES == 2 and LINE_REST == 2  # the script below: two failed fixes, then two attempts' rest
+    s = make_session(calc_repo, tmp_path, [
+        {"tool_calls": [edit("return a - b", "return a * b")]},
+        {"tool_calls": [edit("return a - b", "return a ** b")]},
+        {"tool_calls": [edit("def add(a, b):", "def add(b, a):")]},  # attempts 3 and 4: the line rests
+        {"tool_calls": [edit("def add(a, b):", "def add(a, b=0):")]},
+        {"expect": ["Attempt 5 of"], "tool_calls": [edit("return a - b", "return a + b")]},
+        {"content": "fixed add"}], mode="auto", careful=True, limits=Limits(max_steps=20))
+    events = drive(s, "The test in test_calc.py fails; fix calc.py.", lambda e: None)
+    assert events[-1].status == "success" and (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
+    lines = [offered(choice)["calc.py"] for choice in s.backend.tool_choices[:5]]
+    both = ["def add(a, b):", "return a - b"]
+    # Attempt 5: back, with the fixes tried on it refused; `def add` rests now (its two fixes failed).
+    assert lines == [both, both, ["def add(a, b):"], ["def add(a, b):"], ["return a - b"]]
+    back = s.backend.tool_choices[4]["function"]["parameters"]["oneOf"][0]["properties"]["new"]
+    assert back["not"] == {"enum": ["return a - b", "return a * b", "return a ** b"]}
+    assert s.attempt.resting == {("calc.py", "def add(a, b):"): 6, ("calc.py", "return a - b"): 4}
+
+
 def test_a_turn_whose_attempts_all_failed_ends_failed_whatever_the_model_says(calc_repo, tmp_path, monkeypatch):
     from wren.agent.limits import Limits
 
