@@ -74,6 +74,13 @@ def test_a_failed_equality_says_what_the_call_returned_and_with_which_input(tmp_
                                        "    from sorter import sort\n    assert sort(*input_data) == [1]\n"})
     line = next(line for line in summary(tmp_path).splitlines() if line.startswith("- test_sorter.py::test_sort"))
     assert "`sort(*input_data)` returned [0, 0, 0, " in line and "(input_data = [[0, 1, 2, " in line
+    # A string in the input: pytest then keeps the "AssertionError: " before `assert` (QuixBugs'
+    # is_valid_parenthesization read "raised AssertionError: assert True == False", and Qwen invented inputs).
+    write(tmp_path, {"parens.py": "def valid(parens):\n    return True\n",
+                     "test_parens.py": "from parens import valid\n\n\ndef test_valid():\n    input_data = ['((']\n"
+                                       "    assert valid(*input_data) == False\n"})
+    line = next(line for line in summary(tmp_path).splitlines() if line.startswith("- test_parens.py::test_valid"))
+    assert line.endswith(": `valid('((')` returned True, expected False"), line
     # Any other failure keeps pytest's words.
     write(tmp_path, {"test_sorter.py": "def test_sort():\n    assert 1 < 0, 'no'\n"})
     assert "AssertionError: no" in summary(tmp_path)

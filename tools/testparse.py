@@ -107,7 +107,9 @@ def plain_assert(body: str) -> str:
     first_e = next((i for i, line in enumerate(lines) if line.startswith("E ")), None)
     if not first_e:
         return ""
-    source, shown = lines[first_e - 1].strip(), lines[first_e][1:].strip()
+    # pytest strips "AssertionError: " only where the error's repr starts `AssertionError('assert `: a string
+    # with a quote in the explanation (`valid(*['(('])`) makes the repr double-quoted, and the prefix stays.
+    source, shown = lines[first_e - 1].strip(), lines[first_e][1:].strip().removeprefix("AssertionError: ")
     sides, values = _eq_sides(source), _eq_sides(shown)
     if values is not None:
         (got, _), (want, _) = values
