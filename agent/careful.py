@@ -85,6 +85,7 @@ def orient(s: "Session", text: str) -> None:
     s.attempt.edit_first = code if reported else []
     s.attempt.under_test = imported_by(sorted(reported), s.workspace)
     s.attempt.failing = sorted(reported)
+    s.attempt.oriented_failure = s.attempt.observed
     edit_first(s)
 
 
@@ -169,7 +170,8 @@ def outside_tested_code(s: "Session", result: ToolResult) -> ToolResult:
 def edit_first(s: "Session") -> None:
     """Make the attempt's next step an edit_file call or an answer, when orienting showed a failing
     run and code (Attempt.edit_first), the model is offered edit_file, and the backend takes tool_choice.
-    A local model's grammar also narrows the call (narrowed_edit): one of those files, `old` one of its lines."""
+    A local model's grammar also narrows the call (narrowed_edit): one of those files, `old` one of its lines,
+    after a reason that opens with the failing run's first failure (Attempt.observed)."""
     if not s.attempt.edit_first or s.attempt.number >= MAX_ATTEMPTS:  # the last attempt has every tool
         return
     offered = {tool["function"]["name"]: tool for tool in s.offered_tools()}
@@ -177,7 +179,8 @@ def edit_first(s: "Session") -> None:
         tried: dict[tuple[str, str], list[str]] = {}
         for path, old, new in s.tried_changes:
             tried.setdefault((path, old), []).append(new)
-        narrowed = narrowed_edit(offered["edit_file"], s.attempt.edit_first, s.workspace, s.attempt.refused, tried)
+        narrowed = narrowed_edit(offered["edit_file"], s.attempt.edit_first, s.workspace, s.attempt.refused, tried,
+                                 s.attempt.observed)
         s.tool_choice = narrowed or "edit_file"
 
 
@@ -275,8 +278,9 @@ def keep_or_revert(s: "Session", call: ToolCall, result: ToolResult) -> ToolResu
             # Qwen2.5-Coder-1.5B, its gcd fix passing, went on editing the fixed line (two more steps).
             result = result.model_copy(update={"output": result.output + NOW_PASSING})
     n = s.baseline.regressed(target, passed)
-    if n is None:
+    if n is None:  # the files stay as this run found them: its first failure is what the next reason starts from
         s.baseline.tested(target, passed)
+        s.attempt.observed = "" if result.ok else result.first_failure or ""
         return result
     try:
         report = undo(s.workspace.root, s.id, n)
@@ -316,7 +320,8 @@ def fresh_attempt(s: "Session", why: str) -> bool:
     s.attempt = Attempt(number=a.number + 1, start=start, compactions=s.context.compactions,
                         checkpoint=a.checkpoint, oriented=a.oriented, edit_first=a.edit_first,
                         under_test=a.under_test, failing=a.failing, line_failures=a.line_failures,
-                        resting=a.resting, refused=a.tried_out(a.number + 1))
+                        resting=a.resting, refused=a.tried_out(a.number + 1),
+                        observed=a.oriented_failure, oriented_failure=a.oriented_failure)
     s._reset_attempt()
     s.limits.unstick()
     if not start:

@@ -12,6 +12,7 @@ import tokenize
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
+from wren.local_models.formats import OPENING_KEY, reason_opening
 from wren.local_models.headers import HEADER
 
 if TYPE_CHECKING:
@@ -25,7 +26,8 @@ UNEQUAL_CHARS = 8000
 
 def narrowed_edit(tool: dict[str, Any], files: list[str], ws: "Workspace",
                   leave_out: Collection[tuple[str, str]] = (),
-                  tried: Mapping[tuple[str, str], Collection[str]] | None = None) -> dict[str, Any] | None:
+                  tried: Mapping[tuple[str, str], Collection[str]] | None = None,
+                 failure: str = "") -> dict[str, Any] | None:
     """edit_file's schema (OpenAI's tool format) with `path` one of `files` and `old` one of that file's
     lines (stripped; each at most EDIT_LINE_CHARS, at most EDIT_LINES a file), `new` any other text (while the
     file's lines add up to at most UNEQUAL_CHARS; past that, any text). Qwen2.5-Coder-1.5B's
@@ -36,7 +38,9 @@ def narrowed_edit(tool: dict[str, Any], files: list[str], ws: "Workspace",
     proposed `max(max_ending_here, x)` in four attempts of max_sublist_sum, each refused as tried, a step
     each. The `new` of a block's opening line (opener_lines) is a header that ends at its colon (headers.HEADER:
     nothing after the colon; in find_first_in_sorted 13 of 17 of Qwen's edits put a statement after an
-    `if ...:` line's colon). Past UNEQUAL_CHARS, `new` is free. None when no file has such lines."""
+    `if ...:` line's colon). Past UNEQUAL_CHARS, `new` is free. `failure`: the failing run's first failure in one
+    line, which the reason before the call opens with (formats.reason_opening, under formats.OPENING_KEY).
+    None when no file has such lines."""
     options = []
     for rel in files:
         try:
@@ -60,7 +64,8 @@ def narrowed_edit(tool: dict[str, Any], files: list[str], ws: "Workspace",
             options.append(edit_option(rel, {"enum": lines}, {"type": "string"}))
     if not options:
         return None
-    return {"type": "function", "function": {**tool["function"], "parameters": {"oneOf": options}}}
+    return {"type": "function", "function": {**tool["function"], "parameters": {"oneOf": options},
+                                             OPENING_KEY: reason_opening(failure)}}
 
 
 def _unlike(line: str, rel: str, tried: Mapping[tuple[str, str], Collection[str]]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from wren.core.messages import Message, ToolCall
 from wren.core.backend import (EffortSupport, ModelReply, ToolChoice, OnDelta, RetryPolicy, choice_name, ignore,
                                 summarize_with_model)
 from wren.local_models import catalog, thinking
+from wren.local_models.formats import OPENING_KEY
 from wren.local_models.degenerate import close_cut_call, cut_loop, loop_start
 from wren.local_models.gguf import read_gguf
 from wren.local_models.prompt import PromptRenderer, step_key
@@ -138,8 +139,9 @@ class LocalBackend:
             return ""
         return self.llm.detokenize([int(token)], special=True).decode("utf-8", errors="replace")
 
-    def _grammar(self, tools: list[dict], reason: bool = False):
-        """The compiled grammar of one step of `tools` (a reason first: see formats); None when llama.cpp's
+    def _grammar(self, tools: list[dict], reason: bool | str = False):
+        """The compiled grammar of one step of `tools` (a reason first, opening with `reason` when it is a
+        string: see formats); None when llama.cpp's
         parser does not take it (checked for reasoned, that is narrowed, steps: their rules are partly ours)."""
         from llama_cpp import LlamaGrammar
 
@@ -196,7 +198,9 @@ class LocalBackend:
         self._steps += 1
         # A narrowed call (narrowing.narrowed_edit) is the fix itself: the model says first what is wrong.
         narrowed = isinstance(tool_choice, dict)
-        grammar = self._grammar(chosen_tools(tools, tool_choice), narrowed and REASONED_EDITS) if self.constrained and tools else None
+        opening = tool_choice["function"].get(OPENING_KEY) if isinstance(tool_choice, dict) else None
+        reason = narrowed and REASONED_EDITS and (opening or True)  # opening: careful.edit_first, from the failing run
+        grammar = self._grammar(chosen_tools(tools, tool_choice), reason) if self.constrained and tools else None
         if narrowed and grammar is None:  # a narrowed grammar llama.cpp does not take: the tool as offered
             sys.stderr.write(f"wren: warning: llama.cpp does not take the narrowed grammar of {choice_name(tool_choice)}; "
                              "the step has the tool as offered\n")

@@ -27,6 +27,21 @@ Tools:
 REASON_CHARS = (12, 300)
 # How a reason starts: left to itself after a tool result, Qwen2.5-Coder-1.5B wrote its call's JSON as the text.
 REASON_OPENING = "In the failing test, the input is"
+# A narrowed tool's key (in its "function") for the text its reason opens with instead: see reason_opening.
+OPENING_KEY = "x-reason-opening"
+OPENING_CHARS = 300  # a failure said in more than this opens with REASON_OPENING
+
+
+def reason_opening(failure: str) -> str:
+    """The text a narrowed step's reason opens with, given the failing run's first failure in one line (run_tests'
+    summary: "`valid('((')` returned True, expected False"): that failure, then "This happens because", so the
+    reason goes on from what was observed to its cause. REASON_OPENING when `failure` is empty or longer than
+    OPENING_CHARS. Opened with REASON_OPENING, Qwen2.5-Coder-1.5B named inputs the test never used (`')()('`
+    where the run showed `'(('`, is_valid_parenthesization, 11 attempts of 11) and fixed what it had invented."""
+    failure = " ".join(failure.split()).rstrip(".")
+    if not failure or len(failure) > OPENING_CHARS:
+        return REASON_OPENING
+    return f"In the failing test, {failure}. This happens because"
 NATIVE_RULES = "\nCall one tool per step, and `answer` to finish. Never guess what a file holds: read it."
 
 
@@ -208,7 +223,7 @@ class JsonSteps:
         # Templates of small models know user and assistant only; results go back as user turns.
         return {"role": "user", "content": f"Result of {m.name}:\n{m.content}"}
 
-    def grammar(self, tools: list[dict], reason: bool = False) -> str:
+    def grammar(self, tools: list[dict], reason: bool | str = False) -> str:
         """One JSON step; `reason` is not taken (a step is one object, with no text around it)."""
         return _gbnf_rules(step_schema(tools), "root")
 
@@ -266,9 +281,10 @@ class TaggedCalls:
         """What a call starts with (after whitespace): the open tag, or the JSON's brace."""
         return self.open.strip() or "{"
 
-    def grammar(self, tools: list[dict], reason: bool = False) -> str:
+    def grammar(self, tools: list[dict], reason: bool | str = False) -> str:
         """One call of `tools` or `answer`. `reason`: the call comes after a few sentences of text
-        (REASON_CHARS; needs an open tag to end them), which parse() returns as the step's content."""
+        (REASON_CHARS; needs an open tag to end them), which parse() returns as the step's content; they open
+        with `reason` when it is a string, else with REASON_OPENING."""
         call = _gbnf_rules(call_schema([*tools, ANSWER_TOOL], "name", self.args_key), "wren-call-json")
         tags = [json.dumps(self.open)] * bool(self.open) + ["wren-call-json"] + [json.dumps(self.close)] * bool(self.close)
         tag = self.open.strip()
@@ -277,7 +293,8 @@ class TaggedCalls:
         # Text that cannot hold the open tag: "<" (once or more) only before another character than the tag's next.
         char = f'[^<\\x00] | "<"+ [^<{tag[1]}\\x00]'
         low, high = REASON_CHARS
-        return (f"root ::= wren-reason {' '.join(tags)}\nwren-reason ::= {json.dumps(REASON_OPENING)} ({char}){{{low},{high}}}\n"
+        opening = reason if isinstance(reason, str) else REASON_OPENING
+        return (f"root ::= wren-reason {' '.join(tags)}\nwren-reason ::= {json.dumps(opening)} ({char}){{{low},{high}}}\n"
                 f"{call}")
 
     def parse(self, text: str, call_id: str) -> tuple[str, list[ToolCall]]:

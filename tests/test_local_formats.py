@@ -252,6 +252,23 @@ def accepts():
     return check
 
 
+def test_a_reason_can_only_open_with_the_failure_it_is_given(accepts):
+    """formats.reason_opening: the failing run's first failure, then its cause; past OPENING_CHARS or with none,
+    REASON_OPENING. llama.cpp's grammar engine takes a reason that opens so, backticks and quotes as they are,
+    and no other."""
+    from wren.local_models.formats import OPENING_CHARS, REASON_OPENING, reason_opening
+
+    failure = "`valid('((')` returned True, expected False"
+    opening = reason_opening(failure + ".")
+    assert opening == "In the failing test, `valid('((')` returned True, expected False. This happens because"
+    assert reason_opening("") == reason_opening("x" * (OPENING_CHARS + 1)) == REASON_OPENING
+    grammar = HERMES.grammar(TOOLS, reason=opening)
+    call = '\n<tool_call>\n{"name": "read_file", "arguments": {"path": "p.py"}}\n</tool_call>'
+    assert accepts(grammar, opening + " depth is never checked at the end." + call)
+    assert not accepts(grammar, REASON_OPENING + " ')()(', not nested." + call)
+    assert not accepts(grammar, opening.replace("((", "()") + " depth is never checked at the end." + call)
+
+
 def test_a_block_header_s_grammar_takes_exactly_the_headers_that_end_at_their_colon(accepts):
     """A narrowed edit's `new` of a block opener (headers.HEADER): llama.cpp takes a text iff it ends at
     its first colon outside brackets and string literals (headers.is_header) and is none of the excluded

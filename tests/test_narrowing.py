@@ -180,6 +180,39 @@ def test_a_narrowed_edit_never_picks_a_line_left_out_even_when_told_to(backend, 
 
 
 @pytest.mark.slow
+def test_a_narrowed_edit_s_reason_opens_with_the_failure_the_run_showed(backend, tmp_path, monkeypatch):
+    """The reason before a narrowed edit opens with the failing run's first failure (formats.reason_opening):
+    opened with "the input is", Qwen named inputs the test never used. A real pytest run's failure, SmolLM2's
+    reply in Qwen's tool-call format (SmolLM2's own has no tag to end a reason at, so it gives none)."""
+    from test_tools_tests import run_tests
+    from wren.local_models.formats import HERMES, reason_opening
+
+    monkeypatch.setattr(backend.renderer, "format", HERMES)
+
+    (tmp_path / "test_greet.py").write_text("from greet import greet\n\n\ndef test_greet():\n    name = 'Ann'\n"
+                                           "    assert greet(name) == 'Hello, Ann?'\n")
+    (tmp_path / "greet.py").write_text(GREET)
+    failure = run_tests(tmp_path).first_failure
+    assert failure == "`greet('Ann')` returned 'Hello, Ann!', expected 'Hello, Ann?'"
+    from wren.agent.narrowing import narrowed_edit
+    from wren.agent.prompt import system_prompt
+    from wren.core.messages import Message
+    from wren.tools.base import default_registry
+    from wren.tools.workspace import Workspace
+
+    tools = default_registry().schemas()
+    narrowed = narrowed_edit(next(t for t in tools if t["function"]["name"] == "edit_file"), ["greet.py"],
+                             Workspace(tmp_path), failure=failure)
+    prompt = [Message(role="system", content=system_prompt(tmp_path)),
+              Message(role="user", content="The test in test_greet.py fails; fix greet.py.")]
+    reply = backend.complete(prompt, tools, lambda text: None, tool_choice=narrowed)
+    opening = "In the failing test, `greet('Ann')` returned 'Hello, Ann!', expected 'Hello, Ann?'. This happens because"
+    assert reason_opening(failure) == opening
+    assert reply.content.startswith(opening) and len(reply.content) > len(opening), reply.content
+    assert [c.name for c in reply.tool_calls] in (["edit_file"], ["answer"]), reply
+
+
+@pytest.mark.slow
 def test_a_narrowed_edit_cannot_write_a_fix_already_tried(backend, tmp_path):
     """`new` may not be a fix of the line already tried and failed (narrowing.narrowed_edit's `tried`, a rule
     over the trie of the excluded strings): Qwen proposed one failed fix in four attempts. SmolLM2's own

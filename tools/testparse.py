@@ -80,10 +80,12 @@ def parse_pytest(text: str) -> TestOutcome | None:
         name = test_id.split("::", 1)[-1].replace("::", ".")
         body = sections.get(name, "")
         errors = [line[1:].strip() for line in body.splitlines() if line.startswith("E ") and line[1:].strip()]
-        plain = plain_assert(body) or plain_raise(body)
-        # pytest's `+  where A = f(x)` lines say what `plain` says already.
-        message = " / ".join([plain] + [e for e in errors[1:] if not WHERE.match(e)][:2] if plain
-                             else errors[:3]) or reason
+        said = plain_assert(body)
+        plain = said or plain_raise(body)
+        # pytest's `+  where A = f(x)` lines say what `plain` says already; after a failed equality said in
+        # words, so do the rest (its diff of the two values: `- Hello, Ann? / ?  ^`).
+        message = (said or " / ".join([plain] + [e for e in errors[1:] if not WHERE.match(e)][:2] if plain
+                                      else errors[:3]) or reason)
         places = [f"{f}:{n}" for f, n in re.findall(r"^(\S+?):(\d+): in ", body, re.M)]
         out.failures.append(Failure(test_id, message, _where(places)))
         if body.strip():

@@ -243,6 +243,7 @@ def run_tests(args: RunTestsArgs, ctx: ToolContext) -> ToolResult:
     passed = 0 if done.killed else outcome.passed if outcome else None
     return ToolResult(ok=not done.killed and done.exit_code == 0, output=output, exit_code=done.exit_code,
                       tests_passed=passed,
+                      first_failure=outcome.failures[0].message or None if outcome and outcome.failures else None,
                       full_output=None if full in output else f"{output}\n--- whole output ---\n{full}")
 
 
