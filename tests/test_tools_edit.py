@@ -61,6 +61,31 @@ def test_later_lines_of_new_written_from_column_0_take_the_indentation_of_old_s_
         assert (tmp_path / "k.py").read_text() == code.replace("return sorted(arr)", new)
 
 
+KNAPSACK = ("def knapsack(capacity, items):\n    memo = {}\n    for i in range(1, len(items) + 1):\n"
+            "        weight, value = items[i - 1]\n        for j in range(1, capacity + 1):\n"
+            "            memo[i, j] = memo[i - 1, j]\n            if weight < j:\n                memo[i, j] = max(\n"
+            "                    memo[i, j],\n                    value + memo[i - 1, j - weight]\n"
+            "                )  # keep\n    return memo[len(items), capacity]\n")
+
+
+def test_the_first_line_of_a_statement_over_several_replaced_by_a_whole_statement_replaces_the_statement(tmp_path):
+    """QuixBugs knapsack: offered the line `memo[i, j] = max(`, Qwen2.5-Coder-1.5B wrote a whole assignment as its
+    `new`, and the edit was refused (the old arguments were left dangling), a step lost, twice an attempt."""
+    (tmp_path / "k.py").write_text(KNAPSACK)
+    whole = "memo[i, j] = max(memo[i - 1, j], value + memo[i - 1, j - weight])"
+    result = edit(tmp_path, "k.py", "memo[i, j] = max(", whole)
+    assert result.ok and "it replaced all of that statement" in result.output
+    assert (tmp_path / "k.py").read_text() == KNAPSACK.replace(
+        "max(\n                    memo[i, j],\n                    value + memo[i - 1, j - weight]\n                )",
+        whole.removeprefix("memo[i, j] = "))
+    # A `new` that is no whole statement, or a block's header: refused as before, nothing changed.
+    (tmp_path / "k.py").write_text(KNAPSACK)
+    for old, new in (("memo[i, j] = max(", "memo[i, j] = max(memo[i, j]"), ("memo[i, j],", "memo[i, j] = 1")):
+        with pytest.raises(ToolError, match="unable to parse"):
+            edit(tmp_path, "k.py", old, new)
+    assert (tmp_path / "k.py").read_text() == KNAPSACK
+
+
 def test_tabs_in_old_match_a_space_indented_file(tmp_path):
     (tmp_path / "m.py").write_text("class A:\n    def f(self):\n        return 1\n")
     edit(tmp_path, "m.py", "\tdef f(self):\n\t\treturn 1\n", "\tdef f(self):\n\t\tx = 2\n\t\treturn x\n")

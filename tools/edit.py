@@ -11,7 +11,7 @@ from wren.tools.base import Tool, ToolContext, ToolResult
 from wren.core.errors import ToolError
 from wren.core.events import FileChange
 from wren.core.fileio import TextFile, unified_diff
-from wren.tools.matching import Match, apply, find, followed, line_no
+from wren.tools.matching import Match, apply, find, followed, line_no, whole_statements
 from wren.tools.syntax import broken_by_edit
 from wren.core.redact import PLACEHOLDER, PlaceholderError, restore
 
@@ -89,6 +89,10 @@ class _Edit:
     note: str     # line-number prefixes removed from the arguments
 
 
+WHOLE = (" `old` began a statement that goes on over more lines, and `new` is a whole statement: it replaced "
+         "all of that statement.")
+
+
 def _plan_edit(args: EditFileArgs, ctx: ToolContext) -> _Edit:
     """ToolError when the edit cannot apply (no such file, `old` not found or not unique)."""
     path = ctx.workspace.resolve(args.path, write=True)
@@ -106,13 +110,16 @@ def _plan_edit(args: EditFileArgs, ctx: ToolContext) -> _Edit:
     except ToolError as exc:
         raise ToolError(f"{exc}{elsewhere(old, ctx, rel)}") from None
     updated = apply(original.text, matches)
-    if broken := broken_by_edit(rel, original.text, updated):
+    if (broken := broken_by_edit(rel, original.text, updated)) and "\n" not in old and rel.endswith(".py"):
         # A one-line `old` given without its indentation (narrowed edits hand lines stripped), and `new`'s
-        # later lines written from column 0: re-indented to follow `old`'s line, if that parses.
-        again = followed(original.text, matches) if "\n" not in old and rel.endswith(".py") else matches
-        if again == matches or broken_by_edit(rel, original.text, apply(original.text, again)):
-            raise ToolError(broken)
-        matches, updated = again, apply(original.text, again)
+        # later lines written from column 0: re-indented to follow `old`'s line, if that parses. Or `old` the
+        # first line of a statement over several and `new` a whole statement: that statement replaced.
+        for again, why in ((followed(original.text, matches), ""), (whole_statements(original.text, matches), WHOLE)):
+            if again != matches and not broken_by_edit(rel, original.text, apply(original.text, again)):
+                matches, updated, note, broken = again, apply(original.text, again), note + why, ""
+                break
+    if broken:
+        raise ToolError(broken)
     return _Edit(path, rel, original, matches, updated, note)
 
 
