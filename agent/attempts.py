@@ -68,8 +68,9 @@ class Attempt:
     # (path, line) -> the number of the last attempt that is not offered it; see LINE_REST
     resting: dict[tuple[str, str], int] = field(default_factory=dict)
     refused_edits: int = 0  # its edit_file calls refused (careful.changed); see REFUSED_EDITS
-    # The first failure of the last failing run of the tests (ToolResult.first_failure), which a narrowed step's
-    # reason opens with (formats.reason_opening); and that of the orienting run, where every attempt starts.
+    # The first failure of the last failing run of the tests whose files were kept (ToolResult.first_failure; ""
+    # after a run not understood), which a narrowed step's reason opens with (formats.reason_opening); and that
+    # of the orienting runs, where every attempt starts.
     observed: str = ""
     oriented_failure: str = ""
 

@@ -120,6 +120,8 @@ def run_tool_call(s: "Session", call: ToolCall) -> CallOutcome:
             s._files_changed.append(path)
     if call.name == "run_tests" and s.careful and result.tests_passed is not None:
         result = careful_mode.keep_or_revert(s, call, result)
+    elif call.name == "run_tests" and s.careful:  # output not understood: no failure for a reason to start from
+        s.attempt.observed = ""
     if call.name == "run_tests":
         s._tests_failed, s._changed_since_tests = not result.ok, False
         if result.ok:

@@ -24,6 +24,7 @@ from wren.core.messages import Message, ToolCall
 from wren.agent.orient import local_imports, orient_calls
 from wren.core.backend import choice_name
 from wren.core.errors import ToolError
+from wren.core.redact import redact
 from wren.tools.base import ToolResult
 from wren.tools.checkpoints import CheckpointError, undo
 from wren.tools.syntax import same_python
@@ -179,8 +180,9 @@ def edit_first(s: "Session") -> None:
         tried: dict[tuple[str, str], list[str]] = {}
         for path, old, new in s.tried_changes:
             tried.setdefault((path, old), []).append(new)
+        # Redacted as the prompt is: the opening is written into the model's reply, which is logged.
         narrowed = narrowed_edit(offered["edit_file"], s.attempt.edit_first, s.workspace, s.attempt.refused, tried,
-                                 s.attempt.observed)
+                                 redact(s.attempt.observed))
         s.tool_choice = narrowed or "edit_file"
 
 
@@ -280,7 +282,8 @@ def keep_or_revert(s: "Session", call: ToolCall, result: ToolResult) -> ToolResu
     n = s.baseline.regressed(target, passed)
     if n is None:  # the files stay as this run found them: its first failure is what the next reason starts from
         s.baseline.tested(target, passed)
-        s.attempt.observed = "" if result.ok else result.first_failure or ""
+        if not result.ok:  # a passing run leaves it: no narrowed step follows one (orienting may run several files)
+            s.attempt.observed = result.first_failure or ""
         return result
     try:
         report = undo(s.workspace.root, s.id, n)

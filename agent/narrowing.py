@@ -27,7 +27,7 @@ UNEQUAL_CHARS = 8000
 def narrowed_edit(tool: dict[str, Any], files: list[str], ws: "Workspace",
                   leave_out: Collection[tuple[str, str]] = (),
                   tried: Mapping[tuple[str, str], Collection[str]] | None = None,
-                 failure: str = "") -> dict[str, Any] | None:
+                  failure: str = "") -> dict[str, Any] | None:
     """edit_file's schema (OpenAI's tool format) with `path` one of `files` and `old` one of that file's
     lines (stripped; each at most EDIT_LINE_CHARS, at most EDIT_LINES a file), `new` any other text (while the
     file's lines add up to at most UNEQUAL_CHARS; past that, any text). Qwen2.5-Coder-1.5B's

@@ -31,7 +31,8 @@ MAX_REPLY_TOKENS = 1024  # a whole edit of a function fits; a 512 budget cut wri
 # A narrowed edit (a tool's schema as tool_choice: narrowing.narrowed_edit) replaces one line: with no repeat
 # penalty, Qwen2.5-Coder-1.5B once wrote `min(1, 1, 1, ...` in its `new` for all 1,024 tokens (128 s).
 # With its reason first (formats.REASON_CHARS): 300 characters are 300 tokens at worst (a list of digits),
-# and a call of a 200-character line with its new text fits in the rest.
+# and a call of a 200-character line with its new text fits in the rest; the reason's opening (the failing
+# run's first failure, formats.reason_opening) is written by the grammar, and its tokens come on top.
 NARROWED_REPLY_TOKENS = 768
 REASONED_EDITS = True  # False: narrowed steps without the reason (to compare the two on the task benchmark)
 GRAMMAR_CACHE = 16  # compiled grammars kept: the offered tools, answer-only, a few narrowed edits
@@ -159,6 +160,10 @@ class LocalBackend:
         text, stop = self.renderer.render(messages, tools, self._as_generated, think)
         return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True), stop
 
+    def _length(self, text: str) -> int:
+        """`text`'s length in the model's tokens (no BOS, no special tokens); 0 for ""."""
+        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)) if text else 0
+
     def count_tokens(self, messages: list[Message], tools: list[dict]) -> int:
         with self._lock:
             return len(self.prompt_tokens(messages, tools)[0])
@@ -198,16 +203,18 @@ class LocalBackend:
         self._steps += 1
         # A narrowed call (narrowing.narrowed_edit) is the fix itself: the model says first what is wrong.
         narrowed = isinstance(tool_choice, dict)
-        opening = tool_choice["function"].get(OPENING_KEY) if isinstance(tool_choice, dict) else None
+        opening = tool_choice["function"].get(OPENING_KEY, "") if isinstance(tool_choice, dict) else ""
         reason = narrowed and REASONED_EDITS and (opening or True)  # opening: careful.edit_first, from the failing run
         grammar = self._grammar(chosen_tools(tools, tool_choice), reason) if self.constrained and tools else None
+        if narrowed and grammar is None and opening:  # an opening llama.cpp does not take: the usual one
+            opening, grammar = "", self._grammar(chosen_tools(tools, tool_choice), REASONED_EDITS)
         if narrowed and grammar is None:  # a narrowed grammar llama.cpp does not take: the tool as offered
             sys.stderr.write(f"wren: warning: llama.cpp does not take the narrowed grammar of {choice_name(tool_choice)}; "
                              "the step has the tool as offered\n")
             grammar = self._grammar(chosen_tools(tools, choice_name(tool_choice)))
         # stream=True: an iterator of chunks (the return type is a union with the whole response)
         stream = cast("Iterator[CreateCompletionStreamResponse]", self.llm.create_completion(
-            tokens, max_tokens=NARROWED_REPLY_TOKENS if narrowed else MAX_REPLY_TOKENS,
+            tokens, max_tokens=NARROWED_REPLY_TOKENS + self._length(opening) if narrowed else MAX_REPLY_TOKENS,
             temperature=self.sampling.temperature, top_p=self.sampling.top_p,
             top_k=self.sampling.top_k, min_p=self.sampling.min_p, repeat_penalty=self.sampling.repeat_penalty,
             stop=stop, stream=True,
@@ -223,7 +230,7 @@ class LocalBackend:
             streamer.feed(text)
             # The answer's prose; and a narrowed call, one line's fix, as a whole (Qwen once wrote
             # `min(1, 1, 1, ...` in its `new`): other calls' arguments (code) may repeat lines on purpose.
-            if loop_start(text if narrowed else streamer.sent) is not None:
+            if loop_start(text.removeprefix(opening) if narrowed else streamer.sent) is not None:
                 looped = True
                 break
         done = time.perf_counter()

@@ -29,7 +29,9 @@ REASON_CHARS = (12, 300)
 REASON_OPENING = "In the failing test, the input is"
 # A narrowed tool's key (in its "function") for the text its reason opens with instead: see reason_opening.
 OPENING_KEY = "x-reason-opening"
-OPENING_CHARS = 300  # a failure said in more than this opens with REASON_OPENING
+# A failure said in more than this opens with REASON_OPENING: the opening, the reason (REASON_CHARS) and a
+# call on a 200-character line fit the narrowed reply's budget (backend.NARROWED_REPLY_TOKENS, plus the opening's).
+OPENING_CHARS = 200
 
 
 def reason_opening(failure: str) -> str:
@@ -38,7 +40,9 @@ def reason_opening(failure: str) -> str:
     reason goes on from what was observed to its cause. REASON_OPENING when `failure` is empty or longer than
     OPENING_CHARS. Opened with REASON_OPENING, Qwen2.5-Coder-1.5B named inputs the test never used (`')()('`
     where the run showed `'(('`, is_valid_parenthesization, 11 attempts of 11) and fixed what it had invented."""
-    failure = " ".join(failure.split()).rstrip(".")
+    # One line of printable text (a control character in a grammar literal would not parse), "..." kept.
+    failure = "".join(c for c in " ".join(failure.split()) if c.isprintable())
+    failure = failure if failure.endswith("...") else failure.removesuffix(".")
     if not failure or len(failure) > OPENING_CHARS:
         return REASON_OPENING
     return f"In the failing test, {failure}. This happens because"
@@ -294,7 +298,7 @@ class TaggedCalls:
         char = f'[^<\\x00] | "<"+ [^<{tag[1]}\\x00]'
         low, high = REASON_CHARS
         opening = reason if isinstance(reason, str) else REASON_OPENING
-        return (f"root ::= wren-reason {' '.join(tags)}\nwren-reason ::= {json.dumps(opening)} ({char}){{{low},{high}}}\n"
+        return (f"root ::= wren-reason {' '.join(tags)}\nwren-reason ::= {_literal(opening)} ({char}){{{low},{high}}}\n"
                 f"{call}")
 
     def parse(self, text: str, call_id: str) -> tuple[str, list[ToolCall]]:

@@ -267,6 +267,12 @@ def test_a_reason_can_only_open_with_the_failure_it_is_given(accepts):
     assert accepts(grammar, opening + " depth is never checked at the end." + call)
     assert not accepts(grammar, REASON_OPENING + " ')()(', not nested." + call)
     assert not accepts(grammar, opening.replace("((", "()") + " depth is never checked at the end." + call)
+    # One printable line that llama.cpp's parser takes: control characters go, a backslash, quotes and
+    # non-ASCII text stay as they are, a cut value keeps its "...".
+    odd = reason_opening("`f('a\\b\x08\n\"é')` returned [1, 2, ...], expected [...]")
+    assert odd == "In the failing test, `f('a\\b \"é')` returned [1, 2, ...], expected [...]. This happens because"
+    assert llama_parses(HERMES.grammar(TOOLS, reason=odd))
+    assert accepts(HERMES.grammar(TOOLS, reason=odd), odd + " the list is cut." + call)
 
 
 def test_a_block_header_s_grammar_takes_exactly_the_headers_that_end_at_their_colon(accepts):

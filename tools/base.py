@@ -42,7 +42,7 @@ class ToolResult(BaseModel):
     # run_tests: how many tests passed (0 when the run was killed), None when the output was not understood.
     tests_passed: int | None = None
     # run_tests: the first failure in one line, as its summary says it ("`f(2)` returned 1, expected 4"); None
-    # when the run passed or was not understood.
+    # when the run passed, was not understood or named no failure.
     first_failure: str | None = None
     images: list[Image] = Field(default_factory=list)  # `output` names each one where it stood
 

@@ -83,9 +83,9 @@ def parse_pytest(text: str) -> TestOutcome | None:
         said = plain_assert(body)
         plain = said or plain_raise(body)
         # pytest's `+  where A = f(x)` lines say what `plain` says already; after a failed equality said in
-        # words, so do the rest (its diff of the two values: `- Hello, Ann? / ?  ^`).
-        message = (said or " / ".join([plain] + [e for e in errors[1:] if not WHERE.match(e)][:2] if plain
-                                      else errors[:3]) or reason)
+        # words, so do the lines of its diff of the two values (`- Hello, Ann?`, `?  ^`), not `At index 7 diff`.
+        extra = [e for e in errors[1:] if not WHERE.match(e) and not (said and DIFF_LINE.match(e))][:2]
+        message = " / ".join([plain] + extra if plain else errors[:3]) or reason
         places = [f"{f}:{n}" for f, n in re.findall(r"^(\S+?):(\d+): in ", body, re.M)]
         out.failures.append(Failure(test_id, message, _where(places)))
         if body.strip():
@@ -95,6 +95,7 @@ def parse_pytest(text: str) -> TestOutcome | None:
 
 PYTEST_LOCAL = re.compile(r"^ {8}(\w+)\s*= (.*)$")  # --showlocals: `        name = repr`
 WHERE = re.compile(r"\+\s+where ")  # pytest's explanation of an assert's parts
+DIFF_LINE = re.compile(r"[-+?] |Full diff:|Use -v")  # its diff of two unequal values (difflib.ndiff lines)
 
 
 def plain_assert(body: str) -> str:
