@@ -29,9 +29,10 @@ REASON_CHARS = (12, 300)
 REASON_OPENING = "In the failing test, the input is"
 # A narrowed tool's key (in its "function") for the text its reason opens with instead: see reason_opening.
 OPENING_KEY = "x-reason-opening"
-# A failure said in more than this opens with REASON_OPENING: the opening, the reason (REASON_CHARS) and a
-# call on a 200-character line fit the narrowed reply's budget (backend.NARROWED_REPLY_TOKENS, plus the opening's).
-OPENING_CHARS = 200
+# A failure said in more than this opens with REASON_OPENING (the opening's tokens come on top of the narrowed
+# reply's budget: backend.NARROWED_REPLY_TOKENS). QuixBugs mergesort's, which Qwen2.5-Coder-1.5B fixed from, had
+# 290: "`mergesort(*input_data)` (input_data = [[1, 2, 6, 72, 7, 33, ...]]) raised RecursionError: ... with arr = [1]".
+OPENING_CHARS = 400
 
 
 def reason_opening(failure: str) -> str:
