@@ -38,6 +38,23 @@ WREN = Path(sys.executable).parent / "wren"
 DEFAULT_MODEL = Path.home() / ".cache" / "wren" / "models" / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 
 
+def wren_commit() -> str:
+    """The git commit (short; "+dirty" with uncommitted changes) of the Wren source that `wren run` imports now
+    (PYTHONPATH may point it at another worktree than this script's), read as each task starts: a long run may
+    span commits. "unknown" outside a git checkout."""
+    import git
+
+    found = subprocess.run([sys.executable, "-c", "import wren.core; print(wren.core.__file__)"],
+                           capture_output=True, text=True)
+    if found.returncode or not found.stdout.strip():
+        return "unknown"
+    try:
+        repo = git.Repo(Path(found.stdout.strip()).parent, search_parent_directories=True)
+        return repo.head.commit.hexsha[:7] + ("+dirty" if repo.is_dirty() else "")
+    except (git.exc.GitError, ValueError):
+        return "unknown"
+
+
 def run_wren(workspace: Path, name: str, model: Path, log_dir: Path, timeout_s: float,
              setting: WrenSetting | None = None) -> dict:
     """Wren headless on one task, with `setting`'s flags and roles (bench/settings.py): its result
@@ -45,6 +62,7 @@ def run_wren(workspace: Path, name: str, model: Path, log_dir: Path, timeout_s: 
     setting = setting or WrenSetting(name="wren")
     tag = "" if setting.name == "wren" else "-" + re.sub(r"[^\w.=-]+", "_", setting.name[5:-1])
     log = log_dir / f"wren{tag}-{name}.jsonl"
+    commit = wren_commit()
     started = time.monotonic()
     env = {**os.environ, **setting.environment(log_dir / f"wren{tag}-{name}")}
     # stderr kept beside the log: a run that dies at start (a missing module) must say why.
@@ -59,7 +77,7 @@ def run_wren(workspace: Path, name: str, model: Path, log_dir: Path, timeout_s: 
     usage = result.get("usage", {})
     return {"wall_s": round(wall, 1), "exit_code": done.returncode, "steps": result.get("steps"),
             "prompt_tokens": usage.get("prompt_tokens", 0), "completion_tokens": usage.get("completion_tokens", 0),
-            "status": result.get("status"), "log": str(log)}
+            "status": result.get("status"), "log": str(log), "commit": commit}
 
 
 def run_peer_task(peer: str, workspace: Path, name: str, server, proxy, log_dir: Path, timeout_s: float) -> dict:

@@ -44,3 +44,16 @@ def test_the_table_counts_solved_tasks_and_names_who_solved_each():
     assert "| wren | 1/2 | 50% | 80 / 60 | 1000 / 100 |" in lines
     assert "| aider | 0/1 | 0% | 30 / - | 500 / 50 |" in lines
     assert "| gcd | solved | failed |" in lines and "| kth | tests changed | - |" in lines
+
+
+def test_each_row_names_the_commit_of_the_wren_source_it_ran():
+    """A long benchmark may span commits (its worktree moved between tasks): each row says which ran. Here,
+    the checkout the tests import Wren from."""
+    from bench.tasks import wren_commit
+
+    import git as gitpython
+
+    import wren.core
+
+    repo = gitpython.Repo(Path(wren.core.__file__).parent, search_parent_directories=True)
+    assert wren_commit() == repo.head.commit.hexsha[:7] + ("+dirty" if repo.is_dirty() else "")
