@@ -78,12 +78,23 @@ def test_the_first_line_of_a_statement_over_several_replaced_by_a_whole_statemen
     assert (tmp_path / "k.py").read_text() == KNAPSACK.replace(
         "max(\n                    memo[i, j],\n                    value + memo[i - 1, j - weight]\n                )",
         whole.removeprefix("memo[i, j] = "))
-    # A `new` that is no whole statement, or a block's header: refused as before, nothing changed.
+    # `old` copied with its indentation, `new` too: the same.
     (tmp_path / "k.py").write_text(KNAPSACK)
-    for old, new in (("memo[i, j] = max(", "memo[i, j] = max(memo[i, j]"), ("memo[i, j],", "memo[i, j] = 1")):
+    assert edit(tmp_path, "k.py", "                memo[i, j] = max(", "                " + whole).ok
+    assert (tmp_path / "k.py").read_text() == KNAPSACK.replace(
+        "max(\n                    memo[i, j],\n                    value + memo[i - 1, j - weight]\n                )",
+        whole.removeprefix("memo[i, j] = "))
+    # A `new` that is no whole statement (a comment alone is none), or a block's header: refused as before.
+    (tmp_path / "k.py").write_text(KNAPSACK)
+    for old, new in (("memo[i, j] = max(", "memo[i, j] = max(memo[i, j]"), ("memo[i, j],", "memo[i, j] = 1"),
+                     ("memo[i, j] = max(", "# memo[i, j] = max(")):
         with pytest.raises(ToolError, match="unable to parse"):
             edit(tmp_path, "k.py", old, new)
     assert (tmp_path / "k.py").read_text() == KNAPSACK
+    # Another statement after it on its last line is not swallowed: refused.
+    (tmp_path / "k.py").write_text("x = f(\n    1); y = 2\n")
+    with pytest.raises(ToolError, match="unable to parse"):
+        edit(tmp_path, "k.py", "x = f(", "x = 3  # three")
 
 
 def test_tabs_in_old_match_a_space_indented_file(tmp_path):

@@ -86,7 +86,7 @@ class _Edit:
     original: TextFile
     matches: list[Match]
     updated: str  # the new text, \n newlines
-    note: str     # line-number prefixes removed from the arguments
+    note: str     # said after "Edited ...": line-number prefixes removed from the arguments, a statement widened (WHOLE)
 
 
 WHOLE = (" `old` began a statement that goes on over more lines, and `new` is a whole statement: it replaced "

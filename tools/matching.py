@@ -168,7 +168,10 @@ def whole_statements(text: str, matches: list[Match]) -> list[Match]:
     statement over several lines widened to the whole statement, where its `new` is a complete statement
     itself: Qwen2.5-Coder-1.5B, offered `memo[i, j] = max(` (QuixBugs knapsack), wrote the whole assignment,
     `memo[i, j] = max(memo[i - 1, j], value + memo[i - 1, j - weight])`, and the edit left the old
-    arguments dangling. `matches` as given when `text` does not parse."""
+    arguments dangling. `matches` as given when `text` does not parse, or for more than one match (a widened
+    one could hold another)."""
+    if len(matches) != 1:
+        return matches
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SyntaxWarning of the user's code is not ours to show
@@ -185,26 +188,31 @@ def whole_statements(text: str, matches: list[Match]) -> list[Match]:
     out = []
     for m in matches:
         n = line_no(text, m.start)
+        line = lines[n - 1]
         lead, rest = text[starts[n - 1]: m.start], text[m.end: starts[n] - 1]
-        node = spans.get((n, len(lead.encode("utf-8")))) if m.stage == "exact" and not lead.strip() and not rest.strip() else None
+        # The statement starts where the line's code does (`old` may or may not hold the indentation).
+        col = len(line[: len(line) - len(line.lstrip())].encode("utf-8"))
+        node = spans.get((n, col)) if m.stage == "exact" and not lead.strip() and not rest.strip() else None
         if node is None or node.end_lineno is None or node.end_col_offset is None or not complete(m.new):
             out.append(m)
             continue
         last = lines[node.end_lineno - 1]
         end = starts[node.end_lineno - 1] + len(last.encode("utf-8")[: node.end_col_offset].decode("utf-8", "replace"))
-        out.append(Match(m.start, end, m.new, m.stage))
+        after = text[end: starts[node.end_lineno] - 1].strip()
+        # Another statement after it on its last line (`...); b = 2`) would be left to follow `new`.
+        out.append(Match(m.start, end, m.new, m.stage) if not after or after.startswith("#") else m)
     return out
 
 
 def complete(code: str) -> bool:
-    """Whether `code` (dedented) parses as Python on its own: one or more whole statements."""
+    """Whether `code` (dedented) parses as Python on its own as one or more whole statements (a comment alone
+    is none)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ast.parse(textwrap.dedent(code))
+            return bool(ast.parse(textwrap.dedent(code)).body)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
-    return bool(code.strip())
 
 
 def apply(text: str, matches: list[Match]) -> str:
