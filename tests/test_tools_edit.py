@@ -97,6 +97,34 @@ def test_the_first_line_of_a_statement_over_several_replaced_by_a_whole_statemen
         edit(tmp_path, "k.py", "x = f(", "x = 3  # three")
 
 
+GCD = "def gcd(a, b):\n    if b == 0:\n        return a\n    else:\n        return gcd(a % b, b)\n"
+
+
+def test_a_one_line_if_else_as_new_is_written_as_its_block(tmp_path):
+    """Qwen2.5-Coder-1.5B wrote `if C: A; else: B` on one line as the `new` of a `return` line (QuixBugs gcd, kth,
+    longest_common_subsequence), refused as unparseable: now written as the block it means, indented in place."""
+    for new in ("if a % b == 0: return b; else: return gcd(b, a % b)", "if a % b == 0: return b else return gcd(b, a % b)",
+                "if a % b == 0: return b else: return gcd(b, a % b)"):
+        (tmp_path / "gcd.py").write_text(GCD)
+        result = edit(tmp_path, "gcd.py", "return gcd(a % b, b)", new)
+        assert result.ok and "it was written as a block" in result.output, new
+        assert (tmp_path / "gcd.py").read_text() == GCD.replace(
+            "        return gcd(a % b, b)\n", "        if a % b == 0:\n            return b\n        else:\n"
+            "            return gcd(b, a % b)\n"), new
+    # `old` and `new` with their indentation; an `x if c else y` inside stays whole.
+    (tmp_path / "gcd.py").write_text(GCD)
+    assert edit(tmp_path, "gcd.py", "        return gcd(a % b, b)",
+                "        if a: return b if b else a else: return gcd(b, a % b)").ok
+    assert (tmp_path / "gcd.py").read_text() == GCD.replace(
+        "        return gcd(a % b, b)\n", "        if a:\n            return b if b else a\n        else:\n"
+        "            return gcd(b, a % b)\n")
+    # Anything else that does not parse is refused as before.
+    (tmp_path / "gcd.py").write_text(GCD)
+    with pytest.raises(ToolError, match="unable to parse"):
+        edit(tmp_path, "gcd.py", "return gcd(a % b, b)", "if a % b == 0 return b else: return a")
+    assert (tmp_path / "gcd.py").read_text() == GCD
+
+
 def test_tabs_in_old_match_a_space_indented_file(tmp_path):
     (tmp_path / "m.py").write_text("class A:\n    def f(self):\n        return 1\n")
     edit(tmp_path, "m.py", "\tdef f(self):\n\t\treturn 1\n", "\tdef f(self):\n\t\tx = 2\n\t\treturn x\n")

@@ -11,7 +11,8 @@ from wren.tools.base import Tool, ToolContext, ToolResult
 from wren.core.errors import ToolError
 from wren.core.events import FileChange
 from wren.core.fileio import TextFile, unified_diff
-from wren.tools.matching import Match, apply, find, followed, line_no, whole_statements
+from wren.tools.matching import Match, apply, find, followed, line_no
+from wren.tools.rescue import if_else_blocks, whole_statements
 from wren.tools.syntax import broken_by_edit
 from wren.core.redact import PLACEHOLDER, PlaceholderError, restore
 
@@ -91,6 +92,7 @@ class _Edit:
 
 WHOLE = (" `old` began a statement that goes on over more lines, and `new` is a whole statement: it replaced "
          "all of that statement.")
+IF_ELSE = " `new` put `if ...: ... else: ...` on one line, which Python does not take: it was written as a block."
 
 
 def _plan_edit(args: EditFileArgs, ctx: ToolContext) -> _Edit:
@@ -113,8 +115,11 @@ def _plan_edit(args: EditFileArgs, ctx: ToolContext) -> _Edit:
     if (broken := broken_by_edit(rel, original.text, updated)) and "\n" not in old and rel.endswith(".py"):
         # A one-line `old` given without its indentation (narrowed edits hand lines stripped), and `new`'s
         # later lines written from column 0: re-indented to follow `old`'s line, if that parses. Or `old` the
-        # first line of a statement over several and `new` a whole statement: that statement replaced.
-        for again, why in ((followed(original.text, matches), ""), (whole_statements(original.text, matches), WHOLE)):
+        # first line of a statement over several and `new` a whole statement: that statement replaced. Or a
+        # one-line if/else: written as a block (tools/rescue.py).
+        rescues = ((followed(original.text, matches), ""), (whole_statements(original.text, matches), WHOLE),
+                   (if_else_blocks(original.text, matches), IF_ELSE))
+        for again, why in rescues:
             if again != matches and not broken_by_edit(rel, original.text, apply(original.text, again)):
                 matches, updated, note, broken = again, apply(original.text, again), note + why, ""
                 break

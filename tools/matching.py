@@ -4,10 +4,7 @@ Texts here use \n line endings (TextFile normalises them); offsets are into that
 """
 from __future__ import annotations
 
-import ast
 import difflib
-import textwrap
-import warnings
 from dataclasses import dataclass
 
 from wren.core.errors import ToolError
@@ -156,63 +153,6 @@ def followed(text: str, matches: list[Match]) -> list[Match]:
         out.append(Match(m.start, m.end, follow_line(m.new, lead), m.stage)
                    if m.stage == "exact" and not lead.strip() else m)
     return out
-
-
-# Statements with a body: their first line is a header, not the start of a statement to replace whole.
-BLOCKS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.For, ast.AsyncFor, ast.While,
-          ast.With, ast.AsyncWith, ast.Try, ast.Match, *((ast.TryStar,) if hasattr(ast, "TryStar") else ()))
-
-
-def whole_statements(text: str, matches: list[Match]) -> list[Match]:
-    """`matches` (into Python source `text`) with each exact one that spans the whole first line of a simple
-    statement over several lines widened to the whole statement, where its `new` is a complete statement
-    itself: Qwen2.5-Coder-1.5B, offered `memo[i, j] = max(` (QuixBugs knapsack), wrote the whole assignment,
-    `memo[i, j] = max(memo[i - 1, j], value + memo[i - 1, j - weight])`, and the edit left the old
-    arguments dangling. `matches` as given when `text` does not parse, or for more than one match (a widened
-    one could hold another)."""
-    if len(matches) != 1:
-        return matches
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # SyntaxWarning of the user's code is not ours to show
-            tree = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return matches
-    lines = text.split("\n")
-    starts = [0]
-    for line in lines:
-        starts.append(starts[-1] + len(line) + 1)
-    spans = {(node.lineno, node.col_offset): node for node in ast.walk(tree)
-             if isinstance(node, ast.stmt) and not isinstance(node, BLOCKS)
-             and node.end_lineno is not None and node.end_lineno > node.lineno}
-    out = []
-    for m in matches:
-        n = line_no(text, m.start)
-        line = lines[n - 1]
-        lead, rest = text[starts[n - 1]: m.start], text[m.end: starts[n] - 1]
-        # The statement starts where the line's code does (`old` may or may not hold the indentation).
-        col = len(line[: len(line) - len(line.lstrip())].encode("utf-8"))
-        node = spans.get((n, col)) if m.stage == "exact" and not lead.strip() and not rest.strip() else None
-        if node is None or node.end_lineno is None or node.end_col_offset is None or not complete(m.new):
-            out.append(m)
-            continue
-        last = lines[node.end_lineno - 1]
-        end = starts[node.end_lineno - 1] + len(last.encode("utf-8")[: node.end_col_offset].decode("utf-8", "replace"))
-        after = text[end: starts[node.end_lineno] - 1].strip()
-        # Another statement after it on its last line (`...); b = 2`) would be left to follow `new`.
-        out.append(Match(m.start, end, m.new, m.stage) if not after or after.startswith("#") else m)
-    return out
-
-
-def complete(code: str) -> bool:
-    """Whether `code` (dedented) parses as Python on its own as one or more whole statements (a comment alone
-    is none)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return bool(ast.parse(textwrap.dedent(code)).body)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
 
 
 def apply(text: str, matches: list[Match]) -> str:

@@ -1,0 +1,113 @@
+"""Edits of one line of Python that would not parse as written, read as the model meant them.
+
+Each answers a shape Qwen2.5-Coder-1.5B wrote as a narrowed edit's `new` (QuixBugs development tasks), which
+edit_file refused as unparseable: a step lost, and two refusals end a careful session's attempt. A rescue is
+made only when the file then parses, and the reply says what was done (tools/edit.py).
+"""
+from __future__ import annotations
+
+import ast
+import io
+import textwrap
+import tokenize
+import warnings
+
+from wren.tools.matching import Match, followed, line_no
+
+# Statements with a body: their first line is a header, not the start of a statement to replace whole.
+BLOCKS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.For, ast.AsyncFor, ast.While,
+          ast.With, ast.AsyncWith, ast.Try, ast.Match, *((ast.TryStar,) if hasattr(ast, "TryStar") else ()))
+
+
+def whole_statements(text: str, matches: list[Match]) -> list[Match]:
+    """`matches` (into Python source `text`) with each exact one that spans the whole first line of a simple
+    statement over several lines widened to the whole statement, where its `new` is a complete statement
+    itself: Qwen2.5-Coder-1.5B, offered `memo[i, j] = max(` (QuixBugs knapsack), wrote the whole assignment,
+    `memo[i, j] = max(memo[i - 1, j], value + memo[i - 1, j - weight])`, and the edit left the old
+    arguments dangling. `matches` as given when `text` does not parse, or for more than one match (a widened
+    one could hold another)."""
+    if len(matches) != 1:
+        return matches
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarning of the user's code is not ours to show
+            tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return matches
+    lines = text.split("\n")
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line) + 1)
+    spans = {(node.lineno, node.col_offset): node for node in ast.walk(tree)
+             if isinstance(node, ast.stmt) and not isinstance(node, BLOCKS)
+             and node.end_lineno is not None and node.end_lineno > node.lineno}
+    out = []
+    for m in matches:
+        n = line_no(text, m.start)
+        line = lines[n - 1]
+        lead, rest = text[starts[n - 1]: m.start], text[m.end: starts[n] - 1]
+        # The statement starts where the line's code does (`old` may or may not hold the indentation).
+        col = len(line[: len(line) - len(line.lstrip())].encode("utf-8"))
+        node = spans.get((n, col)) if m.stage == "exact" and not lead.strip() and not rest.strip() else None
+        if node is None or node.end_lineno is None or node.end_col_offset is None or not complete(m.new):
+            out.append(m)
+            continue
+        last = lines[node.end_lineno - 1]
+        end = starts[node.end_lineno - 1] + len(last.encode("utf-8")[: node.end_col_offset].decode("utf-8", "replace"))
+        after = text[end: starts[node.end_lineno] - 1].strip()
+        # Another statement after it on its last line (`...); b = 2`) would be left to follow `new`.
+        out.append(Match(m.start, end, m.new, m.stage) if not after or after.startswith("#") else m)
+    return out
+
+
+def complete(code: str) -> bool:
+    """Whether `code` (dedented) parses as Python on its own as one or more whole statements (a comment alone
+    is none)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return bool(ast.parse(textwrap.dedent(code)).body)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+
+
+def if_else_block(code: str) -> str | None:
+    """`if C: A else: B` written on one line (`A; else: B`, `else B` too), which Python does not take, as the
+    block it means ("if C:\n    A\nelse:\n    B"); None for any other code, or when the block does not parse.
+    Qwen2.5-Coder-1.5B wrote `if b == 0: return a; else: return gcd(a % b, b)` for gcd's `return` line, and the
+    same shape in kth and longest_common_subsequence. The `else` split at is the last one outside brackets
+    (an `x if c else y` in A stays whole)."""
+    line = code.strip()
+    if "\n" in line or not line.startswith("if "):
+        return None
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(line).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    depth, colon, orelse = 0, None, None
+    for token in tokens:
+        if token.type == tokenize.OP and token.string in "([{":
+            depth += 1
+        elif token.type == tokenize.OP and token.string in ")]}":
+            depth -= 1
+        elif depth == 0 and colon is None and token.type == tokenize.OP and token.string == ":":
+            colon = token
+        elif depth == 0 and colon is not None and token.type == tokenize.NAME and token.string == "else":
+            orelse = token
+    if colon is None or orelse is None:
+        return None
+    then = line[colon.end[1]: orelse.start[1]].strip().removesuffix(";").strip()
+    other = line[orelse.end[1]:].strip().removeprefix(":").strip()
+    block = f"{line[: colon.end[1]]}\n    {then}\nelse:\n    {other}"
+    return block if then and other and complete(block) else None
+
+
+def if_else_blocks(text: str, matches: list[Match]) -> list[Match]:
+    """`matches` (into `text`) with each `new` that is a one-line if/else (if_else_block) written as its block,
+    its lines indented as `new`'s first and then as the line the match starts on (matching.followed)."""
+    out = []
+    for m in matches:
+        block = if_else_block(m.new)
+        pad = m.new[: len(m.new) - len(m.new.lstrip())]
+        out.append(Match(m.start, m.end, pad + block.replace("\n", "\n" + pad), m.stage) if block else m)
+    return followed(text, out) if out != matches else matches
