@@ -118,10 +118,24 @@ def test_a_one_line_if_else_as_new_is_written_as_its_block(tmp_path):
     assert (tmp_path / "gcd.py").read_text() == GCD.replace(
         "        return gcd(a % b, b)\n", "        if a:\n            return b if b else a\n        else:\n"
         "            return gcd(b, a % b)\n")
-    # Anything else that does not parse is refused as before.
+    # `old` with its indentation, `new` without; a conditional expression in the `else` part.
     (tmp_path / "gcd.py").write_text(GCD)
-    with pytest.raises(ToolError, match="unable to parse"):
-        edit(tmp_path, "gcd.py", "return gcd(a % b, b)", "if a % b == 0 return b else: return a")
+    assert edit(tmp_path, "gcd.py", "        return gcd(a % b, b)", "if a: return b else: return a if b else b").ok
+    assert (tmp_path / "gcd.py").read_text() == GCD.replace(
+        "        return gcd(a % b, b)\n", "        if a:\n            return b\n        else:\n"
+        "            return a if b else b\n")
+    # A tab-indented file gets tabs.
+    (tmp_path / "gcd.py").write_text(GCD.replace("    ", "\t"))
+    assert edit(tmp_path, "gcd.py", "return gcd(a % b, b)", "if a % b == 0: return b else: return a").ok
+    assert (tmp_path / "gcd.py").read_text() == GCD.replace("    ", "\t").replace(
+        "\t\treturn gcd(a % b, b)\n", "\t\tif a % b == 0:\n\t\t\treturn b\n\t\telse:\n\t\t\treturn a\n")
+    # A line that opens a block (its body would end up under the new `else:`), or anything else that does
+    # not parse: refused as before.
+    (tmp_path / "gcd.py").write_text(GCD)
+    for old, new in (("if b == 0:", "if b == 0: return a else: return gcd(b, a % b)"),
+                     ("return gcd(a % b, b)", "if a % b == 0 return b else: return a")):
+        with pytest.raises(ToolError, match="unable to parse"):
+            edit(tmp_path, "gcd.py", old, new)
     assert (tmp_path / "gcd.py").read_text() == GCD
 
 

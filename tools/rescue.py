@@ -12,7 +12,8 @@ import textwrap
 import tokenize
 import warnings
 
-from wren.tools.matching import Match, followed, line_no
+from wren.tools.indent import indent_of, indent_style, space_unit
+from wren.tools.matching import Match, line_no
 
 # Statements with a body: their first line is a header, not the start of a statement to replace whole.
 BLOCKS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.For, ast.AsyncFor, ast.While,
@@ -71,20 +72,20 @@ def complete(code: str) -> bool:
         return False
 
 
-def if_else_block(code: str) -> str | None:
+def if_else_block(code: str, unit: str = "    ") -> str | None:
     """`if C: A else: B` written on one line (`A; else: B`, `else B` too), which Python does not take, as the
-    block it means ("if C:\n    A\nelse:\n    B"); None for any other code, or when the block does not parse.
-    Qwen2.5-Coder-1.5B wrote `if b == 0: return a; else: return gcd(a % b, b)` for gcd's `return` line, and the
-    same shape in kth and longest_common_subsequence. The `else` split at is the last one outside brackets
-    (an `x if c else y` in A stays whole)."""
+    block it means ("if C:\n" + unit + "A\nelse:\n" + unit + "B"); None for any other code, or when no such
+    block parses. Qwen2.5-Coder-1.5B wrote `if b == 0: return a; else: return gcd(a % b, b)` for gcd's `return`
+    line, and the same shape in kth and longest_common_subsequence. Each `else` outside brackets is tried,
+    the last first (a conditional expression `x if c else y` in A or in B stays whole)."""
     line = code.strip()
     if "\n" in line or not line.startswith("if "):
         return None
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(line).readline))
-    except (tokenize.TokenError, SyntaxError):
+    except (tokenize.TokenError, SyntaxError, ValueError):
         return None
-    depth, colon, orelse = 0, None, None
+    depth, colon, elses = 0, None, []
     for token in tokens:
         if token.type == tokenize.OP and token.string in "([{":
             depth += 1
@@ -93,21 +94,34 @@ def if_else_block(code: str) -> str | None:
         elif depth == 0 and colon is None and token.type == tokenize.OP and token.string == ":":
             colon = token
         elif depth == 0 and colon is not None and token.type == tokenize.NAME and token.string == "else":
-            orelse = token
-    if colon is None or orelse is None:
-        return None
-    then = line[colon.end[1]: orelse.start[1]].strip().removesuffix(";").strip()
-    other = line[orelse.end[1]:].strip().removeprefix(":").strip()
-    block = f"{line[: colon.end[1]]}\n    {then}\nelse:\n    {other}"
-    return block if then and other and complete(block) else None
+            elses.append(token)
+    for orelse in reversed(elses if colon is not None else []):
+        then = line[colon.end[1]: orelse.start[1]].strip().removesuffix(";").strip()
+        other = line[orelse.end[1]:].strip().removeprefix(":").strip()
+        block = f"{line[: colon.end[1]]}\n{unit}{then}\nelse:\n{unit}{other}"
+        if then and other and complete(block):
+            return block
+    return None
 
 
 def if_else_blocks(text: str, matches: list[Match]) -> list[Match]:
-    """`matches` (into `text`) with each `new` that is a one-line if/else (if_else_block) written as its block,
-    its lines indented as `new`'s first and then as the line the match starts on (matching.followed)."""
+    """`matches` (into `text`) with each exact one that covers the code of its line (its indentation or not)
+    and whose `new` is a one-line if/else (if_else_block) made the block, indented as that line, its bodies
+    one level deeper in the file's indentation (tabs or its number of spaces). Not where the line opens a
+    block (the next code line is indented deeper): the old body would end up under the new `else:`."""
+    lines = text.split("\n")
+    unit = "\t" if indent_style(text) == "\t" else " " * space_unit(text)
     out = []
     for m in matches:
-        block = if_else_block(m.new)
-        pad = m.new[: len(m.new) - len(m.new.lstrip())]
-        out.append(Match(m.start, m.end, pad + block.replace("\n", "\n" + pad), m.stage) if block else m)
-    return followed(text, out) if out != matches else matches
+        n = line_no(text, m.start)
+        start = text.rfind("\n", 0, m.start) + 1
+        indent = indent_of(lines[n - 1])
+        end = start + len(lines[n - 1])
+        later = next((line for line in lines[n:] if line.strip()), "")
+        block = if_else_block(m.new, unit) if m.stage == "exact" else None
+        if (block is None or text[start: m.start].strip() or text[m.end: end].strip() or m.end > end
+                or len(indent_of(later)) > len(indent)):
+            out.append(m)
+            continue
+        out.append(Match(start + len(indent), m.end, block.replace("\n", "\n" + indent), m.stage))
+    return out
