@@ -95,7 +95,9 @@ def if_else_block(code: str, unit: str = "    ") -> str | None:
             colon = token
         elif depth == 0 and colon is not None and token.type == tokenize.NAME and token.string == "else":
             elses.append(token)
-    for orelse in reversed(elses if colon is not None else []):
+    if colon is None:
+        return None
+    for orelse in reversed(elses):
         then = line[colon.end[1]: orelse.start[1]].strip().removesuffix(";").strip()
         other = line[orelse.end[1]:].strip().removeprefix(":").strip()
         block = f"{line[: colon.end[1]]}\n{unit}{then}\nelse:\n{unit}{other}"
