@@ -47,6 +47,8 @@ def reason_opening(failure: str) -> str:
     if not failure or len(failure) > OPENING_CHARS:
         return REASON_OPENING
     return f"In the failing test, {failure}. This happens because"
+
+
 NATIVE_RULES = "\nCall one tool per step, and `answer` to finish. Never guess what a file holds: read it."
 
 

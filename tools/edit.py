@@ -87,7 +87,7 @@ class _Edit:
     original: TextFile
     matches: list[Match]
     updated: str  # the new text, \n newlines
-    note: str     # said after "Edited ...": line-number prefixes removed from the arguments, a statement widened (WHOLE)
+    note: str     # said after "Edited ...": line-number prefixes removed from the arguments, a rescue (WHOLE, IF_ELSE)
 
 
 WHOLE = (" `old` began a statement that goes on over more lines, and `new` is a whole statement: it replaced "

@@ -42,23 +42,19 @@ def whole_statements(text: str, matches: list[Match]) -> list[Match]:
     spans = {(node.lineno, node.col_offset): node for node in ast.walk(tree)
              if isinstance(node, ast.stmt) and not isinstance(node, BLOCKS)
              and node.end_lineno is not None and node.end_lineno > node.lineno}
-    out = []
-    for m in matches:
-        n = line_no(text, m.start)
-        line = lines[n - 1]
-        lead, rest = text[starts[n - 1]: m.start], text[m.end: starts[n] - 1]
-        # The statement starts where the line's code does (`old` may or may not hold the indentation).
-        col = len(line[: len(line) - len(line.lstrip())].encode("utf-8"))
-        node = spans.get((n, col)) if m.stage == "exact" and not lead.strip() and not rest.strip() else None
-        if node is None or node.end_lineno is None or node.end_col_offset is None or not complete(m.new):
-            out.append(m)
-            continue
-        last = lines[node.end_lineno - 1]
-        end = starts[node.end_lineno - 1] + len(last.encode("utf-8")[: node.end_col_offset].decode("utf-8", "replace"))
-        after = text[end: starts[node.end_lineno] - 1].strip()
-        # Another statement after it on its last line (`...); b = 2`) would be left to follow `new`.
-        out.append(Match(m.start, end, m.new, m.stage) if not after or after.startswith("#") else m)
-    return out
+    m = matches[0]
+    n = line_no(text, m.start)
+    lead, rest = text[starts[n - 1]: m.start], text[m.end: starts[n] - 1]
+    # The statement starts where the line's code does (`old` may or may not hold the indentation).
+    col = len(indent_of(lines[n - 1]).encode("utf-8"))
+    node = spans.get((n, col)) if m.stage == "exact" and not lead.strip() and not rest.strip() else None
+    if node is None or node.end_lineno is None or node.end_col_offset is None or not complete(m.new):
+        return matches
+    last = lines[node.end_lineno - 1]
+    end = starts[node.end_lineno - 1] + len(last.encode("utf-8")[: node.end_col_offset].decode("utf-8", "replace"))
+    after = text[end: starts[node.end_lineno] - 1].strip()
+    # Another statement after it on its last line (`...); b = 2`) would be left to follow `new`.
+    return [Match(m.start, end, m.new, m.stage)] if not after or after.startswith("#") else matches
 
 
 def complete(code: str) -> bool:

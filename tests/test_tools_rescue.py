@@ -1,0 +1,85 @@
+"""edit_file's rescues (tools/rescue.py): one-line Python edits that would not parse as written, made as meant."""
+from __future__ import annotations
+
+import pytest
+
+from test_tools_edit import edit
+from wren.core.errors import ToolError
+
+
+KNAPSACK = ("def knapsack(capacity, items):\n    memo = {}\n    for i in range(1, len(items) + 1):\n"
+            "        weight, value = items[i - 1]\n        for j in range(1, capacity + 1):\n"
+            "            memo[i, j] = memo[i - 1, j]\n            if weight < j:\n                memo[i, j] = max(\n"
+            "                    memo[i, j],\n                    value + memo[i - 1, j - weight]\n"
+            "                )  # keep\n    return memo[len(items), capacity]\n")
+
+
+def test_the_first_line_of_a_statement_over_several_replaced_by_a_whole_statement_replaces_the_statement(tmp_path):
+    """QuixBugs knapsack: offered the line `memo[i, j] = max(`, Qwen2.5-Coder-1.5B wrote a whole assignment as its
+    `new`, and the edit was refused (the old arguments were left dangling), a step lost, twice an attempt."""
+    (tmp_path / "k.py").write_text(KNAPSACK)
+    whole = "memo[i, j] = max(memo[i - 1, j], value + memo[i - 1, j - weight])"
+    result = edit(tmp_path, "k.py", "memo[i, j] = max(", whole)
+    assert result.ok and "it replaced all of that statement" in result.output
+    assert (tmp_path / "k.py").read_text() == KNAPSACK.replace(
+        "max(\n                    memo[i, j],\n                    value + memo[i - 1, j - weight]\n                )",
+        whole.removeprefix("memo[i, j] = "))
+    # `old` copied with its indentation, `new` too: the same.
+    (tmp_path / "k.py").write_text(KNAPSACK)
+    assert edit(tmp_path, "k.py", "                memo[i, j] = max(", "                " + whole).ok
+    assert (tmp_path / "k.py").read_text() == KNAPSACK.replace(
+        "max(\n                    memo[i, j],\n                    value + memo[i - 1, j - weight]\n                )",
+        whole.removeprefix("memo[i, j] = "))
+    # A `new` that is no whole statement (a comment alone is none), or a block's header: refused as before.
+    (tmp_path / "k.py").write_text(KNAPSACK)
+    for old, new in (("memo[i, j] = max(", "memo[i, j] = max(memo[i, j]"), ("memo[i, j],", "memo[i, j] = 1"),
+                     ("memo[i, j] = max(", "# memo[i, j] = max(")):
+        with pytest.raises(ToolError, match="unable to parse"):
+            edit(tmp_path, "k.py", old, new)
+    assert (tmp_path / "k.py").read_text() == KNAPSACK
+    # Another statement after it on its last line is not swallowed: refused.
+    (tmp_path / "k.py").write_text("x = f(\n    1); y = 2\n")
+    with pytest.raises(ToolError, match="unable to parse"):
+        edit(tmp_path, "k.py", "x = f(", "x = 3  # three")
+
+
+GCD = "def gcd(a, b):\n    if b == 0:\n        return a\n    else:\n        return gcd(a % b, b)\n"
+
+
+def test_a_one_line_if_else_as_new_is_written_as_its_block(tmp_path):
+    """Qwen2.5-Coder-1.5B wrote `if C: A; else: B` on one line as the `new` of a `return` line (QuixBugs gcd, kth,
+    longest_common_subsequence), refused as unparseable: now written as the block it means, indented in place."""
+    for new in ("if a % b == 0: return b; else: return gcd(b, a % b)", "if a % b == 0: return b else return gcd(b, a % b)",
+                "if a % b == 0: return b else: return gcd(b, a % b)"):
+        (tmp_path / "gcd.py").write_text(GCD)
+        result = edit(tmp_path, "gcd.py", "return gcd(a % b, b)", new)
+        assert result.ok and "it was written as a block" in result.output, new
+        assert (tmp_path / "gcd.py").read_text() == GCD.replace(
+            "        return gcd(a % b, b)\n", "        if a % b == 0:\n            return b\n        else:\n"
+            "            return gcd(b, a % b)\n"), new
+    # `old` and `new` with their indentation; an `x if c else y` inside stays whole.
+    (tmp_path / "gcd.py").write_text(GCD)
+    assert edit(tmp_path, "gcd.py", "        return gcd(a % b, b)",
+                "        if a: return b if b else a else: return gcd(b, a % b)").ok
+    assert (tmp_path / "gcd.py").read_text() == GCD.replace(
+        "        return gcd(a % b, b)\n", "        if a:\n            return b if b else a\n        else:\n"
+        "            return gcd(b, a % b)\n")
+    # `old` with its indentation, `new` without; a conditional expression in the `else` part.
+    (tmp_path / "gcd.py").write_text(GCD)
+    assert edit(tmp_path, "gcd.py", "        return gcd(a % b, b)", "if a: return b else: return a if b else b").ok
+    assert (tmp_path / "gcd.py").read_text() == GCD.replace(
+        "        return gcd(a % b, b)\n", "        if a:\n            return b\n        else:\n"
+        "            return a if b else b\n")
+    # A tab-indented file gets tabs.
+    (tmp_path / "gcd.py").write_text(GCD.replace("    ", "\t"))
+    assert edit(tmp_path, "gcd.py", "return gcd(a % b, b)", "if a % b == 0: return b else: return a").ok
+    assert (tmp_path / "gcd.py").read_text() == GCD.replace("    ", "\t").replace(
+        "\t\treturn gcd(a % b, b)\n", "\t\tif a % b == 0:\n\t\t\treturn b\n\t\telse:\n\t\t\treturn a\n")
+    # A line that opens a block (its body would end up under the new `else:`), or anything else that does
+    # not parse: refused as before.
+    (tmp_path / "gcd.py").write_text(GCD)
+    for old, new in (("if b == 0:", "if b == 0: return a else: return gcd(b, a % b)"),
+                     ("return gcd(a % b, b)", "if a % b == 0 return b else: return a")):
+        with pytest.raises(ToolError, match="unable to parse"):
+            edit(tmp_path, "gcd.py", old, new)
+    assert (tmp_path / "gcd.py").read_text() == GCD
