@@ -60,4 +60,10 @@ def turn_limits(limits: Limits, effort: str | None) -> Limits:
     its default scales with the effort; one the user set stays."""
     if effort is None or limits.max_steps != Limits.max_steps or limits.max_steps is None:
         return limits
-    return replace(limits, max_steps=max(1, round(limits.max_steps * STEP_SHARE[effort])))
+    return replace(limits, max_steps=step_budget(limits.max_steps, effort))
+
+
+def step_budget(steps: int, effort: str) -> int:
+    """`steps` (a medium effort's budget) scaled for `effort` by STEP_SHARE; at least 1. KeyError for
+    an effort not in EFFORTS."""
+    return max(1, round(steps * STEP_SHARE[effort]))

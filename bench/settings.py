@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wren.agent.effort import step_budget
 from wren.core.config import EFFORTS, ROLES
 
 SYSTEM = re.compile(r"^wren(?:\[(?P<pairs>[^\]]*)\])?$")
@@ -28,6 +29,12 @@ class WrenSetting:
 
     def flags(self) -> list[str]:
         return ["--effort", self.effort] if self.effort else []
+
+    def steps(self, limit: int) -> int:
+        """The step limit of a run whose plain setting gets `limit` steps: scaled with the effort as
+        Wren scales its default budget on a model without a thinking switch (agent/effort.py), since
+        an explicit `--max-steps` would otherwise pin every effort to the same budget."""
+        return step_budget(limit, self.effort) if self.effort else limit
 
     def environment(self, folder: Path) -> dict[str, str]:
         """Environment variables for the run: XDG_CONFIG_HOME pointing at a private config holding the

@@ -68,7 +68,7 @@ def run_wren(workspace: Path, name: str, model: Path, log_dir: Path, timeout_s: 
     # stderr kept beside the log: a run that dies at start (a missing module) must say why.
     with log.open("w") as out, log.with_suffix(".err").open("w") as err:
         done = subprocess.run([str(WREN), "run", quixbugs.prompt(name), "--model", f"local:{model}",
-                               "--approval", "auto", "--max-steps", str(STEP_LIMIT), "--timeout", str(timeout_s),
+                               "--approval", "auto", "--max-steps", str(setting.steps(STEP_LIMIT)), "--timeout", str(timeout_s),
                                "--output-format", "stream-json", *setting.flags()], cwd=workspace, stdout=out,
                               stderr=err, stdin=subprocess.DEVNULL, env=env)
     wall = time.monotonic() - started
