@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from wren.agent import careful as careful_mode
+from wren.agent import switches
 from wren.agent.directives import check_test_edit
 from wren.agent.limits import next_call
 from wren.agent.steering import SessionSteering
@@ -183,7 +184,7 @@ def approve(s: "Session", call: ToolCall, tool: Tool, args: BaseModel, ctx: Tool
         described = tool.describe(args, ctx)
         s.emit(ApprovalRequested(call_id=call.id, name=call.name, arguments=call.arguments, reason=reason,
                                     always=s.policy.always_label(tool, args),
-                                    summary=s._one_line(described), **described))
+                                    summary=switches.one_line(s, described), **described))
         decision = await_decision(s, call.id)
         s.emit(ApprovalResolved(call_id=call.id, decision=decision.decision, message=decision.message))
         if decision.decision == "allow_always":

@@ -5,7 +5,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from wren.agent import calls, careful, effort
+from wren.agent import calls, careful, effort, switches
 from wren.agent.rate_gate import RateGate
 from wren.core.errors import ModelError, StreamStopped
 from wren.core.events import AssistantDelta, AssistantMessage, Status, ThoughtDelta, UsageEvent
@@ -26,7 +26,7 @@ class TurnOutcome:
 def run_turn(s: "Session") -> TurnOutcome:
     denied = 0
     while True:
-        s.apply_settings()  # a model switch asked for mid-turn takes effect at the next step
+        switches.apply_settings(s)  # a model switch asked for mid-turn takes effect at the next step
         if s.interrupt.is_set():
             return TurnOutcome("interrupted", reason="interrupted by the user")
         if why := s.limits.exceeded():

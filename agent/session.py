@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from wren.agent.approval import Policy
 from wren.core.errors import ExitCode, StreamStopped, WrenError
-from wren.core.events import (CompactionUndone, CompactReason, ErrorEvent, ErrorInfo, Event, ModelChanged,
+from wren.core.events import (CompactionUndone, CompactReason, ErrorEvent, ErrorInfo, Event,
                                PlanProposed, ProposedPlan, Result, SessionStarted, SessionTitled, ToolCallEvent,
                                TurnEnded, Usage, UserMessage)
 from wren.core.config import Config, ContextConfig, ModelsConfig, Role, SandboxConfig, load_config
@@ -27,6 +27,7 @@ from wren.core.ops import (Compact, Interrupt, Op, PlanDecision, SetApprovalMode
                             Shutdown, UndoCompaction, UserInput)
 from wren.agent import careful as careful_mode
 from wren.agent import effort as effort_mode
+from wren.agent import switches
 from wren.agent import plan as plan_mode
 from wren.agent.plan import PLAN_INSTRUCTIONS, parse_plan
 from wren.agent.roles import Roles
@@ -242,37 +243,13 @@ class Session:
         elif isinstance(op, UndoCompaction):
             self._undo_compaction()
         elif isinstance(op, (SetModel, SetEffort)):
-            self._apply(op)
+            switches.apply(self, op)
         elif isinstance(op, SetMode):
             self.mode = op.mode
         elif isinstance(op, PlanDecision):
             plan_mode.decide(self, op)
         elif isinstance(op, Interrupt):
             self.interrupt.clear()  # nothing was running
-
-    def _title(self, text: str) -> None:
-        """At the end of the first turn: a title by the fast model, when one is set (before the result,
-        so that its usage is counted there)."""
-        if self._titled:
-            return
-        self._titled = True
-        try:
-            title = self.roles.title(text)
-        except WrenError as exc:
-            self.warn(f"no session title: {exc.message}")
-            return
-        if title:
-            self.emit(SessionTitled(title=title, model=self.roles.name("fast")))
-
-    def _one_line(self, described: dict[str, Any]) -> str:
-        """The fast model's one-line summary of a call about to ask for approval; "" without one."""
-        preview = described.get("preview")
-        shown = f"{described.get('title', '')}\n{described.get('args', {})}\n{preview.model_dump() if preview else ''}"
-        try:
-            return self.roles.one_line(shown)
-        except WrenError as exc:
-            self.warn(f"no one-line summary for this approval: {exc.message}")
-            return ""
 
     def _internal_error(self, exc: Exception, fatal: bool) -> ErrorInfo:
         """Report a bug in Wren (not a model or config error) as an `internal` error event with its traceback."""
@@ -281,51 +258,6 @@ class Session:
         detail = "".join(traceback.format_exception(exc))
         self.emit(ErrorEvent(kind="internal", message=message, fatal=fatal, detail=detail))
         return ErrorInfo(kind="internal", message=message)
-
-    def apply_settings(self) -> None:
-        """Between steps: apply the SetModel and SetEffort ops that came in, keep every other op in its order."""
-        waiting = list(self._pending)
-        while True:
-            try:
-                waiting.append(self._ops.get_nowait())
-            except queue.Empty:
-                break
-        self._pending.clear()
-        for op in waiting:
-            if isinstance(op, (SetModel, SetEffort)):
-                self._apply(op)
-            else:
-                self._pending.append(op)
-
-    def _apply(self, op: SetModel | SetEffort) -> None:
-        if isinstance(op, SetEffort):
-            self.effort = op.effort
-            self.emit(effort_mode.changed(self.backend, op.effort, self.cfg.limits))
-        else:
-            self._set_model(op.model, op.role)
-
-    def _set_model(self, name: str, role: Role = "main") -> None:
-        try:
-            backend = self._models(name)
-        except WrenError as exc:
-            self.emit(ErrorEvent(kind=exc.kind, fatal=False, message=f"cannot switch the {role} model to {name}: "
-                                 f"{exc.message}; still on {self.roles.name(role)}"))
-            return
-        self.roles.switch(role, backend)
-        self._use_role(self.role)
-        self.emit(ModelChanged(model=backend.name, role=role,
-                               window=self.context.budget.window if self.context.budget else None))
-        if self.effort and role == self.role:
-            self.emit(effort_mode.changed(self.backend, self.effort, self.cfg.limits))
-
-    def _use_role(self, role: Role) -> None:
-        """Run the next model calls on `role`'s model (budget and token counting follow it)."""
-        self.role, backend = role, self.roles.backend(role)
-        if backend is not self.backend or role == "main":
-            self.backend = backend
-            self.context.use_backend(backend)
-        self.context.summarizer = self.roles.summarizer()
-
 
     def _compact_between_turns(self) -> None:
         try:
@@ -354,7 +286,7 @@ class Session:
         mode, role = self.policy.mode, "plan" if planning else role
         self.interrupt.clear()
         started = time.monotonic()
-        self._use_role(role)
+        switches.use_role(self, role)
         if planning:
             self.policy.mode = "read-only"  # nothing changes and no command runs before approval
         limits = self.cfg.limits if effort_mode.applies(self) else effort_mode.turn_limits(self.cfg.limits, self.effort)
@@ -387,7 +319,7 @@ class Session:
         finally:
             if planning:
                 self.policy.mode = mode
-            self._use_role("main")
+            switches.use_role(self, "main")
         if planning and outcome.status == "denied":
             # What a plan turn tried to change was refused, as plan mode promises; its plan stands.
             outcome = TurnOutcome("success", summary=outcome.summary)
@@ -401,7 +333,7 @@ class Session:
         if plan is not None:
             self.proposed = plan
             self.emit(PlanProposed(plan=plan))
-        self._title(text)
+        switches.title(self, text)
         changed = self._changed_this_turn()
         self.emit(Result(session_id=self.id, status=outcome.status, exit_code=code,
                          summary=outcome.summary or outcome.reason, steps=self.limits.steps,

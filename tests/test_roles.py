@@ -94,7 +94,7 @@ def test_a_real_fast_model_writes_the_summary(calc_repo, tmp_path):
     big_files(calc_repo, 8)
     reads = [{"tool_calls": [{"name": "read_file", "arguments": {"path": f"big_{i}.txt"}}]} for i in range(8)]
     main = script(tmp_path / "main.json", reads + [{"content": "done"}], window=WINDOW)
-    (calc_repo / "wren.toml").write_text('embeddings = "none"\n[models]\nfast = "local"\n')
+    (calc_repo / "wren.toml").write_text('embeddings = "none"\n[models]\nfast = "local:smollm2"\n')
     run = wren("run", "Read the big files", "--model", main, "--approval", "auto", "--output-format", "json",
                cwd=calc_repo, timeout=900)
     assert run.code == 0, run.stderr

@@ -14,9 +14,9 @@ KNAPSACK = ("def knapsack(capacity, items):\n    memo = {}\n    for i in range(1
             "                )  # keep\n    return memo[len(items), capacity]\n")
 
 
-def test_the_first_line_of_a_statement_over_several_replaced_by_a_whole_statement_replaces_the_statement(tmp_path):
-    """QuixBugs knapsack: offered the line `memo[i, j] = max(`, Qwen2.5-Coder-1.5B wrote a whole assignment as its
-    `new`, and the edit was refused (the old arguments were left dangling), a step lost, twice an attempt."""
+def test_a_line_of_a_statement_over_several_replaced_by_a_whole_statement_replaces_the_statement(tmp_path):
+    """QuixBugs knapsack: offered the line `memo[i, j] = max(` or its argument `memo[i, j],`, Qwen2.5-Coder-1.5B
+    wrote a whole assignment as its `new`, and the edit was refused (8 of 17 edits in one run), a step each."""
     (tmp_path / "k.py").write_text(KNAPSACK)
     whole = "memo[i, j] = max(memo[i - 1, j], value + memo[i - 1, j - weight])"
     result = edit(tmp_path, "k.py", "memo[i, j] = max(", whole)
@@ -30,9 +30,20 @@ def test_the_first_line_of_a_statement_over_several_replaced_by_a_whole_statemen
     assert (tmp_path / "k.py").read_text() == KNAPSACK.replace(
         "max(\n                    memo[i, j],\n                    value + memo[i - 1, j - weight]\n                )",
         whole.removeprefix("memo[i, j] = "))
-    # A `new` that is no whole statement (a comment alone is none), or a block's header: refused as before.
+    # A later line of the statement (an argument), `new` an assignment to the same target: the same, the
+    # comment after it kept.
     (tmp_path / "k.py").write_text(KNAPSACK)
-    for old, new in (("memo[i, j] = max(", "memo[i, j] = max(memo[i, j]"), ("memo[i, j],", "memo[i, j] = 1"),
+    result = edit(tmp_path, "k.py", "memo[i, j],", "memo[i, j] = max(memo[i, j], value + memo[i - 1, j - weight])")
+    assert result.ok and "it replaced all of that statement" in result.output
+    assert (tmp_path / "k.py").read_text() == KNAPSACK.replace(
+        "max(\n                    memo[i, j],\n                    value + memo[i - 1, j - weight]\n                )",
+        "max(memo[i, j], value + memo[i - 1, j - weight])")
+    # A `new` that is no whole statement (a comment alone is none), or a block's header; for a later line one
+    # that is not the same statement (another target, an expression, two lines): refused as before.
+    (tmp_path / "k.py").write_text(KNAPSACK)
+    for old, new in (("memo[i, j] = max(", "memo[i, j] = max(memo[i, j]"), ("memo[i, j],", "best = 1"),
+                     ("memo[i, j],", "memo[i, j]"), ("memo[i, j],", "memo[i, j] = 1\nmemo[i, j] += 1"),
+                     ("value + memo[i - 1, j - weight]", "return value"),
                      ("memo[i, j] = max(", "# memo[i, j] = max(")):
         with pytest.raises(ToolError, match="unable to parse"):
             edit(tmp_path, "k.py", old, new)

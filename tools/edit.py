@@ -90,8 +90,8 @@ class _Edit:
     note: str     # said after "Edited ...": line-number prefixes removed from the arguments, a rescue (WHOLE, IF_ELSE)
 
 
-WHOLE = (" `old` began a statement that goes on over more lines, and `new` is a whole statement: it replaced "
-         "all of that statement.")
+WHOLE = (" `old` is a line of a statement that goes over several lines, and `new` is a whole statement: it "
+         "replaced all of that statement.")
 IF_ELSE = " `new` put `if ...: ... else: ...` on one line, which Python does not take: it was written as a block."
 
 
@@ -114,8 +114,8 @@ def _plan_edit(args: EditFileArgs, ctx: ToolContext) -> _Edit:
     updated = apply(original.text, matches)
     if (broken := broken_by_edit(rel, original.text, updated)) and "\n" not in old and rel.endswith(".py"):
         # A one-line `old` given without its indentation (narrowed edits hand lines stripped), and `new`'s
-        # later lines written from column 0: re-indented to follow `old`'s line, if that parses. Or `old` the
-        # first line of a statement over several and `new` a whole statement: that statement replaced. Or a
+        # later lines written from column 0: re-indented to follow `old`'s line, if that parses. Or `old` a line
+        # of a statement over several and `new` a whole statement: that statement replaced. Or a
         # one-line if/else: written as a block (tools/rescue.py).
         rescues = ((followed(original.text, matches), ""), (whole_statements(original.text, matches), WHOLE),
                    (if_else_blocks(original.text, matches), IF_ELSE))

@@ -25,8 +25,10 @@ def whole_statements(text: str, matches: list[Match]) -> list[Match]:
     statement over several lines widened to the whole statement, where its `new` is a complete statement
     itself: Qwen2.5-Coder-1.5B, offered `memo[i, j] = max(` (QuixBugs knapsack), wrote the whole assignment,
     `memo[i, j] = max(memo[i - 1, j], value + memo[i - 1, j - weight])`, and the edit left the old
-    arguments dangling. `matches` as given when `text` does not parse, or for more than one match (a widened
-    one could hold another)."""
+    arguments dangling. Offered a later line of that statement (`memo[i, j],`, an argument) it wrote the same
+    (8 of 17 edits refused in one run): there `new` must be one line and `same_statement` as the whole one.
+    `matches` as given when `text` does not parse, or for more than one match (a widened one could hold
+    another)."""
     if len(matches) != 1:
         return matches
     try:
@@ -47,14 +49,47 @@ def whole_statements(text: str, matches: list[Match]) -> list[Match]:
     lead, rest = text[starts[n - 1]: m.start], text[m.end: starts[n] - 1]
     # The statement starts where the line's code does (`old` may or may not hold the indentation).
     col = len(indent_of(lines[n - 1]).encode("utf-8"))
-    node = spans.get((n, col)) if m.stage == "exact" and not lead.strip() and not rest.strip() else None
-    if node is None or node.end_lineno is None or node.end_col_offset is None or not complete(m.new):
+    if m.stage != "exact" or lead.strip() or rest.strip() or not complete(m.new):
+        return matches
+    start, new, node = m.start, m.new, spans.get((n, col))
+    if node is None:  # a later line of the statement: the innermost one around it
+        around = [s for s in spans.values() if s.lineno < n <= (s.end_lineno or 0)]
+        node = max(around, key=lambda s: s.lineno, default=None)
+        if node is None or "\n" in m.new.strip() or not same_statement(node, m.new):
+            return matches
+        first = lines[node.lineno - 1]
+        start = starts[node.lineno - 1] + len(first.encode("utf-8")[: node.col_offset].decode("utf-8", "replace"))
+        new = m.new.strip()
+    if node.end_lineno is None or node.end_col_offset is None:
         return matches
     last = lines[node.end_lineno - 1]
     end = starts[node.end_lineno - 1] + len(last.encode("utf-8")[: node.end_col_offset].decode("utf-8", "replace"))
     after = text[end: starts[node.end_lineno] - 1].strip()
     # Another statement after it on its last line (`...); b = 2`) would be left to follow `new`.
-    return [Match(m.start, end, m.new, m.stage)] if not after or after.startswith("#") else matches
+    return [Match(start, end, new, m.stage)] if not after or after.startswith("#") else matches
+
+
+def same_statement(node: ast.stmt, code: str) -> bool:
+    """Whether `code` is one statement of `node`'s kind with its target: an assignment to the same targets
+    (`=`, `+=`, annotated), a `return`, or a call of the same function; what says that `new`, given for a
+    line inside `node`, rewrites all of `node` (`memo[i, j],` -> `memo[i, j] = max(...)`) and not that line."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            body = ast.parse(textwrap.dedent(code)).body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    if len(body) != 1 or type(body[0]) is not type(node):
+        return False
+    new = body[0]
+    if isinstance(node, ast.Assign) and isinstance(new, ast.Assign):
+        return [ast.dump(t) for t in node.targets] == [ast.dump(t) for t in new.targets]
+    if isinstance(node, (ast.AugAssign, ast.AnnAssign)) and isinstance(new, (ast.AugAssign, ast.AnnAssign)):
+        return ast.dump(node.target) == ast.dump(new.target)
+    if isinstance(node, ast.Expr) and isinstance(new, ast.Expr):
+        return (isinstance(node.value, ast.Call) and isinstance(new.value, ast.Call)
+                and ast.dump(node.value.func) == ast.dump(new.value.func))
+    return isinstance(node, ast.Return)
 
 
 def complete(code: str) -> bool:
