@@ -48,6 +48,14 @@ def test_a_line_of_a_statement_over_several_replaced_by_a_whole_statement_replac
         with pytest.raises(ToolError, match="unable to parse"):
             edit(tmp_path, "k.py", old, new)
     assert (tmp_path / "k.py").read_text() == KNAPSACK
+    # A keyword argument named like the target, or a call of the same function inside, its comma dropped: an
+    # argument rewritten, not the statement (the rest of the call would be lost): refused.
+    for text, old, new in (('model = Model(\n    model="gpt-4o",\n    temperature=0,\n)\n', 'model="gpt-4o",', 'model="gpt-5"'),
+                           ('print(\n    "a",\n    print("b"),\n    "c",\n)\n', 'print("b"),', 'print("B")')):
+        (tmp_path / "m.py").write_text(text)
+        with pytest.raises(ToolError, match="unable to parse"):
+            edit(tmp_path, "m.py", old, new)
+        assert (tmp_path / "m.py").read_text() == text
     # Another statement after it on its last line is not swallowed: refused.
     (tmp_path / "k.py").write_text("x = f(\n    1); y = 2\n")
     with pytest.raises(ToolError, match="unable to parse"):

@@ -55,7 +55,7 @@ def whole_statements(text: str, matches: list[Match]) -> list[Match]:
     if node is None:  # a later line of the statement: the innermost one around it
         around = [s for s in spans.values() if s.lineno < n <= (s.end_lineno or 0)]
         node = max(around, key=lambda s: s.lineno, default=None)
-        if node is None or "\n" in m.new.strip() or not same_statement(node, m.new):
+        if node is None or "\n" in m.new.strip() or not same_statement(node, m.new) or _comma_dropped(text, m):
             return matches
         first = lines[node.lineno - 1]
         start = starts[node.lineno - 1] + len(first.encode("utf-8")[: node.col_offset].decode("utf-8", "replace"))
@@ -67,6 +67,15 @@ def whole_statements(text: str, matches: list[Match]) -> list[Match]:
     after = text[end: starts[node.end_lineno] - 1].strip()
     # Another statement after it on its last line (`...); b = 2`) would be left to follow `new`.
     return [Match(start, end, new, m.stage)] if not after or after.startswith("#") else matches
+
+
+def _comma_dropped(text: str, m: Match) -> bool:
+    """Whether `m` replaces a line ending in a comma and `new` with that comma back parses in place: then `new`
+    is an argument written without its comma (`model="gpt-4o",` -> `model="gpt-5"`), not a whole statement
+    that happens to assign `model`."""
+    if not text[m.start: m.end].rstrip().endswith(",") or m.new.rstrip().endswith(","):
+        return False
+    return complete(text[: m.start] + m.new.rstrip() + "," + text[m.end:])
 
 
 def same_statement(node: ast.stmt, code: str) -> bool:
