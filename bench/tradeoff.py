@@ -35,14 +35,15 @@ def plot(found: list[dict], out: Path, title: str) -> Path:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
-    for p in found:
+    for i, p in enumerate(found):
         ax.scatter(p["median_s"], p["rate"] * 100, s=40)
+        # Labels stepped up and down: settings of one rate sit on one line, often close together.
         ax.annotate(f"{p['system']} ({p['solved']}/{p['tasks']})", (p["median_s"], p["rate"] * 100),
-                    textcoords="offset points", xytext=(6, 4), fontsize=8)
+                    textcoords="offset points", xytext=(6, 6 - 14 * (i % 3)), fontsize=8)
     ax.set_xlabel("median wall seconds per task")
     ax.set_ylabel("solved (%)")
     ax.set_ylim(-5, 105)
-    ax.set_xlim(left=0)
+    ax.set_xlim(0, max((p["median_s"] for p in found), default=1) * 1.5)  # room for the labels
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     fig.tight_layout()
