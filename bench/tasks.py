@@ -8,8 +8,9 @@ the task's test file passing afterwards with no test file changed. Every system 
 the same GGUF on the same llama.cpp build: Wren loads it in process (its default local backend),
 the peers reach it through `python -m llama_cpp.server` (bench/peers.py). Peer results are cached
 per model and peer version, so a re-run only runs Wren. Prints a Markdown table. `wren[KEY=VALUE ...]`
-runs Wren with an effort level or model roles (bench/settings.py); bench/tradeoff.py plots the
-settings' solved rate against their time per task.
+runs Wren with an effort level or model roles (bench/settings.py; an effort scales the 20 steps as
+Wren scales its default budget: low 5, high 30, max 40); bench/tradeoff.py plots the settings'
+solved rate against their time per task.
 
 Tune only on the development set (`--tasks dev`, the default); the other 20 programs are held out.
 """
