@@ -18,9 +18,14 @@ KEPT_SHARE = 0.6  # of a part's words of 4+ letters, the share a summary must ho
 WORD = re.compile(r"[a-z0-9_]{4,}")
 
 
-def must_keep(ctx: ContextManager) -> dict[str, str]:
-    """What a compaction summary must not lose, by name: the task and every pinned note."""
-    parts = {"the task": ctx.directives[0][:TASK_CHARS]} if ctx.directives else {}
+def must_keep(ctx: ContextManager, evicted: list[Message]) -> dict[str, str]:
+    """What a compaction summary of `evicted` must not lose, by name: the task, when its message is evicted,
+    and every pinned note. The task is the user's newest request (ContextManager.task), not the session's
+    first: in a session that went on to a second task, a summary held to the first was sent back (a second
+    summarizer call) and then had the finished task added as "the task" (bench/chained.py, Qwen2.5-Coder-1.5B)."""
+    task = ctx.task()[:TASK_CHARS]
+    asked = bool(task) and any(m.role == "user" and (m.content or "").startswith(task) for m in evicted)
+    parts = {"the task": task} if asked else {}
     parts.update({f"pinned note {n}": pin for n, pin in enumerate(ctx.pins, 1)})
     return parts
 
@@ -100,7 +105,7 @@ class Compactor:
         """The summarizer's summary; one that loses the task or a pinned note is rejected and asked for
         again, once, naming what it lost. When the second also loses some, the one that lost fewer
         parts stays, with what it lost added verbatim (the prompt shows the task and pins anyway)."""
-        parts = must_keep(ctx)
+        parts = must_keep(ctx, evicted)
         focus = "\n".join(filter(None, [
             f"The agent asked to keep: {keep}" if keep else "",
             "Pinned notes (keep each verbatim):\n" + "\n".join(f"- {p}" for p in ctx.pins) if ctx.pins else ""]))

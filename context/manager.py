@@ -48,6 +48,11 @@ class ContextManager:
             text = text[:DIRECTIVE_CHARS] + " [... cut here; the full text is in session memory: use recall]"
         self.directives.append(text)
 
+    def task(self) -> str:
+        """The task the session works on now: the user's newest request ("" before the first). The
+        directives before it stay in the summary block's list of directives."""
+        return self.directives[-1] if self.directives else ""
+
     def prompt(self) -> list[Message]:
         # System first and unchanged between steps, so providers and llama.cpp reuse the prefix.
         head = [Message(role="system", content=self.system)]
@@ -156,7 +161,7 @@ class ContextManager:
         if self.pins:
             parts.append(pinned)
         if self.directives:
-            parts.append("## Task\n" + self.directives[0])
+            parts.append("## Task (the user's newest request)\n" + self.task())
             parts.append("## User directives (verbatim)\n" + "\n".join(f"- {d}" for d in self.directives))
         if self.files_touched:
             parts.append("## Files touched\n" + "\n".join(f"- {p}" for p in self.files_touched))

@@ -153,3 +153,37 @@ def test_a_compaction_that_frees_nothing_says_so(calc_repo, tmp_path):
     (compacted,) = of(events, "context_compacted")
     assert compacted.tokens_after >= compacted.tokens_before
     assert "It freed nothing" in of(events, "tool_result")[-1].output
+
+
+def test_after_a_second_task_the_summary_is_held_to_it_not_to_the_first(calc_repo, tmp_path):
+    """bench/chained.py on Qwen2.5-Coder-1.5B: working on flatten, a compaction's summary was held to the session's
+    first request (gcd), sent back for it and then had it added as "the task", while the summary block showed the
+    finished gcd task under "## Task". The task is the newest request."""
+    second = "Now fix the flatten program."
+    turns = [{"content": "Audited."},
+             {"tool_calls": [call("compact")]},
+             {"content": "ok", "expect": ["## Task (the user's newest request)\n" + second, TASK]}]
+    summaries = ["The logs were audited.", f"The logs were audited. Next: {second}"]
+    _, backend, events = run(calc_repo, tmp_path / "s.json", turns, [TASK, second], summaries=summaries)
+    compacted = of(events, "context_compacted")
+    assert len(compacted) == 1 and compacted[0].summary == summaries[1]
+    # Sent back once, for the newest request; the first, which it summarised, is no longer "the task".
+    assert len(backend.summary_focus) == 2 and f"lost the task: {second!r}" in backend.summary_focus[1]
+    assert TASK not in backend.summary_focus[1]
+    assert not [e for e in of(events, "error") if "lost" in e.message]
+
+
+def test_a_summary_of_earlier_turns_only_is_not_held_to_the_task(calc_repo, tmp_path):
+    """A compaction that leaves the newest request in the prompt does not ask its summary for it (a second
+    summarizer call, a minute of a laptop's CPU, for nothing)."""
+    from wren.context.compaction import must_keep
+    from wren.context.manager import ContextManager
+    from wren.core.messages import Message
+
+    ctx = ContextManager("system")
+    for text in (TASK, "Now fix flatten."):
+        ctx.add_directive(text)
+    earlier = [Message(role="user", content=TASK), Message(role="assistant", content="Audited.")]
+    assert must_keep(ctx, earlier) == {}
+    assert must_keep(ctx, earlier + [Message(role="user", content="Now fix flatten.\n\n[Recalled ...]")]) == {
+        "the task": "Now fix flatten."}
