@@ -14,6 +14,11 @@ from wren.context.memory import MemoryChunk, SessionMemory, chunk_message
 
 
 TASK_CHARS = 300  # the task's opening is what a summary must keep of it
+# A summary may take at most this share of the tokens it replaces (at least SUMMARY_FLOOR tokens): Qwen2.5-Coder-1.5B
+# wrote summaries as long as what they replaced (2,666 tokens before a compaction, 2,690 after), so the next step
+# compacted again. The cut text is in session memory like everything evicted.
+SUMMARY_SHARE = 0.5
+SUMMARY_FLOOR = 64
 KEPT_SHARE = 0.6  # of a part's words of 4+ letters, the share a summary must hold to keep it
 WORD = re.compile(r"[a-z0-9_]{4,}")
 
@@ -91,6 +96,7 @@ class Compactor:
             # Nothing is lost (memory and the log hold it all); the summary is just thinner.
             warn(f"the model could not summarise ({exc.message}); keeping the structured summary only")
             summary = "(no narrative summary: the model call failed)"
+        summary = self.bounded(summary, evicted)
         self.memory.add([c for i, m in enumerate(evicted) for c in chunk_message(m, number, i)])
         for n, old in enumerate(ctx.evict(count, summary)):
             self.memory.add([MemoryChunk(id=f"c{number}-summary{n}", text=f"[earlier summary] {old}",
@@ -99,6 +105,17 @@ class Compactor:
         return ContextCompacted(tokens_before=before, tokens_after=after, summary=summary, evicted=count,
                                 reason=reason, number=number, items=[evicted_item(m) for m in evicted],
                                 retrieval=self.memory.retrieval)
+
+    def bounded(self, summary: str, evicted: list[Message]) -> str:
+        """`summary` cut at a word boundary to SUMMARY_SHARE of the tokens of `evicted` (at least SUMMARY_FLOOR),
+        by the main backend's count, with a note that says where the rest is; as it was when within."""
+        limit = max(SUMMARY_FLOOR, int(self.backend.count_tokens(evicted, []) * SUMMARY_SHARE))
+        tokens = self.backend.count_tokens([Message(role="assistant", content=summary)], [])
+        if tokens <= limit:
+            return summary
+        keep = summary[: int(len(summary) * limit / tokens)]
+        keep = keep.rsplit(None, 1)[0] if " " in keep.strip() else keep
+        return keep + " [summary cut to half the size of what it replaced; those messages are in session memory: recall]"
 
     def summary(self, evicted: list[Message], ctx: ContextManager, keep: str, warn: Callable[[str], None],
                 on_delta: OnDelta) -> str:

@@ -8,6 +8,7 @@ from wren.agent.approval import Policy
 from wren.agent.limits import Limits
 from wren.agent.models.scripted import ScriptedBackend
 from wren.agent.session import Session, SessionConfig
+from wren.core.messages import Message
 from wren.core.ops import Shutdown, UndoCompaction, UserInput
 from wren.tools.base import default_registry
 
@@ -187,3 +188,20 @@ def test_a_summary_of_earlier_turns_only_is_not_held_to_the_task(calc_repo, tmp_
     assert must_keep(ctx, earlier) == {}
     assert must_keep(ctx, earlier + [Message(role="user", content="Now fix flatten.\n\n[Recalled ...]")]) == {
         "the task": "Now fix flatten."}
+
+
+def test_a_summary_longer_than_half_of_what_it_replaces_is_cut(calc_repo, tmp_path):
+    """Qwen2.5-Coder-1.5B's summaries were as long as what they replaced (a compaction took 2,666 tokens to 2,690),
+    so the next step compacted again. A summary is cut to half of the evicted tokens; memory keeps the rest."""
+    (calc_repo / "service.log").write_text("".join(f"request {i} served in {i % 7} ms\n" for i in range(300)))
+    turns = [{"tool_calls": [call("read_file", path="service.log")]}, {"tool_calls": [call("compact")]},
+             {"tool_calls": [call("recall", query="request 299 served")], "expect": ["session memory: recall"]},
+             {"content": "ok", "expect": ["request 299 served in 5 ms"]}]
+    long = "Read service.log. " + "The log lists requests and how long each took. " * 400
+    session, backend, events = run(calc_repo, tmp_path / "s.json", turns, ["Read service.log."], summaries=[long])
+    (compacted,) = of(events, "context_compacted")
+    assert compacted.summary.endswith("those messages are in session memory: recall]")
+    assert long.startswith(compacted.summary.split(" [summary cut")[0])
+    cut = backend.count_tokens([Message(role="assistant", content=compacted.summary)], [])
+    assert cut < backend.count_tokens([Message(role="assistant", content=long)], []) / 2
+    assert compacted.tokens_after < compacted.tokens_before
