@@ -16,19 +16,21 @@ from wren.context.memory import MemoryChunk, SessionMemory, chunk_message
 TASK_CHARS = 300  # the task's opening is what a summary must keep of it
 # A summary may take at most this share of the tokens it replaces (at least SUMMARY_FLOOR tokens): Qwen2.5-Coder-1.5B
 # wrote summaries as long as what they replaced (2,666 tokens before a compaction, 2,690 after), so the next step
-# compacted again. The cut text is in session memory like everything evicted.
+# compacted again. What it replaced is in session memory; the cut end of the summary is not kept.
 SUMMARY_SHARE = 0.5
 SUMMARY_FLOOR = 64
+CUT = " [summary cut to fit; the messages it replaced are in session memory: recall]"
 KEPT_SHARE = 0.6  # of a part's words of 4+ letters, the share a summary must hold to keep it
 WORD = re.compile(r"[a-z0-9_]{4,}")
 
 
 def must_keep(ctx: ContextManager, evicted: list[Message]) -> dict[str, str]:
-    """What a compaction summary of `evicted` must not lose, by name: the task, when its message is evicted,
-    and every pinned note. The task is the user's newest request (ContextManager.task), not the session's
-    first: in a session that went on to a second task, a summary held to the first was sent back (a second
-    summarizer call) and then had the finished task added as "the task" (bench/chained.py, Qwen2.5-Coder-1.5B)."""
-    task = ctx.task()[:TASK_CHARS]
+    """What a compaction summary of `evicted` must not lose, by name: the task (the user's first request),
+    when this compaction evicts its message, and every pinned note. Once evicted, the task stays in the summary
+    block verbatim, so later summaries are not held to it: in a session that went on to a second task
+    (bench/chained.py, Qwen2.5-Coder-1.5B) every summary was sent back for the finished first one (a second
+    summarizer call) and then had it added as "the task"."""
+    task = ctx.directives[0][:TASK_CHARS] if ctx.directives else ""
     asked = bool(task) and any(m.role == "user" and (m.content or "").startswith(task) for m in evicted)
     parts = {"the task": task} if asked else {}
     parts.update({f"pinned note {n}": pin for n, pin in enumerate(ctx.pins, 1)})
@@ -96,7 +98,6 @@ class Compactor:
             # Nothing is lost (memory and the log hold it all); the summary is just thinner.
             warn(f"the model could not summarise ({exc.message}); keeping the structured summary only")
             summary = "(no narrative summary: the model call failed)"
-        summary = self.bounded(summary, evicted)
         self.memory.add([c for i, m in enumerate(evicted) for c in chunk_message(m, number, i)])
         for n, old in enumerate(ctx.evict(count, summary)):
             self.memory.add([MemoryChunk(id=f"c{number}-summary{n}", text=f"[earlier summary] {old}",
@@ -107,15 +108,16 @@ class Compactor:
                                 retrieval=self.memory.retrieval)
 
     def bounded(self, summary: str, evicted: list[Message]) -> str:
-        """`summary` cut at a word boundary to SUMMARY_SHARE of the tokens of `evicted` (at least SUMMARY_FLOOR),
-        by the main backend's count, with a note that says where the rest is; as it was when within."""
+        """`summary` cut to SUMMARY_SHARE of the tokens of `evicted` (at least SUMMARY_FLOOR), by the main
+        backend's count, at whitespace where there is some, ending with CUT; as it was when within."""
         limit = max(SUMMARY_FLOOR, int(self.backend.count_tokens(evicted, []) * SUMMARY_SHARE))
         tokens = self.backend.count_tokens([Message(role="assistant", content=summary)], [])
         if tokens <= limit:
             return summary
-        keep = summary[: int(len(summary) * limit / tokens)]
-        keep = keep.rsplit(None, 1)[0] if " " in keep.strip() else keep
-        return keep + " [summary cut to half the size of what it replaced; those messages are in session memory: recall]"
+        keep = summary[: max(0, int(len(summary) * limit / tokens) - len(CUT))]
+        if keep and not summary[len(keep)].isspace() and any(c.isspace() for c in keep.strip()):
+            keep = keep.rstrip().rsplit(None, 1)[0]  # not in the middle of a word
+        return keep.rstrip() + CUT
 
     def summary(self, evicted: list[Message], ctx: ContextManager, keep: str, warn: Callable[[str], None],
                 on_delta: OnDelta) -> str:
@@ -126,13 +128,14 @@ class Compactor:
         focus = "\n".join(filter(None, [
             f"The agent asked to keep: {keep}" if keep else "",
             "Pinned notes (keep each verbatim):\n" + "\n".join(f"- {p}" for p in ctx.pins) if ctx.pins else ""]))
-        first = self.summarizer.summarize(evicted, on_delta, focus)
+        # Bounded before the check, so that what the check finds kept, or what is added verbatim, is not cut after.
+        first = self.bounded(self.summarizer.summarize(evicted, on_delta, focus), evicted)
         missing = lost(first, parts)
         if not missing:
             return first
         named = "; ".join(f"{name}: {parts[name]!r}" for name in missing)
         retry = f"{focus}\nA summary you wrote lost {named}. Write it again, keeping them.".strip()
-        second = self.summarizer.summarize(evicted, on_delta, retry)
+        second = self.bounded(self.summarizer.summarize(evicted, on_delta, retry), evicted)
         still = lost(second, parts)
         if not still:
             return second

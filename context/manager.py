@@ -48,11 +48,6 @@ class ContextManager:
             text = text[:DIRECTIVE_CHARS] + " [... cut here; the full text is in session memory: use recall]"
         self.directives.append(text)
 
-    def task(self) -> str:
-        """The task the session works on now: the user's newest request ("" before the first). The
-        directives before it stay in the summary block's list of directives."""
-        return self.directives[-1] if self.directives else ""
-
     def prompt(self) -> list[Message]:
         # System first and unchanged between steps, so providers and llama.cpp reuse the prefix.
         head = [Message(role="system", content=self.system)]
@@ -160,9 +155,14 @@ class ContextManager:
                  "are exact; details of everything else can be fetched with the recall tool.]"]
         if self.pins:
             parts.append(pinned)
-        if self.directives:
-            parts.append("## Task (the user's newest request)\n" + self.task())
+        if len(self.directives) == 1:
+            parts.append("## Task\n" + self.directives[0])
             parts.append("## User directives (verbatim)\n" + "\n".join(f"- {d}" for d in self.directives))
+        elif self.directives:
+            # Not the first as "the task": a session that went on to a second task (bench/chained.py) showed
+            # Qwen2.5-Coder-1.5B the finished one under "## Task". Nor the newest: it may be "continue".
+            parts.append("## The user's requests and directives (verbatim, oldest first; the last is the newest)\n"
+                         + "\n".join(f"- {d}" for d in self.directives))
         if self.files_touched:
             parts.append("## Files touched\n" + "\n".join(f"- {p}" for p in self.files_touched))
         if self.failures:

@@ -7,6 +7,7 @@ import json
 from wren.agent.approval import Policy
 from wren.agent.limits import Limits
 from wren.agent.models.scripted import ScriptedBackend
+from wren.context.compaction import CUT
 from wren.agent.session import Session, SessionConfig
 from wren.core.messages import Message
 from wren.core.ops import Shutdown, UndoCompaction, UserInput
@@ -156,38 +157,26 @@ def test_a_compaction_that_frees_nothing_says_so(calc_repo, tmp_path):
     assert "It freed nothing" in of(events, "tool_result")[-1].output
 
 
-def test_after_a_second_task_the_summary_is_held_to_it_not_to_the_first(calc_repo, tmp_path):
-    """bench/chained.py on Qwen2.5-Coder-1.5B: working on flatten, a compaction's summary was held to the session's
-    first request (gcd), sent back for it and then had it added as "the task", while the summary block showed the
-    finished gcd task under "## Task". The task is the newest request."""
-    second = "Now fix the flatten program."
-    turns = [{"content": "Audited."},
-             {"tool_calls": [call("compact")]},
-             {"content": "ok", "expect": ["## Task (the user's newest request)\n" + second, TASK]}]
-    summaries = ["The logs were audited.", f"The logs were audited. Next: {second}"]
-    _, backend, events = run(calc_repo, tmp_path / "s.json", turns, [TASK, second], summaries=summaries)
-    compacted = of(events, "context_compacted")
-    assert len(compacted) == 1 and compacted[0].summary == summaries[1]
-    # Sent back once, for the newest request; the first, which it summarised, is no longer "the task".
-    assert len(backend.summary_focus) == 2 and f"lost the task: {second!r}" in backend.summary_focus[1]
-    assert TASK not in backend.summary_focus[1]
-    assert not [e for e in of(events, "error") if "lost" in e.message]
-
-
-def test_a_summary_of_earlier_turns_only_is_not_held_to_the_task(calc_repo, tmp_path):
-    """A compaction that leaves the newest request in the prompt does not ask its summary for it (a second
-    summarizer call, a minute of a laptop's CPU, for nothing)."""
+def test_after_a_second_task_the_block_lists_the_requests_and_the_first_is_held_only_once(calc_repo, tmp_path):
+    """bench/chained.py on Qwen2.5-Coder-1.5B: working on flatten, every compaction's summary was held to the
+    session's first request (gcd, long evicted), sent back for it and then given it as "the task", and the summary
+    block showed gcd under "## Task". The first request is held only by the compaction that evicts it, and with
+    several requests the block lists them all, oldest first, none called the task."""
     from wren.context.compaction import must_keep
     from wren.context.manager import ContextManager
-    from wren.core.messages import Message
 
     ctx = ContextManager("system")
     for text in (TASK, "Now fix flatten."):
         ctx.add_directive(text)
-    earlier = [Message(role="user", content=TASK), Message(role="assistant", content="Audited.")]
-    assert must_keep(ctx, earlier) == {}
-    assert must_keep(ctx, earlier + [Message(role="user", content="Now fix flatten.\n\n[Recalled ...]")]) == {
-        "the task": "Now fix flatten."}
+    later = [Message(role="user", content="Now fix flatten.\n\n[Recalled ...]"), Message(role="assistant", content="ok")]
+    assert must_keep(ctx, later) == {}
+    assert must_keep(ctx, [Message(role="user", content=TASK)] + later) == {"the task": TASK}
+    second = "Now fix the flatten program."
+    turns = [{"content": "Audited."},
+             {"tool_calls": [call("compact")]},
+             {"content": "ok", "expect": [f"the last is the newest)\n- {TASK}\n- {second}"], "absent": ["## Task\n"]}]
+    _, backend, events = run(calc_repo, tmp_path / "s.json", turns, [TASK, second], summaries=[f"Audited: {TASK}"])
+    assert len(of(events, "context_compacted")) == 1 and len(backend.summary_focus) == 1
 
 
 def test_a_summary_longer_than_half_of_what_it_replaces_is_cut(calc_repo, tmp_path):
@@ -200,8 +189,18 @@ def test_a_summary_longer_than_half_of_what_it_replaces_is_cut(calc_repo, tmp_pa
     long = "Read service.log. " + "The log lists requests and how long each took. " * 400
     session, backend, events = run(calc_repo, tmp_path / "s.json", turns, ["Read service.log."], summaries=[long])
     (compacted,) = of(events, "context_compacted")
-    assert compacted.summary.endswith("those messages are in session memory: recall]")
+    assert compacted.summary.endswith(CUT)
     assert long.startswith(compacted.summary.split(" [summary cut")[0])
     cut = backend.count_tokens([Message(role="assistant", content=compacted.summary)], [])
     assert cut < backend.count_tokens([Message(role="assistant", content=long)], []) / 2
     assert compacted.tokens_after < compacted.tokens_before
+
+
+def test_what_a_summary_lost_is_added_after_the_cut_not_cut_away(calc_repo, tmp_path):
+    """The cut comes before the check of what a summary kept: a pin the summarizer lost twice is added verbatim
+    after it, whole."""
+    turns = [{"tool_calls": [call("pin", text=PIN)]}, {"tool_calls": [call("compact")]}, {"content": "done"}]
+    long = f"Task: {TASK} " + "Nothing else happened here. " * 300
+    _, _, events = run(calc_repo, tmp_path / "s.json", turns, [TASK], summaries=[long, long])
+    (compacted,) = of(events, "context_compacted")
+    assert CUT in compacted.summary and compacted.summary.endswith(f"Pinned note 1 (verbatim): {PIN}")
