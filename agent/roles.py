@@ -9,7 +9,8 @@ from wren.core.backend import ModelBackend, ModelReply, OnDelta, ignore
 from wren.core.config import ROLES, ModelsConfig, Role
 from wren.core.errors import WrenError
 from wren.core.events import Usage
-from wren.core.messages import Message
+from wren.core.messages import Message, redacted
+from wren.core.redact import redact
 
 
 SUMMARY_LINE = ("In one line of at most fifteen words, say what the tool call below will do, for a person "
@@ -85,7 +86,8 @@ class Roles:
 
 
 class Metered:
-    """The backend `inner()` returns (resolved when first used), its `summarize` calls counted:
+    """The backend `inner()` returns (resolved when first used), what it is sent redacted (core/redact.py),
+    its `summarize` calls counted:
     summarize returns text only, so the tokens are counted with the backend's own tokenizer (prompt:
     the messages summarised; completion: the summary) and priced with its `price` method where it has
     one (litellm's price map)."""
@@ -97,13 +99,15 @@ class Metered:
         return getattr(self._get(), name)
 
     def complete(self, messages: list[Message], tools: list[dict[str, Any]], on_delta: OnDelta) -> ModelReply:
-        reply = self._get().complete(messages, tools, on_delta)
+        # Redacted here as the loop redacts the main model's prompt: the context keeps what tools returned,
+        # and a hosted fast model must no more see a secret than the main one.
+        reply = self._get().complete(redacted(messages), tools, on_delta)
         self._on_usage(reply.usage)
         return reply
 
     def summarize(self, messages: list[Message], on_delta: OnDelta = ignore, *more: Any) -> str:
         inner = self._get()
-        text = inner.summarize(messages, on_delta, *more)
+        text = inner.summarize(redacted(messages), on_delta, *(redact(m) if isinstance(m, str) else m for m in more))
         usage = Usage(prompt_tokens=inner.count_tokens(messages, []),
                       completion_tokens=inner.count_tokens([Message(role="assistant", content=text)], []))
         price = getattr(inner, "price", None)

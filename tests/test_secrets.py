@@ -67,3 +67,20 @@ def test_no_secret_reaches_the_prompt_the_log_or_the_stream(calc_repo, tmp_path)
     assert run.lines[-1]["summary"] == "The key was [redacted OpenAI key]"
     # The file itself is untouched: redaction is of what is shown, never of the workspace.
     assert AWS in (calc_repo / "settings.py").read_text()
+
+
+def test_no_secret_reaches_the_model_that_summarises(calc_repo, tmp_path):
+    """The context keeps what the user and the tools said; the loop redacts the main model's prompt, and the
+    summariser (the fast model, possibly hosted) is sent the evicted messages and the focus redacted too."""
+    from test_context_steering import call, run
+
+    (calc_repo / "settings.py").write_text(f'AWS_KEY = "{AWS}"\n')
+    turns = [{"tool_calls": [call("read_file", path="settings.py")], "absent": [AWS, ANTHROPIC]},
+             {"tool_calls": [call("pin", text=f"deploy with {GITHUB}")]},
+             {"tool_calls": [call("compact", keep=f"the key {OPENAI}")]}, {"content": "done"}]
+    _, backend, events = run(calc_repo, tmp_path / "s.json", turns, [f"Use the key {ANTHROPIC} on settings.py"])
+    assert [e for e in events if e.type == "context_compacted"] and backend.summarized
+    sent = repr(backend.summarized) + repr(backend.summary_focus)
+    assert "settings.py" in sent and "[redacted AWS access key]" in sent  # the evicted messages, redacted
+    for secret in (AWS, ANTHROPIC, GITHUB, OPENAI):
+        assert secret not in sent

@@ -75,6 +75,7 @@ class ScriptedBackend:
         self.prompt_sizes: list[int] = []  # what each step sent, for tests of the budget
         self.tool_choices: list[ToolChoice] = []  # each step's tool_choice, for tests of careful sessions
         self.summary_focus: list[str] = []
+        self.summarized: list[list[Message]] = []  # what each summary was asked of, for tests
 
     def count_tokens(self, messages: list[Message], tools: list[dict[str, Any]]) -> int:
         return estimate_tokens(messages, tools)
@@ -86,6 +87,7 @@ class ScriptedBackend:
         with self._lock:
             i, self._summaries = self._summaries, self._summaries + 1
             self.summary_focus.append(focus)
+            self.summarized.append(messages)
         if i < len(self.script.summaries):
             return self.script.summaries[i]
         # Like an obedient model, the default summary keeps what it was told to keep.
