@@ -7,7 +7,7 @@ from typing import Callable
 
 from wren.core.errors import ModelError
 from wren.core.events import CompactReason, ContextCompacted, EvictedItem
-from wren.core.messages import Message
+from wren.core.messages import Message, redacted
 from wren.core.backend import ModelBackend, OnDelta, estimate_tokens, ignore
 from wren.context.manager import ContextManager
 from wren.context.memory import MemoryChunk, SessionMemory, chunk_message
@@ -98,7 +98,9 @@ class Compactor:
             # Nothing is lost (memory and the log hold it all); the summary is just thinner.
             warn(f"the model could not summarise ({exc.message}); keeping the structured summary only")
             summary = "(no narrative summary: the model call failed)"
-        self.memory.add([c for i, m in enumerate(evicted) for c in chunk_message(m, number, i)])
+        # Stored redacted: the context keeps the user's words raw (the loop redacts each prompt), and the
+        # memory is a file on disk and maybe a Chroma server.
+        self.memory.add([c for i, m in enumerate(redacted(evicted)) for c in chunk_message(m, number, i)])
         for n, old in enumerate(ctx.evict(count, summary)):
             self.memory.add([MemoryChunk(id=f"c{number}-summary{n}", text=f"[earlier summary] {old}",
                                          role="summary", compaction=number)])

@@ -84,3 +84,6 @@ def test_no_secret_reaches_the_model_that_summarises(calc_repo, tmp_path):
     assert "settings.py" in sent and "[redacted AWS access key]" in sent  # the evicted messages, redacted
     for secret in (AWS, ANTHROPIC, GITHUB, OPENAI):
         assert secret not in sent
+    # Session memory (a file here; a Chroma server where one is set) holds the evicted task redacted.
+    stored = "".join(p.read_text() for p in (calc_repo / ".wren" / "memory").glob("*.jsonl"))
+    assert "Use the key [redacted Anthropic key]" in stored and ANTHROPIC not in stored
