@@ -8,6 +8,7 @@ from wren.core.config import ContextConfig
 from wren.core.errors import ModelError
 from wren.core.events import CompactReason, ContextCompacted, ContextForgotten, ContextPinned, Event
 from wren.core.backend import ModelBackend, OnDelta, ignore
+from wren.core.messages import redacted
 from wren.context.budget import Budget
 from wren.context.compaction import Compactor, evicted_item
 from wren.context.manager import ContextManager, replay
@@ -106,7 +107,7 @@ class ContextService:
         originals = self.manager.forget(call_ids)
         if not originals:
             return None
-        self.memory.add([c for m in originals
+        self.memory.add([c for m in redacted(originals)  # as compaction stores them (context/compaction.py)
                          for c in chunk_message(m, self.compactions, 0, prefix=f"forget-{m.tool_call_id}")])
         return ContextForgotten(call_ids=[m.tool_call_id or "" for m in originals],
                                 items=[evicted_item(m) for m in originals])
