@@ -73,7 +73,8 @@ class Roles:
     def _line(self, instructions: str, text: str, limit: int) -> str:
         if not self.names.get("fast") or self.backend("fast") is self.main:
             return ""  # no fast model, or one that cannot be used: main's time is not spent here
-        prompt = [Message(role="system", content=instructions), Message(role="user", content=text[:2000])]
+        # Redacted before the cut (Metered redacts again): a key cut in two no longer looks like one.
+        prompt = [Message(role="system", content=instructions), Message(role="user", content=redact(text)[:2000])]
         reply = self.summarizer().complete(prompt, [], ignore).content
         return " ".join(reply.strip().strip('"').split())[:limit]
 

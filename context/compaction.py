@@ -8,6 +8,7 @@ from typing import Callable
 from wren.core.errors import ModelError
 from wren.core.events import CompactReason, ContextCompacted, EvictedItem
 from wren.core.messages import Message, redacted
+from wren.core.redact import redact
 from wren.core.backend import ModelBackend, OnDelta, estimate_tokens, ignore
 from wren.context.manager import ContextManager
 from wren.context.memory import MemoryChunk, SessionMemory, chunk_message
@@ -34,7 +35,9 @@ def must_keep(ctx: ContextManager, evicted: list[Message]) -> dict[str, str]:
     asked = bool(task) and any(m.role == "user" and (m.content or "").startswith(task) for m in evicted)
     parts = {"the task": task} if asked else {}
     parts.update({f"pinned note {n}": pin for n, pin in enumerate(ctx.pins, 1)})
-    return parts
+    # As the summariser saw them (roles.Metered redacts): a summary cannot hold a key it never saw, and what is
+    # added verbatim to a summary goes on into memory.
+    return {name: redact(text) for name, text in parts.items()}
 
 
 def lost(summary: str, parts: dict[str, str]) -> list[str]:
@@ -102,7 +105,7 @@ class Compactor:
         # memory is a file on disk and maybe a Chroma server.
         self.memory.add([c for i, m in enumerate(redacted(evicted)) for c in chunk_message(m, number, i)])
         for n, old in enumerate(ctx.evict(count, summary)):
-            self.memory.add([MemoryChunk(id=f"c{number}-summary{n}", text=f"[earlier summary] {old}",
+            self.memory.add([MemoryChunk(id=f"c{number}-summary{n}", text=f"[earlier summary] {redact(old)}",
                                          role="summary", compaction=number)])
         after = self.backend.count_tokens(ctx.prompt(), tools)
         return ContextCompacted(tokens_before=before, tokens_after=after, summary=summary, evicted=count,

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from wren.core.config import ChromaConfig
 from wren.core.log import mend_tail, read_jsonl
 from wren.core.messages import Message
+from wren.core.redact import redact
 from wren.context.chroma import chroma_client, memory_collection
 from wren.context.embeddings import Embedder
 from wren.context.lexical import BM25, tokens
@@ -158,6 +159,7 @@ class SessionMemory:
         (dense: nothing without an embedder), for comparing them (bench/compaction.py)."""
         if not self.chunks:
             return []
+        query = redact(query)  # the user's raw words (auto-recall) go to the embedder, which may be hosted
         depth = max(k * 4, 20)
         fused: dict[str, float] = {}
         if mode != "dense":

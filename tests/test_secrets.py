@@ -87,3 +87,35 @@ def test_no_secret_reaches_the_model_that_summarises(calc_repo, tmp_path):
     # Session memory (a file here; a Chroma server where one is set) holds the evicted task redacted.
     stored = "".join(p.read_text() for p in (calc_repo / ".wren" / "memory").glob("*.jsonl"))
     assert "Use the key [redacted Anthropic key]" in stored and ANTHROPIC not in stored
+
+
+def test_a_summary_check_and_the_embedder_see_what_the_summariser_saw(tmp_path):
+    """A summary cannot hold a key its summariser never saw: the task it must keep is checked redacted (a raw
+    one was "lost" every time and then added raw, whence it went into memory). The auto-recall query, the
+    user's own words, reaches the embedder (which may be hosted) redacted."""
+    from wren.context.compaction import lost, must_keep
+    from wren.context.manager import ContextManager
+    from wren.context.memory import SessionMemory, chunk_message
+    from wren.core.messages import Message
+
+    task = f"Use the key {ANTHROPIC} on settings.py"
+    ctx = ContextManager("system")
+    ctx.add_directive(task)
+    parts = must_keep(ctx, [Message(role="user", content=task)])
+    assert ANTHROPIC not in repr(parts) and lost("Use the key [redacted Anthropic key] on settings.py", parts) == []
+
+    class Seen:
+        name = "seen"
+
+        def __init__(self):
+            self.texts = []
+
+        def embed(self, texts):
+            self.texts += texts
+            return [[float(len(t) % 7), 1.0, 0.5] for t in texts]
+
+    embedder = Seen()
+    memory = SessionMemory(tmp_path, "s1", embedder)
+    memory.add(chunk_message(Message(role="user", content="settings.py holds the deploy keys"), 1, 0))
+    assert memory.search(task, k=1)
+    assert embedder.texts and ANTHROPIC not in repr(embedder.texts)
