@@ -31,11 +31,8 @@ def whole_statements(text: str, matches: list[Match]) -> list[Match]:
     another)."""
     if len(matches) != 1:
         return matches
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # SyntaxWarning of the user's code is not ours to show
-            tree = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    tree = parsed(text)
+    if tree is None:
         return matches
     lines = text.split("\n")
     starts = [0]
@@ -82,12 +79,8 @@ def same_statement(node: ast.stmt, code: str) -> bool:
     """Whether `code` is one statement of `node`'s kind with its target: an assignment to the same targets
     (`=`, `+=`, annotated), a `return`, or a call of the same function; what says that `new`, given for a
     line inside `node`, rewrites all of `node` (`memo[i, j],` -> `memo[i, j] = max(...)`) and not that line."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            body = ast.parse(textwrap.dedent(code)).body
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
+    tree = parsed(textwrap.dedent(code))
+    body = tree.body if tree is not None else []
     if len(body) != 1 or type(body[0]) is not type(node):
         return False
     new = body[0]
@@ -104,12 +97,18 @@ def same_statement(node: ast.stmt, code: str) -> bool:
 def complete(code: str) -> bool:
     """Whether `code` (dedented) parses as Python on its own as one or more whole statements (a comment alone
     is none)."""
+    tree = parsed(textwrap.dedent(code))
+    return tree is not None and bool(tree.body)
+
+
+def parsed(code: str) -> ast.Module | None:
+    """`code` parsed as Python, None when it does not parse (or is too deep or too big to)."""
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return bool(ast.parse(textwrap.dedent(code)).body)
+            warnings.simplefilter("ignore")  # SyntaxWarning of the user's code is not ours to show
+            return ast.parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
+        return None
 
 
 def if_else_block(code: str, unit: str = "    ") -> str | None:
