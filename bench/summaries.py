@@ -1,7 +1,7 @@
 """Compaction summaries written by a real model: what a session still knows after 1, 3 and 10 of them.
 
     python bench/summaries.py [--summariser local:qwen2.5-coder-1.5b --summariser local:smollm2]
-                              [--judge local:qwen2.5-coder-1.5b] [--rounds 10]
+                              [--judge local:qwen2.5-coder-1.5b] [--rounds 10] [--dump DIR]
 
 A scripted main model reads two log files a round (each holds one fact: a service's rollback
 codename, among 20 lines of filler), and after each round the session compacts (a Compact op, as
@@ -72,9 +72,12 @@ def script(repo: Path, rounds: int) -> Path:
     return path
 
 
-def measure(session: Session, facts: list[tuple[str, str, str]], judge, read: int) -> dict:
-    """The checkpoint's numbers for the first `read` facts."""
+def measure(session: Session, facts: list[tuple[str, str, str]], judge, read: int, dump: Path | None = None) -> dict:
+    """The checkpoint's numbers for the first `read` facts; the judge's prompt written to `dump` (JSON)."""
     prompt = session.context.manager.prompt()
+    if dump is not None:
+        dump.write_text(json.dumps([m.model_dump() for m in [*prompt, Message(role="user", content=QUESTION)]],
+                                   indent=1))
     text = "\n".join(m.content for m in prompt)
     memory = session.context.memory
     seen = facts[:read]
@@ -88,8 +91,12 @@ def measure(session: Session, facts: list[tuple[str, str, str]], judge, read: in
             "answer": reply.content.strip()[:160], "judge_s": round(time.perf_counter() - started, 1)}
 
 
-def run(summariser: str, judge_name: str, rounds: int) -> list[dict]:
-    """One session with `summariser` writing every summary; a row per checkpoint."""
+def run(summariser: str, judge_name: str, rounds: int, dump: Path | None = None) -> list[dict]:
+    """One session with `summariser` writing every summary; a row per checkpoint. With `dump` (a folder),
+    each checkpoint's judge prompt is written there as `<summariser>-<compactions>.json`."""
+    def dumped(n: int) -> Path | None:
+        return dump / f"{summariser.replace(':', '_')}-{n}.json" if dump else None
+
     judge = resolve_backend(judge_name)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -108,7 +115,7 @@ def run(summariser: str, judge_name: str, rounds: int) -> list[dict]:
                 done_rounds += 1
                 if done_rounds == 1 and 0 in CHECKPOINTS:  # the task in the prompt as the user wrote it
                     rows.append({"summariser": summariser, "compactions": 0, "summary_s": 0.0,
-                                 **measure(session, facts, judge, READS_PER_ROUND)})
+                                 **measure(session, facts, judge, READS_PER_ROUND, dumped(0))})
                     print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
                 compact_started = time.perf_counter()
                 session.submit(Compact())
@@ -116,7 +123,7 @@ def run(summariser: str, judge_name: str, rounds: int) -> list[dict]:
                 compactions += 1
                 summary_s += time.perf_counter() - compact_started
                 if compactions in CHECKPOINTS:
-                    row = measure(session, facts, judge, done_rounds * READS_PER_ROUND)
+                    row = measure(session, facts, judge, done_rounds * READS_PER_ROUND, dumped(compactions))
                     rows.append({"summariser": summariser, "compactions": compactions,
                                  "summary_s": round(summary_s / compactions, 1), **row})
                     print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
@@ -133,9 +140,12 @@ def main() -> None:
                         "default: local:qwen2.5-coder-1.5b and local:smollm2")
     parser.add_argument("--judge", default="local:qwen2.5-coder-1.5b", help="the model that answers from the prompt")
     parser.add_argument("--rounds", type=int, default=max(CHECKPOINTS))
+    parser.add_argument("--dump", type=Path, help="a folder to write each checkpoint's judge prompt to (JSON)")
     args = parser.parse_args()
+    if args.dump:
+        args.dump.mkdir(parents=True, exist_ok=True)
     rows = [row for name in args.summariser or ["local:qwen2.5-coder-1.5b", "local:smollm2"]
-            for row in run(name, args.judge, args.rounds)]
+            for row in run(name, args.judge, args.rounds, args.dump)]
     print(f"{datetime.date.today()}, {args.rounds} rounds of {READS_PER_ROUND} reads, judge {args.judge}\n")
     print("| summariser | compactions | facts read | in context | recall@3 (retrieval) | directive kept | "
           "answer in French | s per summary |\n|---|---:|---:|---:|---:|---|---|---:|")
