@@ -7,7 +7,7 @@ from typing import Any, Callable
 from wren.agent.models import BackendFactory
 from wren.core.backend import ModelBackend, ModelReply, OnDelta, ignore
 from wren.core.config import ROLES, ModelsConfig, Role
-from wren.core.errors import WrenError
+from wren.core.errors import SummaryFull, WrenError
 from wren.core.events import Usage
 from wren.core.messages import Message, redacted
 from wren.core.redact import redact
@@ -108,11 +108,18 @@ class Metered:
 
     def summarize(self, messages: list[Message], on_delta: OnDelta = ignore, *more: Any) -> str:
         inner = self._get()
-        text = inner.summarize(redacted(messages), on_delta, *(redact(m) if isinstance(m, str) else m for m in more))
+        try:
+            text = inner.summarize(redacted(messages), on_delta, *(redact(m) if isinstance(m, str) else m for m in more))
+        except SummaryFull as full:  # stopped at its length bound: what it wrote was paid for
+            self._account(inner, messages, full.text)
+            raise
+        self._account(inner, messages, text)
+        return text
+
+    def _account(self, inner: ModelBackend, messages: list[Message], text: str) -> None:
         usage = Usage(prompt_tokens=inner.count_tokens(messages, []),
                       completion_tokens=inner.count_tokens([Message(role="assistant", content=text)], []))
         price = getattr(inner, "price", None)
         if callable(price):
             usage.cost_usd = price(usage)
         self._on_usage(usage)
-        return text

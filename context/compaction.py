@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from wren.core.errors import ModelError
+from wren.core.errors import ModelError, SummaryFull
 from wren.core.events import CompactReason, ContextCompacted, EvictedItem
 from wren.core.messages import Message, redacted
 from wren.core.redact import redact
@@ -112,10 +112,44 @@ class Compactor:
                                 reason=reason, number=number, items=[evicted_item(m) for m in evicted],
                                 retrieval=self.memory.retrieval)
 
+    def limit(self, evicted: list[Message]) -> int:
+        """The most tokens a summary of `evicted` may take: SUMMARY_SHARE of theirs, at least SUMMARY_FLOOR,
+        by the main backend's count."""
+        return max(SUMMARY_FLOOR, int(self.backend.count_tokens(evicted, []) * SUMMARY_SHARE))
+
+    def written(self, evicted: list[Message], on_delta: OnDelta, focus: str) -> str:
+        """The summarizer's summary of `evicted`, within limit() (see bounded). Its writing is stopped once
+        what it streamed is past the limit: Qwen2.5-Coder-1.5B on a laptop CPU writes about 8 tokens a second,
+        and its summaries ran to its 1,024-token reply cap, all of it past the limit cut away after. A
+        summariser that does not stream its text writes to its end, and is cut the same way."""
+        limit, size, checked = self.limit(evicted), 0, 0
+        parts: list[str] = []
+
+        def capped(delta: str) -> None:
+            nonlocal size, checked
+            on_delta(delta)  # the caller's heartbeat first: an interrupt still stops the summary
+            parts.append(delta)
+            size += len(delta)
+            # A token is at least a character, so below `limit` characters there is no need to count;
+            # past it, count every 200 characters (a tokenizer call each, not one per token).
+            if size > limit and size - checked >= 200:
+                checked = size
+                text = "".join(parts)
+                # The summariser's own count, not the main backend's: this runs inside the summariser's step
+                # (a local model's lock held), and taking a second model's lock here could deadlock two sessions.
+                if self.summarizer.count_tokens([Message(role="assistant", content=text)], []) > limit:
+                    raise SummaryFull(text)
+
+        try:
+            summary = self.summarizer.summarize(evicted, capped, focus)
+        except SummaryFull as full:
+            summary = full.text.strip()
+        return self.bounded(summary, evicted)
+
     def bounded(self, summary: str, evicted: list[Message]) -> str:
-        """`summary` cut to SUMMARY_SHARE of the tokens of `evicted` (at least SUMMARY_FLOOR), by the main
-        backend's count, at whitespace where there is some, ending with CUT; as it was when within."""
-        limit = max(SUMMARY_FLOOR, int(self.backend.count_tokens(evicted, []) * SUMMARY_SHARE))
+        """`summary` cut to limit() tokens, by the main backend's count, at whitespace where there is some,
+        ending with CUT; as it was when within."""
+        limit = self.limit(evicted)
         tokens = self.backend.count_tokens([Message(role="assistant", content=summary)], [])
         if tokens <= limit:
             return summary
@@ -134,13 +168,13 @@ class Compactor:
             f"The agent asked to keep: {keep}" if keep else "",
             "Pinned notes (keep each verbatim):\n" + "\n".join(f"- {p}" for p in ctx.pins) if ctx.pins else ""]))
         # Bounded before the check, so that what the check finds kept, or what is added verbatim, is not cut after.
-        first = self.bounded(self.summarizer.summarize(evicted, on_delta, focus), evicted)
+        first = self.written(evicted, on_delta, focus)
         missing = lost(first, parts)
         if not missing:
             return first
         named = "; ".join(f"{name}: {parts[name]!r}" for name in missing)
         retry = f"{focus}\nA summary you wrote lost {named}. Write it again, keeping them.".strip()
-        second = self.bounded(self.summarizer.summarize(evicted, on_delta, retry), evicted)
+        second = self.written(evicted, on_delta, retry)
         still = lost(second, parts)
         if not still:
             return second

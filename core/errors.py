@@ -31,6 +31,16 @@ class StreamStopped(BaseException):
         self.status, self.reason = status, reason
 
 
+class SummaryFull(BaseException):
+    """Raised by a compaction summary's delta callback once the summary is longer than it may be
+    (context/compaction.py): the summariser stops writing, and `text`, what it streamed so far, is
+    the summary. A BaseException for the same reason as StreamStopped."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__("the summary reached its length bound")
+        self.text = text
+
+
 class WrenError(Exception):
     """A fatal error with a kind, a message for people and an exit code."""
 

@@ -8,7 +8,7 @@ import time
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence, cast
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence, cast
 
 from wren.core.config import LocalConfig
 from wren.core.errors import ConfigError, ModelError
@@ -17,7 +17,7 @@ from wren.core.messages import Message, ToolCall
 from wren.core.backend import (EffortSupport, ModelReply, ToolChoice, OnDelta, RetryPolicy, choice_name, ignore,
                                 summarize_with_model)
 from wren.local_models import catalog, thinking
-from wren.local_models.formats import OPENING_KEY
+from wren.local_models.formats import OPENING_KEY, TaggedCalls
 from wren.local_models.degenerate import close_cut_call, cut_loop, loop_start
 from wren.local_models.gguf import read_gguf
 from wren.local_models.prompt import PromptRenderer, step_key
@@ -219,7 +219,7 @@ class LocalBackend:
             top_k=self.sampling.top_k, min_p=self.sampling.min_p, repeat_penalty=self.sampling.repeat_penalty,
             stop=stop, stream=True,
             seed=self.seed + self._steps, grammar=grammar))
-        text, generated, streamer = "", 0, ReplyStreamer(on_delta, self.renderer.format.reply_so_far)
+        text, generated, streamer = "", 0, ReplyStreamer(on_delta, self._reply_so_far(bool(tools)))
         started, first = time.perf_counter(), None
         looped = False
         for chunk in stream:
@@ -254,6 +254,16 @@ class LocalBackend:
                       cached_tokens=cached)
         return ModelReply(content=content, tool_calls=calls, usage=usage)
 
+
+    def _reply_so_far(self, tools: bool) -> Callable[[str], str | None]:
+        """How the reply read so far is found in generated text: the format's way; and where calls are
+        tags (Qwen) and no tools are offered (a compaction summary, a title), also prose that does not open
+        a tag, as it comes: no step wraps Qwen's prose there, so a caller counting the reply as it streams
+        (Compactor.written) saw none of it until the end. (A JSON-steps model, SmolLM2, wraps its reply.)"""
+        fmt = self.renderer.format
+        if tools or not isinstance(fmt, TaggedCalls):
+            return fmt.reply_so_far
+        return lambda text: fmt.reply_so_far(text) or (None if text.lstrip().startswith("<") else text)
 
     def _think(self, tokens: list[int], cap: int, on_delta: OnDelta, on_thought: OnDelta) -> tuple[list[int], int]:
         """The free part of a thinking step: up to `cap` tokens after <think>, streamed to on_thought;

@@ -194,6 +194,9 @@ def test_a_summary_longer_than_half_of_what_it_replaces_is_cut(calc_repo, tmp_pa
     cut = backend.count_tokens([Message(role="assistant", content=compacted.summary)], [])
     assert cut < backend.count_tokens([Message(role="assistant", content=long)], []) / 2
     assert compacted.tokens_after < compacted.tokens_before
+    # The summariser was stopped once past the bound, not left to write what is cut away after.
+    (streamed,) = backend.summary_streamed
+    assert len(compacted.summary) <= streamed < len(long) / 2
 
 
 def test_what_a_summary_lost_is_added_after_the_cut_not_cut_away(calc_repo, tmp_path):

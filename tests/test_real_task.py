@@ -117,3 +117,55 @@ def test_qwens_narrowed_edit_says_why_then_edits_a_line_of_the_program(qwen):
         args = json.loads(call.arguments)
         assert call.name == "edit_file" and args["path"] == "python_programs/gcd.py" and args["old"] in lines
         assert args["new"] != args["old"]  # the grammar holds `new` to other text
+
+
+def test_qwens_summary_stops_once_it_is_past_its_bound(qwen, tmp_path, monkeypatch):
+    """A summary may take half the tokens it replaces (at least SUMMARY_FLOOR); the rest was cut after it was
+    written, at a laptop's few tokens a second. Qwen2.5-Coder-1.5B is stopped once past the bound: it streams at
+    most a check's worth (200 characters) past it, where left alone it writes several times that. (The bound is
+    made small here: a short exchange keeps the test short. SmolLM2 is not used: without a grammar its JSON
+    reply often breaks at an unescaped quote, and its stream shows nothing after that.)"""
+    from wren.agent.models import resolve_backend
+    from wren.context import compaction
+    from wren.context.manager import ContextManager
+    from wren.context.memory import SessionMemory
+    from wren.core.messages import Message, ToolCall
+
+    backend = resolve_backend(qwen)
+
+    monkeypatch.setattr(compaction, "SUMMARY_SHARE", 0.02)
+    monkeypatch.setattr(compaction, "SUMMARY_FLOOR", 16)
+    code = "\n".join(f"def report_{i}(rows):\n    return fmt(rows, width={i})" for i in range(12))
+    call = ToolCall(id="c1", name="read_file", arguments='{"path": "report.py"}')
+    evicted = [Message(role="user", content="Rename the helper `fmt` to `format_row` in report.py and its callers."),
+               Message(role="assistant", tool_calls=[call]),
+               Message(role="tool", tool_call_id="c1", name="read_file", content=code),
+               Message(role="assistant", content="report.py calls fmt in 12 functions; I will rename each call.")]
+    ctx = ContextManager("You are a coding agent.")
+    for m in evicted + [Message(role="user", content="Go on.")]:
+        ctx.add(m)
+    streamed: list[str] = []
+    stopped: list[str] = []
+
+    class Counted:  # the real model, its streamed text kept: the only seam is this wrapper
+        count_tokens = staticmethod(backend.count_tokens)
+
+        def summarize(self, messages, on_delta, focus=""):
+            try:
+                return backend.summarize(messages, lambda d: (streamed.append(d), on_delta(d)), focus)
+            except compaction.SummaryFull as full:
+                stopped.append(full.text)
+                raise
+
+    compactor = compaction.Compactor(backend, SessionMemory(tmp_path, "s", None), Counted())  # type: ignore[arg-type]
+    limit = compactor.limit(evicted)
+    alone = backend.summarize(evicted)  # the same request, not stopped
+    tokens = lambda text: backend.count_tokens([Message(role="assistant", content=text)], [])  # noqa: E731
+    assert tokens(alone) > 2 * (limit + 60), alone
+    event = compactor.compact(ctx, [], "manual", 1, None, warn=lambda _: None)
+    assert event.summary.endswith(compaction.CUT)
+    sent = "".join(streamed)
+    assert stopped == [sent], sent  # stopped, with what it had streamed
+    # Past the bound (counted without the chat template's own tokens), and soon after it: the streamed text
+    # is counted every 200 characters.
+    assert tokens(sent) - tokens("") > limit and len(sent) < 4 * limit + 200 + 50, sent

@@ -6,6 +6,7 @@ turn's tool-call `arguments` may be a string of malformed JSON.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from pathlib import Path
 from typing import Any, Sequence
@@ -75,6 +76,7 @@ class ScriptedBackend:
         self.prompt_sizes: list[int] = []  # what each step sent, for tests of the budget
         self.tool_choices: list[ToolChoice] = []  # each step's tool_choice, for tests of careful sessions
         self.summary_focus: list[str] = []
+        self.summary_streamed: list[int] = []  # characters of each summary streamed before it returned or was stopped
         self.summarized: list[list[Message]] = []  # what each summary was asked of, for tests
 
     def count_tokens(self, messages: list[Message], tools: list[dict[str, Any]]) -> int:
@@ -88,10 +90,15 @@ class ScriptedBackend:
             i, self._summaries = self._summaries, self._summaries + 1
             self.summary_focus.append(focus)
             self.summarized.append(messages)
-        if i < len(self.script.summaries):
-            return self.script.summaries[i]
-        # Like an obedient model, the default summary keeps what it was told to keep.
-        return f"(scripted summary {i + 1} of {len(messages)} earlier messages)" + (f" {focus}" if focus else "")
+            self.summary_streamed.append(0)
+        text = self.script.summaries[i] if i < len(self.script.summaries) else (
+            # Like an obedient model, the default summary keeps what it was told to keep.
+            f"(scripted summary {i + 1} of {len(messages)} earlier messages)" + (f" {focus}" if focus else ""))
+        # Streamed a word at a time, as a real model's summary is, so a caller may stop it (SummaryFull).
+        for word in re.findall(r"\S+\s*|\s+", text):
+            self.summary_streamed[i] += len(word)
+            on_delta(word)
+        return text
 
     def complete(self, messages: list[Message], tools: list[dict[str, Any]], on_delta: OnDelta,
                  tool_choice: ToolChoice = "auto") -> ModelReply:
