@@ -254,7 +254,6 @@ class LocalBackend:
                       cached_tokens=cached)
         return ModelReply(content=content, tool_calls=calls, usage=usage)
 
-
     def _reply_so_far(self, tools: bool) -> Callable[[str], str | None]:
         """How the reply read so far is found in generated text: the format's way; and where calls are
         tags (Qwen) and no tools are offered (a compaction summary, a title), also prose that does not open

@@ -50,4 +50,3 @@ def test_smollm2_is_offered_the_tools_and_a_forced_compaction_keeps_the_pin(calc
     prompt = local.context.manager.prompt()
     assert PIN in prompt[1].content  # verbatim, in the block every prompt starts with
     assert local.context.compactions == 1
-
