@@ -49,7 +49,10 @@ class Attempt:
     """The current attempt of a turn: where it starts in the working context and what it changed."""
     number: int = 1
     start: int = 0  # index of its first message in the working context (after Wren's orienting calls)
-    compactions: int = 0  # the session's compaction count when it started (a compaction moves `start`)
+    # The session's compaction count when it started, or when a compaction last left its messages in place:
+    # another compaction since evicted its start (see start_kept).
+    compactions: int = 0
+    oriented_from: int | None = None  # index of Wren's first orienting call, where its working set starts
     checkpoint: int | None = None  # the turn's first checkpoint: the files as they were before any change
     changes: list[str] = field(default_factory=list)  # unified diffs of the changes it made
     failed_fixes: int = 0  # its changes tested in a row with the tests still failing
@@ -73,6 +76,24 @@ class Attempt:
     # of the orienting runs, where every attempt starts.
     observed: str = ""
     oriented_failure: str = ""
+
+    def start_kept(self, compactions: int) -> bool:
+        """Whether its messages (from where Wren oriented it) are still in the working context, given the
+        session's compaction count."""
+        return self.compactions == compactions
+
+    def working_set(self, compactions: int) -> int | None:
+        """The index an automatic compaction should keep the messages from (ContextService.ensure_room):
+        where Wren's orienting calls start, while they are in the working context; None otherwise."""
+        return self.oriented_from if self.start_kept(compactions) else None
+
+    def evicted(self, count: int, compactions: int) -> None:
+        """A compaction (now the session's number `compactions`) evicted the `count` oldest messages: when
+        none of them was the attempt's, its indices move down by `count` and it stays whole."""
+        if self.oriented_from is not None and self.compactions == compactions - 1 and count <= self.oriented_from:
+            self.start -= count
+            self.oriented_from -= count
+            self.compactions = compactions
 
     def line_failed(self, line: tuple[str, str]) -> None:
         """A fix of `line` ((path, line with whitespace runs made one space)) was tested and failed. At

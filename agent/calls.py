@@ -50,7 +50,7 @@ def tool_context(s: "Session", call_id: str) -> ToolContext:
     return ToolContext(s.workspace, s.interrupt, s.limits.deadline, recall=s.context.recall,
                        steer=SessionSteering(s), sandbox=s.sandbox, call_id=call_id, config=s.config,
                        read_paths=s._read_paths, strict_reads=s.careful, progress=progress,
-                       files=s.cfg.files, commands=s.cfg.commands)
+                       files=s.cfg.files, commands=s.cfg.commands, room=s.context.result_room())
 
 
 def announce(s: "Session", call: ToolCall, ctx: ToolContext, kind: str) -> tuple[Tool, BaseModel] | ToolError:

@@ -49,6 +49,10 @@ TRIED = ("this same change to {path} was made before in this turn, and the tests
          "Nothing was changed: make a different fix.")
 UNSEEN = ("this change to {path} changes only whitespace or comments, which no test can see. Nothing was "
           "changed: change the code itself.")
+# A fresh attempt after a compaction evicted the turn's message: the summary block holds the task only until
+# KEEP_SUMMARIES later compactions push that summary out (chained tasks on a 4,096-token window lost it by the
+# fourth attempt), so the attempt's first message restates it.
+RESTATED = " The task, as the user gave it: {task}"
 VERIFY_ASKS = 2  # per turn: then the model's answer stands, whatever the tests say
 WRAP_UP = ("[Wren] You are going in circles ({}). Stop calling tools: answer the user now from what you have "
            "found so far, and say what you could not find or do.]")
@@ -71,6 +75,7 @@ def orient(s: "Session", text: str) -> None:
     tests = s.registry.tools.get("run_tests")
     allowed = tests is not None and s.policy.decide(tests)[0] == "allow"
     reported: set[str] = set()  # test files whose failing run the model sees
+    first = len(s.context.manager.messages)
     code: list[str] = []  # files read that are not tests
     for call in orient_calls(text, s.workspace, allowed, f"wren-{uuid.uuid4().hex[:8]}"):
         args = json.loads(call.arguments)
@@ -82,6 +87,8 @@ def orient(s: "Session", text: str) -> None:
         if call.name == "read_file" and ok and not is_test_path(args["path"]):
             code.append(args["path"])
     s.attempt.start = len(s.context.manager.messages)
+    # Its orienting calls are the working set a compaction leaves in place while they fit (ContextService.ensure_room).
+    s.attempt.oriented_from = first if s.attempt.start > first else None
     s.attempt.oriented = (s.baseline.target, s.baseline.passed, s._tests_failed) if s.baseline.passed is not None else None
     s.attempt.edit_first = code if reported else []
     s.attempt.under_test = imported_by(sorted(reported), s.workspace)
@@ -308,7 +315,7 @@ def fresh_attempt(s: "Session", why: str) -> bool:
         return False
     # A compaction since the attempt began evicted its start (and the user's message, which the
     # summary block keeps as the task): then all that is left of the attempt goes, and Wren orients again.
-    start = a.start if a.compactions == s.context.compactions else 0
+    start = a.start if a.start_kept(s.context.compactions) else 0
     if s._files_changed and a.checkpoint is not None:
         try:
             undo(s.workspace.root, s.id, a.checkpoint)
@@ -319,8 +326,9 @@ def fresh_attempt(s: "Session", why: str) -> bool:
     dropped = len(messages) - start
     del messages[start:]
     s.emit(AttemptRestarted(number=a.number + 1, dropped=dropped, reason=why))
-    note = a.note(why)
+    note = a.note(why) if start else a.note(why) + RESTATED.format(task=s._turn_text)
     s.attempt = Attempt(number=a.number + 1, start=start, compactions=s.context.compactions,
+                        oriented_from=a.oriented_from if start else None,
                         checkpoint=a.checkpoint, oriented=a.oriented, edit_first=a.edit_first,
                         under_test=a.under_test, failing=a.failing, line_failures=a.line_failures,
                         resting=a.resting, refused=a.tried_out(a.number + 1),

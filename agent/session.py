@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from wren.agent.approval import Policy
 from wren.core.errors import ExitCode, StreamStopped, WrenError
-from wren.core.events import (CompactionUndone, CompactReason, ErrorEvent, ErrorInfo, Event,
+from wren.core.events import (CompactionUndone, CompactReason, ContextCompacted, ErrorEvent, ErrorInfo, Event,
                                PlanProposed, ProposedPlan, Result, SessionStarted, SessionTitled, ToolCallEvent,
                                TurnEnded, Usage, UserMessage)
 from wren.core.config import Config, ContextConfig, ModelsConfig, Role, SandboxConfig, load_config
@@ -205,8 +205,13 @@ class Session:
         """
         tools = self.offered_tools()
         stop = self.check_stop if in_turn else self._check_interrupt
-        event = self.context.compact(tools, reason, stop) if reason != "auto" else self.context.ensure_room(tools, stop)
+        event: ContextCompacted | None
+        if reason != "auto":
+            event = self.context.compact(tools, reason, stop)
+        else:
+            event = self.context.ensure_room(tools, stop, self.attempt.working_set(self.context.compactions))
         if event is not None:
+            self.attempt.evicted(event.evicted, self.context.compactions)
             self.emit(event)
 
     def check_stop(self, text: str = "") -> None:

@@ -53,18 +53,22 @@ def lost(summary: str, parts: dict[str, str]) -> list[str]:
     return missing
 
 
-def plan_eviction(ctx: ContextManager, to_free: int | None, everything: bool = False) -> int:
+def plan_eviction(ctx: ContextManager, to_free: int | None, everything: bool = False,
+                  keep_from: int | None = None) -> int:
     """How many leading messages to evict: whole units, oldest first, the newest unit always kept.
 
     `to_free` tokens is the goal; None (a manual /compact) evicts everything before the latest
     user message, or every unit but the newest when that message is the first; `everything` (the
-    model's own `compact`) every unit but the newest.
+    model's own `compact`) every unit but the newest. `keep_from`: no unit from that message on is
+    evicted (the working set an automatic compaction leaves in place: see ContextService.ensure_room).
     """
     starts = ctx.eviction_units()
     if to_free is None and not everything:
         last_user = max((i for i, m in enumerate(ctx.messages) if m.role == "user"), default=0)
         if last_user > 0:
             return last_user
+    if keep_from in starts:  # a unit's start, so no call is split from its result
+        starts = [i for i in starts if i <= keep_from]
     count, freed = 0, 0
     for start, end in zip(starts, starts[1:]):
         freed += estimate_tokens(ctx.messages[start:end], [])
@@ -81,15 +85,16 @@ class Compactor:
     summarizer: ModelBackend  # writes the summary (see ContextService.summarizer)
 
     def compact(self, ctx: ContextManager, tools: list[dict], reason: CompactReason, number: int, to_free: int | None,
-                warn: Callable[[str], None], on_delta: OnDelta = ignore, keep: str = "") -> ContextCompacted:
+                warn: Callable[[str], None], on_delta: OnDelta = ignore, keep: str = "",
+                keep_from: int | None = None) -> ContextCompacted:
         """Evict the oldest whole units into memory, with a summary written by the model.
 
         `on_delta` gets the summary's heartbeats; StreamStopped raised from it leaves the context and
         the memory as they were. ModelError when nothing can be evicted. `keep`: what the model asked
-        the summary to keep (its `compact` call; reason "model").
+        the summary to keep (its `compact` call; reason "model"). `keep_from`: see plan_eviction.
         """
         before = self.backend.count_tokens(ctx.prompt(), tools)
-        count = plan_eviction(ctx, to_free, everything=reason == "model")
+        count = plan_eviction(ctx, to_free, everything=reason == "model", keep_from=keep_from)
         if count == 0:
             raise ModelError(f"the context cannot be compacted further: the prompt is {before} tokens and "
                              "only the newest exchange is left; start a new session or use a model with a "

@@ -10,12 +10,17 @@ from wren.core.events import CompactReason, ContextCompacted, ContextForgotten, 
 from wren.core.backend import ModelBackend, OnDelta, ignore
 from wren.core.messages import redacted
 from wren.context.budget import Budget
-from wren.context.compaction import Compactor, evicted_item
+from wren.context.compaction import SUMMARY_FLOOR, SUMMARY_SHARE, Compactor, evicted_item
 from wren.context.manager import ContextManager, replay
 from wren.context.memory import SessionMemory, chunk_message, format_recalled
 
 AUTO_RECALL_K = 3
 AUTO_RECALL_CHARS = 1800  # about 450 tokens: a small, bounded share of any window
+# A tool result may take this share of the prompt's budget: on a 4,096-token window one pytest run (2,877
+# characters, five failing tests listed) took 1,166 of the 3,072 tokens, and with the code read next it crossed
+# the budget before the model's first step.
+RESULT_SHARE = 0.25
+CHARS_PER_TOKEN = 2.5  # Qwen2.5-Coder's tokenizer on pytest output (2,877 characters, 1,166 tokens)
 
 
 class ContextService:
@@ -57,16 +62,18 @@ class ContextService:
     def has_memory(self) -> bool:
         return self._memory is not None or (self.root / ".wren" / "memory" / f"{self.session_id}.jsonl").is_file()
 
-    def compact(self, tools: list[dict], reason: CompactReason, on_delta: OnDelta = ignore, keep: str = "") -> ContextCompacted:
+    def compact(self, tools: list[dict], reason: CompactReason, on_delta: OnDelta = ignore, keep: str = "",
+                keep_from: int | None = None) -> ContextCompacted:
         """`manual` keeps only the newest exchange, `model` (the model's own `compact`, with what to `keep`)
-        only the newest step; `auto` and `overflow` free down to the budget's target."""
+        only the newest step; `auto` and `overflow` free down to the budget's target, `auto` evicting
+        nothing from message `keep_from` on (see ensure_room)."""
         to_free = None
         if reason not in ("manual", "model"):
             tokens = self.backend.count_tokens(self.manager.prompt(), tools)
             to_free = int(tokens - self.budget.target * self.budget.limit) if self.budget else tokens // 2
         try:
             event = Compactor(self.backend, self.memory, self.summarizer).compact(
-                self.manager, tools, reason, self.compactions + 1, to_free, self.warn, on_delta, keep)
+                self.manager, tools, reason, self.compactions + 1, to_free, self.warn, on_delta, keep, keep_from)
             self.compactions += 1  # only once done: a compaction refused or stopped is none
             return event.model_copy(update={"summary_model": self.summarizer.name})
         except ModelError as exc:
@@ -75,20 +82,50 @@ class ContextService:
             raise ModelError(f"{exc.message} (the model's window is {self.budget.window} tokens, "
                              f"{self.budget.reserve} of them kept for the reply)", kind=exc.kind) from None
 
-    def ensure_room(self, tools: list[dict], on_delta: OnDelta = ignore) -> ContextCompacted | None:
-        """Compact when the prompt nears the budget; stop (never loop) when even that cannot make it fit."""
+    def ensure_room(self, tools: list[dict], on_delta: OnDelta = ignore,
+                    working_set: int | None = None) -> ContextCompacted | None:
+        """Compact when the prompt nears the budget; stop (never loop) when even that cannot make it fit.
+
+        `working_set`: the index of the first message the next step works from (a careful attempt's
+        orienting calls, agent/careful.py). On a 4,096-token window each fresh attempt's failing run and
+        code crossed the budget, the compaction evicted them, and the next attempt had to run and read
+        them again: a compaction (a Qwen summary, about a minute on a laptop CPU) per attempt. So, with
+        what comes before the working set replaced by a summary (at most its bound, Compactor.limit):
+        under the budget, the compaction leaves the working set in place; over it but within the window,
+        no compaction happens while the prompt fits the window (one could not bring it under the budget);
+        past the window, it leaves it in place if that fits, else it is evicted like the rest.
+        """
         if self.budget is None:
             return None
         tokens = self.backend.count_tokens(self.manager.prompt(), tools)
         event = None
         if self.budget.needs_compaction(tokens):
-            event = self.compact(tools, "auto", on_delta)
+            keep_from, kept = None, self._kept(working_set, tokens)
+            if kept is not None and kept <= self.budget.limit:
+                if self.budget.needs_compaction(kept) and self.budget.fits(tokens):
+                    return None
+                keep_from = working_set
+            event = self.compact(tools, "auto", on_delta, keep_from=keep_from)
             tokens = event.tokens_after
         if not self.budget.fits(tokens):
             raise ModelError(f"the prompt is {tokens} tokens after compaction, more than the window allows "
                              f"({self.budget.window} tokens minus {self.budget.reserve} for the reply); "
                              "use a model with a larger window or a shorter request", kind="context_window")
         return event
+
+    def result_room(self) -> int | None:
+        """Characters a tool result's output may take: RESULT_SHARE of the budget's tokens at CHARS_PER_TOKEN;
+        None without a window (tools/output.py's MAX_CHARS applies either way)."""
+        return int(self.budget.limit * RESULT_SHARE * CHARS_PER_TOKEN) if self.budget else None
+
+    def _kept(self, working_set: int | None, tokens: int) -> int | None:
+        """The tokens of the prompt (now `tokens`) once what comes before message `working_set` is replaced
+        by a summary of at most its bound (Compactor.limit); None without a working set."""
+        if working_set is None or working_set not in self.manager.eviction_units():
+            return None
+        before = self.manager.messages[:working_set]
+        evicted = self.backend.count_tokens(before, []) if before else 0
+        return tokens - evicted + (max(SUMMARY_FLOOR, int(evicted * SUMMARY_SHARE)) if before else 0)
 
     def recall(self, query: str, k: int) -> str:
         """The passages of memory that best match `query`; a tool call id as the query brings back that

@@ -50,3 +50,40 @@ def test_smollm2_is_offered_the_tools_and_a_forced_compaction_keeps_the_pin(calc
     prompt = local.context.manager.prompt()
     assert PIN in prompt[1].content  # verbatim, in the block every prompt starts with
     assert local.context.compactions == 1
+
+
+def test_smollm2_summarises_the_first_task_and_the_second_keeps_its_orienting(calc_repo, tmp_path):
+    """Chained tasks on a small window, the second on SmolLM2 (careful, as local models run): the compaction
+    its orienting run and read bring on is written by SmolLM2, evicts the first task only, and every attempt
+    works from the one orienting (none is run again, no compaction per attempt)."""
+    from wren.agent.models import resolve_backend
+    from wren.core.config import ContextConfig
+
+    (calc_repo / "notes.txt").write_text("".join(f"note line {i}: nothing about add here\n" for i in range(400)))
+    script = tmp_path / "notes.json"
+    script.write_text(json.dumps({"turns": [
+        *[{"tool_calls": [{"name": "read_file", "arguments": {"path": "notes.txt", "start_line": line}}]}
+          for line in (1, 40, 80)], {"content": "The notes say nothing about add."}]}))
+
+    def chained(backend, resume=None, steps=4):
+        return Session(SessionConfig(root=calc_repo, backend=backend, registry=default_registry(), resume_id=resume,
+                                     policy=Policy(mode="auto"), careful=True, limits=Limits(max_steps=steps),
+                                     context=ContextConfig(window=4096)))
+
+    first = chained(ScriptedBackend(script))
+    first.submit(UserInput(text="What do the notes in notes.txt say about add?"))
+    first.submit(Shutdown())
+    assert list(first.events())[-1].status == "success"
+    local = chained(resolve_backend("local:smollm2"), resume=first.id, steps=6)
+    local.submit(UserInput(text="The test in test_calc.py fails; fix calc.py."))
+    local.submit(Shutdown())
+    events = list(local.events())
+    assert not [e for e in events if e.type == "error" and e.fatal], [e.message for e in events if e.type == "error"]
+    compacted = [e for e in events if e.type == "context_compacted"]
+    assert len(compacted) == 1 and compacted[0].summary.strip() and "no narrative summary" not in compacted[0].summary
+    assert compacted[0].summary_model == local.backend.name
+    evicted = json.dumps([i.model_dump() for i in compacted[0].items])
+    assert "notes.txt" in evicted and "test_calc.py" not in evicted.replace('"The test in test_calc.py', "")
+    by_wren = [e.tool_calls[0].name for e in events if e.type == "assistant_message" and e.by == "wren"]
+    assert by_wren[:2] == ["run_tests", "read_file"] and "read_file" not in by_wren[2:]  # oriented once
+    assert any(e.type == "assistant_message" and e.by != "wren" for e in events)  # SmolLM2 took its steps

@@ -189,16 +189,20 @@ def test_the_tui_context_view_drops_a_restarted_attempt():
 
 
 def test_a_fresh_attempt_still_starts_after_a_compaction_in_the_attempt(calc_repo, tmp_path):
-    (calc_repo / "notes.txt").write_text("".join(f"note line {i}: nothing about add here\n" for i in range(150)))
+    (calc_repo / "notes.txt").write_text("".join(f"note line {i}: nothing about add here\n" for i in range(400)))
     grep = {"name": "grep", "arguments": {"pattern": "nothing like this"}}
     fix = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b", "new": "return a + b"}}
     script = tmp_path / "script.json"
     script.write_text(json.dumps({"window": 4500, "turns": [
         # No test named: Wren reads calc.py, and the model runs the tests itself (so its steps are free).
         {"tool_calls": [{"name": "run_tests"}]},
-        {"tool_calls": [{"name": "read_file", "arguments": {"path": "notes.txt"}}]},  # fills the window
+        # Pages of notes.txt fill the window (a result's room is a share of it: ContextService.result_room).
+        *[{"tool_calls": [{"name": "read_file", "arguments": {"path": "notes.txt", "start_line": line}}]}
+          for line in (1, 60, 120, 180)],
         {"tool_calls": [grep]}, {"tool_calls": [grep]}, {"tool_calls": [grep]},
-        {"expect": [f"Attempt 2 of {MAX_ATTEMPTS}"], "absent": ["note line 5:"], "tool_calls": [fix]},
+        # The compaction evicted the turn's message: the fresh attempt's note restates the task.
+        {"expect": [f"Attempt 2 of {MAX_ATTEMPTS}", "The task, as the user gave it: The add test fails; fix calc.py."],
+         "absent": ["note line 5:"], "tool_calls": [fix]},
         {"tool_calls": [{"name": "run_tests"}]}, {"content": "fixed"}]}))
     compacted_then_fixed(calc_repo, script, "The add test fails; fix calc.py.")
 
@@ -370,7 +374,7 @@ def test_every_test_file_that_failed_is_run_again_before_the_model_hears_the_tes
 
 def test_a_fresh_attempt_after_a_compaction_with_a_named_test_orients_again(calc_repo, tmp_path, monkeypatch):
     monkeypatch.setattr("wren.agent.careful.FAILED_FIXES", 2)  # two fixes in attempt 1, a compaction between them
-    big = "x = 1\n" + "".join(f"# filler line {i} nothing about add here\n" for i in range(110))
+    big = "x = 1\n" + "".join(f"# filler line {i} nothing about add here\n" for i in range(200))
     def edit(old: str, new: str) -> dict:
         return {"name": "edit_file", "arguments": {"path": "calc.py", "old": old, "new": new}}
     script = tmp_path / "script.json"
@@ -387,3 +391,49 @@ def test_a_fresh_attempt_after_a_compaction_with_a_named_test_orients_again(calc
     made = [c.name for e in events if e.type == "assistant_message" and e.by == "wren" for c in e.tool_calls]
     assert made.count("read_file") == 2  # oriented again: the compaction took the first orienting
     assert [choice_name(c) for c in s.backend.tool_choices] == ["edit_file"] * 4 + ["none"]  # passing: answer
+
+
+def test_a_compaction_leaves_the_orienting_in_place_and_fresh_attempts_reuse_it(calc_repo, tmp_path):
+    """Chained tasks on a small window: the second task's orienting run and read cross the budget. The
+    compaction evicts the first task and leaves them in place, and the fresh attempts after failed fixes
+    reuse them with no compaction of their own (each used to evict them, re-run and re-read them, and
+    write a summary: one model call per attempt, about a minute of Qwen on a laptop CPU)."""
+    from wren.agent.approval import Policy
+    from wren.agent.limits import Limits
+    from wren.agent.models.scripted import ScriptedBackend
+    from wren.agent.session import Session, SessionConfig
+    from wren.core.ops import Shutdown, UserInput
+    from wren.tools.base import default_registry
+
+    (calc_repo / "notes.txt").write_text("".join(f"note line {i}: nothing about add here\n" for i in range(400)))
+
+    def edit(new: str) -> dict:
+        return {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b", "new": new}}
+
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps({"window": 4500, "turns": [
+        *[{"tool_calls": [{"name": "read_file", "arguments": {"path": "notes.txt", "start_line": line}}]}
+          for line in (1, 60, 120)],
+        {"content": "The notes say nothing about add."},
+        {"tool_calls": [edit("return a * b")]},
+        {"expect": [f"Attempt 2 of {MAX_ATTEMPTS}", "assert -1 == 5", "def add(a, b):"], "absent": ["note line 5:"],
+         "tool_calls": [edit("return a ** b")]},
+        {"expect": [f"Attempt 3 of {MAX_ATTEMPTS}", "assert -1 == 5"], "tool_calls": [edit("return a + b")]},
+        {"content": "fixed add"}]}))
+    s = Session(SessionConfig(root=calc_repo, backend=ScriptedBackend(script), registry=default_registry(),
+                              policy=Policy(mode="auto"), careful=True, limits=Limits(max_steps=12)))
+    s.submit(UserInput(text="What do the notes in notes.txt say about add?"))
+    s.submit(UserInput(text="The test in test_calc.py fails; fix calc.py."))
+    s.submit(Shutdown())
+    events = list(s.events())
+    second = events[max(i for i, e in enumerate(events) if e.type == "user_message" and e.by == "user"):]
+    compacted = [e for e in second if e.type == "context_compacted"]
+    assert len(compacted) == 1, [e.type for e in second]
+    # What it evicted: the first task (its message, reads and answer) and the second task's message; not the
+    # orienting run and read after it.
+    assert "test_calc.py" not in json.dumps([i.model_dump() for i in compacted[0].items if i.role != "user"])
+    assert [(e.number, e.dropped) for e in second if e.type == "attempt_restarted"] == [(2, 4), (3, 5)]
+    by_wren = [e.tool_calls[0].name for e in second if e.type == "assistant_message" and e.by == "wren"]
+    assert by_wren == ["run_tests", "read_file", "run_tests", "run_tests", "run_tests"]  # oriented once
+    assert not any("The task, as the user gave it" in e.text for e in second if e.type == "user_message")
+    assert events[-1].status == "success" and (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")

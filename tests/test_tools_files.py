@@ -114,6 +114,21 @@ def test_read_file_caps_long_files_and_huge_files(tmp_path):
     assert call(tmp_path, "read_file", path="huge.txt", start_line=1, end_line=1) == "     1\t" + "y" * 100
 
 
+def test_a_small_room_pages_reads_listings_and_matches_instead_of_cutting_them(tmp_path):
+    from wren.tools.base import default_registry
+
+    (tmp_path / "long.txt").write_text("".join(f"{'x' * 30} {i}\n" for i in range(200)))
+    tools, ctx = default_registry(), ToolContext(Workspace(tmp_path), room=1500)
+    read = tools.get("read_file")
+    out = read.run(read.args(path="long.txt"), ctx).output
+    assert len(out) <= 1500 and "cut" not in out  # paged by read_file, not cut in the middle by the cap
+    last = int(out.rsplit("start_line=", 1)[1].split()[0]) - 1
+    assert f"[shown lines 1-{last} of 200; read_file with start_line={last + 1} for more]" in out
+    grep = tools.get("grep")
+    out = grep.run(grep.args(pattern="x+ 1"), ctx).output
+    assert len(out) <= 1500 and out.startswith("long.txt:2:")
+
+
 def test_grep_filters_context_and_secrets(tree, monkeypatch):
     out = call(tree, "grep", pattern="TODO", path="src")
     assert out.splitlines() == ["src/app.py:5:    print('héllo')  # TODO"]

@@ -58,6 +58,25 @@ def test_only_the_first_failures_report_is_shown_and_the_whole_output_is_logged(
     assert result.full_output.count("assert half(n) * 2 == n") >= 5  # the session log keeps all of it
 
 
+def test_on_a_small_window_the_run_fits_its_room_listing_fewer_failures(tmp_path):
+    """A result's room is a share of the model's window (ContextService.result_room): on a 4,096-token
+    window one QuixBugs run took 1,166 of its 3,072 tokens. The first failure stays listed and reported."""
+    write(tmp_path, {"calc.py": "def half(n):\n    return n // 3\n",
+                     "test_calc.py": "import pytest\nfrom calc import half\n\n\n"
+                                     "@pytest.mark.parametrize('n', [6, 12, 18, 24, 30])\n"
+                                     "def test_half(n):\n    assert half(n) * 2 == n\n"})
+    whole = run_tests(tmp_path).output
+    room = 900
+    result = RUN_TESTS.run(RUN_TESTS.args(target=None), ToolContext(Workspace(tmp_path), room=room))
+    assert len(result.output) <= room < len(whole)
+    head, first = result.output.split("--- first failure ---")
+    assert "0 passed, 5 failed" in head and "- test_calc.py::test_half[6] at test_calc.py:7:" in head
+    listed = head.count("- test_calc.py::test_half[")
+    assert 1 <= listed < 5 and f"- ... and {5 - listed} more (see output)" in head
+    assert "assert half(n) * 2 == n" in first
+    assert result.full_output.count("assert half(n) * 2 == n") >= 5  # the session log keeps all of it
+
+
 def test_a_failed_equality_says_what_the_call_returned_and_with_which_input(tmp_path):
     # QuixBugs' shape: the test's locals hold the input; pytest cuts the lists (`...`) as it reports them.
     write(tmp_path, {"sorter.py": "def sort(arr, k):\n    return [0] * (len(arr) + k)\n",

@@ -83,6 +83,13 @@ class ToolContext:
     strict_reads: bool = True
     # The session's configuration, read once when it started; None: read the workspace's when needed.
     config: "Config | None" = None
+    # Characters a result's output may take (ContextService.result_room: a share of the model's window);
+    # None: MAX_CHARS. The smaller of the two applies.
+    room: int | None = None
+
+    def output_room(self) -> int:
+        """Characters a result's output may take: `room`, at most MAX_CHARS."""
+        return min(self.room, MAX_CHARS) if self.room else MAX_CHARS
 
     def require_read(self, rel: str, verb: str) -> None:
         """ToolError naming the read_file call to make when `rel` has not been read (see read_paths)."""
@@ -150,7 +157,7 @@ class Tool:
                                            "full_output": result.full_output and redact(shown(result.full_output)),
                                            "files_changed": [shown(p) for p in result.files_changed],
                                            "diff": result.diff and shown(result.diff)})
-        capped = cap(result.output, MAX_CHARS, self.more_hint)
+        capped = cap(result.output, ctx.output_room(), self.more_hint)
         if capped == result.output:
             return result
         return result.model_copy(update={"output": capped, "full_output": result.output})

@@ -14,7 +14,7 @@ from wren.tools.output import MAX_CHARS
 MAX_READ_BYTES = 2_000_000  # larger files are read by range only
 MAX_READ_LINES = 2_000
 MAX_LINE_CHARS = 2_000
-BUDGET = MAX_CHARS - 1_000  # what one read may show, so the generic cap never cuts it
+NOTE_ROOM = 1_000  # kept for the notes after a read or a listing, so the generic cap (Tool.run) never cuts it
 MAX_LIST = 1_000
 SNIFF = 8192
 
@@ -54,15 +54,22 @@ def _piece(line: str, first: int) -> str:
     return f"{line[first - 1:end]}{'…' if more else ''} [chars {first}-{end} of {len(line)}{more}]"
 
 
-def numbered_lines(lines, start: int, end: int, first_char: int = 1) -> tuple[list[str], int]:
-    """Numbered lines from start to end (each from character `first_char`), within the budget;
-    returns them and the last line shown."""
+def shown_budget(ctx: ToolContext) -> int:
+    """Characters one read or listing may show: the result's room (ToolContext.output_room) less its notes'."""
+    room = ctx.output_room()
+    return room - min(NOTE_ROOM, room // 5)
+
+
+def numbered_lines(lines, start: int, end: int, first_char: int = 1, budget: int = MAX_CHARS - NOTE_ROOM
+                   ) -> tuple[list[str], int]:
+    """Numbered lines from start to end (each from character `first_char`), within `budget` characters
+    (at least one line); returns them and the last line shown."""
     out: list[str] = []
     used, last = 0, start - 1
     for n, line in enumerate(islice(lines, start - 1, end), start):
         line = _piece(line, first_char)
         entry = f"{n:>6}\t{line}"
-        if out and used + len(entry) > BUDGET:
+        if out and used + len(entry) > budget:
             break
         out.append(entry)
         used, last = used + len(entry) + 1, n
@@ -101,7 +108,7 @@ def read_file(args: ReadFileArgs, ctx: ToolContext) -> ToolResult:
         raise ToolError(f"{args.path} has {total} lines; start_line {start} is past the end")
     wanted = min(args.end_line or total, total)
     shown, last = numbered_lines(iter(lines), start, min(wanted, start + MAX_READ_LINES - 1),
-                                 max(args.start_char or 1, 1))
+                                 max(args.start_char or 1, 1), shown_budget(ctx))
     ctx.mark_read(ctx.workspace.rel(path))
     more = ""
     if last < wanted:
@@ -132,9 +139,9 @@ def list_files(args: ListFilesArgs, ctx: ToolContext) -> ToolResult:
                       f"{', '.join(ignored[:10])}{' ...' if len(ignored) > 10 else ''}]")
     if not rels:
         return ToolResult(output="(no files)" + (f" matching {args.pattern!r}" if args.pattern else "") + hidden)
-    shown, used = [], 0
+    shown, used, budget = [], 0, shown_budget(ctx)
     for rel in rels[:MAX_LIST]:
-        if used + len(rel) > BUDGET:
+        if used + len(rel) > budget:
             break
         shown.append(rel)
         used += len(rel) + 1

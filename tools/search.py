@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from wren.tools.base import Tool, ToolContext, ToolResult
 from wren.core.errors import ToolError
-from wren.tools.files import BUDGET, SNIFF, looks_binary, text_encoding
+from wren.tools.files import SNIFF, looks_binary, shown_budget, text_encoding
 from wren.core.globs import compile_glob
 from wren.tools.listing import workspace_files
 from wren.tools.workspace import looks_secret
@@ -162,15 +162,16 @@ def around_match(line: str, regex: re.Pattern | None) -> str:
             f"[chars {start + 1}-{end} of {len(line)}]")
 
 
-def format_hits(files: list[Candidate], context: int) -> tuple[list[str], int]:
-    """Output lines for the first MAX_MATCHES matches in path order, and how many matches were shown."""
+def format_hits(files: list[Candidate], context: int, budget: int) -> tuple[list[str], int]:
+    """Output lines for the first MAX_MATCHES matches in path order within about `budget` characters, and
+    how many matches were shown."""
     out: list[str] = []
     shown = used = 0
     for c in files:
-        if not c.lines or shown >= MAX_MATCHES or used > BUDGET:
+        if not c.lines or shown >= MAX_MATCHES or used > budget:
             continue
         c.lines = c.lines[: MAX_MATCHES - shown]
-        block = (["--"] if out and context else []) + _format_file(c, context, BUDGET - used)
+        block = (["--"] if out and context else []) + _format_file(c, context, budget - used)
         out.extend(block)
         used += sum(len(line) + 1 for line in block)
         shown += sum(1 for line in block if line.startswith(f"{c.rel}:"))
@@ -236,7 +237,7 @@ def grep(args: GrepArgs, ctx: ToolContext) -> ToolResult:
     if not total and (named := [c.rel for c in files if args.pattern.strip("/") in c.rel][:5]):
         # Models grep for a file's name to find the file.
         notes.append(f"[no line holds the pattern, but these paths do: {', '.join(named)}; read_file one to see it]")
-    out, shown = format_hits(files, min(max(args.context, 0), MAX_CONTEXT))
+    out, shown = format_hits(files, min(max(args.context, 0), MAX_CONTEXT), shown_budget(ctx))
     if total > MAX_MATCHES:
         notes.append(f"[showing the first {shown} matches of more than {MAX_MATCHES}; "
                      "narrow with path, glob or a more specific pattern]")

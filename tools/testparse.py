@@ -31,14 +31,21 @@ class TestOutcome:
     # The runner's own report of each failure (its traceback), in order, where the parser can cut it out.
     reports: list[str] = field(default_factory=list)
 
-    def summary(self) -> str:
+    def summary(self, room: int | None = None) -> str:
+        """The counts, then a line per failure, at most MAX_FAILURES of them and, given `room` (characters),
+        only as many as fit in it (always the first)."""
         counts = f"{self.passed} passed, {self.failed} failed, {self.errors} errors"
         lines = [f"Tests ({self.runner}): {counts}" + (f", {self.skipped} skipped" if self.skipped else "") + "."]
-        for f in self.failures[:MAX_FAILURES]:
+        used = len(lines[0])
+        for n, f in enumerate(self.failures[:MAX_FAILURES]):
             where = f" at {f.location}" if f.location else ""
-            lines.append(f"- {f.test_id}{where}: {f.message or '(see output)'}")
-        if len(self.failures) > MAX_FAILURES:
-            lines.append(f"- ... and {len(self.failures) - MAX_FAILURES} more (see output)")
+            line = f"- {f.test_id}{where}: {f.message or '(see output)'}"
+            if n and room is not None and used + len(line) + 1 > room:
+                break
+            lines.append(line)
+            used += len(line) + 1
+        if len(self.failures) > len(lines) - 1:
+            lines.append(f"- ... and {len(self.failures) - (len(lines) - 1)} more (see output)")
         return "\n".join(lines)
 
 

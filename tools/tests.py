@@ -28,6 +28,7 @@ TEST_TIMEOUT_S = 600.0  # the whole suite
 # when buggy), and each minute it runs is a minute the agent cannot work.
 TARGET_TIMEOUT_S = 120.0
 RAW_CHARS = 8_000  # of the runner's own output, after the summary
+MIN_RAW_CHARS = 300  # of the first failure's report, however small the result's room (ToolContext.room)
 PYTHON_MARKERS = ("pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini", "conftest.py", "setup.py")
 NPM_PLACEHOLDER = "no test specified"
 # --showlocals: the report shows each frame's variables (pytest cuts each to 240 characters), so the
@@ -218,8 +219,9 @@ def run_tests(args: RunTestsArgs, ctx: ToolContext) -> ToolResult:
     outcome = parse(done.output, plan.runner.name)
     status = f"killed: {done.killed}" if done.killed else f"exit code {done.exit_code}"
     parts = [f"$ {plan.command}"] + [plan.note] * bool(plan.note)
-    if outcome:
-        parts.append(outcome.summary())
+    room = ctx.output_room()
+    if outcome:  # the list of failures gets at most half of the room; the first failure's report the rest
+        parts.append(outcome.summary(room // 2))
     parts.append(f"[{status}, {done.duration_s:.1f}s]")
     stopped = f"Interrupted: a test ran past {plan.test_limit}s" in done.output
     if stopped or done.killed.startswith(("timed out", "a test ran past")):
@@ -230,14 +232,15 @@ def run_tests(args: RunTestsArgs, ctx: ToolContext) -> ToolResult:
                  "running")
         parts.append(f"[The tests did not finish in time: a test may loop forever{slow}. {where}.]")
     full = done.output.rstrip("\n")
+    left = max(MIN_RAW_CHARS, min(RAW_CHARS, room - sum(len(p) + 1 for p in parts) - 120))  # its header, cap's note
     if outcome and outcome.reports:
         # The summary names every failure, with its call and values; of the runner's report only the first
         # failure's traceback is shown: the rest repeats it and buries it (five copies of one RecursionError
         # on QuixBugs gcd).
-        first = cap(outcome.reports[0], RAW_CHARS, "run_tests with a narrower target for the rest")
+        first = cap(outcome.reports[0], left, "run_tests with a narrower target for the rest")
         parts.append(f"--- first failure ---\n{first}")
     else:
-        raw = cap(full, RAW_CHARS, "run_tests with a target, or the shell tool, for the rest")
+        raw = cap(full, left, "run_tests with a target, or the shell tool, for the rest")
         parts.append(f"--- output ---\n{raw or '(no output)'}")
     output = "\n".join(parts)
     passed = 0 if done.killed else outcome.passed if outcome else None
