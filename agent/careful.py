@@ -22,6 +22,7 @@ from wren.agent.narrowing import narrowed_edit
 from wren.core.events import AssistantMessage, AttemptRestarted, UserMessage
 from wren.core.messages import Message, ToolCall
 from wren.agent.orient import local_imports, orient_calls
+from wren.context.manager import DIRECTIVE_CHARS
 from wren.core.backend import choice_name
 from wren.core.errors import ToolError
 from wren.core.redact import redact
@@ -49,9 +50,8 @@ TRIED = ("this same change to {path} was made before in this turn, and the tests
          "Nothing was changed: make a different fix.")
 UNSEEN = ("this change to {path} changes only whitespace or comments, which no test can see. Nothing was "
           "changed: change the code itself.")
-# A fresh attempt after a compaction evicted the turn's message: the summary block holds the task only until
-# KEEP_SUMMARIES later compactions push that summary out (chained tasks on a 4,096-token window lost it by the
-# fourth attempt), so the attempt's first message restates it.
+# A fresh attempt after a compaction evicted the turn's message: the summary block lists every request of the
+# session, oldest first, none named the current one (chained tasks), so the attempt's first message says which.
 RESTATED = " The task, as the user gave it: {task}"
 VERIFY_ASKS = 2  # per turn: then the model's answer stands, whatever the tests say
 WRAP_UP = ("[Wren] You are going in circles ({}). Stop calling tools: answer the user now from what you have "
@@ -313,8 +313,9 @@ def fresh_attempt(s: "Session", why: str) -> bool:
     if (not s.careful or not s._tests_failed or a.number >= MAX_ATTEMPTS
             or (left is not None and left < MIN_STEPS)):
         return False
-    # A compaction since the attempt began evicted its start (and the user's message, which the
-    # summary block keeps as the task): then all that is left of the attempt goes, and Wren orients again.
+    # A compaction since the attempt began that evicted its start (and the user's message, which the
+    # summary block keeps among the requests): then all that is left of the attempt goes, and Wren orients
+    # again. One that left the attempt in place moved its start (Attempt.evicted).
     start = a.start if a.start_kept(s.context.compactions) else 0
     if s._files_changed and a.checkpoint is not None:
         try:
@@ -326,7 +327,7 @@ def fresh_attempt(s: "Session", why: str) -> bool:
     dropped = len(messages) - start
     del messages[start:]
     s.emit(AttemptRestarted(number=a.number + 1, dropped=dropped, reason=why))
-    note = a.note(why) if start else a.note(why) + RESTATED.format(task=s._turn_text)
+    note = a.note(why) if start else a.note(why) + RESTATED.format(task=s._turn_text[:DIRECTIVE_CHARS])
     s.attempt = Attempt(number=a.number + 1, start=start, compactions=s.context.compactions,
                         oriented_from=a.oriented_from if start else None,
                         checkpoint=a.checkpoint, oriented=a.oriented, edit_first=a.edit_first,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from wren.agent.approval import Policy
 from wren.core.errors import ExitCode, StreamStopped, WrenError
-from wren.core.events import (CompactionUndone, CompactReason, ContextCompacted, ErrorEvent, ErrorInfo, Event,
+from wren.core.events import (CompactionUndone, CompactReason, ErrorEvent, ErrorInfo, Event,
                                PlanProposed, ProposedPlan, Result, SessionStarted, SessionTitled, ToolCallEvent,
                                TurnEnded, Usage, UserMessage)
 from wren.core.config import Config, ContextConfig, ModelsConfig, Role, SandboxConfig, load_config
@@ -205,13 +205,12 @@ class Session:
         """
         tools = self.offered_tools()
         stop = self.check_stop if in_turn else self._check_interrupt
-        event: ContextCompacted | None
         if reason != "auto":
-            event = self.context.compact(tools, reason, stop)
+            events = [self.context.compact(tools, reason, stop)]
         else:
-            event = self.context.ensure_room(tools, stop, self.attempt.working_set(self.context.compactions))
-        if event is not None:
-            self.attempt.evicted(event.evicted, self.context.compactions)
+            events = self.context.ensure_room(tools, stop, self.attempt.working_set(self.context.compactions))
+        for event in events:
+            self.attempt.evicted(event.evicted, event.number)
             self.emit(event)
 
     def check_stop(self, text: str = "") -> None:

@@ -78,6 +78,12 @@ def plan_eviction(ctx: ContextManager, to_free: int | None, everything: bool = F
     return count
 
 
+def summary_bound(backend: ModelBackend, evicted: list[Message]) -> int:
+    """The most tokens a summary of `evicted` may take: SUMMARY_SHARE of theirs by `backend`'s count, at least
+    SUMMARY_FLOOR."""
+    return max(SUMMARY_FLOOR, int(backend.count_tokens(evicted, []) * SUMMARY_SHARE))
+
+
 @dataclass
 class Compactor:
     backend: ModelBackend  # counts the prompt's tokens: the main model's
@@ -118,9 +124,8 @@ class Compactor:
                                 retrieval=self.memory.retrieval)
 
     def limit(self, evicted: list[Message]) -> int:
-        """The most tokens a summary of `evicted` may take: SUMMARY_SHARE of theirs, at least SUMMARY_FLOOR,
-        by the main backend's count."""
-        return max(SUMMARY_FLOOR, int(self.backend.count_tokens(evicted, []) * SUMMARY_SHARE))
+        """The most tokens a summary of `evicted` may take: summary_bound by the main backend's count."""
+        return summary_bound(self.backend, evicted)
 
     def written(self, evicted: list[Message], on_delta: OnDelta, focus: str) -> str:
         """The summarizer's summary of `evicted`, within limit() (see bounded). Its writing is stopped once

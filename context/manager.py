@@ -6,6 +6,7 @@ and never summarised away.
 """
 from __future__ import annotations
 
+import copy
 import json
 from typing import Literal
 
@@ -123,6 +124,15 @@ class ContextManager:
         self.summary_offset += max(0, len(self.summaries) - KEEP_SUMMARIES)
         dropped, self.summaries = self.summaries[:-KEEP_SUMMARIES], self.summaries[-KEEP_SUMMARIES:]
         return dropped
+
+    def evicted_copy(self, count: int, summary: str) -> "ContextManager":
+        """A copy of this context as evict(count, summary) would leave it; this one is unchanged."""
+        probe = copy.copy(self)
+        # evict() and _note() change these lists in place; the messages themselves are never changed.
+        for name in ("summaries", "_evicted", "_changes", "files_touched", "failures"):
+            setattr(probe, name, list(getattr(self, name)))
+        probe.evict(count, summary)
+        return probe
 
     def files_in_play(self) -> list[str]:
         """Files the session has worked with: named by tool calls now in context or evicted before."""

@@ -10,7 +10,7 @@ from wren.core.events import CompactReason, ContextCompacted, ContextForgotten, 
 from wren.core.backend import ModelBackend, OnDelta, ignore
 from wren.core.messages import redacted
 from wren.context.budget import Budget
-from wren.context.compaction import SUMMARY_FLOOR, SUMMARY_SHARE, Compactor, evicted_item
+from wren.context.compaction import Compactor, evicted_item, plan_eviction, summary_bound
 from wren.context.manager import ContextManager, replay
 from wren.context.memory import SessionMemory, chunk_message, format_recalled
 
@@ -69,8 +69,7 @@ class ContextService:
         nothing from message `keep_from` on (see ensure_room)."""
         to_free = None
         if reason not in ("manual", "model"):
-            tokens = self.backend.count_tokens(self.manager.prompt(), tools)
-            to_free = int(tokens - self.budget.target * self.budget.limit) if self.budget else tokens // 2
+            to_free = self._to_free(self.backend.count_tokens(self.manager.prompt(), tools))
         try:
             event = Compactor(self.backend, self.memory, self.summarizer).compact(
                 self.manager, tools, reason, self.compactions + 1, to_free, self.warn, on_delta, keep, keep_from)
@@ -83,49 +82,62 @@ class ContextService:
                              f"{self.budget.reserve} of them kept for the reply)", kind=exc.kind) from None
 
     def ensure_room(self, tools: list[dict], on_delta: OnDelta = ignore,
-                    working_set: int | None = None) -> ContextCompacted | None:
-        """Compact when the prompt nears the budget; stop (never loop) when even that cannot make it fit.
+                    working_set: int | None = None) -> list[ContextCompacted]:
+        """Compact when the prompt nears the budget (its compaction trigger); stop (never loop) when even
+        that cannot make it fit the limit (the window less the reply's reserve). Returns the compactions made.
 
         `working_set`: the index of the first message the next step works from (a careful attempt's
         orienting calls, agent/careful.py). On a 4,096-token window each fresh attempt's failing run and
-        code crossed the budget, the compaction evicted them, and the next attempt had to run and read
+        code crossed the trigger, the compaction evicted them, and the next attempt had to run and read
         them again: a compaction (a Qwen summary, about a minute on a laptop CPU) per attempt. So, with
-        what comes before the working set replaced by a summary (at most its bound, Compactor.limit):
-        under the budget, the compaction leaves the working set in place; over it but within the window,
-        no compaction happens while the prompt fits the window (one could not bring it under the budget);
-        past the window, it leaves it in place if that fits, else it is evicted like the rest.
+        what comes before the working set evicted (its summary taken at its bound, Compactor.limit): under
+        the trigger, the compaction leaves the working set in place; over it but within the limit, none
+        happens while the prompt is within the limit (a compaction could not bring it under the trigger);
+        past the limit, it leaves the working set in place if that fits, else evicts it like the rest (and
+        when a summary came out longer than its bound, a second compaction does).
         """
         if self.budget is None:
-            return None
+            return []
         tokens = self.backend.count_tokens(self.manager.prompt(), tools)
-        event = None
+        events: list[ContextCompacted] = []
         if self.budget.needs_compaction(tokens):
-            keep_from, kept = None, self._kept(working_set, tokens)
+            keep_from, kept = None, self._kept(working_set, tokens, tools)
             if kept is not None and kept <= self.budget.limit:
                 if self.budget.needs_compaction(kept) and self.budget.fits(tokens):
-                    return None
+                    return []
                 keep_from = working_set
-            event = self.compact(tools, "auto", on_delta, keep_from=keep_from)
-            tokens = event.tokens_after
+            events.append(self.compact(tools, "auto", on_delta, keep_from=keep_from))
+            tokens = events[-1].tokens_after
+            if keep_from is not None and not self.budget.fits(tokens):
+                events.append(self.compact(tools, "auto", on_delta))
+                tokens = events[-1].tokens_after
         if not self.budget.fits(tokens):
             raise ModelError(f"the prompt is {tokens} tokens after compaction, more than the window allows "
                              f"({self.budget.window} tokens minus {self.budget.reserve} for the reply); "
                              "use a model with a larger window or a shorter request", kind="context_window")
-        return event
+        return events
 
     def result_room(self) -> int | None:
         """Characters a tool result's output may take: RESULT_SHARE of the budget's tokens at CHARS_PER_TOKEN;
         None without a window (tools/output.py's MAX_CHARS applies either way)."""
         return int(self.budget.limit * RESULT_SHARE * CHARS_PER_TOKEN) if self.budget else None
 
-    def _kept(self, working_set: int | None, tokens: int) -> int | None:
-        """The tokens of the prompt (now `tokens`) once what comes before message `working_set` is replaced
-        by a summary of at most its bound (Compactor.limit); None without a working set."""
+    def _kept(self, working_set: int | None, tokens: int, tools: list[dict]) -> int | None:
+        """The tokens of the prompt (now `tokens`) after an automatic compaction that leaves message
+        `working_set` and those after it in place, its summary as long as its bound; None without a
+        working set."""
         if working_set is None or working_set not in self.manager.eviction_units():
             return None
-        before = self.manager.messages[:working_set]
-        evicted = self.backend.count_tokens(before, []) if before else 0
-        return tokens - evicted + (max(SUMMARY_FLOOR, int(evicted * SUMMARY_SHARE)) if before else 0)
+        count = plan_eviction(self.manager, self._to_free(tokens), keep_from=working_set)
+        if not count:
+            return tokens
+        probe = self.manager.evicted_copy(count, "")  # the summary's own tokens are added at its bound
+        return self.backend.count_tokens(probe.prompt(), tools) + summary_bound(self.backend,
+                                                                                self.manager.messages[:count])
+
+    def _to_free(self, tokens: int) -> int:
+        """Tokens an automatic compaction frees of a prompt of `tokens`: down to the budget's target."""
+        return int(tokens - self.budget.target * self.budget.limit) if self.budget else tokens // 2
 
     def recall(self, query: str, k: int) -> str:
         """The passages of memory that best match `query`; a tool call id as the query brings back that

@@ -43,13 +43,13 @@ def text_encoding(head: bytes) -> str:
     return "utf-16" if head.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8"
 
 
-def _piece(line: str, first: int) -> str:
-    """MAX_LINE_CHARS of `line` from character `first` (1-based), saying where it was cut."""
-    if first <= 1 and len(line) <= MAX_LINE_CHARS:
+def _piece(line: str, first: int, width: int = MAX_LINE_CHARS) -> str:
+    """`width` characters of `line` from character `first` (1-based), saying where it was cut."""
+    if first <= 1 and len(line) <= width:
         return line
     if first > len(line):
         return f"[the line has {len(line)} chars; start_char {first} is past its end]"
-    end = min(len(line), first - 1 + MAX_LINE_CHARS)
+    end = min(len(line), first - 1 + width)
     more = f"; read_file with start_char={end + 1} for more" if end < len(line) else ""
     return f"{line[first - 1:end]}{'…' if more else ''} [chars {first}-{end} of {len(line)}{more}]"
 
@@ -67,7 +67,7 @@ def numbered_lines(lines, start: int, end: int, first_char: int = 1, budget: int
     out: list[str] = []
     used, last = 0, start - 1
     for n, line in enumerate(islice(lines, start - 1, end), start):
-        line = _piece(line, first_char)
+        line = _piece(line, first_char, max(100, min(MAX_LINE_CHARS, budget - 100)))  # 100: its number, the note
         entry = f"{n:>6}\t{line}"
         if out and used + len(entry) > budget:
             break

@@ -220,8 +220,9 @@ def run_tests(args: RunTestsArgs, ctx: ToolContext) -> ToolResult:
     status = f"killed: {done.killed}" if done.killed else f"exit code {done.exit_code}"
     parts = [f"$ {plan.command}"] + [plan.note] * bool(plan.note)
     room = ctx.output_room()
-    if outcome:  # the list of failures gets at most half of the room; the first failure's report the rest
-        parts.append(outcome.summary(room // 2))
+    if outcome:  # the list of failures gets at most half of the room, the first failure's report the rest
+        listed = min(room // 2, room - sum(len(p) + 1 for p in parts) - MIN_RAW_CHARS - 200)  # 200: the notes
+        parts.append(outcome.summary(max(0, listed)))
     parts.append(f"[{status}, {done.duration_s:.1f}s]")
     stopped = f"Interrupted: a test ran past {plan.test_limit}s" in done.output
     if stopped or done.killed.startswith(("timed out", "a test ran past")):
