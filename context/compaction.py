@@ -26,12 +26,13 @@ WORD = re.compile(r"[a-z0-9_]{4,}")
 
 
 def must_keep(ctx: ContextManager, evicted: list[Message]) -> dict[str, str]:
-    """What a compaction summary of `evicted` must not lose, by name: the task (the user's first request),
-    when this compaction evicts its message, and every pinned note. Once evicted, the task stays in the summary
-    block verbatim, so later summaries are not held to it: in a session that went on to a second task
-    (bench/chained.py, Qwen2.5-Coder-1.5B) every summary was sent back for the finished first one (a second
-    summarizer call) and then had it added as "the task"."""
-    task = ctx.directives[0][:TASK_CHARS] if ctx.directives else ""
+    """What a compaction summary of `evicted` must not lose, by name: the task (the request being worked on,
+    the user's newest), when this compaction evicts its message, and every pinned note. Every request stays
+    in the summary block verbatim once compacted, so a finished one is not held: in a session that went on
+    to a second task (bench/chained.py, Qwen2.5-Coder-1.5B) the summaries were held to the finished first
+    one, sent back for it (a second summarizer call, up to five minutes on a laptop CPU) and then had it
+    added as "the task"."""
+    task = ctx.directives[-1][:TASK_CHARS] if ctx.directives else ""
     asked = bool(task) and any(m.role == "user" and (m.content or "").startswith(task) for m in evicted)
     parts = {"the task": task} if asked else {}
     parts.update({f"pinned note {n}": pin for n, pin in enumerate(ctx.pins, 1)})

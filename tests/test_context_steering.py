@@ -157,11 +157,11 @@ def test_a_compaction_that_frees_nothing_says_so(calc_repo, tmp_path):
     assert "It freed nothing" in of(events, "tool_result")[-1].output
 
 
-def test_after_a_second_task_the_block_lists_the_requests_and_the_first_is_held_only_once(calc_repo, tmp_path):
+def test_after_a_second_task_the_block_lists_the_requests_and_only_the_newest_is_held(calc_repo, tmp_path):
     """bench/chained.py on Qwen2.5-Coder-1.5B: working on flatten, every compaction's summary was held to the
     session's first request (gcd, long evicted), sent back for it and then given it as "the task", and the summary
-    block showed gcd under "## Task". The first request is held only by the compaction that evicts it, and with
-    several requests the block lists them all, oldest first, none called the task."""
+    block showed gcd under "## Task". A summary is held to the request being worked on (the newest) when it evicts
+    it; with several requests the block lists them all verbatim, oldest first, none called the task."""
     from wren.context.compaction import must_keep
     from wren.context.manager import ContextManager
 
@@ -169,13 +169,14 @@ def test_after_a_second_task_the_block_lists_the_requests_and_the_first_is_held_
     for text in (TASK, "Now fix flatten."):
         ctx.add_directive(text)
     later = [Message(role="user", content="Now fix flatten.\n\n[Recalled ...]"), Message(role="assistant", content="ok")]
-    assert must_keep(ctx, later) == {}
-    assert must_keep(ctx, [Message(role="user", content=TASK)] + later) == {"the task": TASK}
+    assert must_keep(ctx, later) == {"the task": "Now fix flatten."}
+    assert must_keep(ctx, [Message(role="user", content=TASK)]) == {}  # finished, and in the block verbatim
     second = "Now fix the flatten program."
     turns = [{"content": "Audited."},
              {"tool_calls": [call("compact")]},
              {"content": "ok", "expect": [f"the last is the newest)\n- {TASK}\n- {second}"], "absent": ["## Task\n"]}]
-    _, backend, events = run(calc_repo, tmp_path / "s.json", turns, [TASK, second], summaries=[f"Audited: {TASK}"])
+    _, backend, events = run(calc_repo, tmp_path / "s.json", turns, [TASK, second], summaries=[f"Now: {second}"])
+    # No second summarizer call: the summary holds the newest request and need not hold the finished first.
     assert len(of(events, "context_compacted")) == 1 and len(backend.summary_focus) == 1
 
 
