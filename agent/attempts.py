@@ -52,7 +52,7 @@ class Attempt:
     # The session's compaction count when it started, or when a compaction last left its messages in place:
     # another compaction since evicted its start (see start_kept).
     compactions: int = 0
-    oriented_from: int | None = None  # index of the request before Wren's orienting calls: its working set
+    oriented_from: int | None = None  # index of Wren's first orienting call, where its working set starts
     checkpoint: int | None = None  # the turn's first checkpoint: the files as they were before any change
     changes: list[str] = field(default_factory=list)  # unified diffs of the changes it made
     failed_fixes: int = 0  # its changes tested in a row with the tests still failing

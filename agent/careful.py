@@ -87,11 +87,10 @@ def orient(s: "Session", text: str) -> None:
         if call.name == "read_file" and ok and not is_test_path(args["path"]):
             code.append(args["path"])
     s.attempt.start = len(s.context.manager.messages)
-    # Its orienting calls, and the request just before them, are the working set a compaction leaves in place
-    # while they fit (ContextService.ensure_room): with the request evicted, a summary must hold it (a second
-    # summarizer call when it does not, compaction.must_keep) and a fresh attempt restates it.
-    request = first - 1 if first and s.context.manager.messages[first - 1].role == "user" else first
-    s.attempt.oriented_from = request if s.attempt.start > first else None
+    # Its orienting calls are the working set a compaction leaves in place while they fit (ContextService.ensure_room).
+    # Not the request before them: with its recalled passages and repo map it is large, and kept in place it
+    # held a compaction off (SmolLM2, tests/test_context_steering_real.py); once evicted, a fresh attempt restates it.
+    s.attempt.oriented_from = first if s.attempt.start > first else None
     s.attempt.oriented = (s.baseline.target, s.baseline.passed, s._tests_failed) if s.baseline.passed is not None else None
     s.attempt.edit_first = code if reported else []
     s.attempt.under_test = imported_by(sorted(reported), s.workspace)

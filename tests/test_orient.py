@@ -429,13 +429,10 @@ def test_a_compaction_leaves_the_orienting_in_place_and_fresh_attempts_reuse_it(
     second = events[max(i for i, e in enumerate(events) if e.type == "user_message" and e.by == "user"):]
     compacted = [e for e in second if e.type == "context_compacted"]
     assert len(compacted) == 1, [e.type for e in second]
-    # What it evicted: the first task (its message, reads and answer); not the second task's message and the
-    # orienting run and read after it, so the summary is not held to the second task (one summarizer call).
-    assert "test_calc.py" not in json.dumps([i.model_dump() for i in compacted[0].items])
+    # What it evicted: the first task (its message, reads and answer) and the second task's message; not the
+    # orienting run and read after it.
+    assert "test_calc.py" not in json.dumps([i.model_dump() for i in compacted[0].items if i.role != "user"])
     assert any(i.role == "user" and "notes.txt" in i.preview for i in compacted[0].items)
-    assert len(s.backend.summary_focus) == 1  # type: ignore[attr-defined]
-    kept_from = s.attempt.working_set(s.context.compactions)  # the request opens the working set
-    assert kept_from is not None and "fix calc.py" in s.context.manager.messages[kept_from].content
     assert [(e.number, e.dropped) for e in second if e.type == "attempt_restarted"] == [(2, 4), (3, 5)]
     by_wren = [e.tool_calls[0].name for e in second if e.type == "assistant_message" and e.by == "wren"]
     assert by_wren == ["run_tests", "read_file", "run_tests", "run_tests", "run_tests"]  # oriented once
