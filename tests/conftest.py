@@ -20,6 +20,16 @@ CALC = "def add(a, b):\n    return a - b\n"
 TEST_CALC = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
 
 
+def needs_embedding_model(folder: Path, reason: str) -> Callable:
+    """Skip a test where Chroma's embedding model is not in `folder`, and mark it `embedding_model`:
+    `.ci/run` runs these in its own checkout (where `.ci/setup` seeds the model from ../shared) and
+    leaves every other test to the newcomer's fresh clone, which lacks the model and skips these."""
+    from wren.context.embeddings import model_present
+
+    skip = pytest.mark.skipif(not model_present(folder), reason=reason)
+    return lambda test: pytest.mark.embedding_model(skip(test))
+
+
 def git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
 

@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port, git, wren, write_script
+from conftest import free_port, git, needs_embedding_model, wren, write_script
 from test_batch import NOTHING, results, tasks_file, without_sandbox
-from wren.context.embeddings import chroma_model_dir, model_present
+from wren.context.embeddings import chroma_model_dir
 
-needs_model = pytest.mark.skipif(not model_present(chroma_model_dir()),
-                                 reason="all-MiniLM-L6-v2 is not in Chroma's cache; run ./.ci/setup")
+needs_model = needs_embedding_model(chroma_model_dir(), "all-MiniLM-L6-v2 is not in Chroma's cache; run ./.ci/setup")
 SEARCH = [{"tool_calls": [{"name": "search_code", "arguments": {"query": "add two numbers"}}]},
           {"content": "add() is in calc.py."}]
 

@@ -7,16 +7,13 @@ import hashlib
 import shutil
 from pathlib import Path
 
-import pytest
-
-from conftest import wren
+from conftest import needs_embedding_model, wren
 from hub_server import HostedFile, closed_port, hub_with, pull_env  # noqa: F401 (hub_with is a fixture)
 from wren.context.embeddings import chroma_model_dir, model_present
 from wren.local_models.embedding_model import FILES, HUB
 
 SEED = chroma_model_dir()
-needs_model = pytest.mark.skipif(not model_present(SEED),
-                                 reason="the embedding model is not here (see shared/models/README.md)")
+needs_model = needs_embedding_model(SEED, "the embedding model is not here (see shared/models/README.md)")
 
 
 def hosted(replace: dict[str, HostedFile] | None = None) -> dict[str, HostedFile]:

@@ -2,13 +2,10 @@
 matches its pinned SHA256; a wrong or missing file is refused (exit 2) and nothing is copied."""
 from __future__ import annotations
 
-import pytest
-
-from conftest import clean_env, wren
+from conftest import clean_env, needs_embedding_model, wren
 from wren.context.embeddings import chroma_model_dir, model_present
 
-needs_model = pytest.mark.skipif(not model_present(chroma_model_dir()),
-                                 reason="the embedding model is not here (see shared/models/README.md)")
+needs_model = needs_embedding_model(chroma_model_dir(), "the embedding model is not here (see shared/models/README.md)")
 
 
 @needs_model

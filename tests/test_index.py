@@ -5,14 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git
+from conftest import git, needs_embedding_model
 from wren.context.chunking import chunk_file
-from wren.context.embeddings import MiniLMEmbedder, _batches, chroma_model_dir, model_present
+from wren.context.embeddings import MiniLMEmbedder, _batches, chroma_model_dir
 from wren.context.index import CodeIndex, open_index
 from wren.context.search import rank_files, search
 
-needs_model = pytest.mark.skipif(not model_present(chroma_model_dir()),
-                                 reason="all-MiniLM-L6-v2 is not in Chroma's cache; run ./.ci/setup")
+needs_model = needs_embedding_model(chroma_model_dir(), "all-MiniLM-L6-v2 is not in Chroma's cache; run ./.ci/setup")
 
 CART = '''"""A shopping cart."""
 TAX = 0.2

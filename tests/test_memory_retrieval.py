@@ -2,13 +2,11 @@
 embedder (per-line windows, BM25 scaled by the query's own weight), and exact words still win."""
 from __future__ import annotations
 
-import pytest
-
-from wren.context.embeddings import MiniLMEmbedder, chroma_model_dir, model_present
+from conftest import needs_embedding_model
+from wren.context.embeddings import MiniLMEmbedder, chroma_model_dir
 from wren.context.memory import MemoryChunk, SessionMemory, windows
 
-needs_model = pytest.mark.skipif(not model_present(chroma_model_dir()),
-                                 reason="the embedding model is not here (see shared/models/README.md)")
+needs_model = needs_embedding_model(chroma_model_dir(), "the embedding model is not here (see shared/models/README.md)")
 
 
 def test_windows_cut_at_line_ends_and_cut_long_lines():

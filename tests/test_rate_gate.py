@@ -21,7 +21,9 @@ def test_provider_names_are_file_names():
 def test_a_hold_from_another_worker_makes_a_run_wait_and_say_so(calc_repo, tmp_path):
     gate = RateGate(tmp_path / "limits")
     model = write_script(tmp_path / "fix.json", FIX)
-    gate.hold(model, 1.5)  # as if another worker of the batch had just been answered 429
+    # As if another worker of the batch had just been answered 429. The hold must outlast the run's
+    # start-up (a few seconds, far more on a loaded CI machine: 1.5 s once ran out before the first call).
+    gate.hold(model, 20)
     held = gate.not_before(model)
     gate.hold(model, 0.1)  # a shorter hold never cuts a longer one
     assert held > 0 and gate.not_before(model) == held
