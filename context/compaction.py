@@ -41,6 +41,17 @@ def must_keep(ctx: ContextManager, evicted: list[Message]) -> dict[str, str]:
     return {name: redact(text) for name, text in parts.items()}
 
 
+def summary_opening(parts: dict[str, str]) -> str:
+    """The text a summary opens with where the summariser takes an opening (LocalBackend.opens_summaries):
+    each part it must keep (must_keep), verbatim, under SUMMARY_INSTRUCTIONS' own headings, so that the model
+    goes on from them. Qwen2.5-Coder-1.5B's summaries left out the task every time, and again when asked once
+    more with the task named (bench/summaries.py, bench/chained.py): each compaction that evicted the task
+    wrote two summaries, about 100 s each on a laptop CPU, and then had the task added verbatim anyway."""
+    task = [f"Task: {parts['the task']}"] if "the task" in parts else []
+    pins = [f"- {text}" for name, text in parts.items() if name.startswith("pinned note")]
+    return "\n".join(task + (["Pinned notes (verbatim):", *pins] if pins else [])) + "\n" if task or pins else ""
+
+
 def lost(summary: str, parts: dict[str, str]) -> list[str]:
     """Names of the parts `summary` does not keep: neither verbatim (case and spacing aside) nor
     through most (KEPT_SHARE) of their words, as a faithful paraphrase would."""
@@ -128,8 +139,9 @@ class Compactor:
         """The most tokens a summary of `evicted` may take: summary_bound by the main backend's count."""
         return summary_bound(self.backend, evicted)
 
-    def written(self, evicted: list[Message], on_delta: OnDelta, focus: str) -> str:
-        """The summarizer's summary of `evicted`, within limit() (see bounded). Its writing is stopped once
+    def written(self, evicted: list[Message], on_delta: OnDelta, focus: str, opening: str = "") -> str:
+        """The summarizer's summary of `evicted`, within limit() (see bounded), opening with `opening` where the
+        summariser takes one (opens_summaries) and `opening` is at most half the limit. Its writing is stopped once
         what it streamed is past the limit: Qwen2.5-Coder-1.5B on a laptop CPU writes about 8 tokens a second,
         and its summaries ran to its 1,024-token reply cap, all of it past the limit cut away after. A
         summariser that does not stream its text writes to its end, and is cut the same way."""
@@ -151,8 +163,10 @@ class Compactor:
                 if self.summarizer.count_tokens([Message(role="assistant", content=text)], []) > limit:
                     raise SummaryFull(text)
 
+        opens = bool(opening) and getattr(self.summarizer, "opens_summaries", False) is True and \
+            self.backend.count_tokens([Message(role="assistant", content=opening)], []) <= limit // 2
         try:
-            summary = self.summarizer.summarize(evicted, capped, focus)
+            summary = self.summarizer.summarize(evicted, capped, focus, *([opening] if opens else []))
         except SummaryFull as full:
             summary = full.text.strip()
         return self.bounded(summary, evicted)
@@ -173,13 +187,15 @@ class Compactor:
                 on_delta: OnDelta) -> str:
         """The summarizer's summary; one that loses the task or a pinned note is rejected and asked for
         again, once, naming what it lost. When the second also loses some, the one that lost fewer
-        parts stays, with what it lost added verbatim (the prompt shows the task and pins anyway)."""
+        parts stays, with what it lost added verbatim (the prompt shows the task and pins anyway). A summariser
+        that takes an opening (a local model's) opens the summary with those parts (summary_opening), so it
+        keeps them the first time."""
         parts = must_keep(ctx, evicted)
         focus = "\n".join(filter(None, [
             f"The agent asked to keep: {keep}" if keep else "",
             "Pinned notes (keep each verbatim):\n" + "\n".join(f"- {p}" for p in ctx.pins) if ctx.pins else ""]))
         # Bounded before the check, so that what the check finds kept, or what is added verbatim, is not cut after.
-        first = self.written(evicted, on_delta, focus)
+        first = self.written(evicted, on_delta, focus, summary_opening(parts))
         missing = lost(first, parts)
         if not missing:
             return first

@@ -101,9 +101,10 @@ def ignore(text: str) -> None:
     """An OnDelta that neither shows nor stops anything."""
 
 
-def summarize_with_model(backend: "ModelBackend", messages: list[Message], limit_chars: int = 24_000,
-                         on_delta: OnDelta = ignore, focus: str = "") -> str:
-    """Ask the model itself for the narrative part of a compaction summary (`focus`: see ModelBackend.summarize)."""
+def summary_prompt(messages: list[Message], limit_chars: int = 24_000, focus: str = "") -> list[Message]:
+    """The prompt that asks a model for the narrative part of a compaction summary of `messages`: a system
+    message (SUMMARY_INSTRUCTIONS, then `focus`) and the transcript, each message's text cut to 2,000
+    characters and the whole to `limit_chars` (its start, the task, and its end, the latest state)."""
     lines = []
     for m in messages:
         calls = "".join(f"\n-> {c.name}({c.arguments[:300]})" for c in m.tool_calls)
@@ -112,8 +113,13 @@ def summarize_with_model(backend: "ModelBackend", messages: list[Message], limit
     if len(transcript) > limit_chars:  # keep the start (the task) and the end (the latest state)
         transcript = transcript[: limit_chars // 3] + "\n[...]\n" + transcript[-limit_chars * 2 // 3:]
     instructions = SUMMARY_INSTRUCTIONS + (f"\n\n{focus}" if focus else "")
-    prompt = [Message(role="system", content=instructions), Message(role="user", content=transcript)]
-    return backend.complete(prompt, [], on_delta).content.strip()
+    return [Message(role="system", content=instructions), Message(role="user", content=transcript)]
+
+
+def summarize_with_model(backend: "ModelBackend", messages: list[Message], limit_chars: int = 24_000,
+                         on_delta: OnDelta = ignore, focus: str = "") -> str:
+    """Ask the model itself for the narrative part of a compaction summary (`focus`: see ModelBackend.summarize)."""
+    return backend.complete(summary_prompt(messages, limit_chars, focus), [], on_delta).content.strip()
 
 
 def estimate_tokens(messages: list[Message], tools: list[dict]) -> int:

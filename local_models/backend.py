@@ -15,7 +15,7 @@ from wren.core.errors import ConfigError, ModelError
 from wren.core.events import Usage
 from wren.core.messages import Message, ToolCall
 from wren.core.backend import (EffortSupport, ModelReply, ToolChoice, OnDelta, RetryPolicy, choice_name, ignore,
-                                summarize_with_model)
+                                summary_prompt)
 from wren.local_models import catalog, thinking
 from wren.local_models.formats import OPENING_KEY, TaggedCalls
 from wren.local_models.degenerate import close_cut_call, cut_loop, loop_start
@@ -173,8 +173,20 @@ class LocalBackend:
         else unsupported, saying why (SmolLM2 and Qwen2.5 have no switch)."""
         return thinking.support(self.name, self.renderer.template, effort)
 
-    def summarize(self, messages: list[Message], on_delta: OnDelta = ignore, focus: str = "") -> str:
-        return summarize_with_model(self, messages, limit_chars=self.window, on_delta=on_delta, focus=focus)  # about a quarter of the window
+    @property
+    def opens_summaries(self) -> bool:
+        """Whether summarize() takes an `opening`: where a reply without tools is plain prose (tagged calls,
+        Qwen's); a JSON-steps model (SmolLM2) wraps its reply, so text put before it would break the wrapping."""
+        return isinstance(self.renderer.format, TaggedCalls)
+
+    def summarize(self, messages: list[Message], on_delta: OnDelta = ignore, focus: str = "", opening: str = "") -> str:
+        """A compaction summary (core.backend.summary_prompt, the transcript cut to about a quarter of the
+        window). `opening`: text the summary opens with verbatim, put into the model's reply ahead of what it
+        writes, so that it goes on from it (where opens_summaries; else ignored); `on_delta` gets it first."""
+        prompt = summary_prompt(messages, limit_chars=self.window, focus=focus)
+        with self._lock:
+            reply = self._complete(prompt, [], on_delta, prefix=opening if self.opens_summaries else "")
+        return reply.content.strip()
 
     def complete(self, messages: list[Message], tools: list[dict], on_delta: OnDelta, effort: str | None = None,
                  on_thought: OnDelta = ignore, tool_choice: ToolChoice = "auto") -> ModelReply:
@@ -186,9 +198,12 @@ class LocalBackend:
             return self._complete(messages, tools, on_delta, effort, on_thought, tool_choice)
 
     def _complete(self, messages: list[Message], tools: list[dict], on_delta: OnDelta, effort: str | None = None,
-                  on_thought: OnDelta = ignore, tool_choice: ToolChoice = "auto") -> ModelReply:
+                  on_thought: OnDelta = ignore, tool_choice: ToolChoice = "auto", prefix: str = "") -> ModelReply:
         cap = thinking.THINK_TOKENS[effort] if effort and thinking.has_switch(self.renderer.template) else None
         tokens, stop = self.prompt_tokens(messages, tools, None if cap is None else cap > 0)
+        if prefix:  # a reply without tools that opens with `prefix` (summarize): the model goes on from it
+            tokens += self.llm.tokenize(prefix.encode("utf-8"), add_bos=False, special=False)
+            on_delta(prefix)
         if len(tokens) + MAX_REPLY_TOKENS + (cap or 0) > self.window:
             raise ModelError(f"the prompt needs {len(tokens)} tokens plus {MAX_REPLY_TOKENS + (cap or 0)} for the "
                              f"reply, more than the model's window of {self.window} tokens (n_ctx)",
@@ -247,9 +262,11 @@ class LocalBackend:
             reason, cut_calls = self.renderer.format.parse(closed, f"call_{self._steps}")
             if cut_calls and _json_object(cut_calls[0].arguments):
                 content, calls = reason, cut_calls
+        streamer.finish(content if not calls else "")
+        if prefix:
+            content, text = prefix + content, prefix + text
         if not looped:
             self._remember_generated(Message(role="assistant", content=content, tool_calls=calls[:1]), text)
-        streamer.finish(content if not calls else "")
         usage = Usage(prompt_tokens=len(tokens) - thought_tokens, completion_tokens=generated + thought_tokens,
                       cached_tokens=cached)
         return ModelReply(content=content, tool_calls=calls, usage=usage)

@@ -208,3 +208,53 @@ def test_what_a_summary_lost_is_added_after_the_cut_not_cut_away(calc_repo, tmp_
     _, _, events = run(calc_repo, tmp_path / "s.json", turns, [TASK], summaries=[long, long])
     (compacted,) = of(events, "context_compacted")
     assert CUT in compacted.summary and compacted.summary.endswith(f"Pinned note 1 (verbatim): {PIN}")
+
+
+def evicting_the_task() -> "tuple[object, list[Message]]":
+    """A context whose task, a pin and a read are evicted by the model's own compaction (every unit but the newest)."""
+    from wren.context.manager import ContextManager
+    from wren.core.messages import ToolCall
+
+    ctx = ContextManager("You are a coding agent.")
+    ctx.add_directive(TASK)
+    ctx.pin(PIN)
+    read = ToolCall(id="c1", name="read_file", arguments='{"path": "service.log"}')
+    for m in [Message(role="user", content=TASK), Message(role="assistant", tool_calls=[read]),
+              Message(role="tool", tool_call_id="c1", name="read_file", content=NEEDLE * 40),
+              Message(role="assistant", content="The staging port is in the log."), Message(role="user", content="Go on.")]:
+        ctx.add(m)
+    return ctx, ctx.messages[:4]
+
+
+def test_a_summariser_that_takes_an_opening_opens_with_the_task_and_pins_and_writes_once(tmp_path):
+    """Qwen2.5-Coder-1.5B's summaries lost the task every time, and again when asked once more (bench/chained.py:
+    one compaction, two summaries, 193 s). A summariser that takes an opening (a local model whose replies are prose)
+    is given the held parts to open with and goes on from them: one call, nothing added after. One that does not
+    take an opening is asked as before (the retry tests above)."""
+    from wren.context.compaction import Compactor
+    from wren.context.memory import SessionMemory
+
+    script = tmp_path / "s.json"
+    script.write_text(json.dumps({"turns": [], "summaries": ["Read service.log; the port is in it."]}))
+
+    class Opening(ScriptedBackend):
+        opens_summaries = True
+        openings: list[str] = []
+
+        def summarize(self, messages, on_delta=lambda d: None, focus="", opening=""):
+            self.openings.append(opening)
+            on_delta(opening)
+            return opening + super().summarize(messages, on_delta, focus)
+
+    ctx, _ = evicting_the_task()
+    summarizer, warned = Opening(script), []
+    event = Compactor(summarizer, SessionMemory(tmp_path, "s", None), summarizer).compact(
+        ctx, [], "model", 1, None, warn=warned.append)
+    assert summarizer.openings == [f"Task: {TASK}\nPinned notes (verbatim):\n- {PIN}\n"] and not warned
+    assert event.summary == summarizer.openings[0] + "Read service.log; the port is in it."
+    assert len(summarizer.summary_focus) == 1  # no retry
+
+    plain = ScriptedBackend(script)  # no opening: the summary lost both, so it is asked again
+    ctx, _ = evicting_the_task()
+    Compactor(plain, SessionMemory(tmp_path, "t", None), plain).compact(ctx, [], "model", 1, None, warn=warned.append)
+    assert len(plain.summary_focus) == 2 and "lost the task" in plain.summary_focus[1]

@@ -87,3 +87,38 @@ def test_smollm2_summarises_the_first_task_and_the_second_keeps_its_orienting(ca
     by_wren = [e.tool_calls[0].name for e in events if e.type == "assistant_message" and e.by == "wren"]
     assert by_wren[:2] == ["run_tests", "read_file"] and "read_file" not in by_wren[2:]  # oriented once
     assert any(e.type == "assistant_message" and e.by != "wren" for e in events)  # SmolLM2 took its steps
+
+
+def test_a_local_model_with_prose_replies_opens_its_summary_with_the_task_and_writes_it_once(tmp_path):
+    """SmolLM2 under a template of the tagged-calls family (Qwen's, whose replies without tools are prose): the
+    compaction that evicts the task gives it the task and the pin to open with, verbatim, and the model writes on
+    from them, once. Under its own template (JSON steps, which wrap every reply) it is asked as before."""
+    from conftest import smollm2_path
+    from test_context_steering import PIN as PINNED, TASK, evicting_the_task
+    from test_local_formats import HERMES_TEMPLATE
+    from wren.context.compaction import Compactor
+    from wren.context.memory import SessionMemory
+    from wren.local_models.backend import LocalBackend
+    from wren.local_models.prompt import PromptRenderer
+
+    local = LocalBackend(smollm2_path(), n_ctx=4096)
+    assert not local.opens_summaries  # JSON steps
+    local.renderer = PromptRenderer(HERMES_TEMPLATE, local._token_text("bos"), local._token_text("eos"), local.name)
+    assert local.opens_summaries
+    calls: list[str] = []
+
+    class Counted:  # the real model; the only seam counts its calls
+        count_tokens = staticmethod(local.count_tokens)
+        opens_summaries = True
+
+        def summarize(self, messages, on_delta, focus="", opening=""):
+            calls.append(opening)
+            return local.summarize(messages, on_delta, focus, opening)
+
+    ctx, _ = evicting_the_task()
+    warned: list[str] = []
+    event = Compactor(local, SessionMemory(tmp_path, "s", None), Counted()).compact(  # type: ignore[arg-type]
+        ctx, [], "model", 1, None, warn=warned.append)
+    opening = f"Task: {TASK}\nPinned notes (verbatim):\n- {PINNED}\n"
+    assert calls == [opening] and not warned, warned
+    assert event.summary.startswith(opening.strip()) and len(event.summary) > len(opening), event.summary
