@@ -102,3 +102,25 @@ def test_a_one_line_if_else_as_new_is_written_as_its_block(tmp_path):
         with pytest.raises(ToolError, match="unable to parse"):
             edit(tmp_path, "gcd.py", old, new)
     assert (tmp_path / "gcd.py").read_text() == GCD
+
+
+def test_a_one_line_if_elif_chain_as_new_is_written_as_its_block(tmp_path):
+    """Qwen2.5-Coder-1.5B, in a chained gcd, wrote `if b == 0: return a; elif a == 0: return b; else: return
+    gcd(a % b, b)` as the `new` of two lines in a row; both refused as unparseable ended its attempt."""
+    new = "if b == 0: return a; elif a == 0: return b; else: return gcd(a % b, b)"
+    (tmp_path / "gcd.py").write_text(GCD)
+    result = edit(tmp_path, "gcd.py", "return gcd(a % b, b)", new)
+    assert result.ok and "it was written as a block" in result.output
+    assert (tmp_path / "gcd.py").read_text() == GCD.replace(
+        "        return gcd(a % b, b)\n", "        if b == 0:\n            return a\n        elif a == 0:\n"
+        "            return b\n        else:\n            return gcd(a % b, b)\n")
+    # With no `else`; and an `x if c else y` in the last body stays whole.
+    (tmp_path / "gcd.py").write_text(GCD)
+    assert edit(tmp_path, "gcd.py", "return a", "if a: return a; elif b: return b if a else a").ok
+    assert (tmp_path / "gcd.py").read_text() == GCD.replace(
+        "        return a\n", "        if a:\n            return a\n        elif b:\n            return b if a else a\n")
+    # An `elif` clause with no colon: refused as before, the file unchanged.
+    (tmp_path / "gcd.py").write_text(GCD)
+    with pytest.raises(ToolError, match="unable to parse"):
+        edit(tmp_path, "gcd.py", "return a", "if a: return a; elif b return b")
+    assert (tmp_path / "gcd.py").read_text() == GCD

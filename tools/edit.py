@@ -92,7 +92,8 @@ class _Edit:
 
 WHOLE = (" `old` is a line of a statement that goes over several lines, and `new` is a whole statement: it "
          "replaced all of that statement.")
-IF_ELSE = " `new` put `if ...: ... else: ...` on one line, which Python does not take: it was written as a block."
+IF_ELSE = (" `new` put `if ...: ...` with its `elif` or `else` on one line, which Python does not take: it was written "
+           "as a block.")
 
 
 def _plan_edit(args: EditFileArgs, ctx: ToolContext) -> _Edit:

@@ -113,10 +113,12 @@ def parsed(code: str) -> ast.Module | None:
 
 def if_else_block(code: str, unit: str = "    ") -> str | None:
     """`if C: A else: B` written on one line (`A; else: B`, `else B` too), which Python does not take, as the
-    block it means ("if C:\n" + unit + "A\nelse:\n" + unit + "B"); None for any other code, or when no such
-    block parses. Qwen2.5-Coder-1.5B wrote `if b == 0: return a; else: return gcd(a % b, b)` for gcd's `return`
-    line, and the same shape in kth and longest_common_subsequence. Each `else` outside brackets is tried,
-    the last first (a conditional expression `x if c else y` in A or in B stays whole)."""
+    block it means ("if C:\n" + unit + "A\nelse:\n" + unit + "B"); `elif C2: A2` clauses between them too
+    (`if C: A; elif C2: A2; else: B`, or with no `else`). None for any other code, or when no such block
+    parses. Qwen2.5-Coder-1.5B wrote `if b == 0: return a; else: return gcd(a % b, b)` for gcd's `return`
+    line, and the same shape in kth and longest_common_subsequence; `if b == 0: return a; elif a == 0: return
+    b; else: return gcd(a % b, b)` in a chained gcd (two such edits refused ended an attempt). Each `else`
+    outside brackets is tried, the last first (a conditional expression `x if c else y` in a body stays whole)."""
     line = code.strip()
     if "\n" in line or not line.startswith("if "):
         return None
@@ -124,23 +126,35 @@ def if_else_block(code: str, unit: str = "    ") -> str | None:
         tokens = list(tokenize.generate_tokens(io.StringIO(line).readline))
     except (tokenize.TokenError, SyntaxError, ValueError):
         return None
-    depth, colon, elses = 0, None, []
+    depth, colons, elifs, elses = 0, [], [], []  # colons: where each clause's body starts
     for token in tokens:
         if token.type == tokenize.OP and token.string in "([{":
             depth += 1
         elif token.type == tokenize.OP and token.string in ")]}":
             depth -= 1
-        elif depth == 0 and colon is None and token.type == tokenize.OP and token.string == ":":
-            colon = token
-        elif depth == 0 and colon is not None and token.type == tokenize.NAME and token.string == "else":
+        elif depth == 0 and token.type == tokenize.OP and token.string == ":":
+            colons.append(token.end[1])
+        elif depth == 0 and token.type == tokenize.NAME and token.string == "elif":
+            elifs.append(token.start[1])
+        elif depth == 0 and colons and token.type == tokenize.NAME and token.string == "else":
             elses.append(token)
-    if colon is None:
-        return None
-    for orelse in reversed(elses):
-        then = line[colon.end[1]: orelse.start[1]].strip().removesuffix(";").strip()
-        other = line[orelse.end[1]:].strip().removeprefix(":").strip()
-        block = f"{line[: colon.end[1]]}\n{unit}{then}\nelse:\n{unit}{other}"
-        if then and other and complete(block):
+    starts = [0, *elifs]
+    clauses = []  # (header with its colon, body) of the `if` and each `elif`; the last clause's body comes below
+    for begin, finish in zip(starts, [*elifs, len(line)]):
+        colon = next((c for c in colons if begin < c <= finish), None)
+        if colon is None:
+            return None
+        clauses.append((line[begin: colon].strip(), line[colon: finish]))
+    body_at = len(line) - len(clauses[-1][1])  # where the last clause's body starts
+    # It ends at an `else` (the last first), or, after an `elif`, at the end of the line (None: no `else`).
+    options: list[tuple[str, str | None]] = [(line[body_at: e.start[1]], line[e.end[1]:].strip().removeprefix(":").strip())
+                                             for e in reversed(elses) if e.start[1] > body_at]
+    options += [(line[body_at:], None)] if elifs else []
+    for then, other in options:
+        bodies = [body.strip().removesuffix(";").strip() for body in [*(b for _, b in clauses[:-1]), then]]
+        block = "\n".join(f"{head}\n{unit}{body}" for (head, _), body in zip(clauses, bodies))
+        block += "" if other is None else f"\nelse:\n{unit}{other}"
+        if all(bodies) and other != "" and complete(block):
             return block
     return None
 
