@@ -125,6 +125,27 @@ def test_pytest_failures_inside_code_under_test_and_errors(tmp_path):
     assert "- test_x.py::test_err at test_x.py:15: RuntimeError: fixture broke" in said
 
 
+def test_a_failure_raised_inside_a_recursion_names_the_calls_that_led_there(tmp_path):
+    """QuixBugs kth raised IndexError in `pivot = arr[0]` with arr = [] seven calls deep; told only that frame's
+    variables, Qwen2.5-Coder-1.5B blamed an empty input in all 12 attempts. The summary names the calls that led
+    there (tools/pytest_plugin), a call repeated until the recursion limit said once, and no function objects."""
+    write(tmp_path, {"kth.py": "def kth(arr, k):\n    pivot = arr[0]\n    above = [x for x in arr if x > pivot]\n"
+                               "    if k < 1:\n        return pivot\n    return kth(above, k)\n",
+                     "gcd.py": "def gcd(a, b):\n    helper = abs\n    if b == 0:\n        return a\n"
+                               "    return gcd(a % b, b)\n",
+                     "test_rec.py": "from kth import kth\nfrom gcd import gcd\n\n\ndef test_kth():\n"
+                                    "    assert kth([1, 2, 3], 2) == 3\n\n\ndef test_gcd():\n    assert gcd(13, 13) == 13\n"})
+    said = summary(tmp_path)
+    assert ("`kth([1, 2, 3], 2)` raised IndexError: list index out of range, in `pivot = arr[0]` with arr = [], k = 2, "
+            "at the end of the calls kth([1, 2, 3], 2) -> kth([2, 3], 2) -> kth([3], 2) -> kth([], 2); expected 3") in said
+    assert ("`gcd(13, 13)` raised RecursionError: maximum recursion depth exceeded, in `return gcd(a % b, b)` with "
+            "a = 0, b = 13, at the end of the calls gcd(13, 13) -> gcd(0, 13) (the same call over and over); "
+            "expected 13") in said, said
+    # No recursion, no calls named.
+    write(tmp_path, {"test_rec.py": "from kth import kth\n\n\ndef test_kth():\n    assert kth([], 0) == 3\n"})
+    assert "in `pivot = arr[0]` with arr = [], k = 0; expected 3" in summary(tmp_path)
+
+
 def test_a_target_narrows_the_run_and_must_stay_inside(calc_repo):
     (calc_repo / "test_more.py").write_text("def test_fine():\n    assert 1\n")
     result = run_tests(calc_repo, "test_more.py")

@@ -144,6 +144,10 @@ PYTEST_FRAME = re.compile(r"^(\S+?):(\d+): in (\S+)$")  # --tb=short: `path:line
 LOCAL_CHARS = 80  # of each variable in a summary line; the first failure's whole report is shown as well
 STOPPED_TEST = "Failed: the test ran past"  # what tools/pytest_plugin/wren_test_limit.py fails a test with
 STOPPED = re.compile(rf"^{STOPPED_TEST} (\S+) and was stopped")
+# Variables that hold code, not data (`merge = <function mergesort.<locals>.merge at 0x7f54...>`): left out of a summary.
+NOT_DATA = re.compile(r"<(function|bound method|built-in function|class|module) ")
+# tools/pytest_plugin's report section on a failure raised inside a recursion: the calls that led there.
+CALLS = re.compile(r"^-+ wren: the calls -+\n(.+)$", re.M)
 
 
 def plain_raise(body: str) -> str:
@@ -152,6 +156,8 @@ def plain_raise(body: str) -> str:
     with the variables it used), what happened, the line where, with that frame's variables (the file and
     line are the Failure's location), and what the test expected:
     "`f([3, 4], 2)` ran past 30s and was stopped in `while lo <= hi:` with hi = 0, lo = 0, x = 2; expected 1".
+    Raised inside a recursion, the calls that led there too, as the plugin's section (CALLS) gives them:
+    "..., at the end of the calls gcd(13, 13) -> gcd(0, 13) (the same call 960 times in a row); expected 13".
     "" when the report has no frames or its first frame makes no call.
     QuixBugs find_first_in_sorted loops on one input: shown only where it looped, Qwen2.5-Coder-1.5B
     reasoned from its docstring's example, on which the program is right."""
@@ -182,8 +188,10 @@ def plain_raise(body: str) -> str:
     _, source, _, variables = frames[-1]
     if len(frames) == 1:  # it raised in the test's own line: its variables are shown with the call
         return f"{said} {what}{wanted}"
-    state = ", ".join(f"{k} = {_cut(v)}" for k, v in variables.items())
-    return f"{said} {what}{',' * (not stopped)} in `{source}`" + (f" with {state}" if state else "") + wanted
+    state = ", ".join(f"{k} = {_cut(v)}" for k, v in variables.items() if not NOT_DATA.match(v))
+    calls = CALLS.search(body)
+    through = f", at the end of the calls {calls.group(1).strip()}" if calls else ""
+    return f"{said} {what}{',' * (not stopped)} in `{source}`" + (f" with {state}" if state else "") + through + wanted
 
 
 def _after_source(lines: list[str]) -> list[str]:

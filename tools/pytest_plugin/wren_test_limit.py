@@ -10,13 +10,24 @@ pytest-timeout: it is not in the environment of the project under test, and it d
 The limit is armed with SIGALRM (POSIX, main thread only) and only when no other SIGALRM handler is
 set (pytest-timeout's signal method, a test's own); elsewhere the plugin does nothing and
 faulthandler_timeout stays the backstop.
+
+It also says how a failure that was raised inside a recursion got there: the calls of the function that
+called itself, with their arguments, as a report section (CALLS) that tools/testparse.py reads.
 """
 from __future__ import annotations
 
+import reprlib
 import signal
 import threading
 
 import pytest
+
+CALLS = "wren: the calls"  # the report section's name (tools/testparse.py finds it by this)
+SHOWN_FIRST, SHOWN_LAST = 3, 2  # calls of a recursion shown from its start and its end
+MANY = 50  # a call repeated in a row this often is said to repeat "over and over"
+_repr = reprlib.Repr()
+_repr.maxlist = _repr.maxtuple = _repr.maxset = 6  # as pytest's --showlocals cuts lists: `[1, 2, 3, 4, 5, 6, ...]`
+_repr.maxdict, _repr.maxstring, _repr.maxother, _repr.maxlevel = 4, 30, 30, 3
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -52,3 +63,62 @@ def pytest_runtest_call(item: pytest.Item):
         running[0] = False
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    report = outcome.get_result()
+    if call.when == "call" and report.failed and call.excinfo is not None:
+        calls = recursion(call.excinfo.tb)
+        if calls:
+            report.sections.append((CALLS, calls))
+
+
+def recursion(tb) -> str:
+    """The longest run of frames in traceback `tb` in which a function called itself, as its calls with their
+    arguments: "kth([1, 2, 3, 4, 5, 6, ...], 4) -> kth([2, 3, 4, 5, 6, 7], 4) -> ... -> kth([], 4)", a call
+    repeated in a row said once with its count, SHOWN_FIRST calls from the start and SHOWN_LAST from the end.
+    The arguments are the parameters' values when the error was raised (a parameter the function rebound or
+    a list it changed in place shows its later value). "" when no function called itself.
+    QuixBugs kth raised IndexError in `pivot = arr[0]` with arr = [] seven calls deep; shown that frame's
+    variables, Qwen2.5-Coder-1.5B blamed an empty input in 12 attempts of 12 (the input was not empty)."""
+    frames = []
+    while tb is not None:  # pytest's and pluggy's own frames left out (its hook calls nest)
+        if not str(tb.tb_frame.f_globals.get("__name__", "")).startswith(("_pytest.", "pluggy.", "pytest.")):
+            frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    best, start = (0, 0), 0
+    for i in range(1, len(frames) + 1):
+        if i == len(frames) or frames[i].f_code is not frames[start].f_code:
+            best, start = max(best, (i - start, start)), i
+    length, first = best
+    if length < 2:
+        return ""
+    said: list[list] = []  # [call, times in a row]
+    for frame in frames[first: first + length]:
+        text = _call(frame)
+        if said and said[-1][0] == text:
+            said[-1][1] += 1
+        else:
+            said.append([text, 1])
+    # A count past MANY is the recursion limit's, which varies with the stack: said the same way each run.
+    parts = [text if times == 1 else f"{text} (the same call {times} times in a row)" if times < MANY else
+             f"{text} (the same call over and over)" for text, times in said]
+    if len(parts) > SHOWN_FIRST + SHOWN_LAST:
+        parts = parts[:SHOWN_FIRST] + [f"... ({len(parts) - SHOWN_FIRST - SHOWN_LAST} more)"] + parts[-SHOWN_LAST:]
+    return " -> ".join(parts)
+
+
+def _call(frame) -> str:
+    """`name(arg, ...)` of a frame: its function's parameters' values (`self` left out)."""
+    code = frame.f_code
+    count = code.co_argcount + code.co_kwonlyargcount + bool(code.co_flags & 4) + bool(code.co_flags & 8)
+    names = [n for n in code.co_varnames[:count] if n != "self"]
+    values = []
+    for name in names:
+        try:
+            values.append(_repr.repr(frame.f_locals[name]))
+        except Exception:  # a value whose repr fails, or a name no longer bound
+            values.append("?")
+    return f"{code.co_name}({', '.join(values)})"
