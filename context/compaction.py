@@ -193,7 +193,8 @@ class Compactor:
         parts = must_keep(ctx, evicted)
         focus = "\n".join(filter(None, [
             f"The agent asked to keep: {keep}" if keep else "",
-            "Pinned notes (keep each verbatim):\n" + "\n".join(f"- {p}" for p in ctx.pins) if ctx.pins else ""]))
+            # Each redacted on its own, as must_keep does: after "- " a `NAME=value` secret is not seen as one.
+            "Pinned notes (keep each verbatim):\n" + "\n".join(f"- {redact(p)}" for p in ctx.pins) if ctx.pins else ""]))
         # Bounded before the check, so that what the check finds kept, or what is added verbatim, is not cut after.
         first = self.written(evicted, on_delta, focus, summary_opening(parts))
         missing = lost(first, parts)

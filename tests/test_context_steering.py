@@ -258,3 +258,14 @@ def test_a_summariser_that_takes_an_opening_opens_with_the_task_and_pins_and_wri
     ctx, _ = evicting_the_task()
     Compactor(plain, SessionMemory(tmp_path, "t", None), plain).compact(ctx, [], "model", 1, None, warn=warned.append)
     assert len(plain.summary_focus) == 2 and "lost the task" in plain.summary_focus[1]
+
+
+def test_a_pinned_secret_is_redacted_in_what_the_summariser_is_told_to_keep(calc_repo, tmp_path):
+    """The pins the summariser is told to keep are redacted one by one, as the rest of its prompt is: after the
+    list's "- " a `NAME=value` secret was not seen as one, and reached a (possibly hosted) summariser."""
+    secret = "DB_PASSWORD=hunter2hunter2"
+    turns = [{"tool_calls": [call("pin", text=f"{secret}")]}, {"tool_calls": [call("compact")]}, {"content": "done"}]
+    _, backend, events = run(calc_repo, tmp_path / "s.json", turns, [TASK])
+    assert len(of(events, "context_compacted")) == 1
+    focus = "\n".join(backend.summary_focus)
+    assert "Pinned notes" in focus and "hunter2hunter2" not in focus, focus

@@ -141,6 +141,20 @@ def test_a_failure_raised_inside_a_recursion_names_the_calls_that_led_there(tmp_
     assert ("`gcd(13, 13)` raised RecursionError: maximum recursion depth exceeded, in `return gcd(a % b, b)` with "
             "a = 0, b = 13, at the end of the calls gcd(13, 13) -> gcd(0, 13) (the same call over and over); "
             "expected 13") in said, said
+    # Calls as they could be made (keyword-only arguments by name, *args spread, dicts in their order), and a
+    # recursion through a comprehension (Python 3.11 runs its body in a frame of its own) still named.
+    write(tmp_path, {"rec.py": "def find(xs, *, target, lo=0):\n    if lo > 1:\n        return xs[99]\n"
+                               "    return find(xs, target=target, lo=lo + 1)\n\n\n"
+                               "def walk(node, *path):\n    return walk(node['next'], *path, 1) if node else path[9]\n\n\n"
+                               "def flat(arr):\n    return [y for x in arr for y in (flat(x) if x else [arr[9]])]\n",
+                     "test_rec.py": "from rec import find, walk, flat\n\n\ndef test_find():\n"
+                                    "    assert find([1, 2], target=2) == 1\n\n\ndef test_walk():\n"
+                                    "    assert walk({'v': 1, 'next': None}) == 1\n\n\ndef test_flat():\n"
+                                    "    assert flat([[[]]]) == []\n"})
+    said = summary(tmp_path)
+    assert "at the end of the calls find([1, 2], target=2, lo=0) -> find([1, 2], target=2, lo=1) -> " in said, said
+    assert "at the end of the calls walk({'v': 1, 'next': None}) -> walk(None, 1);" in said, said
+    assert "at the end of the calls flat([[[]]]) -> flat([[]]); expected []" in said, said
     # No recursion, no calls named.
     write(tmp_path, {"test_rec.py": "from kth import kth\n\n\ndef test_kth():\n    assert kth([], 0) == 3\n"})
     assert "in `pivot = arr[0]` with arr = [], k = 0; expected 3" in summary(tmp_path)

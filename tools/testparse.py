@@ -145,7 +145,7 @@ LOCAL_CHARS = 80  # of each variable in a summary line; the first failure's whol
 STOPPED_TEST = "Failed: the test ran past"  # what tools/pytest_plugin/wren_test_limit.py fails a test with
 STOPPED = re.compile(rf"^{STOPPED_TEST} (\S+) and was stopped")
 # Variables that hold code, not data (`merge = <function mergesort.<locals>.merge at 0x7f54...>`): left out of a summary.
-NOT_DATA = re.compile(r"<(function|bound method|built-in function|class|module) ")
+NOT_DATA = re.compile(r"<(function|bound method|built-in function|built-in method) ")
 # tools/pytest_plugin's report section on a failure raised inside a recursion: the calls that led there.
 CALLS = re.compile(r"^-+ wren: the calls -+\n(.+)$", re.M)
 

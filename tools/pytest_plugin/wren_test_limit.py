@@ -16,6 +16,7 @@ called itself, with their arguments, as a report section (CALLS) that tools/test
 """
 from __future__ import annotations
 
+import itertools
 import reprlib
 import signal
 import threading
@@ -25,7 +26,24 @@ import pytest
 CALLS = "wren: the calls"  # the report section's name (tools/testparse.py finds it by this)
 SHOWN_FIRST, SHOWN_LAST = 3, 2  # calls of a recursion shown from its start and its end
 MANY = 50  # a call repeated in a row this often is said to repeat "over and over"
-_repr = reprlib.Repr()
+# Frames that run a comprehension's or generator's body: a recursion through them (`[y for x in arr for y in
+# flatten(x)]`) is still the function calling itself.
+INNER = {"<listcomp>", "<genexpr>", "<dictcomp>", "<setcomp>"}
+
+
+class _Short(reprlib.Repr):
+    """reprlib's cut reprs, dicts in their own order (reprlib sorts their keys; the test's locals do not)."""
+
+    def repr_dict(self, x, level):
+        if not x:
+            return "{}"
+        if level <= 0:
+            return "{...}"
+        pieces = [f"{self.repr1(k, level - 1)}: {self.repr1(v, level - 1)}" for k, v in itertools.islice(x.items(), self.maxdict)]
+        return "{" + ", ".join(pieces + ["..."] * (len(x) > self.maxdict)) + "}"
+
+
+_repr = _Short()
 _repr.maxlist = _repr.maxtuple = _repr.maxset = 6  # as pytest's --showlocals cuts lists: `[1, 2, 3, 4, 5, 6, ...]`
 _repr.maxdict, _repr.maxstring, _repr.maxother, _repr.maxlevel = 4, 30, 30, 3
 
@@ -84,9 +102,11 @@ def recursion(tb) -> str:
     QuixBugs kth raised IndexError in `pivot = arr[0]` with arr = [] seven calls deep; shown that frame's
     variables, Qwen2.5-Coder-1.5B blamed an empty input in 12 attempts of 12 (the input was not empty)."""
     frames = []
-    while tb is not None:  # pytest's and pluggy's own frames left out (its hook calls nest)
-        if not str(tb.tb_frame.f_globals.get("__name__", "")).startswith(("_pytest.", "pluggy.", "pytest.")):
-            frames.append(tb.tb_frame)
+    while tb is not None:  # pytest's and pluggy's own frames left out (its hook calls nest), and comprehensions'
+        frame = tb.tb_frame
+        if (frame.f_code.co_name not in INNER
+                and not str(frame.f_globals.get("__name__", "")).startswith(("_pytest.", "pluggy.", "pytest."))):
+            frames.append(frame)
         tb = tb.tb_next
     best, start = (0, 0), 0
     for i in range(1, len(frames) + 1):
@@ -95,30 +115,63 @@ def recursion(tb) -> str:
     length, first = best
     if length < 2:
         return ""
-    said: list[list] = []  # [call, times in a row]
+    # Calls in a row with the same arguments grouped by a cheap key (a RecursionError has about 1,000 frames, and
+    # some values' reprs are made whole before they are cut): only the groups shown get a repr.
+    groups: list[list] = []  # [key, first frame, times in a row]
     for frame in frames[first: first + length]:
-        text = _call(frame)
-        if said and said[-1][0] == text:
-            said[-1][1] += 1
+        key = _key(frame)
+        if groups and groups[-1][0] == key:
+            groups[-1][2] += 1
         else:
-            said.append([text, 1])
+            groups.append([key, frame, 1])
+    hidden = len(groups) - SHOWN_FIRST - SHOWN_LAST
+    shown = groups if hidden <= 1 else groups[:SHOWN_FIRST] + [None] + groups[-SHOWN_LAST:]  # type: ignore[list-item]
+    parts: list[list] = []  # [text, times in a row]
+    for group in shown:
+        text = f"... ({hidden} more)" if group is None else _call(group[1])
+        if parts and group is not None and parts[-1][0] == text:
+            parts[-1][1] += group[2]
+        else:
+            parts.append([text, 1 if group is None else group[2]])
     # A count past MANY is the recursion limit's, which varies with the stack: said the same way each run.
-    parts = [text if times == 1 else f"{text} (the same call {times} times in a row)" if times < MANY else
-             f"{text} (the same call over and over)" for text, times in said]
-    if len(parts) > SHOWN_FIRST + SHOWN_LAST:
-        parts = parts[:SHOWN_FIRST] + [f"... ({len(parts) - SHOWN_FIRST - SHOWN_LAST} more)"] + parts[-SHOWN_LAST:]
-    return " -> ".join(parts)
+    return " -> ".join(text if times == 1 else f"{text} (the same call {times} times in a row)" if times < MANY else
+                       f"{text} (the same call over and over)" for text, times in parts)
+
+
+def _parameters(code) -> tuple[list[str], str | None, list[str], str | None]:
+    """A code object's parameter names: positional, *args, keyword-only, **kwargs (None where it has none)."""
+    names = code.co_varnames
+    positional = list(names[: code.co_argcount])
+    at = code.co_argcount
+    keyword = list(names[at + bool(code.co_flags & 4): at + bool(code.co_flags & 4) + code.co_kwonlyargcount])
+    varargs = names[at] if code.co_flags & 4 else None
+    at += bool(code.co_flags & 4) + code.co_kwonlyargcount
+    varkw = names[at] if code.co_flags & 8 else None
+    return positional, varargs, keyword, varkw
+
+
+def _key(frame) -> tuple:
+    """What tells two calls' arguments apart without their reprs: small scalars by value, the rest by identity."""
+    positional, varargs, keyword, varkw = _parameters(frame.f_code)
+    values = [frame.f_locals.get(n) for n in [*positional, *keyword, *filter(None, [varargs, varkw])]]
+    return tuple(v if type(v) in (int, float, bool, type(None)) or (type(v) is str and len(v) < 100) else id(v)
+                 for v in values)
 
 
 def _call(frame) -> str:
-    """`name(arg, ...)` of a frame: its function's parameters' values (`self` left out)."""
-    code = frame.f_code
-    count = code.co_argcount + code.co_kwonlyargcount + bool(code.co_flags & 4) + bool(code.co_flags & 8)
-    names = [n for n in code.co_varnames[:count] if n != "self"]
-    values = []
-    for name in names:
+    """`name(arg, ..., *args spread, key=value, ...)` of a frame, as a call that could be made: its parameters'
+    values (`self` left out)."""
+    def shown(value) -> str:
         try:
-            values.append(_repr.repr(frame.f_locals[name]))
-        except Exception:  # a value whose repr fails, or a name no longer bound
-            values.append("?")
-    return f"{code.co_name}({', '.join(values)})"
+            return _repr.repr(value)
+        except Exception:  # a value whose repr fails
+            return "?"
+
+    positional, varargs, keyword, varkw = _parameters(frame.f_code)
+    local = frame.f_locals
+    args = [shown(local.get(n)) for n in positional if n != "self"]
+    args += [shown(v) for v in (local.get(varargs) or ())] if varargs else []
+    args += [f"{n}={shown(local.get(n))}" for n in keyword]
+    extra = local.get(varkw) if varkw else None
+    args += [f"{k}={shown(v)}" for k, v in extra.items()] if isinstance(extra, dict) else []
+    return f"{frame.f_code.co_name}({', '.join(args)})"
