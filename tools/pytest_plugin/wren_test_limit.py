@@ -125,7 +125,7 @@ def recursion(tb) -> str:
         else:
             groups.append([key, frame, 1])
     hidden = len(groups) - SHOWN_FIRST - SHOWN_LAST
-    shown = groups if hidden <= 1 else groups[:SHOWN_FIRST] + [None] + groups[-SHOWN_LAST:]  # type: ignore[list-item]
+    shown: list[list | None] = [*groups] if hidden <= 1 else [*groups[:SHOWN_FIRST], None, *groups[-SHOWN_LAST:]]
     parts: list[list] = []  # [text, times in a row]
     for group in shown:
         text = f"... ({hidden} more)" if group is None else _call(group[1])
