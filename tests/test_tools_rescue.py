@@ -124,3 +124,22 @@ def test_a_one_line_if_elif_chain_as_new_is_written_as_its_block(tmp_path):
     with pytest.raises(ToolError, match="unable to parse"):
         edit(tmp_path, "gcd.py", "return a", "if a: return a; elif b return b")
     assert (tmp_path / "gcd.py").read_text() == GCD
+
+
+KTH = "def kth(arr, k):\n    pivot = arr[0]\n    return pivot + k\n"
+
+
+def test_a_one_line_guard_whose_body_goes_on_after_its_return_is_written_before_the_line(tmp_path):
+    """Qwen2.5-Coder-1.5B wrote `if not arr: return None; pivot = arr[0]` for kth's `pivot = arr[0]` (twice in one
+    run): it parses, and Python runs the old line only inside the guard, so every other call failed on `pivot`."""
+    (tmp_path / "kth.py").write_text(KTH)
+    result = edit(tmp_path, "kth.py", "pivot = arr[0]", "if not arr: return None; pivot = arr[0]")
+    assert result.ok and "were written after the `if`, not inside it" in result.output
+    assert (tmp_path / "kth.py").read_text() == KTH.replace(
+        "    pivot = arr[0]\n", "    if not arr:\n        return None\n    pivot = arr[0]\n")
+    # A guard with no code after its jump, or a one-line `if` with no jump, is the model's to mean: as written.
+    for new in ("if not arr: return None", "if arr: pivot = arr[0]; k += 1"):
+        (tmp_path / "kth.py").write_text(KTH)
+        result = edit(tmp_path, "kth.py", "pivot = arr[0]", new)
+        assert result.ok and "not inside it" not in result.output
+        assert (tmp_path / "kth.py").read_text() == KTH.replace("pivot = arr[0]", new)

@@ -11,6 +11,7 @@ import io
 import textwrap
 import tokenize
 import warnings
+from typing import Callable
 
 from wren.tools.indent import indent_of, indent_style, space_unit
 from wren.tools.matching import Match, line_no
@@ -159,11 +160,33 @@ def if_else_block(code: str, unit: str = "    ") -> str | None:
     return None
 
 
-def if_else_blocks(text: str, matches: list[Match]) -> list[Match]:
+def guard_block(code: str, unit: str = "    ") -> str | None:
+    """A one-line `if C: ...; return X; S; ...` whose body goes on after a `return`, `raise`, `break` or
+    `continue` (code that can never run there) as what it means: the guard as its block, the statements after
+    it at the `if`'s own level ("if C:\n" + unit + "return X\nS"). None for any other code. Qwen2.5-Coder-1.5B
+    wrote `if not arr: return None; pivot = arr[0]` for kth's `pivot = arr[0]`: Python runs the old line only
+    inside the guard, so every other call failed on `pivot`, and the guard was judged by what it did not mean."""
+    line = code.strip()
+    tree = parsed(line) if "\n" not in line and line.startswith("if ") else None
+    if tree is None or len(tree.body) != 1 or not isinstance(tree.body[0], ast.If) or tree.body[0].orelse:
+        return None
+    guard = tree.body[0]
+    jump = next((i for i, stmt in enumerate(guard.body)
+                 if isinstance(stmt, (ast.Return, ast.Raise, ast.Break, ast.Continue))), len(guard.body))
+    if jump >= len(guard.body) - 1:
+        return None
+    source = lambda stmt: ast.get_source_segment(line, stmt) or ast.unparse(stmt)  # noqa: E731
+    kept = "; ".join(source(stmt) for stmt in guard.body[: jump + 1])
+    block = f"if {source(guard.test)}:\n{unit}{kept}\n" + "\n".join(source(stmt) for stmt in guard.body[jump + 1:])
+    return block if complete(block) else None
+
+
+def if_else_blocks(text: str, matches: list[Match], shape: Callable[[str, str], str | None] = if_else_block) -> list[Match]:
     """`matches` (into `text`) with each exact one that covers the code of its line (its indentation or not)
-    and whose `new` is a one-line if/else (if_else_block) made the block, indented as that line, its bodies
-    one level deeper in the file's indentation (tabs or its number of spaces). Not where the line opens a
-    block (the next code line is indented deeper): the old body would end up under the new `else:`."""
+    and whose `new` is a one-line if/else (`shape`: if_else_block, or guard_block) made the block, indented as
+    that line, its bodies one level deeper in the file's indentation (tabs or its number of spaces). Not where
+    the line opens a block (the next code line is indented deeper): the old body would end up under the new
+    `else:`."""
     lines = text.split("\n")
     unit = "\t" if indent_style(text) == "\t" else " " * space_unit(text)
     out = []
@@ -173,7 +196,7 @@ def if_else_blocks(text: str, matches: list[Match]) -> list[Match]:
         indent = indent_of(lines[n - 1])
         end = start + len(lines[n - 1])
         later = next((line for line in lines[n:] if line.strip()), "")
-        block = if_else_block(m.new, unit) if m.stage == "exact" else None
+        block = shape(m.new, unit) if m.stage == "exact" else None
         if (block is None or text[start: m.start].strip() or text[m.end: end].strip() or m.end > end
                 or len(indent_of(later)) > len(indent)):
             out.append(m)
