@@ -71,6 +71,10 @@ class Attempt:
     # (path, line) -> the number of the last attempt that is not offered it; see LINE_REST
     resting: dict[tuple[str, str], int] = field(default_factory=dict)
     refused_edits: int = 0  # its edit_file calls refused (careful.changed); see REFUSED_EDITS
+    # The `new` texts of its refused edits, which its narrowed steps may not write on any line: Qwen2.5-Coder-1.5B,
+    # its `new` refused as unparseable, wrote the very same text on the next line (gcd, twice in two runs), which
+    # ended the attempt (REFUSED_EDITS).
+    refused_new: set[str] = field(default_factory=set)
     # The first failure of the last failing run of the tests whose files were kept (ToolResult.first_failure; ""
     # after a run not understood), which a narrowed step's reason opens with (formats.reason_opening); and that
     # of the orienting runs, where every attempt starts.

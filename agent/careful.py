@@ -161,6 +161,7 @@ def changed(s: "Session", args: object, result: ToolResult) -> ToolResult:
         # is left out of the attempt's narrowed steps; REFUSED_EDITS of them end the attempt (test_change).
         s.attempt.refused.add(key[:2])
         s.attempt.refused_edits += 1
+        s.attempt.refused_new.add(getattr(args, "new"))
     return outside_tested_code(s, result)
 
 
@@ -191,7 +192,7 @@ def edit_first(s: "Session") -> None:
             tried.setdefault((path, old), []).append(new)
         # Redacted as the prompt is: the opening is written into the model's reply, which is logged.
         narrowed = narrowed_edit(offered["edit_file"], s.attempt.edit_first, s.workspace, s.attempt.refused, tried,
-                                 redact(s.attempt.observed))
+                                 redact(s.attempt.observed), s.attempt.refused_new)
         s.tool_choice = narrowed or "edit_file"
 
 

@@ -27,7 +27,7 @@ UNEQUAL_CHARS = 8000
 def narrowed_edit(tool: dict[str, Any], files: list[str], ws: "Workspace",
                   leave_out: Collection[tuple[str, str]] = (),
                   tried: Mapping[tuple[str, str], Collection[str]] | None = None,
-                  failure: str = "") -> dict[str, Any] | None:
+                  failure: str = "", refused: Collection[str] = ()) -> dict[str, Any] | None:
     """edit_file's schema (OpenAI's tool format) with `path` one of `files` and `old` one of that file's
     lines (stripped; each at most EDIT_LINE_CHARS, at most EDIT_LINES a file), `new` any other text (while the
     file's lines add up to at most UNEQUAL_CHARS; past that, any text). Qwen2.5-Coder-1.5B's
@@ -40,6 +40,7 @@ def narrowed_edit(tool: dict[str, Any], files: list[str], ws: "Workspace",
     nothing after the colon; in find_first_in_sorted 13 of 17 of Qwen's edits put a statement after an
     `if ...:` line's colon). Past UNEQUAL_CHARS, `new` is free. `failure`: the failing run's first failure in one
     line, which the reason before the call opens with (formats.reason_opening, under formats.OPENING_KEY).
+    `refused`: `new` texts refused in this attempt, which `new` may not be on any line (Attempt.refused_new).
     None when no file has such lines."""
     options = []
     for rel in files:
@@ -57,7 +58,9 @@ def narrowed_edit(tool: dict[str, Any], files: list[str], ws: "Workspace",
                  if line and len(line) <= EDIT_LINE_CHARS and text.count(line) == 1
                  and (rel, " ".join(line.split())) not in leave_out][:EDIT_LINES]
         if sum(map(len, lines)) <= UNEQUAL_CHARS:  # `new` is not `old`: a grammar rule per character of it
-            options += [edit_option(rel, {"const": line}, {"type": "string", "not": _unlike(line, rel, tried or {}),
+            # The refused texts are rules for every line: left out where they would take the file past the bound.
+            unlike = refused if sum(map(len, lines)) + len(lines) * sum(map(len, refused)) <= UNEQUAL_CHARS else ()
+            options += [edit_option(rel, {"const": line}, {"type": "string", "not": _unlike(line, rel, tried or {}, unlike),
                                                             **({HEADER: True} if line in openers else {})})
                         for line in lines]
         elif lines:
@@ -68,9 +71,11 @@ def narrowed_edit(tool: dict[str, Any], files: list[str], ws: "Workspace",
                                              OPENING_KEY: reason_opening(failure)}}
 
 
-def _unlike(line: str, rel: str, tried: Mapping[tuple[str, str], Collection[str]]) -> dict[str, Any]:
-    """The `not` of a narrowed edit's `new` for `line`: the line itself, and the fixes of it already tried."""
-    before = [new for new in tried.get((rel, " ".join(line.split())), ()) if new != line]
+def _unlike(line: str, rel: str, tried: Mapping[tuple[str, str], Collection[str]],
+            refused: Collection[str] = ()) -> dict[str, Any]:
+    """The `not` of a narrowed edit's `new` for `line`: the line itself, the fixes of it already tried, and the
+    `new` texts refused in the attempt."""
+    before = [new for new in {*tried.get((rel, " ".join(line.split())), ()), *refused} if new != line]
     return {"enum": [line, *sorted(before)]} if before else {"const": line}
 
 

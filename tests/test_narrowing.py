@@ -66,6 +66,28 @@ def test_an_edit_that_restates_its_line_leaves_the_line_out_of_the_attempt_s_nar
     assert "return a - b" in lines[0] and "return a * b" not in lines[1]
 
 
+def test_a_new_text_refused_in_the_attempt_is_not_offered_on_any_line(calc_repo, tmp_path):
+    """Qwen2.5-Coder-1.5B, its `new` refused as unparseable, wrote the very same text on the next line (gcd,
+    twice in two runs), and the two refusals ended the attempt: the attempt's later narrowed steps may not write
+    it on any line. Past the grammar's size bound the refused texts are left out (the `new` != `old` rule stays)."""
+    from wren.agent.narrowing import UNEQUAL_CHARS, narrowed_edit
+    from wren.tools.base import default_registry
+
+    broken = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b", "new": "if a: return a else"}}
+    s = make_session(calc_repo, tmp_path, [
+        {"tool_calls": [broken]}, {"expect": ["unable to parse"], "content": "could not fix it"}],
+        mode="auto", careful=True)
+    drive(s, "The test in test_calc.py fails; fix it.", lambda e: None)
+    unlike = [{o["properties"]["old"]["const"]: o["properties"]["new"]["not"]
+               for o in choice["function"]["parameters"]["oneOf"]} for choice in s.backend.tool_choices[:2]]
+    assert unlike[0] == {"def add(a, b):": {"const": "def add(a, b):"}, "return a - b": {"const": "return a - b"}}
+    assert unlike[1] == {"def add(a, b):": {"enum": ["def add(a, b):", "if a: return a else"]}}  # its line left out
+    tool = next(t for t in default_registry().schemas() if t["function"]["name"] == "edit_file")
+    big = narrowed_edit(tool, ["calc.py"], s.workspace, refused=["x" * UNEQUAL_CHARS])
+    assert [o["properties"]["new"]["not"] for o in big["function"]["parameters"]["oneOf"]] == [
+        {"const": "def add(a, b):"}, {"const": "return a - b"}]
+
+
 def test_past_a_size_a_narrowed_edit_offers_a_file_s_lines_with_new_left_free(tmp_path, monkeypatch):
     from wren.agent.narrowing import narrowed_edit
     from wren.tools.base import default_registry
@@ -228,6 +250,19 @@ def test_a_narrowed_edit_cannot_write_a_fix_already_tried(backend, tmp_path):
     again = narrowed_edits(backend, tmp_path, GREET, ask, tried=tried)
     assert again and all(e["new"] not in tried.get(("greet.py", e["old"]), []) for e in again), (first, again)
 
+
+
+@pytest.mark.slow
+def test_a_narrowed_edit_cannot_write_a_refused_new_on_any_line(backend, tmp_path):
+    """`new` texts refused in the attempt (Attempt.refused_new) through the real grammar: SmolLM2's own edits,
+    once refused, are not written again, on their line or another."""
+    ask = "The greeting must end with a question mark. Fix greet.py."
+    seeds = backend._steps  # the same samples again, as in the test above
+    first = narrowed_edits(backend, tmp_path, GREET, ask)
+    assert first
+    backend._steps = seeds
+    again = narrowed_edits(backend, tmp_path, GREET, ask, refused={e["new"] for e in first})
+    assert again and not {e["new"] for e in again} & {e["new"] for e in first}, (first, again)
 
 
 @pytest.mark.slow
