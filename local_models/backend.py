@@ -18,7 +18,7 @@ from wren.core.backend import (EffortSupport, ModelReply, ToolChoice, OnDelta, R
                                 summary_prompt)
 from wren.local_models import catalog, thinking
 from wren.local_models.formats import OPENING_KEY, TaggedCalls
-from wren.local_models.degenerate import close_cut_call, cut_loop, loop_start
+from wren.local_models.degenerate import close_cut_call, cut_loop, loop_start, runaway_new
 from wren.local_models.gguf import read_gguf
 from wren.local_models.prompt import PromptRenderer, step_key
 
@@ -236,7 +236,7 @@ class LocalBackend:
             seed=self.seed + self._steps, grammar=grammar))
         text, generated, streamer = "", 0, ReplyStreamer(on_delta, self._reply_so_far(bool(tools)))
         started, first = time.perf_counter(), None
-        looped = False
+        looped, cut_at = False, None
         for chunk in stream:
             first = first or time.perf_counter()
             text += chunk["choices"][0]["text"]
@@ -248,6 +248,9 @@ class LocalBackend:
             if loop_start(text.removeprefix(opening) if narrowed else streamer.sent) is not None:
                 looped = True
                 break
+            if narrowed and (cut_at := runaway_new(text)) is not None:  # one line's fix that does not end
+                looped = True
+                break
         done = time.perf_counter()
         self.last = StepStats(text, (first or done) - started, generated, done - (first or done))
         content, calls = self.renderer.format.parse(text, f"call_{self._steps}")
@@ -256,9 +259,9 @@ class LocalBackend:
                                                      arguments="")]
         if looped and not narrowed:  # one round of the loop is kept; shown back in its canonical form
             content, calls = cut_loop(streamer.sent), []
-        elif looped and calls and (closed := close_cut_call(text, getattr(self.renderer.format, "close", ""))):
-            # A narrowed call looped in its `new`: one round kept and the call closed, so the step is the
-            # edit it began (tested, and put back if fewer tests pass), not broken JSON shown back to copy.
+        elif looped and calls and (closed := close_cut_call(text, getattr(self.renderer.format, "close", ""), cut_at)):
+            # A narrowed call looped in its `new` (or ran past NEW_CHARS): one round kept and the call closed, so the
+            # step is the edit it began (tested, and put back if fewer tests pass), not broken JSON shown back to copy.
             reason, cut_calls = self.renderer.format.parse(closed, f"call_{self._steps}")
             if cut_calls and _json_object(cut_calls[0].arguments):
                 content, calls = reason, cut_calls

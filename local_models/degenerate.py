@@ -12,6 +12,9 @@ import re
 
 LOOP_CHARS = 60  # the tail looked for earlier: longer than what prose repeats on purpose (a path's folders)
 LOOP_SPAN = 180  # the repeating stretch: three rounds of a 60-character sentence; a 70-character `====` rule is none
+# A narrowed edit's `new`, in characters of JSON text: one line's fix, or the block it opens up to, fits well within.
+NEW_CHARS = 400
+NEW_VALUE = re.compile(r'"new"\s*:\s*"')
 
 
 def loop_start(text: str, chars: int = LOOP_CHARS, span: int = LOOP_SPAN) -> int | None:
@@ -41,14 +44,27 @@ def cut_loop(text: str) -> str:
     return text if at is None else text[:at].rstrip()
 
 
-def close_cut_call(text: str, close: str) -> str | None:
+def runaway_new(text: str) -> int | None:
+    """Where to cut a narrowed edit whose `new` (its arguments' last string) has run past NEW_CHARS characters of
+    JSON text: NEW_CHARS into it. None while it has not, or before `new` starts. Qwen2.5-Coder-1.5B wrote `if n ==
+    1 or n == 2 or n == 3 or n == 5 or ...` for QuixBugs get_factors' `if n == 1:` until its 768-token reply ran
+    out, in two steps of about 100 s each, both then refused as broken JSON."""
+    found = None
+    for found in NEW_VALUE.finditer(text):
+        pass
+    if found is None or len(text) - found.end() <= NEW_CHARS:
+        return None
+    return found.end() + NEW_CHARS
+
+
+def close_cut_call(text: str, close: str, at: int | None = None) -> str | None:
     """A tool call whose last JSON string fell into a loop (`text` ends in one: loop_start), cut to one
     round and closed (the string, the arguments object, the call object, then the format's `close` tag);
-    None when `text` does not end in a loop. Qwen2.5-Coder-1.5B, in a narrowed edit of QuixBugs'
-    find_first_in_sorted, wrote `new` as `return mid if x == arr[mid] else -1 if x < arr[mid] else ...`
-    over and over; shown back cut mid-string, the call read as broken JSON and the model wrote it again,
-    word for word, twice. Whether the closed text parses is the caller's to check."""
-    at = loop_start(text)
+    None when `text` does not end in a loop. Or, given `at`, cut there (runaway_new). Qwen2.5-Coder-1.5B, in a
+    narrowed edit of QuixBugs' find_first_in_sorted, wrote `new` as `return mid if x == arr[mid] else -1 if x <
+    arr[mid] else ...` over and over; shown back cut mid-string, the call read as broken JSON and the model wrote
+    it again, word for word, twice. Whether the closed text parses is the caller's to check."""
+    at = loop_start(text) if at is None else at
     if at is None:
         return None
     kept = re.sub(r"\\u[0-9a-fA-F]{0,3}$", "", text[:at].rstrip())  # half a \uXXXX escape

@@ -65,3 +65,27 @@ def test_a_cut_inside_an_escape_still_closes_the_string():
         assert closed is not None
         args = json.loads(closed.removeprefix("<tool_call>").removesuffix("</tool_call>"))["arguments"]
         assert args["new"].startswith("ax == y else")
+
+
+RUNAWAY = ('In the failing test, `get_factors(100)` returned [2, 2, 5]. This happens because\n<tool_call>\n{"name": '
+           '"edit_file", "arguments": {"path": "p.py", "old": "if n == 1:", "new": "if n == 1'
+           + "".join(f" or n == {p}" for p in range(2, 200) if all(p % d for d in range(2, p))))  # the primes
+
+
+def test_a_narrowed_edit_whose_new_runs_on_is_cut_and_closed():
+    """Qwen2.5-Coder-1.5B listed primes in get_factors' `new` (`if n == 1 or n == 2 or n == 3 or ...`) until its
+    768-token reply ran out, twice, each read back as broken JSON: past NEW_CHARS it is cut and closed."""
+    import json
+
+    from wren.local_models.degenerate import NEW_CHARS, runaway_new
+    from wren.local_models.formats import HERMES as fmt
+
+    start = RUNAWAY.index('"new": "') + len('"new": "')
+    assert runaway_new(RUNAWAY[: start + NEW_CHARS]) is None and loop_start(RUNAWAY) is None  # no loop to see
+    at = runaway_new(RUNAWAY)
+    assert at == start + NEW_CHARS
+    reason, calls = fmt.parse(close_cut_call(RUNAWAY, fmt.close, at), "call_1")
+    args = json.loads(calls[0].arguments)
+    assert reason.endswith("This happens because") and args["old"] == "if n == 1:"
+    assert args["new"] == RUNAWAY[start: at]
+    assert runaway_new('{"old": "x", "new": "short"}}') is None

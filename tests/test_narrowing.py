@@ -266,6 +266,40 @@ def test_a_narrowed_edit_cannot_write_a_refused_new_on_any_line(backend, tmp_pat
 
 
 @pytest.mark.slow
+def test_a_narrowed_edit_whose_new_runs_on_stops_there_and_is_the_edit_it_began(backend, tmp_path, monkeypatch):
+    """The local backend's step, llama.cpp's stream replaced by a reply that lists primes in `new` (Qwen2.5-Coder-1.5B
+    on get_factors, until its 768-token reply ran out, twice): generation stops NEW_CHARS into `new`, and the step
+    is that edit, closed, not broken JSON."""
+    from test_degenerate import RUNAWAY
+    from wren.agent.narrowing import narrowed_edit
+    from wren.core.messages import Message
+    from wren.local_models.degenerate import NEW_CHARS
+    from wren.local_models.formats import HERMES
+    from wren.tools.base import default_registry
+    from wren.tools.workspace import Workspace
+
+    monkeypatch.setattr(backend.renderer, "format", HERMES)
+    (tmp_path / "p.py").write_text("def f(n):\n    if n == 1:\n        return []\n")
+    tools = default_registry().schemas()
+    narrowed = narrowed_edit(next(t for t in tools if t["function"]["name"] == "edit_file"), ["p.py"], Workspace(tmp_path))
+    reply_text = RUNAWAY.split("This happens because", 1)[1] + " or n == 1" * 300
+    sent: list[str] = []
+
+    def stream(*args, **kwargs):
+        for n in range(0, len(reply_text), 4):
+            sent.append(reply_text[n: n + 4])
+            yield {"choices": [{"text": reply_text[n: n + 4]}]}
+
+    monkeypatch.setattr(backend.llm, "create_completion", stream)
+    reply = backend.complete([Message(role="system", content="Fix p.py."), Message(role="user", content="Fix it.")],
+                             tools, lambda text: None, tool_choice=narrowed)
+    (call,) = reply.tool_calls
+    args = json.loads(call.arguments)
+    assert call.name == "edit_file" and args["old"] == "if n == 1:" and len(args["new"]) == NEW_CHARS
+    assert args["new"].startswith("if n == 1 or n == 2 or n == 3") and len("".join(sent)) < len(reply_text) / 2
+
+
+@pytest.mark.slow
 def test_a_narrowed_grammar_llama_cpp_does_not_take_falls_back_to_the_tool_as_offered(backend, tmp_path, monkeypatch,
                                                                                       capfd):
     """The `new` differs from `old` rules are Wren's own GBNF: were they ever wrong, the step still runs,
