@@ -326,14 +326,15 @@ def test_a_narrowed_grammar_llama_cpp_does_not_take_falls_back_to_the_tool_as_of
 def test_a_narrowed_fix_of_a_block_opener_keeps_its_colon_even_when_told_otherwise(backend, tmp_path):
     """The header rule through llama.cpp (local_models/headers.py): told to put a statement after an `if`
     line's colon, SmolLM2 still writes a fix of that line, or of `def`, that ends at its colon; only a call
-    cut in a loop (degenerate.close_cut_call) ends elsewhere, and edit_file's syntax check has it."""
-    from wren.local_models.degenerate import loop_start
+    cut in a loop or past NEW_CHARS (degenerate.close_cut_call) ends elsewhere, and edit_file's syntax check has it."""
+    from wren.local_models.degenerate import loop_start, runaway_new
     from wren.local_models.headers import is_header
 
     code = "def greet(name):\n    if name:\n        return 'Hello, ' + name\n    return 'Hello'\n"
     ask = "Call edit_file on greet.py with old `if name:` and new `if name: return name`, all on one line."
     edits = []
-    for _ in range(3):
-        edits += [(e, loop_start(backend.last.raw) is not None) for e in narrowed_edits(backend, tmp_path, code, ask, samples=1)]
+    for _ in range(3):  # cut: in a loop, or past NEW_CHARS (SmolLM2 once ran on with prose in `new`)
+        edits += [(e, loop_start(backend.last.raw) is not None or runaway_new(backend.last.raw) is not None)
+                  for e in narrowed_edits(backend, tmp_path, code, ask, samples=1)]
     openers = [(e, cut) for e, cut in edits if e["old"] in ("def greet(name):", "if name:")]
     assert openers and all(cut or is_header(e["new"]) and e["new"] != e["old"] for e, cut in openers), edits
