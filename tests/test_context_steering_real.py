@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from conftest import CALC
 from wren.agent.approval import Policy
 from wren.agent.limits import Limits
 from wren.agent.models.scripted import ScriptedBackend
@@ -59,6 +60,10 @@ def test_smollm2_summarises_the_first_task_and_the_second_keeps_its_orienting(ca
     from wren.agent.models import resolve_backend
     from wren.core.config import ContextConfig
 
+    # calc.py's orienting read must bring the prompt over the compaction trigger by itself (about 600 tokens):
+    # the first task leaves only what its own compaction kept, and SmolLM2's steps are not to decide it.
+    (calc_repo / "calc.py").write_text('"""Arithmetic helpers.\n\n' + "".join(
+        f"Note {i}: add and sub take two numbers and return one.\n" for i in range(30)) + '"""\n\n\n' + CALC)
     (calc_repo / "notes.txt").write_text("".join(f"note line {i}: nothing about add here\n" for i in range(400)))
     script = tmp_path / "notes.json"
     script.write_text(json.dumps({"turns": [
