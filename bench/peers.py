@@ -40,6 +40,9 @@ from bench.token_proxy import TokenProxy
 PEERS = {"mini-swe-agent": "2.4.6", "aider": "0.86.2"}
 PACKAGES = {"mini-swe-agent": "mini-swe-agent", "aider": "aider-chat"}
 ROOT = Path.home() / ".cache" / "wren" / "bench"
+# Results live in the repository, not under ROOT: a peer task takes minutes of CPU, and a cache in HOME was
+# lost with the machine it ran on (the first peer rows, 2026-12-02), so each row is kept once it is run.
+RESULTS = Path(__file__).resolve().parent / "results" / "peer-results"
 MAX_TOKENS = 1024
 SECRET = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|^(OPENAI|ANTHROPIC|GEMINI|AZURE|AIDER|MSWEA|LITELLM|OPENROUTER)_")
 
@@ -240,7 +243,9 @@ def free_port() -> int:
 
 
 def result_path(model_key: str, peer: str, name: str) -> Path:
-    return ROOT / "peer-results" / model_key / f"{peer}-{PEERS[peer]}" / f"{name}.json"
+    """Where the row of `peer` on task `name` with model `model_key` (the GGUF's stem) is kept:
+    RESULTS/<model>/<peer>-<version>/<task>.json."""
+    return RESULTS / model_key / f"{peer}-{PEERS[peer]}" / f"{name}.json"
 
 
 def cached(model_key: str, peer: str, name: str) -> dict | None:

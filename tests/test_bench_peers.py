@@ -70,7 +70,7 @@ def test_proxy_counts_json_and_streams(upstream):
 
 
 def test_cache_roundtrip(tmp_path, monkeypatch):
-    monkeypatch.setattr(peers, "ROOT", tmp_path)
+    monkeypatch.setattr(peers, "RESULTS", tmp_path / "peer-results")
     assert peers.cached("m", "aider", "gcd") is None
     peers.store("m", "aider", "gcd", {"solved": True})
     assert peers.cached("m", "aider", "gcd") == {"solved": True}
