@@ -1,0 +1,220 @@
+"""A failing pytest report (--tb=short --showlocals) said in words, for a test run's summary line.
+
+"`f([3, 1], 4)` returned A, expected B" for a failed equality, "`f(x)` raised E: message ... with n = 0"
+for an exception, with the variables of the frame that raised and, inside a recursion, the calls that
+led there (tools/pytest_plugin/wren_test_limit.py's report section). tools/testparse.py reads the
+counts and failures of a run and calls plain_assert and plain_raise on each failure's report.
+"""
+from __future__ import annotations
+
+import ast
+import re
+
+
+PYTEST_LOCAL = re.compile(r"^ {8}(\w+)\s*= (.*)$")  # --showlocals: `        name = repr`
+WHERE = re.compile(r"\+\s+where ")  # pytest's explanation of an assert's parts
+DIFF_LINE = re.compile(r"[-+?] |Full diff:|Use -v")  # its diff of two unequal values (difflib.ndiff lines)
+
+
+def plain_assert(body: str) -> str:
+    """A failed `assert LEFT == RIGHT` of a pytest report (--tb=short) in words: "`f([3, 1], 4)` returned
+    A, expected B", the values from pytest's own explanation (`E   assert A == B`, reprs cut as pytest
+    cuts them) and the call's variables from --showlocals (concrete_call; when one was cut short, named:
+    "`f(*xs)` returned A, expected B (xs = ...)"). "" for any other failure.
+    Qwen2.5-Coder-1.5B, shown `assert [0, 0, 0, 1, 1, 1, ...] == [1, 2, 3, 5, 9, 11]`, wrote that the
+    program's "actual sorted array is [1, 2, 3, 5, 9, 11]" (QuixBugs bucketsort): it did not read the
+    left side as what the program returned."""
+    lines = body.splitlines()
+    first_e = next((i for i, line in enumerate(lines) if line.startswith("E ")), None)
+    if not first_e:
+        return ""
+    # pytest strips "AssertionError: " only where the error's repr starts `AssertionError('assert `: a string
+    # with a quote in the explanation (`valid(*['(('])`) makes the repr double-quoted, and the prefix stays.
+    source, shown = lines[first_e - 1].strip(), lines[first_e][1:].strip().removeprefix("AssertionError: ")
+    sides, values = _eq_sides(source), _eq_sides(shown)
+    if values is not None:
+        (got, _), (want, _) = values
+    elif shown.startswith("assert ") and shown.count(" == ") == 1:  # reprs that are not Python: `<Node ...>`
+        got, want = shown.removeprefix("assert ").split(" == ")
+    else:
+        return ""
+    if sides is None:
+        return ""
+    (left, left_node), (right, right_node) = sides
+    variables = frame_locals(lines[first_e:])
+    call = concrete_call(left_node, variables) if isinstance(left_node, ast.Call) else None
+    said = f"`{call or left}` {'returned' if isinstance(left_node, ast.Call) else 'is'} {got}"
+    said += f", expected {want}" if isinstance(right_node, ast.Name) or _literal(right) else f"; `{right}` is {want}"
+    used = {n.id for n in ast.walk(left_node) if isinstance(n, ast.Name)} - {
+        n.id for n in ast.walk(right_node) if isinstance(n, ast.Name)}
+    local = [f"{name} = {value}" for name, value in variables.items() if name in used and not call]
+    return said + (f" ({'; '.join(local)})" if local else "")
+
+
+PYTEST_FRAME = re.compile(r"^(\S+?):(\d+): in (\S+)$")  # --tb=short: `path:line: in function`
+LOCAL_CHARS = 80  # of each variable in a summary line; the first failure's whole report is shown as well
+STOPPED_TEST = "Failed: the test ran past"  # what tools/pytest_plugin/wren_test_limit.py fails a test with
+STOPPED = re.compile(rf"^{STOPPED_TEST} (\S+) and was stopped")
+# Variables that hold code, not data (`merge = <function mergesort.<locals>.merge at 0x7f54...>`): left out of a summary.
+NOT_DATA = re.compile(r"<(function|bound method|built-in function|built-in method) ")
+# tools/pytest_plugin's report section on a failure raised inside a recursion: the calls that led there.
+CALLS = re.compile(r"^-+ wren: the calls -+\n(.+)$", re.M)
+
+
+def plain_raise(body: str) -> str:
+    """A pytest report (--tb=short --showlocals) of a test whose call raised, or was stopped for running
+    past its limit (tools/pytest_plugin), in words: the test's call as it was made (concrete_call, else
+    with the variables it used), what happened, the line where, with that frame's variables (the file and
+    line are the Failure's location), and what the test expected:
+    "`f([3, 4], 2)` ran past 30s and was stopped in `while lo <= hi:` with hi = 0, lo = 0, x = 2; expected 1".
+    Raised inside a recursion, the calls that led there too, as the plugin's section (CALLS) gives them:
+    "..., at the end of the calls gcd(13, 13) -> gcd(0, 13) (the same call 960 times in a row); expected 13".
+    "" when the report has no frames or its first frame makes no call.
+    QuixBugs find_first_in_sorted loops on one input: shown only where it looped, Qwen2.5-Coder-1.5B
+    reasoned from its docstring's example, on which the program is right."""
+    frames = []  # (location, source line, E lines, locals) per frame
+    lines = body.splitlines()
+    for i, line in enumerate(lines):
+        if head := PYTEST_FRAME.match(line):
+            errors = [x[1:].strip() for x in lines[i + 1:] if x.startswith("E ")][:1]
+            frames.append((f"{head.group(1)}:{head.group(2)}", lines[i + 1].strip() if i + 1 < len(lines) else "",
+                           errors, frame_locals(_after_source(lines[i + 1:]))))
+    if not frames or not frames[-1][2]:
+        return ""
+    call, expected = _outer_call(frames[0][1])
+    if call is None:
+        return ""
+    said = concrete_call(call, frames[0][3])
+    if said is None:
+        used = {n.id for n in ast.walk(call) if isinstance(n, ast.Name)}
+        shown = [f"{k} = {_cut(v)}" for k, v in frames[0][3].items() if k in used]
+        said = f"`{ast.unparse(call)}`" + (f" ({'; '.join(shown)})" if shown else "")
+    else:
+        said = f"`{said}`"
+    error = frames[-1][2][0]
+    stopped = STOPPED.match(error)
+    what = f"ran past {stopped.group(1)} and was stopped" if stopped else f"raised {error}"
+    want = _value_of(expected, frames[0][3]) if expected is not None else ""
+    wanted = f"; expected {_cut(want)}" if want else ""
+    _, source, _, variables = frames[-1]
+    if len(frames) == 1:  # it raised in the test's own line: its variables are shown with the call
+        return f"{said} {what}{wanted}"
+    state = ", ".join(f"{k} = {_cut(v)}" for k, v in variables.items() if not NOT_DATA.match(v))
+    calls = CALLS.search(body)
+    through = f", at the end of the calls {calls.group(1).strip()}" if calls else ""
+    return f"{said} {what}{',' * (not stopped)} in `{source}`" + (f" with {state}" if state else "") + through + wanted
+
+
+def _after_source(lines: list[str]) -> list[str]:
+    """A frame's lines from its E lines or, when it has none, from after its source and caret lines."""
+    for i, line in enumerate(lines):
+        if line.startswith("E ") or PYTEST_LOCAL.match(line):
+            return lines[i:]
+        if PYTEST_FRAME.match(line):
+            break
+    return []
+
+
+def _outer_call(source: str) -> tuple[ast.Call | None, ast.expr | None]:
+    """The call a test line makes and what it is compared with: `assert CALL == X` gives (CALL, X);
+    `CALL` and `x = CALL` give (CALL, None); anything else (None, None)."""
+    try:
+        node = ast.parse(source).body[0]
+    except (SyntaxError, ValueError, IndexError, RecursionError):
+        return None, None
+    expected = None
+    if isinstance(node, ast.Assert) and isinstance(node.test, ast.Compare):
+        value: ast.expr = node.test.left
+        if len(node.test.ops) == 1 and isinstance(node.test.ops[0], ast.Eq):
+            expected = node.test.comparators[0]
+    elif isinstance(node, (ast.Expr, ast.Assign, ast.Return)) and node.value is not None:
+        value = node.value
+    else:
+        return None, None
+    if isinstance(value, ast.Call) and isinstance(value.func, (ast.Name, ast.Attribute)):
+        return value, expected
+    return None, None
+
+
+def _value_of(node: ast.expr, variables: dict[str, str]) -> str:
+    """A literal's source or a variable's repr from --showlocals; "" otherwise."""
+    if isinstance(node, ast.Name):
+        return variables.get(node.id, "")
+    text = ast.unparse(node)
+    return text if _literal(text) else ""
+
+
+def _cut(value: str) -> str:
+    return value if len(value) <= LOCAL_CHARS else value[:LOCAL_CHARS - 3] + "..."
+
+
+def frame_locals(lines: list[str]) -> dict[str, str]:
+    """The --showlocals block that follows a frame's E lines: name -> repr; it ends at the first other line
+    (what comes after, captured output or another frame, may hold lines of the same shape)."""
+    found: dict[str, str] = {}
+    for line in lines:
+        if line.startswith("E ") and not found:
+            continue
+        if not (local := PYTEST_LOCAL.match(line)):
+            break
+        found[local.group(1)] = local.group(2)
+    return found
+
+
+def _literal(text: str) -> bool:
+    try:
+        ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return False
+    return True
+
+
+def concrete_call(node: ast.Call, variables: dict[str, str]) -> str | None:
+    """The call with its variable arguments written as their values (reprs from --showlocals), a starred
+    list spread out: `bucketsort(*input_data)` with input_data = [[3, 1], 4] is `bucketsort([3, 1], 4)`.
+    Qwen2.5-Coder-1.5B, given `input_data = [[3, 11, 2, 9, 1, 5], 12]`, took the 12 for an element of the
+    list (it is bucketsort's `k`). None when an argument's value is unknown or cut short (`...`). The
+    values are those the test's variables held when pytest reported: a program that changed its input in
+    place shows the changed input."""
+    def value(arg: ast.expr) -> list[str] | None:
+        if isinstance(arg, ast.Constant):
+            return [repr(arg.value)]
+        starred = isinstance(arg, ast.Starred)
+        name = arg.value if isinstance(arg, ast.Starred) else arg
+        text = variables.get(name.id, "") if isinstance(name, ast.Name) else ""
+        parsed = _whole_value(text)
+        if parsed is None or (starred and not isinstance(parsed, (ast.List, ast.Tuple))):
+            return None
+        return [ast.get_source_segment(text, e) or "" for e in parsed.elts] if starred else [text]  # type: ignore[attr-defined]
+
+    if node.keywords or not isinstance(node.func, (ast.Name, ast.Attribute)):
+        return None
+    args = [value(arg) for arg in node.args]
+    if any(a is None for a in args):
+        return None
+    return f"{ast.unparse(node.func)}({', '.join(part for a in args if a for part in a)})"
+
+
+def _whole_value(text: str) -> ast.expr | None:
+    """A repr parsed as a Python expression; None when it is not one or pytest cut it short (`...`, which
+    pytest's saferepr also puts inside a long string)."""
+    if not text or "..." in text:
+        return None
+    try:
+        return ast.parse(text, mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def _eq_sides(line: str) -> tuple[tuple[str, ast.expr], tuple[str, ast.expr]] | None:
+    """The two sides of `assert X == Y` (source text and node), or None when `line` is not that."""
+    try:
+        node = ast.parse(line.strip()).body[0]
+    except (SyntaxError, ValueError, IndexError, RecursionError):
+        return None
+    if not (isinstance(node, ast.Assert) and isinstance(node.test, ast.Compare) and len(node.test.ops) == 1
+            and isinstance(node.test.ops[0], ast.Eq)):
+        return None
+    text = line.strip()
+    left, right = node.test.left, node.test.comparators[0]
+    return ((ast.get_source_segment(text, left) or "", left), (ast.get_source_segment(text, right) or "", right))
