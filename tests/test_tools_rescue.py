@@ -143,3 +143,38 @@ def test_a_one_line_guard_whose_body_goes_on_after_its_return_is_written_before_
         result = edit(tmp_path, "kth.py", "pivot = arr[0]", new)
         assert result.ok and "not inside it" not in result.output
         assert (tmp_path / "kth.py").read_text() == KTH.replace("pivot = arr[0]", new)
+
+
+GCD_IF = "def gcd(a, b):\n    if b == 0:\n        return a\n    else:\n        return gcd(a % b, b)\n\n\nx = 1\n"
+
+
+@pytest.mark.parametrize("old, new", [
+    ("return a", "return a if b == 0 else gcd(b, a % b)"),
+    ("return gcd(a % b, b)", "return gcd(b, a % b) if b != 0 else a"),
+    ("        return gcd(a % b, b)", "        return a if not b == 0 else gcd(b, a % b)"),
+])
+def test_a_branch_rewritten_as_a_conditional_over_its_if_replaces_the_whole_if(tmp_path, old, new):
+    """QuixBugs gcd: Qwen2.5-Coder-1.5B wrote `return a if b == 0 else gcd(b, a % b)` for `return a` under
+    `if b == 0:` (twice in one run): as written its `else` arm can never run and gcd still recursed forever;
+    meant for the whole if/else, it is the fix."""
+    (tmp_path / "gcd.py").write_text(GCD_IF)
+    result = edit(tmp_path, "gcd.py", old, new)
+    assert result.ok and "it replaced that whole `if`/`else`" in result.output
+    assert (tmp_path / "gcd.py").read_text() == GCD_IF.replace(
+        "if b == 0:\n        return a\n    else:\n        return gcd(a % b, b)", new.strip())
+
+
+@pytest.mark.parametrize("text, old, new", [
+    (GCD_IF, "return a", "return a if a > b else b"),  # another condition: the model's to mean
+    (GCD_IF, "return a", "x = a if b == 0 else b"),  # another statement than the branches'
+    (GCD_IF.replace("    else:\n", "    elif a:\n        return b\n    else:\n"), "return a", "return a if b == 0 else b"),
+    (GCD_IF.replace("        return a\n", "        a += 1\n        return a\n"), "return a", "return a if b == 0 else b"),
+    ("def f(a, b):\n    if b == 0:\n        return a\n    return b\n", "return a", "return a if b == 0 else b"),
+])
+def test_a_conditional_that_does_not_restate_its_whole_if_is_written_as_given(tmp_path, text, old, new):
+    """No `else`, an `elif` chain, a branch of several statements, another condition or statement kind: the
+    line is replaced as written."""
+    (tmp_path / "f.py").write_text(text)
+    result = edit(tmp_path, "f.py", old, new)
+    assert result.ok and "whole `if`" not in result.output
+    assert (tmp_path / "f.py").read_text() == text.replace(f"        {old}\n", f"        {new}\n", 1)

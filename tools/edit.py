@@ -12,7 +12,7 @@ from wren.core.errors import ToolError
 from wren.core.events import FileChange
 from wren.core.fileio import TextFile, unified_diff
 from wren.tools.matching import Match, apply, find, followed, line_no
-from wren.tools.rescue import guard_block, if_else_blocks, whole_statements
+from wren.tools.rescue import guard_block, if_else_blocks, restated_if, whole_statements
 from wren.tools.syntax import broken_by_edit
 from wren.core.redact import PLACEHOLDER, PlaceholderError, restore
 
@@ -87,13 +87,15 @@ class _Edit:
     original: TextFile
     matches: list[Match]
     updated: str  # the new text, \n newlines
-    note: str     # said after "Edited ...": line-number prefixes removed from the arguments, a rescue (WHOLE, IF_ELSE, GUARD)
+    note: str     # said after "Edited ...": line-number prefixes removed from the arguments, a rescue (WHOLE, IF_ELSE, GUARD, RESTATED)
 
 
 WHOLE = (" `old` is a line of a statement that goes over several lines, and `new` is a whole statement: it "
          "replaced all of that statement.")
 GUARD = (" `new` is a one-line `if` whose body goes on after its `return` (or `raise`, `break`, `continue`), where "
          "nothing can run: the statements after it were written after the `if`, not inside it.")
+RESTATED = (" `new` is a conditional expression over the condition of the `if` around `old`, where one of its arms "
+            "could never run: it replaced that whole `if`/`else`.")
 IF_ELSE = (" `new` put `if ...: ...` with its `elif` or `else` on one line, which Python does not take: it was written "
            "as a block.")
 
@@ -128,9 +130,12 @@ def _plan_edit(args: EditFileArgs, ctx: ToolContext) -> _Edit:
                 break
     elif not broken and "\n" not in old and rel.endswith(".py"):
         # It parses, but a one-line guard's body goes on after its `return`: the rest was meant after the guard.
-        again = if_else_blocks(original.text, matches, guard_block)
-        if again != matches and not broken_by_edit(rel, original.text, apply(original.text, again)):
-            matches, updated, note = again, apply(original.text, again), note + GUARD
+        # Or a branch of an if/else became a conditional expression over the same condition: the whole if meant.
+        for again, why in ((if_else_blocks(original.text, matches, guard_block), GUARD),
+                           (restated_if(original.text, matches), RESTATED)):
+            if again != matches and not broken_by_edit(rel, original.text, apply(original.text, again)):
+                matches, updated, note = again, apply(original.text, again), note + why
+                break
     if broken:
         raise ToolError(broken)
     return _Edit(path, rel, original, matches, updated, note)

@@ -181,6 +181,65 @@ def guard_block(code: str, unit: str = "    ") -> str | None:
     return block if complete(block) else None
 
 
+# A comparison and the one that holds exactly when it does not (`b == 0`, `b != 0`).
+OPPOSITE = {ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Lt: ast.GtE, ast.GtE: ast.Lt, ast.Gt: ast.LtE, ast.LtE: ast.Gt,
+            ast.Is: ast.IsNot, ast.IsNot: ast.Is, ast.In: ast.NotIn, ast.NotIn: ast.In}
+
+
+def _same_test(a: ast.expr, b: ast.expr) -> bool | None:
+    """True when conditions `a` and `b` are the same, False when one is the other negated (`not C`, or a single
+    comparison with its opposite operator), None otherwise."""
+    if ast.dump(a) == ast.dump(b):
+        return True
+    for x, y in ((a, b), (b, a)):
+        if isinstance(x, ast.UnaryOp) and isinstance(x.op, ast.Not) and ast.dump(x.operand) == ast.dump(y):
+            return False
+    if (isinstance(a, ast.Compare) and isinstance(b, ast.Compare) and len(a.ops) == len(b.ops) == 1
+            and OPPOSITE.get(type(a.ops[0])) is type(b.ops[0])
+            and ast.dump(a.left) == ast.dump(b.left) and ast.dump(a.comparators[0]) == ast.dump(b.comparators[0])):
+        return False
+    return None
+
+
+def restated_if(text: str, matches: list[Match]) -> list[Match]:
+    """`matches` (into Python source `text`) with an exact one widened to a whole `if C: ... else: ...` when it
+    replaces the one statement of one of its branches with a conditional expression over that same `C` (or its
+    negation) of the same statement kind as both branches: `return a if b == 0 else gcd(b, a % b)` for gcd's
+    `return a`, under `if b == 0:`. As written, one arm of the expression can never run there; Qwen2.5-Coder-1.5B
+    wrote that line (QuixBugs gcd, 2 of 11 attempts in one run, twice in another), which is the fix when it
+    replaces the whole `if`. `matches` as given otherwise (an `elif` chain, a branch of several statements,
+    another condition, more than one match)."""
+    if len(matches) != 1 or matches[0].stage != "exact" or "\n" in matches[0].new.strip():
+        return matches
+    m, tree = matches[0], parsed(text)
+    new = parsed(textwrap.dedent(m.new.strip("\n"))) if tree is not None else None
+    stmt = new.body[0] if new is not None and len(new.body) == 1 else None
+    if tree is None or not isinstance(stmt, (ast.Return, ast.Assign)) or not isinstance(stmt.value, ast.IfExp):
+        return matches
+    lines = text.split("\n")
+    n = line_no(text, m.start)
+    start = text.rfind("\n", 0, m.start) + 1
+    if text[start: m.start].strip() or text[m.end: start + len(lines[n - 1])].strip():
+        return matches  # `old` is not the whole code of its line
+    kind = lambda s: (type(s), [ast.dump(t) for t in getattr(s, "targets", [])])  # noqa: E731
+    for node in (node for node in ast.walk(tree) if isinstance(node, ast.If)):
+        header = lines[node.lineno - 1]
+        branches = [node.body, node.orelse]
+        if (not node.orelse or not header.lstrip().startswith("if") or node.end_lineno is None
+                or node.end_col_offset is None or _same_test(node.test, stmt.value.test) is None
+                or not all(len(b) == 1 and kind(b[0]) == kind(stmt) for b in branches)
+                or not any(b[0].lineno == n == b[0].end_lineno for b in branches)):
+            continue
+        if_at = sum(len(line) + 1 for line in lines[: node.lineno - 1]) + len(indent_of(header))
+        last = lines[node.end_lineno - 1]
+        end = sum(len(line) + 1 for line in lines[: node.end_lineno - 1]) + len(
+            last.encode("utf-8")[: node.end_col_offset].decode("utf-8", "replace"))
+        if text[end:].split("\n", 1)[0].strip():
+            return matches  # code after the `if` on its last line
+        return [Match(if_at, end, m.new.strip(), m.stage)]
+    return matches
+
+
 def if_else_blocks(text: str, matches: list[Match], shape: Callable[[str, str], str | None] = if_else_block) -> list[Match]:
     """`matches` (into `text`) with each exact one that covers the code of its line (its indentation or not)
     and whose `new` is a one-line if/else (`shape`: if_else_block, or guard_block) made the block, indented as
