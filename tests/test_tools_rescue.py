@@ -178,3 +178,21 @@ def test_a_conditional_that_does_not_restate_its_whole_if_is_written_as_given(tm
     result = edit(tmp_path, "f.py", old, new)
     assert result.ok and "whole `if`" not in result.output
     assert (tmp_path / "f.py").read_text() == text.replace(f"        {old}\n", f"        {new}\n", 1)
+
+
+def test_the_if_else_rescue_keeps_to_the_if_it_names(tmp_path):
+    """Found by review: a lone CR (a line break to Python's parser, not to the edit's line count) once made the
+    rescue take another `if` and drop the code after it; a condition too deep for ast.dump raised out of the
+    tool; a form feed before a top-level `if` was lost. Each now edits the line as written."""
+    cases = [
+        ('def f(a, b):\n    """Doc.\r"""\n    if b == 0:\n        iface = a\n    else:\n        iface = b\n'
+         '    return iface\n', "return iface", "iface = a if b == 0 else b", None),
+        ("def f(a, b):\n    if a == " + " + ".join(["1"] * 1200) + ":\n        return 1\n    else:\n        return 2\n"
+         "\n\ndef g(a, b):\n    y = a\n    return y\n", "y = a", "y = a if b else 0", None),
+        ("a = 1\n\x0cif a == 0:\n    x = 1\nelse:\n    x = 2\n", "x = 1", "x = 1 if a == 0 else 2", None),
+    ]
+    for text, old, new, meant in cases:
+        (tmp_path / "f.py").write_bytes(text.encode())
+        result = edit(tmp_path, "f.py", old, new)
+        assert result.ok
+        assert (tmp_path / "f.py").read_bytes().decode() == (meant or text.replace(old, new, 1))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import io
+import re
 import textwrap
 import tokenize
 import warnings
@@ -209,35 +210,42 @@ def restated_if(text: str, matches: list[Match]) -> list[Match]:
     wrote that line (QuixBugs gcd, 2 of 11 attempts in one run, twice in another), which is the fix when it
     replaces the whole `if`. `matches` as given otherwise (an `elif` chain, a branch of several statements,
     another condition, more than one match)."""
-    if len(matches) != 1 or matches[0].stage != "exact" or "\n" in matches[0].new.strip():
+    # A lone "\r" is a line break to Python's parser and not to line_no: the two would count lines apart.
+    if len(matches) != 1 or matches[0].stage != "exact" or "\n" in matches[0].new.strip() or "\r" in text:
         return matches
-    m, tree = matches[0], parsed(text)
+    try:
+        return _restated_if(text, matches[0]) or matches
+    except RecursionError:  # ast.dump of a deeply nested condition
+        return matches
+
+
+def _restated_if(text: str, m: Match) -> list[Match] | None:
+    tree = parsed(text)
     new = parsed(textwrap.dedent(m.new.strip("\n"))) if tree is not None else None
     stmt = new.body[0] if new is not None and len(new.body) == 1 else None
     if tree is None or not isinstance(stmt, (ast.Return, ast.Assign)) or not isinstance(stmt.value, ast.IfExp):
-        return matches
+        return None
     lines = text.split("\n")
     n = line_no(text, m.start)
     start = text.rfind("\n", 0, m.start) + 1
     if text[start: m.start].strip() or text[m.end: start + len(lines[n - 1])].strip():
-        return matches  # `old` is not the whole code of its line
+        return None  # `old` is not the whole code of its line
+    at = lambda line, col: sum(len(x) + 1 for x in lines[: line - 1]) + len(  # noqa: E731  (a byte column)
+        lines[line - 1].encode("utf-8")[:col].decode("utf-8", "replace"))
     kind = lambda s: (type(s), [ast.dump(t) for t in getattr(s, "targets", [])])  # noqa: E731
     for node in (node for node in ast.walk(tree) if isinstance(node, ast.If)):
-        header = lines[node.lineno - 1]
         branches = [node.body, node.orelse]
-        if (not node.orelse or not header.lstrip().startswith("if") or node.end_lineno is None
-                or node.end_col_offset is None or _same_test(node.test, stmt.value.test) is None
+        if (not node.orelse or node.end_lineno is None or node.end_col_offset is None
+                or not any(b[0].lineno == n == b[0].end_lineno for b in branches)
+                or not re.match(r"if\b", lines[node.lineno - 1][len(indent_of(lines[node.lineno - 1])):])
                 or not all(len(b) == 1 and kind(b[0]) == kind(stmt) for b in branches)
-                or not any(b[0].lineno == n == b[0].end_lineno for b in branches)):
+                or _same_test(node.test, stmt.value.test) is None):
             continue
-        if_at = sum(len(line) + 1 for line in lines[: node.lineno - 1]) + len(indent_of(header))
-        last = lines[node.end_lineno - 1]
-        end = sum(len(line) + 1 for line in lines[: node.end_lineno - 1]) + len(
-            last.encode("utf-8")[: node.end_col_offset].decode("utf-8", "replace"))
+        end = at(node.end_lineno, node.end_col_offset)
         if text[end:].split("\n", 1)[0].strip():
-            return matches  # code after the `if` on its last line
-        return [Match(if_at, end, m.new.strip(), m.stage)]
-    return matches
+            return None  # code after the `if` on its last line
+        return [Match(at(node.lineno, node.col_offset), end, m.new.strip(), m.stage)]
+    return None
 
 
 def if_else_blocks(text: str, matches: list[Match], shape: Callable[[str, str], str | None] = if_else_block) -> list[Match]:
