@@ -17,7 +17,7 @@ from wren.core.messages import Message, ToolCall
 from wren.core.backend import (EffortSupport, ModelReply, ToolChoice, OnDelta, RetryPolicy, choice_name, ignore,
                                 summary_prompt)
 from wren.local_models import catalog, thinking
-from wren.local_models.formats import OPENING_KEY, TaggedCalls
+from wren.local_models.formats import OPENING_KEY, REASON_OPENING, TaggedCalls
 from wren.local_models.degenerate import close_cut_call, cut_loop, loop_start, runaway_new
 from wren.local_models.gguf import read_gguf
 from wren.local_models.prompt import PromptRenderer, step_key
@@ -32,7 +32,7 @@ MAX_REPLY_TOKENS = 1024  # a whole edit of a function fits; a 512 budget cut wri
 # penalty, Qwen2.5-Coder-1.5B once wrote `min(1, 1, 1, ...` in its `new` for all 1,024 tokens (128 s).
 # With its reason first (formats.REASON_CHARS): 300 characters are 300 tokens at worst (a list of digits),
 # and a call of a 200-character line with its new text fits in the rest; the reason's opening (the failing
-# run's first failure, formats.reason_opening) is written by the grammar, and its tokens come on top.
+# run's first failure, formats.reason_opening) is written into the prompt (by the grammar where it cannot be).
 NARROWED_REPLY_TOKENS = 768
 REASONED_EDITS = True  # False: narrowed steps without the reason (to compare the two on the task benchmark)
 GRAMMAR_CACHE = 16  # compiled grammars kept: the offered tools, answer-only, a few narrowed edits
@@ -140,17 +140,17 @@ class LocalBackend:
             return ""
         return self.llm.detokenize([int(token)], special=True).decode("utf-8", errors="replace")
 
-    def _grammar(self, tools: list[dict], reason: bool | str = False):
+    def _grammar(self, tools: list[dict], reason: bool | str = False, opened: bool = False):
         """The compiled grammar of one step of `tools` (a reason first, opening with `reason` when it is a
-        string: see formats); None when llama.cpp's
+        string, or after that opening when it is `opened` in the prompt: see formats); None when llama.cpp's
         parser does not take it (checked for reasoned, that is narrowed, steps: their rules are partly ours)."""
         from llama_cpp import LlamaGrammar
 
-        key = json.dumps([tools, reason], sort_keys=True)
+        key = json.dumps([tools, reason, opened], sort_keys=True)
         if key not in self._grammars:
             if len(self._grammars) >= GRAMMAR_CACHE:  # narrowed edits (narrowing.narrowed_edit): one per file state
                 self._grammars.clear()
-            text = self.renderer.format.grammar(tools, reason)
+            text = self.renderer.format.grammar(tools, reason, opened)
             ok = not reason or grammar_parses(text)
             self._grammars[key] = LlamaGrammar.from_string(text, verbose=False) if ok else None
         return self._grammars[key]
@@ -204,6 +204,16 @@ class LocalBackend:
         if prefix:  # a reply without tools that opens with `prefix` (summarize): the model goes on from it
             tokens += self.llm.tokenize(prefix.encode("utf-8"), add_bos=False, special=False)
             on_delta(prefix)
+        # A narrowed call (narrowing.narrowed_edit) is the fix itself: the model says first what is wrong.
+        narrowed = isinstance(tool_choice, dict)
+        opening = tool_choice["function"].get(OPENING_KEY, "") if isinstance(tool_choice, dict) else ""
+        reason = narrowed and REASONED_EDITS and (opening or True)  # opening: careful.edit_first, from the failing run
+        # The reason's opening goes into the prompt, evaluated in one batch with it: as grammar-forced text it was
+        # decoded a token at a time (about 40 of Qwen2.5-Coder-1.5B's 230 tokens a narrowed step, ~8 s of ~50 s).
+        written = ((opening or REASON_OPENING) if reason and self.constrained and tools
+                   and self.renderer.format.takes_reason and not cap else "")
+        if written:
+            tokens = tokens + self.llm.tokenize(written.encode("utf-8"), add_bos=False, special=False)
         if len(tokens) + MAX_REPLY_TOKENS + (cap or 0) > self.window:
             raise ModelError(f"the prompt needs {len(tokens)} tokens plus {MAX_REPLY_TOKENS + (cap or 0)} for the "
                              f"reply, more than the model's window of {self.window} tokens (n_ctx)",
@@ -216,12 +226,9 @@ class LocalBackend:
         if cap:
             tokens, thought_tokens = self._think(tokens, cap, on_delta, on_thought)
         self._steps += 1
-        # A narrowed call (narrowing.narrowed_edit) is the fix itself: the model says first what is wrong.
-        narrowed = isinstance(tool_choice, dict)
-        opening = tool_choice["function"].get(OPENING_KEY, "") if isinstance(tool_choice, dict) else ""
-        reason = narrowed and REASONED_EDITS and (opening or True)  # opening: careful.edit_first, from the failing run
-        grammar = self._grammar(chosen_tools(tools, tool_choice), reason) if self.constrained and tools else None
-        if narrowed and grammar is None and opening:  # an opening llama.cpp does not take: the usual one
+        grammar = (self._grammar(chosen_tools(tools, tool_choice), reason, bool(written))
+                   if self.constrained and tools else None)
+        if narrowed and grammar is None and opening and not written:  # an opening llama.cpp does not take: the usual one
             opening, grammar = "", self._grammar(chosen_tools(tools, tool_choice), REASONED_EDITS)
         if narrowed and grammar is None:  # a narrowed grammar llama.cpp does not take: the tool as offered
             sys.stderr.write(f"wren: warning: llama.cpp does not take the narrowed grammar of {choice_name(tool_choice)}; "
@@ -229,7 +236,8 @@ class LocalBackend:
             grammar = self._grammar(chosen_tools(tools, choice_name(tool_choice)))
         # stream=True: an iterator of chunks (the return type is a union with the whole response)
         stream = cast("Iterator[CreateCompletionStreamResponse]", self.llm.create_completion(
-            tokens, max_tokens=NARROWED_REPLY_TOKENS + self._length(opening) if narrowed else MAX_REPLY_TOKENS,
+            tokens, max_tokens=NARROWED_REPLY_TOKENS + self._length("" if written else opening) if narrowed
+            else MAX_REPLY_TOKENS,
             temperature=self.sampling.temperature, top_p=self.sampling.top_p,
             top_k=self.sampling.top_k, min_p=self.sampling.min_p, repeat_penalty=self.sampling.repeat_penalty,
             stop=stop, stream=True,
@@ -252,6 +260,8 @@ class LocalBackend:
                 looped = True
                 break
         done = time.perf_counter()
+        if written:  # the reason as the model wrote it, from its opening (cut_at: into the generated text)
+            text, cut_at = written + text, None if cut_at is None else cut_at + len(written)
         self.last = StepStats(text, (first or done) - started, generated, done - (first or done))
         content, calls = self.renderer.format.parse(text, f"call_{self._steps}")
         if narrowed and not calls and not streamer.sent:  # cut in its reason: still a call, for the registry to refuse

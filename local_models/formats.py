@@ -230,7 +230,9 @@ class JsonSteps:
         # Templates of small models know user and assistant only; results go back as user turns.
         return {"role": "user", "content": f"Result of {m.name}:\n{m.content}"}
 
-    def grammar(self, tools: list[dict], reason: bool | str = False) -> str:
+    takes_reason = False  # a step is one object, with no text around it
+
+    def grammar(self, tools: list[dict], reason: bool | str = False, opened: bool = False) -> str:
         """One JSON step; `reason` is not taken (a step is one object, with no text around it)."""
         return _gbnf_rules(step_schema(tools), "root")
 
@@ -288,21 +290,27 @@ class TaggedCalls:
         """What a call starts with (after whitespace): the open tag, or the JSON's brace."""
         return self.open.strip() or "{"
 
-    def grammar(self, tools: list[dict], reason: bool | str = False) -> str:
+    @property
+    def takes_reason(self) -> bool:
+        """Whether a reason can come before a call (grammar's `reason`): its rule is written for an open tag
+        like <tool_call>, which ends it."""
+        tag = self.open.strip()
+        return tag.startswith("<") and len(tag) > 1 and tag[1].isalpha()
+
+    def grammar(self, tools: list[dict], reason: bool | str = False, opened: bool = False) -> str:
         """One call of `tools` or `answer`. `reason`: the call comes after a few sentences of text
         (REASON_CHARS; needs an open tag to end them), which parse() returns as the step's content; they open
-        with `reason` when it is a string, else with REASON_OPENING."""
+        with `reason` when it is a string, else with REASON_OPENING. `opened`: that opening is in the prompt
+        already (the backend writes it there), so the rule starts after it."""
         call = _gbnf_rules(call_schema([*tools, ANSWER_TOOL], "name", self.args_key), "wren-call-json")
         tags = [json.dumps(self.open)] * bool(self.open) + ["wren-call-json"] + [json.dumps(self.close)] * bool(self.close)
-        tag = self.open.strip()
-        if not (reason and tag.startswith("<") and len(tag) > 1 and tag[1].isalpha()):
-            return f"root ::= {' '.join(tags)}\n{call}"  # the reason rule is written for tags like <tool_call>
+        if not (reason and self.takes_reason):
+            return f"root ::= {' '.join(tags)}\n{call}"
         # Text that cannot hold the open tag: "<" (once or more) only before another character than the tag's next.
-        char = f'[^<\\x00] | "<"+ [^<{tag[1]}\\x00]'
+        char = f'[^<\\x00] | "<"+ [^<{self.open.strip()[1]}\\x00]'
         low, high = REASON_CHARS
-        opening = reason if isinstance(reason, str) else REASON_OPENING
-        return (f"root ::= wren-reason {' '.join(tags)}\nwren-reason ::= {_literal(opening)} ({char}){{{low},{high}}}\n"
-                f"{call}")
+        opening = "" if opened else _literal(reason if isinstance(reason, str) else REASON_OPENING) + " "
+        return f"root ::= wren-reason {' '.join(tags)}\nwren-reason ::= {opening}({char}){{{low},{high}}}\n{call}"
 
     def parse(self, text: str, call_id: str) -> tuple[str, list[ToolCall]]:
         head = text.strip()

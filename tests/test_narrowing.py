@@ -227,10 +227,13 @@ def test_a_narrowed_edit_s_reason_opens_with_the_failure_the_run_showed(backend,
                              Workspace(tmp_path), failure=failure)
     prompt = [Message(role="system", content=system_prompt(tmp_path)),
               Message(role="user", content="The test in test_greet.py fails; fix greet.py.")]
+    size = len(backend.prompt_tokens(prompt, tools)[0])
     reply = backend.complete(prompt, tools, lambda text: None, tool_choice=narrowed)
     opening = "In the failing test, `greet('Ann')` returned 'Hello, Ann!', expected 'Hello, Ann?'. This happens because"
     assert reason_opening(failure) == opening
     assert reply.content.startswith(opening) and len(reply.content) > len(opening), reply.content
+    # The opening is evaluated with the prompt (one batch), not generated a token at a time.
+    assert reply.usage.prompt_tokens == size + backend._length(opening)
     assert [c.name for c in reply.tool_calls] in (["edit_file"], ["answer"]), reply
 
 

@@ -31,7 +31,7 @@ def whole_statements(text: str, matches: list[Match]) -> list[Match]:
     (8 of 17 edits refused in one run): there `new` must be one line and `same_statement` as the whole one.
     `matches` as given when `text` does not parse, or for more than one match (a widened one could hold
     another)."""
-    if len(matches) != 1:
+    if len(matches) != 1 or "\r" in text:  # a lone CR: a line break to Python's parser, not to line_no
         return matches
     tree = parsed(text)
     if tree is None:
