@@ -35,6 +35,7 @@ MAX_REPLY_TOKENS = 1024  # a whole edit of a function fits; a 512 budget cut wri
 # run's first failure, formats.reason_opening) is written into the prompt (by the grammar where it cannot be).
 NARROWED_REPLY_TOKENS = 768
 REASONED_EDITS = True  # False: narrowed steps without the reason (to compare the two on the task benchmark)
+PREFILLED_OPENING = True  # False: the reason's opening forced by the grammar instead (bench/narrowed_step.py)
 GRAMMAR_CACHE = 16  # compiled grammars kept: the offered tools, answer-only, a few narrowed edits
 AS_GENERATED_KEPT = 256  # steps whose generated text is kept; older ones show in canonical JSON
 
@@ -211,7 +212,7 @@ class LocalBackend:
         # The reason's opening goes into the prompt, evaluated in one batch with it: as grammar-forced text it was
         # decoded a token at a time (about 40 of Qwen2.5-Coder-1.5B's 230 tokens a narrowed step, ~8 s of ~50 s).
         written = ((opening or REASON_OPENING) if reason and self.constrained and tools
-                   and self.renderer.format.takes_reason and not cap else "")
+                   and self.renderer.format.takes_reason and not cap and PREFILLED_OPENING else "")
         if written:
             tokens = tokens + self.llm.tokenize(written.encode("utf-8"), add_bos=False, special=False)
         if len(tokens) + MAX_REPLY_TOKENS + (cap or 0) > self.window:
