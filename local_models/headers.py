@@ -6,7 +6,9 @@ in 13 of 17 edits of QuixBugs' find_first_in_sorted (`if x == arr[mid]: break;`)
 unparseable, since the block below was then indented under nothing. Its grammar ends `new` at the
 first colon outside brackets and string literals (a slice's `a[k:]`, a walrus `(n := f(x))`, an
 annotation `(x: int)` and `":"` go on), so nothing can follow that colon, and the model has no reason
-to go on writing in search of one.
+to go on writing in search of one. And it is one line: no newline (`\n`, `\r`) anywhere. Offered mergesort's
+`def mergesort(arr):`, Qwen wrote `def mergesort(arr)\n\n    def merge(left, right):`, which ends at a
+colon, with its own line left without one (2 of 4 edits refused in one run, ending an attempt).
 """
 from __future__ import annotations
 
@@ -44,8 +46,11 @@ def step(state: State, char: str) -> State:
 
 
 def is_header(text: str) -> bool:
-    """Whether `text` ends at its first colon outside brackets and string literals: what the grammar allows
-    (bar the old line's own text and fixes already tried, which it excludes)."""
+    """Whether `text` is one line that ends at its first colon outside brackets and string literals: what the
+    grammar allows (bar the old line's own text and fixes already tried, which it excludes, and a newline
+    written as a \\u escape, which it does not look into)."""
+    if "\n" in text or "\r" in text:
+        return False
     state: State = (0, "")
     for char in text:
         if state == END:
@@ -67,7 +72,7 @@ def _unit(char: str) -> str:
 # The characters that change the state, each as the GBNF of its JSON unit; any other unit keeps the state.
 SPECIAL = {c: _literal(_unit(c)) for c in ":" + QUOTES + "\\" + OPENERS + CLOSERS}
 PLAIN = PLAIN_CHAR[:-1]  # a JSON string's plain characters, as a class left open to add to
-SHORT = "/bfnrt"  # the short escapes that stand for no special character
+SHORT = "/bft"  # the short escapes that stand for no special character, bar \n and \r: a header is one line
 
 
 def _free(state: State) -> str:

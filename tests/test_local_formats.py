@@ -298,6 +298,9 @@ def test_a_block_header_s_grammar_takes_exactly_the_headers_that_end_at_their_co
     assert takes(rules, "if paren == ')':") and takes(rules, 'if c == ":":') and takes(rules, "while (n := f(x)):")
     assert takes(rules, "def f(x: int) -> int:") and not takes(rules, "if paren == '(': depth += 1")
     assert not takes(rules, "if x:y:") and not takes(rules, "if x:\u0020break") and not takes(rules, "if x:\n")
+    # One line: Qwen wrote mergesort's `def mergesort(arr):` over three, the first without its colon.
+    for new in ("def mergesort(arr)\n\n    def merge(left, right):", "if (a and\n b):", "if a:\r"):
+        assert not takes(rules, new) and not is_header(new), new
     cases = random.Random(7)
     taken = 0
     for _ in range(3):
