@@ -106,10 +106,12 @@ def test_qwens_narrowed_edit_says_why_then_edits_a_line_of_the_program(qwen):
     prompt = [Message(role="system", content=system_prompt(TASK)),
               Message(role="user", content=f"{PROMPT}\npython_programs/gcd.py:\n{code}\nThe failing test: "
                                            "gcd(13, 13) never returned (RecursionError).")]
-    size = len(backend.prompt_tokens(prompt, tools)[0])
+    # The reason's opening is written into the prompt (evaluated with it, not generated): it counts there.
+    size = len(backend.prompt_tokens(prompt, tools)[0]) + backend._length(REASON_OPENING)
     lines = {line.strip() for line in code.splitlines()}
     for sample in range(2):  # the second reuses the first's prompt from the KV cache
         reply = backend.complete(prompt, tools, lambda text: None, tool_choice=edit)
+        assert reply.usage.prompt_tokens == size
         assert sample == 0 or reply.usage.cached_tokens == size - 1
         assert reply.content.startswith(REASON_OPENING)
         assert len(reply.content) <= len(REASON_OPENING) + REASON_CHARS[1]
