@@ -22,6 +22,13 @@ BLOCKS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.For, 
           ast.With, ast.AsyncWith, ast.Try, ast.Match, *((ast.TryStar,) if hasattr(ast, "TryStar") else ()))
 
 
+def offset(lines: list[str], line: int, col: int) -> int:
+    """The index into "\n".join(lines) of a node's position as Python's ast gives it: `line` from 1, `col` in
+    UTF-8 bytes."""
+    return sum(len(x) + 1 for x in lines[: line - 1]) + len(
+        lines[line - 1].encode("utf-8")[:col].decode("utf-8", "replace"))
+
+
 def whole_statements(text: str, matches: list[Match]) -> list[Match]:
     """`matches` (into Python source `text`) with each exact one that spans the whole first line of a simple
     statement over several lines widened to the whole statement, where its `new` is a complete statement
@@ -56,13 +63,10 @@ def whole_statements(text: str, matches: list[Match]) -> list[Match]:
         node = max(around, key=lambda s: s.lineno, default=None)
         if node is None or "\n" in m.new.strip() or not same_statement(node, m.new) or _comma_dropped(text, m):
             return matches
-        first = lines[node.lineno - 1]
-        start = starts[node.lineno - 1] + len(first.encode("utf-8")[: node.col_offset].decode("utf-8", "replace"))
-        new = m.new.strip()
+        start, new = offset(lines, node.lineno, node.col_offset), m.new.strip()
     if node.end_lineno is None or node.end_col_offset is None:
         return matches
-    last = lines[node.end_lineno - 1]
-    end = starts[node.end_lineno - 1] + len(last.encode("utf-8")[: node.end_col_offset].decode("utf-8", "replace"))
+    end = offset(lines, node.end_lineno, node.end_col_offset)
     after = text[end: starts[node.end_lineno] - 1].strip()
     # Another statement after it on its last line (`...); b = 2`) would be left to follow `new`.
     return [Match(start, end, new, m.stage)] if not after or after.startswith("#") else matches
@@ -187,19 +191,17 @@ OPPOSITE = {ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Lt: ast.GtE, ast.GtE: ast.
             ast.Is: ast.IsNot, ast.IsNot: ast.Is, ast.In: ast.NotIn, ast.NotIn: ast.In}
 
 
-def _same_test(a: ast.expr, b: ast.expr) -> bool | None:
-    """True when conditions `a` and `b` are the same, False when one is the other negated (`not C`, or a single
-    comparison with its opposite operator), None otherwise."""
+def _same_or_negated(a: ast.expr, b: ast.expr) -> bool:
+    """Whether conditions `a` and `b` are the same, or one is the other negated (`not C`, or a single
+    comparison with its opposite operator): either way, under `if a:` one arm of `x if b else y` never runs."""
     if ast.dump(a) == ast.dump(b):
         return True
-    for x, y in ((a, b), (b, a)):
-        if isinstance(x, ast.UnaryOp) and isinstance(x.op, ast.Not) and ast.dump(x.operand) == ast.dump(y):
-            return False
-    if (isinstance(a, ast.Compare) and isinstance(b, ast.Compare) and len(a.ops) == len(b.ops) == 1
+    if any(isinstance(x, ast.UnaryOp) and isinstance(x.op, ast.Not) and ast.dump(x.operand) == ast.dump(y)
+           for x, y in ((a, b), (b, a))):
+        return True
+    return (isinstance(a, ast.Compare) and isinstance(b, ast.Compare) and len(a.ops) == len(b.ops) == 1
             and OPPOSITE.get(type(a.ops[0])) is type(b.ops[0])
-            and ast.dump(a.left) == ast.dump(b.left) and ast.dump(a.comparators[0]) == ast.dump(b.comparators[0])):
-        return False
-    return None
+            and ast.dump(a.left) == ast.dump(b.left) and ast.dump(a.comparators[0]) == ast.dump(b.comparators[0]))
 
 
 def restated_if(text: str, matches: list[Match]) -> list[Match]:
@@ -230,8 +232,6 @@ def _restated_if(text: str, m: Match) -> list[Match] | None:
     start = text.rfind("\n", 0, m.start) + 1
     if text[start: m.start].strip() or text[m.end: start + len(lines[n - 1])].strip():
         return None  # `old` is not the whole code of its line
-    at = lambda line, col: sum(len(x) + 1 for x in lines[: line - 1]) + len(  # noqa: E731  (a byte column)
-        lines[line - 1].encode("utf-8")[:col].decode("utf-8", "replace"))
     kind = lambda s: (type(s), [ast.dump(t) for t in getattr(s, "targets", [])])  # noqa: E731
     for node in (node for node in ast.walk(tree) if isinstance(node, ast.If)):
         branches = [node.body, node.orelse]
@@ -239,12 +239,12 @@ def _restated_if(text: str, m: Match) -> list[Match] | None:
                 or not any(b[0].lineno == n == b[0].end_lineno for b in branches)
                 or not re.match(r"if\b", lines[node.lineno - 1][len(indent_of(lines[node.lineno - 1])):])
                 or not all(len(b) == 1 and kind(b[0]) == kind(stmt) for b in branches)
-                or _same_test(node.test, stmt.value.test) is None):
+                or not _same_or_negated(node.test, stmt.value.test)):
             continue
-        end = at(node.end_lineno, node.end_col_offset)
+        end = offset(lines, node.end_lineno, node.end_col_offset)
         if text[end:].split("\n", 1)[0].strip():
             return None  # code after the `if` on its last line
-        return [Match(at(node.lineno, node.col_offset), end, m.new.strip(), m.stage)]
+        return [Match(offset(lines, node.lineno, node.col_offset), end, m.new.strip(), m.stage)]
     return None
 
 
