@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from wren.agent import calls, effort
 from wren.agent.attempts import FAILED_FIXES, MAX_ATTEMPTS, MIN_STEPS, REFUSED_EDITS, Attempt
 from wren.agent.baseline import REVERTED
-from wren.agent.narrowing import narrowed_edit
+from wren.agent.narrowing import line_key, narrowed_edit
 from wren.core.events import AssistantMessage, AttemptRestarted, UserMessage
 from wren.core.messages import Message, ToolCall
 from wren.agent.orient import local_imports, orient_calls
@@ -115,15 +115,16 @@ def imported_by(tests: list[str], ws: "Workspace", most: int = 200) -> set[str]:
 
 
 def change_key(s: "Session", args: object) -> tuple[str, str, str] | None:
-    """An edit_file call's (workspace path, old, new), whitespace runs made one space; None for other calls."""
-    path, old, new = (getattr(args, name, None) for name in ("path", "old", "new"))
+    """An edit_file call's (workspace path, narrowing.line_key of old and its `line`, new with whitespace runs
+    made one space); None for other calls."""
+    path, old, new, line = (getattr(args, name, None) for name in ("path", "old", "new", "line"))
     if not (isinstance(path, str) and isinstance(old, str) and isinstance(new, str)):
         return None
     try:
         path = s.workspace.rel(s.workspace.resolve(path))
     except ToolError:
         return None
-    return path, " ".join(old.split()), " ".join(new.split())
+    return path, line_key(old, line if isinstance(line, int) else None), " ".join(new.split())
 
 
 def check_tried(s: "Session", args: object) -> None:
@@ -138,7 +139,7 @@ def check_tried(s: "Session", args: object) -> None:
         raise ToolError(TRIED.format(path=key[0], outcome=s.tried_changes[key]))
     # While the tests fail, an edit of Python that no test can see: Qwen2.5-Coder-1.5B turned
     # `def kheapsort(arr, k):` into `def kheapsort(arr, k) :`, and the test run after it cost an attempt.
-    if (key is not None and s._tests_failed and key[0].endswith(".py") and key[1] != key[2]
+    if (key is not None and s._tests_failed and key[0].endswith(".py") and line_key(getattr(args, "old")) != key[2]
             and same_python(getattr(args, "old"), getattr(args, "new"))):
         s.attempt.refused.add(key[:2])
         raise ToolError(UNSEEN.format(path=key[0]))
@@ -153,7 +154,7 @@ def changed(s: "Session", args: object, result: ToolResult) -> ToolResult:
     key = change_key(s, args) if args is not None else None
     if key and result.files_changed:
         s.attempt.untested.append(key)
-    elif key and key[1] == key[2] and s.careful:
+    elif key and line_key(getattr(args, "old")) == key[2] and s.careful:
         s.attempt.refused.add(key[:2])
     elif key and not result.ok and s.careful:
         # Refused (a change that would not parse, a denial): Qwen2.5-Coder-1.5B sent the same edit five

@@ -1,8 +1,8 @@
 """Narrowed edit steps: edit_file's schema cut down to the lines a local model may change.
 
 A careful session's attempt opens with an edit (careful.edit_first); on a local model the grammar also
-holds the call to one of the files under test and `old` to one of their code lines, found once, with
-`new` other than `old`. Each limit answers a failure of Qwen2.5-Coder-1.5B's, named where it is set.
+holds the call to one of the files under test and `old` to one of their code lines (with its `line` where
+the text is found more than once), with `new` other than `old`. Each limit answers a failure of Qwen2.5-Coder-1.5B's, named where it is set.
 """
 from __future__ import annotations
 
@@ -29,12 +29,12 @@ def narrowed_edit(tool: dict[str, Any], files: list[str], ws: "Workspace",
                   tried: Mapping[tuple[str, str], Collection[str]] | None = None,
                   failure: str = "", refused: Collection[str] = ()) -> dict[str, Any] | None:
     """edit_file's schema (OpenAI's tool format) with `path` one of `files` and `old` one of that file's
-    lines (stripped; each at most EDIT_LINE_CHARS, at most EDIT_LINES a file), `new` any other text (while the
+    lines (stripped; each at most EDIT_LINE_CHARS, at most EDIT_LINES a file; a text found more than once in the
+    file comes with `line`, the number of the line it is, one option for each), `new` any other text (while the
     file's lines add up to at most UNEQUAL_CHARS; past that, any text). Qwen2.5-Coder-1.5B's
     edits failed on `old` text that was not in the program: a line of the test from the failing run's report
     (`assert levenshtein(*input_data) == expected`), read_file's line numbers (`8\t    return 1 + min(`).
-    `leave_out`: (path, line with whitespace runs made one space) not offered. `tried`: (path, line, both so
-    spaced) -> `new` texts already tried on it and failed, which `new` may not be either: Qwen2.5-Coder-1.5B
+    `leave_out`: (path, line_key) not offered. `tried`: (path, line_key) -> `new` texts already tried on it and failed, which `new` may not be either: Qwen2.5-Coder-1.5B
     proposed `max(max_ending_here, x)` in four attempts of max_sublist_sum, each refused as tried, a step
     each. The `new` of a block's opening line (opener_lines) is a header that ends at its colon (headers.HEADER:
     nothing after the colon; in find_first_in_sorted 13 of 17 of Qwen's edits put a statement after an
@@ -48,41 +48,57 @@ def narrowed_edit(tool: dict[str, Any], files: list[str], ws: "Workspace",
             text = (ws.root / rel).read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError):
             continue  # another encoding: the model edits it with its free steps
-        # Only text found once: edit_file refuses an `old` that occurs twice, and the narrowed call has no
-        # replace_all. Only code: Qwen2.5-Coder-1.5B, fixing kth, turned `arr: A list of ints` in the
+        # Text found more than once is offered with the number of each line it is (edit_file's `line`):
+        # get_factors' bug is the second of its two `return []` lines, which Qwen2.5-Coder-1.5B could not
+        # choose when only text found once was offered (12 attempts, none on it). Only code: Qwen2.5-Coder-1.5B, fixing kth, turned `arr: A list of ints` in the
         # docstring into `A list of integers`, an edit no test can tell from none.
         prose = prose_lines(text) if rel.endswith(".py") else set()
         openers = {text.split("\n")[n - 1].strip() for n in opener_lines(text)} if rel.endswith(".py") else set()
-        lines = [line for line in dict.fromkeys(raw.strip() for n, raw in enumerate(text.split("\n"), 1)
-                                                if n not in prose)
-                 if line and len(line) <= EDIT_LINE_CHARS and text.count(line) == 1
-                 and (rel, " ".join(line.split())) not in leave_out][:EDIT_LINES]
+        at: dict[str, list[int]] = {}  # each code line (stripped) -> the numbers of the lines it is
+        for n, raw in enumerate(text.split("\n"), 1):
+            if n not in prose and (line := raw.strip()) and len(line) <= EDIT_LINE_CHARS:
+                at.setdefault(line, []).append(n)
+        # (line, its number where the text is found more than once, else None), not left out
+        spots = [(line, n if text.count(line) > 1 else None) for line, numbers in at.items() for n in numbers]
+        spots = [(line, n) for line, n in spots if (rel, line_key(line, n)) not in leave_out][:EDIT_LINES]
+        lines = list(dict.fromkeys(line for line, _ in spots))
         if sum(map(len, lines)) <= UNEQUAL_CHARS:  # `new` is not `old`: a grammar rule per character of it
             # The refused texts are rules for every line: left out where they would take the file past the bound.
             unlike = refused if sum(map(len, lines)) + len(lines) * sum(map(len, refused)) <= UNEQUAL_CHARS else ()
-            options += [edit_option(rel, {"const": line}, {"type": "string", "not": _unlike(line, rel, tried or {}, unlike),
-                                                            **({HEADER: True} if line in openers else {})})
-                        for line in lines]
-        elif lines:
-            options.append(edit_option(rel, {"enum": lines}, {"type": "string"}))
+            options += [edit_option(rel, {"const": line}, {"type": "string", "not": _unlike(line, n, rel, tried or {}, unlike),
+                                                            **({HEADER: True} if line in openers else {})}, n)
+                        for line, n in spots]
+        elif spots:
+            options.append(edit_option(rel, {"enum": [line for line, n in spots if n is None]}, {"type": "string"}))
+            options += [edit_option(rel, {"const": line}, {"type": "string"}, n) for line, n in spots if n is not None]
     if not options:
         return None
     return {"type": "function", "function": {**tool["function"], "parameters": {"oneOf": options},
                                              OPENING_KEY: reason_opening(failure)}}
 
 
-def _unlike(line: str, rel: str, tried: Mapping[tuple[str, str], Collection[str]],
+def _unlike(line: str, number: int | None, rel: str, tried: Mapping[tuple[str, str], Collection[str]],
             refused: Collection[str] = ()) -> dict[str, Any]:
-    """The `not` of a narrowed edit's `new` for `line`: the line itself, the fixes of it already tried, and the
-    `new` texts refused in the attempt."""
-    before = [new for new in {*tried.get((rel, " ".join(line.split())), ()), *refused} if new != line]
+    """The `not` of a narrowed edit's `new` for `line` (at line `number` when its text is found more than once):
+    the line itself, the fixes of it already tried, and the `new` texts refused in the attempt."""
+    before = [new for new in {*tried.get((rel, line_key(line, number)), ()), *refused} if new != line]
     return {"enum": [line, *sorted(before)]} if before else {"const": line}
 
 
-def edit_option(path: str, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """One shape of a narrowed edit_file call's arguments (JSON schema): `path` that file."""
-    return {"type": "object", "properties": {"path": {"const": path}, "old": old, "new": new},
-            "required": ["path", "old", "new"], "additionalProperties": False}
+def edit_option(path: str, old: dict[str, Any], new: dict[str, Any], line: int | None = None) -> dict[str, Any]:
+    """One shape of a narrowed edit_file call's arguments (JSON schema): `path` that file, and `line` that number
+    when given (edit_file's choice among the places of an `old` found more than once; written before `new`)."""
+    where = {"line": {"const": line}} if line is not None else {}
+    return {"type": "object", "properties": {"path": {"const": path}, "old": old, **where, "new": new},
+            "required": ["path", "old", *where, "new"], "additionalProperties": False}
+
+
+def line_key(old: str, line: int | None = None) -> str:
+    """How a careful session names the line an edit changes (Attempt.refused, tried fixes, resting lines): `old`
+    with its whitespace runs made one space, and, when the edit names its `line` (an `old` found more than once
+    in the file), " (line N)" after it."""
+    text = " ".join(old.split())
+    return text if line is None else f"{text} (line {line})"
 
 
 def opener_lines(source: str) -> set[int]:

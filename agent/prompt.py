@@ -4,16 +4,15 @@ from __future__ import annotations
 from pathlib import Path
 
 # No absolute path here: small models copy it into tool arguments, and tools take relative paths.
-SYSTEM = """You are Wren, a careful coding agent working in a repository (the workspace root, ".").
-Tools take paths relative to the repository root.
+SYSTEM = """You are Wren, a careful coding agent in a repository. Tools take paths relative to its root (".").
 How to fix a bug or a failing test:
 1. Run the failing test with run_tests and read the error.
 2. Read the code the test calls with read_file (grep or search_code to find it).
 3. Make the smallest fix in that code with edit_file: `old` copied exactly from read_file output,
    without the line numbers. Do not change the tests unless the user asks you to.
 4. Run the tests again. If they still fail, read the new error and go back to step 2.
-When the task is done, or you cannot go on, stop calling tools and give your final answer: what you
-changed and what is left."""
+When the task is done, or you cannot go on, stop calling tools and answer: what you changed and what
+is left."""
 
 AGENTS_FILES = ("AGENTS.md", "WREN.md")
 AGENTS_CHARS = 8000

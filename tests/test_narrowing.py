@@ -9,17 +9,31 @@ from test_orient import offered, write
 from test_session import drive, make_session
 
 
-def test_a_narrowed_edit_offers_only_lines_found_once(tmp_path):
-    from wren.agent.narrowing import narrowed_edit
+def test_a_narrowed_edit_offers_a_line_found_more_than_once_at_each_of_its_places(tmp_path):
+    """get_factors' bug is the second of its two `return []` lines; offered only text found once, Qwen2.5-Coder-1.5B
+    could never choose it (12 attempts). A text found more than once is offered with `line`, one option a place,
+    written before `new`; the leave-out and tried keys name the place (narrowing.line_key)."""
+    from wren.agent.narrowing import line_key, narrowed_edit
     from wren.tools.base import default_registry
 
     ws = write(tmp_path, {"a.py": "\ufeffdef f(x):\n    if x:\n        return None\n    y = 1\n    return None\n",
                           "b.bin": ""})
     (tmp_path / "b.bin").write_bytes(b"\xff\xfe\x00")
     tool = next(t for t in default_registry().schemas() if t["function"]["name"] == "edit_file")
-    narrowed = narrowed_edit(tool, ["a.py", "b.bin", "gone.py"], ws)
-    # The BOM is not part of a line; `return None` is there twice, so it is not offered.
-    assert offered(narrowed) == {"a.py": ["def f(x):", "if x:", "y = 1"]}
+    narrowed = narrowed_edit(tool, ["a.py", "b.bin", "gone.py"], ws, tried={("a.py", "return None (line 5)"): ["return x"]})
+    # The BOM is not part of a line; `return None` is there twice, so it comes with the line of each.
+    assert offered(narrowed) == {"a.py": ["def f(x):", "if x:", "return None", "return None", "y = 1"]}
+    options = narrowed["function"]["parameters"]["oneOf"]
+    places = [(o["properties"]["old"]["const"], o["properties"].get("line", {}).get("const")) for o in options]
+    assert places == [("def f(x):", None), ("if x:", None), ("return None", 3), ("return None", 5), ("y = 1", None)]
+    assert [list(o["properties"]) for o in options][2] == ["path", "old", "line", "new"]
+    assert options[2]["required"] == ["path", "old", "line", "new"] and "line" not in options[0]["required"]
+    # A fix tried at one place is refused at that place only.
+    assert options[3]["properties"]["new"]["not"] == {"enum": ["return None", "return x"]}
+    assert options[2]["properties"]["new"]["not"] == {"const": "return None"}
+    left = narrowed_edit(tool, ["a.py"], ws, leave_out={("a.py", line_key("return  None", 3)), ("a.py", "if x:")})
+    assert [(o["properties"]["old"]["const"], o["properties"].get("line", {}).get("const"))
+            for o in left["function"]["parameters"]["oneOf"]] == [("def f(x):", None), ("return None", 5), ("y = 1", None)]
     assert narrowed_edit(tool, ["b.bin", "gone.py"], ws) is None
 
 
@@ -341,3 +355,28 @@ def test_a_narrowed_fix_of_a_block_opener_keeps_its_colon_even_when_told_otherwi
                   for e in narrowed_edits(backend, tmp_path, code, ask, samples=1)]
     openers = [(e, cut) for e, cut in edits if e["old"] in ("def greet(name):", "if name:")]
     assert openers and all(cut or is_header(e["new"]) and e["new"] != e["old"] for e, cut in openers), edits
+
+
+@pytest.mark.slow
+def test_smollm2_s_narrowed_edit_of_a_line_found_twice_names_its_place_and_edit_file_takes_it(backend, tmp_path):
+    """Through the real grammar: with only the two `return []` lines of a get_factors-like program offered,
+    SmolLM2's call carries `line` 3 or 6 (one of the places), and edit_file changes that line and no other."""
+    from wren.core.errors import ToolError
+    from wren.tools.base import ToolContext, default_registry
+    from wren.tools.workspace import Workspace
+
+    code = "def f(n):\n    if n == 1:\n        return []\n    for i in range(2, n):\n        pass\n    return []\n"
+    unique = {("greet.py", line) for line in ("def f(n):", "if n == 1:", "for i in range(2, n):", "pass")}
+    edits = narrowed_edits(backend, tmp_path, code, "Fix greet.py: for a prime n, f(n) must return [n].",
+                           samples=2, leave_out=unique)
+    assert edits and all(e["old"] == "return []" and e["line"] in (3, 6) for e in edits), edits
+    tool = default_registry().get("edit_file")
+    for e in edits:
+        (tmp_path / "greet.py").write_text(code)
+        try:
+            out = tool.run(tool.args(**e), ToolContext(Workspace(tmp_path))).output
+        except ToolError as exc:  # SmolLM2's `new` may not parse: refused as that, not for the places
+            assert "unable to parse" in str(exc) and "places" not in str(exc), exc
+            continue
+        lines = (tmp_path / "greet.py").read_text().split("\n")
+        assert f"at line {e['line']}" in out and lines[:e["line"] - 1] == code.split("\n")[:e["line"] - 1], out

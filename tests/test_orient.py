@@ -378,7 +378,7 @@ def test_a_fresh_attempt_after_a_compaction_with_a_named_test_orients_again(calc
     def edit(old: str, new: str) -> dict:
         return {"name": "edit_file", "arguments": {"path": "calc.py", "old": old, "new": new}}
     script = tmp_path / "script.json"
-    script.write_text(json.dumps({"window": 4500, "turns": [
+    script.write_text(json.dumps({"window": 4600, "turns": [
         {"tool_calls": [edit("return a - b", "return a * b")]},
         {"tool_calls": [edit("not in the file", big)]},  # fills the window, changes nothing
         {"tool_calls": [edit("return a * b", "return a ** b")]},

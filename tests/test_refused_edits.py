@@ -94,3 +94,27 @@ def test_an_edit_already_tested_and_failing_this_turn_is_refused_in_any_attempt(
     events = drive(s, "try a * b", lambda e: None)
     assert not [e for e in events if e.type == "tool_result" and "this same change" in e.output]
     assert "return a * b" in (calc_repo / "calc.py").read_text()
+
+
+def test_a_fix_that_failed_at_one_place_of_a_line_found_twice_is_not_refused_at_the_other(calc_repo, tmp_path):
+    """get_factors' `return []` is there twice and its bug is the second: the fix tried at line 3 failed, and the
+    same fix at line 6 is a different change (narrowing.line_key), offered and made."""
+    code = "def add(a, b):\n    if a == 0:\n        return b\n    for _ in range(1):\n        pass\n    return b\n"
+    (calc_repo / "calc.py").write_text(code)
+
+    def fix(line: int) -> dict:
+        return {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return b", "line": line,
+                                                   "new": "return a + b"}}
+
+    s = make_session(calc_repo, tmp_path, [
+        {"tool_calls": [fix(3)]},  # tested by Wren: still failing, so attempt 2 starts
+        {"expect": ["Attempt 2 of"], "absent": ["this same change"], "tool_calls": [fix(6)]},
+        {"content": "fixed add"}], mode="auto", careful=True)
+    events = drive(s, "The test in test_calc.py fails; fix calc.py.", lambda e: None)
+    assert events[-1].status == "success" and (calc_repo / "calc.py").read_text() == code[:-len("b\n")] + "a + b\n"
+    first, second = ([(o["properties"]["old"]["const"], o["properties"].get("line", {}).get("const"),
+                       o["properties"]["new"]["not"]) for o in choice["function"]["parameters"]["oneOf"]
+                      if o["properties"]["old"]["const"] == "return b"] for choice in s.backend.tool_choices[:2])
+    assert first == [("return b", 3, {"const": "return b"}), ("return b", 6, {"const": "return b"})]
+    # In attempt 2 the failed fix is refused at line 3 only.
+    assert second == [("return b", 3, {"enum": ["return b", "return a + b"]}), ("return b", 6, {"const": "return b"})]

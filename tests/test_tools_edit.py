@@ -120,6 +120,25 @@ def test_whitespace_tolerant_twice_is_refused(tmp_path):
     assert (tmp_path / "t.py").read_text() == text
 
 
+def test_line_picks_one_place_of_an_old_found_more_than_once(tmp_path):
+    """get_factors' bug is the second of its two `return []` lines: `line` names the place, exact or ignoring
+    whitespace; a line where the text is not is refused with the places it is, and nothing changes."""
+    text = "def f(n):\n    if n == 1:\n        return []\n    for i in range(2, n):\n        pass\n    return []\n"
+    (tmp_path / "t.py").write_text(text)
+    with pytest.raises(ToolError, match=r"line 3.*line 6.*pass line=N"):
+        edit(tmp_path, "t.py", "return []", "return [n]")
+    with pytest.raises(ToolError, match=r"2 places.*none of them at line 4") as refused:
+        edit(tmp_path, "t.py", "return []", "return [n]", line=4)
+    assert "Nothing was changed" in str(refused.value) and (tmp_path / "t.py").read_text() == text
+    out = edit(tmp_path, "t.py", "return []", "return [n]", line=6).output
+    assert "at line 6" in out and (tmp_path / "t.py").read_text() == text[: text.rindex("return []")] + "return [n]\n"
+    (tmp_path / "t.py").write_text(text)
+    edit(tmp_path, "t.py", "\treturn []", "\treturn [n]", line=3)  # ignoring whitespace: indented as the file
+    assert (tmp_path / "t.py").read_text() == text.replace("return []", "return [n]", 1)
+    edit(tmp_path, "t.py", "for i in range(2, n):", "for i in range(2, n + 1):", line=1)  # found once: line unused
+    assert "range(2, n + 1)" in (tmp_path / "t.py").read_text()
+
+
 def test_text_absent_names_the_closest_lines(tmp_path):
     lines = [f"value_{i} = compute({i})" for i in range(1, 40)]
     lines[24] = "total = price * quantity + shipping"

@@ -49,6 +49,7 @@ class EditFileArgs(BaseModel):
     old: str = Field(description="exact text to replace (include enough lines to be unique)")
     new: str = Field(description="replacement text")
     replace_all: bool = Field(False, description="replace every occurrence")
+    line: int | None = Field(None, description="where old occurs more than once: the line it starts on")
 
 
 def secrets_back(text: str, source: str) -> str:
@@ -113,7 +114,7 @@ def _plan_edit(args: EditFileArgs, ctx: ToolContext) -> _Edit:
     texts, note = unprefixed(rel, old=args.old.replace("\r\n", "\n"), new=args.new.replace("\r\n", "\n"))
     old, new = secrets_back(texts["old"], original.text), secrets_back(texts["new"], original.text)
     try:
-        matches = find(original.text, old, new, args.replace_all)
+        matches = find(original.text, old, new, args.replace_all, args.line)
     except ToolError as exc:
         raise ToolError(f"{exc}{elsewhere(old, ctx, rel)}") from None
     updated = apply(original.text, matches)

@@ -32,18 +32,31 @@ def _places(text: str, starts: list[int]) -> str:
     return "; ".join(f"line {n}: {lines[n - 1].strip()[:60]!r}" for n in (line_no(text, s) for s in starts))
 
 
-def _refuse_many(text: str, starts: list[int], how: str) -> None:
+def _refuse_many(text: str, starts: list[int], how: str, line: int | None = None) -> None:
+    if line is not None:
+        raise ToolError(f"old text {how} {len(starts)} places ({_places(text, starts)}), none of them at line "
+                        f"{line}; pass the line one of them is on. Nothing was changed")
     raise ToolError(f"old text {how} {len(starts)} places ({_places(text, starts)}); add surrounding lines to "
-                    "make it unique, or pass replace_all=true. Nothing was changed")
+                    "make it unique, pass line=N (the line it starts on), or pass replace_all=true. Nothing was "
+                    "changed")
 
 
-def _exact(text: str, old: str, new: str, replace_all: bool) -> list[Match]:
+def _at_line(text: str, matches: list[Match], line: int | None) -> list[Match]:
+    """Of several `matches`, the one whose text spans `line` (1-based), when `line` is given and one does."""
+    if line is None or len(matches) < 2:
+        return matches
+    return [m for m in matches if line_no(text, m.start) <= line <= line_no(text, max(m.start, m.end - 1))]
+
+
+def _exact(text: str, old: str, new: str, replace_all: bool, line: int | None = None) -> list[Match]:
     spots, at = [], text.find(old)
     while at != -1:
         spots.append(Match(at, at + len(old), new, "exact"))
         at = text.find(old, at + len(old))
     if len(spots) > 1 and not replace_all:
-        _refuse_many(text, [m.start for m in spots], "occurs in")
+        if len(chosen := _at_line(text, spots, line)) == 1:
+            return chosen
+        _refuse_many(text, [m.start for m in spots], "occurs in", line)
     return spots
 
 
@@ -76,7 +89,7 @@ def _windows(lines: list[str], want: list[str]) -> list[int]:
     return hits
 
 
-def _tolerant(text: str, old: str, new: str, replace_all: bool) -> list[Match]:
+def _tolerant(text: str, old: str, new: str, replace_all: bool, line: int | None = None) -> list[Match]:
     # A trailing newline on old is matched by the line structure; drop it from both sides alike.
     ends = old.endswith("\n")
     old_lines, new_lines = _split(old, ends), _split(new, ends)
@@ -87,10 +100,14 @@ def _tolerant(text: str, old: str, new: str, replace_all: bool) -> list[Match]:
         if found:
             break
     offsets = [0]
-    for line in lines:
-        offsets.append(offsets[-1] + len(line) + 1)
+    for each in lines:
+        offsets.append(offsets[-1] + len(each) + 1)
     if len(found) > 1 and not replace_all:
-        _refuse_many(text, [offsets[i] for i in found], "matches (ignoring whitespace) in")
+        # Line i (0-based) of the file is line i + 1; the window from it spans len(want) lines.
+        chosen = [i for i in found if line is not None and i + 1 <= line <= i + len(want)]
+        if len(chosen) != 1:
+            _refuse_many(text, [offsets[i] for i in found], "matches (ignoring whitespace) in", line)
+        found = chosen
     matches = []
     for i in found:
         fit = Reindenter.from_pairs(list(zip(want, lines[i: i + len(want)])))
@@ -129,12 +146,16 @@ def closest(text: str, old: str, limit: int = 2) -> str:
     return "\n".join(parts)
 
 
-def find(text: str, old: str, new: str, replace_all: bool = False) -> list[Match]:
+def find(text: str, old: str, new: str, replace_all: bool = False, line: int | None = None) -> list[Match]:
+    """Where `old` is in `text`, each with its replacement: exact, else ignoring whitespace (then `new` is
+    re-indented to fit). Several places are refused unless `replace_all`, or `line` (1-based) names the one
+    whose text spans it; `line` is not checked when `old` is found once. ToolError when nothing matches
+    (with the closest lines), `old` is empty or equals `new`."""
     if not old:
         raise ToolError("old must not be empty; to create or overwrite a file use write_file")
     if old == new:
         raise ToolError("old and new are the same, so there is nothing to change")
-    matches = _exact(text, old, new, replace_all) or _tolerant(text, old, new, replace_all)
+    matches = _exact(text, old, new, replace_all, line) or _tolerant(text, old, new, replace_all, line)
     for m in matches:
         m.new = restyle(m.new, text)
     if matches:
