@@ -145,6 +145,35 @@ def test_a_one_line_guard_whose_body_goes_on_after_its_return_is_written_before_
         assert (tmp_path / "kth.py").read_text() == KTH.replace("pivot = arr[0]", new)
 
 
+@pytest.mark.parametrize("new, block", [
+    ("if not arr: raise ValueError('Array is empty') pivot = arr[0]",
+     "    if not arr:\n        raise ValueError('Array is empty')\n    pivot = arr[0]\n"),
+    ("if not arr: return None pivot = arr[0]", "    if not arr:\n        return None\n    pivot = arr[0]\n"),
+    ("if len(arr) == 0: x = f(a, [1, 2]) pivot = arr[-1]",
+     "    if len(arr) == 0:\n        x = f(a, [1, 2])\n    pivot = arr[-1]\n"),
+])
+def test_a_statement_run_on_after_a_one_line_if_is_written_after_the_if_s_block(tmp_path, new, block):
+    """Qwen2.5-Coder-1.5B wrote `if not arr: raise ValueError('...') pivot = arr[0]` for kth's `pivot = arr[0]`
+    (twice in one run, each refused as unparseable): the guard it meant, then its old line."""
+    (tmp_path / "kth.py").write_text(KTH)
+    result = edit(tmp_path, "kth.py", "pivot = arr[0]", new)
+    assert result.ok and "with no `;` or line break between" in result.output
+    assert (tmp_path / "kth.py").read_text() == KTH.replace("    pivot = arr[0]\n", block)
+
+
+def test_code_that_is_not_a_run_on_if_is_refused_or_written_as_given(tmp_path):
+    from wren.tools.rescue import run_on_block
+
+    assert run_on_block("if b == 0 return a") is None  # no colon: no split parses
+    assert run_on_block("if x: y = 1") is None  # parses as it is
+    assert run_on_block("x = 1 y = 2") is None  # no `if`
+    assert run_on_block("if x: return a\nb = 2") is None  # more than one line
+    (tmp_path / "kth.py").write_text(KTH)
+    with pytest.raises(ToolError, match="unable to parse"):
+        edit(tmp_path, "kth.py", "pivot = arr[0]", "if not arr: return None pivot = = arr[0]")
+    assert (tmp_path / "kth.py").read_text() == KTH
+
+
 GCD_IF = "def gcd(a, b):\n    if b == 0:\n        return a\n    else:\n        return gcd(a % b, b)\n\n\nx = 1\n"
 
 

@@ -12,7 +12,7 @@ from wren.core.errors import ToolError
 from wren.core.events import FileChange
 from wren.core.fileio import TextFile, unified_diff
 from wren.tools.matching import Match, apply, find, followed, line_no
-from wren.tools.rescue import guard_block, if_else_blocks, restated_if, whole_statements
+from wren.tools.rescue import guard_block, if_else_blocks, restated_if, run_on_block, whole_statements
 from wren.tools.syntax import broken_by_edit
 from wren.core.redact import PLACEHOLDER, PlaceholderError, restore
 
@@ -88,7 +88,7 @@ class _Edit:
     original: TextFile
     matches: list[Match]
     updated: str  # the new text, \n newlines
-    note: str     # said after "Edited ...": line-number prefixes removed from the arguments, a rescue (WHOLE, IF_ELSE, GUARD, RESTATED)
+    note: str     # said after "Edited ...": line-number prefixes removed from the arguments, a rescue (WHOLE, IF_ELSE, RUN_ON, GUARD, RESTATED)
 
 
 WHOLE = (" `old` is a line of a statement that goes over several lines, and `new` is a whole statement: it "
@@ -97,6 +97,8 @@ GUARD = (" `new` is a one-line `if` whose body goes on after its `return` (or `r
          "nothing can run: the statements after it were written after the `if`, not inside it.")
 RESTATED = (" `new` is a conditional expression over the condition of the `if` around `old`, where one of its arms "
             "could never run: it replaced that whole `if`/`else`.")
+RUN_ON = (" `new` ran a statement on after a one-line `if`, with no `;` or line break between, which Python does not "
+          "take: the `if` was written as its block and that statement after it.")
 IF_ELSE = (" `new` put `if ...: ...` with its `elif` or `else` on one line, which Python does not take: it was written "
            "as a block.")
 
@@ -122,9 +124,10 @@ def _plan_edit(args: EditFileArgs, ctx: ToolContext) -> _Edit:
         # A one-line `old` given without its indentation (narrowed edits hand lines stripped), and `new`'s
         # later lines written from column 0: re-indented to follow `old`'s line, if that parses. Or `old` a line
         # of a statement over several and `new` a whole statement: that statement replaced. Or a
-        # one-line if/else: written as a block (tools/rescue.py).
+        # one-line if/else, or a one-line if with a statement run on after it: written as meant (tools/rescue.py).
         rescues = ((followed(original.text, matches), ""), (whole_statements(original.text, matches), WHOLE),
-                   (if_else_blocks(original.text, matches), IF_ELSE))
+                   (if_else_blocks(original.text, matches), IF_ELSE),
+                   (if_else_blocks(original.text, matches, run_on_block), RUN_ON))
         for again, why in rescues:
             if again != matches and not broken_by_edit(rel, original.text, apply(original.text, again)):
                 matches, updated, note, broken = again, apply(original.text, again), note + why, ""

@@ -186,6 +186,42 @@ def guard_block(code: str, unit: str = "    ") -> str | None:
     return block if complete(block) else None
 
 
+def run_on_block(code: str, unit: str = "    ") -> str | None:
+    """A one-line `if C: S` with one more statement run on after it, no `;` or newline between (`if not arr:
+    raise ValueError('empty') pivot = arr[0]`), which Python does not take, as what it means: the `if` as its
+    block, the statement after it at the `if`'s own level ("if C:\n" + unit + "S\nT"). None for any other
+    code, or when no split parses. Qwen2.5-Coder-1.5B wrote that shape for kth's `pivot = arr[0]` twice in one
+    run, its old line after a new guard; each was refused as unparseable (two refusals end an attempt). The
+    split is tried at each token outside brackets, the last first (the longest body that parses)."""
+    line = code.strip()
+    if "\n" in line or not line.startswith("if ") or parsed(line) is not None:
+        return None
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(line).readline))
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        return None
+    depth, splits = 0, []
+    for token in tokens:
+        if token.type == tokenize.OP and token.string in "([{":
+            depth += 1
+        elif token.type == tokenize.OP and token.string in ")]}":
+            depth -= 1
+        elif depth == 0 and token.type in (tokenize.NAME, tokenize.OP, tokenize.NUMBER, tokenize.STRING) and token.start[1]:
+            splits.append(token.start[1])
+    for at in reversed(splits):
+        head, rest = line[:at].strip(), line[at:].strip()
+        tree = parsed(head)
+        if (tree is None or len(tree.body) != 1 or not isinstance(tree.body[0], ast.If) or tree.body[0].orelse
+                or head.endswith(";") or not complete(rest) or len(parsed(rest).body) != 1):
+            continue
+        guard = tree.body[0]
+        body = "; ".join(ast.get_source_segment(head, stmt) or ast.unparse(stmt) for stmt in guard.body)
+        block = f"if {ast.get_source_segment(head, guard.test) or ast.unparse(guard.test)}:\n{unit}{body}\n{rest}"
+        if complete(block):
+            return block
+    return None
+
+
 # A comparison and the one that holds exactly when it does not (`b == 0`, `b != 0`).
 OPPOSITE = {ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Lt: ast.GtE, ast.GtE: ast.Lt, ast.Gt: ast.LtE, ast.LtE: ast.Gt,
             ast.Is: ast.IsNot, ast.IsNot: ast.Is, ast.In: ast.NotIn, ast.NotIn: ast.In}
