@@ -2,6 +2,7 @@
 
     python bench/tasks.py --quixbugs PATH [--tasks dev|NAME,NAME] [--systems wren,mini-swe-agent,aider]
     python bench/tasks.py --quixbugs PATH --systems "wren[effort=low],wren,wren[effort=max fast=local:smollm2]"
+    python bench/tasks.py --report bench/results/tasks-*.jsonl [--tasks ...] [--systems ...]
 
 Each task is a fresh git repo (bench/quixbugs.py) and the same prompt for every system; success is
 the task's test file passing afterwards with no test file changed. Every system gets 20 steps and
@@ -10,7 +11,8 @@ the peers reach it through `python -m llama_cpp.server` (bench/peers.py). Peer r
 per model and peer version, so a re-run only runs Wren. Prints a Markdown table. `wren[KEY=VALUE ...]`
 runs Wren with an effort level or model roles (bench/settings.py; an effort scales the 20 steps as
 Wren scales its default budget: low 5, high 30, max 40); bench/tradeoff.py plots the settings'
-solved rate against their time per task.
+solved rate against their time per task. `--report` runs nothing: it prints the table of rows already
+recorded (runs' results.jsonl), the newest row of each system and task, with the Wren commits they came from.
 
 Tune only on the development set (`--tasks dev`, the default); the other 20 programs are held out.
 """
@@ -121,6 +123,36 @@ def table(rows: list[dict], systems: list[str], tasks: list[str]) -> str:
     return "\n".join(out)
 
 
+def latest(paths: list[Path]) -> list[dict]:
+    """The rows of results.jsonl files (bench/results/tasks-*.jsonl), the last of each (system, task) in the order
+    given (files, then lines), so a re-run replaces an earlier row; in the order their (system, task) first came. ValueError naming the file and line of a row
+    that is not a JSON object with `system` and `task`; OSError for a file that cannot be read."""
+    rows: dict[tuple[str, str], dict] = {}
+    for path in paths:
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                key = (row["system"], row["task"])
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise ValueError(f"{path}:{n}: not a result row ({exc})") from None
+            rows[key] = row
+    return list(rows.values())
+
+
+def report(paths: list[Path], systems: list[str] | None, tasks: list[str]) -> str:
+    """The table (table) of the rows recorded in `paths` (latest), for `systems` (None: every system there, in
+    the order first seen) and those of `tasks` that have a row, with a line naming the Wren commits of its rows."""
+    rows = [r for r in latest(paths) if r["task"] in tasks]
+    systems = systems or list(dict.fromkeys(r["system"] for r in rows))
+    rows = [r for r in rows if r["system"] in systems]
+    tasks = [t for t in tasks if any(r["task"] == t for r in rows)]
+    commits = sorted({r["commit"] for r in rows if r.get("commit")})
+    head = f"{len(tasks)} tasks; Wren rows from {', '.join(commits) or 'an unrecorded commit'}\n\n"
+    return head + table(rows, systems, tasks)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tasks", default="dev", help="'dev' (the 20 development programs) or NAME,NAME,...")
@@ -131,9 +163,19 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=CACHE / "runs" / time.strftime("%Y%m%d-%H%M%S"))
     ap.add_argument("--timeout", type=float, default=900, help="wall-clock seconds per task and system")
     ap.add_argument("--rerun-peers", action="store_true", help="ignore cached peer results")
+    ap.add_argument("--report", type=Path, nargs="+", metavar="RESULTS",
+                    help="run nothing: print the table of these results.jsonl files (the newest row per system and task)")
     args = ap.parse_args()
 
     tasks = list(quixbugs.DEV) if args.tasks == "dev" else [t.strip() for t in args.tasks.split(",") if t.strip()]
+    if args.report:
+        explicit = "--systems" in sys.argv or any(a.startswith("--systems=") for a in sys.argv)
+        try:
+            print(report(args.report, [s.strip() for s in args.systems.split(",")] if explicit else None, tasks))
+        except (OSError, ValueError) as exc:
+            print(f"cannot report: {exc}", file=sys.stderr)
+            return 2
+        return 0
     held_out = [t for t in tasks if t not in quixbugs.DEV]
     if held_out:
         print(f"note: {', '.join(held_out)} not in the development set (held out: report, do not tune)",

@@ -4,6 +4,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from bench import quixbugs
 from bench.tasks import table
 from conftest import git
@@ -57,3 +59,28 @@ def test_each_row_names_the_commit_of_the_wren_source_it_ran():
 
     repo = gitpython.Repo(Path(wren.core.__file__).parent, search_parent_directories=True)
     assert wren_commit() == repo.head.commit.hexsha[:7] + ("+dirty" if repo.is_dirty() else "")
+
+
+def test_the_report_tables_the_newest_row_of_each_system_and_task_from_recorded_runs(tmp_path):
+    """`--report`: runs spread over sessions make one table; a re-run of a task replaces its earlier row, and the
+    Wren commits the rows came from are named. A line that is not a row is refused with its place."""
+    import json
+
+    from bench.tasks import report
+
+    def row(system, task, solved, commit=None):
+        return {"system": system, "task": task, "solved": solved, "wall_s": 100, "prompt_tokens": 10,
+                "completion_tokens": 1, "tests_changed": [], **({"commit": commit} if commit else {})}
+
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_text("\n".join(json.dumps(r) for r in [row("wren", "gcd", False, "aaa1111"), row("aider", "gcd", False),
+                                                        row("wren", "kth", False, "aaa1111")]) + "\n")
+    second.write_text(json.dumps(row("wren", "gcd", True, "bbb2222")) + "\n\n")
+    text = report([first, second], None, ["gcd", "kth", "lis"])
+    assert text.startswith("2 tasks; Wren rows from aaa1111, bbb2222\n")
+    assert "| wren | 1/2 | 50% |" in text and "| aider | 0/1 | 0% |" in text and "| gcd | solved | failed |" in text
+    assert "lis" not in text and text.index("| wren |") < text.index("| aider |")
+    assert "| aider |" not in report([first, second], ["wren"], ["gcd", "kth"])
+    second.write_text('{"system": "wren"}\n')
+    with pytest.raises(ValueError, match="b.jsonl:1: not a result row"):
+        report([first, second], None, ["gcd"])
