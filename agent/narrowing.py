@@ -59,7 +59,11 @@ def narrowed_edit(tool: dict[str, Any], files: list[str], ws: "Workspace",
             if n not in prose and (line := raw.strip()) and len(line) <= EDIT_LINE_CHARS:
                 at.setdefault(line, []).append(n)
         # (line, its number where the text is found more than once, else None), not left out
-        spots = [(line, n if text.count(line) > 1 else None) for line, numbers in at.items() for n in numbers]
+        # Where a lone CR breaks a line for Python and read_text but not for edit_file (which counts "\n"), the
+        # numbers would not agree: such a file's repeated lines are not offered.
+        numbered = "\r" not in (ws.root / rel).read_bytes().decode("utf-8-sig", "replace").replace("\r\n", "\n")
+        spots = [(line, n if text.count(line) > 1 else None) for line, numbers in at.items() for n in numbers
+                 if text.count(line) == 1 or numbered]
         spots = [(line, n) for line, n in spots if (rel, line_key(line, n)) not in leave_out][:EDIT_LINES]
         lines = list(dict.fromkeys(line for line, _ in spots))
         if sum(map(len, lines)) <= UNEQUAL_CHARS:  # `new` is not `old`: a grammar rule per character of it
@@ -69,7 +73,8 @@ def narrowed_edit(tool: dict[str, Any], files: list[str], ws: "Workspace",
                                                             **({HEADER: True} if line in openers else {})}, n)
                         for line, n in spots]
         elif spots:
-            options.append(edit_option(rel, {"enum": [line for line, n in spots if n is None]}, {"type": "string"}))
+            if once := [line for line, n in spots if n is None]:
+                options.append(edit_option(rel, {"enum": once}, {"type": "string"}))
             options += [edit_option(rel, {"const": line}, {"type": "string"}, n) for line, n in spots if n is not None]
     if not options:
         return None

@@ -35,6 +35,7 @@ from bench import quixbugs  # noqa: E402
 from bench.settings import WrenSetting, parse  # noqa: E402
 
 STEP_LIMIT = 20
+SYSTEMS = "wren,mini-swe-agent,aider"
 N_CTX = 8192  # Wren's local default window; the peers' server gets the same
 CACHE = Path.home() / ".cache" / "wren" / "bench"
 WREN = Path(sys.executable).parent / "wren"
@@ -123,10 +124,14 @@ def table(rows: list[dict], systems: list[str], tasks: list[str]) -> str:
     return "\n".join(out)
 
 
+ROW_KEYS = ("system", "task", "solved", "wall_s", "prompt_tokens", "completion_tokens")  # what table() reads
+
+
 def latest(paths: list[Path]) -> list[dict]:
     """The rows of results.jsonl files (bench/results/tasks-*.jsonl), the last of each (system, task) in the order
-    given (files, then lines), so a re-run replaces an earlier row; in the order their (system, task) first came. ValueError naming the file and line of a row
-    that is not a JSON object with `system` and `task`; OSError for a file that cannot be read."""
+    given (files, then lines: oldest first), so a re-run replaces an earlier row; in the order their (system, task)
+    first came. ValueError naming the file and line of a row that is not a JSON object with ROW_KEYS; OSError for
+    a file that cannot be read."""
     rows: dict[tuple[str, str], dict] = {}
     for path in paths:
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -134,9 +139,13 @@ def latest(paths: list[Path]) -> list[dict]:
                 continue
             try:
                 row = json.loads(line)
-                key = (row["system"], row["task"])
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            except json.JSONDecodeError as exc:
                 raise ValueError(f"{path}:{n}: not a result row ({exc})") from None
+            missing = [k for k in ROW_KEYS if not isinstance(row, dict) or k not in row]
+            if missing or not all(isinstance(row[k], str) for k in ("system", "task")):
+                raise ValueError(f"{path}:{n}: not a result row (" + (f"no {', '.join(missing)})" if missing else
+                                                                     "system and task must be strings)"))
+            key = (row["system"], row["task"])
             rows[key] = row
     return list(rows.values())
 
@@ -156,22 +165,23 @@ def report(paths: list[Path], systems: list[str] | None, tasks: list[str]) -> st
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tasks", default="dev", help="'dev' (the 20 development programs) or NAME,NAME,...")
-    ap.add_argument("--systems", default="wren,mini-swe-agent,aider",
-                    help="comma-separated: wren, wren[effort=LEVEL ROLE=MODEL ...], mini-swe-agent, aider")
+    ap.add_argument("--systems", default=None,
+                    help="comma-separated: wren, wren[effort=LEVEL ROLE=MODEL ...], mini-swe-agent, aider "
+                         f"(default: {SYSTEMS}; with --report, every system recorded)")
     ap.add_argument("--quixbugs", type=Path, help="a clone (or bare mirror) of jkoppel/QuixBugs; default: clone it")
     ap.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="the GGUF every system runs on")
     ap.add_argument("--out", type=Path, default=CACHE / "runs" / time.strftime("%Y%m%d-%H%M%S"))
     ap.add_argument("--timeout", type=float, default=900, help="wall-clock seconds per task and system")
     ap.add_argument("--rerun-peers", action="store_true", help="ignore cached peer results")
     ap.add_argument("--report", type=Path, nargs="+", metavar="RESULTS",
-                    help="run nothing: print the table of these results.jsonl files (the newest row per system and task)")
+                    help="run nothing: print the table of these results.jsonl files, oldest first (the newest row "
+                         "per system and task)")
     args = ap.parse_args()
 
     tasks = list(quixbugs.DEV) if args.tasks == "dev" else [t.strip() for t in args.tasks.split(",") if t.strip()]
     if args.report:
-        explicit = "--systems" in sys.argv or any(a.startswith("--systems=") for a in sys.argv)
         try:
-            print(report(args.report, [s.strip() for s in args.systems.split(",")] if explicit else None, tasks))
+            print(report(args.report, args.systems and [s.strip() for s in args.systems.split(",")], tasks))
         except (OSError, ValueError) as exc:
             print(f"cannot report: {exc}", file=sys.stderr)
             return 2
@@ -180,7 +190,7 @@ def main() -> int:
     if held_out:
         print(f"note: {', '.join(held_out)} not in the development set (held out: report, do not tune)",
               file=sys.stderr)
-    systems = [s.strip() for s in args.systems.split(",")]
+    systems = [s.strip() for s in (args.systems or SYSTEMS).split(",")]
     try:
         settings = {system: parse(system) for system in systems}
     except ValueError as exc:

@@ -81,6 +81,9 @@ def test_the_report_tables_the_newest_row_of_each_system_and_task_from_recorded_
     assert "| wren | 1/2 | 50% |" in text and "| aider | 0/1 | 0% |" in text and "| gcd | solved | failed |" in text
     assert "lis" not in text and text.index("| wren |") < text.index("| aider |")
     assert "| aider |" not in report([first, second], ["wren"], ["gcd", "kth"])
-    second.write_text('{"system": "wren"}\n')
-    with pytest.raises(ValueError, match="b.jsonl:1: not a result row"):
-        report([first, second], None, ["gcd"])
+    for bad, why in (('{"system": "wren"}', "no task, solved, wall_s"), ('{"system": ["w"], ' + json.dumps(
+            row("x", "gcd", True))[1:].replace('"system": "x", ', ""), "must be strings"), ("[1]", "no system"),
+                     ("{oops", "Expecting property name")):
+        second.write_text(bad + "\n")
+        with pytest.raises(ValueError, match=f"b.jsonl:1: not a result row .*{why}"):
+            report([first, second], None, ["gcd"])

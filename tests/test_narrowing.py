@@ -37,6 +37,23 @@ def test_a_narrowed_edit_offers_a_line_found_more_than_once_at_each_of_its_place
     assert narrowed_edit(tool, ["b.bin", "gone.py"], ws) is None
 
 
+def test_repeated_lines_are_not_offered_where_a_lone_cr_would_number_lines_otherwise(tmp_path, monkeypatch):
+    """A lone CR breaks a line for Python but not for edit_file, which counts "\\n": the numbers would name another
+    place. And a big file (past UNEQUAL_CHARS) of repeated lines only gets no empty enum (no grammar)."""
+    from wren.agent import narrowing
+    from wren.tools.base import default_registry
+
+    ws = write(tmp_path, {"a.py": ""})
+    (tmp_path / "a.py").write_bytes(b"def f(n):\n    x = 1\r    return []\n    return []\n")
+    tool = next(t for t in default_registry().schemas() if t["function"]["name"] == "edit_file")
+    assert offered(narrowing.narrowed_edit(tool, ["a.py"], ws)) == {"a.py": ["def f(n):", "x = 1"]}
+    (tmp_path / "b.py").write_text("".join(f"v{i} = {i}\n" for i in range(3)) * 2)
+    monkeypatch.setattr(narrowing, "UNEQUAL_CHARS", 10)
+    options = narrowing.narrowed_edit(tool, ["b.py"], ws)["function"]["parameters"]["oneOf"]
+    assert [(o["properties"]["old"], o["properties"]["line"]["const"]) for o in options] == [
+        ({"const": f"v{i} = {i}"}, n) for i in range(3) for n in (i + 1, i + 4)]
+
+
 def test_a_narrowed_edit_leaves_out_comments_and_docstrings_of_python_files(tmp_path):
     """Qwen2.5-Coder-1.5B, fixing kth, edited its docstring (`A list of ints` -> `integers`): no test
     can see such a change, so a narrowed edit offers only code lines; other files and Python that does

@@ -127,7 +127,7 @@ def test_line_picks_one_place_of_an_old_found_more_than_once(tmp_path):
     (tmp_path / "t.py").write_text(text)
     with pytest.raises(ToolError, match=r"line 3.*line 6.*pass line=N"):
         edit(tmp_path, "t.py", "return []", "return [n]")
-    with pytest.raises(ToolError, match=r"2 places.*none of them at line 4") as refused:
+    with pytest.raises(ToolError, match=r"2 places.*none of them starting at line 4") as refused:
         edit(tmp_path, "t.py", "return []", "return [n]", line=4)
     assert "Nothing was changed" in str(refused.value) and (tmp_path / "t.py").read_text() == text
     out = edit(tmp_path, "t.py", "return []", "return [n]", line=6).output
@@ -137,6 +137,25 @@ def test_line_picks_one_place_of_an_old_found_more_than_once(tmp_path):
     assert (tmp_path / "t.py").read_text() == text.replace("return []", "return [n]", 1)
     edit(tmp_path, "t.py", "for i in range(2, n):", "for i in range(2, n + 1):", line=1)  # found once: line unused
     assert "range(2, n + 1)" in (tmp_path / "t.py").read_text()
+
+
+@pytest.mark.parametrize("text, old, line, after", [
+    ("a\na\na\n", "a\na", 2, "a\nb\n"),  # overlapping places: the one starting at line 2
+    ("a\nba\nb\n", "a\nb", 2, "a\nbb\n"),  # both touch line 2; one starts there
+    ("x\n  y\nx\n y\n", "x\ny", 3, "x\n  y\nb\n"),  # ignoring whitespace, the one starting at line 3
+])
+def test_line_is_where_the_place_starts_overlapping_places_too(tmp_path, text, old, line, after):
+    (tmp_path / "t.txt").write_text(text)
+    edit(tmp_path, "t.txt", old, "b", line=line)
+    assert (tmp_path / "t.txt").read_text() == after
+
+
+def test_line_cannot_choose_between_two_places_on_one_line(tmp_path):
+    (tmp_path / "t.py").write_text("x = f(a) + f(a)\ny = f(a)\n")
+    with pytest.raises(ToolError, match=r"3 places.*2 of them starting at line 1; add surrounding text"):
+        edit(tmp_path, "t.py", "f(a)", "g(a)", line=1)
+    edit(tmp_path, "t.py", "f(a)", "g(a)", line=2)
+    assert (tmp_path / "t.py").read_text() == "x = f(a) + f(a)\ny = g(a)\n"
 
 
 def test_text_absent_names_the_closest_lines(tmp_path):

@@ -168,6 +168,11 @@ def test_code_that_is_not_a_run_on_if_is_refused_or_written_as_given(tmp_path):
     assert run_on_block("if x: y = 1") is None  # parses as it is
     assert run_on_block("x = 1 y = 2") is None  # no `if`
     assert run_on_block("if x: return a\nb = 2") is None  # more than one line
+    # A split that leaves a statement doing nothing is no guard and a statement: still refused as written.
+    for code in ('if n < 0: raise ValueError "negative"', "if debug: import os sys", "if n < 0: return -n n",
+                 'if x: print "hi"', "if x: y = a not b"):
+        assert run_on_block(code) is None, code
+    assert run_on_block("if x: y = " + "a " * 300) is None  # past RUN_ON_CHARS: not split
     (tmp_path / "kth.py").write_text(KTH)
     with pytest.raises(ToolError, match="unable to parse"):
         edit(tmp_path, "kth.py", "pivot = arr[0]", "if not arr: return None pivot = = arr[0]")

@@ -49,7 +49,8 @@ class EditFileArgs(BaseModel):
     old: str = Field(description="exact text to replace (include enough lines to be unique)")
     new: str = Field(description="replacement text")
     replace_all: bool = Field(False, description="replace every occurrence")
-    line: int | None = Field(None, description="where old occurs more than once: the line it starts on")
+    line: int | None = Field(None, description="where old occurs more than once: the line the one to replace "
+                                               "starts on")
 
 
 def secrets_back(text: str, source: str) -> str:

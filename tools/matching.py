@@ -32,20 +32,16 @@ def _places(text: str, starts: list[int]) -> str:
     return "; ".join(f"line {n}: {lines[n - 1].strip()[:60]!r}" for n in (line_no(text, s) for s in starts))
 
 
-def _refuse_many(text: str, starts: list[int], how: str, line: int | None = None) -> None:
+def _refuse_many(text: str, starts: list[int], how: str, line: int | None = None, there: int = 0) -> None:
+    places = f"old text {how} {len(starts)} places ({_places(text, starts)})"
+    if there > 1:
+        raise ToolError(f"{places}, {there} of them starting at line {line}; add surrounding text to make it "
+                        "unique. Nothing was changed")
     if line is not None:
-        raise ToolError(f"old text {how} {len(starts)} places ({_places(text, starts)}), none of them at line "
-                        f"{line}; pass the line one of them is on. Nothing was changed")
-    raise ToolError(f"old text {how} {len(starts)} places ({_places(text, starts)}); add surrounding lines to "
-                    "make it unique, pass line=N (the line it starts on), or pass replace_all=true. Nothing was "
-                    "changed")
-
-
-def _at_line(text: str, matches: list[Match], line: int | None) -> list[Match]:
-    """Of several `matches`, the one whose text spans `line` (1-based), when `line` is given and one does."""
-    if line is None or len(matches) < 2:
-        return matches
-    return [m for m in matches if line_no(text, m.start) <= line <= line_no(text, max(m.start, m.end - 1))]
+        raise ToolError(f"{places}, none of them starting at line {line}; pass the line one of them starts on. "
+                        "Nothing was changed")
+    raise ToolError(f"{places}; add surrounding lines to make it unique, pass line=N (the line it starts on), or "
+                    "pass replace_all=true. Nothing was changed")
 
 
 def _exact(text: str, old: str, new: str, replace_all: bool, line: int | None = None) -> list[Match]:
@@ -53,10 +49,21 @@ def _exact(text: str, old: str, new: str, replace_all: bool, line: int | None = 
     while at != -1:
         spots.append(Match(at, at + len(old), new, "exact"))
         at = text.find(old, at + len(old))
-    if len(spots) > 1 and not replace_all:
-        if len(chosen := _at_line(text, spots, line)) == 1:
-            return chosen
-        _refuse_many(text, [m.start for m in spots], "occurs in", line)
+    if replace_all or not spots or (len(spots) == 1 and line is None):
+        return spots
+    if line is not None:
+        # Every place, overlapping ones too (`a\na` in `a\na\na`): `line` may name one a scan past each match skips.
+        starts, at = [], text.find(old)
+        while at != -1:
+            starts.append(at)
+            at = text.find(old, at + 1)
+        if len(starts) == 1:
+            return spots
+        chosen = [at for at in starts if line_no(text, at) == line]
+        if len(chosen) == 1:
+            return [Match(chosen[0], chosen[0] + len(old), new, "exact")]
+        _refuse_many(text, starts, "occurs in", line, len(chosen))
+    _refuse_many(text, [m.start for m in spots], "occurs in")
     return spots
 
 
@@ -77,13 +84,13 @@ def _split(text: str, newline_ends: bool) -> list[str]:
     return lines[:-1] if newline_ends and text.endswith("\n") else lines
 
 
-def _windows(lines: list[str], want: list[str]) -> list[int]:
+def _windows(lines: list[str], want: list[str], overlap: bool = False) -> list[int]:
     norm = [_norm(x) for x in want]
     hits, i = [], 0
     while i <= len(lines) - len(norm):
         if all(_norm(lines[i + j]) == w for j, w in enumerate(norm)):
             hits.append(i)
-            i += len(norm)  # matches never overlap
+            i += 1 if overlap else len(norm)  # matches never overlap, but a `line` may name any of them
         else:
             i += 1
     return hits
@@ -102,12 +109,14 @@ def _tolerant(text: str, old: str, new: str, replace_all: bool, line: int | None
     offsets = [0]
     for each in lines:
         offsets.append(offsets[-1] + len(each) + 1)
-    if len(found) > 1 and not replace_all:
-        # Line i (0-based) of the file is line i + 1; the window from it spans len(want) lines.
-        chosen = [i for i in found if line is not None and i + 1 <= line <= i + len(want)]
-        if len(chosen) != 1:
-            _refuse_many(text, [offsets[i] for i in found], "matches (ignoring whitespace) in", line)
-        found = chosen
+    if found and line is not None and not replace_all:
+        every = _windows(lines, want, overlap=True)  # line i (0-based) of the file is line i + 1
+        chosen = [i for i in every if i + 1 == line]
+        if len(every) > 1 and len(chosen) != 1:
+            _refuse_many(text, [offsets[i] for i in every], "matches (ignoring whitespace) in", line)
+        found = chosen if len(every) > 1 else found
+    elif len(found) > 1 and not replace_all:
+        _refuse_many(text, [offsets[i] for i in found], "matches (ignoring whitespace) in")
     matches = []
     for i in found:
         fit = Reindenter.from_pairs(list(zip(want, lines[i: i + len(want)])))
@@ -148,8 +157,9 @@ def closest(text: str, old: str, limit: int = 2) -> str:
 
 def find(text: str, old: str, new: str, replace_all: bool = False, line: int | None = None) -> list[Match]:
     """Where `old` is in `text`, each with its replacement: exact, else ignoring whitespace (then `new` is
-    re-indented to fit). Several places are refused unless `replace_all`, or `line` (1-based) names the one
-    whose text spans it; `line` is not checked when `old` is found once. ToolError when nothing matches
+    re-indented to fit). Several places are refused unless `replace_all` (then `line` is not used), or `line`
+    (1-based) is the line one of them starts on (overlapping places count); `line` is not checked when `old`
+    is found once. ToolError when nothing matches
     (with the closest lines), `old` is empty or equals `new`."""
     if not old:
         raise ToolError("old must not be empty; to create or overwrite a file use write_file")

@@ -186,15 +186,26 @@ def guard_block(code: str, unit: str = "    ") -> str | None:
     return block if complete(block) else None
 
 
+RUN_ON_CHARS = 400  # a narrowed edit's `new` is cut there (degenerate.NEW_CHARS); each split parses the line again
+
+
+def _idle(stmt: ast.stmt) -> bool:
+    """Whether `stmt` is an expression that does nothing as a statement (a name, a constant, `not b`): what a
+    split of `raise ValueError "x"` or `import os sys` leaves, which is no statement anyone meant."""
+    return isinstance(stmt, ast.Expr) and not isinstance(stmt.value, (ast.Call, ast.Await, ast.Yield, ast.YieldFrom))
+
+
 def run_on_block(code: str, unit: str = "    ") -> str | None:
     """A one-line `if C: S` with one more statement run on after it, no `;` or newline between (`if not arr:
     raise ValueError('empty') pivot = arr[0]`), which Python does not take, as what it means: the `if` as its
     block, the statement after it at the `if`'s own level ("if C:\n" + unit + "S\nT"). None for any other
     code, or when no split parses. Qwen2.5-Coder-1.5B wrote that shape for kth's `pivot = arr[0]` twice in one
     run, its old line after a new guard; each was refused as unparseable (two refusals end an attempt). The
-    split is tried at each token outside brackets, the last first (the longest body that parses)."""
+    split is tried at each name outside brackets, the last first (the longest body that parses); neither side
+    may hold a statement that does nothing (_idle: `if n < 0: raise ValueError "x"` is no guard and a string).
+    Lines past RUN_ON_CHARS are left as they are."""
     line = code.strip()
-    if "\n" in line or not line.startswith("if ") or parsed(line) is not None:
+    if "\n" in line or not line.startswith("if ") or len(line) > RUN_ON_CHARS or parsed(line) is not None:
         return None
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(line).readline))
@@ -206,13 +217,14 @@ def run_on_block(code: str, unit: str = "    ") -> str | None:
             depth += 1
         elif token.type == tokenize.OP and token.string in ")]}":
             depth -= 1
-        elif depth == 0 and token.type in (tokenize.NAME, tokenize.OP, tokenize.NUMBER, tokenize.STRING) and token.start[1]:
+        elif depth == 0 and token.type == tokenize.NAME and token.start[1]:  # a statement starts with a name
             splits.append(token.start[1])
     for at in reversed(splits):
         head, rest = line[:at].strip(), line[at:].strip()
-        tree = parsed(head)
-        if (tree is None or len(tree.body) != 1 or not isinstance(tree.body[0], ast.If) or tree.body[0].orelse
-                or head.endswith(";") or not complete(rest) or len(parsed(rest).body) != 1):
+        tree, after = parsed(head), parsed(rest)
+        if (tree is None or after is None or len(tree.body) != 1 or not isinstance(tree.body[0], ast.If)
+                or tree.body[0].orelse or head.endswith(";") or len(after.body) != 1
+                or any(_idle(stmt) for stmt in [*tree.body[0].body, *after.body])):
             continue
         guard = tree.body[0]
         body = "; ".join(ast.get_source_segment(head, stmt) or ast.unparse(stmt) for stmt in guard.body)
