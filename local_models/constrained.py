@@ -46,7 +46,8 @@ def step_schema(tools: list[dict]) -> dict:
     options = [{"type": "object",
                 "properties": {"tool": {"const": t["function"]["name"]}, "arguments": tool_parameters(t)},
                 "required": ["tool", "arguments"]} for t in tools]
-    options.append({"type": "object", "properties": {"reply": {"type": "string"}}, "required": ["reply"]})
+    # Not empty: SmolLM2, at a step that may only answer (careful.wrap_up), wrote `{"reply": ""}`.
+    options.append({"type": "object", "properties": {"reply": {"type": "string", "minLength": 1}}, "required": ["reply"]})
     return {"oneOf": options}
 
 
