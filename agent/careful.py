@@ -139,8 +139,8 @@ def check_tried(s: "Session", args: object) -> None:
         raise ToolError(TRIED.format(path=key[0], outcome=s.tried_changes[key]))
     # While the tests fail, an edit of Python that no test can see: Qwen2.5-Coder-1.5B turned
     # `def kheapsort(arr, k):` into `def kheapsort(arr, k) :`, and the test run after it cost an attempt.
-    if (key is not None and s._tests_failed and key[0].endswith(".py") and line_key(getattr(args, "old")) != key[2]
-            and same_python(getattr(args, "old"), getattr(args, "new"))):
+    if (key is not None and s._tests_failed and key[0].endswith(".py")
+            and line_key(getattr(args, "old")) != key[2] and same_python(getattr(args, "old"), getattr(args, "new"))):
         s.attempt.refused.add(key[:2])
         raise ToolError(UNSEEN.format(path=key[0]))
 

@@ -2,7 +2,8 @@
 
 A careful session's attempt opens with an edit (careful.edit_first); on a local model the grammar also
 holds the call to one of the files under test and `old` to one of their code lines (with its `line` where
-the text is found more than once), with `new` other than `old`. Each limit answers a failure of Qwen2.5-Coder-1.5B's, named where it is set.
+the text is found more than once), with `new` other than `old`. Each limit answers a failure of
+Qwen2.5-Coder-1.5B's, named where it is set.
 """
 from __future__ import annotations
 
@@ -34,14 +35,15 @@ def narrowed_edit(tool: dict[str, Any], files: list[str], ws: "Workspace",
     file's lines add up to at most UNEQUAL_CHARS; past that, any text). Qwen2.5-Coder-1.5B's
     edits failed on `old` text that was not in the program: a line of the test from the failing run's report
     (`assert levenshtein(*input_data) == expected`), read_file's line numbers (`8\t    return 1 + min(`).
-    `leave_out`: (path, line_key) not offered. `tried`: (path, line_key) -> `new` texts already tried on it and failed, which `new` may not be either: Qwen2.5-Coder-1.5B
-    proposed `max(max_ending_here, x)` in four attempts of max_sublist_sum, each refused as tried, a step
-    each. The `new` of a block's opening line (opener_lines) is a header that ends at its colon (headers.HEADER:
-    nothing after the colon; in find_first_in_sorted 13 of 17 of Qwen's edits put a statement after an
-    `if ...:` line's colon). Past UNEQUAL_CHARS, `new` is free. `failure`: the failing run's first failure in one
-    line, which the reason before the call opens with (formats.reason_opening, under formats.OPENING_KEY).
-    `refused`: `new` texts refused in this attempt, which `new` may not be on any line (Attempt.refused_new).
-    None when no file has such lines."""
+    `leave_out`: (path, line_key) not offered. `tried`: (path, line_key) -> `new` texts already tried on it and
+    failed, which `new` may not be either: Qwen2.5-Coder-1.5B proposed `max(max_ending_here, x)` in four
+    attempts of max_sublist_sum, each refused as tried, a step each. The `new` of a block's opening line
+    (opener_lines) is a header that ends at its colon (headers.HEADER: nothing after the colon; in
+    find_first_in_sorted 13 of 17 of Qwen's edits put a statement after an `if ...:` line's colon). Past
+    UNEQUAL_CHARS, `new` is free. `failure`: the failing run's first failure in one line, which the reason
+    before the call opens with (formats.reason_opening, under formats.OPENING_KEY). `refused`: `new` texts
+    refused in this attempt, which `new` may not be on any line (Attempt.refused_new). None when no file has
+    such lines."""
     options = []
     for rel in files:
         try:
@@ -50,27 +52,30 @@ def narrowed_edit(tool: dict[str, Any], files: list[str], ws: "Workspace",
             continue  # another encoding: the model edits it with its free steps
         # Text found more than once is offered with the number of each line it is (edit_file's `line`):
         # get_factors' bug is the second of its two `return []` lines, which Qwen2.5-Coder-1.5B could not
-        # choose when only text found once was offered (12 attempts, none on it). Only code: Qwen2.5-Coder-1.5B, fixing kth, turned `arr: A list of ints` in the
-        # docstring into `A list of integers`, an edit no test can tell from none.
+        # choose when only text found once was offered (12 attempts, none on it). Only code: Qwen2.5-Coder-1.5B,
+        # fixing kth, turned `arr: A list of ints` in the docstring into `A list of integers`, an edit no test can
+        # tell from none.
         prose = prose_lines(text) if rel.endswith(".py") else set()
         openers = {text.split("\n")[n - 1].strip() for n in opener_lines(text)} if rel.endswith(".py") else set()
         at: dict[str, list[int]] = {}  # each code line (stripped) -> the numbers of the lines it is
         for n, raw in enumerate(text.split("\n"), 1):
             if n not in prose and (line := raw.strip()) and len(line) <= EDIT_LINE_CHARS:
                 at.setdefault(line, []).append(n)
-        # (line, its number where the text is found more than once, else None), not left out
         # Where a lone CR breaks a line for Python and read_text but not for edit_file (which counts "\n"), the
         # numbers would not agree: such a file's repeated lines are not offered.
         numbered = "\r" not in (ws.root / rel).read_bytes().decode("utf-8-sig", "replace").replace("\r\n", "\n")
-        spots = [(line, n if text.count(line) > 1 else None) for line, numbers in at.items() for n in numbers
-                 if text.count(line) == 1 or numbered]
+        spots = []  # (line, its number where the text is found more than once, else None), not left out
+        for line, numbers in at.items():
+            once = text.count(line) == 1
+            spots += [(line, None if once else n) for n in numbers if once or numbered]
         spots = [(line, n) for line, n in spots if (rel, line_key(line, n)) not in leave_out][:EDIT_LINES]
         lines = list(dict.fromkeys(line for line, _ in spots))
         if sum(map(len, lines)) <= UNEQUAL_CHARS:  # `new` is not `old`: a grammar rule per character of it
             # The refused texts are rules for every line: left out where they would take the file past the bound.
             unlike = refused if sum(map(len, lines)) + len(lines) * sum(map(len, refused)) <= UNEQUAL_CHARS else ()
-            options += [edit_option(rel, {"const": line}, {"type": "string", "not": _unlike(line, n, rel, tried or {}, unlike),
-                                                            **({HEADER: True} if line in openers else {})}, n)
+            options += [edit_option(rel, {"const": line},
+                                    {"type": "string", "not": _unlike(line, n, rel, tried or {}, unlike),
+                                     **({HEADER: True} if line in openers else {})}, n)
                         for line, n in spots]
         elif spots:
             if once := [line for line, n in spots if n is None]:

@@ -47,7 +47,8 @@ def step_schema(tools: list[dict]) -> dict:
                 "properties": {"tool": {"const": t["function"]["name"]}, "arguments": tool_parameters(t)},
                 "required": ["tool", "arguments"]} for t in tools]
     # Not empty: SmolLM2, at a step that may only answer (careful.wrap_up), wrote `{"reply": ""}`.
-    options.append({"type": "object", "properties": {"reply": {"type": "string", "minLength": 1}}, "required": ["reply"]})
+    options.append({"type": "object", "properties": {"reply": {"type": "string", "minLength": 1}},
+                    "required": ["reply"]})
     return {"oneOf": options}
 
 

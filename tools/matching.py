@@ -44,26 +44,31 @@ def _refuse_many(text: str, starts: list[int], how: str, line: int | None = None
                     "pass replace_all=true. Nothing was changed")
 
 
+def _apart(starts: list[int], width: int) -> list[int]:
+    """Of sorted `starts` of places `width` long, those that do not overlap an earlier one kept (a scan from the
+    start, as a replacement of each reads them)."""
+    kept: list[int] = []
+    for at in starts:
+        if not kept or at >= kept[-1] + width:
+            kept.append(at)
+    return kept
+
+
 def _exact(text: str, old: str, new: str, replace_all: bool, line: int | None = None) -> list[Match]:
-    spots, at = [], text.find(old)
+    starts, at = [], text.find(old)  # every place, overlapping ones too (`a\na` twice in `a\na\na`)
     while at != -1:
-        spots.append(Match(at, at + len(old), new, "exact"))
-        at = text.find(old, at + len(old))
-    if replace_all or not spots or (len(spots) == 1 and line is None):
+        starts.append(at)
+        at = text.find(old, at + 1)
+    spots = [Match(at, at + len(old), new, "exact") for at in _apart(starts, len(old))]
+    if replace_all or len(starts) < 2:
         return spots
-    if line is not None:
-        # Every place, overlapping ones too (`a\na` in `a\na\na`): `line` may name one a scan past each match skips.
-        starts, at = [], text.find(old)
-        while at != -1:
-            starts.append(at)
-            at = text.find(old, at + 1)
-        if len(starts) == 1:
-            return spots
+    if line is not None:  # any of them, overlapping or not, may be the one named
         chosen = [at for at in starts if line_no(text, at) == line]
         if len(chosen) == 1:
             return [Match(chosen[0], chosen[0] + len(old), new, "exact")]
         _refuse_many(text, starts, "occurs in", line, len(chosen))
-    _refuse_many(text, [m.start for m in spots], "occurs in")
+    if len(spots) > 1:
+        _refuse_many(text, [m.start for m in spots], "occurs in")
     return spots
 
 
@@ -84,16 +89,11 @@ def _split(text: str, newline_ends: bool) -> list[str]:
     return lines[:-1] if newline_ends and text.endswith("\n") else lines
 
 
-def _windows(lines: list[str], want: list[str], overlap: bool = False) -> list[int]:
+def _windows(lines: list[str], want: list[str]) -> list[int]:
+    """The indices of `lines` where `want` matches ignoring whitespace, overlapping windows too."""
     norm = [_norm(x) for x in want]
-    hits, i = [], 0
-    while i <= len(lines) - len(norm):
-        if all(_norm(lines[i + j]) == w for j, w in enumerate(norm)):
-            hits.append(i)
-            i += 1 if overlap else len(norm)  # matches never overlap, but a `line` may name any of them
-        else:
-            i += 1
-    return hits
+    return [i for i in range(len(lines) - len(norm) + 1)
+            if all(_norm(lines[i + j]) == w for j, w in enumerate(norm))]
 
 
 def _tolerant(text: str, old: str, new: str, replace_all: bool, line: int | None = None) -> list[Match]:
@@ -103,18 +103,17 @@ def _tolerant(text: str, old: str, new: str, replace_all: bool, line: int | None
     lines = text.split("\n")
     # Blank lines at the edges of old must match too, unless that finds nothing: then they are sloppiness.
     for want, repl in ((old_lines, new_lines), _trim_blank(old_lines, new_lines)):
-        found = _windows(lines, want) if any(x.strip() for x in want) else []
-        if found:
+        every = _windows(lines, want) if any(x.strip() for x in want) else []
+        if every:
             break
     offsets = [0]
     for each in lines:
         offsets.append(offsets[-1] + len(each) + 1)
-    if found and line is not None and not replace_all:
-        every = _windows(lines, want, overlap=True)  # line i (0-based) of the file is line i + 1
-        chosen = [i for i in every if i + 1 == line]
-        if len(every) > 1 and len(chosen) != 1:
+    found = _apart(every, len(want))
+    if line is not None and len(every) > 1 and not replace_all:  # line i (0-based) of the file is line i + 1
+        found = [i for i in every if i + 1 == line]
+        if len(found) != 1:
             _refuse_many(text, [offsets[i] for i in every], "matches (ignoring whitespace) in", line)
-        found = chosen if len(every) > 1 else found
     elif len(found) > 1 and not replace_all:
         _refuse_many(text, [offsets[i] for i in found], "matches (ignoring whitespace) in")
     matches = []

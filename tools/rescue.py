@@ -117,6 +117,24 @@ def parsed(code: str) -> ast.Module | None:
         return None
 
 
+def _outside_brackets(line: str) -> list[tokenize.TokenInfo] | None:
+    """The tokens of one line of Python outside any bracket (the brackets themselves left out), None when it does
+    not tokenize."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(line).readline))
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        return None
+    depth, out = 0, []
+    for token in tokens:
+        if token.type == tokenize.OP and token.string in "([{":
+            depth += 1
+        elif token.type == tokenize.OP and token.string in ")]}":
+            depth -= 1
+        elif depth == 0:
+            out.append(token)
+    return out
+
+
 def if_else_block(code: str, unit: str = "    ") -> str | None:
     """`if C: A else: B` written on one line (`A; else: B`, `else B` too), which Python does not take, as the
     block it means ("if C:\n" + unit + "A\nelse:\n" + unit + "B"); `elif C2: A2` clauses between them too
@@ -126,23 +144,16 @@ def if_else_block(code: str, unit: str = "    ") -> str | None:
     b; else: return gcd(a % b, b)` in a chained gcd (two such edits refused ended an attempt). Each `else`
     outside brackets is tried, the last first (a conditional expression `x if c else y` in a body stays whole)."""
     line = code.strip()
-    if "\n" in line or not line.startswith("if "):
+    tokens = _outside_brackets(line) if "\n" not in line and line.startswith("if ") else None
+    if tokens is None:
         return None
-    try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(line).readline))
-    except (tokenize.TokenError, SyntaxError, ValueError):
-        return None
-    depth, colons, elifs, elses = 0, [], [], []  # colons: where each clause's body starts
+    colons, elifs, elses = [], [], []  # colons: where each clause's body starts
     for token in tokens:
-        if token.type == tokenize.OP and token.string in "([{":
-            depth += 1
-        elif token.type == tokenize.OP and token.string in ")]}":
-            depth -= 1
-        elif depth == 0 and token.type == tokenize.OP and token.string == ":":
+        if token.type == tokenize.OP and token.string == ":":
             colons.append(token.end[1])
-        elif depth == 0 and token.type == tokenize.NAME and token.string == "elif":
+        elif token.type == tokenize.NAME and token.string == "elif":
             elifs.append(token.start[1])
-        elif depth == 0 and colons and token.type == tokenize.NAME and token.string == "else":
+        elif colons and token.type == tokenize.NAME and token.string == "else":
             elses.append(token)
     starts = [0, *elifs]
     clauses = []  # (header with its colon, body) of the `if` and each `elif`; the last clause's body comes below
@@ -207,18 +218,8 @@ def run_on_block(code: str, unit: str = "    ") -> str | None:
     line = code.strip()
     if "\n" in line or not line.startswith("if ") or len(line) > RUN_ON_CHARS or parsed(line) is not None:
         return None
-    try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(line).readline))
-    except (tokenize.TokenError, SyntaxError, ValueError):
-        return None
-    depth, splits = 0, []
-    for token in tokens:
-        if token.type == tokenize.OP and token.string in "([{":
-            depth += 1
-        elif token.type == tokenize.OP and token.string in ")]}":
-            depth -= 1
-        elif depth == 0 and token.type == tokenize.NAME and token.start[1]:  # a statement starts with a name
-            splits.append(token.start[1])
+    tokens = _outside_brackets(line) or []
+    splits = [t.start[1] for t in tokens if t.type == tokenize.NAME and t.start[1]]  # a statement starts with a name
     for at in reversed(splits):
         head, rest = line[:at].strip(), line[at:].strip()
         tree, after = parsed(head), parsed(rest)
