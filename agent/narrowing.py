@@ -78,8 +78,8 @@ def narrowed_edit(tool: dict[str, Any], files: list[str], ws: "Workspace",
                                      **({HEADER: True} if line in openers else {})}, n)
                         for line, n in spots]
         elif spots:
-            if once := [line for line, n in spots if n is None]:
-                options.append(edit_option(rel, {"enum": once}, {"type": "string"}))
+            if found_once := [line for line, n in spots if n is None]:
+                options.append(edit_option(rel, {"enum": found_once}, {"type": "string"}))
             options += [edit_option(rel, {"const": line}, {"type": "string"}, n) for line, n in spots if n is not None]
     if not options:
         return None

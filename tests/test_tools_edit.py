@@ -153,9 +153,9 @@ def test_line_is_where_the_place_starts_overlapping_places_too(tmp_path, text, o
 def test_line_cannot_choose_between_two_places_on_one_line(tmp_path):
     (tmp_path / "t.py").write_text("x = f(a) + f(a)\ny = f(a)\n")
     with pytest.raises(ToolError, match=r"3 places.*2 of them starting at line 1; add surrounding text"):
-        edit(tmp_path, "t.py", "f(a)", "g(a)", line=1)
-    edit(tmp_path, "t.py", "f(a)", "g(a)", line=2)
-    assert (tmp_path / "t.py").read_text() == "x = f(a) + f(a)\ny = g(a)\n"
+        edit(tmp_path, "t.py", "f(a)", "abs(a)", line=1)
+    edit(tmp_path, "t.py", "f(a)", "abs(a)", line=2)
+    assert (tmp_path / "t.py").read_text() == "x = f(a) + f(a)\ny = abs(a)\n"
 
 
 def test_text_absent_names_the_closest_lines(tmp_path):
@@ -377,6 +377,49 @@ def test_syntax_is_judged_only_where_the_file_parsed_before(tmp_path):
     # `type` statement, refused by 3.11's compiler).
     edit(tmp_path, "search.py", "def find(arr, x):", "type Index = int\n\n\ndef find(arr, x):")
     assert (tmp_path / "search.py").read_text().startswith("type Index = int\n")
+
+
+FLATTEN = ("def flatten(arr):\n    for x in arr:\n        if isinstance(x, list):\n            for y in flatten(x):\n"
+           "                yield y\n        else:\n            yield flatten(x)\n")
+
+
+def test_an_edit_that_uses_a_name_the_file_does_not_have_is_refused_and_shows_where(tmp_path):
+    """Qwen2.5-Coder-1.5B's fix of QuixBugs flatten in a CI run: `yield flatten2(x)`, a NameError to be."""
+    (tmp_path / "flatten.py").write_text(FLATTEN)
+    with pytest.raises(ToolError) as refused:
+        edit(tmp_path, "flatten.py", "yield flatten(x)", "yield flatten2(x)")
+    said = str(refused.value)
+    assert said.startswith("this change would use `flatten2`, which flatten.py does not define or import (nor does "
+                           "Python), so it would raise NameError and nothing was changed. The file would have read:\n")
+    assert "     7\t            yield flatten2(x)" in said and said.endswith("or define or import the new one first.")
+    assert (tmp_path / "flatten.py").read_text() == FLATTEN  # nothing written
+    # Two new names, named in the order they are used; an import the change forgot is one.
+    with pytest.raises(ToolError, match="would use `math` and `helper`"):
+        edit(tmp_path, "flatten.py", "yield y", "yield math.floor(y) + helper(y)")
+    # The same through write_file.
+    with pytest.raises(ToolError, match="would use `flaten`"):
+        call(tmp_path, "write_file", path="flatten.py", content=FLATTEN.replace("flatten(x)", "flaten(x)"))
+    assert (tmp_path / "flatten.py").read_text() == FLATTEN
+
+
+def test_names_are_judged_against_what_the_file_already_missed(tmp_path):
+    from wren.tools.syntax import undefined_names
+
+    # Builtins, names the change defines, imports or binds, and names defined later in the file are names it has.
+    (tmp_path / "flatten.py").write_text(FLATTEN)
+    edit(tmp_path, "flatten.py", "yield flatten(x)", "yield str(x) if isinstance(x, bytes) else x")
+    call(tmp_path, "write_file", path="flatten.py",
+         content=FLATTEN.replace("yield y", "yield deep(y)") + "\n\ndef deep(y):\n    return y\n")
+    edit(tmp_path, "flatten.py", "def flatten(arr):", "import math\n\n\ndef flatten(arr):\n    _ = math.pi")
+    # A name the file already used without defining it (a global set elsewhere) may be used again.
+    (tmp_path / "uses.py").write_text("def f():\n    return CONFIG['a']\n")
+    edit(tmp_path, "uses.py", "return CONFIG['a']", "return CONFIG['b'] or CONFIG['a']")
+    # After a star import any name may be defined: nothing is refused.
+    (tmp_path / "star.py").write_text("from os.path import *\n\nx = join('a', 'b')\n")
+    edit(tmp_path, "star.py", "x = join('a', 'b')", "x = joinpath('a', 'b')")
+    # Not Python, or not parsing: no names judged.
+    assert undefined_names("a.js", "x = y") == {} and undefined_names("a.py", "def f(:") == {}
+    assert undefined_names("a.py", "print(a)\nb = a + c\n") == {"a": 1, "c": 2}
 
 
 

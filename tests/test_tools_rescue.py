@@ -138,19 +138,23 @@ def test_a_one_line_guard_whose_body_goes_on_after_its_return_is_written_before_
     assert (tmp_path / "kth.py").read_text() == KTH.replace(
         "    pivot = arr[0]\n", "    if not arr:\n        return None\n    pivot = arr[0]\n")
     # A guard with no code after its jump, or a one-line `if` with no jump, is the model's to mean: as written.
-    for new in ("if not arr: return None", "if arr: pivot = arr[0]; k += 1"):
+    for old, new in (("return pivot + k", "if not arr: return None"), ("pivot = arr[0]", "if arr: pivot = arr[0]; k += 1")):
         (tmp_path / "kth.py").write_text(KTH)
-        result = edit(tmp_path, "kth.py", "pivot = arr[0]", new)
+        result = edit(tmp_path, "kth.py", old, new)
         assert result.ok and "not inside it" not in result.output
-        assert (tmp_path / "kth.py").read_text() == KTH.replace("pivot = arr[0]", new)
+        assert (tmp_path / "kth.py").read_text() == KTH.replace(old, new)
+    # A guard that drops the line it stands in for leaves `pivot` unbound: refused (tools/syntax.py), not rescued.
+    (tmp_path / "kth.py").write_text(KTH)
+    with pytest.raises(ToolError, match="would use `pivot`"):
+        edit(tmp_path, "kth.py", "pivot = arr[0]", "if not arr: return None")
 
 
 @pytest.mark.parametrize("new, block", [
     ("if not arr: raise ValueError('Array is empty') pivot = arr[0]",
      "    if not arr:\n        raise ValueError('Array is empty')\n    pivot = arr[0]\n"),
     ("if not arr: return None pivot = arr[0]", "    if not arr:\n        return None\n    pivot = arr[0]\n"),
-    ("if len(arr) == 0: x = f(a, [1, 2]) pivot = arr[-1]",
-     "    if len(arr) == 0:\n        x = f(a, [1, 2])\n    pivot = arr[-1]\n"),
+    ("if len(arr) == 0: arr = max(arr, [1, 2]) pivot = arr[-1]",
+     "    if len(arr) == 0:\n        arr = max(arr, [1, 2])\n    pivot = arr[-1]\n"),
 ])
 def test_a_statement_run_on_after_a_one_line_if_is_written_after_the_if_s_block(tmp_path, new, block):
     """Qwen2.5-Coder-1.5B wrote `if not arr: raise ValueError('...') pivot = arr[0]` for kth's `pivot = arr[0]`

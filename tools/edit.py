@@ -13,7 +13,7 @@ from wren.core.events import FileChange
 from wren.core.fileio import TextFile, unified_diff
 from wren.tools.matching import Match, apply, find, followed, line_no
 from wren.tools.rescue import guard_block, if_else_blocks, restated_if, run_on_block, whole_statements
-from wren.tools.syntax import broken_by_edit
+from wren.tools.syntax import broken_by_edit, syntax_error
 from wren.core.redact import PLACEHOLDER, PlaceholderError, restore
 
 
@@ -104,6 +104,22 @@ IF_ELSE = (" `new` put `if ...: ...` with its `elif` or `else` on one line, whic
            "as a block.")
 
 
+def _rescues(text: str, matches: list[Match], unparseable: bool) -> tuple[tuple[list[Match], str], ...]:
+    """The readings of a one-line edit of Python (`matches` in `text`) to try, in order, each with the note that
+    says what was done (tools/rescue.py); the caller takes the first that leaves the file sound."""
+    if unparseable:
+        # `old` given without its indentation (narrowed edits hand lines stripped), and `new`'s later lines
+        # written from column 0: re-indented to follow `old`'s line. Or `old` a line of a statement over several
+        # and `new` a whole statement: that statement replaced. Or a one-line if/else, or a one-line if with a
+        # statement run on after it: written as meant.
+        return ((followed(text, matches), ""), (whole_statements(text, matches), WHOLE),
+                (if_else_blocks(text, matches), IF_ELSE), (if_else_blocks(text, matches, run_on_block), RUN_ON))
+    # It parses, but a one-line guard's body goes on after its `return` (leaving the rest's names unbound after
+    # it): the rest was meant after the guard. Or a branch of an if/else became a conditional expression over the
+    # same condition: the whole if meant.
+    return ((if_else_blocks(text, matches, guard_block), GUARD), (restated_if(text, matches), RESTATED))
+
+
 def _plan_edit(args: EditFileArgs, ctx: ToolContext) -> _Edit:
     """ToolError when the edit cannot apply (no such file, `old` not found or not unique)."""
     path = ctx.workspace.resolve(args.path, write=True)
@@ -121,25 +137,11 @@ def _plan_edit(args: EditFileArgs, ctx: ToolContext) -> _Edit:
     except ToolError as exc:
         raise ToolError(f"{exc}{elsewhere(old, ctx, rel)}") from None
     updated = apply(original.text, matches)
-    if (broken := broken_by_edit(rel, original.text, updated)) and "\n" not in old and rel.endswith(".py"):
-        # A one-line `old` given without its indentation (narrowed edits hand lines stripped), and `new`'s
-        # later lines written from column 0: re-indented to follow `old`'s line, if that parses. Or `old` a line
-        # of a statement over several and `new` a whole statement: that statement replaced. Or a
-        # one-line if/else, or a one-line if with a statement run on after it: written as meant (tools/rescue.py).
-        rescues = ((followed(original.text, matches), ""), (whole_statements(original.text, matches), WHOLE),
-                   (if_else_blocks(original.text, matches), IF_ELSE),
-                   (if_else_blocks(original.text, matches, run_on_block), RUN_ON))
-        for again, why in rescues:
+    broken = broken_by_edit(rel, original.text, updated)
+    if "\n" not in old and rel.endswith(".py"):
+        for again, why in _rescues(original.text, matches, bool(broken) and syntax_error(rel, updated) is not None):
             if again != matches and not broken_by_edit(rel, original.text, apply(original.text, again)):
                 matches, updated, note, broken = again, apply(original.text, again), note + why, ""
-                break
-    elif not broken and "\n" not in old and rel.endswith(".py"):
-        # It parses, but a one-line guard's body goes on after its `return`: the rest was meant after the guard.
-        # Or a branch of an if/else became a conditional expression over the same condition: the whole if meant.
-        for again, why in ((if_else_blocks(original.text, matches, guard_block), GUARD),
-                           (restated_if(original.text, matches), RESTATED)):
-            if again != matches and not broken_by_edit(rel, original.text, apply(original.text, again)):
-                matches, updated, note = again, apply(original.text, again), note + why
                 break
     if broken:
         raise ToolError(broken)

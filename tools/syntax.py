@@ -6,14 +6,23 @@ reported only a collection error ("0 passed, 0 failed, 1 errors"): a step, a tes
 careful session, an attempt spent on a change that could never run. SWE-agent's edit command refuses
 such edits the same way. Only a file that parsed before is judged: a file already broken, or written
 in syntax Wren's parser does not know, is left to the tests.
+
+A Python edit that parses but uses a name the file neither defines, imports nor gets from the builtins is
+refused too (pyflakes' undefined-name check, flake8's F821; SWE-agent's edit command refuses edits that add
+F821 errors the same way): Qwen2.5-Coder-1.5B, fixing QuixBugs flatten's `yield flatten(x)`, wrote
+`yield flatten2(x)`, and its test run could only say NameError; the change stayed (no fewer tests passed) and
+the attempt's later fixes were built on it. Only names the file did not already miss count.
 """
 from __future__ import annotations
 
+import ast
 import io
 import re
 import sys
 import tokenize
 import warnings
+
+from pyflakes import checker, messages
 
 from wren.context.languages import language_for, parser
 
@@ -54,18 +63,60 @@ def syntax_error(rel: str, text: str) -> tuple[int, str] | None:
     return node.start_point[0] + 1, what
 
 
+def undefined_names(rel: str, text: str) -> dict[str, int]:
+    """The names Python file `rel` (content `text`) uses without defining, importing or having them as builtins,
+    each with the 1-based line of its first use, by pyflakes' UndefinedName check; {} when `text` does not parse
+    or `rel` is not a Python file. A star import makes pyflakes report its names as maybe defined: not here."""
+    spec = language_for(rel)
+    if spec is None or spec.name != "python":
+        return {}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, rel)
+        found = checker.Checker(tree, filename=rel).messages
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return {}
+    names: dict[str, int] = {}
+    for message in found:
+        if isinstance(message, messages.UndefinedName):
+            names.setdefault(message.message_args[0], message.lineno)
+    return names
+
+
 def broken_by_edit(rel: str, before: str, after: str) -> str:
-    """Why writing `after` over `before` (file `rel`) is refused: it parsed, and `after` does not; the
-    message names the error and shows `after` around it. "" when the change may be written."""
+    """Why writing `after` over `before` (file `rel`) is refused: it parsed, and `after` does not; or, in Python,
+    `after` uses a name that neither it nor the builtins define and `before` did not miss. The message names
+    the error and shows `after` around it. "" when the change may be written."""
     found = syntax_error(rel, after)
-    if found is None or syntax_error(rel, before) is not None:
+    if syntax_error(rel, before) is not None:
         return ""
+    if found is None:
+        return _undefined_by_edit(rel, before, after)
     line, message = found
-    lines = after.splitlines()
-    first, last = max(1, line - CONTEXT_LINES), min(len(lines), line + CONTEXT_LINES)
-    shown = "\n".join(f"{n:>6}\t{lines[n - 1]}" for n in range(first, last + 1))
     return (f"this change would leave {rel} unable to parse ({message}, line {line}), so nothing was changed. "
-            f"The file would have read:\n{shown}\nA block's statements go on their own lines under it, indented.")
+            f"The file would have read:\n{_around(after, line)}\nA block's statements go on their own lines under "
+            "it, indented.")
+
+
+def _around(text: str, line: int) -> str:
+    """`text`'s lines within CONTEXT_LINES of 1-based `line`, numbered as read_file numbers them."""
+    lines = text.splitlines()
+    first, last = max(1, line - CONTEXT_LINES), min(len(lines), line + CONTEXT_LINES)
+    return "\n".join(f"{n:>6}\t{lines[n - 1]}" for n in range(first, last + 1))
+
+
+def _undefined_by_edit(rel: str, before: str, after: str) -> str:
+    """Why `after` is refused for using names `before` did not miss (see undefined_names); "" when none."""
+    missed = undefined_names(rel, before)
+    new = {name: line for name, line in undefined_names(rel, after).items() if name not in missed}
+    if not new:
+        return ""
+    names = " and ".join(f"`{name}`" for name in sorted(new, key=lambda name: new[name]))
+    shown = _around(after, min(new.values()))
+    return (f"this change would use {names}, which {rel} does not define or import (nor does Python), so it would "
+            f"raise NameError and nothing was changed. The file would have read:\n{shown}\nUse names the file has, "
+            "or define or import the new one first.")
 
 
 FSTRING_START = getattr(tokenize, "FSTRING_START", -1)  # Python 3.12+
