@@ -44,6 +44,20 @@ def test_one_failing_pytest_test_is_named_with_its_assertion(calc_repo):
     assert "- test_calc.py::test_add at test_calc.py:5: `add(2, 3)` returned -1, expected 5\n" in said
 
 
+def test_the_model_is_shown_the_test_command_without_wren_s_additions(calc_repo):
+    """The time-limit plugin and its folder (this install's path) are in the command that runs and in the
+    preview a human approves; the model is shown the runner's command and target only."""
+    from wren.tools.tests import PLUGIN_DIR, preview_run_tests
+
+    args = RUN_TESTS.args(target="test_calc.py")
+    previewed = preview_run_tests(args, ToolContext(Workspace(calc_repo))).command
+    assert str(PLUGIN_DIR) in previewed and "-p wren_test_limit" in previewed
+    shown = run_tests(calc_repo, "test_calc.py").output.split("\n")[0]
+    wrens = r"^PYTHONPATH=\S+ | -p wren_test_limit -o wren_test_limit=\d+ -o faulthandler_timeout=\d+(?= )"
+    assert shown == "$ " + re.sub(wrens, "", previewed)
+    assert str(PLUGIN_DIR) not in shown and "wren_test_limit" not in shown and shown.endswith(" test_calc.py")
+
+
 def test_only_the_first_failures_report_is_shown_and_the_whole_output_is_logged(tmp_path):
     # Five failures of one bug: the runner's report repeats one traceback five times.
     write(tmp_path, {"calc.py": "def half(n):\n    return n // 3\n",

@@ -161,6 +161,7 @@ class RunTestsArgs(BaseModel):
 class _Plan:
     runner: Runner
     command: str
+    shown: str  # for the model: the command without Wren's own additions (its time limit plugin)
     note: str  # for the model: how a target was read
     limit: float  # seconds the run may take
     test_limit: int  # seconds one pytest test may run (tools/pytest_plugin/wren_test_limit.py)
@@ -175,18 +176,20 @@ def _planned(args: RunTestsArgs, ctx: ToolContext) -> _Plan:
         raise ToolError(f"{exc.message}; test_command cannot be read") from None
     runner = detect_runner(ctx.workspace.root, configured)
     target, note = usable_target(args.target, runner, ctx)
-    command = with_target(runner, target, ctx) if target else runner.command
+    command = shown = with_target(runner, target, ctx) if target else runner.command
     nominal = TARGET_TIMEOUT_S if target else TEST_TIMEOUT_S
     limit, share = ctx.time_left(nominal), one_test_limit(nominal)
     if runner.name == "pytest":
         # A test still running a quarter of the way to the limit fails where it is, with its inputs and
         # locals, and the run stops there (wren_test_limit). faulthandler_timeout is the backstop for a
         # loop the alarm cannot interrupt: its stack dump stops the run in run_tests. The plugin's folder
-        # is in the command itself, so that the command as shown runs as it ran.
+        # is in the command itself, so that the command as previewed (for approval) runs as it ran; the
+        # model is shown the command without them: they are Wren's, about 60 tokens a run, and hold the
+        # install's path, which made the same task's prompts differ from one checkout to another.
         command = command.replace(" -m pytest ", f" -m pytest -p {PLUGIN} -o {PLUGIN}={share} "
                                                  f"-o faulthandler_timeout={backstop(share)} ", 1)
         command = f"PYTHONPATH={shlex.quote(str(PLUGIN_DIR))}${{PYTHONPATH:+:$PYTHONPATH}} {command}"
-    return _Plan(runner, command, note, limit, share, bool(target))
+    return _Plan(runner, command, shown, note, limit, share, bool(target))
 
 
 def one_test_limit(limit: float) -> int:
@@ -218,7 +221,7 @@ def run_tests(args: RunTestsArgs, ctx: ToolContext) -> ToolResult:
     done = run(plan.command, ctx.workspace.root, plan.limit, ctx.interrupt, ctx.sandbox, stop_on=stop)
     outcome = parse(done.output, plan.runner.name)
     status = f"killed: {done.killed}" if done.killed else f"exit code {done.exit_code}"
-    parts = [f"$ {plan.command}"] + [plan.note] * bool(plan.note)
+    parts = [f"$ {plan.shown}"] + [plan.note] * bool(plan.note)
     room = ctx.output_room()
     if outcome:  # the list of failures gets at most half of the room, the first failure's report the rest
         listed = min(room // 2, room - sum(len(p) + 1 for p in parts) - MIN_RAW_CHARS - 200)  # 200: the notes
