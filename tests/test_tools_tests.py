@@ -80,7 +80,7 @@ def test_on_a_small_window_the_run_fits_its_room_listing_fewer_failures(tmp_path
                                      "@pytest.mark.parametrize('n', [6, 12, 18, 24, 30])\n"
                                      "def test_half(n):\n    assert half(n) * 2 == n\n"})
     whole = run_tests(tmp_path).output
-    room = 900
+    room = 650
     result = RUN_TESTS.run(RUN_TESTS.args(target=None), ToolContext(Workspace(tmp_path), room=room))
     assert len(result.output) <= room < len(whole)
     head, first = result.output.split("--- first failure ---")
