@@ -389,9 +389,16 @@ def test_an_edit_that_uses_a_name_the_file_does_not_have_is_refused_and_shows_wh
     with pytest.raises(ToolError) as refused:
         edit(tmp_path, "flatten.py", "yield flatten(x)", "yield flatten2(x)")
     said = str(refused.value)
-    assert said.startswith("this change would use `flatten2`, which flatten.py does not define or import (nor does "
-                           "Python), so it would raise NameError and nothing was changed. The file would have read:\n")
+    assert said.startswith("this change would use `flatten2` where flatten.py has not defined or imported it (nor "
+                           "does Python), so it would raise NameError and nothing was changed. The file would have "
+                           "read:\n")
     assert "     7\t            yield flatten2(x)" in said and said.endswith("or define or import the new one first.")
+    # A name the file binds only later (Qwen, max_sublist_sum: `max_ending_here = 0 if x >= 0 else ...` above the
+    # loop that binds `x`) has no value where it is used.
+    (tmp_path / "msum.py").write_text("def msum(arr):\n    best = 0\n    for x in arr:\n        best += x\n"
+                                      "    return best\n")
+    with pytest.raises(ToolError, match="would use `x` where msum.py has not defined"):
+        edit(tmp_path, "msum.py", "best = 0", "best = 0 if x >= 0 else 1")
     assert (tmp_path / "flatten.py").read_text() == FLATTEN  # nothing written
     # Two new names, named in the order they are used; an import the change forgot is one.
     with pytest.raises(ToolError, match="would use `math` and `helper`"):

@@ -114,9 +114,9 @@ def _undefined_by_edit(rel: str, before: str, after: str) -> str:
         return ""
     names = " and ".join(f"`{name}`" for name in sorted(new, key=lambda name: new[name]))
     shown = _around(after, min(new.values()))
-    return (f"this change would use {names}, which {rel} does not define or import (nor does Python), so it would "
-            f"raise NameError and nothing was changed. The file would have read:\n{shown}\nUse names the file has, "
-            "or define or import the new one first.")
+    return (f"this change would use {names} where {rel} has not defined or imported it (nor does Python), so it "
+            f"would raise NameError and nothing was changed. The file would have read:\n{shown}\nUse names the file "
+            "has there, or define or import the new one first.")
 
 
 FSTRING_START = getattr(tokenize, "FSTRING_START", -1)  # Python 3.12+
