@@ -401,7 +401,7 @@ def test_an_edit_that_uses_a_name_the_file_does_not_have_is_refused_and_shows_wh
         edit(tmp_path, "msum.py", "best = 0", "best = 0 if x >= 0 else 1")
     assert (tmp_path / "flatten.py").read_text() == FLATTEN  # nothing written
     # Two new names, named in the order they are used; an import the change forgot is one.
-    with pytest.raises(ToolError, match="would use `math` and `helper`"):
+    with pytest.raises(ToolError, match="would use `math`, `helper` where flatten.py has not defined or imported them"):
         edit(tmp_path, "flatten.py", "yield y", "yield math.floor(y) + helper(y)")
     # The same through write_file.
     with pytest.raises(ToolError, match="would use `flaten`"):
@@ -424,6 +424,16 @@ def test_names_are_judged_against_what_the_file_already_missed(tmp_path):
     # After a star import any name may be defined: nothing is refused.
     (tmp_path / "star.py").write_text("from os.path import *\n\nx = join('a', 'b')\n")
     edit(tmp_path, "star.py", "x = join('a', 'b')", "x = joinpath('a', 'b')")
+    # Annotations Python does not evaluate (a local's), and stubs, which never run, are not judged.
+    edit(tmp_path, "uses.py", "return CONFIG['b'] or CONFIG['a']", "found: List[int] = []\n    return found")
+    (tmp_path / "shapes.pyi").write_text("class Node:\n    pass\n")
+    edit(tmp_path, "shapes.pyi", "pass", "def children(self) -> list[Later]: ...")
+    # A definition renamed while the file still uses the old name: told so, not told the old name is new.
+    (tmp_path / "calls.py").write_text("def old_name(a):\n    return a\n\n\ndef g():\n    return old_name(1)\n")
+    with pytest.raises(ToolError, match=r"would remove what defines or imports `old_name`, which calls.py still "
+                                        r"uses \(line 6\)"):
+        edit(tmp_path, "calls.py", "def old_name(a):", "def new_name(a):")
+    edit(tmp_path, "calls.py", "old_name", "new_name", replace_all=True)  # the uses in the same edit
     # Not Python, or not parsing: no names judged.
     assert undefined_names("a.js", "x = y") == {} and undefined_names("a.py", "def f(:") == {}
     assert undefined_names("a.py", "print(a)\nb = a + c\n") == {"a": 1, "c": 2}

@@ -145,7 +145,7 @@ def test_a_one_line_guard_whose_body_goes_on_after_its_return_is_written_before_
         assert (tmp_path / "kth.py").read_text() == KTH.replace(old, new)
     # A guard that drops the line it stands in for leaves `pivot` unbound: refused (tools/syntax.py), not rescued.
     (tmp_path / "kth.py").write_text(KTH)
-    with pytest.raises(ToolError, match="would use `pivot`"):
+    with pytest.raises(ToolError, match="would remove what defines or imports `pivot`, which kth.py still uses"):
         edit(tmp_path, "kth.py", "pivot = arr[0]", "if not arr: return None")
 
 

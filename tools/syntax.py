@@ -66,9 +66,11 @@ def syntax_error(rel: str, text: str) -> tuple[int, str] | None:
 def undefined_names(rel: str, text: str) -> dict[str, int]:
     """The names Python file `rel` (content `text`) uses without defining, importing or having them as builtins,
     each with the 1-based line of its first use, by pyflakes' UndefinedName check; {} when `text` does not parse
-    or `rel` is not a Python file. A star import makes pyflakes report its names as maybe defined: not here."""
+    or `rel` is not a Python source file (stubs, `.pyi`, never run). A star import makes pyflakes report its
+    names as maybe defined: not here. Names in annotations are left out: Python evaluates a local variable's
+    never, and none under `from __future__ import annotations` (a missing typing import is the type checker's)."""
     spec = language_for(rel)
-    if spec is None or spec.name != "python":
+    if spec is None or spec.name != "python" or rel.endswith(".pyi"):
         return {}
     try:
         with warnings.catch_warnings():
@@ -77,11 +79,26 @@ def undefined_names(rel: str, text: str) -> dict[str, int]:
         found = checker.Checker(tree, filename=rel).messages
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return {}
+    annotations = [(a.lineno, a.col_offset, a.end_lineno or a.lineno, a.end_col_offset or 0)
+                   for a in _annotations(tree)]
     names: dict[str, int] = {}
     for message in found:
-        if isinstance(message, messages.UndefinedName):
+        at = (message.lineno, message.col)
+        if isinstance(message, messages.UndefinedName) and not any(
+                (line, col) <= at < (end_line, end_col) for line, col, end_line, end_col in annotations):
             names.setdefault(message.message_args[0], message.lineno)
     return names
+
+
+def _annotations(tree: ast.AST) -> list[ast.expr]:
+    """Every annotation in `tree`: of assignments, arguments and return values."""
+    found: list[ast.expr | None] = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.AnnAssign, ast.arg)):
+            found.append(node.annotation)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            found.append(node.returns)
+    return [a for a in found if a is not None]
 
 
 def broken_by_edit(rel: str, before: str, after: str) -> str:
@@ -101,22 +118,50 @@ def broken_by_edit(rel: str, before: str, after: str) -> str:
 
 def _around(text: str, line: int) -> str:
     """`text`'s lines within CONTEXT_LINES of 1-based `line`, numbered as read_file numbers them."""
-    lines = text.splitlines()
+    lines = text.split("\n")  # as read_file numbers them: a form feed is no line break
     first, last = max(1, line - CONTEXT_LINES), min(len(lines), line + CONTEXT_LINES)
     return "\n".join(f"{n:>6}\t{lines[n - 1]}" for n in range(first, last + 1))
 
 
 def _undefined_by_edit(rel: str, before: str, after: str) -> str:
-    """Why `after` is refused for using names `before` did not miss (see undefined_names); "" when none."""
+    """Why `after` is refused for using names `before` did not miss (see undefined_names); "" when none. Names
+    `before` bound and `after` binds nowhere lost their definition or import in the change (a rename, a removal)."""
     missed = undefined_names(rel, before)
-    new = {name: line for name, line in undefined_names(rel, after).items() if name not in missed}
-    if not new:
+    lost = {name: line for name, line in undefined_names(rel, after).items() if name not in missed}
+    if not lost:
         return ""
-    names = " and ".join(f"`{name}`" for name in sorted(new, key=lambda name: new[name]))
-    shown = _around(after, min(new.values()))
-    return (f"this change would use {names} where {rel} has not defined or imported it (nor does Python), so it "
+    names = ", ".join(f"`{name}`" for name in sorted(lost, key=lambda name: lost[name]))
+    them = "them" if len(lost) > 1 else "it"
+    shown = _around(after, min(lost.values()))
+    if not set(lost) & _bound(after) and set(lost) <= _bound(before):
+        return (f"this change would remove what defines or imports {names}, which {rel} still uses (line "
+                f"{min(lost.values())}), so that would raise NameError and nothing was changed. The file would have "
+                f"read:\n{shown}\nChange the uses in the same edit (replace_all, or an `old` that takes them in), or "
+                f"keep {them} defined.")
+    return (f"this change would use {names} where {rel} has not defined or imported {them} (nor does Python), so it "
             f"would raise NameError and nothing was changed. The file would have read:\n{shown}\nUse names the file "
             "has there, or define or import the new one first.")
+
+
+def _bound(text: str) -> set[str]:
+    """The names Python code `text` binds anywhere (assigned, defined, imported, an argument, caught)."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return set()
+    bound: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            bound.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.alias):
+            bound.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and node.name:
+            bound.add(node.name)
+    return bound
 
 
 FSTRING_START = getattr(tokenize, "FSTRING_START", -1)  # Python 3.12+
