@@ -150,6 +150,15 @@ def test_line_is_where_the_place_starts_overlapping_places_too(tmp_path, text, o
     assert (tmp_path / "t.txt").read_text() == after
 
 
+def test_a_refusal_for_many_places_names_the_first_ten(tmp_path):
+    (tmp_path / "many.py").write_text("".join(f"x{i} = 0\n" for i in range(1000)))
+    with pytest.raises(ToolError) as refused:
+        edit(tmp_path, "many.py", "= 0", "= 1")
+    said = str(refused.value)
+    assert "old text occurs in 1000 places (line 1: 'x0 = 0';" in said and "line 10: 'x9 = 0'; and 990 more)" in said
+    assert "line 11:" not in said and len(said) < 1000
+
+
 def test_line_cannot_choose_between_two_places_on_one_line(tmp_path):
     (tmp_path / "t.py").write_text("x = f(a) + f(a)\ny = f(a)\n")
     with pytest.raises(ToolError, match=r"3 places.*2 of them starting at line 1; add surrounding text"):

@@ -27,9 +27,14 @@ def line_no(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
 
 
+PLACES_SHOWN = 10  # a refusal names the first places only: 1,000 of them made a 50 KB message
+
+
 def _places(text: str, starts: list[int]) -> str:
     lines = text.split("\n")
-    return "; ".join(f"line {n}: {lines[n - 1].strip()[:60]!r}" for n in (line_no(text, s) for s in starts))
+    shown = "; ".join(f"line {n}: {lines[n - 1].strip()[:60]!r}"
+                      for n in (line_no(text, s) for s in starts[:PLACES_SHOWN]))
+    return shown + (f"; and {len(starts) - PLACES_SHOWN} more" if len(starts) > PLACES_SHOWN else "")
 
 
 def _refuse_many(text: str, starts: list[int], how: str, line: int | None = None, there: int = 0) -> None:
