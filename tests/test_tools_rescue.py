@@ -234,3 +234,33 @@ def test_the_if_else_rescue_keeps_to_the_if_it_names(tmp_path):
         result = edit(tmp_path, "f.py", old, new)
         assert result.ok
         assert (tmp_path / "f.py").read_bytes().decode() == (meant or text.replace(old, new, 1))
+
+
+HANOI = ("def hanoi(height, start=1, end=3):\n    steps = []\n    if height > 0:\n"
+         "        helper = ({1, 2, 3} - {start} - {end}).pop()\n        steps.extend(hanoi(height - 1, start, helper))\n        steps.append((start, helper))\n"
+         "        steps.extend(hanoi(height - 1, helper, end))\n    return steps\n")
+
+
+def test_two_statements_run_together_on_one_line_are_written_as_two_lines(tmp_path):
+    """Qwen2.5-Coder-1.5B wrote `steps.extend(hanoi(height - 1, start, helper)) steps.extend(...)` for hanoi's
+    line (twice in one attempt, each refused as unparseable, which ended the attempt)."""
+    (tmp_path / "hanoi.py").write_text(HANOI)
+    result = edit(tmp_path, "hanoi.py", "steps.append((start, helper))",
+                  "steps.append((start, end)) steps.extend(hanoi(height - 1, helper, end))")
+    assert result.ok and "two statements on one line" in result.output
+    assert (tmp_path / "hanoi.py").read_text() == HANOI.replace(
+        "        steps.append((start, helper))\n",
+        "        steps.append((start, end))\n        steps.extend(hanoi(height - 1, helper, end))\n")
+
+
+@pytest.mark.parametrize("new", [
+    "import os sys",  # a split would leave `sys`, which does nothing
+    "steps = [0] * height for _ in range(height)",  # `for ...` alone is no statement
+    "steps.append(1) steps.append(2) steps.append(3)",  # three: no split into two parses
+    "steps = [] if height > 0: steps = [1]",  # the second would be a block
+])
+def test_a_line_that_is_not_two_simple_statements_is_not_split(tmp_path, new):
+    (tmp_path / "hanoi.py").write_text(HANOI)
+    with pytest.raises(ToolError, match="unable to parse"):
+        edit(tmp_path, "hanoi.py", "steps = []", new)
+    assert (tmp_path / "hanoi.py").read_text() == HANOI

@@ -12,7 +12,8 @@ from wren.core.errors import ToolError
 from wren.core.events import FileChange
 from wren.core.fileio import TextFile, unified_diff
 from wren.tools.matching import Match, apply, find, followed, line_no
-from wren.tools.rescue import guard_block, if_else_blocks, restated_if, run_on_block, whole_statements
+from wren.tools.rescue import (guard_block, if_else_blocks, restated_if, run_on_block, run_together,
+                               whole_statements)
 from wren.tools.syntax import broken_by_edit, syntax_error
 from wren.core.redact import PLACEHOLDER, PlaceholderError, restore
 
@@ -100,6 +101,8 @@ RESTATED = (" `new` is a conditional expression over the condition of the `if` a
             "could never run: it replaced that whole `if`/`else`.")
 RUN_ON = (" `new` ran a statement on after a one-line `if`, with no `;` or line break between, which Python does not "
           "take: the `if` was written as its block and that statement after it.")
+RUN_TOGETHER = (" `new` put two statements on one line with no `;` or line break between, which Python does not take: "
+                "they were written as two lines.")
 IF_ELSE = (" `new` put `if ...: ...` with its `elif` or `else` on one line, which Python does not take: it was written "
            "as a block.")
 
@@ -110,10 +113,11 @@ def _rescues(text: str, matches: list[Match], unparseable: bool) -> tuple[tuple[
     if unparseable:
         # `old` given without its indentation (narrowed edits hand lines stripped), and `new`'s later lines
         # written from column 0: re-indented to follow `old`'s line. Or `old` a line of a statement over several
-        # and `new` a whole statement: that statement replaced. Or a one-line if/else, or a one-line if with a
-        # statement run on after it: written as meant.
+        # and `new` a whole statement: that statement replaced. Or a one-line if/else, a one-line if with a
+        # statement run on after it, or two statements run together: written as meant.
         return ((followed(text, matches), ""), (whole_statements(text, matches), WHOLE),
-                (if_else_blocks(text, matches), IF_ELSE), (if_else_blocks(text, matches, run_on_block), RUN_ON))
+                (if_else_blocks(text, matches), IF_ELSE), (if_else_blocks(text, matches, run_on_block), RUN_ON),
+                (if_else_blocks(text, matches, run_together), RUN_TOGETHER))
     # It parses, but a one-line guard's body goes on after its `return` (leaving the rest's names unbound after
     # it): the rest was meant after the guard. Or a branch of an if/else became a conditional expression over the
     # same condition: the whole if meant.

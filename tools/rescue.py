@@ -235,6 +235,33 @@ def run_on_block(code: str, unit: str = "    ") -> str | None:
     return None
 
 
+def run_together(code: str, unit: str = "    ") -> str | None:
+    """Two simple statements run together on one line, no `;` or newline between (`steps.extend(a) steps.extend(b)`),
+    which Python does not take, as the two lines they mean. None for any other code: a line that parses, one
+    whose only split leaves a compound statement or one that does nothing (_idle), or one that splits into two
+    statements in more than one place (which was meant is not known). Qwen2.5-Coder-1.5B wrote that shape twice
+    in one attempt of QuixBugs hanoi; both were refused as unparseable, which ended the attempt. `unit` is unused
+    (the shape of if_else_blocks' other rescues)."""
+    line = code.strip()
+    if "\n" in line or len(line) > RUN_ON_CHARS or parsed(line) is not None:
+        return None
+    tokens = _outside_brackets(line) or []
+    found = []
+    for at in (t.start[1] for t in tokens if t.type == tokenize.NAME and t.start[1]):
+        head, rest = line[:at].strip(), line[at:].strip()
+        first, second = parsed(head), parsed(rest)
+        if (first is not None and second is not None and len(first.body) == len(second.body) == 1
+                and not head.endswith(";") and all(isinstance(tree.body[0], SIMPLE) and not _idle(tree.body[0])
+                                                   for tree in (first, second))):
+            found.append(f"{head}\n{rest}")
+    return found[0] if len(found) == 1 else None
+
+
+# Statements that take no block: what run_together may split a line into.
+SIMPLE = (ast.Expr, ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Return, ast.Raise, ast.Pass, ast.Break, ast.Continue,
+          ast.Delete, ast.Assert, ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal)
+
+
 # A comparison and the one that holds exactly when it does not (`b == 0`, `b != 0`).
 OPPOSITE = {ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Lt: ast.GtE, ast.GtE: ast.Lt, ast.Gt: ast.LtE, ast.LtE: ast.Gt,
             ast.Is: ast.IsNot, ast.IsNot: ast.Is, ast.In: ast.NotIn, ast.NotIn: ast.In}
