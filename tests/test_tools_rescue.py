@@ -258,6 +258,7 @@ def test_two_statements_run_together_on_one_line_are_written_as_two_lines(tmp_pa
     "steps = [0] * height for _ in range(height)",  # `for ...` alone is no statement
     "steps.append(1) steps.append(2) steps.append(3)",  # three: no split into two parses
     "steps = [] if height > 0: steps = [1]",  # the second would be a block
+    "return steps return []",  # the second could never run
 ])
 def test_a_line_that_is_not_two_simple_statements_is_not_split(tmp_path, new):
     (tmp_path / "hanoi.py").write_text(HANOI)

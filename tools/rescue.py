@@ -238,7 +238,8 @@ def run_on_block(code: str, unit: str = "    ") -> str | None:
 def run_together(code: str, unit: str = "    ") -> str | None:
     """Two simple statements run together on one line, no `;` or newline between (`steps.extend(a) steps.extend(b)`),
     which Python does not take, as the two lines they mean. None for any other code: a line that parses, one
-    whose only split leaves a compound statement or one that does nothing (_idle), or one that splits into two
+    whose only split leaves a compound statement, one that does nothing (_idle) or one that could never run
+    (after a `return`, `raise`, `break` or `continue`: `return a - b return 0`), or one that splits into two
     statements in more than one place (which was meant is not known). Qwen2.5-Coder-1.5B wrote that shape twice
     in one attempt of QuixBugs hanoi; both were refused as unparseable, which ended the attempt. `unit` is unused
     (the shape of if_else_blocks' other rescues)."""
@@ -251,12 +252,13 @@ def run_together(code: str, unit: str = "    ") -> str | None:
         head, rest = line[:at].strip(), line[at:].strip()
         first, second = parsed(head), parsed(rest)
         if (first is not None and second is not None and len(first.body) == len(second.body) == 1
-                and not head.endswith(";") and all(isinstance(tree.body[0], SIMPLE) and not _idle(tree.body[0])
-                                                   for tree in (first, second))):
+                and not head.endswith(";") and not isinstance(first.body[0], JUMPS)
+                and all(isinstance(tree.body[0], SIMPLE) and not _idle(tree.body[0]) for tree in (first, second))):
             found.append(f"{head}\n{rest}")
     return found[0] if len(found) == 1 else None
 
 
+JUMPS = (ast.Return, ast.Raise, ast.Break, ast.Continue)  # what no statement after in its block runs past
 # Statements that take no block: what run_together may split a line into.
 SIMPLE = (ast.Expr, ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Return, ast.Raise, ast.Pass, ast.Break, ast.Continue,
           ast.Delete, ast.Assert, ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal)
