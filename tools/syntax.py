@@ -106,10 +106,10 @@ def broken_by_edit(rel: str, before: str, after: str) -> str:
     `after` uses a name that neither it nor the builtins define and `before` did not miss. The message names
     the error and shows `after` around it. "" when the change may be written."""
     found = syntax_error(rel, after)
-    if syntax_error(rel, before) is not None:
-        return ""
     if found is None:
         return _undefined_by_edit(rel, before, after)
+    if syntax_error(rel, before) is not None:
+        return ""
     line, message = found
     return (f"this change would leave {rel} unable to parse ({message}, line {line}), so nothing was changed. "
             f"The file would have read:\n{_around(after, line)}\nA block's statements go on their own lines under "
@@ -126,8 +126,11 @@ def _around(text: str, line: int) -> str:
 def _undefined_by_edit(rel: str, before: str, after: str) -> str:
     """Why `after` is refused for using names `before` did not miss (see undefined_names); "" when none. Names
     `before` bound and `after` binds nowhere lost their definition or import in the change (a rename, a removal)."""
+    missing = undefined_names(rel, after)
+    if not missing or syntax_error(rel, before) is not None:  # `before` is read only where it must be
+        return ""
     missed = undefined_names(rel, before)
-    lost = {name: line for name, line in undefined_names(rel, after).items() if name not in missed}
+    lost = {name: line for name, line in missing.items() if name not in missed}
     if not lost:
         return ""
     names = ", ".join(f"`{name}`" for name in sorted(lost, key=lambda name: lost[name]))
