@@ -246,7 +246,9 @@ def test_a_narrowed_edit_s_reason_opens_with_the_failure_the_run_showed(backend,
                                            "    assert greet(name) == 'Hello, Ann?'\n")
     (tmp_path / "greet.py").write_text(GREET)
     failure = run_tests(tmp_path).first_failure
-    assert failure == "`greet('Ann')` returned 'Hello, Ann!', expected 'Hello, Ann?'"
+    # With where the wrong value came from: the line that returned it and the line that set what it read.
+    assert failure == ("`greet('Ann')` returned 'Hello, Ann!', expected 'Hello, Ann?'; it returned at line 3 "
+                       "`return \"Hello, \" + name + sep`, sep was last set by line 2 `sep = \"!\"`")
     from wren.agent.narrowing import narrowed_edit
     from wren.agent.prompt import system_prompt
     from wren.core.messages import Message
@@ -260,7 +262,7 @@ def test_a_narrowed_edit_s_reason_opens_with_the_failure_the_run_showed(backend,
               Message(role="user", content="The test in test_greet.py fails; fix greet.py.")]
     size = len(backend.prompt_tokens(prompt, tools)[0])
     reply = backend.complete(prompt, tools, lambda text: None, tool_choice=narrowed)
-    opening = "In the failing test, `greet('Ann')` returned 'Hello, Ann!', expected 'Hello, Ann?'. This happens because"
+    opening = f"In the failing test, {failure}. This happens because"
     assert reason_opening(failure) == opening
     assert reply.content.startswith(opening) and len(reply.content) > len(opening), reply.content
     # The opening is evaluated with the prompt (one batch), not generated a token at a time.

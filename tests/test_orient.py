@@ -262,7 +262,8 @@ def test_a_failed_fix_starts_a_fresh_attempt_that_reuses_the_orienting(calc_repo
     from wren.local_models.formats import OPENING_KEY
 
     assert [c["function"][OPENING_KEY] for c in s.backend.tool_choices[:3]] == [
-        "In the failing test, `add(2, 3)` returned -1, expected 5. This happens because"] * 3
+        "In the failing test, `add(2, 3)` returned -1, expected 5; it returned at line 2 `return a - b`. "
+        "This happens because"] * 3
     # The line two failed fixes changed is not offered to attempt 3 (Qwen changed one line in all its fixes).
     offered = [[o["properties"]["old"]["const"] for o in choice["function"]["parameters"]["oneOf"]]
                for choice in s.backend.tool_choices[:3]]

@@ -41,7 +41,7 @@ def test_one_failing_pytest_test_is_named_with_its_assertion(calc_repo):
     assert not result.ok and result.exit_code == 1
     said = re.split("--- (?:output|first failure) ---", result.output)[0]
     assert "Tests (pytest): 0 passed, 1 failed, 0 errors." in said
-    assert "- test_calc.py::test_add at test_calc.py:5: `add(2, 3)` returned -1, expected 5\n" in said
+    assert "- test_calc.py::test_add at test_calc.py:5: `add(2, 3)` returned -1, expected 5; it returned at line 2 `return a - b`\n" in said
 
 
 def test_the_model_is_shown_the_test_command_without_wren_s_additions(calc_repo):
@@ -53,7 +53,7 @@ def test_the_model_is_shown_the_test_command_without_wren_s_additions(calc_repo)
     previewed = preview_run_tests(args, ToolContext(Workspace(calc_repo))).command
     assert str(PLUGIN_DIR) in previewed and "-p wren_test_limit" in previewed
     shown = run_tests(calc_repo, "test_calc.py").output.split("\n")[0]
-    wrens = r"^PYTHONPATH=\S+ | -p wren_test_limit -o wren_test_limit=\d+ -o faulthandler_timeout=\d+(?= )"
+    wrens = r"^PYTHONPATH=\S+ | -p wren_test_limit -o wren_test_limit=\d+ -o wren_trace=1 -o faulthandler_timeout=\d+(?= )"
     assert shown == "$ " + re.sub(wrens, "", previewed)
     assert str(PLUGIN_DIR) not in shown and "wren_test_limit" not in shown and shown.endswith(" test_calc.py")
 
@@ -100,7 +100,8 @@ def test_a_failed_equality_says_what_the_call_returned_and_with_which_input(tmp_
     said = summary(tmp_path)
     line = next(line for line in said.splitlines() if line.startswith("- test_sorter.py::test_sort"))
     # The call as made, its starred input spread out as pytest's locals show it.
-    assert "`sort([3, 1, 2], 4)` returned [0, 0, 0, 0, 0, 0, ...], expected [1, 2, 3] / At index 0 diff" in line
+    assert ("`sort([3, 1, 2], 4)` returned [0, 0, 0, 0, 0, 0, ...], expected [1, 2, 3]; it returned at line 2 "
+            "`return [0] * (len(arr) + k)` / At index 0 diff") in line
     assert "assert [0" not in line
     # An input pytest cut short (`...`) is named with its value instead.
     write(tmp_path, {"test_sorter.py": "def test_sort():\n    input_data = [list(range(40)), 4]\n"
@@ -113,13 +114,14 @@ def test_a_failed_equality_says_what_the_call_returned_and_with_which_input(tmp_
                      "test_parens.py": "from parens import valid\n\n\ndef test_valid():\n    input_data = ['((']\n"
                                        "    assert valid(*input_data) == False\n"})
     line = next(line for line in summary(tmp_path).splitlines() if line.startswith("- test_parens.py::test_valid"))
-    assert line.endswith(": `valid('((')` returned True, expected False"), line
+    assert line.endswith(": `valid('((')` returned True, expected False; it returned at line 2 `return True`"), line
     # Nor the lines of pytest's diff of two strings (`- Hello, Ann?`, `?  ^`).
     write(tmp_path, {"greet.py": "def greet(name):\n    return 'Hello, ' + name + '!'\n",
                      "test_parens.py": "def test_valid():\n    from greet import greet\n    x = 'Ann'\n"
                                        "    assert greet(x) == 'Hello, Ann?'\n"})
     line = next(line for line in summary(tmp_path).splitlines() if line.startswith("- test_parens.py::test_valid"))
-    assert line.endswith(": `greet('Ann')` returned 'Hello, Ann!', expected 'Hello, Ann?'"), line
+    assert line.endswith(": `greet('Ann')` returned 'Hello, Ann!', expected 'Hello, Ann?'; it returned at line 2 "
+                         "`return 'Hello, ' + name + '!'`"), line
     # Any other failure keeps pytest's words.
     write(tmp_path, {"test_sorter.py": "def test_sort():\n    assert 1 < 0, 'no'\n"})
     assert "AssertionError: no" in summary(tmp_path)

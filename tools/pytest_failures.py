@@ -105,6 +105,48 @@ def plain_raise(body: str) -> str:
     return f"{said} {what}{',' * (not stopped)} in `{source}`" + (f" with {state}" if state else "") + through + wanted
 
 
+# tools/pytest_plugin/wren_origins.py's report section: where the failing call's value came from.
+ORIGINS = re.compile(r"^-+ wren: where the value came from -+\n((?:.+\n?)+)", re.M)
+ORIGIN_HEAD = re.compile(r"^.* (returned|raised) .* at \S+:(\d+): `(.*)`$")
+ORIGIN_LINE = re.compile(r"^ +(.+?) (?:was|were) last set by line (\d+): `(.*)`$")
+ORIGINS_SAID = 2  # lines of the section said in a failure's one line
+SOURCE_CHARS = 80  # of each source line said there
+
+
+def plain_origins(body: str, said: str = "") -> str:
+    """The plugin's section on where a failing call's value came from (ORIGINS), in a few words to go after the
+    failure's own: "steps was last set by line 6 `steps.append((start, helper))`, helper by line 4 `...`", the
+    return line first where it returns more than a name ("it returned at line 12 `return True`"). "" when the
+    report has no such section. Shown only the call and its result, Qwen2.5-Coder-1.5B changed every line of
+    QuixBugs hanoi but the one that made the wrong value; a narrowed step's reason opens with this line
+    (formats.reason_opening). For a call that raised, only the line of the test's call the error came through, where
+    `said` (the failure's words) does not quote it already: the values the raising line read are in `said`, and
+    where they were set was not where QuixBugs kth and find_first_in_sorted went wrong (the error's own line
+    was, or the loop's condition)."""
+    found = ORIGINS.search(body)
+    if not found:
+        return ""
+    lines = found.group(1).splitlines()
+    parts = []
+    origins = [m for m in map(ORIGIN_LINE.match, lines[1:]) if m][:ORIGINS_SAID]
+    names = [[part.split(" = ", 1)[0] for part in re.split(r", (?=\w+ = )", m.group(1))] for m in origins]
+    head = ORIGIN_HEAD.match(lines[0])
+    bare = re.fullmatch(r"return (\w+)", head.group(3)) if head else None
+    if head and head.group(1) == "raised":
+        quoted = f"`{head.group(3)}`"
+        return "" if quoted in said else f"it was raised through line {head.group(2)} `{_cut_source(head.group(3))}`"
+    if head and not (bare and names and bare.group(1) in names[0]):
+        parts.append(f"it returned at line {head.group(2)} `{_cut_source(head.group(3))}`")
+    for n, (line, named) in enumerate(zip(origins, names)):
+        last = "was last set " if n == 0 else ""
+        parts.append(f"{' and '.join(named)} {last}by line {line.group(2)} `{_cut_source(line.group(3))}`")
+    return ", ".join(parts)
+
+
+def _cut_source(text: str) -> str:
+    return text if len(text) <= SOURCE_CHARS else text[:SOURCE_CHARS - 3] + "..."
+
+
 def _after_source(lines: list[str]) -> list[str]:
     """A frame's lines from its E lines or, when it has none, from after its source and caret lines."""
     for i, line in enumerate(lines):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from wren.tools.pytest_failures import DIFF_LINE, WHERE, plain_assert, plain_raise
+from wren.tools.pytest_failures import DIFF_LINE, WHERE, plain_assert, plain_origins, plain_raise
 
 MAX_FAILURES = 5
 
@@ -90,6 +90,8 @@ def parse_pytest(text: str) -> TestOutcome | None:
         errors = [line[1:].strip() for line in body.splitlines() if line.startswith("E ") and line[1:].strip()]
         said = plain_assert(body)
         plain = said or plain_raise(body)
+        origins = plain_origins(body, plain) if plain else ""
+        plain += f"; {origins}" if origins else ""
         # pytest's `+  where A = f(x)` lines say what `plain` says already; after a failed equality said in
         # words, so do the lines of its diff of the two values (`- Hello, Ann?`, `?  ^`), not `At index 7 diff`.
         extra = [e for e in errors[1:] if not WHERE.match(e) and not (said and DIFF_LINE.match(e))][:2]

@@ -186,7 +186,9 @@ def _planned(args: RunTestsArgs, ctx: ToolContext) -> _Plan:
         # is in the command itself, so that the command as previewed (for approval) runs as it ran; the
         # model is shown the command without them: they are Wren's, about 60 tokens a run, and hold the
         # install's path, which made the same task's prompts differ from one checkout to another.
-        command = command.replace(" -m pytest ", f" -m pytest -p {PLUGIN} -o {PLUGIN}={share} "
+        # It also traces the tests up to the first failure, to say where the failing call's value came from
+        # (wren_origins; at most its EVENTS lines a run, a few seconds).
+        command = command.replace(" -m pytest ", f" -m pytest -p {PLUGIN} -o {PLUGIN}={share} -o wren_trace=1 "
                                                  f"-o faulthandler_timeout={backstop(share)} ", 1)
         command = f"PYTHONPATH={shlex.quote(str(PLUGIN_DIR))}${{PYTHONPATH:+:$PYTHONPATH}} {command}"
     return _Plan(runner, command, shown, note, limit, share, bool(target))

@@ -13,49 +13,62 @@ faulthandler_timeout stays the backstop.
 
 It also says how a failure that was raised inside a recursion got there: the calls of the function that
 called itself, with their arguments, as a report section (CALLS) that tools/testparse.py reads.
+
+With `-o wren_trace=1` it traces the tests up to the first failure (wren_origins.Tracer) and adds to that
+failure's report a section (ORIGINS) naming the lines that made the wrong value; later tests run untraced.
 """
 from __future__ import annotations
 
-import itertools
-import reprlib
+import os
 import signal
 import threading
 
 import pytest
 
+from wren_origins import EVENTS, INNER, ORIGINS, Tracer, call_text, parameters
+
 CALLS = "wren: the calls"  # the report section's name (tools/testparse.py finds it by this)
 SHOWN_FIRST, SHOWN_LAST = 3, 2  # calls of a recursion shown from its start and its end
 MANY = 50  # a call repeated in a row this often is said to repeat "over and over"
-# Frames that run a comprehension's or generator's body: a recursion through them (`[y for x in arr for y in
-# flatten(x)]`) is still the function calling itself.
-INNER = {"<listcomp>", "<genexpr>", "<dictcomp>", "<setcomp>"}
-
-
-class _Short(reprlib.Repr):
-    """reprlib's cut reprs, dicts in their own order (reprlib sorts their keys; the test's locals do not)."""
-
-    def repr_dict(self, x, level):
-        if not x:
-            return "{}"
-        if level <= 0:
-            return "{...}"
-        pieces = [f"{self.repr1(k, level - 1)}: {self.repr1(v, level - 1)}" for k, v in itertools.islice(x.items(), self.maxdict)]
-        return "{" + ", ".join(pieces + ["..."] * (len(x) > self.maxdict)) + "}"
-
-
-_repr = _Short()
-_repr.maxlist = _repr.maxtuple = _repr.maxset = 6  # as pytest's --showlocals cuts lists: `[1, 2, 3, 4, 5, 6, ...]`
-_repr.maxdict, _repr.maxstring, _repr.maxother, _repr.maxlevel = 4, 30, 30, 3
+# The run's tracing state, kept here rather than in pytest's stash (pytest 7+) so that any pytest the project
+# under test has can load the plugin: a pytest process runs one session.
+_budget = [EVENTS]  # lines left to trace in this run; 0 once a test failed
+_tracers: dict[str, Tracer] = {}  # test id -> its tracer, from its call to its report
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("wren_test_limit", "seconds one test may run before it fails and the run stops (0: no limit)",
                   default="0")
+    parser.addini("wren_trace", "1: trace the tests up to the first failure and say where its wrong value came "
+                  "from (wren_origins)", default="0")
 
 
-# trylast: the innermost wrapper, so the alarm covers the test and as little of pytest's own code as can be.
 @pytest.hookimpl(hookwrapper=True, trylast=True)
 def pytest_runtest_call(item: pytest.Item):
+    tracer = _tracer(item)
+    try:
+        yield from _limited(item)
+    finally:
+        if tracer is not None:
+            tracer.stop()
+
+
+def _tracer(item: pytest.Item) -> Tracer | None:
+    """With wren_trace, the tests up to the first that fails run traced (wren_origins.Tracer): the tracer,
+    started; else None."""
+    config = item.config
+    if config.getini("wren_trace") != "1" or threading.current_thread() is not threading.main_thread():
+        return None
+    # rootpath and path are pytest 7's (before it: run_tests runs pytest in the workspace's root, and fspath).
+    root, test_file = getattr(config, "rootpath", None) or os.getcwd(), getattr(item, "path", None) or item.fspath
+    tracer = Tracer(str(root), str(test_file), _budget)
+    if not tracer.start():
+        return None
+    _tracers[item.nodeid] = tracer
+    return tracer
+
+
+def _limited(item: pytest.Item):
     try:
         seconds = float(item.config.getini("wren_test_limit") or 0)
     except ValueError:
@@ -91,6 +104,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         calls = recursion(call.excinfo.tb)
         if calls:
             report.sections.append((CALLS, calls))
+        tracer = _tracers.pop(item.nodeid, None)
+        if tracer is not None:
+            tracer.budget[0] = 0  # the first failure is the one shown: the tests after it run untraced
+            origins = tracer.origin_of(call.excinfo.value)
+            if origins:
+                report.sections.append((ORIGINS, origins))
 
 
 def recursion(tb) -> str:
@@ -128,7 +147,7 @@ def recursion(tb) -> str:
     shown: list[list | None] = [*groups] if hidden <= 1 else [*groups[:SHOWN_FIRST], None, *groups[-SHOWN_LAST:]]
     parts: list[list] = []  # [text, times in a row]
     for group in shown:
-        text = f"... ({hidden} more)" if group is None else _call(group[1])
+        text = f"... ({hidden} more)" if group is None else call_text(group[1])
         if parts and group is not None and parts[-1][0] == text:
             parts[-1][1] += group[2]
         else:
@@ -138,40 +157,9 @@ def recursion(tb) -> str:
                        f"{text} (the same call over and over)" for text, times in parts)
 
 
-def _parameters(code) -> tuple[list[str], str | None, list[str], str | None]:
-    """A code object's parameter names: positional, *args, keyword-only, **kwargs (None where it has none)."""
-    names = code.co_varnames
-    positional = list(names[: code.co_argcount])
-    at = code.co_argcount
-    keyword = list(names[at + bool(code.co_flags & 4): at + bool(code.co_flags & 4) + code.co_kwonlyargcount])
-    varargs = names[at] if code.co_flags & 4 else None
-    at += bool(code.co_flags & 4) + code.co_kwonlyargcount
-    varkw = names[at] if code.co_flags & 8 else None
-    return positional, varargs, keyword, varkw
-
-
 def _key(frame) -> tuple:
     """What tells two calls' arguments apart without their reprs: small scalars by value, the rest by identity."""
-    positional, varargs, keyword, varkw = _parameters(frame.f_code)
+    positional, varargs, keyword, varkw = parameters(frame.f_code)
     values = [frame.f_locals.get(n) for n in [*positional, *keyword, *filter(None, [varargs, varkw])]]
     return tuple(v if type(v) in (int, float, bool, type(None)) or (type(v) is str and len(v) < 100) else id(v)
                  for v in values)
-
-
-def _call(frame) -> str:
-    """`name(arg, ..., *args spread, key=value, ...)` of a frame, as a call that could be made: its parameters'
-    values (`self` left out)."""
-    def shown(value) -> str:
-        try:
-            return _repr.repr(value)
-        except Exception:  # a value whose repr fails
-            return "?"
-
-    positional, varargs, keyword, varkw = _parameters(frame.f_code)
-    local = frame.f_locals
-    args = [shown(local.get(n)) for n in positional if n != "self"]
-    args += [shown(v) for v in (local.get(varargs) or ())] if varargs else []
-    args += [f"{n}={shown(local.get(n))}" for n in keyword]
-    extra = local.get(varkw) if varkw else None
-    args += [f"{k}={shown(v)}" for k, v in extra.items()] if isinstance(extra, dict) else []
-    return f"{frame.f_code.co_name}({', '.join(args)})"

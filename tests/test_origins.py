@@ -1,0 +1,140 @@
+"""Where a failing call's value came from (tools/pytest_plugin/wren_origins.py), through run_tests: real pytest runs
+of small programs, the plugin's report section and the words run_tests' summary makes of it."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from wren.tools.base import ToolContext
+from wren.tools.sandbox import PLUGIN_DIR
+from wren.tools.tests import RUN_TESTS
+from wren.tools.workspace import Workspace
+
+# QuixBugs hanoi's shape, written anew: the pair appended is (start, helper) where (start, end) is right.
+MOVES = ("def moves(height, start=1, end=3):\n"
+         "    steps = []\n"
+         "    if height > 0:\n"
+         "        helper = ({1, 2, 3} - {start} - {end}).pop()\n"
+         "        steps.extend(moves(height - 1, start, helper))\n"
+         "        steps.append((start, helper))\n"
+         "        steps.extend(moves(height - 1, helper, end))\n"
+         "    return steps\n")
+# QuixBugs max_sublist_sum's shape: the wrong value is made two lines before the line that returns it.
+BEST = ("def best(arr):\n"
+        "    here = 0\n"
+        "    so_far = 0\n"
+        "    for x in arr:\n"
+        "        here = here + x\n"
+        "        so_far = max(so_far, here)\n"
+        "    return so_far\n")
+TESTS = ("import pytest\nfrom moves import moves\nfrom best import best\n\n\n"
+         "def test_none():\n    assert moves(0) == []\n\n\n"
+         "@pytest.mark.parametrize('height,expected', [(1, [(1, 3)]), (2, [(1, 2), (1, 3), (2, 3)])])\n"
+         "def test_moves(height, expected):\n    assert moves(height, 1, 3) == expected\n\n\n"
+         "def test_best():\n    assert best([-5, 3, 4]) == 7\n")
+
+
+def write(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+
+
+def run(root: Path, target: str) -> str:
+    return RUN_TESTS.run(RUN_TESTS.args(target=target), ToolContext(Workspace(root))).output
+
+
+def test_the_first_failure_says_which_lines_made_the_value_it_returned(tmp_path):
+    write(tmp_path, {"moves.py": MOVES, "best.py": BEST, "test_it.py": TESTS})
+    out = run(tmp_path, "test_it.py")
+    first = next(line for line in out.splitlines() if line.startswith("- test_it.py::test_moves[1-expected0]"))
+    assert first.endswith(": `moves(1, 1, 3)` returned [(1, 2)], expected [(1, 3)]; steps was last set by line 6 "
+                          "`steps.append((start, helper))`, helper by line 4 "
+                          "`helper = ({1, 2, 3} - {start} - {end}).pop()` / At index 0 diff: (1, 2) != (1, 3)"), first
+    # The first failure's report carries the plugin's section, with the values each line left.
+    report = out.split("--- first failure ---", 1)[1]
+    assert ("moves(1, 1, 3) returned [(1, 2)] at moves.py:8: `return steps`\n"
+            "  steps = [(1, 2)] was last set by line 6: `steps.append((start, helper))`\n"
+            "  helper = 2 was last set by line 4: `helper = ({1, 2, 3} - {start} - {end}).pop()`") in report, report
+    # Only the first failure is traced: the tests after it run as they are, and their lines say nothing more.
+    later = [line for line in out.splitlines() if line.startswith(("- test_it.py::test_moves[2", "- test_it.py::test_best"))]
+    assert len(later) == 2 and not any("last set" in line for line in later), later
+
+
+def test_a_value_made_by_a_line_the_returned_one_reads_is_named_too(tmp_path):
+    write(tmp_path, {"moves.py": MOVES, "best.py": BEST, "test_it.py": TESTS})
+    out = run(tmp_path, "test_it.py::test_best")
+    line = next(line for line in out.splitlines() if line.startswith("- test_it.py::test_best"))
+    assert line.endswith("`best([-5, 3, 4])` returned 2, expected 7; so_far was last set by line 6 `so_far = max(so_far, here)`, here by line 5 "
+                         "`here = here + x`"), line
+
+
+def test_a_line_that_set_two_names_is_said_once_and_a_call_that_raised_names_its_line(tmp_path):
+    write(tmp_path, {"count.py": "def counted(arr, k):\n    counts = [0] * k\n    for x in arr:\n        counts[x] += 1\n"
+                                 "    out = []\n    for i, n in enumerate(arr):\n        out.extend([i] * n)\n    return out\n\n\n"
+                                 "def pick(arr, i):\n    j = i + 1\n    return arr[j]\n\n\n"
+                                 "def first(arr):\n    return pick(arr, len(arr) - 1)\n",
+                     "test_count.py": "from count import counted, first\n\n\n"
+                                      "def test_counted():\n    assert counted([2, 0, 1], 3) == [0, 1, 2]\n\n\n"
+                                      "def test_first():\n    assert first([5, 6]) == 6\n"})
+    out = run(tmp_path, "test_count.py::test_counted")
+    line = next(line for line in out.splitlines() if line.startswith("- test_count.py::test_counted"))
+    assert "; out was last set by line 7 `out.extend([i] * n)`, i and n by line 6 `for i, n in enumerate(arr):`" in line
+    # Raised in a call the test's call made: the test's call's line it came through is named (its values are
+    # in the summary already), not where they were set.
+    out = run(tmp_path, "test_count.py::test_first")
+    line = next(line for line in out.splitlines() if line.startswith("- test_count.py::test_first"))
+    assert line.endswith("; it was raised through line 17 `return pick(arr, len(arr) - 1)`"), line
+
+
+def test_generators_other_tracers_and_passing_runs_are_left_alone(tmp_path):
+    write(tmp_path, {"gen.py": "def evens(n):\n    for i in range(n):\n        yield i * 2 + 1\n",
+                     "test_gen.py": "from gen import evens\n\n\ndef test_evens():\n    assert list(evens(2)) == [0, 2]\n"})
+    line = next(line for line in run(tmp_path, "test_gen.py").splitlines() if line.startswith("- test_gen.py"))
+    assert "last set" not in line and "it returned" not in line, line  # what a generator yields is not a return
+    # A test run under another tracer (coverage, a debugger) keeps it: Wren does not trace, nor take its place.
+    write(tmp_path, {"conftest.py": "import sys\nimport pytest\n\nseen = []\n\n\n@pytest.fixture(autouse=True)\n"
+                                    "def other_tracer():\n    sys.settrace(lambda *a: seen.append(a[1]))\n    yield\n"
+                                    "    sys.settrace(None)\n    assert 'call' in seen\n",
+                     "calc.py": "def add(a, b):\n    return a - b\n",
+                     "test_calc.py": "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"})
+    out = run(tmp_path, "test_calc.py")
+    assert "`add(2, 3)` returned -1, expected 5" in out and "it returned at" not in out, out
+    assert "1 failed, 0 errors" in out  # the fixture's check of its own tracer passed
+    # A passing run says nothing of origins.
+    write(tmp_path, {"calc.py": "def add(a, b):\n    return a + b\n"})
+    out = run(tmp_path, "test_calc.py")
+    assert "1 passed" in out and "where the value came from" not in out
+
+
+def test_the_tracer_stops_at_its_budget_and_the_code_runs_on_unchanged(tmp_path):
+    sys.path.insert(0, str(PLUGIN_DIR))
+    try:
+        from wren_origins import Tracer
+    finally:
+        sys.path.remove(str(PLUGIN_DIR))
+    here = Path(__file__)  # the caller: a test file outside the root, so only total's frames are traced
+    namespace: dict = {}
+    code = "def total(n):\n    s = 0\n    for i in range(n):\n        s = s + i\n    return s\n"
+    path = tmp_path / "origins_probe.py"  # a file under the root that is not a test: code under test
+    path.write_text(code)
+    exec(compile(code, str(path), "exec"), namespace)
+    budget = [10**6]
+    tracer = Tracer(str(tmp_path), str(here), budget)
+    if not tracer.start():  # this run is itself traced (coverage): nothing to check here
+        return
+    try:
+        result = namespace["total"](5)
+    finally:
+        tracer.stop()
+    assert result == 10
+    assert tracer.returned.startswith("total(5) returned 10 at origins_probe.py:5: `return s`\n"
+                                      "  s = 10 was last set by line 4: `s = s + i`"), tracer.returned
+    small = [20]
+    tracer = Tracer(str(tmp_path), str(here), small)
+    assert tracer.start()
+    try:
+        assert namespace["total"](1000) == 499500
+    finally:
+        tracer.stop()
+    assert small[0] <= 0 and tracer.returned == "" and sys.gettrace() is None

@@ -1,0 +1,270 @@
+"""Where a failing test's wrong value came from: a dynamic backward slice of the test's call into the code under test.
+
+wren_test_limit (this folder's plugin) traces the tests of a targeted run, up to and including the first that
+fails, with sys.settrace: for each call the test makes into the code under test (a file under the rootdir that is
+not a test, nor in site-packages), after each line it notes which of the frame's variables that line changed and
+which variables the line read. When the test fails, the report gets a section (ORIGINS) that walks back from what
+the call returned (or the line that raised) to the lines that last set the values it was made of, two levels deep:
+
+    hanoi(1, 1, 3) returned [(1, 2)] at python_programs/hanoi.py:9: `return steps`
+      steps = [(1, 2)] was last set by line 6: `steps.append((start, helper))`
+      helper = 2 was last set by line 4: `helper = ({1, 2, 3} - {start} - {end}).pop()`
+
+This is dynamic slicing (Agrawal and Horgan, 1990) cut to data dependences: a wrong value is traced to the
+statement that made it. Shown only the failing call and its result, Qwen2.5-Coder-1.5B changed every line of
+QuixBugs hanoi but the one that appends the wrong pair (12 attempts of 12).
+
+Only the frames the test calls directly are traced line by line (a recursion's inner calls and helpers run
+untraced: their results show as changes in the outer frame). Tracing is off when another tracer (coverage, a
+debugger) is set, and stops for the rest of the run after EVENTS lines, so a slow test file is not made slower.
+It never fails a test: any error in the tracer turns it off.
+"""
+from __future__ import annotations
+
+import itertools
+import keyword
+import linecache
+import os
+import re
+import reprlib
+import sys
+
+ORIGINS = "wren: where the value came from"  # the report section's name (tools/testparse.py finds it by this)
+EVENTS = 300_000  # lines traced in one run; past this, tracing stops for the rest of the run
+SHOWN = 4  # lines a slice shows under its head
+NAME = re.compile(r"[A-Za-z_]\w*")
+TEST_DIRS = {"test", "tests", "testing"}
+# Frames that run a comprehension's or generator's body: a recursion through them (`[y for x in arr for y in
+# flatten(x)]`) is still the function calling itself.
+INNER = {"<listcomp>", "<genexpr>", "<dictcomp>", "<setcomp>"}
+
+
+class _Short(reprlib.Repr):
+    """reprlib's cut reprs, dicts in their own order (reprlib sorts their keys; the test's locals do not)."""
+
+    def repr_dict(self, x, level):
+        if not x:
+            return "{}"
+        if level <= 0:
+            return "{...}"
+        pieces = [f"{self.repr1(k, level - 1)}: {self.repr1(v, level - 1)}" for k, v in itertools.islice(x.items(), self.maxdict)]
+        return "{" + ", ".join(pieces + ["..."] * (len(x) > self.maxdict)) + "}"
+
+
+short = _Short()
+short.maxlist = short.maxtuple = short.maxset = 6  # as pytest's --showlocals cuts lists: `[1, 2, 3, 4, 5, 6, ...]`
+short.maxdict, short.maxstring, short.maxother, short.maxlevel = 4, 30, 30, 3
+# What tells a value's change: its repr cut far later than `short` (an append to a list of seven items changes no
+# repr cut at six); a change past these limits goes unseen.
+_marks = _Short()
+_marks.maxlist = _marks.maxtuple = _marks.maxset = _marks.maxdict = 100
+_marks.maxstring, _marks.maxother, _marks.maxlevel = 200, 200, 4
+
+
+def shown(value) -> str:
+    """A value's cut repr ("?" where its repr fails)."""
+    try:
+        return short.repr(value)
+    except Exception:
+        return "?"
+
+
+def parameters(code) -> tuple[list[str], str | None, list[str], str | None]:
+    """A code object's parameter names: positional, *args, keyword-only, **kwargs (None where it has none)."""
+    names = code.co_varnames
+    positional = list(names[: code.co_argcount])
+    at = code.co_argcount
+    keyword_only = list(names[at + bool(code.co_flags & 4): at + bool(code.co_flags & 4) + code.co_kwonlyargcount])
+    varargs = names[at] if code.co_flags & 4 else None
+    at += bool(code.co_flags & 4) + code.co_kwonlyargcount
+    varkw = names[at] if code.co_flags & 8 else None
+    return positional, varargs, keyword_only, varkw
+
+
+def call_text(frame) -> str:
+    """`name(arg, ..., *args spread, key=value, ...)` of a frame, as a call that could be made: its parameters'
+    values (`self` left out)."""
+    positional, varargs, keyword_only, varkw = parameters(frame.f_code)
+    local = frame.f_locals
+    args = [shown(local.get(n)) for n in positional if n != "self"]
+    args += [shown(v) for v in (local.get(varargs) or ())] if varargs else []
+    args += [f"{n}={shown(local.get(n))}" for n in keyword_only]
+    extra = local.get(varkw) if varkw else None
+    args += [f"{k}={shown(v)}" for k, v in extra.items()] if isinstance(extra, dict) else []
+    return f"{frame.f_code.co_name}({', '.join(args)})"
+
+
+def _mark(value) -> object:
+    kind = type(value)
+    if kind in (int, bool, type(None)) or (kind is str and len(value) <= 200):
+        return kind, value
+    try:
+        return id(value), _marks.repr(value)
+    except Exception:
+        return id(value), None
+
+
+class Origin:
+    """Where a variable got the value it holds: the line that last changed it, that value (cut repr), and the
+    origins of the variables that line read then (each without origins of its own, so that a loop does not
+    build a chain as long as its run)."""
+    __slots__ = ("line", "value", "inputs")
+
+    def __init__(self, line: int, value: str, inputs: tuple[tuple[str, "Origin"], ...] = ()):
+        self.line, self.value, self.inputs = line, value, inputs
+
+
+class _Frame:
+    """One traced call: its call as made, the line before the current one, each variable's mark and origin."""
+
+    def __init__(self, frame):
+        self.call = call_text(frame)
+        self.generator = bool(frame.f_code.co_flags & 0x20)  # CO_GENERATOR: what it yields is not a return
+        self.previous: int | None = None
+        self.unwinding = False  # an exception is passing through it (set by 'exception', cleared by 'line')
+        local = frame.f_locals
+        self.marks = {name: _mark(value) for name, value in local.items()}
+        self.origins: dict[str, Origin | None] = dict.fromkeys(local)  # None: an argument, as passed
+
+    def advance(self, frame) -> None:
+        """Note what the line that just ran (self.previous) changed."""
+        local = frame.f_locals
+        if self.previous is None:
+            self.marks = {name: _mark(value) for name, value in local.items()}
+            return
+        read = [n for n in names_on(frame.f_code.co_filename, self.previous) if n in self.origins]
+        before = {n: self.origins[n] for n in read}
+        for name, value in local.items():
+            mark = _mark(value)
+            if self.marks.get(name, self) != mark:
+                self.marks[name] = mark
+                inputs = tuple((n, Origin(o.line, o.value)) for n, o in before.items() if n != name and o is not None)
+                self.origins[name] = Origin(self.previous, shown(value), inputs)
+
+
+class Tracer:
+    """sys.settrace's functions for one test (start, stop), and what they found (origin_of)."""
+
+    def __init__(self, root: str, test_file: str, budget: list[int]):
+        self.root = os.path.realpath(root) + os.sep
+        self.test_file = os.path.realpath(test_file)
+        self.budget = budget  # [lines left to trace in this run], shared by the run's tracers
+        self.under_test: dict[str, bool] = {}
+        self.frames: dict[object, _Frame] = {}
+        self.returned = ""  # the slice of the last traced call that returned
+        self.raised: dict[int, tuple[BaseException, str]] = {}  # id(exception) -> (it, the slice where it was raised)
+        self.on = False
+
+    def start(self) -> bool:
+        """Trace from here in this thread; False (and nothing traced) where another tracer is set."""
+        if sys.gettrace() is not None or self.budget[0] <= 0:
+            return False
+        self.on = True
+        sys.settrace(self._call)
+        return True
+
+    def stop(self) -> None:
+        if self.on and sys.gettrace() == self._call:
+            sys.settrace(None)
+        self.on = False
+        self.frames.clear()
+
+    def origin_of(self, error: BaseException | None) -> str:
+        """The slice for a test that failed with `error`: where it was raised when that was in a traced call,
+        else (an assertion of the test's own) the last traced call's return; "" when neither was traced."""
+        if error is not None and id(error) in self.raised and self.raised[id(error)][0] is error:
+            return self.raised[id(error)][1]
+        return self.returned if isinstance(error, AssertionError) else ""
+
+    def _is_code(self, filename: str) -> bool:
+        known = self.under_test.get(filename)
+        if known is None:
+            real = os.path.realpath(filename)
+            parts = real[len(self.root):].split(os.sep)
+            name = parts[-1]
+            known = (real.startswith(self.root) and real != self.test_file and name.endswith(".py")
+                     and not name.startswith("test_") and not name.endswith("_test.py") and name != "conftest.py"
+                     and not any(p in TEST_DIRS or p.endswith("_testcases") or p == "site-packages" or p.startswith(".")
+                                 for p in parts[:-1]))
+            self.under_test[filename] = known
+        return known
+
+    def _call(self, frame, event, arg):
+        if not self.on or not self._is_code(frame.f_code.co_filename):
+            return None
+        caller = frame.f_back
+        while caller is not None and caller.f_code.co_name in INNER:
+            caller = caller.f_back
+        if caller is not None and self._is_code(caller.f_code.co_filename):
+            return None  # called by the code under test: its result shows as a change in its caller
+        try:
+            if frame not in self.frames:
+                self.frames[frame] = _Frame(frame)
+        except Exception:
+            self._off()
+            return None
+        return self._step
+
+    def _step(self, frame, event, arg):
+        self.budget[0] -= 1
+        if not self.on or self.budget[0] <= 0:
+            self._off()
+            return None
+        try:
+            state = self.frames[frame]
+            if event in ("line", "return", "exception"):
+                state.advance(frame)
+            if event == "line":
+                state.previous, state.unwinding = frame.f_lineno, False
+            elif event == "exception":
+                state.unwinding = True
+                error = arg[1]
+                self.raised[id(error)] = (error, self._slice(state, frame, f"raised {type(error).__name__}"))
+            elif event == "return" and not state.unwinding and not state.generator:
+                self.returned = self._slice(state, frame, f"returned {shown(arg)}")
+        except Exception:
+            self._off()
+            return None
+        return self._step
+
+    def _off(self) -> None:
+        self.on = False
+        sys.settrace(None)
+
+    def _slice(self, state: _Frame, frame, what: str) -> str:
+        filename, at = frame.f_code.co_filename, frame.f_lineno
+        rel = os.path.relpath(filename, self.root)
+        lines = [f"{state.call} {what} at {rel}:{at}: `{source(filename, at)}`"]
+        seen = {at}
+        todo = [(n, state.origins[n]) for n in names_on(filename, at) if state.origins.get(n) is not None]
+        while todo and len(lines) <= SHOWN:
+            _, origin = todo[0]
+            if origin is None or origin.line in seen:
+                todo.pop(0)
+                continue
+            seen.add(origin.line)
+            # The variables one line set together (`for i, count in enumerate(arr):`) are said on one line.
+            together = [(n, o) for n, o in todo if o is not None and o.line == origin.line]
+            todo = [(n, o) for n, o in todo if o is None or o.line != origin.line]
+            values = ", ".join(f"{n} = {o.value}" for n, o in dict(together).items())
+            lines.append(f"  {values} {'were' if len(dict(together)) > 1 else 'was'} last set by line {origin.line}: "
+                         f"`{source(filename, origin.line)}`")
+            todo += [i for _, o in together for i in o.inputs]
+        return "\n".join(lines)
+
+
+def source(filename: str, line: int) -> str:
+    return linecache.getline(filename, line).strip()
+
+
+_names: dict[tuple[str, int], list[str]] = {}
+
+
+def names_on(filename: str, line: int) -> list[str]:
+    """The names a source line mentions, in order, once each (a string's words too: they are dropped where
+    no variable has that name)."""
+    key = (filename, line)
+    if key not in _names:
+        found = NAME.findall(source(filename, line))
+        _names[key] = [n for n in dict.fromkeys(found) if not keyword.iskeyword(n)]
+    return _names[key]
