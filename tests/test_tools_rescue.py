@@ -265,3 +265,35 @@ def test_a_line_that_is_not_two_simple_statements_is_not_split(tmp_path, new):
     with pytest.raises(ToolError, match="unable to parse"):
         edit(tmp_path, "hanoi.py", "steps = []", new)
     assert (tmp_path / "hanoi.py").read_text() == HANOI
+
+
+KHEAPSORT = ("def kheapsort(arr, k):\n    import heapq\n\n    heap = arr[:k]\n    heapq.heapify(heap)\n\n"
+             "    for x in arr:\n        yield heapq.heappushpop(heap, x)\n\n    while heap:\n        yield heapq.heappop(heap)\n")
+
+
+def test_the_json_closers_after_new_s_code_are_left_out(tmp_path):
+    """Qwen2.5-Coder-1.5B, in narrowed edits (whose `new` may not be `old`), ended `new` with the `}}` that close
+    the call: `heapq.heapify(heap, key=lambda x: x)}`, `group_by_node_copy = {}}` (refused as unparseable)."""
+    (tmp_path / "kheapsort.py").write_text(KHEAPSORT)
+    result = edit(tmp_path, "kheapsort.py", "heapq.heapify(heap)", "heap = sorted(heap)}}")
+    assert result.ok and "written without them" in result.output
+    assert (tmp_path / "kheapsort.py").read_text() == KHEAPSORT.replace("heapq.heapify(heap)", "heap = sorted(heap)")
+    # Braces of its own are kept: only those no `{` opens go.
+    result = edit(tmp_path, "kheapsort.py", "heap = arr[:k]", "heap = list({x: 1 for x in arr[:k]})}}")
+    assert result.ok and "    heap = list({x: 1 for x in arr[:k]})\n" in (tmp_path / "kheapsort.py").read_text()
+
+
+def test_old_with_json_closers_after_it_says_the_line_is_unchanged_and_writes_nothing(tmp_path):
+    """`heap = arr[:k]}}` for `heap = arr[:k]` (kheapsort): the model meant the line as it is."""
+    (tmp_path / "kheapsort.py").write_text(KHEAPSORT)
+    with pytest.raises(ToolError, match=r"is the line as it is, so nothing was changed\. If that line is right"):
+        edit(tmp_path, "kheapsort.py", "heap = arr[:k]", "heap = arr[:k]}}")
+    assert (tmp_path / "kheapsort.py").read_text() == KHEAPSORT
+
+
+@pytest.mark.parametrize("new", ["heap = arr[:k] +}}", "heap = {", "heap = {1: 2}} + ("])
+def test_a_line_whose_closers_are_not_the_only_flaw_is_refused(tmp_path, new):
+    (tmp_path / "kheapsort.py").write_text(KHEAPSORT)
+    with pytest.raises(ToolError, match="unable to parse"):
+        edit(tmp_path, "kheapsort.py", "heap = arr[:k]", new)
+    assert (tmp_path / "kheapsort.py").read_text() == KHEAPSORT

@@ -12,8 +12,8 @@ from wren.core.errors import ToolError
 from wren.core.events import FileChange
 from wren.core.fileio import TextFile, unified_diff
 from wren.tools.matching import Match, apply, find, followed, line_no
-from wren.tools.rescue import (guard_block, if_else_blocks, restated_if, run_on_block, run_together,
-                               whole_statements)
+from wren.tools.rescue import (guard_block, if_else_blocks, json_closers, restated_if, run_on_block,
+                               run_together, whole_statements)
 from wren.tools.syntax import broken_by_edit, syntax_error
 from wren.core.redact import PLACEHOLDER, PlaceholderError, restore
 
@@ -103,6 +103,8 @@ RUN_ON = (" `new` ran a statement on after a one-line `if`, with no `;` or line 
           "take: the `if` was written as its block and that statement after it.")
 RUN_TOGETHER = (" `new` put two statements on one line with no `;` or line break between, which Python does not take: "
                 "they were written as two lines.")
+CLOSERS = (" `new` ended with `}` that no `{` in it opens (what closes the call's JSON, not code): it was written "
+           "without them.")
 IF_ELSE = (" `new` put `if ...: ...` with its `elif` or `else` on one line, which Python does not take: it was written "
            "as a block.")
 
@@ -117,7 +119,8 @@ def _rescues(text: str, matches: list[Match], unparseable: bool) -> tuple[tuple[
         # statement run on after it, or two statements run together: written as meant.
         return ((followed(text, matches), ""), (whole_statements(text, matches), WHOLE),
                 (if_else_blocks(text, matches), IF_ELSE), (if_else_blocks(text, matches, run_on_block), RUN_ON),
-                (if_else_blocks(text, matches, run_together), RUN_TOGETHER))
+                (if_else_blocks(text, matches, run_together), RUN_TOGETHER),
+                (if_else_blocks(text, matches, json_closers), CLOSERS))
     # It parses, but a one-line guard's body goes on after its `return` (leaving the rest's names unbound after
     # it): the rest was meant after the guard. Or a branch of an if/else became a conditional expression over the
     # same condition: the whole if meant.
@@ -145,6 +148,10 @@ def _plan_edit(args: EditFileArgs, ctx: ToolContext) -> _Edit:
     if "\n" not in old and rel.endswith(".py"):
         for again, why in _rescues(original.text, matches, bool(broken) and syntax_error(rel, updated) is not None):
             if again != matches and not broken_by_edit(rel, original.text, apply(original.text, again)):
+                if why == CLOSERS and apply(original.text, again) == original.text:  # `old}}`: `old` meant
+                    raise ToolError("`new` without the `}` after its code (which close the call's JSON, not code) "
+                                    "is the line as it is, so nothing was changed. If that line is right, the bug "
+                                    "is on another line: edit that one.")
                 matches, updated, note, broken = again, apply(original.text, again), note + why, ""
                 break
     if broken:

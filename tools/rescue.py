@@ -258,6 +258,22 @@ def run_together(code: str, unit: str = "    ") -> str | None:
     return found[0] if len(found) == 1 else None
 
 
+def json_closers(code: str, unit: str = "    ") -> str | None:
+    """A line with the `}` that close a tool call's JSON written after its code, inside the string (`heap =
+    arr[:k]}}`), as the line without them: the `}` at its end that no `{` in it opens. None for any other code:
+    a line that parses, or whose `}` are matched, or that does not parse without them either. Under a narrowed
+    edit, whose `new` may not be its `old` (agent/narrowing.py), Qwen2.5-Coder-1.5B ended `new` so 4 times in 5
+    QuixBugs tasks (kheapsort, depth_first_search, minimum_spanning_tree): each refused as unparseable, a step
+    each. `unit` is unused (the shape of if_else_blocks' other rescues)."""
+    line = code.strip()
+    if "\n" in line or not line.endswith("}") or parsed(line) is not None:
+        return None
+    meant = line
+    while meant.endswith("}") and meant.count("}") > meant.count("{"):
+        meant = meant[:-1].rstrip()
+    return meant if meant != line and meant and parsed(meant) is not None else None
+
+
 JUMPS = (ast.Return, ast.Raise, ast.Break, ast.Continue)  # what no statement after in its block runs past
 # Statements that take no block: what run_together may split a line into.
 SIMPLE = (ast.Expr, ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Return, ast.Raise, ast.Pass, ast.Break, ast.Continue,
