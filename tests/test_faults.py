@@ -62,6 +62,32 @@ def test_max_steps_is_a_limit(calc_repo, tmp_path):
     assert run.json["status"] == "limit" and run.json["steps"] == 2
 
 
+def test_arguments_as_small_models_close_them_are_read_as_meant(calc_repo, tmp_path):
+    """Qwen2.5-Coder-1.5B (QuixBugs levenshtein) wrapped edit_file's arguments in a whole call and ended the last
+    string with the braces that close it, no quote: `{"name": "edit_file", "arguments": {..., "new": "...}}`."""
+    wrapped = '{"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b", "new": "return a + b}}'
+    run = run_script(calc_repo, tmp_path, [
+        {"tool_calls": [READ]},
+        {"tool_calls": [{"name": "edit_file", "arguments": wrapped}]},
+        {"content": "Done.", "expect": ["Edited calc.py"]},
+    ])
+    assert run.code == 0, run.stderr
+    assert "return a + b" in (calc_repo / "calc.py").read_text()
+
+
+def test_a_string_that_runs_into_braces_is_closed_only_where_that_makes_json():
+    from wren.core.errors import ToolError
+    from wren.tools.base import default_registry
+
+    registry = default_registry()
+    tool = registry.get("read_file")
+    assert registry.parse(tool, '{"path": "calc.py}').model_dump()["path"] == "calc.py"
+    assert registry.parse(tool, '{"name": "read_file", "arguments": {"path": "calc.py"}}').model_dump()["path"] == "calc.py"
+    for raw in ('{"path": "calc.py', '{"path": "calc.py}}}', '{"name": "list_files", "arguments": {"path": "calc.py}}'):
+        with pytest.raises(ToolError):
+            registry.parse(tool, raw)
+
+
 def test_malformed_arguments_go_back_to_the_model(calc_repo, tmp_path):
     run = run_script(calc_repo, tmp_path, [
         {"tool_calls": [{"name": "edit_file", "arguments": "{\"path\": \"calc.py\", \"old\": "}]},
