@@ -139,3 +139,19 @@ def test_the_tracer_stops_at_its_budget_and_the_code_runs_on_unchanged(tmp_path)
     finally:
         tracer.stop()
     assert small[0] <= 0 and tracer.returned == "" and sys.gettrace() is None
+
+
+def test_a_function_that_calls_itself_shows_its_smallest_own_call_at_each_line_it_returned_from(tmp_path):
+    # The wrong value is made at line 5 (a negative counted as 1), deep in the recursion; the test's call
+    # returned from line 6, which is right.
+    write(tmp_path, {"count.py": "def positives(xs):\n    if not xs:\n        return 0\n    if xs[0] < 0:\n"
+                                 "        return 1 + positives(xs[1:])\n    return 1 + positives(xs[1:])\n",
+                     "test_count.py": "from count import positives\n\n\n"
+                                      "def test_positives():\n    assert positives([1, -2, 3]) == 2\n"})
+    out = run(tmp_path, "test_count.py")
+    line = next(line for line in out.splitlines() if line.startswith("- test_count.py::test_positives"))
+    assert line.endswith("`positives([1, -2, 3])` returned 3, expected 2; it returned at line 6 `return 1 + positives(xs[1:])`, "
+                         "its own calls: `positives([])` returned 0 at line 3, `positives([-2, 3])` returned 2 at line 5, "
+                         "`positives([3])` returned 1 at line 6"), line
+    report = out.split("--- first failure ---", 1)[1]
+    assert "  its own call positives([-2, 3]) returned 2 at line 5: `return 1 + positives(xs[1:])`" in report, report

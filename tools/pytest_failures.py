@@ -109,6 +109,7 @@ def plain_raise(body: str) -> str:
 ORIGINS = re.compile(r"^-+ wren: where the value came from -+\n((?:.+\n?)+)", re.M)
 ORIGIN_HEAD = re.compile(r"^.* (returned|raised) .* at \S+:(\d+): `(.*)`$")
 ORIGIN_LINE = re.compile(r"^ +(.+?) (?:was|were) last set by line (\d+): `(.*)`$")
+INNER_LINE = re.compile(r"^ +its own call (.+?) returned (.+) at line (\d+): `(.*)`$")
 ORIGINS_SAID = 2  # lines of the section said in a failure's one line
 SOURCE_CHARS = 80  # of each source line said there
 
@@ -122,7 +123,9 @@ def plain_origins(body: str, said: str = "") -> str:
     (formats.reason_opening). For a call that raised, only the line of the test's call the error came through, where
     `said` (the failure's words) does not quote it already: the values the raising line read are in `said`, and
     where they were set was not where QuixBugs kth and find_first_in_sorted went wrong (the error's own line
-    was, or the loop's condition)."""
+    was, or the loop's condition). For a function that calls itself and returned from more than one line in its
+    inner calls, the smallest of those calls at each line go last ("its own calls: `levenshtein('n', 'n')` returned
+    1 at line 6, ..."): the values a small model can judge right or wrong at a glance."""
     found = ORIGINS.search(body)
     if not found:
         return ""
@@ -140,6 +143,9 @@ def plain_origins(body: str, said: str = "") -> str:
     for n, (line, named) in enumerate(zip(origins, names)):
         last = "was last set " if n == 0 else ""
         parts.append(f"{' and '.join(named)} {last}by line {line.group(2)} `{_cut_source(line.group(3))}`")
+    inner = [m for m in map(INNER_LINE.match, lines[1:]) if m]
+    if len(inner) > 1:
+        parts.append("its own calls: " + ", ".join(f"`{m.group(1)}` returned {m.group(2)} at line {m.group(3)}" for m in inner))
     return ", ".join(parts)
 
 
