@@ -17,7 +17,7 @@ from wren.core.messages import Message, ToolCall
 from wren.core.backend import (EffortSupport, ModelReply, ToolChoice, OnDelta, RetryPolicy, choice_name, ignore,
                                 summary_prompt)
 from wren.local_models import catalog, thinking
-from wren.local_models.formats import OPENING_KEY, REASON_OPENING, TaggedCalls
+from wren.local_models.formats import OPENING_KEY, REASON_OPENING, TaggedCalls, excluded_by
 from wren.local_models.degenerate import close_cut_call, cut_loop, loop_start, runaway_new
 from wren.local_models.gguf import read_gguf
 from wren.local_models.prompt import PromptRenderer, step_key
@@ -276,6 +276,8 @@ class LocalBackend:
             reason, cut_calls = self.renderer.format.parse(closed, f"call_{self._steps}")
             if cut_calls and _json_object(cut_calls[0].arguments):
                 content, calls = reason, cut_calls
+                if excluded_by(tool_choice, json.loads(cut_calls[0].arguments)):  # cut back to a refused `new`
+                    calls = [ToolCall(id=cut_calls[0].id, name=cut_calls[0].name, arguments="")]
         streamer.finish(content if not calls else "")
         if prefix:
             content, text = prefix + content, prefix + text

@@ -134,6 +134,30 @@ def _class_char(char: str) -> str:
     return "\\" + char if char in "]\\" else char
 
 
+def excluded_by(schema: object, arguments: dict) -> bool:
+    """Whether `arguments` (a call's, parsed) fit an object option of `schema` (its `const` and `enum` properties)
+    whose `not` on one property names that property's value. The grammar holds a narrowed edit's `new` off its
+    refused texts only while it is written; a `new` cut and closed (degenerate.close_cut_call) can still be one:
+    SmolLM2, sampled again from the same seed, ran on past a refused `new` and was cut back to it."""
+    nodes = [schema]
+    while nodes:
+        node = nodes.pop()
+        if isinstance(node, list):
+            nodes += node
+            continue
+        if not isinstance(node, dict):
+            continue
+        nodes += [v for v in node.values() if isinstance(v, (dict, list))]
+        props = node.get("properties")
+        if not isinstance(props, dict) or set(arguments) - set(props):
+            continue
+        subs = [(sub, arguments.get(k)) for k, sub in props.items() if isinstance(sub, dict)]
+        fits = all(sub.get("const", value) == value and value in sub.get("enum", [value]) for sub, value in subs)
+        if fits and any(isinstance(sub.get("not"), dict) and value in _excluded(sub["not"]) for sub, value in subs):
+            return True
+    return False
+
+
 def _excluded(not_schema: dict) -> list[str]:
     """The strings a `not` schema names: `{"const": S}` or `{"enum": [S, ...]}` of strings; [] otherwise."""
     if isinstance(not_schema.get("const"), str):

@@ -204,7 +204,7 @@ def narrowed_edits(backend, tmp_path, code: str, ask: str, samples: int = 3, **n
     edits = []
     for _ in range(samples):
         reply = backend.complete(prompt, tools, lambda text: None, tool_choice=narrowed)
-        edits += [json.loads(c.arguments) for c in reply.tool_calls]
+        edits += [json.loads(c.arguments) for c in reply.tool_calls if c.arguments]  # "": cut, for the registry to refuse
     return edits
 
 
@@ -351,6 +351,12 @@ def test_a_narrowed_edit_whose_new_runs_on_stops_there_and_is_the_edit_it_began(
     args = json.loads(call.arguments)
     assert call.name == "edit_file" and args["old"] == "if n == 1:" and len(args["new"]) == NEW_CHARS
     assert args["new"].startswith("if n == 1 or n == 2 or n == 3") and len("".join(sent)) < len(reply_text) / 2
+    # That `new` refused in the attempt: cut back to it, the step is a call the registry refuses, not that edit.
+    narrowed = narrowed_edit(next(t for t in tools if t["function"]["name"] == "edit_file"), ["p.py"], Workspace(tmp_path),
+                             refused={args["new"]})
+    reply = backend.complete([Message(role="system", content="Fix p.py."), Message(role="user", content="Fix it.")],
+                             tools, lambda text: None, tool_choice=narrowed)
+    assert [(c.name, c.arguments) for c in reply.tool_calls] == [("edit_file", "")], reply
 
 
 @pytest.mark.slow
