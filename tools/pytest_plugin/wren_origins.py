@@ -20,12 +20,14 @@ noted at their returns only: for each line they returned from, the smallest such
 under the slice ("  its own call levenshtein('n', 'n') returned 1 at line 6: `return 1 + ...`"). Where the
 function builds its result from its own calls, the line that returned the test's value is seldom the wrong one:
 in QuixBugs levenshtein, told "it returned at line 9 `return 1 + min(`", Qwen2.5-Coder-1.5B rewrote that line
-in 7 attempts of 7; the bug is line 6, whose smallest call, levenshtein('n', 'n') returning 1, shows it. Tracing is off when another tracer (coverage, a
-debugger) is set, and stops for the rest of the run after EVENTS lines, so a slow test file is not made slower.
+in 7 attempts of 7; the bug is line 6, whose smallest call, levenshtein('n', 'n') returning 1, shows it.
+Tracing is off when another tracer (coverage, a debugger) is set, and stops for the rest of the run after
+EVENTS lines, so a slow test file is not made slower.
 It never fails a test: any error in the tracer turns it off.
 """
 from __future__ import annotations
 
+import inspect
 import itertools
 import keyword
 import linecache
@@ -125,7 +127,7 @@ class _Frame:
 
     def __init__(self, frame):
         self.call = call_text(frame)
-        self.generator = bool(frame.f_code.co_flags & 0x20)  # CO_GENERATOR: what it yields is not a return
+        self.generator = bool(frame.f_code.co_flags & inspect.CO_GENERATOR)  # what it yields is not a return
         self.previous: int | None = None
         self.unwinding = False  # an exception is passing through it (set by 'exception', cleared by 'line')
         local = frame.f_locals
@@ -159,8 +161,8 @@ class Tracer:
         self.frames: dict[object, _Frame] = {}
         self.returned = ""  # the slice of the last traced call that returned
         self.raised: dict[int, tuple[BaseException, str]] = {}  # id(exception) -> (it, the slice where it was raised)
-        # A recursion's inner calls: code -> {line returned from: (size of the call's text, it, what it returned)}
-        self.inner: dict[object, dict[int, tuple[int, str, str]]] = {}
+        # A recursion's inner calls: code -> {line returned from: (the smallest call's text, what it returned)}
+        self.inner: dict[object, dict[int, tuple[str, str]]] = {}
         self.inner_left = INNER_CALLS
         self.on = False
 
@@ -207,7 +209,7 @@ class Tracer:
         if caller is not None and self._is_code(caller.f_code.co_filename):
             # called by the code under test: its result shows as a change in its caller; a call of itself is
             # noted at its return
-            if caller.f_code is not frame.f_code or frame.f_code.co_flags & 0x20 or self.inner_left <= 0:
+            if caller.f_code is not frame.f_code or frame.f_code.co_flags & inspect.CO_GENERATOR or self.inner_left <= 0:
                 return None
             return self._inner_call(frame)
         try:
@@ -249,16 +251,17 @@ class Tracer:
         except Exception:
             return None
         frame.f_trace_lines = False
-        unwinding = [False]
+        unwinding = False
 
         def noted(frame, event, arg):
+            nonlocal unwinding
             if event == "exception":
-                unwinding[0] = True
-            elif event == "return" and not unwinding[0]:
+                unwinding = True
+            elif event == "return" and not unwinding:
                 found = self.inner.setdefault(frame.f_code, {})
                 known = found.get(frame.f_lineno)
-                if known is None or len(text) < known[0]:
-                    found[frame.f_lineno] = (len(text), text, shown(arg))
+                if known is None or len(text) < len(known[0]):
+                    found[frame.f_lineno] = (text, shown(arg))
             return noted
         return noted
 
@@ -285,7 +288,7 @@ class Tracer:
             lines.append(f"  {values} {'were' if len(dict(together)) > 1 else 'was'} last set by line {origin.line}: "
                          f"`{source(filename, origin.line)}`")
             todo += [i for _, o in together for i in o.inputs]
-        for line, (_, call, value) in sorted(self.inner.get(frame.f_code, {}).items()):
+        for line, (call, value) in sorted(self.inner.get(frame.f_code, {}).items()):
             lines.append(f"  its own call {call} returned {value} at line {line}: `{source(filename, line)}`")
         return "\n".join(lines)
 
