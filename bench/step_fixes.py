@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import inspect
 import json
 import shutil
 import statistics
@@ -53,8 +52,9 @@ SETTINGS = {"recommended": lambda s: s, "wide": wider}
 
 
 class FirstStep:
-    """A backend that keeps the first narrowed step's request of a session and ends the turn there (a
-    non-retryable ModelError); everything else is the wrapped backend's."""
+    """A backend that keeps a session's first model request (prompt, tools, tool_choice) and ends the turn there
+    (a non-retryable ModelError); everything else is the wrapped backend's. `complete` takes `tool_choice`, so the
+    session narrows the step as it would for the local backend (careful.takes_tool_choice)."""
 
     def __init__(self, backend: Any) -> None:
         self.backend, self.request = backend, None
@@ -66,8 +66,6 @@ class FirstStep:
         self.request = (messages, tools, tool_choice)
         raise ModelError("bench: the first step is kept, not taken")
 
-
-assert "tool_choice" in inspect.signature(FirstStep.complete).parameters  # careful.takes_tool_choice
 
 
 def first_step(workspace: Path, name: str, model: Path) -> tuple[Any, tuple]:
