@@ -67,7 +67,6 @@ class FirstStep:
         raise ModelError("bench: the first step is kept, not taken")
 
 
-
 def first_step(workspace: Path, name: str, model: Path) -> tuple[Any, tuple]:
     """Orient a careful session on the task in `workspace`; (the local backend, its first step's request)."""
     from wren.agent.session import Session
@@ -86,21 +85,22 @@ def first_step(workspace: Path, name: str, model: Path) -> tuple[Any, tuple]:
 
 
 def fixes(workspace: Path, name: str, arguments: str) -> tuple[str, bool]:
-    """(the edit's `new`, whether applying it to a copy of `workspace` makes the task's tests pass)."""
+    """(the edit's `new`, whether applying it to a copy of `workspace` makes the task's tests pass). An edit the
+    session would refuse (arguments that do not validate, `new` that would not parse or names what is not
+    there) fixes nothing: its `new` comes back as "(refused) ..."."""
     from wren.tools.base import ToolContext, default_registry
     from wren.tools.workspace import Workspace
 
-    registry = default_registry()
     try:
-        tool, args = registry.prepare("edit_file", arguments)
-    except Exception as exc:  # noqa: BLE001 - a refused call is a step that fixed nothing
-        return f"(refused: {str(exc)[:60]})", False
+        tool, args = default_registry().prepare("edit_file", arguments)
+    except ToolError as exc:
+        return f"(refused) {str(exc)[:60]}", False
     copy = Path(tempfile.mkdtemp()) / "task"
     shutil.copytree(workspace, copy)
     try:
         result = tool.run(args, ToolContext(workspace=Workspace(copy), read_paths=None))
         return args.new, result.ok and bool(result.files_changed) and quixbugs.check(copy, name).solved
-    except ToolError:  # refused as the session would (unparseable, an undefined name): no fix
+    except ToolError:
         return f"(refused) {args.new}", False
     finally:
         shutil.rmtree(copy.parent, ignore_errors=True)
@@ -146,6 +146,7 @@ def main() -> int:
             common = "; ".join(f"`{text[:50]}` {n}" for text, n in news.most_common(3))
             rows.append(f"| {name} | {setting} | {fixed}/{args.samples} | {len(news)} | "
                         f"{statistics.median(seconds):.0f} | {common} |")
+        shutil.rmtree(workspace.parent, ignore_errors=True)
     print(f"One narrowed step, sampled from the same prompt, {args.model.name}, {time.strftime('%Y-%m-%d')}\n")
     print("| task | sampling | fixed | distinct fixes | median s per step | most frequent `new` (count) |")
     print("|---|---|---:|---:|---:|---|")

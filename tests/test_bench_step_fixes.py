@@ -9,6 +9,7 @@ from bench.step_fixes import first_step, fixes, wider
 from conftest import smollm2_path
 from test_bench_tasks import workspace
 from wren.local_models.catalog import Sampling
+from wren.local_models.formats import OPENING_KEY
 
 BUGGY = "return gcd(a % b, b)"
 
@@ -51,6 +52,7 @@ def test_the_kept_step_is_the_session_s_narrowed_edit_and_samples_on_smollm2(tmp
     paths = {option["properties"]["path"]["const"] for option in choice["function"]["parameters"]["oneOf"]}
     assert paths == {"python_programs/gcd.py"}
     assert any(m.role == "tool" and "RecursionError" in (m.content or "") for m in messages)
+    assert "RecursionError" in choice["function"][OPENING_KEY]  # the reason opens with the failing run
     reply = backend.complete(messages, tools, lambda text: None, tool_choice=choice)
     assert reply.tool_calls and reply.tool_calls[0].name == "edit_file"
     args = json.loads(reply.tool_calls[0].arguments)
