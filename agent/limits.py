@@ -97,7 +97,7 @@ class LimitState:
         """Why the steps, cost or time allowed are used up, or None."""
         lim = self.limits
         if lim.max_steps is not None and self.steps >= lim.max_steps:
-            return f"step limit reached ({lim.max_steps} model calls)"
+            return f"step limit reached ({lim.max_steps} model call{'s' * (lim.max_steps != 1)})"
         if lim.max_cost_usd is not None and self.cost_usd >= lim.max_cost_usd:
             return f"cost limit reached (${self.cost_usd:.4f} of ${lim.max_cost_usd:.4f})"
         if self.deadline is not None and time.monotonic() >= self.deadline:

@@ -42,7 +42,7 @@ from wren.tools.ports import Commands, DiskFiles, Files, LocalCommands
 from wren.core.redact import redact_data
 from wren.tools.sandbox import Sandbox
 from wren.tools.tests import is_test_path
-from wren.core.paths import shown
+from wren.core.paths import shown, state_dir
 from wren.tools.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -101,6 +101,7 @@ class Session:
         self._models = cfg.models or backend_factory(cfg.root)
         self.workspace = Workspace(cfg.root)
         self.id = cfg.resume_id or new_session_id()
+        state_dir(self.workspace.root)
         log_path = sessions_dir(self.workspace.root) / f"{self.id}.jsonl"
         past = read_events(log_path) if cfg.resume_id else []
         self.log = SessionLog(log_path)
@@ -124,6 +125,7 @@ class Session:
         self.policy.root = self.workspace.root
         self.usage = Usage()
         self.interrupt = threading.Event()
+        self.terminated = False  # the interrupt came from a SIGTERM (Interrupt.terminated)
         self._ops: queue.Queue[Op] = queue.Queue()
         self._pending: deque[Op] = deque()
         self._events: queue.Queue[Event | None] = queue.Queue()  # None: the worker has ended
@@ -150,6 +152,7 @@ class Session:
     # ---- ops in, events out -------------------------------------------------------------
     def submit(self, op: Op) -> None:
         if isinstance(op, Interrupt):
+            self.terminated = self.terminated or op.terminated
             self.interrupt.set()  # seen at once by the loop and by running tools
         elif isinstance(op, SetApprovalMode):
             self.policy.mode = op.mode  # the user's choice; tools can never send this op
@@ -333,6 +336,8 @@ class Session:
                 outcome, plan = TurnOutcome("failed", reason="the plan turn ended without a plan "
                                                              "(no steps and no text)"), None
         code = EXIT_CODES.get(outcome.status, code)
+        if outcome.status == "interrupted" and self.terminated:
+            outcome, code = TurnOutcome("interrupted", summary=outcome.summary, reason="terminated (SIGTERM)"), ExitCode.TERMINATED
         self.emit(TurnEnded(status=outcome.status, reason=outcome.reason))
         if plan is not None:
             self.proposed = plan

@@ -67,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"gpu offload    {'yes: all layers' if hw.gpu_offload else 'no (CPU build)'}")
     print(f"threads        {hw.threads} (physical cores)")
     try:
-        info = read_gguf(catalog.resolve(args.model))
+        # `wren run`'s spellings too: `local` is the default choice, `local:NAME` a name or path.
+        spec = None if args.model == "local" else (args.model or "").removeprefix("local:") or None
+        info = read_gguf(catalog.resolve(spec))
     except ConfigError as exc:
         print(f"model          unavailable: {exc.message}")
         return 1

@@ -13,7 +13,7 @@ EFFORTS = ("low", "medium", "high", "max")
 EXIT_CODES_HELP = """exit codes:
   0 finished   1 stopped without finishing   2 usage or config error
   3 model or provider error   4 blocked by approval policy   5 limit reached
-  130 interrupted"""
+  130 interrupted (Ctrl+C)   143 terminated (SIGTERM)"""
 
 POLICY_HELP = """rules, in wren.toml or ~/.config/wren/config.toml (the rules of both apply):
   [policy]
@@ -40,11 +40,28 @@ exit codes:
 
 
 class Parser(argparse.ArgumentParser):
-    """Usage errors are one line that says what to do, and exit 2."""
+    """Usage errors are one line that says what to do, and exit 2; `wren run --output-format json` (or
+    stream-json) also prints its result object, `session_id` null, as for a config error (README's CLI contract)."""
+
+    argv: list[str] = []  # the command line being parsed (main sets it)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         sys.stderr.write(f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
+        if self.prog.endswith(" run") and _json_output(Parser.argv):
+            from wren.cli.run import usage_result
+
+            print(usage_result(message).model_dump_json(exclude={"ts"}))
         sys.exit(2)
+
+
+def _json_output(argv: list[str]) -> bool:
+    """Whether a command line asks for --output-format json or stream-json."""
+    for i, arg in enumerate(argv):
+        value = arg.split("=", 1)[1] if arg.startswith("--output-format=") else (
+            argv[i + 1] if arg == "--output-format" and i + 1 < len(argv) else None)
+        if value in ("json", "stream-json"):
+            return True
+    return False
 
 
 def build_parser() -> Parser:
@@ -132,8 +149,11 @@ def build_parser() -> Parser:
                                                        "and commit, e.g. ahead of `wren batch --chroma URL`")
 
     doctor = sub.add_parser("doctor", help="check the command sandbox and local inference (backend, GPU offload, threads, model memory)")
-    doctor.add_argument("--model", help="local model name or .gguf path (default: the best pulled model that fits, "
-                                        "else the bundled one)")
+    doctor.description = ("Say what this machine gives Wren: the command sandbox, the embedding model, and local "
+                          "inference (llama.cpp backend, GPU offload, threads, the model and its memory). Exit 1 when "
+                          "llama-cpp-python or the model is missing.")
+    doctor.add_argument("--model", help="local model: a name, a .gguf path, `local` or `local:NAME_OR_PATH` as for "
+                                        "`wren run` (default: the best pulled model that fits, else the bundled one)")
 
     models = sub.add_parser("models", help="list, pull, add and inspect local GGUF models")
     msub = models.add_subparsers(dest="models_command", required=True, parser_class=Parser)
@@ -208,9 +228,10 @@ def build_parser() -> Parser:
 
 def _session_options(parser: argparse.ArgumentParser, approval_help: str) -> None:
     """The options `wren` (the UI) and `wren run` share."""
-    parser.add_argument("--model", help="PROVIDER/MODEL (litellm), `local`, `local:NAME_OR_PATH.gguf` or "
-                                        "`scripted:PATH`; default: $WREN_MODEL, wren.toml, a hosted model "
-                                        "when a provider key is set, else the bundled local model")
+    parser.add_argument("--model", help="PROVIDER/MODEL (litellm), `local` (the best pulled local model that fits "
+                                        "this machine's memory, else the bundled SmolLM2), `local:NAME_OR_PATH.gguf` "
+                                        "or `scripted:PATH`; default: $WREN_MODEL, wren.toml, a hosted model when a "
+                                        "provider key is set, else `local`")
     parser.add_argument("--api-base", help="base URL of an OpenAI-compatible server (llama.cpp, vLLM, Ollama)")
     parser.add_argument("--approval", choices=APPROVAL_MODES, help=approval_help)
     parser.add_argument("--effort", choices=EFFORTS,
@@ -224,22 +245,42 @@ def _session_options(parser: argparse.ArgumentParser, approval_help: str) -> Non
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
 
 
 def _positive_float(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, not {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive, not {value:g}")
     return value
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        # Ctrl+C before a command set up its own handling (while Python imports what it needs): one line,
+        # not a traceback; nothing had started.
+        sys.stderr.write("\nwren: interrupted\n")
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    Parser.argv = sys.argv[1:] if argv is None else argv
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # said by the command's own parser, whose --help lists its options
+        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+        (commands[args.command] if args.command else parser).error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "run":
         from wren.cli.run import run_headless
 

@@ -28,7 +28,7 @@ def progress_line(event: Event) -> str | None:
         return f"wren: {'warning' if not event.fatal else 'error'}: {event.message}"
     if isinstance(event, Result):
         u = event.usage
-        return (f"wren: {event.status} (exit {event.exit_code}) · {event.steps} steps · "
+        return (f"wren: {event.status} (exit {event.exit_code}) · {event.steps} step{'s' * (event.steps != 1)} · "
                 f"{u.prompt_tokens}+{u.completion_tokens} tokens · ${u.cost_usd:.4f} · {event.duration_s:.1f}s"
                 + (f"\nwren: note: test files changed: {', '.join(event.tests_changed)}" if event.tests_changed else ""))
     return None

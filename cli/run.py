@@ -57,6 +57,11 @@ def _start(args: argparse.Namespace):
         raise
 
 
+def usage_result(message: str) -> Result:
+    """The result object of a run whose command line was refused (exit 2, `session_id` null)."""
+    return _failed_start(ConfigError(message))
+
+
 def _failed_start(exc: WrenError) -> Result:
     return Result(session_id=None, status="error", exit_code=exc.exit_code, summary=exc.message, steps=0,
                   usage=Usage(), files_changed=[], duration_s=0.0, error=ErrorInfo(kind=exc.kind, message=exc.message))
@@ -87,6 +92,14 @@ def run_headless(args: argparse.Namespace) -> int:
         if fmt != "text":
             print(_failed_start(exc).model_dump_json(exclude={"ts"}))
         return exc.exit_code
+    except KeyboardInterrupt:
+        # Ctrl+C while the model loads (seconds for a local GGUF): nothing has started, so nothing is lost.
+        message = "interrupted before the session started"
+        sys.stderr.write(f"\nwren: {message}\n")
+        if fmt != "text":
+            print(_failed_start(WrenError(message, kind="interrupted")).model_copy(
+                update={"status": "interrupted", "exit_code": ExitCode.INTERRUPTED}).model_dump_json(exclude={"ts"}))
+        return ExitCode.INTERRUPTED
 
     def on_sigint(signum, frame):
         # First Ctrl+C stops the turn cleanly (the log keeps everything); a second one exits now.
@@ -101,7 +114,7 @@ def run_headless(args: argparse.Namespace) -> int:
         # processes are killed), still print the result, and exit 143 as a process ended by SIGTERM does.
         terminated.append(signum)
         sys.stderr.write("\nwren: terminated (SIGTERM); stopping\n")
-        session.submit(Interrupt())
+        session.submit(Interrupt(terminated=True))
 
     # The caller's handlers come back at the end: a process that runs sessions one after another
     # (wren batch's worker) must not keep this session's.

@@ -21,7 +21,10 @@ class ApprovalDecision(BaseModel):
 
 
 class Interrupt(BaseModel):
+    """Stop the running turn. `terminated`: sent for a SIGTERM (timeout, docker stop, CI cancellation), so the
+    turn's result and the session log say so and carry exit 143, not the 130 of a user's Ctrl+C."""
     type: Literal["interrupt"] = "interrupt"
+    terminated: bool = False
 
 
 class Compact(BaseModel):

@@ -21,6 +21,18 @@ from wren.core.fileio import TEMP_SUFFIX
 # Wren's own state (session logs, checkpoints): the model reads it at most, never writes it.
 STATE_DIR = ".wren"
 
+
+def state_dir(root: Path) -> Path:
+    """`root`/.wren, made when missing, holding a .gitignore of `*` (as pytest's and mypy's caches do), so that
+    `git status` does not list Wren's state and `git add -A` does not commit session logs. An existing
+    .gitignore there is the user's and is left as it is. Raises OSError where the folder cannot be made."""
+    folder = root / STATE_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    ignore = folder / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# Wren's state (session logs, checkpoints, memory): made by Wren, not for commits.\n*\n")
+    return folder
+
 _ESCAPED_BYTE = re.compile(r"\\x([89a-fA-F][0-9a-fA-F])")
 
 

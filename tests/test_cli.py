@@ -63,6 +63,26 @@ def test_json_result_on_config_error(tmp_path):
     assert run.json["status"] == "error" and run.json["error"]["kind"] == "config"
 
 
+def test_bad_flags_are_said_by_the_commands_parser_with_a_json_result_when_json_was_asked(calc_repo):
+    # README: `session_id` is null when the run failed before a session started (a bad flag or config).
+    for args, said in ((["--bogus"], "unrecognized arguments: --bogus"),
+                       (["--timeout", "abc"], "argument --timeout: must be a number, not 'abc'"),
+                       (["--max-steps", "0"], "argument --max-steps: must be at least 1, not 0")):
+        run = wren("run", "x", "--output-format", "json", *args, cwd=calc_repo)
+        assert one_line_error(run) == f"wren run: error: {said}; see `wren run --help`", args
+        assert (run.json["session_id"], run.json["exit_code"], run.json["error"]) == (None, 2, {"kind": "config", "message": said})
+    text = wren("run", "x", "--bogus", cwd=calc_repo)
+    assert one_line_error(text).startswith("wren run: error: unrecognized arguments") and text.stdout == ""
+
+
+def test_a_sessions_state_is_left_out_of_git(calc_repo):
+    run = wren("run", "Fix the failing test", "--model", scripted("fix_calc.json"), "--approval", "auto", cwd=calc_repo)
+    assert run.code == 0, run.stderr
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=calc_repo,
+                            capture_output=True, text=True, check=True).stdout
+    assert (calc_repo / ".wren" / "sessions").is_dir() and ".wren" not in status, status
+
+
 def test_version():
     run = wren("--version")
     assert run.code == 0 and run.stdout.startswith("wren ")

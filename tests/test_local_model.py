@@ -332,3 +332,10 @@ def test_doctor_reports_backend_offload_threads_and_memory():
     assert run.code == 0, run.stderr
     for label in ("backend", "gpu offload", "threads", "model memory"):
         assert label in run.stdout
+
+
+def test_doctor_takes_the_model_as_wren_run_spells_it():
+    # `wren run --model local:smollm2` is the spelling users know; doctor refused it as an unknown name.
+    for spec in ("local:smollm2", "smollm2"):
+        run = wren("doctor", "--model", spec)
+        assert run.code == 0 and "SmolLM2-135M-Instruct" in run.stdout, (spec, run.stdout, run.stderr)

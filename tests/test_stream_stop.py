@@ -107,6 +107,10 @@ def test_sigterm_kills_the_running_command_prints_the_result_and_exits_143(calc_
     result = json.loads(out.splitlines()[-1])
     assert result["status"] == "interrupted" and result["exit_code"] == 143 and "Traceback" not in err
     assert "(exit 143)" in err and "(exit 130)" not in err  # the summary line on stderr says the same
+    # The session log says so too (it said 130, "interrupted by the user", while the output said 143).
+    logged = [json.loads(line) for line in (calc_repo / ".wren" / "sessions" / f"{result['session_id']}.jsonl")
+              .read_text().splitlines()]
+    assert [(e["exit_code"], e["summary"]) for e in logged if e["type"] == "result"] == [(143, "terminated (SIGTERM)")]
     wait_until(lambda: not processes_with("86405"))
 
 

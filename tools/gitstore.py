@@ -19,7 +19,7 @@ import git
 
 from wren.core.errors import ToolError
 from wren.core.paths import git_listing
-from wren.core.paths import STATE_DIR
+from wren.core.paths import STATE_DIR, state_dir
 
 IDENTITY = {"GIT_AUTHOR_NAME": "Wren", "GIT_AUTHOR_EMAIL": "wren@localhost",
             "GIT_COMMITTER_NAME": "Wren", "GIT_COMMITTER_EMAIL": "wren@localhost"}
@@ -66,7 +66,7 @@ class Store:
         self.cache_path = self.root / STATE_DIR / "checkpoints" / "stat-cache.json"
 
     def _shadow(self) -> git.Repo:
-        path = self.root / STATE_DIR / "shadow.git"
+        path = state_dir(self.root) / "shadow.git"
         if not (path / "HEAD").exists():
             return git.Repo.init(path, bare=True, mkdir=True)
         return git.Repo(path)

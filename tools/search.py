@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -180,7 +181,11 @@ def format_hits(files: list[Candidate], context: int, budget: int) -> tuple[list
 
 def search(ctx: ToolContext, files: list[Candidate], pattern: str) -> None:
     """Fill in each candidate's matching lines; raises re.error for a pattern neither backend takes."""
-    regex = re.compile(pattern)
+    with warnings.catch_warnings():
+        # "Possible set difference" and its kin: Python's notes on patterns it takes as they are, written to
+        # the user's stderr mid-run. A pattern that does not match as meant is answered in the reply.
+        warnings.simplefilter("ignore", FutureWarning)
+        regex = re.compile(pattern)
     for c in files:
         c.regex = regex
     rg = ripgrep()
