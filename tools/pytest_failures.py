@@ -109,7 +109,6 @@ def plain_raise(body: str) -> str:
 ORIGINS = re.compile(r"^-+ wren: where the value came from -+\n((?:.+\n?)+)", re.M)
 ORIGIN_HEAD = re.compile(r"^.* (returned|raised) .* at \S+:(\d+): `(.*)`$")
 ORIGIN_LINE = re.compile(r"^ +(.+?) (?:was|were) last set by line (\d+): `(.*)`$")
-HELD_LINE = re.compile(r"^ +at that return, (\w+) = (.+) \(last set by line (\d+): `(.*)`\)$")
 INNER_LINE = re.compile(r"^ +its own call (.+?) returned (.+) at line (\d+): `(.*)`$")
 ORIGINS_SAID = 2  # lines of the section said in a failure's one line
 SOURCE_CHARS = 80  # of each source line said there
@@ -118,9 +117,8 @@ SOURCE_CHARS = 80  # of each source line said there
 def plain_origins(body: str, said: str = "") -> str:
     """The plugin's section on where a failing call's value came from (ORIGINS), in a few words to go after the
     failure's own: "steps was last set by line 6 `steps.append((start, helper))`, helper by line 4 `...`", the
-    return line first where it returns more than a name ("it returned at line 12 `return True`"), with what the call
-    held there when that line reads none of its values ("..., when depth = 2 (set by line 6 `depth += 1`)"). "" when
-    the report has no such section. Shown only the call and its result, Qwen2.5-Coder-1.5B changed every line of
+    return line first where it returns more than a name ("it returned at line 12 `return True`"). "" when the
+    report has no such section. Shown only the call and its result, Qwen2.5-Coder-1.5B changed every line of
     QuixBugs hanoi but the one that made the wrong value; a narrowed step's reason opens with this line
     (formats.reason_opening). For a call that raised, only the line of the test's call the error came through, where
     `said` (the failure's words) does not quote it already: the values the raising line read are in `said`, and
@@ -141,10 +139,7 @@ def plain_origins(body: str, said: str = "") -> str:
         quoted = f"`{head.group(3)}`"
         return "" if quoted in said else f"it was raised through line {head.group(2)} `{_cut_source(head.group(3))}`"
     if head and not (bare and names and bare.group(1) in names[0]):
-        held = [m for m in map(HELD_LINE.match, lines[1:]) if m][:ORIGINS_SAID]
-        when = " and ".join(f"{m.group(1)} = {_cut(m.group(2))} (set by line {m.group(3)} `{_cut_source(m.group(4))}`)"
-                            for m in held)
-        parts.append(f"it returned at line {head.group(2)} `{_cut_source(head.group(3))}`" + (f", when {when}" if when else ""))
+        parts.append(f"it returned at line {head.group(2)} `{_cut_source(head.group(3))}`")
     for n, (line, named) in enumerate(zip(origins, names)):
         last = "was last set " if n == 0 else ""
         parts.append(f"{' and '.join(named)} {last}by line {line.group(2)} `{_cut_source(line.group(3))}`")

@@ -10,12 +10,6 @@ the call returned (or the line that raised) to the lines that last set the value
       steps = [(1, 2)] was last set by line 6: `steps.append((start, helper))`
       helper = 2 was last set by line 4: `helper = ({1, 2, 3} - {start} - {end}).pop()`
 
-A return that reads none of the values the call made (`return True`) is followed by what the call held then:
-
-    is_valid_parenthesization('((') returned True at python_programs/is_valid_parenthesization.py:12: `return True`
-      at that return, depth = 2 (last set by line 6: `depth += 1`)
-      at that return, paren = '(' (last set by line 4: `for paren in parens:`)
-
 This is dynamic slicing (Agrawal and Horgan, 1990) cut to data dependences: a wrong value is traced to the
 statement that made it. Shown only the failing call and its result, Qwen2.5-Coder-1.5B changed every line of
 QuixBugs hanoi but the one that appends the wrong pair (12 attempts of 12).
@@ -294,13 +288,6 @@ class Tracer:
             lines.append(f"  {values} {'were' if len(dict(together)) > 1 else 'was'} last set by line {origin.line}: "
                          f"`{source(filename, origin.line)}`")
             todo += [i for _, o in together for i in o.inputs]
-        if len(lines) == 1 and what.startswith("returned"):
-            # The return reads none of the values the call made (`return True`): what the call held then. QuixBugs
-            # is_valid_parenthesization returns True for '((' with depth = 2; told only "it returned at line 12
-            # `return True`", Qwen2.5-Coder-1.5B blamed the depth updates (15 edits, none of that line).
-            held = [(n, o) for n, o in state.origins.items() if o is not None][:SHOWN]
-            lines += [f"  at that return, {n} = {o.value} (last set by line {o.line}: `{source(filename, o.line)}`)"
-                      for n, o in held]
         for line, (call, value) in sorted(self.inner.get(frame.f_code, {}).items()):
             lines.append(f"  its own call {call} returned {value} at line {line}: `{source(filename, line)}`")
         return "\n".join(lines)
