@@ -12,7 +12,9 @@ from wren.core.log import find_session, read_events, sessions_dir
 
 
 def _root(args: argparse.Namespace) -> Path:
-    return Path(args.cwd).expanduser().resolve() if args.cwd else Path.cwd()
+    from wren.agent.start import workspace_root
+
+    return workspace_root(args.cwd)  # ConfigError (exit 2) for a --cwd that is not a directory
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -50,7 +50,7 @@ def find_session(root: Path, session_id: str | None) -> Path:
         return logs[-1]
     path = folder / f"{session_id}.jsonl"
     if not path.is_file():
-        raise ConfigError(f"no session {session_id!r} in {folder}; see the session ids there")
+        raise ConfigError(f"no session {session_id!r} in {folder}; `wren sessions list` shows the ids there")
     return path
 
 

@@ -83,6 +83,11 @@ def test_a_sessions_state_is_left_out_of_git(calc_repo):
     assert (calc_repo / ".wren" / "sessions").is_dir() and ".wren" not in status, status
 
 
+def test_sessions_of_a_missing_folder_are_a_usage_error(tmp_path):
+    line = one_line_error(wren("sessions", "list", "--cwd", str(tmp_path / "nope")))
+    assert "--cwd" in line and "not an existing directory" in line
+
+
 def test_version():
     run = wren("--version")
     assert run.code == 0 and run.stdout.startswith("wren ")
