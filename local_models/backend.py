@@ -223,6 +223,7 @@ class LocalBackend:
         # (_input_ids is a numpy array of token ids: a sequence of ints, though not typed as one)
         cached = self.llm.longest_token_prefix(cast(Sequence[int], self.llm._input_ids[: self.llm.n_tokens]), tokens)
         cached = min(cached, len(tokens) - 1)
+        self._prefill(tokens, cached, on_delta)
         thought_tokens = 0
         if cap:
             tokens, thought_tokens = self._think(tokens, cap, on_delta, on_thought)
@@ -296,6 +297,21 @@ class LocalBackend:
         if tools or not isinstance(fmt, TaggedCalls):
             return fmt.reply_so_far
         return lambda text: fmt.reply_so_far(text) or (None if text.lstrip().startswith("<") else text)
+
+    def _prefill(self, tokens: list[int], cached: int, on_delta: OnDelta) -> None:
+        """Evaluate the prompt past its cached prefix (`cached` tokens), all but its last token, one llama.cpp batch
+        (n_batch tokens) at a time, with a heartbeat (`on_delta("")`) before each, so the caller can stop here too
+        (StreamStopped): create_completion evaluates the whole prompt in one call with no way to stop it, and a
+        Ctrl+C waited for it (about 90 s on a fresh 4,000-token Qwen2.5-Coder-1.5B prompt on 2 busy cores).
+        create_completion then finds all but the last token cached and evaluates that one. A stop leaves the
+        evaluated batches cached, for the next call to reuse."""
+        end, batch = len(tokens) - 1, max(1, self.llm.n_batch)
+        if end - cached <= batch:  # one batch: as quick to stop after as before
+            return
+        self.llm.n_tokens = cached  # eval drops the KV cache past n_tokens first
+        for start in range(cached, end, batch):
+            on_delta("")
+            self.llm.eval(tokens[start:min(end, start + batch)])
 
     def _think(self, tokens: list[int], cap: int, on_delta: OnDelta, on_thought: OnDelta) -> tuple[list[int], int]:
         """The free part of a thinking step: up to `cap` tokens after <think>, streamed to on_thought;

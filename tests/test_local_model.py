@@ -339,3 +339,30 @@ def test_doctor_takes_the_model_as_wren_run_spells_it():
     for spec in ("local:smollm2", "smollm2"):
         run = wren("doctor", "--model", spec)
         assert run.code == 0 and "SmolLM2-135M-Instruct" in run.stdout, (spec, run.stdout, run.stderr)
+
+
+def test_an_interrupt_stops_a_long_prompt_before_it_is_all_evaluated_and_what_was_evaluated_is_reused(backend):
+    """The prompt past the KV cache is evaluated a batch at a time with a heartbeat before each (_prefill): a
+    stop there ends the call before the whole prompt is read, and the next call reuses the batches read."""
+    from wren.core.errors import StreamStopped
+    from wren.core.messages import Message
+
+    long = [Message(role="user", content="Count the words: " + " ".join(f"word{i}" for i in range(900)))]
+    batch = backend.llm.n_batch
+    beats = []
+
+    def stop_at_2(text: str) -> None:
+        beats.append(text)
+        if len(beats) == 2:
+            raise StreamStopped("interrupted", "interrupted by the user")
+
+    tokens, _ = backend.prompt_tokens(long, [], None)
+    assert len(tokens) > 3 * batch, (len(tokens), batch)  # several batches, so a stop can come between them
+    before = backend.llm.n_tokens
+    with pytest.raises(StreamStopped):
+        backend.complete(long, [], stop_at_2)
+    assert beats == ["", ""] and backend.llm.n_tokens < len(tokens) - 1  # stopped before the prompt was all read
+    read = backend.llm.n_tokens
+    assert read > min(before, batch)  # a batch was evaluated before the stop, and kept
+    reply = backend.complete(long, [], lambda text: None)
+    assert reply.content.strip() and reply.usage.cached_tokens >= read - 1, (reply.usage, read)
