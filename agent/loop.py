@@ -1,7 +1,6 @@
 """The plan-act loop: prompt, model, tools (through approval), repeat until an answer or a stop."""
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -107,7 +106,9 @@ def call_model(s: "Session") -> ModelReply:
                 raise
             attempt += 1
             s.warn(f"{exc.message}; retrying in {delay:.2f}s (attempt {attempt + 1} of {policy.attempts})")
-            time.sleep(delay)
+            # Woken by an interrupt: Ctrl+C and SIGTERM waited out every retry and its backoff, then exited 3.
+            s.interrupt.wait(delay)
+            s.check_stop()  # StreamStopped: interrupted, or the time limit passed while waiting
     s.usage = s.usage + reply.usage
     s.roles.add(s.role, reply.usage)
     s.limits.cost_usd = s.usage.cost_usd

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from wren.core import __version__
@@ -259,6 +260,8 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a number, not {text!r}") from None
+    if not math.isfinite(value):  # float() takes "nan" and "inf", which would turn the limit off
+        raise argparse.ArgumentTypeError(f"must be a finite number, not {text!r}")
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive, not {value:g}")
     return value

@@ -25,6 +25,9 @@ def _read_prompt(arg: str | None) -> str:
         raise ConfigError("`-` reads the task from stdin, but stdin is a terminal; pipe the task in "
                           "(echo TASK | wren run -) or pass it as an argument")
     text = sys.stdin.read() if arg == "-" else arg
+    # Bytes that are not UTF-8 (a Latin-1 terminal, a binary file piped in) reach Python as lone surrogates
+    # (PEP 383), which no JSON log or provider takes: each becomes U+FFFD, the rest of the task stands.
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     if not text.strip():
         raise ConfigError("empty prompt; pass the task as an argument or on stdin with `-`")
     return text

@@ -15,7 +15,7 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-from wren.core.errors import ToolError
+from wren.core.errors import ConfigError, ToolError
 from wren.core.fileio import TEMP_SUFFIX
 
 # Wren's own state (session logs, checkpoints): the model reads it at most, never writes it.
@@ -25,12 +25,16 @@ STATE_DIR = ".wren"
 def state_dir(root: Path) -> Path:
     """`root`/.wren, made when missing, holding a .gitignore of `*` (as pytest's and mypy's caches do), so that
     `git status` does not list Wren's state and `git add -A` does not commit session logs. An existing
-    .gitignore there is the user's and is left as it is. Raises OSError where the folder cannot be made."""
+    .gitignore there is the user's and is left as it is. Raises ConfigError (exit 2) where it cannot be written."""
     folder = root / STATE_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    ignore = folder / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("# Wren's state (session logs, checkpoints, memory): made by Wren, not for commits.\n*\n")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        ignore = folder / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("# Wren's state (session logs, checkpoints, memory): made by Wren, not for commits.\n*\n")
+    except OSError as exc:
+        raise ConfigError(f"cannot write Wren's state folder {folder} ({exc.strerror or exc}): the session log and "
+                          "checkpoints live there; make it writable, or run in a writable copy") from None
     return folder
 
 _ESCAPED_BYTE = re.compile(r"\\x([89a-fA-F][0-9a-fA-F])")

@@ -88,6 +88,26 @@ def test_sessions_of_a_missing_folder_are_a_usage_error(tmp_path):
     assert "--cwd" in line and "not an existing directory" in line
 
 
+def test_limits_must_be_finite_and_an_unwritable_state_folder_is_a_config_error(calc_repo, tmp_path):
+    # float() takes "nan", which turned the limit off.
+    assert "must be a finite number, not 'nan'" in one_line_error(wren("run", "x", "--timeout", "nan", cwd=calc_repo))
+    (calc_repo / ".wren").write_text("not a folder")  # as a read-only workspace does, it cannot be made
+    run = wren("run", "x", "--model", scripted("fix_calc.json"), "--output-format", "json", cwd=calc_repo)
+    assert "cannot write Wren's state folder" in one_line_error(run) and "Traceback" not in run.stderr
+    assert run.json["session_id"] is None and run.json["error"]["kind"] == "config"
+
+
+def test_a_prompt_that_is_not_utf8_runs_with_its_bytes_replaced(calc_repo):
+    import os
+
+    from conftest import WREN, clean_env
+
+    prompt = os.fsdecode(b"Fix the failing test \xff")  # what Python makes of a Latin-1 byte on the command line
+    proc = subprocess.run([str(WREN), "run", prompt, "--model", scripted("fix_calc.json"), "--approval", "auto"],
+                          cwd=calc_repo, capture_output=True, env=clean_env())
+    assert proc.returncode == 0, proc.stderr.decode()
+
+
 def test_version():
     run = wren("--version")
     assert run.code == 0 and run.stdout.startswith("wren ")

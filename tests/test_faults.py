@@ -185,3 +185,45 @@ def test_what_the_server_said_reaches_the_error_message(calc_repo, body):
     assert run.code == 3, run.stderr
     assert run.json["error"]["kind"] == "bad_request"
     assert "takes at most 512 input tokens" in run.json["error"]["message"]
+
+
+def test_ctrl_c_during_a_retrys_backoff_stops_the_run_there(calc_repo, tmp_path):
+    # Ctrl+C used to wait out every retry and its backoff, then end "error (exit 3)".
+    import signal
+    import subprocess
+
+    from conftest import WREN, clean_env
+
+    model = write_script(tmp_path / "script.json", [{"error": "server_error"}] * 6 + [DONE])
+    proc = subprocess.Popen([str(WREN), "run", "fix calc", "--model", model, "--output-format", "json"], cwd=calc_repo,
+                            env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:  # the first retry's warning: the run is now waiting to retry
+        if "retrying in" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)  # a hang guard
+    assert proc.returncode == 130, err
+    result = json.loads(out.splitlines()[-1])
+    assert (result["status"], result["exit_code"]) == ("interrupted", 130)
+    retries = [e for e in logged(calc_repo, result["session_id"]) if e["type"] == "error" and not e["fatal"]]
+    assert len(retries) == 1, retries  # no attempt after the interrupt
+
+
+def test_a_nul_character_in_arguments_goes_back_to_the_model(calc_repo, tmp_path):
+    # It was a crash of the session (ValueError: embedded null byte, exit 1) in approval or in the tool.
+    run = run_script(calc_repo, tmp_path, [
+        {"tool_calls": [{"name": "read_file", "arguments": {"path": "calc\u0000.py"}}]},
+        {"tool_calls": [{"name": "shell", "arguments": {"command": "echo a\u0000b"}}], "expect": ["NUL character"]},
+        {"tool_calls": [EDIT], "expect": ["NUL character"]}, DONE])
+    assert run.code == 0, run.stderr
+    assert (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
+
+
+def test_a_missing_openai_key_is_an_auth_error_not_retried(calc_repo):
+    # The OpenAI client refuses before any request; litellm raises that as a server error, retried 4 times.
+    from conftest import clean_env
+
+    env = {**clean_env(), "OPENAI_API_KEY": ""}
+    run = wren("run", "hi", "--model", "openai/gpt-4o", "--output-format", "json", cwd=calc_repo, env=env)
+    assert (run.code, run.json["error"]["kind"]) == (3, "auth"), run.stderr
+    assert "set OPENAI_API_KEY" in run.json["error"]["message"] and "retrying" not in run.stderr

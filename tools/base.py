@@ -195,6 +195,11 @@ class Registry:
                                 f"send one JSON object matching {_signature(tool)}") from None
         if not isinstance(data, dict):
             raise ToolError(f"arguments for {tool.name} must be a JSON object matching {_signature(tool)}")
+        if _holds_nul(data):
+            # No path, pattern or command can hold a NUL byte (the OS refuses it): said here, where it was a
+            # crash of the session (ValueError: embedded null byte) in approval or the tool.
+            raise ToolError(f"arguments for {tool.name} hold a NUL character (\\u0000), which no path, pattern or "
+                            "command can hold; send them without it")
         try:
             return tool.args.model_validate(data)
         except ValidationError as exc:
@@ -207,6 +212,15 @@ class Registry:
         """The tool and its validated arguments, or ToolError with a hint for the model."""
         tool = self.get(name)
         return tool, self.parse(tool, raw_args)
+
+
+def _holds_nul(value: object) -> bool:
+    """Whether a JSON value holds a NUL character in any string, keys included."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    return isinstance(value, list) and any(map(_holds_nul, value))
 
 
 def _as_meant(name: str, data: object) -> object:

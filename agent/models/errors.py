@@ -72,6 +72,10 @@ def from_litellm(exc: Exception, model: str) -> ModelError:
     if _refused(exc):
         # litellm reports a refused connection as a server error; say what really happened.
         return fault_error("connection", model, detail)
+    if "Missing credentials" in detail or "api_key client option must be set" in detail:
+        # The OpenAI client's own check, before any request: litellm raises it as a server error, which was
+        # retried four times. No retry can supply a key.
+        return fault_error("auth", model, detail)
     for cls, kind in table:
         if isinstance(exc, cls):
             return fault_error(kind, model, detail)
