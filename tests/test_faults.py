@@ -227,3 +227,47 @@ def test_a_missing_openai_key_is_an_auth_error_not_retried(calc_repo):
     run = wren("run", "hi", "--model", "openai/gpt-4o", "--output-format", "json", cwd=calc_repo, env=env)
     assert (run.code, run.json["error"]["kind"]) == (3, "auth"), run.stderr
     assert "set OPENAI_API_KEY" in run.json["error"]["message"] and "retrying" not in run.stderr
+
+
+def test_a_provider_that_takes_the_request_and_never_answers_is_cut_by_the_time_limit_and_by_ctrl_c(calc_repo):
+    # Read in the session's thread, such a server held the run for litellm's 600 s timeout, through --timeout,
+    # Ctrl+C and SIGTERM, and was then retried.
+    import signal
+    import socket
+    import subprocess
+
+    from conftest import WREN, clean_env
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held: list = []
+    def take() -> None:
+        try:
+            while True:
+                held.append(server.accept())
+        except OSError:  # the server closed at the test's end
+            pass
+
+    threading.Thread(target=take, daemon=True).start()
+    base = f"http://127.0.0.1:{server.getsockname()[1]}/v1"
+    env = {**clean_env(), "OPENAI_API_KEY": "sk-test"}
+    try:
+        run = wren("run", "hi", "--model", "openai/gpt-4o", "--api-base", base, "--timeout", "3", "--output-format", "json",
+                   cwd=calc_repo, env=env)  # wren's own 120 s guard fails the test where the call is not cut
+        assert (run.code, run.json["status"], run.json["summary"]) == (5, "limit", "time limit reached (3s)"), run.stderr
+        before = len(held)
+        proc = subprocess.Popen([str(WREN), "run", "hi", "--model", "openai/gpt-4o", "--api-base", base,
+                                 "--output-format", "json"], cwd=calc_repo, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        for line in proc.stderr:  # the session has started: its request is on its way
+            if line.startswith("wren: session"):
+                break
+        while len(held) == before and proc.poll() is None:  # this run's request has reached the server
+            threading.Event().wait(0.1)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 130, err
+        assert json.loads(out.splitlines()[-1])["status"] == "interrupted"
+    finally:
+        server.close()

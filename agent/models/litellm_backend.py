@@ -5,7 +5,9 @@ litellm is imported lazily (it costs about a second) so `wren --version` stays l
 from __future__ import annotations
 
 import os
-from typing import Any
+import queue
+import threading
+from typing import Any, Callable, Iterator
 
 from wren.core.errors import ConfigError
 from wren.core.events import Usage
@@ -122,11 +124,10 @@ class LiteLLMBackend:
             # OpenAI-compatible local servers need some key, any key.
             if self.provider == "openai" and not os.environ.get("OPENAI_API_KEY"):
                 kwargs["api_key"] = "sk-local"
-        stream = None
+        pump = _Pump(lambda: litellm.completion(**kwargs))
         try:
             chunks = []
-            stream = litellm.completion(**kwargs)
-            for chunk in stream:
+            for chunk in pump.chunks(on_delta):
                 chunks.append(chunk)
                 delta = chunk.choices[0].delta if chunk.choices else None
                 if thought := getattr(delta, "reasoning_content", None):
@@ -136,8 +137,7 @@ class LiteLLMBackend:
         except Exception as exc:
             raise from_litellm(exc, self.name) from exc
         finally:
-            if stream is not None and callable(getattr(stream, "close", None)):
-                stream.close()  # a stopped reply closes its HTTP stream now, not when collected
+            pump.close()  # a stopped reply closes its HTTP stream now, not when collected
         return self._reply(response)
 
     def _reply(self, response: Any) -> ModelReply:
@@ -162,3 +162,60 @@ class LiteLLMBackend:
             usage=Usage(prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
                         completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
                         cached_tokens=cached, cost_usd=cost))
+
+
+class _Pump:
+    """A provider's stream read on a daemon thread, so that the caller's heartbeat (`on_delta("")`, which raises
+    StreamStopped on Ctrl+C, SIGTERM or the time limit) runs every HEARTBEAT_S while the provider says nothing.
+    Read in the session's thread, a server that took the request and never answered held the run for litellm's
+    600 s timeout, through `--timeout`, Ctrl+C and SIGTERM, and then was retried."""
+
+    HEARTBEAT_S = 0.5
+
+    def __init__(self, open_stream: Callable[[], Any]) -> None:
+        self._queue: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._stream: Any = None
+        self._closed = False
+        threading.Thread(target=self._read, args=(open_stream,), name="wren-provider-stream", daemon=True).start()
+
+    def _read(self, open_stream: Callable[[], Any]) -> None:
+        try:
+            self._stream = open_stream()
+            if self._closed:  # stopped while the request was made: nothing reads what comes
+                self._shut()
+                return
+            for chunk in self._stream:
+                if self._closed:  # the reply was stopped: close the HTTP stream from the thread that reads it
+                    self._shut()
+                    return
+                self._queue.put(("chunk", chunk))
+            self._queue.put(("end", None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the reading thread, which raises it
+            self._queue.put(("error", exc))
+
+    def chunks(self, on_delta: OnDelta) -> Iterator[Any]:
+        """The stream's chunks as they come; the provider's exception raised here; StreamStopped from `on_delta`."""
+        while True:
+            try:
+                kind, item = self._queue.get(timeout=self.HEARTBEAT_S)
+            except queue.Empty:
+                on_delta("")
+                continue
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+
+    def close(self) -> None:
+        """Stop reading: the reading thread closes the HTTP stream at its next chunk (closed from this thread
+        while that one reads, the stream hung a stopped compaction summary), or when the request comes back."""
+        self._closed = True
+
+    def _shut(self) -> None:
+        if callable(getattr(self._stream, "close", None)):
+            try:
+                self._stream.close()
+            except Exception:  # noqa: BLE001 - a stream that fails to close is dropped all the same
+                pass
+
