@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Mapping
 
 from wren.core import __version__
 
@@ -45,6 +46,7 @@ class Parser(argparse.ArgumentParser):
     stream-json) also prints its result object, `session_id` null, as for a config error (README's CLI contract)."""
 
     argv: list[str] = []  # the command line being parsed (main sets it)
+    commands: Mapping[str, argparse.ArgumentParser] = {}  # the subcommands' parsers (build_parser sets them)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         sys.stderr.write(f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
@@ -224,6 +226,7 @@ def build_parser() -> Parser:
     undo.add_argument("--session", metavar="ID", help="session id (default: the latest session with checkpoints)")
     undo.add_argument("--list", action="store_true", help="list the checkpoints instead of restoring one")
     undo.add_argument("--cwd", help="workspace root (default: the current directory)")
+    parser.commands = sub.choices
     return parser
 
 
@@ -282,8 +285,7 @@ def _main(argv: list[str] | None) -> int:
     Parser.argv = sys.argv[1:] if argv is None else argv
     args, extra = parser.parse_known_args(argv)
     if extra:  # said by the command's own parser, whose --help lists its options
-        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
-        (commands[args.command] if args.command else parser).error(f"unrecognized arguments: {' '.join(extra)}")
+        (parser.commands[args.command] if args.command else parser).error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "run":
         from wren.cli.run import run_headless
 

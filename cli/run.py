@@ -11,7 +11,7 @@ import signal
 import sys
 
 from wren.core.errors import ConfigError, ExitCode, WrenError
-from wren.core.events import ErrorInfo, Result, ToolResultEvent, Usage
+from wren.core.events import ErrorInfo, Result, Status, ToolResultEvent, Usage
 from wren.core.ops import Interrupt, PlanDecision, Shutdown, UserInput
 from wren.cli.render import progress_line
 from wren.agent.start import session_config, workspace_root
@@ -65,8 +65,8 @@ def usage_result(message: str) -> Result:
     return _failed_start(ConfigError(message))
 
 
-def _failed_start(exc: WrenError) -> Result:
-    return Result(session_id=None, status="error", exit_code=exc.exit_code, summary=exc.message, steps=0,
+def _failed_start(exc: WrenError, status: Status = "error", exit_code: int | None = None) -> Result:
+    return Result(session_id=None, status=status, exit_code=exc.exit_code if exit_code is None else exit_code, summary=exc.message, steps=0,
                   usage=Usage(), files_changed=[], duration_s=0.0, error=ErrorInfo(kind=exc.kind, message=exc.message))
 
 
@@ -100,8 +100,8 @@ def run_headless(args: argparse.Namespace) -> int:
         message = "interrupted before the session started"
         sys.stderr.write(f"\nwren: {message}\n")
         if fmt != "text":
-            print(_failed_start(WrenError(message, kind="interrupted")).model_copy(
-                update={"status": "interrupted", "exit_code": ExitCode.INTERRUPTED}).model_dump_json(exclude={"ts"}))
+            print(_failed_start(WrenError(message, kind="interrupted"), "interrupted", ExitCode.INTERRUPTED)
+                  .model_dump_json(exclude={"ts"}))
         return ExitCode.INTERRUPTED
 
     def on_sigint(signum, frame):
