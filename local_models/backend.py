@@ -8,7 +8,7 @@ import time
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator, Sequence, cast
+from typing import TYPE_CHECKING, Callable, Iterator, cast
 
 from wren.core.config import LocalConfig
 from wren.core.errors import ConfigError, ModelError
@@ -219,9 +219,9 @@ class LocalBackend:
             raise ModelError(f"the prompt needs {len(tokens)} tokens plus {MAX_REPLY_TOKENS + (cap or 0)} for the "
                              f"reply, more than the model's window of {self.window} tokens (n_ctx)",
                              kind="context_window")
+        tokens = self._aligned(tokens)
         # What llama.cpp will reuse: the longest common prefix with what it already evaluated.
-        # (_input_ids is a numpy array of token ids: a sequence of ints, though not typed as one)
-        cached = self.llm.longest_token_prefix(cast(Sequence[int], self.llm._input_ids[: self.llm.n_tokens]), tokens)
+        cached = self.llm.longest_token_prefix(self._evaluated(), tokens)
         cached = min(cached, len(tokens) - 1)
         self._prefill(tokens, cached, on_delta)
         thought_tokens = 0
@@ -297,6 +297,35 @@ class LocalBackend:
         if tools or not isinstance(fmt, TaggedCalls):
             return fmt.reply_so_far
         return lambda text: fmt.reply_so_far(text) or (None if text.lstrip().startswith("<") else text)
+
+    def _evaluated(self) -> list[int]:
+        """The token ids in the KV cache, in order."""
+        # (_input_ids is a numpy array of token ids: a sequence of ints, though not typed as one)
+        return [int(t) for t in self.llm._input_ids[: self.llm.n_tokens]]
+
+    def _aligned(self, tokens: list[int]) -> list[int]:
+        """`tokens` (the prompt as the tokenizer splits its text) with the KV cache's own tokens where they spell the
+        same bytes: a step the model generated is shown back as its text, and the tokenizer may split that text
+        differently than the model sampled it (SmolLM2 wrote `{ "` as other tokens than `{ "` tokenizes to), so
+        the cache was reused only up to there and the rest of the step and all after it were evaluated again.
+        The prompt's bytes are unchanged; only their split into tokens follows the model's."""
+        held = self._evaluated()
+        common = self.llm.longest_token_prefix(held, tokens)
+        if common >= len(held) or common >= len(tokens):
+            return tokens
+        rest = self.llm.detokenize(tokens[common:], special=True)
+        end, at = common, 0
+        while end < len(held):
+            piece = self.llm.detokenize([held[end]], special=True)
+            if not piece or not rest.startswith(piece, at):
+                break
+            end, at = end + 1, at + len(piece)
+        while end > common and at < len(rest) and 0x80 <= rest[at] < 0xC0:  # not in the middle of a character
+            end -= 1
+            at -= len(self.llm.detokenize([held[end]], special=True))
+        if end == common:
+            return tokens
+        return tokens[:common] + held[common:end] + self.llm.tokenize(rest[at:], add_bos=False, special=True)
 
     def _prefill(self, tokens: list[int], cached: int, on_delta: OnDelta) -> None:
         """Evaluate the prompt past its cached prefix (`cached` tokens), all but its last token, one llama.cpp batch

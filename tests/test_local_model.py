@@ -145,6 +145,23 @@ def test_kv_cache_is_reused_between_steps(calc_repo, backend):
     assert evaluated < 0.4 * sent, f"evaluated {evaluated} of {sent} prompt tokens in steps 2-5"
 
 
+def test_the_prompt_follows_the_caches_split_of_the_same_text(backend):
+    """A step the model sampled as tokens its tokenizer would split otherwise (SmolLM2 wrote `{ "` so) is
+    shown back as text; the next prompt keeps the cache's tokens for those bytes, so none is evaluated again."""
+    llm = backend.llm
+    step = '{ "tool": "read_file", "arguments": { "path": "calc.py" } }'
+    sampled = [t for ch in step for t in llm.tokenize(ch.encode(), add_bos=False, special=False)]
+    canonical = llm.tokenize(step.encode(), add_bos=False, special=False)
+    assert sampled != canonical, "no other split of the step to test with"
+    with backend._lock:
+        llm.reset()
+        llm.eval(sampled)
+        prompt = llm.tokenize((step + "\nuser\nResult of read_file: ok").encode(), add_bos=False, special=True)
+        aligned = backend._aligned(prompt)
+    assert aligned[:len(sampled)] == sampled
+    assert llm.detokenize(aligned, special=True) == llm.detokenize(prompt, special=True)
+
+
 JUNCTION = 3
 
 
