@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -32,13 +33,16 @@ def sandbox_lines(root: Path) -> list[str]:
 
 def embedding_line(root: Path) -> str:
     """The embedder session memory and the code index use, and whether it loads here (no download tried)."""
-    from wren.core.config import load_config
+    from wren.core.config import PROVIDER_KEYS, load_config
     from wren.context.embeddings import missing_model
 
     provider = load_config(root).embeddings
     if provider == "none":
         return 'embeddings     none (embeddings = "none"): search is lexical only (BM25)'
     if provider != "default":
+        key = PROVIDER_KEYS.get(provider.split("/")[0])
+        if key and not os.environ.get(key):
+            return f"embeddings     {provider} (hosted): {key} is not set, so search is lexical only (BM25)"
         return f"embeddings     {provider} (hosted, through litellm)"
     missing = missing_model()
     if missing:

@@ -100,19 +100,40 @@ def _batches(lengths: list[int], budget: int, most: int) -> list[range]:
     return out
 
 
-class LiteLLMEmbedder:
-    """Hosted embeddings, e.g. `openai/text-embedding-3-small`."""
+class EmbeddingUnavailable(Exception):
+    """The embedder cannot embed (a hosted one failed: its key, the network, the model's name). Callers
+    go on with lexical search; the first failure was already warned about once."""
 
-    def __init__(self, model: str) -> None:
+
+class LiteLLMEmbedder:
+    """Hosted embeddings, e.g. `openai/text-embedding-3-small`.
+
+    The first failure is one warning (what failed, how to fix it) and EmbeddingUnavailable, then and on every
+    later call in this process without another request: a missing key ended the run with an internal error (exit 1) and a
+    traceback from the indexing thread."""
+
+    def __init__(self, model: str, warn: Warn = lambda message: None) -> None:
         from wren.core.backend import import_litellm
 
-        self.name, self._litellm = model, import_litellm()
+        self.name, self._litellm, self._warn = model, import_litellm(), warn
         self.calls = 0
 
     def embed(self, texts: list[str]) -> list[list[float]]:
+        if failed := _HOSTED_FAILED.get(self.name):  # per process: the index and session memory share it
+            raise EmbeddingUnavailable(failed)
         self.calls += len(texts)
-        response = self._litellm.embedding(model=self.name, input=texts)
+        try:
+            response = self._litellm.embedding(model=self.name, input=texts)
+        except Exception as exc:  # auth, network, bad model name, rate limit: each means no vectors here
+            failed = f"hosted embeddings {self.name} failed: {_first_line(f'{type(exc).__name__}: {exc}')}"
+            _HOSTED_FAILED[self.name] = failed
+            self._warn(f"{failed}; search is lexical (BM25) from here on. Set the provider's key, or "
+                       'embeddings = "default" (local all-MiniLM-L6-v2) or "none" in wren.toml')
+            raise EmbeddingUnavailable(failed) from None
         return [item["embedding"] for item in response.data]
+
+
+_HOSTED_FAILED: dict[str, str] = {}  # model -> why it failed, in this process
 
 
 def download_model(folder: Path) -> str:
@@ -184,7 +205,7 @@ def load_embedder(provider: str, warn: Warn, max_tokens: int = MAX_TOKENS) -> Em
     if provider == "none":
         return None
     if provider != "default":
-        return LiteLLMEmbedder(provider)
+        return LiteLLMEmbedder(provider, warn)
     folder = chroma_model_dir()
     if not model_present(folder):
         if folder not in _MISSES:

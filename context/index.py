@@ -23,7 +23,7 @@ from typing import Callable, Iterator
 
 from wren.context.catalog import Catalog, ChunkRecord, FileEntry, FileState
 from wren.context.chunking import Chunk, chunk_file, parse
-from wren.context.embeddings import Embedder
+from wren.context.embeddings import Embedder, EmbeddingUnavailable
 from wren.context.lexical import BM25, tokens
 from wren.context.chroma import describe, index_collection, server_config
 from wren.context.store import VectorStore, open_store
@@ -224,7 +224,11 @@ class CodeIndex:
                 texts = self._texts_for(hashes, where)
                 ready = [h for h in hashes if h in texts]
                 if ready:
-                    self.store.add(ready, self.embedder.embed([texts[h] for h in ready]))
+                    try:
+                        self.store.add(ready, self.embedder.embed([texts[h] for h in ready]))
+                    except EmbeddingUnavailable:  # warned once by the embedder: lexical from here on
+                        self.embedder = None
+                        return done
                 for h in hashes:
                     self._unembedded.pop(h, None)
                     assert self._missing is not None  # self.missing() above filled it
@@ -258,7 +262,11 @@ class CodeIndex:
         """Chunk ids nearest to any of texts (the passages of one query), best similarity first."""
         if self.store is None or self.embedder is None or not texts:
             return []
-        vectors = self.embedder.embed(texts)
+        try:
+            vectors = self.embedder.embed(texts)
+        except EmbeddingUnavailable:
+            self.embedder = None
+            return []
         best: dict[str, float] = {}
         with self.lock:
             self.load()

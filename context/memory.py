@@ -16,7 +16,7 @@ from wren.core.log import mend_tail, read_jsonl
 from wren.core.messages import Message
 from wren.core.redact import redact
 from wren.context.chroma import chroma_client, memory_collection
-from wren.context.embeddings import Embedder
+from wren.context.embeddings import Embedder, EmbeddingUnavailable
 from wren.context.lexical import BM25, tokens
 
 CHUNK_CHARS = 1200
@@ -148,7 +148,11 @@ class SessionMemory:
             self._index(c)
         if self.embedder is not None:
             pieces = [(f"{c.id}#{n}", piece, c) for c in new for n, piece in enumerate(windows(c.text))]
-            vectors = self.embedder.embed([piece for _, piece, _ in pieces])
+            try:
+                vectors = self.embedder.embed([piece for _, piece, _ in pieces])
+            except EmbeddingUnavailable as exc:  # warned once by the embedder: lexical from here on
+                self.embedder, self.missing = None, str(exc)
+                return
             self.collection.upsert(ids=[i for i, _, _ in pieces], embeddings=vectors,
                                    documents=[piece for _, piece, _ in pieces],
                                    metadatas=[{"role": c.role, "compaction": c.compaction} for _, _, c in pieces])
@@ -169,8 +173,12 @@ class SessionMemory:
         if self.embedder is not None and mode != "lexical":
             weight = 1.0 if mode == "dense" else DENSE_WEIGHT
             best: dict[str, float] = {}
-            hits = self.collection.query(query_embeddings=self.embedder.embed([query]),
-                                         n_results=min(depth * 4, self.collection.count()))
+            try:
+                vector = self.embedder.embed([query])
+            except EmbeddingUnavailable as exc:
+                self.embedder, self.missing = None, str(exc)
+                return self.search(query, k, mode)
+            hits = self.collection.query(query_embeddings=vector, n_results=min(depth * 4, self.collection.count()))
             for window, distance in zip(hits["ids"][0], hits["distances"][0]):
                 doc = window.split("#")[0]  # vectors of sessions before windows are per chunk
                 best[doc] = max(best.get(doc, 0.0), 1.0 - distance)

@@ -1,13 +1,15 @@
 """Configuration: wren.toml in the workspace, then ~/.config/wren/config.toml; and model choice."""
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import os
+import sys
 import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from wren.core.errors import ConfigError
 from wren.core.rule_syntax import parse_rule
@@ -138,6 +140,16 @@ class Config(BaseModel):
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
 
+    @field_validator("embeddings")
+    @classmethod
+    def _embedder_named(cls, value: str) -> str:
+        # A litellm embedding model is PROVIDER/MODEL; any other word was taken for one and failed at the
+        # first search, ending the run with an internal error.
+        if value in ("default", "none") or "/" in value.strip("/"):
+            return value
+        raise ValueError(f'{value!r} is not "default" (all-MiniLM-L6-v2, local), "none" (lexical search only) or '
+                         'a litellm embedding model written PROVIDER/MODEL, such as "openai/text-embedding-3-small"')
+
 
 def user_config_path() -> Path:
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
@@ -157,6 +169,8 @@ def load_config(root: Path) -> Config:
     """The workspace's wren.toml wins over the user's config, key by key; MCP servers and policy rules
     of both apply."""
     user, workspace = _read(user_config_path()), _read(root / "wren.toml")
+    _warn_unknown_keys(user_config_path(), user)
+    _warn_unknown_keys(root / "wren.toml", workspace)
     merged = {**user, **workspace}
     servers = {**_servers(user), **_servers(workspace)}
     if servers:
@@ -170,7 +184,22 @@ def load_config(root: Path) -> Config:
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(map(str, err["loc"]))
-        raise ConfigError(f"bad config value {where}: {err['msg']} (in wren.toml or {user_config_path()})") from None
+        raise ConfigError(f"bad config value {where}: {err['msg'].removeprefix('Value error, ')} (in wren.toml or {user_config_path()})") from None
+
+
+_WARNED: set[tuple[Path, str]] = set()
+
+
+def _warn_unknown_keys(path: Path, config: dict) -> None:
+    """One warning per process for each top-level key Wren does not know (a misspelt `aproval` was ignored
+    without a word); not an error, so a config written for a newer Wren still loads."""
+    for key in config:
+        if key in Config.model_fields or (path, key) in _WARNED:
+            continue
+        _WARNED.add((path, key))
+        near = difflib.get_close_matches(key, list(Config.model_fields), n=1)
+        sys.stderr.write(f"wren: warning: unknown config key {key!r} in {path}"
+                         + (f" (did you mean {near[0]!r}?)" if near else "") + "; it is ignored\n")
 
 
 def _policy(path: Path, config: dict) -> dict:

@@ -2,6 +2,7 @@
 when it loads. How rules judge calls is agent/rules.py."""
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import re
 from dataclasses import dataclass, field
@@ -11,6 +12,10 @@ from wren.core.errors import ConfigError
 from wren.core.globs import compile_glob
 
 PATH_TOOLS = ("read_file", "list_files", "grep", "edit_file", "write_file")
+# Wren's tools (../shared/ARCHITECTURE.md; tests/test_policy_rules.py checks this against the registry).
+# MCP tools are named mcp__SERVER__TOOL (tools/mcp.py).
+TOOL_NAMES = PATH_TOOLS + ("shell", "run_tests", "update_plan", "recall", "search_code", "compact", "forget", "pin")
+MCP_PREFIX = "mcp__"
 _RULE = re.compile(r"\s*([A-Za-z0-9_.-]+)\s*(?:\((.*)\))?\s*", re.DOTALL)
 
 
@@ -37,6 +42,12 @@ def parse_rule(text: str, *, session: bool = False) -> Rule:
         raise ConfigError(f"bad policy rule {text!r}: write `tool` or `tool(pattern)`, such as "
                           "shell(git status*) or edit_file(docs/**)")
     tool, pattern = m.group(1), m.group(2)
+    if tool not in TOOL_NAMES and not tool.startswith(MCP_PREFIX):
+        # A rule naming no tool matches nothing: a misspelt deny rule would let the calls it meant run.
+        near = difflib.get_close_matches(tool, TOOL_NAMES, n=1)
+        raise ConfigError(f"bad policy rule {text!r}: there is no tool {tool!r}"
+                          + (f" (did you mean {near[0]}?)" if near else "")
+                          + f"; the tools are {', '.join(TOOL_NAMES)}, and MCP tools are {MCP_PREFIX}SERVER__TOOL")
     if pattern is None:
         return Rule(tool, None, session)
     pattern = pattern.strip()

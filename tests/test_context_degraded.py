@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import clean_env, wren
+from conftest import clean_env, wren, write_script
 from test_context import DIRECTIVE, WINDOW, logged, make_repo, read
 
 
@@ -52,3 +52,38 @@ def test_a_failed_download_of_the_embedding_model_leaves_no_empty_model_folder(t
     existing = tmp_path / "kept" / "all-MiniLM-L6-v2"
     existing.mkdir(parents=True)
     assert download_model(existing / "onnx") and existing.is_dir()  # a folder that was there stays
+
+
+def test_a_hosted_embedder_that_fails_warns_once_and_search_stays_lexical(calc_repo, tmp_path):
+    """`embeddings = "openai/..."` with no key: the first search ended the run with an internal error (exit 1)
+    and a traceback from the indexing thread. Now one warning, and search_code and recall answer lexically."""
+    (calc_repo / "wren.toml").write_text('embeddings = "openai/text-embedding-3-small"\n')
+    (calc_repo / "notes.txt").write_text("The deploy password hint is PURPLE-OTTER-42.\n")
+    script = write_script(tmp_path / "s.json", [
+        {"tool_calls": [{"name": "search_code", "arguments": {"query": "add two numbers"}}]},
+        {"tool_calls": [{"name": "read_file", "arguments": {"path": "notes.txt"}}]},
+        {"tool_calls": [{"name": "compact", "arguments": {}}]},
+        {"tool_calls": [{"name": "recall", "arguments": {"query": "deploy password hint"}}]},
+        {"content": "done"}])
+    env = clean_env(WREN_OFFLINE="1")
+    run = wren("run", "Find add.", "--model", script, "--approval", "auto", "--output-format", "json",
+               cwd=calc_repo, env=env, timeout=300)
+    assert run.code == 0, run.stderr
+    assert run.stderr.count("hosted embeddings openai/text-embedding-3-small failed") == 1, run.stderr
+    assert "Traceback" not in run.stderr
+    results = {e["name"]: e["output"] for e in logged(calc_repo, run.json["session_id"]) if e["type"] == "tool_result"}
+    assert "calc.py" in results["search_code"] and "still filling in" not in results["search_code"]
+    assert "PURPLE-OTTER-42" in results["recall"]
+    doctor = wren("doctor", cwd=calc_repo, env=env)
+    assert "OPENAI_API_KEY is not set, so search is lexical only" in doctor.stdout, doctor.stdout
+
+
+def test_config_names_a_bad_embedder_and_warns_of_unknown_keys(calc_repo):
+    (calc_repo / "wren.toml").write_text('aproval = "auto"\nembeddings = "nonsense"\n')
+    run = wren("run", "hi", "--model", "scripted:/dev/null", "--output-format", "json", cwd=calc_repo)
+    assert run.code == 2 and run.json["error"]["kind"] == "config"
+    assert "bad config value embeddings: 'nonsense' is not \"default\"" in run.stderr, run.stderr
+    assert "unknown config key 'aproval'" in run.stderr and "did you mean 'approval'?" in run.stderr
+    (calc_repo / "wren.toml").write_text('aproval = "auto"\n')
+    doctor = wren("doctor", cwd=calc_repo)
+    assert doctor.stderr.count("unknown config key 'aproval'") == 1, doctor.stderr

@@ -214,6 +214,21 @@ def test_malformed_rules_are_config_errors(text):
     assert repr(text) in info.value.message
 
 
+def test_a_rule_naming_no_tool_is_a_config_error_with_the_nearest_name(tmp_path):
+    """A misspelt deny rule matched nothing, so the calls it meant to stop ran."""
+    (tmp_path / "wren.toml").write_text('approval = "auto"\n[policy]\ndeny = ["edit_fle"]\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path)
+    assert "'edit_fle'" in info.value.message and "did you mean edit_file?" in info.value.message
+    assert parse_rule("mcp__notes__add_note").tool == "mcp__notes__add_note"  # MCP tools are named by their server
+
+
+def test_the_rule_syntax_knows_every_tool_of_the_registry():
+    from wren.core.rule_syntax import TOOL_NAMES
+
+    assert sorted(TOOL_NAMES) == sorted(default_registry().tools)
+
+
 def test_rules_of_both_config_files_apply(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     (tmp_path / "config" / "wren").mkdir(parents=True)

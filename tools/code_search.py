@@ -27,7 +27,7 @@ def search_code(args: SearchCodeArgs, ctx: ToolContext) -> ToolResult:
     fill_in_background(opened)
     hits = search(opened.index, args.query, min(max(args.k, 1), 50))
     notes = [f"note: {n}" for n in opened.notes]
-    if opened.index.store is not None and (left := len(opened.index.missing())):
+    if opened.index.store is not None and opened.index.embedder is not None and (left := len(opened.index.missing())):
         notes.append(f"note: semantic index still filling in ({left} chunks to embed); "
                      "results are mostly lexical for now")
     body = "\n\n".join(_format(n, hit) for n, hit in enumerate(hits, 1)) or "(no matches)"
