@@ -216,6 +216,17 @@ def test_an_undo_that_changes_nothing_saves_nothing(tmp_path):
     assert cp.end_batch() is True and list_checkpoints(root, "s") == []
 
 
+def test_undo_outside_git_with_no_checkpoints_writes_nothing(tmp_path):
+    """`wren undo --list` (and `wren undo`) in a folder no session changed made .wren/shadow.git to read it."""
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    listed = wren("undo", "--list", cwd=folder)
+    assert listed.code == 0 and "no checkpoints yet" in listed.stdout
+    undone = wren("undo", cwd=folder)
+    assert undone.code == 2 and "no checkpoints in" in undone.stderr
+    assert list(folder.iterdir()) == []
+
+
 def test_wren_undo_errors_are_clear(calc_repo):
     none = wren("undo", cwd=calc_repo)
     assert none.code == 2 and "no checkpoints" in none.stderr

@@ -82,6 +82,8 @@ def _infos(store: Store, session_id: str | None) -> list[CheckpointInfo]:
 
 def list_checkpoints(root: Path, session_id: str | None = None) -> list[CheckpointInfo]:
     """Checkpoints of one session (or of all), oldest first."""
+    if not Store.exists(root):
+        return []
     return sorted(_infos(Store(root), session_id), key=lambda c: (c.created, c.session_id, c.n))
 
 
@@ -268,6 +270,8 @@ def undo(root: Path, session_id: str | None = None, n: int | None = None) -> Und
     Without n, the newest checkpoint whose files differ from now. The current state is
     saved as a new checkpoint first, unless the undo changes nothing.
     """
+    if not Store.exists(root):
+        raise CheckpointError(f"no checkpoints in {root.resolve()}: they are taken before each step that changes files")
     store = Store(root)
     mine = _session_checkpoints(store, session_id)
     chosen = _pick(mine, n, _snapshot(store)[1])

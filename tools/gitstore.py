@@ -65,6 +65,15 @@ class Store:
         self.env = {"GIT_DIR": str(Path(repo.git_dir).resolve()), "GIT_WORK_TREE": str(top), **IDENTITY}
         self.cache_path = self.root / STATE_DIR / "checkpoints" / "stat-cache.json"
 
+    @staticmethod
+    def exists(root: Path) -> bool:
+        """Whether checkpoints of `root` can exist: it is in a git work tree, or its shadow repository was made.
+        (Store(root) makes the shadow repository; reading commands such as `wren undo --list` must not.)"""
+        try:
+            return git.Repo(root, search_parent_directories=True).working_tree_dir is not None
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            return (root / STATE_DIR / "shadow.git" / "HEAD").exists()
+
     def _shadow(self) -> git.Repo:
         path = state_dir(self.root) / "shadow.git"
         if not (path / "HEAD").exists():
