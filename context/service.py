@@ -78,8 +78,8 @@ class ContextService:
         except ModelError as exc:
             if self.budget is None:
                 raise
-            raise ModelError(f"{exc.message} (the model's window is {self.budget.window} tokens, "
-                             f"{self.budget.reserve} of them kept for the reply)", kind=exc.kind) from None
+            raise ModelError(f"{exc.message} (the model's window is {self.budget.window} tokens; "
+                             f"{self.budget.reserve} tokens are kept for the reply)", kind=exc.kind) from None
 
     def ensure_room(self, tools: list[dict], on_delta: OnDelta = ignore,
                     working_set: int | None = None) -> list[ContextCompacted]:

@@ -31,7 +31,8 @@ class LocalConfig(BaseModel):
 class ContextConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     compact_at: float = Field(0.8, gt=0.1, le=1.0)  # share of the budget that triggers compaction
-    window: int | None = Field(None, ge=512)  # override the model's window (tokens)
+    # override the model's window (tokens); below 2048 the tool definitions and the reply's reserve leave no room
+    window: int | None = Field(None, ge=2048)
     repo_map_tokens: int | None = Field(None, ge=0)  # repo map size; 0: none; unset: by the window
 
 

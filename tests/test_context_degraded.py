@@ -87,3 +87,11 @@ def test_config_names_a_bad_embedder_and_warns_of_unknown_keys(calc_repo):
     (calc_repo / "wren.toml").write_text('aproval = "auto"\n')
     doctor = wren("doctor", cwd=calc_repo)
     assert doctor.stderr.count("unknown config key 'aproval'") == 1, doctor.stderr
+
+
+def test_a_window_too_small_for_the_tools_is_a_config_error(calc_repo):
+    """`[context] window = 512` passed the config and every run ended at its first step with exit 3, saying
+    "the model's window is 512 tokens, 1024 of them kept for the reply"."""
+    (calc_repo / "wren.toml").write_text("[context]\nwindow = 512\n")
+    run = wren("run", "hi", "--model", "scripted:/dev/null", cwd=calc_repo)
+    assert run.code == 2 and "bad config value context.window" in run.stderr and "2048" in run.stderr, run.stderr
