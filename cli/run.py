@@ -9,9 +9,11 @@ import argparse
 import io
 import signal
 import sys
+import time
+from dataclasses import dataclass, field
 
 from wren.core.errors import ConfigError, ExitCode, WrenError
-from wren.core.events import ErrorInfo, Result, Status, ToolResultEvent, Usage
+from wren.core.events import ErrorInfo, Result, Status, ToolResultEvent, Usage, UsageEvent
 from wren.core.ops import Interrupt, PlanDecision, Shutdown, UserInput
 from wren.cli.render import progress_line
 from wren.agent.start import session_config, workspace_root
@@ -123,10 +125,11 @@ def run_headless(args: argparse.Namespace) -> int:
     # (wren batch's worker) must not keep this session's.
     previous = {signal.SIGINT: signal.signal(signal.SIGINT, on_sigint),
                 signal.SIGTERM: signal.signal(signal.SIGTERM, on_sigterm)}
+    seen = _Seen()
     try:
         session.submit(prompt if isinstance(prompt, PlanDecision) else UserInput(text=prompt))
         session.submit(Shutdown())
-        result = _consume(session, fmt, args.include_diff, terminated)
+        result = _consume(session, fmt, args.include_diff, terminated, seen)
         # The result first: stopping MCP servers may take seconds, and must never cost the user the result.
         if result is None:
             sys.stderr.write("wren: the session ended without a result\n")
@@ -140,18 +143,38 @@ def run_headless(args: argparse.Namespace) -> int:
             print(result.summary)
         if session.cfg.mcp is not None:
             session.cfg.mcp.close()
+    except KeyboardInterrupt:  # the second Ctrl+C: quit now, and still say which session and how far it got
+        message = (f"quit at once (a second Ctrl+C); the session log keeps what happened: "
+                   f"wren sessions show {session.id}")
+        sys.stderr.write(f"\nwren: {message}\n")
+        if fmt != "text":
+            print(Result(session_id=session.id, status="interrupted", exit_code=ExitCode.INTERRUPTED, summary=message,
+                         steps=seen.steps, usage=seen.usage, files_changed=[],
+                         duration_s=round(time.monotonic() - seen.started, 3),
+                         error=ErrorInfo(kind="interrupted", message=message)).model_dump_json(exclude={"ts"}))
+        return ExitCode.INTERRUPTED
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     return ExitCode.NOT_FINISHED if result is None else result.exit_code
 
 
-def _consume(session, fmt: str, include_diff: bool, terminated: list[int]) -> Result | None:
+@dataclass
+class _Seen:
+    """How far the run got, for the result of a second Ctrl+C (which leaves no time for the session's own)."""
+    steps: int = 0
+    usage: Usage = field(default_factory=Usage)
+    started: float = field(default_factory=time.monotonic)
+
+
+def _consume(session, fmt: str, include_diff: bool, terminated: list[int], seen: _Seen) -> Result | None:
     """Print the events as the format asks; the result, with its diff when asked for, and exit 143 when
     a SIGTERM (in `terminated`) stopped the run, in every place the result is shown."""
     result: Result | None = None
     tool_diffs: list[str] = []
     for event in session.events():
+        if isinstance(event, UsageEvent):
+            seen.steps, seen.usage = seen.steps + 1, event.total
         if isinstance(event, ToolResultEvent) and event.diff:
             tool_diffs.append(event.diff)
         if isinstance(event, Result):

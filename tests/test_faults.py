@@ -271,3 +271,33 @@ def test_a_provider_that_takes_the_request_and_never_answers_is_cut_by_the_time_
         assert json.loads(out.splitlines()[-1])["status"] == "interrupted"
     finally:
         server.close()
+
+
+def test_a_second_ctrl_c_quits_at_once_and_still_prints_the_result(calc_repo, tmp_path):
+    """The first Ctrl+C stops the turn; a second one, while the command is still being stopped (it ignores
+    SIGTERM, so Wren waits its grace period before SIGKILL), quits at once. It printed no result, so a script
+    reading the JSON could not tell which session ran."""
+    import signal
+    import subprocess
+    import time
+
+    from conftest import WREN, clean_env
+
+    (calc_repo / "wren.toml").write_text('[sandbox]\nmode = "off"\n')
+    model = write_script(tmp_path / "script.json", [
+        {"tool_calls": [{"name": "shell", "arguments": {"command": "trap '' TERM; touch started; sleep 60"}}]}, DONE])
+    proc = subprocess.Popen([str(WREN), "run", "wait", "--model", model, "--approval", "auto", "--output-format", "json"],
+                            cwd=calc_repo, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    while not (calc_repo / "started").exists() and proc.poll() is None:  # the command runs
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    for line in proc.stderr:
+        if "interrupting" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    result = json.loads(out.splitlines()[-1])
+    assert (result["status"], result["exit_code"]) == ("interrupted", 130) and result["session_id"]
+    assert "quit at once" in result["summary"] and f"wren sessions show {result['session_id']}" in err
