@@ -195,10 +195,13 @@ def build_parser() -> Parser:
     sessions = sub.add_parser("sessions", help="list sessions, or show one with its compactions")
     ssub = sessions.add_subparsers(dest="sessions_command", required=True, parser_class=Parser)
     slist = ssub.add_parser("list", help="sessions of this workspace, oldest first")
-    show = ssub.add_parser("show", help="a session's conversation, or its compactions")
+    show = ssub.add_parser("show", help="a session's conversation (prompts, the model's text, tool calls and "
+                                        "results, errors, results), or its compactions")
     show.add_argument("id", help="session id (see `wren sessions list`)")
     show.add_argument("--compactions", action="store_true",
                       help="print each compaction's summary and the items it evicted")
+    show.add_argument("--full", action="store_true",
+                      help="print the model's text and each tool's output whole (default: one line each)")
     for p in (slist, show):
         p.add_argument("--cwd", help="workspace root (default: the current directory)")
 

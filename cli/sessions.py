@@ -5,9 +5,12 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Iterator
 
+from wren.cli.render import progress_line
 from wren.core.errors import ConfigError
-from wren.core.events import ContextCompacted, Result, SessionTitled, UserMessage
+from wren.core.events import (AssistantMessage, ContextCompacted, ErrorEvent, Event, Result, SessionTitled, ToolResultEvent,
+                              UserMessage)
 from wren.core.log import find_session, read_events, sessions_dir
 
 
@@ -39,11 +42,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     events = read_events(find_session(_root(args), args.id))
     compactions = [e for e in events if isinstance(e, ContextCompacted)]
     if not args.compactions:
-        for e in events:
-            if isinstance(e, UserMessage):
-                print(f"> {e.text}")
-            elif isinstance(e, Result):
-                print(f"< [{e.status}] {e.summary}\n")
+        for line in transcript(events, args.full):
+            print(line)
         print(f"{len(compactions)} compaction(s); --compactions shows them")
         return 0
     if not compactions:
@@ -58,6 +58,30 @@ def cmd_show(args: argparse.Namespace) -> int:
             print(f"  [{item.role}{' ' + item.name if item.name else ''}] ({item.chars} chars) {item.preview}")
         print()
     return 0
+
+
+def transcript(events: list[Event], full: bool = False) -> Iterator[str]:
+    """A session as lines: the user's messages (`>`), the model's text (`<`), each tool call and the first line
+    of its result as `wren run` shows them on stderr (whole with `full`), errors, and each turn's result."""
+    said = ""  # the model's last text or fatal error: a result whose summary repeats it is not printed twice
+    for e in events:
+        if isinstance(e, UserMessage):
+            yield f"> {e.text}" if e.by == "user" else f"> [wren] {e.text.splitlines()[0] if e.text else ''}"
+        elif isinstance(e, AssistantMessage):
+            if said := e.content.strip():
+                yield f"< {said if full else ' '.join(said.split())[:300]}"
+        elif isinstance(e, ErrorEvent) and e.fatal:
+            said = e.message.strip()
+            yield f"wren: error: {e.message}"
+        elif isinstance(e, ToolResultEvent) and full:
+            body = (e.output or "").rstrip("\n").replace("\n", "\n    ")
+            yield f"  {'✓' if e.ok else '✗'} {body}"
+        elif isinstance(e, Result):
+            if e.summary.strip() != said:
+                yield f"< [{e.status}] {e.summary}"
+            yield f"{progress_line(e)}\n"
+        elif line := progress_line(e):
+            yield line
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import clean_env, scripted, wren
+from conftest import clean_env, scripted, wren, write_script
 
 
 def one_line_error(run):
@@ -122,3 +122,21 @@ def test_version_imports_nothing_heavy(heavy):
             f"print({heavy!r} in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=clean_env())
     assert out.stdout.strip().endswith("False"), out.stdout + out.stderr
+
+
+def test_sessions_show_prints_the_calls_and_results_of_a_session(calc_repo, tmp_path):
+    """It printed the prompt and the final summary only: no tool call, no error, nothing of what the model did."""
+    model = write_script(tmp_path / "s.json", [
+        {"content": "Reading it first.", "tool_calls": [{"name": "read_file", "arguments": {"path": "calc.py"}}]},
+        {"tool_calls": [{"name": "read_file", "arguments": {"path": "missing.py"}}]},
+        {"content": "add subtracts."}])
+    run = wren("run", "What does add do?", "--model", model, "--output-format", "json", cwd=calc_repo)
+    assert run.code == 0, run.stderr
+    shown = wren("sessions", "show", run.json["session_id"], cwd=calc_repo)
+    lines = shown.stdout.splitlines()
+    assert lines[1:7] == ["> What does add do?", "< Reading it first.", '→ read_file {"path": "calc.py"}',
+                          "  ✓ 1 def add(a, b):", '→ read_file {"path": "missing.py"}', lines[6]], lines
+    assert lines[6].startswith("  ✗ ") and "missing.py" in lines[6]
+    assert "< add subtracts." in lines and any(line.startswith("wren: success (exit 0) · 3 steps") for line in lines)
+    full = wren("sessions", "show", run.json["session_id"], "--full", cwd=calc_repo).stdout
+    assert "      2\t    return a - b" in full
