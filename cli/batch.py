@@ -98,6 +98,16 @@ def _git(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
                           stdin=subprocess.DEVNULL)
 
 
+def _outside(work: Path):
+    """copytree's ignore: Wren's state, and the folder that holds `work` (`--out` inside the task's folder),
+    which a copy into `work` would copy into itself until the path is too deep."""
+    work = work.resolve()
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        return {n for n in names if n == STATE_DIR or (Path(folder) / n).resolve() in (work, *work.parents)}
+    return ignore
+
+
 def prepare_workspace(task: BatchTask, base: Path, work: Path) -> Path:
     """A fresh clone of the task's repository at its commit in `work` (a copy, for a folder that is
     not a repository). ToolError saying what is wrong with the repository or commit."""
@@ -111,7 +121,7 @@ def prepare_workspace(task: BatchTask, base: Path, work: Path) -> Path:
         if _git("rev-parse", "--git-dir", cwd=Path(source)).returncode != 0:
             if task.commit:
                 raise ToolError(f"repo {task.repo!r} is not a git repository, so commit {task.commit} cannot be used")
-            shutil.copytree(source, work, symlinks=True, ignore=shutil.ignore_patterns(STATE_DIR))
+            shutil.copytree(source, work, symlinks=True, ignore=_outside(work))
             return work
     cloned = _git("clone", "--quiet", "--no-checkout", source, str(work))
     if cloned.returncode != 0:
@@ -332,7 +342,11 @@ def _run(args: argparse.Namespace, tasks_file: Path, tasks: list[BatchTask], exe
 
     # Absolute: each task's process runs in its own clone.
     out = (Path(args.out) if args.out else Path.cwd() / STATE_DIR / "batches" / tasks_file.stem).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        sys.stderr.write(f"wren batch: --out {args.out or out}: cannot make that folder ({exc.strerror or exc})\n")
+        return ExitCode.USAGE
     results = out / "results.jsonl"
     done = finished_ids(results)
     todo = [t for t in tasks if t.id not in done]

@@ -36,7 +36,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"cannot split it: {judgement.unparsable}; no allow rule can match it, so the mode decides, "
               "and deny rules are checked against the whole text and its pieces")
     print("pieces" if judgement.unparsable else "parts" if tool.name == "shell" else "path" if args.subject else "call")
-    width = max(len(s.text or "") for s in judgement.subjects)
+    width = max((len(s.text or "") for s in judgement.subjects), default=0)
+    if not judgement.subjects:  # `;`, `&&`, a comment: bash runs nothing here
+        print("  (none: no command in it)")
     for s in judgement.subjects:
         decides = f"{s.effect} rule {s.rule}" if s.rule else "no rule: the mode decides"
         print(f"  {s.text or '(any)':<{width}}  {decides}")

@@ -22,12 +22,18 @@ def _root(args: argparse.Namespace) -> Path:
 
 def cmd_list(args: argparse.Namespace) -> int:
     folder = sessions_dir(_root(args))
-    logs = sorted(folder.glob("*.jsonl"), key=lambda p: p.stat().st_mtime) if folder.is_dir() else []
+    logs = sorted((p for p in folder.glob("*.jsonl") if p.is_file()), key=lambda p: p.stat().st_mtime) \
+        if folder.is_dir() else []
     if not logs:
         print(f"no sessions in {folder}")
         return 0
     for path in logs:
-        events = read_events(path)
+        try:
+            events = read_events(path)
+        except (ConfigError, OSError) as exc:  # one damaged or unreadable log must not hide the others
+            why = exc.message if isinstance(exc, ConfigError) else f"cannot read {path}: {exc.strerror or exc}"
+            print(f"{path.stem}  {'':16}  {'damaged':<11} ({why})")
+            continue
         # The fast model's title where it wrote one, else the first prompt.
         first = next((e.title for e in events if isinstance(e, SessionTitled)),
                      next((e.text for e in events if isinstance(e, UserMessage)), ""))

@@ -44,7 +44,8 @@ def find_session(root: Path, session_id: str | None) -> Path:
     """The log of `session_id`, or of the most recent session when it is None (--continue)."""
     folder = sessions_dir(root)
     if session_id is None:
-        logs = sorted(folder.glob("*.jsonl"), key=lambda p: p.stat().st_mtime) if folder.is_dir() else []
+        logs = sorted((p for p in folder.glob("*.jsonl") if p.is_file()), key=lambda p: p.stat().st_mtime) \
+            if folder.is_dir() else []
         if not logs:
             raise ConfigError(f"no previous session in {folder}; start one without --continue")
         return logs[-1]

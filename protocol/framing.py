@@ -133,7 +133,7 @@ class GuardedTransport:
             if "id" not in message and not self._known_notification(message["method"]):
                 log.info("ignoring unknown notification %s", message["method"])
                 continue
-            if "id" in message:
+            if "id" in message and "method" in message:  # a request; the client's answers to ours have no method
                 self._unanswered.append(message["id"])
             return cast("dict[str, Any]", message)  # check() found one JSON-RPC object
         await self._drain()

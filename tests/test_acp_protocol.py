@@ -120,3 +120,18 @@ def test_requests_in_flight_when_stdin_closes_are_answered(calc_repo, tmp_path):
         assert client.answered(first)["result"]["protocolVersion"] == 1
         assert client.answered(new)["result"]["sessionId"]
         assert client.answered(unknown)["error"]["code"] == -32002
+
+
+def test_answers_to_the_agents_requests_are_not_awaited_at_exit(calc_repo, tmp_path):
+    """The client's answer to session/request_permission was counted as a request of its own in flight, so
+    closing stdin after any approval waited 30 s for an answer to it and logged that it got none."""
+    model = write_script(tmp_path / "s.json", [
+        {"tool_calls": [{"name": "edit_file", "arguments": {"path": "calc.py", "old": "a - b", "new": "a + b"}}]},
+        {"content": "fixed"}])
+    with running("--model", model, "--approval", "ask", cwd=calc_repo) as client:
+        client.initialize()
+        sid = client.new_session(calc_repo)
+        assert client.prompt(sid, "fix add")["result"]["stopReason"] == "end_turn"
+        assert client.permission_requests
+        assert client.close() == 0
+    assert not [line for line in client.stderr if "did not get an answer" in line], client.stderr

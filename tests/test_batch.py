@@ -105,6 +105,23 @@ def test_stopping_a_batch_stops_its_tasks_and_keeps_what_finished(calc_repo, tmp
     assert set(results(out)) == {"quick"}  # the stopped task runs again next time
 
 
+def test_out_inside_a_plain_task_folder_is_not_copied_into_itself(tmp_path):
+    """A folder that is not a repository is copied for its task; with --out inside it, copytree copied the
+    copy into itself 497 levels deep and ended in a RecursionError traceback."""
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    (folder / "calc.py").write_text(CALC)
+    model = write_script(folder / "fix.json", FIX)
+    tasks = tasks_file(folder, [{"id": "self", "repo": ".", "prompt": "fix add", "model": model,
+                                 "approval": "auto-edit"}])
+    run = wren("batch", str(tasks), "--workers", "1", "--out", str(folder / "out"), cwd=folder, timeout=300)
+    assert run.code == 0, run.stderr[-2000:]
+    work = folder / "out" / "tasks" / "self" / "work"
+    assert "a + b" in (work / "calc.py").read_text() and not (work / "out").exists()
+    not_a_folder = wren("batch", str(tasks), "--out", str(folder / "calc.py"), cwd=folder)
+    assert not_a_folder.code == 2 and "--out" in not_a_folder.stderr and "Traceback" not in not_a_folder.stderr
+
+
 def test_a_bad_tasks_file_names_the_line(tmp_path):
     tasks = tmp_path / "tasks.jsonl"
     tasks.write_text('{"id": "a", "repo": ".", "prompt": "x"}\n{"id": "b", "repo": "."}\n')

@@ -140,3 +140,20 @@ def test_sessions_show_prints_the_calls_and_results_of_a_session(calc_repo, tmp_
     assert "< add subtracts." in lines and any(line.startswith("wren: success (exit 0) · 3 steps") for line in lines)
     full = wren("sessions", "show", run.json["session_id"], "--full", cwd=calc_repo).stdout
     assert "      2\t    return a - b" in full
+
+
+def test_sessions_list_marks_a_damaged_log_and_lists_the_rest(calc_repo, tmp_path):
+    """The first damaged log ended the listing (exit 2), hiding every session after it; a folder named like a
+    log was a traceback."""
+    model = write_script(tmp_path / "s.json", [{"content": "hello"}, {"content": "again"}])
+    first = wren("run", "first prompt", "--model", model, "--output-format", "json", cwd=calc_repo).json["session_id"]
+    second = wren("run", "second prompt", "--model", model, "--output-format", "json", cwd=calc_repo).json["session_id"]
+    logs = calc_repo / ".wren" / "sessions"
+    lines = (logs / f"{first}.jsonl").read_text().splitlines()
+    (logs / f"{first}.jsonl").write_text("\n".join(lines[:1] + ["garbage"] + lines[1:]) + "\n")
+    (logs / "20000101-000000-folder.jsonl").mkdir()
+    listed = wren("sessions", "list", cwd=calc_repo)
+    assert listed.code == 0, listed.stderr
+    assert any(line.startswith(first) and "damaged" in line and "line 2" in line for line in listed.stdout.splitlines())
+    assert any(line.startswith(second) and "second prompt" in line for line in listed.stdout.splitlines())
+    assert "folder" not in listed.stdout

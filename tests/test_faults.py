@@ -301,3 +301,19 @@ def test_a_second_ctrl_c_quits_at_once_and_still_prints_the_result(calc_repo, tm
     result = json.loads(out.splitlines()[-1])
     assert (result["status"], result["exit_code"]) == ("interrupted", 130) and result["session_id"]
     assert "quit at once" in result["summary"] and f"wren sessions show {result['session_id']}" in err
+
+
+def test_file_tools_refuse_a_fifo_instead_of_waiting_on_it(calc_repo, tmp_path):
+    """read_file, edit_file and write_file opened a FIFO in the workspace and waited for a writer forever,
+    past SIGTERM (the approval preview of write_file opened it too)."""
+    import os
+
+    os.mkfifo(calc_repo / "fifo.py")
+    run = run_script(calc_repo, tmp_path, [
+        {"tool_calls": [{"name": "read_file", "arguments": {"path": "fifo.py"}}]},
+        {"tool_calls": [{"name": "edit_file", "arguments": {"path": "fifo.py", "old": "a", "new": "b"}}],
+         "expect": ["is a FIFO, not a regular file"]},
+        {"tool_calls": [{"name": "write_file", "arguments": {"path": "fifo.py", "content": "x = 1\n"}}],
+         "expect": ["is a FIFO, not a regular file"]},
+        {"content": "stopped", "expect": ["is a FIFO, not a regular file"]}])
+    assert run.code == 0, run.stderr

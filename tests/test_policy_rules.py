@@ -303,6 +303,14 @@ def test_policy_check_bad_rule_and_help(checked):
     assert run.code == 0 and "shell(GLOB)" in run.stdout and "4 denied" in run.stdout
 
 
+@pytest.mark.parametrize("command", [";", "&&", "# a comment", "()"])
+def test_policy_check_of_a_command_with_no_command_in_it(checked, command):
+    """It ended in a traceback (max() of no parts), exit 1."""
+    run = wren("policy", "check", command, "--workspace", str(checked))
+    assert "Traceback" not in run.stderr and run.code in (0, 1, 4), run.stderr
+    assert "verdict" in run.stdout
+
+
 # ---- the same rules in `wren run` --------------------------------------------------------------
 
 def test_wren_run_deny_rule_blocks_in_auto_and_allow_rule_runs_in_ask(calc_repo, tmp_path):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import stat
 from pathlib import Path, PurePosixPath
 
 from wren.core.errors import ToolError
@@ -46,6 +47,14 @@ class Workspace:
         if write and parts[:1] == [STATE_DIR]:
             raise PathRefused(f"path {path!r} is inside {STATE_DIR}, which holds Wren's session logs and "
                               "checkpoints; write somewhere else in the workspace")
+        try:
+            mode = os.stat(resolved).st_mode
+        except OSError:
+            return resolved  # missing (a file to write) or unreadable: the tool says which
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            # Opening a FIFO blocks until a writer comes, past every timeout and SIGTERM; a device never ends.
+            kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+            raise PathRefused(f"path {path!r} is {kind}, not a regular file; tools read and write regular files only")
         return resolved
 
     def _real(self, path: str) -> Path:
