@@ -26,11 +26,27 @@ def new_session_id() -> str:
 
 
 class SessionLog:
+    """One session's log, open for appending by this process alone: an exclusive advisory lock (flock) is held
+    while it is open, so a second Wren resuming the same session (`wren run --resume` while an editor or the
+    terminal UI has it open) is refused with ConfigError (exit 2) instead of interleaving its events, which left
+    tool calls without results and the session unresumable."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        mend_tail(path, _event)
         self._fh = path.open("a", encoding="utf-8")
+        try:
+            import fcntl
+
+            fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except ImportError:  # Windows: no flock; one writer is the user's to keep
+            pass
+        except OSError:
+            self._fh.close()
+            raise ConfigError(f"session {path.stem} is open in another Wren (a run, the terminal UI or an editor); "
+                              "two writers would interleave its log: wait for it to end, or start a new session") \
+                from None
+        mend_tail(path, _event)  # only the writer mends
 
     def append(self, event: Event) -> None:
         self._fh.write(event.model_dump_json() + "\n")

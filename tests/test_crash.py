@@ -265,3 +265,32 @@ def test_a_dead_writers_temp_file_goes_with_the_next_write(tmp_path):
         assert git_listing(tmp_path) == ["f.txt"]  # nor do the tools or checkpoints see a temp file
     atomic_write(target, b"newer")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.txt"]
+
+
+def test_a_session_log_has_one_writer_at_a_time(calc_repo, tmp_path):
+    """Two `wren run --resume` of one session appended to its log together; their events interleaved (calls
+    without results) and every later resume failed. The second writer is refused, exit 2, and the log is whole."""
+    import subprocess
+
+    from conftest import WREN, clean_env, wren, write_script
+
+    (calc_repo / "wren.toml").write_text('[sandbox]\nmode = "off"\n')
+    model = write_script(tmp_path / "s.json", [
+        {"tool_calls": [{"name": "shell", "arguments": {"command": "touch started; sleep 5"}}]}, {"content": "done"}])
+    first = wren("run", "start", "--model", model, "--approval", "auto", "--output-format", "json", cwd=calc_repo)
+    sid = first.json["session_id"]
+    (calc_repo / "started").unlink()
+    proc = subprocess.Popen([str(WREN), "run", "again", "--resume", sid, "--model", model, "--approval", "auto"],
+                            cwd=calc_repo, env=clean_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while not (calc_repo / "started").exists() and proc.poll() is None:  # the first writer is at work
+            time.sleep(0.05)
+        second = wren("run", "meanwhile", "--resume", sid, "--model", model, "--output-format", "json", cwd=calc_repo)
+        assert second.code == 2 and "is open in another Wren" in second.json["error"]["message"]
+    finally:
+        assert proc.wait(timeout=120) == 0
+    events = read_events(calc_repo / ".wren" / "sessions" / f"{sid}.jsonl")
+    assert not any(getattr(e, "text", "") == "meanwhile" for e in events)
+    later = wren("run", "after", "--resume", sid, "--model", model, "--approval", "auto", "--output-format", "json",
+                 cwd=calc_repo)
+    assert later.code == 0, later.stderr
