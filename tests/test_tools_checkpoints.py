@@ -300,3 +300,21 @@ def test_a_checkpoint_gains_an_ignored_file_a_later_call_of_its_batch_names(tmp_
     assert not cp.end_batch()
     undo(repo, "s", 1)
     assert (repo / "local.cfg").read_text() == "mine\n" and (repo / "a.txt").read_text() == "a\n"
+
+
+def test_a_file_name_with_a_newline_is_checkpointed(calc_repo, tmp_path):
+    """One tracked file named with a newline turned checkpoints off for the whole workspace (git hash-object
+    --stdin-paths reads lines), so `wren undo` had nothing to restore."""
+    odd = calc_repo / "new\nline.py"
+    odd.write_text("x = 1\n")
+    git(calc_repo, *USER, "add", "-A")
+    git(calc_repo, *USER, "commit", "-qm", "odd name")
+    model = write_script(tmp_path / "s.json", [
+        edit("a - b", "a + b"),
+        {"tool_calls": [{"name": "write_file", "arguments": {"path": "new\nline.py", "content": "x = 2\n"}}]},
+        {"content": "done"}])
+    run = wren("run", "fix", "--model", model, "--approval", "auto-edit", cwd=calc_repo)
+    assert run.code == 0 and "no checkpoint" not in run.stderr, run.stderr
+    undone = wren("undo", "1", cwd=calc_repo)
+    assert undone.code == 0, undone.stderr
+    assert odd.read_text() == "x = 1\n" and (calc_repo / "calc.py").read_text() == CALC
