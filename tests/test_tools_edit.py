@@ -224,6 +224,15 @@ def test_write_file_keeps_line_endings_and_final_newline_of_the_file_it_replaces
     assert "-b" in result.diff and "+B" in result.diff
 
 
+def test_write_file_to_a_path_ending_in_a_slash_is_refused(tmp_path):
+    """`write_file newdir/` made a file named newdir."""
+    with pytest.raises(ToolError, match="ends with a slash"):
+        call(tmp_path, "write_file", path="newdir/", content="x")
+    assert list(tmp_path.iterdir()) == []
+    call(tmp_path, "write_file", path="newdir/notes.txt", content="x")
+    assert (tmp_path / "newdir" / "notes.txt").read_text() == "x"
+
+
 def test_writes_leave_no_temp_files_and_binary_files_are_refused(tmp_path):
     (tmp_path / "a.txt").write_text("one\n")
     edit(tmp_path, "a.txt", "one", "two")

@@ -205,6 +205,9 @@ def write_file(args: WriteFileArgs, ctx: ToolContext) -> ToolResult:
     stat = ctx.files.stat(path)
     if stat.is_dir:
         raise ToolError(f"{args.path} is a directory; name a file")
+    if args.path.rstrip().endswith(("/", "\\")):  # resolve() drops the slash: "newdir/" became a file "newdir"
+        raise ToolError(f"{args.path} ends with a slash, so it names a folder; name a file in it, such as "
+                        f"{args.path.rstrip().rstrip('/')}/notes.txt (write_file makes the folders it needs)")
     rel = ctx.workspace.rel(path)
     texts, note = unprefixed(rel, content=args.content)
     if PLACEHOLDER.search(texts["content"]):  # read the file only when a placeholder needs it
