@@ -125,7 +125,7 @@ def test_a_server_that_cannot_start_is_one_warning(calc_repo, tmp_path):
     warnings = [e for e in map(json.loads, log.read_text().splitlines()) if e["type"] == "error"]
     assert len(warnings) == 1 and warnings[0]["kind"] == "warning" and not warnings[0]["fatal"]
     assert "MCP server broken did not start" in warnings[0]["message"]
-    assert "no-such-server" in warnings[0]["message"]
+    assert "no-such-server" in warnings[0]["message"] and "not found (not on PATH, not a file)" in warnings[0]["message"]
 
 
 def test_a_server_that_never_answers_is_one_warning_and_the_run_ends_with_its_result(calc_repo, tmp_path):

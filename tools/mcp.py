@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
+import shutil
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any, Callable, TextIO
@@ -89,8 +91,12 @@ class McpServer:
         if self.spec.url:
             client = create_mcp_http_client(headers=self.spec.headers)
             return streamable_http_client(self.spec.url, http_client=client)
-        params = StdioServerParameters(command=self.spec.command or "", args=self.spec.args, env=self.spec.env,
-                                       cwd=self.cwd)
+        command = self.spec.command or ""
+        path = {**os.environ, **self.spec.env}.get("PATH")
+        if shutil.which(command, path=path) is None and not Path(self.cwd, command).is_file():
+            # The SDK's own error for a missing program is BrokenResourceError, which says nothing.
+            raise FileNotFoundError(f"command {command!r} not found (not on PATH, not a file)")
+        params = StdioServerParameters(command=command, args=self.spec.args, env=self.spec.env, cwd=self.cwd)
         return stdio_client(params, errlog=self.errlog)
 
     async def call(self, tool: str, arguments: dict[str, Any]) -> mcp_types.CallToolResult:
