@@ -130,6 +130,8 @@ class WrenAgent:
     async def prompt(self, session_id: str, prompt: Prompt, **kwargs: Any) -> PromptResponse:
         live = self._live(session_id)
         text = prompt_text(prompt)
+        if not text.strip():  # an empty message cost a model call and a turn on nothing
+            raise invalid("the prompt is empty: send at least one text or resource block", sessionId=session_id)
         command = parse_command(text)
         if command is None:
             return await live.prompt(text)

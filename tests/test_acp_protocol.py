@@ -76,6 +76,8 @@ def test_new_session_offers_modes_options_and_commands(agent, calc_repo):
     assert bad["error"]["code"] == -32602
     status = agent.prompt(sid, "/status")
     assert status["result"]["stopReason"] == "end_turn"
+    empty = agent.request("session/prompt", {"sessionId": sid, "prompt": []})  # ran a turn on nothing
+    assert empty["error"]["code"] == -32602 and "empty" in empty["error"]["message"]
     said = "".join(u["content"]["text"] for u in agent.updates(sid, "agent_message_chunk"))
     assert "approval read-only" in said and sid in said
 
