@@ -26,6 +26,11 @@ INVALID_REQUEST = -32600
 _NOTIFICATIONS = {AGENT_METHODS["session_cancel"]}
 
 
+def _names_a_session(message: dict[str, Any]) -> bool:
+    params = message.get("params")
+    return isinstance(params, dict) and isinstance(params.get("sessionId"), str)
+
+
 @dataclass
 class Stdio:
     """The protocol's own ends of the process's stdin and stdout."""
@@ -132,6 +137,10 @@ class GuardedTransport:
                 continue
             if "id" not in message and not self._known_notification(message["method"]):
                 log.info("ignoring unknown notification %s", message["method"])
+                continue
+            if "id" not in message and message["method"] in _NOTIFICATIONS and not _names_a_session(message):
+                # No answer can say it is malformed; the SDK logged a pydantic traceback at ERROR for it.
+                log.warning("ignoring %s without a sessionId", message["method"])
                 continue
             if "id" in message and "method" in message:  # a request; the client's answers to ours have no method
                 self._unanswered.append(message["id"])

@@ -38,6 +38,8 @@ def test_bad_lines_get_errors_and_the_server_keeps_serving(agent, calc_repo):
     assert agent.wait(42)["error"]["code"] == -32600
     assert agent.request("no/such/method", {}, id_=43)["error"]["code"] == -32601
     agent.notify("no/such/notification", {"x": 1})
+    agent.notify("session/cancel", {})  # no sessionId: a one-line warning (the SDK logged a pydantic traceback)
+    agent.until(lambda: any("session/cancel without a sessionId" in line for line in agent.stderr))
 
     first, second = agent.new_session(calc_repo), agent.new_session(calc_repo)
     assert first != second
@@ -49,6 +51,7 @@ def test_bad_lines_get_errors_and_the_server_keeps_serving(agent, calc_repo):
     answered = [m["id"] for m in agent.messages if "id" in m and "method" not in m]
     assert answered.count(None) == 1
     assert agent.close() == 0 and not agent.shutdown_warnings()
+    assert not any("Traceback" in line for line in agent.stderr)
 
 
 def test_new_session_offers_modes_options_and_commands(agent, calc_repo):
