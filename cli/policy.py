@@ -27,6 +27,10 @@ def run(args: argparse.Namespace) -> int:
     except WrenError as exc:
         sys.stderr.write(f"wren: {exc.message}\n")
         return exc.exit_code
+    if tool.name in PATH_TOOLS and (refused := _refused(root, args.subject, tool.mutating)):
+        # The tool itself refuses it before any rule or mode is asked: "auto allow" would mislead.
+        print(f"workspace  {root}\n{tool.name:<10} {args.subject}\nrefused by the tool in every mode: {refused}")
+        return ExitCode.DENIED
     rules = policy.rules
     judgement = rules.judge(tool.name, call)
     print(f"workspace  {root}")
@@ -51,6 +55,17 @@ def run(args: argparse.Namespace) -> int:
     print(f"* the mode in force ({policy.mode}): exit {EXIT[verdict]}"
           + ("; ask means the terminal UI and editors ask, and `wren run` denies it" if verdict == "ask" else ""))
     return EXIT[verdict]
+
+
+def _refused(root, path: str, write: bool) -> str:
+    """Why the workspace refuses `path` (outside it, into .git, a write into .wren), or ""."""
+    from wren.tools.workspace import PathRefused, Workspace
+
+    try:
+        Workspace(root).resolve(path, write=write)
+    except PathRefused as exc:
+        return str(exc)
+    return ""
 
 
 def _call(name: str, subject: str | None) -> tuple[Tool, BaseModel]:

@@ -303,6 +303,12 @@ def test_policy_check_bad_rule_and_help(checked):
     assert run.code == 0 and "shell(GLOB)" in run.stdout and "4 denied" in run.stdout
 
 
+def test_policy_check_of_a_path_the_tool_refuses(checked):
+    """It showed "auto allow" for /etc/passwd, which edit_file refuses in every mode."""
+    run = wren("policy", "check", "--tool", "edit_file", "/etc/passwd", "--workspace", str(checked))
+    assert run.code == 4 and "refused by the tool in every mode" in run.stdout and "outside the workspace" in run.stdout
+
+
 @pytest.mark.parametrize("command", [";", "&&", "# a comment", "()"])
 def test_policy_check_of_a_command_with_no_command_in_it(checked, command):
     """It ended in a traceback (max() of no parts), exit 1."""
