@@ -76,17 +76,19 @@ def _server_configs(specs: list[Any]) -> dict[str, McpServerConfig]:
     return configs
 
 
-async def start_servers(specs: list[Any], root: Path) -> tuple[McpHost | None, list[Tool]]:
-    """Start the editor's MCP servers; one that fails is logged and left out, the session still opens."""
+async def start_servers(specs: list[Any], root: Path) -> tuple[McpHost | None, list[Tool], list[str]]:
+    """Start the editor's MCP servers; one that fails is logged and left out, the session still opens.
+    Returns the host, its tools, and the warnings, for the editor once it knows the session's id."""
     configs = _server_configs(specs)
     if not configs:
-        return None, []
+        return None, [], []
     host = McpHost(configs, root)
     tools = await asyncio.to_thread(host.start)
-    # To the agent's log, not the session: its updates would reach the editor before the session id does.
-    for message in host.take_warnings():
+    # Not to the session: its updates would reach the editor before the session id does (LiveSession.notes).
+    warnings = host.take_warnings()
+    for message in warnings:
         log.warning("%s", message)
-    return host, tools
+    return host, tools, warnings
 
 
 async def open_session(bridge: Bridge, caps: ClientCapabilities, options: ServeOptions, backends: Backends,
@@ -94,7 +96,7 @@ async def open_session(bridge: Bridge, caps: ClientCapabilities, options: ServeO
     config = await asyncio.to_thread(load_config, root)
     model = choose_model(options.model, config)
     backend = await asyncio.to_thread(backends.get, model, config)
-    host, mcp_tools = await start_servers(mcp_specs, root)
+    host, mcp_tools, notes = await start_servers(mcp_specs, root)
     try:
         registry = Registry([*default_registry().tools.values(), *mcp_tools])
         cfg = SessionConfig(root=root, backend=backend, registry=registry, **editor_ports(bridge, caps),
@@ -107,4 +109,4 @@ async def open_session(bridge: Bridge, caps: ClientCapabilities, options: ServeO
             await asyncio.to_thread(host.close)
         raise
     bridge.session_id, bridge.interrupt = session.id, session.interrupt
-    return LiveSession(session, bridge, model, model_choices(model, config))
+    return LiveSession(session, bridge, model, model_choices(model, config), notes)

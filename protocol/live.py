@@ -62,8 +62,10 @@ class CallView:
 
 
 class LiveSession:
-    def __init__(self, session: Session, bridge: Bridge, model: str, models: list[str]) -> None:
+    def __init__(self, session: Session, bridge: Bridge, model: str, models: list[str],
+                 notes: list[str] | None = None) -> None:
         self.session, self.model, self.models = session, model, models
+        self.notes = list(notes or [])  # warnings from before the editor knew the session (MCP servers' starts)
         self.id = session.id
         self.client = bridge.client
         self.root = session.workspace.root
@@ -122,7 +124,11 @@ class LiveSession:
         await self.client.session_update(session_id=self.id, update=update)
 
     async def announce_commands(self) -> None:
+        """The slash commands, then the warnings held until the editor knew the session's id."""
         await self.send(update_available_commands(available_commands()))
+        notes, self.notes = self.notes, []
+        for note in notes:
+            await self.send(update_agent_thought_text(f"warning: {note}"))
 
     async def say(self, text: str) -> PromptResponse:
         """Answer a prompt without the model (slash commands)."""

@@ -53,4 +53,7 @@ def test_a_server_that_cannot_start_leaves_the_session_usable(calc_repo, tmp_pat
         sid = client.new_session(calc_repo, mcp_servers=[spec])
         assert client.prompt(sid, "hello")["result"]["stopReason"] == "end_turn"
         client.until(lambda: any("MCP server broken did not start" in line for line in client.stderr))
+        # The editor hears it too (it went to stderr only), once it knows the session: as a thought.
+        thoughts = [u["content"]["text"] for u in client.updates(sid, "agent_thought_chunk")]
+        assert any("MCP server broken did not start" in t and "not found" in t for t in thoughts), thoughts
         client.close()
