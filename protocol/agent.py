@@ -112,9 +112,13 @@ class WrenAgent:
                            **kwargs: Any) -> LoadSessionResponse:
         root = workspace(cwd)
         try:
-            past = read_events(find_session(root, session_id))
+            path = find_session(root, session_id)
         except WrenError as exc:
             raise not_found(session_id, exc.message) from None
+        try:
+            past = read_events(path)
+        except WrenError as exc:  # there, but damaged: not "resource not found"
+            raise failed(exc) from None
         live = await self._open(root, mcp_servers, session_id)
         for update in updates.replay(live.root, past):
             await live.send(update)

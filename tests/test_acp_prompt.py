@@ -169,6 +169,10 @@ def test_load_replays_the_previous_turn_before_answering(calc_repo, tmp_path):
         missing = client.request("session/load", {"sessionId": "20000101-000000-000000", "cwd": str(calc_repo),
                                                   "mcpServers": []})
         assert missing["error"]["code"] == -32002  # ACP: resource not found
+        damaged = calc_repo / ".wren" / "sessions" / "20000101-000000-badbad.jsonl"
+        damaged.write_text('{"type": "user_message", "text": "hi"}\ngarbage\n{"type": "user_message", "text": "x"}\n')
+        broken = client.request("session/load", {"sessionId": damaged.stem, "cwd": str(calc_repo), "mcpServers": []})
+        assert broken["error"]["code"] == -32603 and "damaged at line 2" in broken["error"]["message"]  # there, unreadable
         client.close()
 
 
