@@ -9,8 +9,8 @@ from typing import Iterator
 
 from wren.cli.render import progress_line
 from wren.core.errors import ConfigError
-from wren.core.events import (AssistantMessage, ContextCompacted, ErrorEvent, Event, Result, SessionTitled, ToolResultEvent,
-                              UserMessage)
+from wren.core.events import (AssistantMessage, ContextCompacted, ErrorEvent, Event, Result, SessionTitled,
+                              ToolResultEvent, UserMessage)
 from wren.core.log import find_session, read_events, sessions_dir
 
 

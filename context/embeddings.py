@@ -108,9 +108,9 @@ class EmbeddingUnavailable(Exception):
 class LiteLLMEmbedder:
     """Hosted embeddings, e.g. `openai/text-embedding-3-small`.
 
-    The first failure is one warning (what failed, how to fix it) and EmbeddingUnavailable, then and on every
-    later call in this process without another request: a missing key ended the run with an internal error (exit 1) and a
-    traceback from the indexing thread."""
+    The first failure is one warning (what failed, how to fix it) and EmbeddingUnavailable, then and on
+    every later call in this process without another request: a missing key ended the run with an internal
+    error (exit 1) and a traceback from the indexing thread."""
 
     def __init__(self, model: str, warn: Warn = lambda message: None) -> None:
         from wren.core.backend import import_litellm

@@ -185,7 +185,8 @@ def load_config(root: Path) -> Config:
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(map(str, err["loc"]))
-        raise ConfigError(f"bad config value {where}: {err['msg'].removeprefix('Value error, ')} (in wren.toml or {user_config_path()})") from None
+        why = err["msg"].removeprefix("Value error, ")  # pydantic's prefix for a validator's ValueError
+        raise ConfigError(f"bad config value {where}: {why} (in wren.toml or {user_config_path()})") from None
 
 
 _WARNED: set[tuple[Path, str]] = set()
