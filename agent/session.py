@@ -337,7 +337,8 @@ class Session:
                                                              "(no steps and no text)"), None
         code = EXIT_CODES.get(outcome.status, code)
         if outcome.status == "interrupted" and self.terminated:
-            outcome, code = TurnOutcome("interrupted", summary=outcome.summary, reason="terminated (SIGTERM)"), ExitCode.TERMINATED
+            outcome = TurnOutcome("interrupted", summary=outcome.summary, reason="terminated (SIGTERM)")
+            code = ExitCode.TERMINATED
         self.emit(TurnEnded(status=outcome.status, reason=outcome.reason))
         if plan is not None:
             self.proposed = plan

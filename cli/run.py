@@ -67,9 +67,15 @@ def usage_result(message: str) -> Result:
     return _failed_start(ConfigError(message))
 
 
-def _failed_start(exc: WrenError, status: Status = "error", exit_code: int | None = None) -> Result:
-    return Result(session_id=None, status=status, exit_code=exc.exit_code if exit_code is None else exit_code, summary=exc.message, steps=0,
-                  usage=Usage(), files_changed=[], duration_s=0.0, error=ErrorInfo(kind=exc.kind, message=exc.message))
+def _failed_start(exc: WrenError, status: Status = "error", exit_code: int | None = None,
+                  session_id: str | None = None, seen: "_Seen | None" = None) -> Result:
+    """The result of a run that ended outside the session's own turn: refused before it started (`session_id`
+    null, nothing done), or quit at once by a second Ctrl+C (the session and what `seen` counted so far)."""
+    seen = seen or _Seen()
+    return Result(session_id=session_id, status=status, exit_code=exc.exit_code if exit_code is None else exit_code,
+                  summary=exc.message, steps=seen.steps, usage=seen.usage, files_changed=[],
+                  duration_s=round(time.monotonic() - seen.started, 3) if session_id else 0.0,
+                  error=ErrorInfo(kind=exc.kind, message=exc.message))
 
 
 def _whole_writes() -> None:
@@ -148,10 +154,8 @@ def run_headless(args: argparse.Namespace) -> int:
                    f"wren sessions show {session.id}")
         sys.stderr.write(f"\nwren: {message}\n")
         if fmt != "text":
-            print(Result(session_id=session.id, status="interrupted", exit_code=ExitCode.INTERRUPTED, summary=message,
-                         steps=seen.steps, usage=seen.usage, files_changed=[],
-                         duration_s=round(time.monotonic() - seen.started, 3),
-                         error=ErrorInfo(kind="interrupted", message=message)).model_dump_json(exclude={"ts"}))
+            print(_failed_start(WrenError(message, kind="interrupted"), "interrupted", ExitCode.INTERRUPTED,
+                                session.id, seen).model_dump_json(exclude={"ts"}))
         return ExitCode.INTERRUPTED
     finally:
         for signum, handler in previous.items():

@@ -16,7 +16,7 @@ from wren.core.events import Usage
 from wren.core.messages import Message, ToolCall
 from wren.core.backend import (EffortSupport, ModelReply, ToolChoice, OnDelta, RetryPolicy, choice_name, ignore,
                                 summary_prompt)
-from wren.local_models import catalog, thinking
+from wren.local_models import catalog, kv_cache, thinking
 from wren.local_models.formats import OPENING_KEY, REASON_OPENING, TaggedCalls, excluded_by
 from wren.local_models.degenerate import close_cut_call, cut_loop, loop_start, runaway_new
 from wren.local_models.gguf import read_gguf
@@ -215,15 +215,15 @@ class LocalBackend:
                    and self.renderer.format.takes_reason and not cap and PREFILLED_OPENING else "")
         if written:
             tokens = tokens + self.llm.tokenize(written.encode("utf-8"), add_bos=False, special=False)
+        held = kv_cache.evaluated(self.llm)
+        tokens = kv_cache.aligned(self.llm, held, tokens)
         if len(tokens) + MAX_REPLY_TOKENS + (cap or 0) > self.window:
             raise ModelError(f"the prompt needs {len(tokens)} tokens plus {MAX_REPLY_TOKENS + (cap or 0)} for the "
                              f"reply, more than the model's window of {self.window} tokens (n_ctx)",
                              kind="context_window")
-        tokens = self._aligned(tokens)
         # What llama.cpp will reuse: the longest common prefix with what it already evaluated.
-        cached = self.llm.longest_token_prefix(self._evaluated(), tokens)
-        cached = min(cached, len(tokens) - 1)
-        self._prefill(tokens, cached, on_delta)
+        cached = min(self.llm.longest_token_prefix(held, tokens), len(tokens) - 1)
+        kv_cache.prefill(self.llm, tokens, cached, on_delta)
         thought_tokens = 0
         if cap:
             tokens, thought_tokens = self._think(tokens, cap, on_delta, on_thought)
@@ -297,50 +297,6 @@ class LocalBackend:
         if tools or not isinstance(fmt, TaggedCalls):
             return fmt.reply_so_far
         return lambda text: fmt.reply_so_far(text) or (None if text.lstrip().startswith("<") else text)
-
-    def _evaluated(self) -> list[int]:
-        """The token ids in the KV cache, in order."""
-        # (_input_ids is a numpy array of token ids: a sequence of ints, though not typed as one)
-        return [int(t) for t in self.llm._input_ids[: self.llm.n_tokens]]
-
-    def _aligned(self, tokens: list[int]) -> list[int]:
-        """`tokens` (the prompt as the tokenizer splits its text) with the KV cache's own tokens where they spell the
-        same bytes: a step the model generated is shown back as its text, and the tokenizer may split that text
-        differently than the model sampled it (SmolLM2 wrote `{ "` as other tokens than `{ "` tokenizes to), so
-        the cache was reused only up to there and the rest of the step and all after it were evaluated again.
-        The prompt's bytes are unchanged; only their split into tokens follows the model's."""
-        held = self._evaluated()
-        common = self.llm.longest_token_prefix(held, tokens)
-        if common >= len(held) or common >= len(tokens):
-            return tokens
-        rest = self.llm.detokenize(tokens[common:], special=True)
-        end, at = common, 0
-        while end < len(held):
-            piece = self.llm.detokenize([held[end]], special=True)
-            if not piece or not rest.startswith(piece, at):
-                break
-            end, at = end + 1, at + len(piece)
-        while end > common and at < len(rest) and 0x80 <= rest[at] < 0xC0:  # not in the middle of a character
-            end -= 1
-            at -= len(self.llm.detokenize([held[end]], special=True))
-        if end == common:
-            return tokens
-        return tokens[:common] + held[common:end] + self.llm.tokenize(rest[at:], add_bos=False, special=True)
-
-    def _prefill(self, tokens: list[int], cached: int, on_delta: OnDelta) -> None:
-        """Evaluate the prompt past its cached prefix (`cached` tokens), all but its last token, one llama.cpp batch
-        (n_batch tokens) at a time, with a heartbeat (`on_delta("")`) before each, so the caller can stop here too
-        (StreamStopped): create_completion evaluates the whole prompt in one call with no way to stop it, and a
-        Ctrl+C waited for it (about 90 s on a fresh 4,000-token Qwen2.5-Coder-1.5B prompt on 2 busy cores).
-        create_completion then finds all but the last token cached and evaluates that one. A stop leaves the
-        evaluated batches cached, for the next call to reuse."""
-        end, batch = len(tokens) - 1, max(1, self.llm.n_batch)
-        if end - cached <= batch:  # one batch: as quick to stop after as before
-            return
-        self.llm.n_tokens = cached  # eval drops the KV cache past n_tokens first
-        for start in range(cached, end, batch):
-            on_delta("")
-            self.llm.eval(tokens[start:min(end, start + batch)])
 
     def _think(self, tokens: list[int], cap: int, on_delta: OnDelta, on_thought: OnDelta) -> tuple[list[int], int]:
         """The free part of a thinking step: up to `cap` tokens after <think>, streamed to on_thought;

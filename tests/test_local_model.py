@@ -148,6 +148,8 @@ def test_kv_cache_is_reused_between_steps(calc_repo, backend):
 def test_the_prompt_follows_the_caches_split_of_the_same_text(backend):
     """A step the model sampled as tokens its tokenizer would split otherwise (SmolLM2 wrote `{ "` so) is
     shown back as text; the next prompt keeps the cache's tokens for those bytes, so none is evaluated again."""
+    from wren.local_models import kv_cache
+
     llm = backend.llm
     step = '{ "tool": "read_file", "arguments": { "path": "calc.py" } }'
     sampled = [t for ch in step for t in llm.tokenize(ch.encode(), add_bos=False, special=False)]
@@ -157,7 +159,7 @@ def test_the_prompt_follows_the_caches_split_of_the_same_text(backend):
         llm.reset()
         llm.eval(sampled)
         prompt = llm.tokenize((step + "\nuser\nResult of read_file: ok").encode(), add_bos=False, special=True)
-        aligned = backend._aligned(prompt)
+        aligned = kv_cache.aligned(llm, kv_cache.evaluated(llm), prompt)
     assert aligned[:len(sampled)] == sampled
     assert llm.detokenize(aligned, special=True) == llm.detokenize(prompt, special=True)
 
@@ -359,7 +361,7 @@ def test_doctor_takes_the_model_as_wren_run_spells_it():
 
 
 def test_an_interrupt_stops_a_long_prompt_before_it_is_all_evaluated_and_what_was_evaluated_is_reused(backend):
-    """The prompt past the KV cache is evaluated a batch at a time with a heartbeat before each (_prefill): a
+    """The prompt past the KV cache is evaluated a batch at a time with a heartbeat before each (kv_cache.prefill): a
     stop there ends the call before the whole prompt is read, and the next call reuses the batches read."""
     from wren.core.errors import StreamStopped
     from wren.core.messages import Message

@@ -51,14 +51,19 @@ def _stat(path: Path) -> Stat | None:
     return Stat([st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino], mode)
 
 
+def _work_tree(root: Path) -> tuple[git.Repo | None, Path | None]:
+    """The git repository whose work tree holds `root`, and that work tree; (None, None) outside one."""
+    try:
+        repo = git.Repo(root, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None, None
+    return repo, Path(repo.working_tree_dir).resolve() if repo.working_tree_dir else None
+
+
 class Store:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
-        try:
-            repo = git.Repo(self.root, search_parent_directories=True)
-            top = Path(repo.working_tree_dir).resolve() if repo.working_tree_dir else None
-        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-            repo, top = None, None
+        repo, top = _work_tree(self.root)
         if repo is None or top is None:
             repo, top = self._shadow(), self.root
         self.repo, self.top = repo, top
@@ -69,10 +74,7 @@ class Store:
     def exists(root: Path) -> bool:
         """Whether checkpoints of `root` can exist: it is in a git work tree, or its shadow repository was made.
         (Store(root) makes the shadow repository; reading commands such as `wren undo --list` must not.)"""
-        try:
-            return git.Repo(root, search_parent_directories=True).working_tree_dir is not None
-        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-            return (root / STATE_DIR / "shadow.git" / "HEAD").exists()
+        return _work_tree(root)[1] is not None or (root / STATE_DIR / "shadow.git" / "HEAD").exists()
 
     def _shadow(self) -> git.Repo:
         path = state_dir(self.root) / "shadow.git"
@@ -139,15 +141,14 @@ class Store:
         with tempfile.TemporaryDirectory(prefix="wren-links-") as links:
             paths = []
             for i, (path, mode) in enumerate(files):
+                hashed = Path(links) / str(i)  # a stand-in, or the file itself
                 if mode == "120000":  # a link is stored as the text of its target
-                    stand_in = Path(links) / str(i)
-                    stand_in.write_bytes(os.fsencode(os.readlink(path)))
-                    path = stand_in
+                    hashed.write_bytes(os.fsencode(os.readlink(path)))
                 elif "\n" in str(path):  # --stdin-paths reads lines: a link without one, which hash-object follows
-                    stand_in = Path(links) / str(i)
-                    stand_in.symlink_to(path)
-                    path = stand_in
-                paths.append(str(path))
+                    hashed.symlink_to(path)
+                else:
+                    hashed = path
+                paths.append(str(hashed))
             out = self.git("hash-object", "-w", "--no-filters", "--stdin-paths", stdin=os.fsencode("\n".join(paths)))
         return out.decode().split()
 
