@@ -30,6 +30,10 @@ attempt that is offered it again must write a new one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from wren.agent.rewrite import Target
 
 MAX_ATTEMPTS = 12  # a 20-step turn: one edit an attempt, the last with every tool
 MIN_STEPS = 2  # a fresh attempt needs a step to edit (Wren tests the change) and one to answer
@@ -80,6 +84,10 @@ class Attempt:
     # of the orienting runs, where every attempt starts.
     observed: str = ""
     oriented_failure: str = ""
+    # A rewrite attempt's function (agent/rewrite.py), until its one step's reply; and whether its body was left
+    # out of the conversation with Wren's orienting calls, which the next attempt then makes again.
+    rewrite: Target | None = None
+    hidden: bool = False
 
     def start_kept(self, compactions: int) -> bool:
         """Whether its messages (from where Wren oriented it) are still in the working context, given the

@@ -22,6 +22,7 @@ from wren.agent.narrowing import line_key, narrowed_edit
 from wren.core.events import AssistantMessage, AttemptRestarted, UserMessage
 from wren.core.messages import Message, ToolCall
 from wren.agent.orient import local_imports, orient_calls
+from wren.agent.rewrite import definition, find_target, is_hidden, is_rewrite
 from wren.context.manager import DIRECTIVE_CHARS
 from wren.core.backend import choice_name
 from wren.core.errors import ToolError
@@ -320,33 +321,62 @@ def fresh_attempt(s: "Session", why: str) -> bool:
     # A compaction since the attempt began that evicted its start (and the user's message, which the
     # summary block keeps among the requests): then all that is left of the attempt goes, and Wren orients
     # again. One that left the attempt in place moved its start (Attempt.evicted).
-    start = a.start if a.start_kept(s.context.compactions) else 0
+    start, n = (a.start if a.start_kept(s.context.compactions) else 0), a.number + 1
     if s._files_changed and a.checkpoint is not None:
         try:
             undo(s.workspace.root, s.id, a.checkpoint)
         except (CheckpointError, OSError) as exc:
             s.warn(f"no fresh attempt: the files could not be put back ({exc})")
             return False
+    # A rewrite attempt (agent/rewrite.py) writes a function under test anew, from the files and test state
+    # orienting saw; one that leaves its body out drops Wren's orienting calls (they read it) for that attempt.
+    rewrite = (find_target(a.edit_first, s.workspace, a.oriented_failure) if start and not a.hidden
+               and a.oriented is not None and is_rewrite(n, MAX_ATTEMPTS) else None)
+    hidden = rewrite is not None and is_hidden(n) and a.oriented_from is not None
+    start = a.oriented_from if hidden and a.oriented_from is not None else start
     messages = s.context.manager.messages
     dropped = len(messages) - start
     del messages[start:]
-    s.emit(AttemptRestarted(number=a.number + 1, dropped=dropped, reason=why))
-    note = a.note(why) if start else a.note(why) + RESTATED.format(task=s._turn_text[:DIRECTIVE_CHARS])
-    s.attempt = Attempt(number=a.number + 1, start=start, compactions=s.context.compactions,
-                        oriented_from=a.oriented_from if start else None,
+    s.emit(AttemptRestarted(number=n, dropped=dropped, reason=why))
+    note = rewrite.note(n, MAX_ATTEMPTS, hidden, a.oriented_failure) if rewrite else a.note(why)
+    note += "" if start else RESTATED.format(task=s._turn_text[:DIRECTIVE_CHARS])
+    s.attempt = Attempt(number=n, start=start, compactions=s.context.compactions,
+                        oriented_from=a.oriented_from if start and not hidden else None,
                         checkpoint=a.checkpoint, oriented=a.oriented, edit_first=a.edit_first,
                         under_test=a.under_test, failing=a.failing, line_failures=a.line_failures,
-                        resting=a.resting, refused=a.tried_out(a.number + 1),
-                        observed=a.oriented_failure, oriented_failure=a.oriented_failure)
+                        resting=a.resting, refused=a.tried_out(n),
+                        observed=a.oriented_failure, oriented_failure=a.oriented_failure,
+                        rewrite=rewrite, hidden=hidden)
     s._reset_attempt()
     s.limits.unstick()
-    if not start:
+    if not start or a.hidden:  # orienting's calls are gone: made again
         orient(s, s._turn_text)
     elif a.oriented is not None:  # the files are as orienting saw them: so is the test state
         target, passed, s._tests_failed = a.oriented
         s.baseline.tested(target, passed)
-        edit_first(s)
+        if rewrite is None:
+            edit_first(s)
+        elif takes_tool_choice(s.backend):  # the function comes as a reply's code block (rewritten)
+            s.tool_choice = "none"
     s.record(Message(role="user", content=note), UserMessage(text=note, by="wren"))
+    return True
+
+
+def rewritten(s: "Session", reply_text: str) -> bool:
+    """A rewrite attempt's reply (agent/rewrite.py): Wren puts the definition it holds in place of the function
+    with edit_file, as a change of its own, and tests it like the model's (test_change); a reply without one, or
+    a change refused, ends the attempt. False when this is no rewrite attempt's reply, or no attempt is left."""
+    target, s.attempt.rewrite = s.attempt.rewrite, None
+    if target is None:
+        return False
+    new = definition(reply_text, target.name)
+    if new is None:
+        return fresh_attempt(s, f"its reply held no definition of {target.name}")
+    call = ToolCall(id=f"wren-{uuid.uuid4().hex[:8]}-rewrite", name="edit_file",
+                    arguments=json.dumps({"path": target.path, "old": target.source, "new": new}))
+    if not wren_call(s, call):
+        return fresh_attempt(s, f"its definition of {target.name} was refused")
+    test_change(s)
     return True
 
 

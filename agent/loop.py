@@ -43,6 +43,8 @@ def run_turn(s: "Session") -> TurnOutcome:
                          thinking_blocks=reply.thinking_blocks),
                  AssistantMessage(content=reply.content, tool_calls=reply.tool_calls))
         if not reply.tool_calls:
+            if careful.rewritten(s, reply.content):  # a rewrite attempt's function, put in place and tested
+                continue
             if careful.ask_to_verify(s):  # changed files, untested: once per turn, the model runs the tests first
                 continue
             if careful.fresh_attempt(s, "the tests still failed when it answered"):

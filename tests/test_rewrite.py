@@ -1,0 +1,92 @@
+"""Rewrite attempts (agent/rewrite.py): every second attempt of a careful session writes the function under
+test anew, from its documentation with its body left out, or again with it in view; Wren puts the reply's
+definition in place and tests it like a line fix."""
+from __future__ import annotations
+
+from test_orient import write
+from test_session import drive, make_session
+from wren.agent.attempts import MAX_ATTEMPTS
+from wren.agent.limits import Limits
+from wren.agent.rewrite import definition, find_target, is_hidden, is_rewrite
+
+DOCUMENTED = 'def add(a, b):\n    """The sum of a and b."""\n    return a - b\n'
+TEST = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
+TASK = "The test in test_calc.py fails; fix calc.py."
+
+
+def edit(old: str, new: str) -> dict:
+    return {"name": "edit_file", "arguments": {"path": "calc.py", "old": old, "new": new}}
+
+
+def test_the_function_the_failure_calls_is_the_target_when_documented(tmp_path):
+    ws = write(tmp_path, {
+        "prog.py": "import math\n\n\ndef helper(x):\n    return x\n\n\n@staticmethod\ndef gcd(a, b):\n"
+                   "    return gcd(a % b, b)\n\n\n\"\"\"\nGreatest common divisor\n\"\"\"\n",
+        "bare.py": "def f(x):\n    return x\n", "long.py": "def g():\n    '''Doc.'''\n" + "    x = 1\n" * 80})
+    target = find_target(["prog.py"], ws, "`gcd(35, 21)` returned 0, expected 7")
+    assert target is not None and (target.name, target.header, target.doc) == ("gcd", "def gcd(a, b):",
+                                                                                "Greatest common divisor")
+    assert target.source == "@staticmethod\ndef gcd(a, b):\n    return gcd(a % b, b)"  # as in the file, decorators too
+    # Two functions and the failure names neither: no guess. Undocumented, or too long to write in a step: none.
+    assert find_target(["prog.py"], ws, "AssertionError") is None
+    assert find_target(["bare.py"], ws, "`f(1)` returned 1") is None
+    assert find_target(["long.py"], ws, "`g()` returned 1") is None
+    assert find_target(["test_missing.py", "bare.py", "prog.py"], ws, "`gcd(1, 1)` returned 0").name == "gcd"
+
+
+def test_the_definition_is_taken_from_the_replys_code_block():
+    reply = ("Here it is:\n```python\nimport math\n\ndef lcm(a, b):\n    return a\n\n\ndef gcd(a, b):\n"
+             "    while b:\n        a, b = b, a % b\n    return a\n```\nIt loops.")
+    assert definition(reply, "gcd") == "def gcd(a, b):\n    while b:\n        a, b = b, a % b\n    return a"
+    assert definition("def gcd(a, b):\n    return a\n", "gcd") == "def gcd(a, b):\n    return a"  # no fence
+    assert definition("```python\ndef gcd(a, b):\n    return (\n```", "gcd") is None  # does not parse
+    assert definition("```python\ndef lcm(a, b):\n    return a\n```", "gcd") is None
+    # Attempts 2, 4, ... but not the last (it has every tool); the first rewrite leaves the body out.
+    assert [n for n in range(1, MAX_ATTEMPTS + 1) if is_rewrite(n, MAX_ATTEMPTS)] == [2, 4, 6, 8, 10]
+    assert [is_hidden(n) for n in (2, 4, 6)] == [True, False, True]
+
+
+def test_a_rewrite_attempt_writes_the_function_from_its_documentation_without_its_body(tmp_path):
+    repo = tmp_path / "repo"
+    write(repo, {"calc.py": DOCUMENTED, "test_calc.py": TEST})
+    wrong = "```python\ndef add(a, b):\n    return a * b\n```"
+    right = '```python\ndef add(a, b):\n    """The sum of a and b."""\n    return a + b\n```'
+    s = make_session(repo, tmp_path, [
+        {"tool_calls": [edit("return a - b", "return a * b")]},  # attempt 1: a line fix, failing
+        # Attempt 2 writes `add` from its documentation and what the call returned; its body is not in the prompt.
+        {"expect": [f"Attempt 2 of {MAX_ATTEMPTS}", "writes the function `add` in calc.py anew",
+                    "The sum of a and b.", "`add(2, 3)` returned -1, expected 5", "starting with `def add(a, b):`"],
+         "absent": ["return a - b", "return a * b"], "content": wrong},
+        # Put in place by Wren, tested, failing: attempt 3 (line fixes) has Wren's orienting calls again.
+        {"expect": ["Attempt 3 of", "return a - b"], "absent": ["a * b"],
+         "tool_calls": [edit("return a - b", "return a - b + 0")]},
+        # Attempt 4 writes it again with the code in view, and this one passes.
+        {"expect": ["Attempt 4 of", "writes the whole function `add` in calc.py again", "return a - b"],
+         "content": right},
+        {"content": "add returns the sum now"}], mode="auto", careful=True, limits=Limits(max_steps=20))
+    events = drive(s, TASK, lambda e: None)
+    assert events[-1].status == "success", events[-1]
+    assert (repo / "calc.py").read_text() == DOCUMENTED.replace("a - b", "a + b")
+    by_wren = [(c.name, c.arguments) for e in events if e.type == "assistant_message" and e.by == "wren"
+               for c in e.tool_calls]
+    rewrites = [args for name, args in by_wren if name == "edit_file"]
+    assert len(rewrites) == 2 and '"old": "def add(a, b):\\n    \\"\\"\\"The sum of a and b.\\"\\"\\"\\n    return a - b"' in rewrites[0]
+    # Oriented at the start and again after the attempt that left the body out.
+    assert [name for name, _ in by_wren].count("read_file") == 2
+    from wren.core.backend import choice_name
+
+    assert [choice_name(c) for c in s.backend.tool_choices] == ["edit_file", "none", "edit_file", "none", "none"]
+
+
+def test_a_reply_without_the_definition_ends_the_rewrite_attempt(tmp_path):
+    repo = tmp_path / "repo"
+    write(repo, {"calc.py": DOCUMENTED, "test_calc.py": TEST})
+    s = make_session(repo, tmp_path, [
+        {"tool_calls": [edit("return a - b", "return a * b")]},
+        {"expect": ["Attempt 2 of"], "content": "The function should add the numbers."},
+        {"expect": ["Attempt 3 of", "its reply held no definition of add"], "tool_calls": [edit("a - b", "a + b")]},
+        {"content": "fixed"}], mode="auto", careful=True, limits=Limits(max_steps=20))
+    events = drive(s, TASK, lambda e: None)
+    assert events[-1].status == "success" and (repo / "calc.py").read_text() == DOCUMENTED.replace("a - b", "a + b")
+    assert [e.reason for e in events if e.type == "attempt_restarted"] == [
+        "its change left the tests failing", "its reply held no definition of add"]
