@@ -405,9 +405,24 @@ def tool_choice_applies(s: "Session") -> bool:
     return s.careful or choice_name(s.tool_choice) == "none"
 
 
-def takes_tool_choice(backend: object) -> bool:
-    """Whether `backend.complete` takes `tool_choice` (Wren's local, litellm and scripted backends do)."""
+def reply_opening(s: "Session") -> str:
+    """The text a rewrite attempt's reply opens with (a code block and the function's header), where the
+    backend's `complete` takes an `opening` (Wren's local backend); else "". Qwen2.5-Coder-1.5B, asked for gcd's
+    definition after Wren's notes, answered in a sentence what gcd must return (QuixBugs, a run at 20c04ef)."""
+    target = s.attempt.rewrite
+    if target is None or choice_name(s.tool_choice) != "none" or not takes(s.backend, "opening"):
+        return ""
+    return f"```python\n{target.header}\n"
+
+
+def takes(backend: object, parameter: str) -> bool:
+    """Whether `backend.complete` takes `parameter`."""
     try:
-        return "tool_choice" in inspect.signature(getattr(backend, "complete")).parameters
+        return parameter in inspect.signature(getattr(backend, "complete")).parameters
     except (AttributeError, TypeError, ValueError):
         return False
+
+
+def takes_tool_choice(backend: object) -> bool:
+    """Whether `backend.complete` takes `tool_choice` (Wren's local, litellm and scripted backends do)."""
+    return takes(backend, "tool_choice")

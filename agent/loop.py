@@ -91,6 +91,8 @@ def call_model(s: "Session") -> ModelReply:
             extra: dict[str, Any] = {"effort": s.effort} if effort.applies(s) else {}
             if careful.tool_choice_applies(s):  # see careful.wrap_up and careful.edit_first
                 extra["tool_choice"] = s.tool_choice
+            if opening := careful.reply_opening(s):  # a rewrite attempt's reply opens with the function's header
+                extra["opening"] = opening
             if getattr(s.backend, "streams_thoughts", False):
                 extra["on_thought"] = lambda text: s.emit(ThoughtDelta(text=text))
             reply = s.backend.complete(redacted(s.context.manager.prompt()), s.offered_tools(), on_delta, **extra)

@@ -3,6 +3,8 @@ test anew, from its documentation with its body left out, or again with it in vi
 definition in place and tests it like a line fix."""
 from __future__ import annotations
 
+import pytest
+
 from test_orient import write
 from test_session import drive, make_session
 from wren.agent.attempts import MAX_ATTEMPTS
@@ -90,3 +92,66 @@ def test_a_reply_without_the_definition_ends_the_rewrite_attempt(tmp_path):
     assert events[-1].status == "success" and (repo / "calc.py").read_text() == DOCUMENTED.replace("a - b", "a + b")
     assert [e.reason for e in events if e.type == "attempt_restarted"] == [
         "its change left the tests failing", "its reply held no definition of add"]
+
+
+class FirstStepScripted:
+    """The real model's backend, but its first step is a given wrong fix: a careful session's attempt 1 then
+    fails for sure, and attempt 2, the rewrite, is the real model's. Records each step's messages."""
+
+    def __init__(self, real, first):
+        self.real, self.first, self.prompts = real, first, []
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def complete(self, messages, tools, on_delta, effort=None, on_thought=None, tool_choice="auto", opening=""):
+        from wren.core.backend import ModelReply
+
+        self.prompts.append([m.content or "" for m in messages])
+        if len(self.prompts) == 1:
+            return ModelReply(content="", tool_calls=[self.first])
+        extra = {"on_thought": on_thought} if on_thought else {}
+        return self.real.complete(messages, tools, on_delta, effort=effort, tool_choice=tool_choice, opening=opening,
+                                  **extra)
+
+
+@pytest.mark.slow
+def test_on_the_real_model_a_rewrite_step_replies_with_code_wren_puts_in_place_or_ends_the_attempt(tmp_path, backend):
+    import json
+
+    from wren.agent.approval import Policy
+    from wren.agent.session import Session, SessionConfig
+    from wren.core.messages import ToolCall
+    from wren.core.ops import Shutdown, UserInput
+    from wren.tools.base import default_registry
+
+    repo = tmp_path / "repo"
+    write(repo, {"calc.py": DOCUMENTED, "test_calc.py": TEST})
+    wrong = ToolCall(id="first", name="edit_file", arguments=json.dumps(edit("return a - b", "return a * b")["arguments"]))
+    model = FirstStepScripted(backend, wrong)
+    session = Session(SessionConfig(root=repo, backend=model, registry=default_registry(), careful=True,
+                                    policy=Policy(mode="auto"), limits=Limits(max_steps=4)))
+    session.submit(UserInput(text=TASK))
+    session.submit(Shutdown())
+    events = [e.model_dump() for e in session.events()]
+    restarts = [e for e in events if e["type"] == "attempt_restarted"]
+    assert restarts[0]["number"] == 2
+    # The rewrite step's prompt: the documentation and the failing call, not the body with the bug.
+    rewrite_prompt = "\n".join(model.prompts[1])
+    assert "writes the function `add` in calc.py anew" in rewrite_prompt and "The sum of a and b." in rewrite_prompt
+    assert "return a - b" not in rewrite_prompt
+    # The model's step is a reply (the grammar allows no call), then Wren's: the reply's definition put in
+    # place and tested, or the attempt ended for want of one.
+    steps = [e for e in events if e["type"] == "assistant_message"]
+    after = steps[[i for i, e in enumerate(steps) if e["by"] == "model"][1]:]
+    assert after[0]["by"] == "model" and not after[0]["tool_calls"], after[0]
+    edits = [c for e in after[1:2] if e["by"] == "wren" for c in e["tool_calls"] if c["name"] == "edit_file"]
+    if edits:
+        assert json.loads(edits[0]["arguments"])["old"] == DOCUMENTED.rstrip("\n")
+        results = {e["call_id"]: e for e in events if e["type"] == "tool_result"}
+        if results[edits[0]["id"]]["ok"]:
+            assert after[2]["by"] == "wren" and after[2]["tool_calls"][0]["name"] == "run_tests"
+    else:
+        assert [r["reason"] for r in restarts][1:2] in (
+            ["its reply held no definition of add"], ["its definition of add was refused"])
+    assert (repo / "test_calc.py").read_text() == TEST
