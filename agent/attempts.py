@@ -84,8 +84,8 @@ class Attempt:
     # of the orienting runs, where every attempt starts.
     observed: str = ""
     oriented_failure: str = ""
-    # A rewrite attempt's function (agent/rewrite.py), until its one step's reply; and whether its body was left
-    # out of the conversation with Wren's orienting calls, which the next attempt then makes again.
+    # A rewrite attempt's function (agent/rewrite.py), until its one step's reply; and whether that step's prompt
+    # leaves its body out (careful.rewrite_prompt).
     rewrite: Target | None = None
     hidden: bool = False
 

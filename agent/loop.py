@@ -95,7 +95,8 @@ def call_model(s: "Session") -> ModelReply:
                 extra["opening"] = opening
             if getattr(s.backend, "streams_thoughts", False):
                 extra["on_thought"] = lambda text: s.emit(ThoughtDelta(text=text))
-            reply = s.backend.complete(redacted(s.context.manager.prompt()), s.offered_tools(), on_delta, **extra)
+            prompt = careful.rewrite_prompt(s, s.context.manager.prompt())
+            reply = s.backend.complete(redacted(prompt), s.offered_tools(), on_delta, **extra)
             s.tool_choice = "auto"
             break
         except ModelError as exc:

@@ -7,9 +7,10 @@ function from its documentation alone, it wrote lis correctly in 2 samples of 2 
 the whole function written again with the code in view was correct in 2 of 2, against 0 of 12 one-line
 fixes measured before (README, "one fix in 48 steps"). So every REWRITE_EVERY-th attempt, while a function the
 failing test calls is known and documented, is one step that writes that whole function, the two ways in turn:
-from its documentation and the failing run, its body left out of the conversation (`hidden`), or again with the
-code in view. Wren replaces the function with the reply's definition through edit_file, like any change, and
-runs the tests; a rewrite that leaves them failing is put back with the attempt, as a line fix is.
+from its documentation and the failing run, its body left out of that step's prompt (`hidden`: without Wren's
+orienting calls, careful.rewrite_prompt), or again with the code in view. Wren replaces the function with the
+reply's definition through edit_file, like any change, and runs the tests; a rewrite that leaves them failing
+is put back with the attempt, as a line fix is.
 """
 from __future__ import annotations
 
@@ -39,12 +40,14 @@ BLOCK = re.compile(r"```[\w+-]*[ \t]*\n(.*?)(?:```|\Z)", re.S)
 @dataclass(frozen=True)
 class Target:
     """A top-level function to write anew: `path` (workspace-relative), `name`, `source` (its text exactly as
-    in the file, decorators and all, no trailing newline), `header` (its `def` line, stripped) and `doc` (what it
-    must do: its docstring, else the module's documentation strings)."""
+    in the file, decorators and all, no trailing newline), `header` (its `def` line, stripped), `indent` (its
+    body's first line's indentation) and `doc` (what it must do: its docstring, else the module's documentation
+    strings)."""
     path: str
     name: str
     source: str
     header: str
+    indent: str
     doc: str
 
     def note(self, number: int, most: int, hidden: bool, failure: str) -> str:
@@ -83,8 +86,10 @@ def find_target(files: list[str], ws: "Workspace", failure: str) -> Target | Non
         if not doc.strip():
             continue
         lines = text.split("\n")
+        body = lines[chosen.body[0].lineno - 1]
         return Target(path=rel, name=chosen.name, source="\n".join(lines[first - 1:chosen.end_lineno]),
-                      header=lines[chosen.lineno - 1].strip(), doc=doc.strip()[:DOC_CHARS])
+                      header=lines[chosen.lineno - 1].strip(), indent=body[:len(body) - len(body.lstrip())] or "    ",
+                      doc=doc.strip()[:DOC_CHARS])
     return None
 
 
