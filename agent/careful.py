@@ -22,7 +22,8 @@ from wren.agent.narrowing import line_key, narrowed_edit
 from wren.core.events import AssistantMessage, AttemptRestarted, UserMessage
 from wren.core.messages import Message, ToolCall
 from wren.agent.orient import local_imports, orient_calls
-from wren.agent.rewrite import definition, find_target, is_hidden, is_rewrite
+from wren.agent.rewrite import SYSTEM as REWRITE_SYSTEM
+from wren.agent.rewrite import definition, find_target, is_hidden, is_rewrite, request_of
 from wren.context.manager import DIRECTIVE_CHARS
 from wren.core.backend import choice_name
 from wren.core.errors import ToolError
@@ -329,7 +330,7 @@ def fresh_attempt(s: "Session", why: str) -> bool:
             s.warn(f"no fresh attempt: the files could not be put back ({exc})")
             return False
     # A rewrite attempt (agent/rewrite.py) writes a function under test anew, from the files and test state
-    # orienting saw; one that leaves its body out is prompted without Wren's orienting calls (rewrite_prompt).
+    # orienting saw, in a request of its own (rewrite_request); one in turn (`hidden`) shows only its documentation.
     rewrite = (find_target(a.edit_first, s.workspace, a.oriented_failure)
                if start and a.oriented is not None and is_rewrite(n, MAX_ATTEMPTS) else None)
     hidden = rewrite is not None and is_hidden(n) and a.oriented_from is not None
@@ -337,7 +338,7 @@ def fresh_attempt(s: "Session", why: str) -> bool:
     dropped = len(messages) - start
     del messages[start:]
     s.emit(AttemptRestarted(number=n, dropped=dropped, reason=why))
-    note = rewrite.note(n, MAX_ATTEMPTS, hidden, a.oriented_failure) if rewrite else a.note(why)
+    note = rewrite.note(n, MAX_ATTEMPTS, hidden) if rewrite else a.note(why)
     note += "" if start else RESTATED.format(task=s._turn_text[:DIRECTIVE_CHARS])
     s.attempt = Attempt(number=n, start=start, compactions=s.context.compactions,
                         oriented_from=a.oriented_from if start else None,
@@ -404,25 +405,21 @@ def tool_choice_applies(s: "Session") -> bool:
     return s.careful or choice_name(s.tool_choice) == "none"
 
 
-def rewrite_prompt(s: "Session", prompt: list[Message]) -> list[Message]:
-    """`prompt` (the working context's, ContextManager.prompt) for the step of a rewrite attempt that leaves the
-    function's body out: without Wren's orienting calls, which read it (the context keeps them, and the next
-    attempt works from them). Else `prompt` as it is."""
-    a = s.attempt
-    if a.rewrite is None or not a.hidden or a.oriented_from is None:
-        return prompt
-    head = len(prompt) - len(s.context.manager.messages)  # the system message and the summary block
-    return prompt[:head + a.oriented_from] + prompt[head + a.start:]
+def rewrite_request(s: "Session", prompt: list[Message], tools: list[dict]) -> tuple[list[Message], list[dict]]:
+    """The request (messages, tools) of the next step: for a rewrite attempt's step, its request on its own
+    (agent/rewrite.py: the last message's, no tools); else `prompt` and `tools` as they are."""
+    if s.attempt.rewrite is None or not prompt or prompt[-1].role != "user":
+        return prompt, tools
+    return [Message(role="system", content=REWRITE_SYSTEM), Message(role="user", content=request_of(prompt[-1].content or ""))], []
 
 
 def reply_opening(s: "Session") -> str:
     """The text a rewrite attempt's reply opens with (a code block, the function's header and its body's
     indentation), where the backend's `complete` takes an `opening` (Wren's local backend); else "".
-    Qwen2.5-Coder-1.5B, asked for gcd's definition after Wren's notes, answered in a sentence what gcd must
-    return (QuixBugs, a run at 20c04ef); opened with the block and the header, it wrote that sentence after the
-    header, 4 rewrites of 4 (at acd2876)."""
+    Qwen2.5-Coder-1.5B, asked for gcd's definition after Wren's notes (in the conversation, then), answered in a
+    sentence what gcd must return (QuixBugs, a run at 20c04ef)."""
     target = s.attempt.rewrite
-    if target is None or choice_name(s.tool_choice) != "none" or not takes(s.backend, "opening"):
+    if target is None or not takes(s.backend, "opening"):
         return ""
     return f"```python\n{target.header}\n{target.indent}"
 

@@ -89,14 +89,14 @@ def call_model(s: "Session") -> ModelReply:
         gate.wait(s.backend.name, s.check_stop, s.warn)  # another worker of a batch may have hit a 429
         try:
             extra: dict[str, Any] = {"effort": s.effort} if effort.applies(s) else {}
-            if careful.tool_choice_applies(s):  # see careful.wrap_up and careful.edit_first
+            prompt, tools = careful.rewrite_request(s, s.context.manager.prompt(), s.offered_tools())
+            if careful.tool_choice_applies(s) and tools:  # see careful.wrap_up and careful.edit_first
                 extra["tool_choice"] = s.tool_choice
             if opening := careful.reply_opening(s):  # a rewrite attempt's reply opens with the function's header
                 extra["opening"] = opening
             if getattr(s.backend, "streams_thoughts", False):
                 extra["on_thought"] = lambda text: s.emit(ThoughtDelta(text=text))
-            prompt = careful.rewrite_prompt(s, s.context.manager.prompt())
-            reply = s.backend.complete(redacted(prompt), s.offered_tools(), on_delta, **extra)
+            reply = s.backend.complete(redacted(prompt), tools, on_delta, **extra)
             s.tool_choice = "auto"
             break
         except ModelError as exc:

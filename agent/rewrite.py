@@ -5,12 +5,14 @@ it, Qwen2.5-Coder-1.5B changed other lines or restated the wrong one, attempt af
 function from its documentation alone, it wrote lis correctly in 2 samples of 2 and levenshtein in 1 of 2
 (and 0 of 4 with the buggy code in view). Where the body was what it needed (max_sublist_sum's Kadane loop),
 the whole function written again with the code in view was correct in 2 of 2, against 0 of 12 one-line
-fixes measured before (README, "one fix in 48 steps"). So every REWRITE_EVERY-th attempt, while a function the
-failing test calls is known and documented, is one step that writes that whole function, the two ways in turn:
-from its documentation and the failing run, its body left out of that step's prompt (`hidden`: without Wren's
-orienting calls, careful.rewrite_prompt), or again with the code in view. Wren replaces the function with the
-reply's definition through edit_file, like any change, and runs the tests; a rewrite that leaves them failing
-is put back with the attempt, as a line fix is.
+fixes measured before (README, "one fix in 48 steps"; bench/rewrite_step.py). So every REWRITE_EVERY-th
+attempt, while a function the failing test calls is known and documented, is one step that writes that whole
+function, the two ways in turn: from its documentation, its body out of view (`hidden`), or again with the code
+in view. The step is a request of its own (SPEC or CODE, as measured; no tools, none of the conversation): in
+the conversation, after the agent's instructions and Wren's notes, Qwen answered in prose what gcd must do,
+4 rewrites of 4 (a run at acd2876). Wren replaces the function with the reply's definition through edit_file,
+like any change, and runs the tests; a rewrite that leaves them failing is put back with the attempt, as a
+line fix is.
 """
 from __future__ import annotations
 
@@ -26,14 +28,14 @@ REWRITE_EVERY = 2  # attempts 2, 4, 6, ... are rewrites (line fixes in the other
 REWRITE_LINES = 60  # a longer function is not written anew in one step
 DOC_CHARS = 2000  # documentation shown, at most
 
-HIDDEN = ("[Wren] Attempt {n} of {most}. Fixes of single lines did not make the tests pass, so this attempt writes "
-          "the function `{name}` in {path} anew; its current body is left out (it has the bug). The first failure "
-          "was: {failure}\nWhat `{name}` must do, from its documentation:\n{doc}\n\nWrite the whole function, "
-          "complete and correct, in one ```python block, starting with `{header}`. Do not call any tool.]")
-IN_VIEW = ("[Wren] Attempt {n} of {most}. Fixes of single lines did not make the tests pass, so this attempt writes "
-           "the whole function `{name}` in {path} again, correct: read it above with what it must do, find where "
-           "it goes wrong, and write the whole function, complete and correct, in one ```python block, starting "
-           "with `{header}`. Do not call any tool.]")
+# The requests bench/rewrite_step.py measures, word for word, after this system message (Qwen's chat template puts
+# its own "You are Qwen, created by Alibaba Cloud. You are a helpful assistant." where there is none).
+SYSTEM = "You are a helpful assistant."
+SPEC = ("Write this Python function, complete and correct, in one ```python block. Start with `{header}`.\n\n"
+        "What it must do:\n{doc}")
+CODE = ("This Python code has a bug: its tests fail.\n```python\n{code}\n```\nWhat it must do:\n{doc}\n\n"
+        "Write the code again, complete and correct, in one ```python block.")
+NOTE = "[Wren] Attempt {n} of {most} writes `{name}` in {path} anew, asked on its own:]\n"
 BLOCK = re.compile(r"```[\w+-]*[ \t]*\n(.*?)(?:```|\Z)", re.S)
 
 
@@ -50,13 +52,21 @@ class Target:
     indent: str
     doc: str
 
-    def note(self, number: int, most: int, hidden: bool, failure: str) -> str:
-        """The message that opens a rewrite attempt `number` of `most`."""
-        text = HIDDEN if hidden else IN_VIEW
-        # Only what the call returned and should have: the rest of run_tests' line quotes the body's lines.
-        failure = failure.split("; ")[0] if hidden else failure
-        return text.format(n=number, most=most, name=self.name, path=self.path, header=self.header,
-                           doc=self.doc, failure=failure or "(see the test output)")
+    def request(self, hidden: bool) -> str:
+        """What the model is asked, on its own: SPEC when `hidden`, else CODE."""
+        if hidden:
+            return SPEC.format(header=self.header, doc=self.doc)
+        return CODE.format(code=self.source, doc=self.doc)
+
+    def note(self, number: int, most: int, hidden: bool) -> str:
+        """The message that opens rewrite attempt `number` of `most` in the working context: NOTE, then the
+        request (request_of reads it back)."""
+        return NOTE.format(n=number, most=most, name=self.name, path=self.path) + self.request(hidden)
+
+
+def request_of(note: str) -> str:
+    """The request a rewrite attempt's note (Target.note) holds."""
+    return note.split("]\n", 1)[1] if note.startswith("[Wren] Attempt") and "]\n" in note else note
 
 
 def find_target(files: list[str], ws: "Workspace", failure: str) -> Target | None:

@@ -4,8 +4,8 @@ documentation alone, or with the buggy code in view (agent/rewrite.py's two kind
     python bench/rewrite_step.py --quixbugs PATH --tasks lis,gcd [--samples 2] [--prompts spec,code]
         [--model PATH.gguf] [--out SAMPLES.jsonl]
 
-Each sample is one chat request on its own (no agent, no tools): `spec` gives the function's `def` line and
-the program's documentation (QuixBugs' description after the code) and asks for the function; `code` gives the
+Each sample is one chat request on its own, Wren's rewrite request (agent/rewrite.py: SYSTEM, then SPEC or
+CODE; no agent, no tools): `spec` gives the function's `def` line and the program's documentation (QuixBugs' description after the code) and asks for the function; `code` gives the
 program's code and its documentation, says its tests fail, and asks for the code again. The reply's first
 fenced block replaces the program (agent/rewrite.definition's reading: the function the task's failing test
 calls), and the task's test file runs on a fresh copy of the task (bench/quixbugs.check). Qwen2.5-Coder's
@@ -29,13 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root
 
 from bench import quixbugs  # noqa: E402
 from bench.tasks import DEFAULT_MODEL  # noqa: E402
-from wren.agent.rewrite import BLOCK  # noqa: E402
+from wren.agent.rewrite import BLOCK, CODE, SPEC, SYSTEM  # noqa: E402
 from wren.local_models.catalog import sampling_for  # noqa: E402
-
-SPEC = "Write this Python function, complete and correct, in one ```python block. Start with `{sig}`.\n\nWhat it must do:\n{doc}"
-CODE = ("This Python code has a bug: its tests fail.\n```python\n{code}```\nWhat it must do:\n{doc}\n\n"
-        "Write the code again, complete and correct, in one ```python block.")
-
 
 def parts(source: str) -> tuple[str, str, str]:
     """(the code before the documentation string, the last function's `def` line, the documentation)."""
@@ -73,10 +68,10 @@ def main() -> None:
                     ws = quixbugs.make_workspace(args.quixbugs, task, Path(tmp) / f"{task}-{kind}-{i}")
                     program = ws / "python_programs" / f"{task}.py"
                     code, sig, doc = parts(program.read_text())
-                    message = SPEC.format(sig=sig, doc=doc) if kind == "spec" else CODE.format(code=code, doc=doc)
+                    message = SPEC.format(header=sig, doc=doc) if kind == "spec" else CODE.format(code=code.rstrip("\n"), doc=doc)
                     started = time.perf_counter()
                     reply = llm.create_chat_completion(
-                        [{"role": "user", "content": message}], max_tokens=700, seed=100 + i,
+                        [{"role": "system", "content": SYSTEM}, {"role": "user", "content": message}], max_tokens=700, seed=100 + i,
                         temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k)
                     seconds.append(time.perf_counter() - started)
                     text = reply["choices"][0]["message"]["content"]

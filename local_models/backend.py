@@ -194,8 +194,8 @@ class LocalBackend:
         """One step. `tool_choice` "none": the tools stay in the prompt (the KV prefix holds) while the
         grammar allows a reply only; a tool's name: the grammar allows that call or a reply; a tool's
         schema (see chosen_tools): that call with the schema's narrower arguments, or a reply. `opening`:
-        with "none", text the reply opens with verbatim, where opens_summaries (see summarize)."""
-        prefix = opening if opening and tool_choice == "none" and self.opens_summaries else ""
+        with "none" or no tools, text the reply opens with verbatim, where opens_summaries (see summarize)."""
+        prefix = opening if opening and (tool_choice == "none" or not tools) and self.opens_summaries else ""
         # One llama.cpp context serves every session using this model (see _load); it is not thread-safe.
         with self._lock:
             return self._complete(messages, tools, on_delta, effort, on_thought, tool_choice, prefix)

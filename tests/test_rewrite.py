@@ -55,15 +55,14 @@ def test_a_rewrite_attempt_writes_the_function_from_its_documentation_without_it
     right = '```python\ndef add(a, b):\n    """The sum of a and b."""\n    return a + b\n```'
     s = make_session(repo, tmp_path, [
         {"tool_calls": [edit("return a - b", "return a * b")]},  # attempt 1: a line fix, failing
-        # Attempt 2 writes `add` from its documentation and what the call returned; its body is not in the prompt.
-        {"expect": [f"Attempt 2 of {MAX_ATTEMPTS}", "writes the function `add` in calc.py anew",
-                    "The sum of a and b.", "`add(2, 3)` returned -1, expected 5", "starting with `def add(a, b):`"],
-         "absent": ["return a - b", "return a * b"], "content": wrong},
+        # Attempt 2 asks for `add` on its own, from its documentation: not the body, nor the conversation.
+        {"expect": ["Write this Python function", "The sum of a and b.", "Start with `def add(a, b):`"],
+         "absent": ["return a - b", "return a * b", "Attempt 2", TASK], "content": wrong},
         # Put in place by Wren, tested, failing: attempt 3 (line fixes) works from Wren's orienting calls.
         {"expect": ["Attempt 3 of", "return a - b"], "absent": ["a * b"],
          "tool_calls": [edit("return a - b", "return a - b + 0")]},
         # Attempt 4 writes it again with the code in view, and this one passes.
-        {"expect": ["Attempt 4 of", "writes the whole function `add` in calc.py again", "return a - b"],
+        {"expect": ["This Python code has a bug", "return a - b", "The sum of a and b."], "absent": [TASK],
          "content": right},
         {"content": "add returns the sum now"}], mode="auto", careful=True, limits=Limits(max_steps=20))
     events = drive(s, TASK, lambda e: None)
@@ -77,7 +76,11 @@ def test_a_rewrite_attempt_writes_the_function_from_its_documentation_without_it
     assert [name for name, _ in by_wren].count("read_file") == 1
     from wren.core.backend import choice_name
 
-    assert [choice_name(c) for c in s.backend.tool_choices] == ["edit_file", "none", "edit_file", "none", "none"]
+    # The rewrite steps offer no tools, so they name no tool_choice; after a passing rewrite, only an answer.
+    assert [choice_name(c) for c in s.backend.tool_choices] == ["edit_file", "auto", "edit_file", "auto", "none"]
+    notes = [e.text for e in events if e.type == "user_message" and e.by == "wren"]
+    assert notes[0].startswith(f"[Wren] Attempt 2 of {MAX_ATTEMPTS} writes `add` in calc.py anew, asked on its own:]\n"
+                               "Write this Python function")
 
 
 def test_a_reply_without_the_definition_ends_the_rewrite_attempt(tmp_path):
@@ -85,7 +88,7 @@ def test_a_reply_without_the_definition_ends_the_rewrite_attempt(tmp_path):
     write(repo, {"calc.py": DOCUMENTED, "test_calc.py": TEST})
     s = make_session(repo, tmp_path, [
         {"tool_calls": [edit("return a - b", "return a * b")]},
-        {"expect": ["Attempt 2 of"], "content": "The function should add the numbers."},
+        {"expect": ["Write this Python function"], "content": "The function should add the numbers."},
         {"expect": ["Attempt 3 of", "its reply held no definition of add"], "tool_calls": [edit("a - b", "a + b")]},
         {"content": "fixed"}], mode="auto", careful=True, limits=Limits(max_steps=20))
     events = drive(s, TASK, lambda e: None)
@@ -156,8 +159,8 @@ def test_on_the_real_model_a_rewrite_step_replies_with_code_wren_puts_in_place_o
     assert restarts[0]["number"] == 2
     # The rewrite step's prompt: the documentation and the failing call, not the body with the bug.
     rewrite_prompt = "\n".join(model.prompts[1])
-    assert "writes the function `add` in calc.py anew" in rewrite_prompt and "The sum of a and b." in rewrite_prompt
-    assert "return a - b" not in rewrite_prompt
+    assert model.prompts[1][1].startswith("Write this Python function") and "The sum of a and b." in rewrite_prompt
+    assert "return a - b" not in rewrite_prompt and len(model.prompts[1]) == 2  # on its own, after a system message
     # The model's step is a reply (the grammar allows no call), then Wren's: the reply's definition put in
     # place and tested, or the attempt ended for want of one.
     steps = [e for e in events if e["type"] == "assistant_message"]
