@@ -414,14 +414,14 @@ def rewrite_request(s: "Session", prompt: list[Message], tools: list[dict]) -> t
 
 
 def reply_opening(s: "Session") -> str:
-    """The text a rewrite attempt's reply opens with (a code block, the function's header and its body's
-    indentation), where the backend's `complete` takes an `opening` (Wren's local backend); else "".
-    Qwen2.5-Coder-1.5B, asked for gcd's definition after Wren's notes (in the conversation, then), answered in a
-    sentence what gcd must return (QuixBugs, a run at 20c04ef)."""
-    target = s.attempt.rewrite
-    if target is None or not takes(s.backend, "opening"):
+    """The text a rewrite attempt's reply opens with, a Python code block, where the backend's `complete` takes
+    an `opening` (Wren's local backend); else "". Only the fence: opened with the function's `def` line too,
+    Qwen2.5-Coder-1.5B wrote its body's first line unindented (QuixBugs gcd and lis, 4 replies of 4; its tokens
+    join a line break to the indentation after it), and opened with that indentation as well, it wrote every
+    later line one space deeper (2 of 2)."""
+    if s.attempt.rewrite is None or not takes(s.backend, "opening"):
         return ""
-    return f"```python\n{target.header}\n{target.indent}"
+    return "```python\n"
 
 
 def takes(backend: object, parameter: str) -> bool:

@@ -42,14 +42,12 @@ BLOCK = re.compile(r"```[\w+-]*[ \t]*\n(.*?)(?:```|\Z)", re.S)
 @dataclass(frozen=True)
 class Target:
     """A top-level function to write anew: `path` (workspace-relative), `name`, `source` (its text exactly as
-    in the file, decorators and all, no trailing newline), `header` (its `def` line, stripped), `indent` (its
-    body's first line's indentation) and `doc` (what it must do: its docstring, else the module's documentation
-    strings)."""
+    in the file, decorators and all, no trailing newline), `header` (its `def` line, stripped) and `doc` (what it
+    must do: its docstring, else the module's documentation strings)."""
     path: str
     name: str
     source: str
     header: str
-    indent: str
     doc: str
 
     def request(self, hidden: bool) -> str:
@@ -96,10 +94,8 @@ def find_target(files: list[str], ws: "Workspace", failure: str) -> Target | Non
         if not doc.strip():
             continue
         lines = text.split("\n")
-        body = lines[chosen.body[0].lineno - 1]
         return Target(path=rel, name=chosen.name, source="\n".join(lines[first - 1:chosen.end_lineno]),
-                      header=lines[chosen.lineno - 1].strip(), indent=body[:len(body) - len(body.lstrip())] or "    ",
-                      doc=doc.strip()[:DOC_CHARS])
+                      header=lines[chosen.lineno - 1].strip(), doc=doc.strip()[:DOC_CHARS])
     return None
 
 
