@@ -405,12 +405,14 @@ def tool_choice_applies(s: "Session") -> bool:
     return s.careful or choice_name(s.tool_choice) == "none"
 
 
-def rewrite_request(s: "Session", prompt: list[Message], tools: list[dict]) -> tuple[list[Message], list[dict]]:
+def rewrite_request(s: "Session", prompt: list[Message],
+                    tools: list[dict[str, Any]]) -> tuple[list[Message], list[dict[str, Any]]]:
     """The request (messages, tools) of the next step: for a rewrite attempt's step, its request on its own
     (agent/rewrite.py: the last message's, no tools); else `prompt` and `tools` as they are."""
     if s.attempt.rewrite is None or not prompt or prompt[-1].role != "user":
         return prompt, tools
-    return [Message(role="system", content=REWRITE_SYSTEM), Message(role="user", content=request_of(prompt[-1].content or ""))], []
+    request = request_of(prompt[-1].content or "")
+    return [Message(role="system", content=REWRITE_SYSTEM), Message(role="user", content=request)], []
 
 
 def reply_opening(s: "Session") -> str:

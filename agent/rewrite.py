@@ -90,7 +90,8 @@ def find_target(files: list[str], ws: "Workspace", failure: str) -> Target | Non
             continue
         doc = ast.get_docstring(chosen) or "\n\n".join(
             node.value.value.strip() for node in tree.body
-            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str))
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str))
         if not doc.strip():
             continue
         lines = text.split("\n")

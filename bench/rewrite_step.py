@@ -5,8 +5,9 @@ documentation alone, or with the buggy code in view (agent/rewrite.py's two kind
         [--model PATH.gguf] [--out SAMPLES.jsonl]
 
 Each sample is one chat request on its own, Wren's rewrite request (agent/rewrite.py: SYSTEM, then SPEC or
-CODE; no agent, no tools): `spec` gives the function's `def` line and the program's documentation (QuixBugs' description after the code) and asks for the function; `code` gives the
-program's code and its documentation, says its tests fail, and asks for the code again. The reply's first
+CODE; no agent, no tools): `spec` gives the function's `def` line and the program's documentation (QuixBugs'
+description after the code) and asks for the function; `code` gives the program's code up to its last function
+and its documentation, says its tests fail, and asks for the code again. The reply's first
 fenced block replaces the program (agent/rewrite.definition's reading: the function the task's failing test
 calls), and the task's test file runs on a fresh copy of the task (bench/quixbugs.check). Qwen2.5-Coder's
 recommended sampling, a seed per sample. Prints a Markdown table: per task and prompt, samples correct and
@@ -68,10 +69,12 @@ def main() -> None:
                     ws = quixbugs.make_workspace(args.quixbugs, task, Path(tmp) / f"{task}-{kind}-{i}")
                     program = ws / "python_programs" / f"{task}.py"
                     code, sig, doc = parts(program.read_text())
-                    message = SPEC.format(header=sig, doc=doc) if kind == "spec" else CODE.format(code=code.rstrip("\n"), doc=doc)
+                    message = (SPEC.format(header=sig, doc=doc) if kind == "spec"
+                               else CODE.format(code=code.rstrip("\n"), doc=doc))
                     started = time.perf_counter()
                     reply = llm.create_chat_completion(
-                        [{"role": "system", "content": SYSTEM}, {"role": "user", "content": message}], max_tokens=700, seed=100 + i,
+                        [{"role": "system", "content": SYSTEM}, {"role": "user", "content": message}],
+                        max_tokens=700, seed=100 + i,
                         temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k)
                     seconds.append(time.perf_counter() - started)
                     text = reply["choices"][0]["message"]["content"]

@@ -3,6 +3,8 @@ test anew, from its documentation with its body left out, or again with it in vi
 definition in place and tests it like a line fix."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from test_orient import write
@@ -71,7 +73,7 @@ def test_a_rewrite_attempt_writes_the_function_from_its_documentation_without_it
     by_wren = [(c.name, c.arguments) for e in events if e.type == "assistant_message" and e.by == "wren"
                for c in e.tool_calls]
     rewrites = [args for name, args in by_wren if name == "edit_file"]
-    assert len(rewrites) == 2 and '"old": "def add(a, b):\\n    \\"\\"\\"The sum of a and b.\\"\\"\\"\\n    return a - b"' in rewrites[0]
+    assert len(rewrites) == 2 and json.loads(rewrites[0])["old"] == DOCUMENTED.rstrip("\n")
     # Oriented once: the attempt that left the body out was prompted without those calls, the context kept them.
     assert [name for name, _ in by_wren].count("read_file") == 1
     from wren.core.backend import choice_name
@@ -137,8 +139,6 @@ def tagged_smollm2():
 @pytest.mark.parametrize("template", ["json-steps", "tagged"])
 def test_on_the_real_model_a_rewrite_step_replies_with_code_wren_puts_in_place_or_ends_the_attempt(
         tmp_path, template, request):
-    import json
-
     from wren.agent.approval import Policy
     from wren.agent.session import Session, SessionConfig
     from wren.core.messages import ToolCall
@@ -147,7 +147,8 @@ def test_on_the_real_model_a_rewrite_step_replies_with_code_wren_puts_in_place_o
 
     repo = tmp_path / "repo"
     write(repo, {"calc.py": DOCUMENTED, "test_calc.py": TEST})
-    wrong = ToolCall(id="first", name="edit_file", arguments=json.dumps(edit("return a - b", "return a * b")["arguments"]))
+    wrong = ToolCall(id="first", name="edit_file",
+                     arguments=json.dumps(edit("return a - b", "return a * b")["arguments"]))
     model = FirstStepScripted(request.getfixturevalue("backend" if template == "json-steps" else "tagged_smollm2"),
                               wrong)
     session = Session(SessionConfig(root=repo, backend=model, registry=default_registry(), careful=True,
@@ -178,3 +179,12 @@ def test_on_the_real_model_a_rewrite_step_replies_with_code_wren_puts_in_place_o
         assert [r["reason"] for r in restarts][1:2] in (
             ["its reply held no definition of add"], ["its definition of add was refused"])
     assert (repo / "test_calc.py").read_text() == TEST
+
+
+def test_the_bench_asks_for_the_programs_last_function_with_its_description():
+    """bench/rewrite_step.py: the code shown (`code`) ends with the last function; the description is the
+    module's string after it (QuixBugs' layout); the `def` line is what SPEC starts the reply with."""
+    from bench.rewrite_step import parts
+
+    code, header, doc = parts('import x\n\n\ndef f(a):\n    return a\n\n\n"""\nWhat f does\n"""\n')
+    assert (code, header, doc) == ("import x\n\n\ndef f(a):\n    return a\n", "def f(a):", "What f does")
