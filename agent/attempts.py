@@ -84,8 +84,8 @@ class Attempt:
     # of the orienting runs, where every attempt starts.
     observed: str = ""
     oriented_failure: str = ""
-    # A rewrite attempt's function (agent/rewrite.py), until its one step's reply; and whether that step's prompt
-    # leaves its body out (careful.rewrite_prompt).
+    # A rewrite attempt's function (agent/rewrite.py), until its one step's reply; and whether that step's request
+    # leaves its body out (SPEC, not CODE).
     rewrite: Target | None = None
     hidden: bool = False
 

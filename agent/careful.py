@@ -22,8 +22,7 @@ from wren.agent.narrowing import line_key, narrowed_edit
 from wren.core.events import AssistantMessage, AttemptRestarted, UserMessage
 from wren.core.messages import Message, ToolCall
 from wren.agent.orient import local_imports, orient_calls
-from wren.agent.rewrite import SYSTEM as REWRITE_SYSTEM
-from wren.agent.rewrite import definition, find_target, is_hidden, is_rewrite, request_of
+from wren.agent.rewrite import find_target, is_hidden, is_rewrite
 from wren.context.manager import DIRECTIVE_CHARS
 from wren.core.backend import choice_name
 from wren.core.errors import ToolError
@@ -330,10 +329,11 @@ def fresh_attempt(s: "Session", why: str) -> bool:
             s.warn(f"no fresh attempt: the files could not be put back ({exc})")
             return False
     # A rewrite attempt (agent/rewrite.py) writes a function under test anew, from the files and test state
-    # orienting saw, in a request of its own (rewrite_request); one in turn (`hidden`) shows only its documentation.
+    # orienting saw, in a request of its own (agent/rewrite_steps.py); one in turn (`hidden`) shows only its
+    # documentation.
     rewrite = (find_target(a.edit_first, s.workspace, a.oriented_failure)
                if start and a.oriented is not None and is_rewrite(n, MAX_ATTEMPTS) else None)
-    hidden = rewrite is not None and is_hidden(n) and a.oriented_from is not None
+    hidden = rewrite is not None and is_hidden(n)
     messages = s.context.manager.messages
     dropped = len(messages) - start
     del messages[start:]
@@ -354,29 +354,9 @@ def fresh_attempt(s: "Session", why: str) -> bool:
     elif a.oriented is not None:  # the files are as orienting saw them: so is the test state
         target, passed, s._tests_failed = a.oriented
         s.baseline.tested(target, passed)
-        if rewrite is None:
+        if rewrite is None:  # a rewrite's step offers no tools (rewrite_steps.request)
             edit_first(s)
-        elif takes_tool_choice(s.backend):  # the function comes as a reply's code block (rewritten)
-            s.tool_choice = "none"
     s.record(Message(role="user", content=note), UserMessage(text=note, by="wren"))
-    return True
-
-
-def rewritten(s: "Session", reply_text: str) -> bool:
-    """A rewrite attempt's reply (agent/rewrite.py): Wren puts the definition it holds in place of the function
-    with edit_file, as a change of its own, and tests it like the model's (test_change); a reply without one, or
-    a change refused, ends the attempt. False when this is no rewrite attempt's reply, or no attempt is left."""
-    target, s.attempt.rewrite = s.attempt.rewrite, None
-    if target is None:
-        return False
-    new = definition(reply_text, target.name)
-    if new is None:
-        return fresh_attempt(s, f"its reply held no definition of {target.name}")
-    call = ToolCall(id=f"wren-{uuid.uuid4().hex[:8]}-rewrite", name="edit_file",
-                    arguments=json.dumps({"path": target.path, "old": target.source, "new": new}))
-    if not wren_call(s, call):
-        return fresh_attempt(s, f"its definition of {target.name} was refused")
-    test_change(s)
     return True
 
 
@@ -403,27 +383,6 @@ def tool_choice_applies(s: "Session") -> bool:
     if s.tool_choice == "auto" or not takes_tool_choice(s.backend):
         return False
     return s.careful or choice_name(s.tool_choice) == "none"
-
-
-def rewrite_request(s: "Session", prompt: list[Message],
-                    tools: list[dict[str, Any]]) -> tuple[list[Message], list[dict[str, Any]]]:
-    """The request (messages, tools) of the next step: for a rewrite attempt's step, its request on its own
-    (agent/rewrite.py: the last message's, no tools); else `prompt` and `tools` as they are."""
-    if s.attempt.rewrite is None or not prompt or prompt[-1].role != "user":
-        return prompt, tools
-    request = request_of(prompt[-1].content or "")
-    return [Message(role="system", content=REWRITE_SYSTEM), Message(role="user", content=request)], []
-
-
-def reply_opening(s: "Session") -> str:
-    """The text a rewrite attempt's reply opens with, a Python code block, where the backend's `complete` takes
-    an `opening` (Wren's local backend); else "". Only the fence: opened with the function's `def` line too,
-    Qwen2.5-Coder-1.5B wrote its body's first line unindented (QuixBugs gcd and lis, 4 replies of 4; its tokens
-    join a line break to the indentation after it), and opened with that indentation as well, it wrote every
-    later line one space deeper (2 of 2)."""
-    if s.attempt.rewrite is None or not takes(s.backend, "opening"):
-        return ""
-    return "```python\n"
 
 
 def takes(backend: object, parameter: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from wren.agent import calls, careful, effort, switches
+from wren.agent import calls, careful, effort, rewrite_steps, switches
 from wren.agent.rate_gate import RateGate
 from wren.core.errors import ModelError, StreamStopped
 from wren.core.events import AssistantDelta, AssistantMessage, Status, ThoughtDelta, UsageEvent
@@ -43,7 +43,7 @@ def run_turn(s: "Session") -> TurnOutcome:
                          thinking_blocks=reply.thinking_blocks),
                  AssistantMessage(content=reply.content, tool_calls=reply.tool_calls))
         if not reply.tool_calls:
-            if careful.rewritten(s, reply.content):  # a rewrite attempt's function, put in place and tested
+            if rewrite_steps.rewritten(s, reply.content):  # a rewrite attempt's function, put in place and tested
                 continue
             if careful.ask_to_verify(s):  # changed files, untested: once per turn, the model runs the tests first
                 continue
@@ -89,10 +89,10 @@ def call_model(s: "Session") -> ModelReply:
         gate.wait(s.backend.name, s.check_stop, s.warn)  # another worker of a batch may have hit a 429
         try:
             extra: dict[str, Any] = {"effort": s.effort} if effort.applies(s) else {}
-            prompt, tools = careful.rewrite_request(s, s.context.manager.prompt(), s.offered_tools())
+            prompt, tools = rewrite_steps.request(s, s.context.manager.prompt(), s.offered_tools())
             if careful.tool_choice_applies(s) and tools:  # see careful.wrap_up and careful.edit_first
                 extra["tool_choice"] = s.tool_choice
-            if opening := careful.reply_opening(s):  # a rewrite attempt's reply opens with the function's header
+            if opening := rewrite_steps.reply_opening(s):  # a rewrite attempt's reply opens with a code fence
                 extra["opening"] = opening
             if getattr(s.backend, "streams_thoughts", False):
                 extra["on_thought"] = lambda text: s.emit(ThoughtDelta(text=text))

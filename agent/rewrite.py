@@ -58,13 +58,8 @@ class Target:
 
     def note(self, number: int, most: int, hidden: bool) -> str:
         """The message that opens rewrite attempt `number` of `most` in the working context: NOTE, then the
-        request (request_of reads it back)."""
+        request (what the step asks, on its own: agent/rewrite_steps.py)."""
         return NOTE.format(n=number, most=most, name=self.name, path=self.path) + self.request(hidden)
-
-
-def request_of(note: str) -> str:
-    """The request a rewrite attempt's note (Target.note) holds."""
-    return note.split("]\n", 1)[1] if note.startswith("[Wren] Attempt") and "]\n" in note else note
 
 
 def find_target(files: list[str], ws: "Workspace", failure: str) -> Target | None:
