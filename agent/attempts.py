@@ -88,6 +88,9 @@ class Attempt:
     # leaves its body out (SPEC, not CODE).
     rewrite: Target | None = None
     hidden: bool = False
+    # After a rewrite the tests passed: (the step whose request asks for the answer, the function as it was, as it
+    # is); see rewrite_steps.request.
+    rewritten: tuple[int, Target, str] | None = None
 
     def start_kept(self, compactions: int) -> bool:
         """Whether its messages (from where Wren oriented it) are still in the working context, given the

@@ -35,6 +35,10 @@ SPEC = ("Write this Python function, complete and correct, in one ```python bloc
         "What it must do:\n{doc}")
 CODE = ("This Python code has a bug: its tests fail.\n```python\n{code}\n```\nWhat it must do:\n{doc}\n\n"
         "Write the code again, complete and correct, in one ```python block.")
+# The answer after a rewrite that made the tests pass, asked on its own like the rewrite (agent/rewrite_steps.py).
+EXPLAIN = ("The function `{name}` in {path} had a bug: its tests failed. It was:\n```python\n{old}\n```\nNow it is:\n"
+           "```python\n{new}\n```\nand its tests pass. In two or three sentences, tell the user what was wrong and "
+           "what changed.")
 NOTE = "[Wren] Attempt {n} of {most} writes `{name}` in {path} anew, asked on its own:]\n"
 BLOCK = re.compile(r"```[\w+-]*[ \t]*\n(.*?)(?:```|\Z)", re.S)
 
@@ -55,6 +59,11 @@ class Target:
         if hidden:
             return SPEC.format(header=self.header, doc=self.doc)
         return CODE.format(code=self.source, doc=self.doc)
+
+    def explain(self, new: str) -> str:
+        """What the model is asked, on its own, for its answer once `new` replaced the function and the tests
+        passed (EXPLAIN)."""
+        return EXPLAIN.format(name=self.name, path=self.path, old=self.source, new=new)
 
     def note(self, number: int, most: int, hidden: bool) -> str:
         """The message that opens rewrite attempt `number` of `most` in the working context: NOTE, then the

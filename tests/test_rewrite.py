@@ -66,7 +66,10 @@ def test_a_rewrite_attempt_writes_the_function_from_its_documentation_without_it
         # Attempt 4 writes it again with the code in view, and this one passes.
         {"expect": ["This Python code has a bug", "return a - b", "The sum of a and b."], "absent": [TASK],
          "content": right},
-        {"content": "add returns the sum now"}], mode="auto", careful=True, limits=Limits(max_steps=20))
+        # The answer is asked on its own too: the function before and after, not the conversation.
+        {"expect": ["`add` in calc.py had a bug", "return a - b", "return a + b", "tell the user what was wrong"],
+         "absent": [TASK, "Attempt 4"], "content": "add returns the sum now"}],
+        mode="auto", careful=True, limits=Limits(max_steps=20))
     events = drive(s, TASK, lambda e: None)
     assert events[-1].status == "success", events[-1]
     assert (repo / "calc.py").read_text() == DOCUMENTED.replace("a - b", "a + b")
@@ -78,8 +81,9 @@ def test_a_rewrite_attempt_writes_the_function_from_its_documentation_without_it
     assert [name for name, _ in by_wren].count("read_file") == 1
     from wren.core.backend import choice_name
 
-    # The rewrite steps offer no tools, so they name no tool_choice; after a passing rewrite, only an answer.
-    assert [choice_name(c) for c in s.backend.tool_choices] == ["edit_file", "auto", "edit_file", "auto", "none"]
+    # The rewrite steps and the answer after a passing one offer no tools, so they name no tool_choice.
+    assert [choice_name(c) for c in s.backend.tool_choices] == ["edit_file", "auto", "edit_file", "auto", "auto"]
+    assert events[-1].summary == "add returns the sum now"
     notes = [e.text for e in events if e.type == "user_message" and e.by == "wren"]
     assert notes[0].startswith(f"[Wren] Attempt 2 of {MAX_ATTEMPTS} writes `add` in calc.py anew, asked on its own:]\n"
                                "Write this Python function")
@@ -100,10 +104,11 @@ def test_a_reply_without_the_definition_ends_the_rewrite_attempt(tmp_path):
 
 
 class FirstStepScripted:
-    """The real model's backend, but its first step is a given wrong fix: a careful session's attempt 1 then
-    fails for sure, and attempt 2, the rewrite, is the real model's. Records each step's messages."""
+    """The real model's backend, but its first steps are given (`first`: a tool call, or a reply's text, each): a
+    wrong fix makes a careful session's attempt 1 fail for sure, and attempt 2, the rewrite, is the real model's
+    (or given too). Records each step's messages."""
 
-    def __init__(self, real, first):
+    def __init__(self, real, *first):
         self.real, self.first, self.prompts = real, first, []
 
     def __getattr__(self, name):
@@ -113,8 +118,9 @@ class FirstStepScripted:
         from wren.core.backend import ModelReply
 
         self.prompts.append([m.content or "" for m in messages])
-        if len(self.prompts) == 1:
-            return ModelReply(content="", tool_calls=[self.first])
+        if len(self.prompts) <= len(self.first):
+            given = self.first[len(self.prompts) - 1]
+            return ModelReply(content=given) if isinstance(given, str) else ModelReply(content="", tool_calls=[given])
         extra = {"on_thought": on_thought} if on_thought else {}
         return self.real.complete(messages, tools, on_delta, effort=effort, tool_choice=tool_choice, opening=opening,
                                   **extra)
@@ -179,6 +185,36 @@ def test_on_the_real_model_a_rewrite_step_replies_with_code_wren_puts_in_place_o
         assert [r["reason"] for r in restarts][1:2] in (
             ["its reply held no definition of add"], ["its definition of add was refused"])
     assert (repo / "test_calc.py").read_text() == TEST
+
+
+@pytest.mark.slow
+def test_on_the_real_model_the_answer_after_a_passing_rewrite_is_asked_on_its_own(tmp_path, backend):
+    from wren.agent.approval import Policy
+    from wren.agent.session import Session, SessionConfig
+    from wren.core.messages import ToolCall
+    from wren.core.ops import Shutdown, UserInput
+    from wren.tools.base import default_registry
+
+    repo = tmp_path / "repo"
+    write(repo, {"calc.py": DOCUMENTED, "test_calc.py": TEST})
+    wrong = ToolCall(id="first", name="edit_file",
+                     arguments=json.dumps(edit("return a - b", "return a * b")["arguments"]))
+    right = '```python\ndef add(a, b):\n    """The sum of a and b."""\n    return a + b\n```'
+    model = FirstStepScripted(backend, wrong, right)  # attempt 1 fails, attempt 2's rewrite passes: the answer is SmolLM2's
+    session = Session(SessionConfig(root=repo, backend=model, registry=default_registry(), careful=True,
+                                    policy=Policy(mode="auto"), limits=Limits(max_steps=4)))
+    session.submit(UserInput(text=TASK))
+    session.submit(Shutdown())
+    events = [e.model_dump() for e in session.events()]
+    assert (repo / "calc.py").read_text() == DOCUMENTED.replace("a - b", "a + b")
+    # The answer's request: a system line and the function before and after, none of the conversation.
+    assert len(model.prompts) == 3 and len(model.prompts[2]) == 2, model.prompts
+    assert model.prompts[2][1].startswith("The function `add` in calc.py had a bug")
+    assert "return a + b" in model.prompts[2][1] and TASK not in "\n".join(model.prompts[2])
+    answer = [e for e in events if e["type"] == "assistant_message"][-1]
+    result = events[-1]
+    assert answer["by"] == "model" and not answer["tool_calls"] and answer["content"].strip()
+    assert (result["type"], result["status"], result["summary"]) == ("result", "success", answer["content"])
 
 
 def test_the_bench_asks_for_the_programs_last_function_with_its_description():
