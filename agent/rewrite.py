@@ -17,7 +17,9 @@ line fix is.
 from __future__ import annotations
 
 import ast
+import builtins
 import re
+from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -32,7 +34,10 @@ DOC_CHARS = 2000  # documentation shown, at most
 # its own "You are Qwen, created by Alibaba Cloud. You are a helpful assistant." where there is none).
 SYSTEM = "You are a helpful assistant."
 SPEC = ("Write this Python function, complete and correct, in one ```python block. Start with `{header}`.\n\n"
-        "What it must do:\n{doc}")
+        "What it must do:\n{doc}{uses}")
+# Added to SPEC when the function uses names from outside itself. Asked without them, Qwen2.5-Coder-1.5B wrote
+# QuixBugs' depth_first_search with `node.neighbors` where its nodes have `successors`, 2 rewrites of 2.
+USES = "\n\nAs the code it replaces does, it may use: {names}."
 CODE = ("This Python code has a bug: its tests fail.\n```python\n{code}\n```\nWhat it must do:\n{doc}\n\n"
         "Write the code again, complete and correct, in one ```python block.")
 # The answer after a rewrite that made the tests pass, asked on its own like the rewrite (agent/rewrite_steps.py).
@@ -46,18 +51,20 @@ BLOCK = re.compile(r"```[\w+-]*[ \t]*\n(.*?)(?:```|\Z)", re.S)
 @dataclass(frozen=True)
 class Target:
     """A top-level function to write anew: `path` (workspace-relative), `name`, `source` (its text exactly as
-    in the file, decorators and all, no trailing newline), `header` (its `def` line, stripped) and `doc` (what it
-    must do: its docstring, else the module's documentation strings)."""
+    in the file, decorators and all, no trailing newline), `header` (its `def` line, stripped), `doc` (what it
+    must do: its docstring, else the module's documentation strings) and `uses` (outside_names)."""
     path: str
     name: str
     source: str
     header: str
     doc: str
+    uses: tuple[str, ...] = ()
 
     def request(self, hidden: bool) -> str:
-        """What the model is asked, on its own: SPEC when `hidden`, else CODE."""
+        """What the model is asked, on its own: SPEC (with USES when it `uses` any name) when `hidden`, else
+        CODE."""
         if hidden:
-            return SPEC.format(header=self.header, doc=self.doc)
+            return spec(self.header, self.doc, self.uses)
         return CODE.format(code=self.source, doc=self.doc)
 
     def explain(self, new: str) -> str:
@@ -69,6 +76,12 @@ class Target:
         """The message that opens rewrite attempt `number` of `most` in the working context: NOTE, then the
         request (what the step asks, on its own: agent/rewrite_steps.py)."""
         return NOTE.format(n=number, most=most, name=self.name, path=self.path) + self.request(hidden)
+
+
+def spec(header: str, doc: str, uses: tuple[str, ...]) -> str:
+    """SPEC for a function whose `def` line is `header`, documented by `doc`, using `uses` (outside_names)."""
+    names = USES.format(names=", ".join(f"`{n}`" for n in uses)) if uses else ""
+    return SPEC.format(header=header, doc=doc, uses=names)
 
 
 def find_target(files: list[str], ws: "Workspace", failure: str) -> Target | None:
@@ -100,8 +113,42 @@ def find_target(files: list[str], ws: "Workspace", failure: str) -> Target | Non
             continue
         lines = text.split("\n")
         return Target(path=rel, name=chosen.name, source="\n".join(lines[first - 1:chosen.end_lineno]),
-                      header=lines[chosen.lineno - 1].strip(), doc=doc.strip()[:DOC_CHARS])
+                      header=lines[chosen.lineno - 1].strip(), doc=doc.strip()[:DOC_CHARS],
+                      uses=outside_names(chosen))
     return None
+
+
+# Attributes of the built-in types and deque (`items`, `append`, `popleft`...): a model knows them untold.
+BUILTIN_ATTRIBUTES = frozenset(a for kind in (dict, list, set, frozenset, str, bytes, tuple, int, float, deque)
+                               for a in dir(kind))
+
+
+def outside_names(function: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[str, ...]:
+    """What `function` uses that its documentation may not name and its body defines nowhere, in order of first
+    use: the module's names and imports it reads (`heapq`, `Node`), and the attributes it reads on other values
+    (`node.successors`), those of the built-in types and of modules it imports itself left out. A rewrite from the
+    documentation alone writes its own guesses of these (agent/rewrite.py, USES)."""
+    bound, imported = {function.name, *dir(builtins)}, set()
+    for node in ast.walk(function):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            arguments = node.args
+            bound |= {a.arg for a in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
+                                     *filter(None, [arguments.vararg, arguments.kwarg])]}
+            if not isinstance(node, ast.Lambda):
+                bound.add(node.name)
+        elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            bound.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            imported |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+    found: dict[str, None] = {}
+    for node in sorted((n for n in ast.walk(function) if isinstance(n, (ast.Name, ast.Attribute))),
+                       key=lambda n: (n.lineno, n.col_offset)):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in bound | imported:
+            found[node.id] = None
+        elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in bound
+              and node.attr not in BUILTIN_ATTRIBUTES):
+            found[f"{node.value.id}.{node.attr}"] = None
+    return tuple(found)
 
 
 def is_rewrite(number: int, most: int) -> bool:

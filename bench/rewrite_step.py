@@ -30,18 +30,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root
 
 from bench import quixbugs  # noqa: E402
 from bench.tasks import DEFAULT_MODEL  # noqa: E402
-from wren.agent.rewrite import BLOCK, CODE, SPEC, SYSTEM  # noqa: E402
+from wren.agent.rewrite import BLOCK, CODE, SYSTEM, outside_names, spec  # noqa: E402
 from wren.local_models.catalog import sampling_for  # noqa: E402
 
-def parts(source: str) -> tuple[str, str, str]:
-    """(the code before the documentation string, the last function's `def` line, the documentation)."""
+def parts(source: str) -> tuple[str, str, str, tuple[str, ...]]:
+    """(the code before the documentation string, the last function's `def` line, the documentation, the names
+    the last function uses from outside itself)."""
     tree = ast.parse(source)
     doc = next((n.value.value for n in tree.body if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)
                 and isinstance(n.value.value, str)), "")
     functions = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
     end = max(f.end_lineno or f.lineno for f in functions)
     lines = source.splitlines(True)
-    return "".join(lines[:end]), lines[functions[-1].lineno - 1].strip(), doc.strip()
+    return "".join(lines[:end]), lines[functions[-1].lineno - 1].strip(), doc.strip(), outside_names(functions[-1])
 
 
 def main() -> None:
@@ -68,8 +69,8 @@ def main() -> None:
                 for i in range(args.samples):
                     ws = quixbugs.make_workspace(args.quixbugs, task, Path(tmp) / f"{task}-{kind}-{i}")
                     program = ws / "python_programs" / f"{task}.py"
-                    code, sig, doc = parts(program.read_text())
-                    message = (SPEC.format(header=sig, doc=doc) if kind == "spec"
+                    code, sig, doc, uses = parts(program.read_text())
+                    message = (spec(sig, doc, uses) if kind == "spec"
                                else CODE.format(code=code.rstrip("\n"), doc=doc))
                     started = time.perf_counter()
                     reply = llm.create_chat_completion(

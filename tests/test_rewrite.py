@@ -38,6 +38,24 @@ def test_the_function_the_failure_calls_is_the_target_when_documented(tmp_path):
     assert find_target(["test_missing.py", "bare.py", "prog.py"], ws, "`gcd(1, 1)` returned 0").name == "gcd"
 
 
+def test_a_request_from_the_documentation_names_what_the_function_uses_from_outside_itself(tmp_path):
+    """Asked without them, Qwen2.5-Coder-1.5B guessed `node.neighbors` for nodes that have `successors`."""
+    ws = write(tmp_path, {"search.py": (
+        "from collections import deque as Queue\n\n\ndef reachable(start, goal):\n"
+        '    """Whether goal is reachable from start."""\n    import heapq\n    seen, queue = set(), Queue([start])\n'
+        "    while queue:\n        node = queue.popleft()\n        heapq.heapify([])\n"
+        "        if node is goal or any(n.successor is goal for n in node.successors):\n            return True\n"
+        "        seen.add(node)\n        queue.extend(n for n in node.successors if n not in seen)\n"
+        "    return False\n")})
+    target = find_target(["search.py"], ws, "`reachable(a, b)` returned False")
+    # Module names and other values' attributes, in order; not its own names, builtins, deque's or set's methods,
+    # nor a module it imports itself.
+    assert target.uses == ("Queue", "n.successor", "node.successors")
+    assert target.request(hidden=True).endswith(
+        "As the code it replaces does, it may use: `Queue`, `n.successor`, `node.successors`.")
+    assert "may use" not in target.request(hidden=False)  # the code is in view
+
+
 def test_the_definition_is_taken_from_the_replys_code_block():
     reply = ("Here it is:\n```python\nimport math\n\ndef lcm(a, b):\n    return a\n\n\ndef gcd(a, b):\n"
              "    while b:\n        a, b = b, a % b\n    return a\n```\nIt loops.")
@@ -222,5 +240,6 @@ def test_the_bench_asks_for_the_programs_last_function_with_its_description():
     module's string after it (QuixBugs' layout); the `def` line is what SPEC starts the reply with."""
     from bench.rewrite_step import parts
 
-    code, header, doc = parts('import x\n\n\ndef f(a):\n    return a\n\n\n"""\nWhat f does\n"""\n')
-    assert (code, header, doc) == ("import x\n\n\ndef f(a):\n    return a\n", "def f(a):", "What f does")
+    code, header, doc, uses = parts('import x\n\n\ndef f(a):\n    return x.g(a.size)\n\n\n"""\nWhat f does\n"""\n')
+    assert (code, header, doc) == ("import x\n\n\ndef f(a):\n    return x.g(a.size)\n", "def f(a):", "What f does")
+    assert uses == ("x", "a.size")
