@@ -163,14 +163,43 @@ def is_hidden(number: int) -> bool:
 
 def definition(reply: str, name: str) -> str | None:
     """The source of the top-level `def name` (with its decorators) in `reply`'s fenced code blocks, or in
-    `reply` itself when it has none; None when no block parses to one."""
+    `reply` itself when it has none, after the block's imports, functions and classes that it uses (at any
+    depth), in the block's order; None when no block parses to one. Qwen2.5-Coder-1.5B wrote
+    minimum_spanning_tree with `find` and `union` defined after it; taken alone, it would raise NameError."""
     for block in BLOCK.findall(reply) or [reply]:
         try:
             tree = ast.parse(block)
         except (SyntaxError, ValueError):
             continue
-        for node in tree.body:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name and node.end_lineno:
-                first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-                return "\n".join(block.split("\n")[first - 1:node.end_lineno])
+        lines = block.split("\n")
+        defined = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+        target = defined.get(name)
+        if target is None or isinstance(target, ast.ClassDef):
+            continue
+        needed, todo = {name}, list[ast.stmt]([target])
+        while todo:
+            for used in {n.id for n in ast.walk(todo.pop()) if isinstance(n, ast.Name)} - needed:
+                if used in defined:
+                    needed.add(used)
+                    todo.append(defined[used])
+        kept = [n for n in tree.body if (isinstance(n, (ast.Import, ast.ImportFrom))
+                                         and any(_imports_used(n, defined[d]) for d in needed))
+                or (n in defined.values() and getattr(n, "name", None) in needed)]
+        out = ""
+        for before, node in zip([None, *kept], kept):
+            joint = "\n" if isinstance(before, (ast.Import, ast.ImportFrom)) and isinstance(
+                node, (ast.Import, ast.ImportFrom)) else "\n\n\n"
+            out += (joint if before else "") + _source(lines, node)
+        return out
     return None
+
+
+def _imports_used(statement: ast.Import | ast.ImportFrom, user: ast.AST) -> bool:
+    names = {(alias.asname or alias.name).split(".")[0] for alias in statement.names}
+    return any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(user))
+
+
+def _source(lines: list[str], node: ast.stmt) -> str:
+    decorators = getattr(node, "decorator_list", [])
+    first = min([node.lineno, *(d.lineno for d in decorators)])
+    return "\n".join(lines[first - 1:node.end_lineno])

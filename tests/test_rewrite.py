@@ -63,6 +63,13 @@ def test_the_definition_is_taken_from_the_replys_code_block():
     assert definition("def gcd(a, b):\n    return a\n", "gcd") == "def gcd(a, b):\n    return a"  # no fence
     assert definition("```python\ndef gcd(a, b):\n    return (\n```", "gcd") is None  # does not parse
     assert definition("```python\ndef lcm(a, b):\n    return a\n```", "gcd") is None
+    # With the block's imports and functions it uses, at any depth, in the block's order; not the others.
+    reply = ("```python\nimport math\nimport os\nfrom heapq import heappush as push\n\n\ndef lcm(a, b):\n"
+             "    return a\n\n\ndef mst(w):\n    push([], 1)\n    return find(w) + math.pi\n\n\n"
+             "def find(p):\n    return root(p)\n\n\nclass Unused:\n    pass\n\n\ndef root(p):\n    return p\n```")
+    assert definition(reply, "mst") == (
+        "import math\nfrom heapq import heappush as push\n\n\ndef mst(w):\n    push([], 1)\n"
+        "    return find(w) + math.pi\n\n\ndef find(p):\n    return root(p)\n\n\ndef root(p):\n    return p")
     # Attempts 2, 4, ... but not the last (it has every tool); the first rewrite leaves the body out.
     assert [n for n in range(1, MAX_ATTEMPTS + 1) if is_rewrite(n, MAX_ATTEMPTS)] == [2, 4, 6, 8, 10]
     assert [is_hidden(n) for n in (2, 4, 6)] == [True, False, True]
