@@ -52,13 +52,15 @@ BLOCK = re.compile(r"```[\w+-]*[ \t]*\n(.*?)(?:```|\Z)", re.S)
 class Target:
     """A top-level function to write anew: `path` (workspace-relative), `name`, `source` (its text exactly as
     in the file, decorators and all, no trailing newline), `header` (its `def` line, stripped), `doc` (what it
-    must do: its docstring, else the module's documentation strings) and `uses` (outside_names)."""
+    must do: its docstring, else the module's documentation strings), `uses` (outside_names) and `known` (the names the
+    file's other top-level statements bind: top_level_names)."""
     path: str
     name: str
     source: str
     header: str
     doc: str
     uses: tuple[str, ...] = ()
+    known: frozenset[str] = frozenset()
 
     def request(self, hidden: bool) -> str:
         """What the model is asked, on its own: SPEC (with USES when it `uses` any name) when `hidden`, else
@@ -114,7 +116,9 @@ def find_target(files: list[str], ws: "Workspace", failure: str) -> Target | Non
         lines = text.split("\n")
         return Target(path=rel, name=chosen.name, source="\n".join(lines[first - 1:chosen.end_lineno]),
                       header=lines[chosen.lineno - 1].strip(), doc=doc.strip()[:DOC_CHARS],
-                      uses=outside_names(chosen))
+                      uses=outside_names(chosen),
+                      known=frozenset(n for statement in tree.body if statement is not chosen
+                                      for n in top_level_names(statement)))
     return None
 
 
@@ -134,10 +138,14 @@ def outside_names(function: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[str
             arguments = node.args
             bound |= {a.arg for a in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
                                      *filter(None, [arguments.vararg, arguments.kwarg])]}
-            if not isinstance(node, ast.Lambda):
-                bound.add(node.name)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
         elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
             bound.add(node.id)
+        elif isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and node.name:
+            bound.add(node.name)  # `except E as e`, `case [x, *rest]`
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            bound.add(node.rest)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             imported |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
     found: dict[str, None] = {}
@@ -161,42 +169,54 @@ def is_hidden(number: int) -> bool:
     return (number // REWRITE_EVERY) % 2 == 1
 
 
-def definition(reply: str, name: str) -> str | None:
+def definition(reply: str, name: str, known: frozenset[str] = frozenset()) -> str | None:
     """The source of the top-level `def name` (with its decorators) in `reply`'s fenced code blocks, or in
-    `reply` itself when it has none, after the block's imports, functions and classes that it uses (at any
-    depth), in the block's order; None when no block parses to one. Qwen2.5-Coder-1.5B wrote
-    minimum_spanning_tree with `find` and `union` defined after it; taken alone, it would raise NameError."""
+    `reply` itself when it has none, with the block's other top-level statements that bind a name it uses (at any
+    depth: imports, functions, classes, constants) and its star imports, in the block's order; a statement that
+    binds only `known` names (what the file defines already: a model's stand-in `class ListNode` would replace
+    the file's) is left out. None when no block parses to one. Qwen2.5-Coder-1.5B wrote minimum_spanning_tree
+    with `find` and `union` defined after it; taken alone, it would raise NameError."""
     for block in BLOCK.findall(reply) or [reply]:
         try:
             tree = ast.parse(block)
         except (SyntaxError, ValueError):
             continue
-        lines = block.split("\n")
-        defined = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
-        target = defined.get(name)
-        if target is None or isinstance(target, ast.ClassDef):
+        target = next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                       and n.name == name and n.end_lineno), None)
+        if target is None:
             continue
-        needed, todo = {name}, list[ast.stmt]([target])
+        others = [(top_level_names(n), n) for n in tree.body if n is not target]
+        kept, todo = [target, *(n for names, n in others if "*" in names)], list[ast.stmt]([target])
         while todo:
-            for used in {n.id for n in ast.walk(todo.pop()) if isinstance(n, ast.Name)} - needed:
-                if used in defined:
-                    needed.add(used)
-                    todo.append(defined[used])
-        kept = [n for n in tree.body if (isinstance(n, (ast.Import, ast.ImportFrom))
-                                         and any(_imports_used(n, defined[d]) for d in needed))
-                or (n in defined.values() and getattr(n, "name", None) in needed)]
-        out = ""
-        for before, node in zip([None, *kept], kept):
-            joint = "\n" if isinstance(before, (ast.Import, ast.ImportFrom)) and isinstance(
-                node, (ast.Import, ast.ImportFrom)) else "\n\n\n"
-            out += (joint if before else "") + _source(lines, node)
+            used = {n.id for n in ast.walk(todo.pop()) if isinstance(n, ast.Name)}
+            for names, statement in others:
+                if statement not in kept and names & used and not names <= known:
+                    kept.append(statement)
+                    todo.append(statement)
+        lines, out, before = block.split("\n"), "", None
+        for statement in (n for n in tree.body if n in kept):
+            simple = before is not None and not isinstance(before, DEFINITIONS) and not isinstance(statement, DEFINITIONS)
+            out += ("\n" if simple else "\n\n\n" if before else "") + _source(lines, statement)
+            before = statement
         return out
     return None
 
 
-def _imports_used(statement: ast.Import | ast.ImportFrom, user: ast.AST) -> bool:
-    names = {(alias.asname or alias.name).split(".")[0] for alias in statement.names}
-    return any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(user))
+IMPORTS = (ast.Import, ast.ImportFrom)
+DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def top_level_names(statement: ast.stmt) -> set[str]:
+    """The names a module-level `statement` binds ("*" for a star import): a def's or class's name, an import's
+    names, an assignment's target names."""
+    if isinstance(statement, DEFINITIONS):
+        return {statement.name}
+    if isinstance(statement, IMPORTS):
+        return {(alias.asname or alias.name).split(".")[0] for alias in statement.names}
+    if isinstance(statement, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+        return {n.id for target in targets for n in ast.walk(target) if isinstance(n, ast.Name)}
+    return set()
 
 
 def _source(lines: list[str], node: ast.stmt) -> str:

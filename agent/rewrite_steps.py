@@ -50,7 +50,7 @@ def rewritten(s: "Session", reply_text: str) -> bool:
     target, s.attempt.rewrite = s.attempt.rewrite, None
     if target is None:
         return False
-    new = definition(reply_text, target.name)
+    new = definition(reply_text, target.name, target.known)
     if new is None:
         return fresh_attempt(s, f"its reply held no definition of {target.name}")
     call = ToolCall(id=f"wren-{uuid.uuid4().hex[:8]}-rewrite", name="edit_file",

@@ -46,8 +46,12 @@ def test_a_request_from_the_documentation_names_what_the_function_uses_from_outs
         "    while queue:\n        node = queue.popleft()\n        heapq.heapify([])\n"
         "        if node is goal or any(n.successor is goal for n in node.successors):\n            return True\n"
         "        seen.add(node)\n        queue.extend(n for n in node.successors if n not in seen)\n"
-        "    return False\n")})
+        "    try:\n        pass\n    except ValueError as e:\n        raise TypeError() from e\n"
+        "    match start:\n        case [x, *rest] | {'k': x, **rest}:\n            return x, rest\n"
+        "    class Local:\n        pass\n"
+        "    return Local\n")})
     target = find_target(["search.py"], ws, "`reachable(a, b)` returned False")
+    assert target.known == {"Queue"}  # what the file's other top-level statements bind
     # Module names and other values' attributes, in order; not its own names, builtins, deque's or set's methods,
     # nor a module it imports itself.
     assert target.uses == ("Queue", "n.successor", "node.successors")
@@ -67,6 +71,13 @@ def test_the_definition_is_taken_from_the_replys_code_block():
     reply = ("```python\nimport math\nimport os\nfrom heapq import heappush as push\n\n\ndef lcm(a, b):\n"
              "    return a\n\n\ndef mst(w):\n    push([], 1)\n    return find(w) + math.pi\n\n\n"
              "def find(p):\n    return root(p)\n\n\nclass Unused:\n    pass\n\n\ndef root(p):\n    return p\n```")
+    # Constants it uses come too, and star imports; what the file defines already (`known`) stays the file's.
+    stub = ("```python\nfrom math import *\nINF = float('inf')\n\n\nclass Node:\n    pass\n\n\n"
+            "def far(nodes):\n    return {Node(): INF for _ in nodes}, sqrt(2)\n```")
+    assert definition(stub, "far") == ("from math import *\nINF = float('inf')\n\n\nclass Node:\n    pass\n\n\n"
+                                       "def far(nodes):\n    return {Node(): INF for _ in nodes}, sqrt(2)")
+    assert definition(stub, "far", known=frozenset({"Node"})).startswith("from math import *\nINF = float('inf')\n"
+                                                                           "\n\ndef far(nodes):")
     assert definition(reply, "mst") == (
         "import math\nfrom heapq import heappush as push\n\n\ndef mst(w):\n    push([], 1)\n"
         "    return find(w) + math.pi\n\n\ndef find(p):\n    return root(p)\n\n\ndef root(p):\n    return p")
