@@ -104,8 +104,9 @@ def find_target(files: list[str], ws: "Workspace", failure: str) -> Target | Non
         chosen = named[0] if named else functions[0] if len(functions) == 1 else None
         if chosen is None or chosen.end_lineno is None:
             continue
-        first = min([chosen.lineno, *(d.lineno for d in chosen.decorator_list)])
-        if chosen.end_lineno - first + 1 > REWRITE_LINES:
+        lines = text.split("\n")
+        source = _source(lines, chosen)
+        if source.count("\n") + 1 > REWRITE_LINES:
             continue
         doc = ast.get_docstring(chosen) or "\n\n".join(
             node.value.value.strip() for node in tree.body
@@ -113,8 +114,7 @@ def find_target(files: list[str], ws: "Workspace", failure: str) -> Target | Non
             and isinstance(node.value.value, str))
         if not doc.strip():
             continue
-        lines = text.split("\n")
-        return Target(path=rel, name=chosen.name, source="\n".join(lines[first - 1:chosen.end_lineno]),
+        return Target(path=rel, name=chosen.name, source=source,
                       header=lines[chosen.lineno - 1].strip(), doc=doc.strip()[:DOC_CHARS],
                       uses=outside_names(chosen),
                       known=frozenset(n for statement in tree.body if statement is not chosen
@@ -146,8 +146,8 @@ def outside_names(function: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[str
             bound.add(node.name)  # `except E as e`, `case [x, *rest]`
         elif isinstance(node, ast.MatchMapping) and node.rest:
             bound.add(node.rest)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            imported |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+        elif isinstance(node, IMPORTS):
+            imported |= top_level_names(node)
     found: dict[str, None] = {}
     for node in sorted((n for n in ast.walk(function) if isinstance(n, (ast.Name, ast.Attribute))),
                        key=lambda n: (n.lineno, n.col_offset)):
@@ -195,8 +195,10 @@ def definition(reply: str, name: str, known: frozenset[str] = frozenset()) -> st
                     todo.append(statement)
         lines, out, before = block.split("\n"), "", None
         for statement in (n for n in tree.body if n in kept):
-            simple = before is not None and not isinstance(before, DEFINITIONS) and not isinstance(statement, DEFINITIONS)
-            out += ("\n" if simple else "\n\n\n" if before else "") + _source(lines, statement)
+            if before is not None:  # a line between simple statements, two blank lines around definitions
+                simple = not isinstance(before, DEFINITIONS) and not isinstance(statement, DEFINITIONS)
+                out += "\n" if simple else "\n\n\n"
+            out += _source(lines, statement)
             before = statement
         return out
     return None

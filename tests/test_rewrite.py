@@ -236,7 +236,8 @@ def test_on_the_real_model_the_answer_after_a_passing_rewrite_is_asked_on_its_ow
     wrong = ToolCall(id="first", name="edit_file",
                      arguments=json.dumps(edit("return a - b", "return a * b")["arguments"]))
     right = '```python\ndef add(a, b):\n    """The sum of a and b."""\n    return a + b\n```'
-    model = FirstStepScripted(backend, wrong, right)  # attempt 1 fails, attempt 2's rewrite passes: the answer is SmolLM2's
+    # Attempt 1 fails, attempt 2's rewrite passes: the answer is SmolLM2's.
+    model = FirstStepScripted(backend, wrong, right)
     session = Session(SessionConfig(root=repo, backend=model, registry=default_registry(), careful=True,
                                     policy=Policy(mode="auto"), limits=Limits(max_steps=4)))
     session.submit(UserInput(text=TASK))
