@@ -48,8 +48,14 @@ class Worker:
         extra: dict[str, Any] = {"preexec_fn": _die_with_parent} if die_with_parent else {}
         with log.open("a", encoding="utf-8") as err:  # what the worker says outside its tasks
             # -P: no folder of the batch's (nor of a task's, once the worker moves there) shadows a module.
+            # process_group=0: signals come from the batch alone, once. A terminal's Ctrl+C reaches its
+            # whole foreground group (the worker, reached twice, would quit at once and leave its command
+            # running), and Ray SIGKILLs a dead worker's whole group (its raylet logs "Per-worker process
+            # group cleanup is ENABLED", 2.60), which would end this one before PR_SET_PDEATHSIG's SIGTERM
+            # had it end its command.
             self.proc = subprocess.Popen([sys.executable, "-P", "-m", "wren.cli.batch_worker"],
-                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, env=env, **extra)
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, env=env,
+                                         process_group=0, **extra)
 
     def run(self, request: dict) -> dict | None:
         """Send one task and wait for its answer; None when the worker died first (its exit status is

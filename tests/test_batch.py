@@ -105,6 +105,38 @@ def test_stopping_a_batch_stops_its_tasks_and_keeps_what_finished(calc_repo, tmp
     assert set(results(out)) == {"quick"}  # the stopped task runs again next time
 
 
+def test_ctrl_c_in_the_terminal_stops_a_batch_once(calc_repo, tmp_path):
+    """A terminal's Ctrl+C reaches its whole foreground process group: the batch alone must get it,
+    and pass it on once (a worker reached twice would quit at once and leave its command running)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import clean_env, processes_with, wait_until
+
+    without_sandbox(calc_repo)  # its command reaches outside the workspace
+    slow = write_script(tmp_path / "slow.json", [
+        {"tool_calls": [{"name": "shell", "arguments": {"command": "sleep 86411"}}]}, {"content": "never"}])
+    tasks = tasks_file(tmp_path, [{"id": "slow", "repo": "repo", "prompt": "wait", "model": slow,
+                                   "approval": "auto"}])
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "wren.cli.main", "batch", str(tasks), "--out", "out"],
+                            cwd=tmp_path, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # its own group, as a shell's foreground job
+    try:
+        wait_until(lambda: processes_with("86411", below=proc.pid) or proc.poll() is not None)
+        assert proc.poll() is None, proc.communicate()
+        os.killpg(proc.pid, signal.SIGINT)  # what the terminal sends on Ctrl+C
+        _, err = proc.communicate(timeout=120)  # a hang guard
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert "stopped (SIGINT)" in err and "quit at once" not in (out / "workers.log").read_text()
+    wait_until(lambda: not processes_with("86411"))  # the task's command did not outlive the batch
+
+
 def test_out_inside_a_plain_task_folder_is_not_copied_into_itself(tmp_path):
     """A folder that is not a repository is copied for its task; with --out inside it, copytree copied the
     copy into itself 497 levels deep and ended in a RecursionError traceback."""

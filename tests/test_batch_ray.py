@@ -115,7 +115,10 @@ def test_a_task_whose_worker_is_killed_runs_again_and_ends_once(ray_address, cal
         [command] = found
         runner = ancestor_running(command, b"wren.cli.batch_worker")  # the process running the session
         worker = ancestor_running(runner, b"ray::")
-        os.kill(worker, signal.SIGKILL)  # as the OOM killer or a lost node would
+        # SIGKILL, as the OOM killer would, to the worker's whole group, as Ray's cleanup of a dead
+        # worker then does (a runner in that group died before it could end its command).
+        assert os.getpgid(worker) == worker  # Ray gives each worker a group of its own
+        os.killpg(worker, signal.SIGKILL)
         out, err = batch.communicate(timeout=600)  # a hang guard
     finally:
         if batch.poll() is None:
