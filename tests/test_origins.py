@@ -155,3 +155,38 @@ def test_a_function_that_calls_itself_shows_its_smallest_own_call_at_each_line_i
                          "`positives([3])` returned 1 at line 6"), line
     report = out.split("--- first failure ---", 1)[1]
     assert "  its own call positives([-2, 3]) returned 2 at line 5: `return 1 + positives(xs[1:])`" in report, report
+
+
+# QuixBugs knapsack's kind of bug, written anew: the condition is false where it should hold (size 3 fits exactly),
+# so the line that would have set the result again did not run after the line that last set it.
+FITS = ("def fits(limit, sizes):\n"
+        "    total = 0\n"
+        "    seen = []\n"
+        "    for size in sizes:\n"
+        "        if total + size < limit:\n"
+        "            total = total + size\n"
+        "        if size > 100:\n"
+        "            seen.append(size)\n"
+        "    return total\n")
+
+
+def test_an_if_that_was_false_after_the_value_was_last_set_is_named_with_the_values_it_read(tmp_path):
+    write(tmp_path, {"fits.py": FITS, "test_fits.py": "from fits import fits\n\n\n"
+                                                      "def test_fits():\n    assert fits(5, [2, 3]) == 5\n"})
+    out = run(tmp_path, "test_fits.py")
+    report = out.split("--- first failure ---", 1)[1]
+    assert ("fits(5, [2, 3]) returned 2 at fits.py:9: `return total`\n"
+            "  total = 2 was last set by line 6: `total = total + size`\n"
+            "  size = 2 was last set by line 4: `for size in sizes:`\n"
+            "  line 6 `total = total + size` did not run: line 5 `if total + size < limit:` was false with "
+            "total = 2, size = 3, limit = 5") in report, report
+    # The `if` at line 7 was false too, but its body sets seen, not what the call returned: not said.
+    assert "line 7" not in report and report.count("did not run") == 1, report
+    line = next(line for line in out.splitlines() if line.startswith("- test_fits.py::test_fits"))
+    assert line.endswith("`fits(5, [2, 3])` returned 2, expected 5; total was last set by line 6 `total = total + size`, "
+                         "line 6 `total = total + size` did not run: `if total + size < limit:` at line 5 was false "
+                         "with total = 2, size = 3, limit = 5"), line
+    # An `if` false only before the value was last set says nothing: the line after it did set it.
+    write(tmp_path, {"test_fits.py": "from fits import fits\n\n\ndef test_fits():\n    assert fits(3, [5, 1]) == 2\n"})
+    report = run(tmp_path, "test_fits.py").split("--- first failure ---", 1)[1]
+    assert "total = 1 was last set by line 6" in report and "did not run" not in report, report

@@ -110,6 +110,7 @@ ORIGINS = re.compile(r"^-+ wren: where the value came from -+\n((?:.+\n?)+)", re
 ORIGIN_HEAD = re.compile(r"^.* (returned|raised) .* at \S+:(\d+): `(.*)`$")
 ORIGIN_LINE = re.compile(r"^ +(.+?) (?:was|were) last set by line (\d+): `(.*)`$")
 INNER_LINE = re.compile(r"^ +its own call (.+?) returned (.+) at line (\d+): `(.*)`$")
+SKIPPED_LINE = re.compile(r"^ +line (\d+) `(.*)` did not run: line (\d+) `(.*)` was false(.*)$")
 ORIGINS_SAID = 2  # lines of the section said in a failure's one line
 SOURCE_CHARS = 80  # of each source line said there
 
@@ -125,13 +126,17 @@ def plain_origins(body: str, said: str = "") -> str:
     where they were set was not where QuixBugs kth and find_first_in_sorted went wrong (the error's own line
     was, or the loop's condition). For a function that calls itself and returned from more than one line in its
     inner calls, the smallest of those calls at each line go last ("its own calls: `levenshtein('n', 'n')` returned
-    1 at line 6, ..."): the values a small model can judge right or wrong at a glance."""
+    1 at line 6, ..."): the values a small model can judge right or wrong at a glance. Where an `if` whose body
+    would have set the value again was false, that goes second, with the values it read, in place of the second
+    line that set one ("line 12 `memo[i, j] = max(` did not run: `if weight < j:` at line 11 was false with
+    weight = 40, j = 40"): in QuixBugs knapsack the condition is the bug."""
     found = ORIGINS.search(body)
     if not found:
         return ""
     lines = found.group(1).splitlines()
     parts = []
-    origins = [m for m in map(ORIGIN_LINE.match, lines[1:]) if m][:ORIGINS_SAID]
+    skipped = next((m for m in map(SKIPPED_LINE.match, lines[1:]) if m), None)
+    origins = [m for m in map(ORIGIN_LINE.match, lines[1:]) if m][:ORIGINS_SAID - bool(skipped)]
     names = [[part.split(" = ", 1)[0] for part in re.split(r", (?=\w+ = )", m.group(1))] for m in origins]
     head = ORIGIN_HEAD.match(lines[0])
     bare = re.fullmatch(r"return (\w+)", head.group(3)) if head else None
@@ -143,6 +148,9 @@ def plain_origins(body: str, said: str = "") -> str:
     for n, (line, named) in enumerate(zip(origins, names)):
         last = "was last set " if n == 0 else ""
         parts.append(f"{' and '.join(named)} {last}by line {line.group(2)} `{_cut_source(line.group(3))}`")
+    if skipped:
+        parts.append(f"line {skipped.group(1)} `{_cut_source(skipped.group(2))}` did not run: "
+                     f"`{_cut_source(skipped.group(4))}` at line {skipped.group(3)} was false{skipped.group(5)}")
     inner = [m for m in map(INNER_LINE.match, lines[1:]) if m]
     if len(inner) > 1:
         parts.append("its own calls: " + ", ".join(f"`{m.group(1)}` returned {m.group(2)} at line {m.group(3)}" for m in inner))

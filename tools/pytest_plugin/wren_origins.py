@@ -14,6 +14,13 @@ This is dynamic slicing (Agrawal and Horgan, 1990) cut to data dependences: a wr
 statement that made it. Shown only the failing call and its result, Qwen2.5-Coder-1.5B changed every line of
 QuixBugs hanoi but the one that appends the wrong pair (12 attempts of 12).
 
+A value can be wrong for a line that did not run as well: after the line that last set a variable the result is
+made of, an `if` whose body sets that variable again was false, and so the value stayed. The slice then says so,
+with the values the condition read ("  line 13 `memo[i, j] = max(` did not run: line 12 `if weight < j:` was false
+with weight = 40, j = 40"): the "why did this not happen" question of the Whyline (Ko and Myers, 2008). Told only
+where memo was last set, Qwen2.5-Coder-1.5B rewrote that line and the function in 12 attempts of 12 of QuixBugs
+knapsack; the bug is the condition, false where weight equals j.
+
 Only the frames the test calls directly are traced line by line (a recursion's inner calls and helpers run
 untraced: their results show as changes in the outer frame). A function that calls itself has its inner calls
 noted at their returns only: for each line they returned from, the smallest such call and its result, said
@@ -27,6 +34,7 @@ It never fails a test: any error in the tracer turns it off.
 """
 from __future__ import annotations
 
+import ast
 import inspect
 import itertools
 import keyword
@@ -113,13 +121,13 @@ def _mark(value) -> object:
 
 
 class Origin:
-    """Where a variable got the value it holds: the line that last changed it, that value (cut repr), and the
+    """Where a variable got the value it holds: the line that last changed it, that value (cut repr), the
     origins of the variables that line read then (each without origins of its own, so that a loop does not
-    build a chain as long as its run)."""
-    __slots__ = ("line", "value", "inputs")
+    build a chain as long as its run), and when (the frame's count of lines run)."""
+    __slots__ = ("line", "value", "inputs", "tick")
 
-    def __init__(self, line: int, value: str, inputs: tuple[tuple[str, "Origin"], ...] = ()):
-        self.line, self.value, self.inputs = line, value, inputs
+    def __init__(self, line: int, value: str, inputs: tuple[tuple[str, "Origin"], ...] = (), tick: int = 0):
+        self.line, self.value, self.inputs, self.tick = line, value, inputs, tick
 
 
 class _Frame:
@@ -133,6 +141,9 @@ class _Frame:
         local = frame.f_locals
         self.marks = {name: _mark(value) for name, value in local.items()}
         self.origins: dict[str, Origin | None] = dict.fromkeys(local)  # None: an argument, as passed
+        self.tick = 0  # lines run so far
+        self.testing: tuple[int, str] | None = None  # an `if` line that just ran: its line, the values it read
+        self.false: dict[int, tuple[int, str]] = {}  # `if` line -> (tick, values read) of its last false test
 
     def advance(self, frame) -> None:
         """Note what the line that just ran (self.previous) changed."""
@@ -147,7 +158,21 @@ class _Frame:
             if self.marks.get(name, self) != mark:
                 self.marks[name] = mark
                 inputs = tuple((n, Origin(o.line, o.value)) for n, o in before.items() if n != name and o is not None)
-                self.origins[name] = Origin(self.previous, shown(value), inputs)
+                self.origins[name] = Origin(self.previous, shown(value), inputs, self.tick)
+
+    def branch(self, frame, event: str) -> None:
+        """At a line or return event: whether the `if` line that ran just before entered its body (a false
+        test is noted), and, at an `if` line, the values it is about to read."""
+        filename, at = frame.f_code.co_filename, frame.f_lineno
+        if self.testing is not None:
+            line, values = self.testing
+            first, last, _ = branches(filename)[line]
+            if event == "return" or not first <= at <= last:
+                self.false[line] = (self.tick, values)
+            self.testing = None
+        if event == "line" and at in branches(filename):
+            local = frame.f_locals
+            self.testing = (at, ", ".join(f"{n} = {shown(local[n])}" for n in names_on(filename, at) if n in local))
 
 
 class Tracer:
@@ -229,8 +254,11 @@ class Tracer:
             state = self.frames[frame]
             if event in ("line", "return", "exception"):
                 state.advance(frame)
+            if event in ("line", "return"):
+                state.branch(frame, event)
             if event == "line":
                 state.previous, state.unwinding = frame.f_lineno, False
+                state.tick += 1
             elif event == "exception":
                 state.unwinding = True
                 error = arg[1]
@@ -275,6 +303,7 @@ class Tracer:
         lines = [f"{state.call} {what} at {rel}:{at}: `{source(filename, at)}`"]
         seen = {at}
         todo = [(n, state.origins[n]) for n in names_on(filename, at) if state.origins.get(n) is not None]
+        skipped = _skipped(state, filename, {n: o for n, o in todo if o is not None})
         while todo and len(lines) <= SHOWN:
             _, origin = todo[0]
             if origin is None or origin.line in seen:
@@ -288,9 +317,66 @@ class Tracer:
             lines.append(f"  {values} {'were' if len(dict(together)) > 1 else 'was'} last set by line {origin.line}: "
                          f"`{source(filename, origin.line)}`")
             todo += [i for _, o in together for i in o.inputs]
+        lines += skipped
         for line, (call, value) in sorted(self.inner.get(frame.f_code, {}).items()):
             lines.append(f"  its own call {call} returned {value} at line {line}: `{source(filename, line)}`")
         return "\n".join(lines)
+
+
+def _skipped(state: _Frame, filename: str, read: dict[str, Origin]) -> list[str]:
+    """The `if` whose body sets one of the variables a slice starts from and that was last false after that
+    variable was last set (the latest such, where several were), as a line of the slice; [] when none was."""
+    found = [(tick, line, name, values) for line, (tick, values) in state.false.items()
+             for name, origin in read.items() if name in branches(filename)[line][2] and tick > origin.tick]
+    if not found:
+        return []
+    _, line, name, values = max(found)
+    sets = branches(filename)[line][2][name]
+    return [f"  line {sets} `{source(filename, sets)}` did not run: line {line} `{source(filename, line)}` was false"
+            + (f" with {values}" if values else "")]
+
+
+_branches: dict[str, dict[int, tuple[int, int, dict[str, int]]]] = {}
+
+
+def branches(filename: str) -> dict[int, tuple[int, int, dict[str, int]]]:
+    """A file's `if` and `elif` lines: line -> (its body's first and last line, each variable the body sets ->
+    the first line that sets it). Setting counts an assignment to the name, to an item or attribute of it, and
+    a method call on it made as a statement (`seen.add(x)`). {} where the file does not parse."""
+    if filename not in _branches:
+        found: dict[int, tuple[int, int, dict[str, int]]] = {}
+        try:
+            tree = ast.parse("".join(linecache.getlines(filename)))
+        except (SyntaxError, ValueError):
+            tree = ast.Module(body=[], type_ignores=[])
+        for node in ast.walk(tree):
+            if isinstance(node, ast.If) and node.body:
+                sets: dict[str, int] = {}
+                for inner in (n for statement in node.body for n in ast.walk(statement) if isinstance(n, ast.stmt)):
+                    for target in _set_by(inner):
+                        sets.setdefault(target, inner.lineno)
+                found[node.lineno] = (node.body[0].lineno, node.body[-1].end_lineno or node.body[-1].lineno, sets)
+        _branches[filename] = found
+    return _branches[filename]
+
+
+def _set_by(node: ast.stmt) -> list[str]:
+    """The variables a statement sets (see branches)."""
+    if isinstance(node, ast.Assign):
+        targets = [t for target in node.targets for t in (target.elts if isinstance(target, ast.Tuple) else [target])]
+    elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+        targets = [node.target]
+    elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Attribute):
+        targets = [node.value.func.value]
+    else:
+        return []
+    names = []
+    for target in targets:
+        while isinstance(target, (ast.Subscript, ast.Attribute)):
+            target = target.value
+        if isinstance(target, ast.Name):
+            names.append(target.id)
+    return names
 
 
 def source(filename: str, line: int) -> str:
