@@ -190,3 +190,42 @@ def test_an_if_that_was_false_after_the_value_was_last_set_is_named_with_the_val
     write(tmp_path, {"test_fits.py": "from fits import fits\n\n\ndef test_fits():\n    assert fits(3, [5, 1]) == 2\n"})
     report = run(tmp_path, "test_fits.py").split("--- first failure ---", 1)[1]
     assert "total = 1 was last set by line 6" in report and "did not run" not in report, report
+
+
+def test_only_an_if_false_at_its_boundary_is_named_and_its_latest_test_counts(tmp_path):
+    programs = {
+        # A clamp after the wrong line, false far from its boundary: not said (it did nothing wrong).
+        "clamp.py": "def clamp_sum(xs):\n    t = 0\n    for x in xs:\n        t = t + x * 2\n"
+                    "    if t > 100:\n        t = 100\n    return t\n",
+        # False at its boundary (x == b == 3), then true: its latest test counts, and it was true.
+        "top.py": "def top(xs):\n    b = 0\n    for x in xs:\n        if x > b:\n            b = x\n    return b + 1\n",
+        # A test on two lines, false at its boundary: the values of both lines are said.
+        "fill.py": "def fill(limit, sizes):\n    t = 0\n    for s in sizes:\n        if (t + s\n                < limit):\n"
+                   "            t = t + s\n    return t\n",
+        # A one-line body: no line event tells whether it ran, so nothing is said of it.
+        "short.py": "def short(xs):\n    b = 0\n    for x in xs:\n        if x > b: b = x\n    return b - 1\n",
+    }
+    tests = ("from clamp import clamp_sum\nfrom top import top\nfrom fill import fill\nfrom short import short\n\n\n"
+             "def test_clamp():\n    assert clamp_sum([1, 2]) == 3\n\n\n"
+             "def test_top():\n    assert top([3, 3, 4]) == 4\n\n\n"
+             "def test_fill():\n    assert fill(5, [2, 3]) == 5\n\n\n"
+             "def test_short():\n    assert short([3, 3]) == 3\n")
+    write(tmp_path, {**programs, "test_them.py": tests})
+    for name in ("clamp", "top", "short"):
+        report = run(tmp_path, f"test_them.py::test_{name}").split("--- first failure ---", 1)[1]
+        assert "where the value came from" in report and "did not run" not in report, report
+    report = run(tmp_path, "test_them.py::test_fill").split("--- first failure ---", 1)[1]
+    assert ("  line 6 `t = t + s` did not run: line 4 `if (t + s` was false with t = 2, s = 3, limit = 5"
+            in report), report
+
+
+def test_the_tracer_adds_no_warning_to_a_test(tmp_path):
+    # Parsing a file with an odd escape warns; the test that counts its warnings must not see it.
+    write(tmp_path, {"digits.py": "import re\n\n\ndef digit(s):\n    n = 0\n    if re.match(\"\\d\", s):\n"
+                                  "        n = 1\n    return n\n\n\ndef wrong(a, b):\n    if a < b:\n        a = b\n"
+                                  "    return a + 1\n",
+                     "test_digits.py": "from digits import digit, wrong\n\n\n"
+                                       "def test_wrong():\n    assert wrong(2, 2) == 2\n\n\n"
+                                       "def test_digit(recwarn):\n    assert digit('1') == 1\n    assert not recwarn.list\n"})
+    out = run(tmp_path, "test_digits.py")
+    assert "1 passed, 1 failed" in out and "did not run: `if a < b:` at line 12 was false with a = 2, b = 2" in out, out

@@ -14,12 +14,14 @@ This is dynamic slicing (Agrawal and Horgan, 1990) cut to data dependences: a wr
 statement that made it. Shown only the failing call and its result, Qwen2.5-Coder-1.5B changed every line of
 QuixBugs hanoi but the one that appends the wrong pair (12 attempts of 12).
 
-A value can be wrong for a line that did not run as well: after the line that last set a variable the result is
-made of, an `if` whose body sets that variable again was false, and so the value stayed. The slice then says so,
-with the values the condition read ("  line 13 `memo[i, j] = max(` did not run: line 12 `if weight < j:` was false
-with weight = 40, j = 40"): the "why did this not happen" question of the Whyline (Ko and Myers, 2008). Told only
-where memo was last set, Qwen2.5-Coder-1.5B rewrote that line and the function in 12 attempts of 12 of QuixBugs
-knapsack; the bug is the condition, false where weight equals j.
+A value can be wrong for a line that did not run as well: the "why did this not happen" question of the Whyline
+(Ko and Myers, 2008). Asked of one kind of line only, a comparison off by one: when, after the line that last set a
+variable the result is made of, an `if` whose body sets that variable again last tested a comparison of two plain
+numbers (`if weight < j:`, sides made of names, numbers and arithmetic) at its boundary (the sides equal) and was
+false, the slice says so with the values the condition read ("  line 13 `memo[i, j] = max(` did not run: line 12
+`if weight < j:` was false with weight = 40, j = 40"). Told only where memo was last set, Qwen2.5-Coder-1.5B
+rewrote that line and the function in 12 attempts of 12 of QuixBugs knapsack; the bug is the condition, false
+where weight equals j. Any false `if` after the last set would name guards and clamps that did nothing wrong.
 
 Only the frames the test calls directly are traced line by line (a recursion's inner calls and helpers run
 untraced: their results show as changes in the outer frame). A function that calls itself has its inner calls
@@ -43,6 +45,9 @@ import os
 import re
 import reprlib
 import sys
+import types
+import warnings
+from typing import NamedTuple
 
 ORIGINS = "wren: where the value came from"  # the report section's name (tools/testparse.py finds it by this)
 EVENTS = 300_000  # lines traced in one run; past this, tracing stops for the rest of the run
@@ -114,10 +119,12 @@ def _mark(value) -> object:
     kind = type(value)
     if kind in (int, bool, type(None)) or (kind is str and len(value) <= 200):
         return kind, value
+    # Its size too: an append or a new key past the repr's cut still shows (the last set is then not stale).
+    size = len(value) if isinstance(value, (list, dict, set, bytearray)) else None
     try:
-        return id(value), _marks.repr(value)
+        return id(value), size, _marks.repr(value)
     except Exception:
-        return id(value), None
+        return id(value), size, None
 
 
 class Origin:
@@ -142,8 +149,9 @@ class _Frame:
         self.marks = {name: _mark(value) for name, value in local.items()}
         self.origins: dict[str, Origin | None] = dict.fromkeys(local)  # None: an argument, as passed
         self.tick = 0  # lines run so far
-        self.testing: tuple[int, str] | None = None  # an `if` line that just ran: its line, the values it read
-        self.false: dict[int, tuple[int, str]] = {}  # `if` line -> (tick, values read) of its last false test
+        # An `if` line (see branches) whose test just ran: its line, the values it read, whether its sides were equal
+        self.testing: tuple[int, str, bool] | None = None
+        self.false: dict[int, tuple[int, str]] = {}  # `if` line -> (tick, values read): its last test, false at its boundary
 
     def advance(self, frame) -> None:
         """Note what the line that just ran (self.previous) changed."""
@@ -161,18 +169,26 @@ class _Frame:
                 self.origins[name] = Origin(self.previous, shown(value), inputs, self.tick)
 
     def branch(self, frame, event: str) -> None:
-        """At a line or return event: whether the `if` line that ran just before entered its body (a false
-        test is noted), and, at an `if` line, the values it is about to read."""
+        """At a line or return event: whether the `if` whose test ran just before entered its body (its test
+        false at its boundary is noted, any other outcome clears that), and, at an `if` line, what its test
+        is about to read."""
         filename, at = frame.f_code.co_filename, frame.f_lineno
         if self.testing is not None:
-            line, values = self.testing
-            first, last, _ = branches(filename)[line]
-            if event == "return" or not first <= at <= last:
+            line, values, equal = self.testing
+            tested = branches(filename)[line]
+            if event == "line" and line < at <= tested.test_end:  # the test's own next line
+                return
+            if equal and (event == "return" or not tested.first <= at <= tested.last):
                 self.false[line] = (self.tick, values)
+            else:
+                self.false.pop(line, None)
             self.testing = None
-        if event == "line" and at in branches(filename):
+        found = branches(filename).get(at) if event == "line" else None
+        if found is not None:
             local = frame.f_locals
-            self.testing = (at, ", ".join(f"{n} = {shown(local[n])}" for n in names_on(filename, at) if n in local))
+            names = [n for line in range(at, found.test_end + 1) for n in names_on(filename, line)]
+            values = ", ".join(f"{n} = {shown(local[n])}" for n in dict.fromkeys(names) if n in local)
+            self.testing = (at, values, _equal_sides(found.sides, frame))
 
 
 class Tracer:
@@ -260,7 +276,7 @@ class Tracer:
                 state.previous, state.unwinding = frame.f_lineno, False
                 state.tick += 1
             elif event == "exception":
-                state.unwinding = True
+                state.unwinding, state.testing = True, None  # a test that raised was neither true nor false
                 error = arg[1]
                 self.raised[id(error)] = (error, self._slice(state, frame, f"raised {type(error).__name__}"))
             elif event == "return" and not state.unwinding and not state.generator:
@@ -303,7 +319,7 @@ class Tracer:
         lines = [f"{state.call} {what} at {rel}:{at}: `{source(filename, at)}`"]
         seen = {at}
         todo = [(n, state.origins[n]) for n in names_on(filename, at) if state.origins.get(n) is not None]
-        skipped = _skipped(state, filename, {n: o for n, o in todo if o is not None})
+        skipped = _skipped(state, filename, {n: state.origins[n] for n in names_on(filename, at) if n in state.origins})
         while todo and len(lines) <= SHOWN:
             _, origin = todo[0]
             if origin is None or origin.line in seen:
@@ -323,41 +339,104 @@ class Tracer:
         return "\n".join(lines)
 
 
-def _skipped(state: _Frame, filename: str, read: dict[str, Origin]) -> list[str]:
-    """The `if` whose body sets one of the variables a slice starts from and that was last false after that
-    variable was last set (the latest such, where several were), as a line of the slice; [] when none was."""
+def _skipped(state: _Frame, filename: str, read: dict[str, Origin | None]) -> list[str]:
+    """The `if` whose body sets one of the variables a slice starts from (None: an argument, as passed) and that
+    was last false at its boundary after that variable was last set (the latest such, where several were), as a
+    line of the slice; [] when none was."""
     found = [(tick, line, name, values) for line, (tick, values) in state.false.items()
-             for name, origin in read.items() if name in branches(filename)[line][2] and tick > origin.tick]
+             for name, origin in read.items()
+             if name in branches(filename)[line].sets and (origin is None or tick > origin.tick)]
     if not found:
         return []
     _, line, name, values = max(found)
-    sets = branches(filename)[line][2][name]
+    sets = branches(filename)[line].sets[name]
     return [f"  line {sets} `{source(filename, sets)}` did not run: line {line} `{source(filename, line)}` was false"
             + (f" with {values}" if values else "")]
 
 
-_branches: dict[str, dict[int, tuple[int, int, dict[str, int]]]] = {}
+class Branch(NamedTuple):
+    """An `if` (or `elif`) whose test compares two plain numbers (see branches)."""
+    test_end: int  # the test's last line
+    first: int  # its body's first and last lines
+    last: int
+    sets: dict[str, int]  # each variable its body sets -> the first line that sets it
+    sides: tuple[types.CodeType, types.CodeType]  # the comparison's two sides, compiled to evaluate
 
 
-def branches(filename: str) -> dict[int, tuple[int, int, dict[str, int]]]:
-    """A file's `if` and `elif` lines: line -> (its body's first and last line, each variable the body sets ->
-    the first line that sets it). Setting counts an assignment to the name, to an item or attribute of it, and
-    a method call on it made as a statement (`seen.add(x)`). {} where the file does not parse."""
+_branches: dict[str, dict[int, Branch]] = {}
+ORDERING = (ast.Lt, ast.LtE, ast.Gt, ast.GtE)
+ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Mod)
+
+
+def branches(filename: str) -> dict[int, Branch]:
+    """A file's `if` and `elif` lines whose test is one ordering comparison (`<`, `<=`, `>`, `>=`) of sides made
+    of names, numbers and arithmetic, and whose body starts on a line of its own (a line event then tells
+    whether it ran): line -> Branch. Setting counts an assignment to the name, to an item or attribute of it,
+    and a method call on it made as a statement (`seen.add(x)`); not in functions or classes the body defines.
+    {} where the file does not parse."""
     if filename not in _branches:
-        found: dict[int, tuple[int, int, dict[str, int]]] = {}
-        try:
-            tree = ast.parse("".join(linecache.getlines(filename)))
-        except (SyntaxError, ValueError):
-            tree = ast.Module(body=[], type_ignores=[])
+        found: dict[int, Branch] = {}
+        with warnings.catch_warnings():  # a warning (an odd escape in a string) would be the test's
+            warnings.simplefilter("ignore")
+            try:
+                tree = ast.parse("".join(linecache.getlines(filename)))
+            except (SyntaxError, ValueError):
+                tree = ast.Module(body=[], type_ignores=[])
         for node in ast.walk(tree):
-            if isinstance(node, ast.If) and node.body:
-                sets: dict[str, int] = {}
-                for inner in (n for statement in node.body for n in ast.walk(statement) if isinstance(n, ast.stmt)):
-                    for target in _set_by(inner):
-                        sets.setdefault(target, inner.lineno)
-                found[node.lineno] = (node.body[0].lineno, node.body[-1].end_lineno or node.body[-1].lineno, sets)
+            if not isinstance(node, ast.If):
+                continue
+            test = node.test
+            if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ORDERING)
+                    and _plain(test.left) and _plain(test.comparators[0])):
+                continue
+            body_first = node.body[0].lineno
+            test_end = test.end_lineno or test.lineno
+            if body_first <= test_end:
+                continue
+            sets: dict[str, int] = {}
+            for inner in (n for statement in node.body for n in _statements(statement)):
+                for target in _set_by(inner):
+                    sets.setdefault(target, inner.lineno)
+            sides = tuple(compile(ast.Expression(side), filename, "eval")
+                          for side in (test.left, test.comparators[0]))
+            found[node.lineno] = Branch(test_end, body_first, node.body[-1].end_lineno or node.body[-1].lineno,
+                                        sets, (sides[0], sides[1]))
         _branches[filename] = found
     return _branches[filename]
+
+
+def _plain(node: ast.expr) -> bool:
+    """A side of a comparison made of names, numbers and arithmetic (no calls, items, attributes or `:=`)."""
+    if isinstance(node, ast.BinOp):
+        return isinstance(node.op, ARITHMETIC) and _plain(node.left) and _plain(node.right)
+    if isinstance(node, ast.UnaryOp):
+        return isinstance(node.op, ast.USub) and _plain(node.operand)
+    return isinstance(node, ast.Name) or (isinstance(node, ast.Constant) and type(node.value) in (int, float))
+
+
+def _equal_sides(sides: tuple[types.CodeType, types.CodeType], frame) -> bool:
+    """Whether both sides of a Branch's comparison are equal numbers in this frame; False where a name is
+    not a number (then no operator of its type runs) or is not set."""
+    names = {n for code in sides for n in code.co_names}
+    scope = {**frame.f_globals, **frame.f_locals}
+    if not all(n in scope and type(scope[n]) in (int, float, bool) for n in names):
+        return False
+    try:
+        left, right = (eval(code, {"__builtins__": {}}, {n: scope[n] for n in names}) for code in sides)
+    except Exception:  # a division by zero, an overflow
+        return False
+    return bool(left == right)
+
+
+def _statements(node: ast.AST):
+    """The statements in a statement (or an `except` or `case` clause), a statement itself first; not those of
+    the functions and classes it defines."""
+    if isinstance(node, ast.stmt):
+        yield node
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, (ast.stmt, ast.excepthandler, ast.match_case)) and not isinstance(
+                child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            yield from _statements(child)
 
 
 def _set_by(node: ast.stmt) -> list[str]:
