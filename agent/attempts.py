@@ -11,6 +11,12 @@ in one line what the failed attempt changed. The failing run and the code Wren s
 first attempt stay in the context (the files are as they were then), so a local model reuses
 their KV cache instead of reading them again. The step limit counts the steps of every attempt.
 
+A fresh attempt starts from the files of the run where the most tests passed in the turn, when that is more
+than passed when Wren oriented it (Attempt.best): Qwen2.5-Coder-1.5B's rewrite of QuixBugs hanoi made 7 of 8
+tests pass, its next fix did not help, and the attempt after it started from the turn's files (1 of 8); in
+minimum_spanning_tree a `list(...)` that made 1 of 3 pass went the same way. Then Wren orients anew (the tests'
+run and the code, as they are now), since the failing run and the code in the context are the old files'.
+
 An attempt also ends when FAILED_FIXES of its changes in a row were tested and the tests still
 failed: Qwen2.5-Coder-1.5B, its first theory wrong, stacked guard on guard in kth
 (`... if len(above) > 0 else None if len(above) > 0 else None`) until the step limit, where
@@ -43,6 +49,11 @@ LINE_REST = 2  # attempts a line that many fixes failed sits out before it is of
 REFUSED_EDITS = 2  # edits of an attempt refused (would not parse, denied) before a fresh attempt starts
 CHANGE_FILES = 3  # files a failed attempt changed, named to the next one
 
+# A fresh attempt that starts from the files of the run where the most tests passed (Attempt.best).
+KEPT = ("[Wren] Attempt {n} of {most}. An earlier attempt did not make all the tests pass ({why}), so it is gone "
+        "from this conversation; but its change to {changed} made more tests pass ({passed} where {before} passed), "
+        "so the files keep it and Wren ran the tests again. Look at the failing test output and the code again "
+        "and fix what still fails.")
 FRESH = ("[Wren] Attempt {n} of {most}. An earlier attempt did not make the tests pass ({why}), so the "
          "files are back as they were and that attempt is gone from this conversation. {changed}Look at the "
          "failing test output and the code again and find a different fix.")
@@ -91,6 +102,10 @@ class Attempt:
     # After a rewrite the tests passed: (the step whose request asks for the answer, the function as it was, as it
     # is); see rewrite_steps.request.
     rewritten: tuple[int, Target, str] | None = None
+    # The most tests of the oriented target that passed in this turn, above what orienting saw, and a checkpoint
+    # of the files then (careful.keep_best): the next fresh attempt starts from them, not the turn's start.
+    best: tuple[int, int] | None = None
+    origin: int | None = None  # the checkpoint fresh attempts start from once a best was kept; None: `checkpoint`
 
     def start_kept(self, compactions: int) -> bool:
         """Whether its messages (from where Wren oriented it) are still in the working context, given the
@@ -123,6 +138,13 @@ class Attempt:
     def tried_out(self, number: int) -> set[tuple[str, str]]:
         """The lines attempt `number` is not offered: those resting (line_failed) through it."""
         return {line for line, last in self.resting.items() if number <= last}
+
+    def better(self) -> tuple[int, int] | None:
+        """`best` when more tests passed then than when Wren last oriented the turn (a fresh attempt keeps
+        its files); else None."""
+        if self.best is None or self.oriented is None or self.best[0] <= self.oriented[1]:
+            return None
+        return self.best
 
     def note(self, why: str) -> str:
         """The message that starts the next attempt. It names the files the failed attempt changed but

@@ -16,7 +16,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from wren.agent import calls, effort
-from wren.agent.attempts import FAILED_FIXES, MAX_ATTEMPTS, MIN_STEPS, REFUSED_EDITS, Attempt
+from wren.agent.attempts import CHANGE_FILES, FAILED_FIXES, KEPT, MAX_ATTEMPTS, MIN_STEPS, REFUSED_EDITS, Attempt
 from wren.agent.baseline import REVERTED
 from wren.agent.narrowing import line_key, narrowed_edit
 from wren.core.events import AssistantMessage, AttemptRestarted, UserMessage
@@ -296,6 +296,7 @@ def keep_or_revert(s: "Session", call: ToolCall, result: ToolResult) -> ToolResu
         s.baseline.tested(target, passed)
         if not result.ok:  # a passing run leaves it: no narrowed step follows one (orienting may run several files)
             s.attempt.observed = result.first_failure or ""
+            keep_best(s, target, passed)
         return result
     try:
         report = undo(s.workspace.root, s.id, n)
@@ -310,6 +311,18 @@ def keep_or_revert(s: "Session", call: ToolCall, result: ToolResult) -> ToolResu
     return result.model_copy(update={"output": result.output + note})
 
 
+def keep_best(s: "Session", target: str | None, passed: int) -> None:
+    """Careful sessions, after a failing run of the target Wren oriented the turn with whose files stay: when
+    more of its tests passed than ever in the turn since orienting, checkpoint the files (Attempt.best)."""
+    a = s.attempt
+    if a.oriented is None or target != a.oriented[0] or passed <= max(a.oriented[1], a.best[0] if a.best else -1):
+        return
+    try:
+        a.best = (passed, s.checkpoints.save(f"{passed} tests passed"))
+    except (CheckpointError, OSError) as exc:
+        s.warn(f"could not checkpoint the files where {passed} tests passed; a fresh attempt starts without them: {exc}")
+
+
 def fresh_attempt(s: "Session", why: str) -> bool:
     """Careful sessions: when the model gave up or is stuck while the tests it ran still fail, and
     steps are left, start the turn over from its files and its message (see agent/attempts.py).
@@ -321,10 +334,14 @@ def fresh_attempt(s: "Session", why: str) -> bool:
     # A compaction since the attempt began that evicted its start (and the user's message, which the
     # summary block keeps among the requests): then all that is left of the attempt goes, and Wren orients
     # again. One that left the attempt in place moved its start (Attempt.evicted).
-    start, n = (a.start if a.start_kept(s.context.compactions) else 0), a.number + 1
-    if s._files_changed and a.checkpoint is not None:
+    # A change that made more tests pass is kept (Attempt.best): then the attempt starts where Wren oriented it,
+    # which it does anew.
+    best, kept = a.better(), a.start_kept(s.context.compactions)
+    start, n = ((a.oriented_from or 0) if best else a.start) if kept else 0, a.number + 1
+    restore = best[1] if best else a.origin if a.origin is not None else a.checkpoint
+    if (s._files_changed or best) and restore is not None:
         try:
-            undo(s.workspace.root, s.id, a.checkpoint)
+            undo(s.workspace.root, s.id, restore)
         except (CheckpointError, OSError) as exc:
             s.warn(f"no fresh attempt: the files could not be put back ({exc})")
             return False
@@ -332,24 +349,31 @@ def fresh_attempt(s: "Session", why: str) -> bool:
     # orienting saw, in a request of its own (agent/rewrite_steps.py); one in turn (`hidden`) shows only its
     # documentation.
     rewrite = (find_target(a.edit_first, s.workspace, a.oriented_failure)
-               if start and a.oriented is not None and is_rewrite(n, MAX_ATTEMPTS) else None)
+               if start and not best and a.oriented is not None and is_rewrite(n, MAX_ATTEMPTS) else None)
     hidden = rewrite is not None and is_hidden(n)
     messages = s.context.manager.messages
     dropped = len(messages) - start
     del messages[start:]
-    s.emit(AttemptRestarted(number=n, dropped=dropped, reason=why))
-    note = rewrite.note(n, MAX_ATTEMPTS, hidden) if rewrite else a.note(why)
-    note += "" if start else RESTATED.format(task=s._turn_text[:DIRECTIVE_CHARS])
+    s.emit(AttemptRestarted(number=n, dropped=dropped, reason=why, files_from=best[1] if best else a.origin))
     s.attempt = Attempt(number=n, start=start, compactions=s.context.compactions,
                         oriented_from=a.oriented_from if start else None,
-                        checkpoint=a.checkpoint, oriented=a.oriented, edit_first=a.edit_first,
+                        checkpoint=a.checkpoint, oriented=None if best else a.oriented, edit_first=a.edit_first,
                         under_test=a.under_test, failing=a.failing, line_failures=a.line_failures,
                         resting=a.resting, refused=a.tried_out(n),
                         observed=a.oriented_failure, oriented_failure=a.oriented_failure,
-                        rewrite=rewrite, hidden=hidden)
+                        rewrite=rewrite, hidden=hidden, best=a.best, origin=best[1] if best else a.origin)
     s._reset_attempt()
     s.limits.unstick()
-    if not start:
+    if best or a.origin is not None:  # the files differ from the turn's start: what they changed is the turn's
+        s._files_changed = s._changed_this_turn()
+    if best:
+        changed = ", ".join(s._files_changed[:CHANGE_FILES]) or "the files"
+        note = KEPT.format(n=n, most=MAX_ATTEMPTS, why=why, changed=changed, passed=best[0],
+                           before=a.oriented[1] if a.oriented else 0)
+    else:
+        note = rewrite.note(n, MAX_ATTEMPTS, hidden) if rewrite else a.note(why)
+    note += "" if start else RESTATED.format(task=s._turn_text[:DIRECTIVE_CHARS])
+    if not start or best:
         orient(s, s._turn_text)
     elif a.oriented is not None:  # the files are as orienting saw them: so is the test state
         target, passed, s._tests_failed = a.oriented

@@ -229,11 +229,13 @@ class ContextCompacted(_Event):
 
 class AttemptRestarted(_Event):
     """Careful sessions: the turn starts a fresh attempt (see agent/attempts.py). The files are back as
-    at the turn's start, and the last `dropped` messages left the working context (not the log)."""
+    at the turn's start, or as at checkpoint `files_from` when an earlier attempt's change made more tests
+    pass (Attempt.best), and the last `dropped` messages left the working context (not the log)."""
     type: Literal["attempt_restarted"] = "attempt_restarted"
     number: int  # the attempt that starts now: 2, 3, ...
     dropped: int
     reason: str  # why the last attempt ended
+    files_from: int | None = None  # the checkpoint (`wren undo N`'s number) its files are; None: the turn's start
 
 
 class ContextForgotten(_Event):

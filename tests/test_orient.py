@@ -32,6 +32,16 @@ def write(root: Path, files: dict[str, str]) -> Workspace:
     return Workspace(root)
 
 
+def committed(root: Path, files: dict[str, str]) -> None:
+    """`files` written under `root` and committed, as a git repository's first commit."""
+    from conftest import git
+
+    write(root, files)
+    git(root, "init", "-q")
+    git(root, "add", ".")
+    git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+
+
 def test_mentioned_files_are_the_existing_ones_inside_in_order(tmp_path):
     ws = write(tmp_path / "ws", {"src/app.py": "", "test_app.py": "", "README.md": ""})
     (tmp_path / "outside.py").write_text("")
@@ -109,15 +119,10 @@ def test_sessions_that_are_not_careful_or_may_not_run_tests_orient_less(calc_rep
 
 def test_a_change_that_makes_fewer_tests_pass_is_put_back_in_careful_sessions(tmp_path, monkeypatch):
     monkeypatch.setattr("wren.agent.careful.FAILED_FIXES", 9)  # the model runs the tests and fixes again in one attempt
-    from conftest import git
-
     repo = tmp_path / "repo"
     calc = "def add(a, b):\n    return a - b\n\n\ndef sub(a, b):\n    return a - b\n"
-    write(repo, {"calc.py": calc, "test_calc.py": "from calc import add, sub\n\n\ndef test_add():\n"
-                 "    assert add(2, 3) == 5\n\n\ndef test_sub():\n    assert sub(3, 2) == 1\n"})
-    git(repo, "init", "-q")
-    git(repo, "add", ".")
-    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    committed(repo, {"calc.py": calc, "test_calc.py": "from calc import add, sub\n\n\ndef test_add():\n"
+                     "    assert add(2, 3) == 5\n\n\ndef test_sub():\n    assert sub(3, 2) == 1\n"})
     wrong = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "def sub(a, b):\n    return a - b",
                                                 "new": "def sub(a, b):\n    return b - a"}}
     right = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "def add(a, b):\n    return a - b",
@@ -280,6 +285,45 @@ def test_a_failed_fix_starts_a_fresh_attempt_that_reuses_the_orienting(calc_repo
         "path": {"const": "calc.py"}, "old": {"const": line}, "new": {"type": "string", "not": {"const": line}, **end}},
         "required": ["path", "old", "new"], "additionalProperties": False}
         for line, end in (("def add(a, b):", {HEADER: True}), ("return a - b", {}))]}
+
+
+def test_a_fresh_attempt_keeps_a_change_that_made_more_tests_pass_and_orients_again(tmp_path):
+    """Qwen2.5-Coder-1.5B's rewrite of QuixBugs hanoi made 7 of 8 tests pass, its next fix did not help, and the
+    fresh attempt after it started from the turn's files (1 of 8): the better files are kept instead."""
+    from wren.agent.limits import Limits
+
+    repo = tmp_path / "repo"
+    calc = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a ** b\n"
+    committed(repo, {"calc.py": calc, "test_calc.py": "from calc import add, mul\n\n\ndef test_add():\n"
+                     "    assert add(2, 3) == 5\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n"})
+
+    def edit(old: str, new: str) -> dict:
+        return {"name": "edit_file", "arguments": {"path": "calc.py", "old": old, "new": new}}
+
+    s = make_session(repo, tmp_path, [
+        # Attempt 1: add fixed (1 of 2 pass, more than the 0 Wren oriented with), then a wrong fix of mul.
+        {"tool_calls": [edit("return a - b", "return a + b")]},
+        {"tool_calls": [edit("return a ** b", "return a * b + 1")]},
+        # Attempt 2 starts from the files with add fixed, and Wren runs the tests and reads the code again.
+        {"expect": [f"Attempt 2 of {MAX_ATTEMPTS}", "its change to calc.py made more tests pass (1 where 0 passed)",
+                    "Tests (pytest): 1 passed, 1 failed", "return a + b"],
+         "absent": ["a * b + 1", "Tests (pytest): 0 passed"], "tool_calls": [edit("return a ** b", "return a * b - 1")]},
+        # Attempt 3 starts from the same files, reusing attempt 2's orienting.
+        {"expect": [f"Attempt 3 of {MAX_ATTEMPTS}", "Tests (pytest): 1 passed, 1 failed"],
+         "absent": ["a * b - 1"], "tool_calls": [edit("return a ** b", "return a * b")]},
+        {"content": "fixed add and mul"}], mode="auto", careful=True, limits=Limits(max_steps=20))
+    events = drive(s, "The tests in test_calc.py fail; fix calc.py.", lambda e: None)
+    restarts = [e for e in events if e.type == "attempt_restarted"]
+    assert [r.number for r in restarts] == [2, 3] and restarts[0].files_from == restarts[1].files_from is not None
+    by_wren = [e.tool_calls[0].name for e in events if e.type == "assistant_message" and e.by == "wren"]
+    assert by_wren == ["run_tests", "read_file"] + ["run_tests"] * 2 + ["run_tests", "read_file"] + ["run_tests"] * 2
+    assert events[-1].status == "success" and events[-1].files_changed == ["calc.py"]
+    assert (repo / "calc.py").read_text() == calc.replace("a - b", "a + b").replace("a ** b", "a * b")
+    # The checkpoint it started from holds add's fix only.
+    from wren.tools.checkpoints import undo
+
+    undo(repo, s.id, restarts[0].files_from)
+    assert (repo / "calc.py").read_text() == calc.replace("a - b", "a + b")
 
 
 def test_a_line_left_out_after_failed_fixes_is_offered_again_after_its_rest(calc_repo, tmp_path):
