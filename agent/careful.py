@@ -76,6 +76,7 @@ def orient(s: "Session", text: str) -> None:
     tests = s.registry.tools.get("run_tests")
     allowed = tests is not None and s.policy.decide(tests)[0] == "allow"
     reported: set[str] = set()  # test files whose failing run the model sees
+    failing: tuple[str, int] | None = None  # the last of those runs: (target, tests passed)
     first = len(s.context.manager.messages)
     code: list[str] = []  # files read that are not tests
     for call in orient_calls(text, s.workspace, allowed, f"wren-{uuid.uuid4().hex[:8]}"):
@@ -85,8 +86,14 @@ def orient(s: "Session", text: str) -> None:
         ok = wren_call(s, call)
         if call.name == "run_tests" and not ok and s.baseline.passed is not None and s.baseline.target == args["target"]:
             reported.add(args["target"])
+            failing = (args["target"], s.baseline.passed)
         if call.name == "read_file" and ok and not is_test_path(args["path"]):
             code.append(args["path"])
+    if failing is not None and s.baseline.target != failing[0]:
+        # A test file run after it passed (one a kept change fixed: Attempt.best): the tests still fail, and
+        # a change is tested on the failing one.
+        s.baseline.tested(*failing)
+        s._tests_failed = True
     s.attempt.start = len(s.context.manager.messages)
     # Its orienting calls are the working set a compaction leaves in place while they fit (ContextService.ensure_room).
     # Not the request before them: with its recalled passages and repo map it is large, and kept in place it
@@ -296,7 +303,7 @@ def keep_or_revert(s: "Session", call: ToolCall, result: ToolResult) -> ToolResu
         s.baseline.tested(target, passed)
         if not result.ok:  # a passing run leaves it: no narrowed step follows one (orienting may run several files)
             s.attempt.observed = result.first_failure or ""
-            keep_best(s, target, passed)
+        keep_best(s, target, passed)  # passing too: another test file that failed may still fail
         return result
     try:
         report = undo(s.workspace.root, s.id, n)
@@ -312,13 +319,18 @@ def keep_or_revert(s: "Session", call: ToolCall, result: ToolResult) -> ToolResu
 
 
 def keep_best(s: "Session", target: str | None, passed: int) -> None:
-    """Careful sessions, after a failing run of the target Wren oriented the turn with whose files stay: when
-    more of its tests passed than ever in the turn since orienting, checkpoint the files (Attempt.best)."""
+    """Careful sessions, after a run of the target Wren oriented the turn with, whose files stay: when more of its
+    tests passed than ever in the turn since orienting, and no test file differs from the turn's start (a test
+    made to pass is no progress), checkpoint the files (Attempt.best), those the turn changed included."""
     a = s.attempt
-    if a.oriented is None or target != a.oriented[0] or passed <= max(a.oriented[1], a.best[0] if a.best else -1):
+    if (a.oriented is None or a.checkpoint is None or target != a.oriented[0]
+            or passed <= max(a.oriented[1], a.best[0] if a.best else -1)):
         return
     try:
-        a.best = (passed, s.checkpoints.save(f"{passed} tests passed"))
+        if any(is_test_path(path) for path in s.checkpoints.changed_since(a.checkpoint)):
+            return
+        a.best = (passed, s.checkpoints.save(f"a run where {passed} test{'s' * (passed != 1)} passed",
+                                             s._files_changed))
     except (CheckpointError, OSError) as exc:
         s.warn(f"could not checkpoint the files where {passed} tests passed; a fresh attempt starts without them: {exc}")
 

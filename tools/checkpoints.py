@@ -144,11 +144,12 @@ class Checkpointer:
         self._taken = _save(store, self.session_id, label, also=keys)
         return self._taken.n
 
-    def save(self, label: str) -> int:
-        """A checkpoint of the files as they are now, outside any batch (a state Wren may return to with
-        `undo`); its number. Raises CheckpointError or OSError when the workspace cannot be snapshotted."""
+    def save(self, label: str, paths: Sequence[str] = ()) -> int:
+        """A checkpoint of the files as they are now, with the workspace-relative `paths` even where git ignores
+        them, outside any batch (a state Wren may return to with `undo`); its number. Raises CheckpointError or
+        OSError when the workspace cannot be snapshotted."""
         self._store = store = self._store or Store(self.root)
-        return _save(store, self.session_id, label).n
+        return _save(store, self.session_id, label, also=[store.prefix() + p for p in paths if p not in (".", "")]).n
 
     def _include(self, store: Store, keys: list[str]) -> None:
         """Add to this batch's checkpoint the named files it lacks, as they are now (before the call)."""
