@@ -56,9 +56,10 @@ UNUSED_TOOLS = frozenset({"update_plan"})
 @dataclass(eq=False)
 class _Loaded:
     """A model in memory and the lock of its one llama.cpp context (not thread-safe), both shared by
-    every LocalBackend of this process on the same file and settings."""
+    every LocalBackend of this process on the same file and settings, with the states set aside from it."""
     llm: "Llama"
     lock: threading.RLock
+    saved: kv_cache.SavedStates
 
 
 # Loaded models, for as long as some backend uses them; the latest one is also kept with none, so
@@ -95,7 +96,7 @@ def _load(path: Path, n_ctx: int, threads: int, n_gpu_layers: int, seed: int) ->
             except (ValueError, RuntimeError) as exc:
                 raise ConfigError(f"llama.cpp cannot load {path}: {exc}; is the file complete?") from None
             _LOAD_SECONDS.append(time.perf_counter() - started)
-            loaded = _LOADED[key] = _Loaded(llm, threading.RLock())
+            loaded = _LOADED[key] = _Loaded(llm, threading.RLock(), kv_cache.SavedStates())
         _LATEST[:] = [loaded]
         return loaded
 
@@ -217,6 +218,7 @@ class LocalBackend:
                    and self.renderer.format.takes_reason and not cap and PREFILLED_OPENING else "")
         if written:
             tokens = tokens + self.llm.tokenize(written.encode("utf-8"), add_bos=False, special=False)
+        self._loaded.saved.reuse(self.llm, tokens)  # a conversation left for a request of its own is kept
         held = kv_cache.evaluated(self.llm)
         tokens = kv_cache.aligned(self.llm, held, tokens)
         if len(tokens) + MAX_REPLY_TOKENS + (cap or 0) > self.window:

@@ -7,7 +7,10 @@ from typing import TYPE_CHECKING
 from wren.core.backend import OnDelta
 
 if TYPE_CHECKING:
-    from llama_cpp import Llama
+    from llama_cpp import Llama, LlamaState
+
+SAVED_STATES = 3  # the conversation, a rewrite's request, one more side request (a summary, an answer's own)
+SAVE_MIN = 256  # tokens held below which a state is not worth saving (evaluating them again costs a few seconds)
 
 
 def evaluated(llm: "Llama") -> list[int]:
@@ -54,3 +57,40 @@ def prefill(llm: "Llama", tokens: list[int], cached: int, on_delta: OnDelta) -> 
     for start in range(cached, end, batch):
         on_delta("")
         llm.eval(tokens[start:min(end, start + batch)])
+
+
+class SavedStates:
+    """A few llama.cpp states (KV cache and tokens) set aside when a prompt leaves most of the cache behind, and
+    loaded again when a later prompt shares more with one of them than with the cache.
+
+    llama.cpp reuses only the longest common prefix of the one sequence it holds. Requests of their own that share
+    nothing with the conversation (a rewrite attempt's, agent/rewrite_steps.py; a compaction summary) made the
+    next step of the conversation evaluate its whole prompt again: QuixBugs knapsack at 75ff8e8, 17,634 tokens in
+    8 steps of 70 to 110 s each, where a cached step took about 20 s; hanoi and minimum_spanning_tree alike, all
+    three at the 900 s limit. Not thread-safe: the caller holds the model's lock. Memory: a state holds the KV
+    cells of its tokens (Qwen2.5-Coder-1.5B: 28 layers x 2 x 256 values x 2 bytes, about 28 KiB a token)."""
+
+    def __init__(self, most: int = SAVED_STATES) -> None:
+        self.most = most
+        self.states: list[tuple[list[int], "LlamaState"]] = []  # (its tokens, the state), least recently used first
+
+    def reuse(self, llm: "Llama", tokens: list[int]) -> None:
+        """Before evaluating the prompt `tokens`: save the cache's state when the prompt keeps less than half of
+        it (and it holds SAVE_MIN tokens or more); then load the saved state that shares the longest prefix
+        with the prompt, when that is longer than what the cache shares."""
+        held = evaluated(llm)
+        here = llm.longest_token_prefix(held, tokens)
+        if len(held) >= SAVE_MIN and here < len(held) // 2:
+            # A saved state the held tokens extend is the same sequence, older: the held one replaces it.
+            self.states = [(ids, st) for ids, st in self.states if ids != held[:len(ids)]][-(self.most - 1):]
+            state = llm.save_state()
+            # Its logits (n_batch x vocabulary floats, 311 MB for Qwen) are not needed: Wren evaluates at least the
+            # prompt's last token after a load (prefill stops one short, create_completion evaluates it), so one
+            # row is kept, which load_state broadcasts.
+            state.scores = state.scores[-1:].copy()
+            self.states.append((held, state))
+        best = max(self.states, key=lambda saved: llm.longest_token_prefix(saved[0], tokens), default=None)
+        if best is not None and llm.longest_token_prefix(best[0], tokens) > here:
+            llm.load_state(best[1])
+            self.states.remove(best)
+            self.states.append(best)  # the most recently used
