@@ -83,7 +83,7 @@ def main() -> None:
         for constrained in (True, False):
             backend.constrained = constrained
             results[constrained] = run(repo, backend, args.steps)
-            backend.llm.reset()  # the second run starts from an empty cache too
+            backend.clear_cache()  # the second run starts from an empty cache too, none saved
     print(f"SmolLM2-135M-Instruct Q4_1, {backend.hardware.backend}, {backend.hardware.threads} threads, "
           f"n_ctx {backend.window}\n")
     print("| decoding | steps | compactions | parseable | prompt tokens sent | evaluated | reused "

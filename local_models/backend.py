@@ -190,6 +190,12 @@ class LocalBackend:
             reply = self._complete(prompt, [], on_delta, prefix=opening if self.opens_summaries else "")
         return reply.content.strip()
 
+    def clear_cache(self) -> None:
+        """Empty the model's KV cache and drop its saved states (kv_cache.SavedStates): the next prompt is
+        evaluated whole, as a benchmark's cold start wants. Every backend sharing the loaded model sees it."""
+        with self._lock:
+            self._loaded.saved.clear(self.llm)
+
     def complete(self, messages: list[Message], tools: list[dict], on_delta: OnDelta, effort: str | None = None,
                  on_thought: OnDelta = ignore, tool_choice: ToolChoice = "auto", opening: str = "") -> ModelReply:
         """One step. `tool_choice` "none": the tools stay in the prompt (the KV prefix holds) while the

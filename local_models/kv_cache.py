@@ -74,6 +74,11 @@ class SavedStates:
         self.most = most
         self.states: list[tuple[list[int], "LlamaState"]] = []  # (its tokens, the state), least recently used first
 
+    def clear(self, llm: "Llama") -> None:
+        """An empty cache, none saved: the next prompt is evaluated whole (a benchmark's cold start)."""
+        self.states = []
+        llm.reset()
+
     def reuse(self, llm: "Llama", tokens: list[int]) -> None:
         """Before evaluating the prompt `tokens`: save the cache's state when the prompt keeps less than half of
         it (and it holds SAVE_MIN tokens or more); then load the saved state that shares the longest prefix
@@ -82,7 +87,8 @@ class SavedStates:
         here = llm.longest_token_prefix(held, tokens)
         if len(held) >= SAVE_MIN and here < len(held) // 2:
             # A saved state the held tokens extend is the same sequence, older: the held one replaces it.
-            self.states = [(ids, st) for ids, st in self.states if ids != held[:len(ids)]][-(self.most - 1):]
+            kept = [(ids, st) for ids, st in self.states if ids != held[:len(ids)]]
+            self.states = kept[len(kept) - self.most + 1:] if len(kept) >= self.most else kept
             state = llm.save_state()
             # Its logits (n_batch x vocabulary floats, 311 MB for Qwen) are not needed: Wren evaluates at least the
             # prompt's last token after a load (prefill stops one short, create_completion evaluates it), so one

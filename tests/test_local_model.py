@@ -246,6 +246,9 @@ def test_a_request_of_its_own_leaves_the_conversations_cache_to_be_loaded_again(
     assert first_aside.usage.cached_tokens < 10  # nothing in common but the template's opening
     assert again.usage.cached_tokens == sizes[0] - 1  # all but the last token, which llama.cpp evaluates again
     assert second_aside.usage.cached_tokens == sizes[1] - 1
+    backend.clear_cache()  # a benchmark's cold start: nothing held, nothing saved to load
+    cold = backend.complete(conversation, tools, lambda text: None, tool_choice="none")
+    assert cold.usage.cached_tokens == 0
 
 
 def test_an_answer_that_falls_into_a_loop_is_cut_to_one_round(tmp_path):
