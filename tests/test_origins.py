@@ -229,3 +229,42 @@ def test_the_tracer_adds_no_warning_to_a_test(tmp_path):
                                        "def test_digit(recwarn):\n    assert digit('1') == 1\n    assert not recwarn.list\n"})
     out = run(tmp_path, "test_digits.py")
     assert "1 passed, 1 failed" in out and "did not run: `if a < b:` at line 12 was false with a = 2, b = 2" in out, out
+
+
+# QuixBugs knapsack's shape, fixed: a memo of thousands of entries, marked at every traced line.
+FILL = ("from collections import defaultdict\n\n\n"
+        "def fill(n, m):\n"
+        "    memo = defaultdict(int)\n"
+        "    for i in range(1, n + 1):\n"
+        "        for j in range(1, m + 1):\n"
+        "            memo[i, j] = memo[i - 1, j] + 1\n"
+        "    return memo[n, m]\n")
+
+
+def test_tracing_stops_after_its_time_so_a_slow_traced_test_still_passes(tmp_path):
+    """The right fix of knapsack ran past the 30 s test limit traced (each line marks the memo) and counted as
+    one test fewer passing; tracing stops after wren_origins.SECONDS of traced time and the test runs on."""
+    sys.path.insert(0, str(PLUGIN_DIR))
+    try:
+        from wren_origins import Tracer
+    finally:
+        sys.path.remove(str(PLUGIN_DIR))
+    namespace: dict = {}
+    path = tmp_path / "fill.py"
+    path.write_text(FILL)
+    exec(compile(FILL, str(path), "exec"), namespace)
+    budget = [10**9, 0.2]  # lines enough for all of it, 0.2 s of tracing
+    tracer = Tracer(str(tmp_path), str(Path(__file__)), budget)
+    if not tracer.start():  # this run is itself traced (coverage): nothing to check here
+        return
+    try:
+        assert namespace["fill"](300, 300) == 300
+        went_off = not tracer.on
+    finally:
+        tracer.stop()
+    assert went_off and budget[1] <= 0 and sys.gettrace() is None
+    # Through run_tests: a test whose traced run would take minutes (untraced, well under a second).
+    write(tmp_path / "ws", {"fill.py": FILL, "test_fill.py": (
+        "from fill import fill\n\n\ndef test_big():\n    assert fill(400, 600) == 400\n")})
+    out = run(tmp_path / "ws", "test_fill.py")
+    assert "Tests (pytest): 1 passed" in out, out

@@ -31,7 +31,10 @@ function builds its result from its own calls, the line that returned the test's
 in QuixBugs levenshtein, told "it returned at line 9 `return 1 + min(`", Qwen2.5-Coder-1.5B rewrote that line
 in 7 attempts of 7; the bug is line 6, whose smallest call, levenshtein('n', 'n') returning 1, shows it.
 Tracing is off when another tracer (coverage, a debugger) is set, and stops for the rest of the run after
-EVENTS lines, so a slow test file is not made slower.
+EVENTS lines or SECONDS of traced time, so a slow test file is not made slower: a line's cost grows with the
+containers it holds (their marks), and QuixBugs knapsack fixed, its memo of thousands of entries marked at every
+line, ran past the 30 s test limit traced (0.1 s untraced), so the right fix counted as one test fewer passing
+and was put back.
 It never fails a test: any error in the tracer turns it off.
 """
 from __future__ import annotations
@@ -44,11 +47,14 @@ import os
 import re
 import reprlib
 import sys
+import time
 
 from wren_branches import branches, equal_sides
 
 ORIGINS = "wren: where the value came from"  # the report section's name (tools/testparse.py finds it by this)
 EVENTS = 300_000  # lines traced in one run; past this, tracing stops for the rest of the run
+SECONDS = 5.0  # traced time in one run; past this too (checked every CLOCK_EVERY lines)
+CLOCK_EVERY = 256
 SHOWN = 4  # lines a slice shows under its head
 INNER_CALLS = 20_000  # a recursion's inner calls noted in one run; past this, the rest run untraced
 NAME = re.compile(r"[A-Za-z_]\w*")
@@ -192,10 +198,12 @@ class _Frame:
 class Tracer:
     """sys.settrace's functions for one test (start, stop), and what they found (origin_of)."""
 
-    def __init__(self, root: str, test_file: str, budget: list[int]):
+    def __init__(self, root: str, test_file: str, budget: list[float]):
         self.root = os.path.realpath(root) + os.sep
         self.test_file = os.path.realpath(test_file)
-        self.budget = budget  # [lines left to trace in this run], shared by the run's tracers
+        # [lines left to trace in this run, seconds left], shared by the run's tracers; a one-item list has no clock
+        self.budget = budget
+        self.started = 0.0  # time.perf_counter() when it started
         self.under_test: dict[str, bool] = {}
         self.frames: dict[object, _Frame] = {}
         self.returned = ""  # the slice of the last traced call that returned
@@ -207,17 +215,24 @@ class Tracer:
 
     def start(self) -> bool:
         """Trace from here in this thread; False (and nothing traced) where another tracer is set."""
-        if sys.gettrace() is not None or self.budget[0] <= 0:
+        if sys.gettrace() is not None or self.budget[0] <= 0 or (len(self.budget) > 1 and self.budget[1] <= 0):
             return False
-        self.on = True
+        self.on, self.started = True, time.perf_counter()
         sys.settrace(self._call)
         return True
 
     def stop(self) -> None:
         if self.on and sys.gettrace() == self._call:
             sys.settrace(None)
-        self.on = False
+        if self.started and len(self.budget) > 1:
+            self.budget[1] -= time.perf_counter() - self.started
+        self.on, self.started = False, 0.0
         self.frames.clear()
+
+    def _spent(self) -> bool:
+        """Whether this run's traced time is up (SECONDS), read every CLOCK_EVERY lines."""
+        return (len(self.budget) > 1 and self.budget[0] % CLOCK_EVERY == 0
+                and time.perf_counter() - self.started > self.budget[1])
 
     def origin_of(self, error: BaseException | None) -> str:
         """The slice for a test that failed with `error`: where it was raised when that was in a traced call,
@@ -261,7 +276,7 @@ class Tracer:
 
     def _step(self, frame, event, arg):
         self.budget[0] -= 1
-        if not self.on or self.budget[0] <= 0:
+        if not self.on or self.budget[0] <= 0 or self._spent():
             self._off()
             return None
         try:

@@ -25,14 +25,14 @@ import threading
 
 import pytest
 
-from wren_origins import EVENTS, INNER, ORIGINS, Tracer, call_text, parameters
+from wren_origins import EVENTS, INNER, ORIGINS, SECONDS, Tracer, call_text, parameters
 
 CALLS = "wren: the calls"  # the report section's name (tools/testparse.py finds it by this)
 SHOWN_FIRST, SHOWN_LAST = 3, 2  # calls of a recursion shown from its start and its end
 MANY = 50  # a call repeated in a row this often is said to repeat "over and over"
 # The run's tracing state, kept here rather than in pytest's stash (pytest 7+) so that any pytest the project
 # under test has can load the plugin: a pytest process runs one session.
-_budget = [EVENTS]  # lines left to trace in this run; 0 once a test failed
+_budget: list[float] = [EVENTS, SECONDS]  # lines and seconds left to trace in this run; 0 lines once a test failed
 _tracers: dict[str, Tracer] = {}  # test id -> its tracer, from its call to its report
 
 
