@@ -244,6 +244,11 @@ FILL = ("from collections import defaultdict\n\n\n"
 def test_tracing_stops_after_its_time_so_a_slow_traced_test_still_passes(tmp_path):
     """The right fix of knapsack ran past the 30 s test limit traced (each line marks the memo) and counted as
     one test fewer passing; tracing stops after wren_origins.SECONDS of traced time and the test runs on."""
+    # Through run_tests: a test whose traced run would take minutes (untraced, well under a second).
+    write(tmp_path / "ws", {"fill.py": FILL, "test_fill.py": (
+        "from fill import fill\n\n\ndef test_big():\n    assert fill(400, 600) == 400\n")})
+    out = run(tmp_path / "ws", "test_fill.py")
+    assert "Tests (pytest): 1 passed" in out, out
     sys.path.insert(0, str(PLUGIN_DIR))
     try:
         from wren_origins import Tracer
@@ -255,7 +260,7 @@ def test_tracing_stops_after_its_time_so_a_slow_traced_test_still_passes(tmp_pat
     exec(compile(FILL, str(path), "exec"), namespace)
     budget = [10**9, 0.2]  # lines enough for all of it, 0.2 s of tracing
     tracer = Tracer(str(tmp_path), str(Path(__file__)), budget)
-    if not tracer.start():  # this run is itself traced (coverage): nothing to check here
+    if not tracer.start():  # this run is itself traced (coverage): run_tests' check above is the one left
         return
     try:
         assert namespace["fill"](300, 300) == 300
@@ -263,8 +268,3 @@ def test_tracing_stops_after_its_time_so_a_slow_traced_test_still_passes(tmp_pat
     finally:
         tracer.stop()
     assert went_off and budget[1] <= 0 and sys.gettrace() is None
-    # Through run_tests: a test whose traced run would take minutes (untraced, well under a second).
-    write(tmp_path / "ws", {"fill.py": FILL, "test_fill.py": (
-        "from fill import fill\n\n\ndef test_big():\n    assert fill(400, 600) == 400\n")})
-    out = run(tmp_path / "ws", "test_fill.py")
-    assert "Tests (pytest): 1 passed" in out, out
