@@ -30,7 +30,7 @@ edits (agent/narrowing.py): the model's samples return to one line. Qwen2.5-Code
 where find_first_in_sorted raised IndexError in all 14 of its fixes; the bug is the loop's condition.
 Then it is offered again, once (one more failed fix and it rests again): left out for good, the right line
 was shut out by two wrong fixes of it (gcd: `return gcd(a % b, b)`, the attempts after edited `if b == 0:`
-and `return a` until the time limit). Fixes already tried on it stay refused (careful.check_tried), so an
+and `return a` until the time limit). Fixes already tried on it stay refused (call_checks.check_tried), so an
 attempt that is offered it again must write a new one.
 """
 from __future__ import annotations
@@ -77,15 +77,15 @@ class Attempt:
     edit_first: list[str] = field(default_factory=list)  # code files its first step must edit (or answer): careful.orient
     failing: list[str] = field(default_factory=list)  # test files whose run failed when Wren oriented
     under_test: set[str] = field(default_factory=set)  # workspace files the failing test files import, at any depth
-    untested: list[tuple[str, str, str]] = field(default_factory=list)  # edits since the last run_tests: see careful.change_key
-    # (path, `old` with whitespace runs made one space) of edits refused as tried (careful.check_tried) or that
-    # restated their line (careful.changed): its narrowed steps offer those lines no more
+    untested: list[tuple[str, str, str]] = field(default_factory=list)  # edits since the last run_tests: see call_checks.change_key
+    # (path, `old` with whitespace runs made one space) of edits refused as tried (call_checks.check_tried) or that
+    # restated their line (call_checks.changed): its narrowed steps offer those lines no more
     refused: set[tuple[str, str]] = field(default_factory=set)
     # (path, line) -> failed fixes of it in this turn's attempts since it last rested; see LINE_TRIES
     line_failures: dict[tuple[str, str], int] = field(default_factory=dict)
     # (path, line) -> the number of the last attempt that is not offered it; see LINE_REST
     resting: dict[tuple[str, str], int] = field(default_factory=dict)
-    refused_edits: int = 0  # its edit_file calls refused (careful.changed); see REFUSED_EDITS
+    refused_edits: int = 0  # its edit_file calls refused (call_checks.changed); see REFUSED_EDITS
     # The `new` texts of its refused edits, which its narrowed steps may not write on any line: Qwen2.5-Coder-1.5B,
     # its `new` refused as unparseable, wrote the very same text on the next line (gcd, twice in two runs), which
     # ended the attempt (REFUSED_EDITS).
@@ -103,7 +103,7 @@ class Attempt:
     # is); see rewrite_steps.request.
     rewritten: tuple[int, Target, str] | None = None
     # The most tests of the oriented target that passed in this turn, above what orienting saw, and a checkpoint
-    # of the files then (careful.keep_best): the next fresh attempt starts from them, not the turn's start.
+    # of the files then (call_checks.keep_best): the next fresh attempt starts from them, not the turn's start.
     best: tuple[int, int] | None = None
     origin: int | None = None  # the checkpoint fresh attempts start from once a best was kept; None: `checkpoint`
 

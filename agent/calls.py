@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from wren.agent import careful as careful_mode
+from wren.agent import call_checks
 from wren.agent import switches
 from wren.agent.directives import check_test_edit
 from wren.agent.limits import next_call
@@ -95,7 +95,7 @@ def run_tool_call(s: "Session", call: ToolCall) -> CallOutcome:
             raise prepared
         tool, args = prepared
         check_test_edit(s.keep_tests, tool.kind, args, s.workspace)
-        careful_mode.check_tried(s, args)
+        call_checks.check_tried(s, args)
         allowed, message = approve(s, call, tool, args, ctx)
         if allowed:
             if tool.mutating:
@@ -120,7 +120,7 @@ def run_tool_call(s: "Session", call: ToolCall) -> CallOutcome:
         if path not in s._files_changed:
             s._files_changed.append(path)
     if call.name == "run_tests" and s.careful and result.tests_passed is not None:
-        result = careful_mode.keep_or_revert(s, call, result)
+        result = call_checks.keep_or_revert(s, call, result)
     elif call.name == "run_tests" and s.careful:  # output not understood: no failure for a reason to start from
         s.attempt.observed = ""
     if call.name == "run_tests":
@@ -134,7 +134,7 @@ def run_tool_call(s: "Session", call: ToolCall) -> CallOutcome:
         s.limits.changed()
     if result.diff and result.files_changed:
         s.attempt.changes.append(result.diff)
-    result = careful_mode.changed(s, None if isinstance(prepared, ToolError) else prepared[1], result)
+    result = call_checks.changed(s, None if isinstance(prepared, ToolError) else prepared[1], result)
     if tests := [path for path in result.files_changed if is_test_path(path)]:
         result = result.model_copy(update={"output": result.output + TEST_EDITED.format(", ".join(tests))})
     s.record(tool_message(call.id, call.name, result.output, result.images),

@@ -138,7 +138,7 @@ class Session:
         self._batch_checkpoint: int | None = None
         self.attempt = Attempt()  # careful sessions: see agent/attempts.py
         self._turn_text = ""
-        self.tried_changes: dict[tuple[str, str, str], str] = {}  # this turn's failed edits: see careful.check_tried
+        self.tried_changes: dict[tuple[str, str, str], str] = {}  # this turn's failed edits: see call_checks.check_tried
         self.keep_tests = False  # see agent/directives.py
         self._thread = threading.Thread(target=self._work, name=f"wren-session-{self.id}", daemon=True)
         self.emit(SessionStarted(session_id=self.id, model=self.backend.name, cwd=str(self.workspace.root),

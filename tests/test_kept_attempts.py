@@ -1,5 +1,5 @@
 """Careful sessions keep a change that made more tests pass: a fresh attempt starts from those files and Wren
-orients anew (agent/attempts.py, careful.keep_best)."""
+orients anew (agent/attempts.py, call_checks.keep_best)."""
 from __future__ import annotations
 
 import json
