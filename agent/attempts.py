@@ -16,6 +16,10 @@ than passed when Wren oriented it (Attempt.best): Qwen2.5-Coder-1.5B's rewrite o
 tests pass, its next fix did not help, and the attempt after it started from the turn's files (1 of 8); in
 minimum_spanning_tree a `list(...)` that made 1 of 3 pass went the same way. Then Wren orients anew (the tests'
 run and the code, as they are now), since the failing run and the code in the context are the old files'.
+After that the attempts take turns between the kept files and the turn's start (Attempt.next_files): a kept
+change can lead away from the fix. In hanoi at 4742262, a guess that made 2 of 8 pass and then the 7 of 8 rewrite
+(`6 - start - end`, wrong where start equals end) were kept in turn, and 11 of 12 attempts started from them,
+while the original program was one change (`(start, end)`) from passing.
 
 An attempt also ends when FAILED_FIXES of its changes in a row were tested and the tests still
 failed: Qwen2.5-Coder-1.5B, its first theory wrong, stacked guard on guard in kth
@@ -54,6 +58,11 @@ KEPT = ("[Wren] Attempt {n} of {most}. An earlier attempt did not make all the t
         "from this conversation; but its change to {changed} made more tests pass ({passed} where {before} passed), "
         "so the files keep it and Wren ran the tests again. Look at the failing test output and the code again "
         "and fix what still fails.")
+# A fresh attempt that starts from the turn's files again, after one from the kept change's.
+BACK = ("[Wren] Attempt {n} of {most}. An earlier attempt did not make all the tests pass ({why}), so it is gone "
+        "from this conversation, and this one starts again from the files as they were before any change: the "
+        "change that made {passed} tests pass may be the wrong way to the fix, and a later attempt goes back to it. "
+        "Wren ran the tests again. Look at the failing test output and the code again and find a different fix.")
 FRESH = ("[Wren] Attempt {n} of {most}. An earlier attempt did not make the tests pass ({why}), so the "
          "files are back as they were and that attempt is gone from this conversation. {changed}Look at the "
          "failing test output and the code again and find a different fix.")
@@ -105,7 +114,8 @@ class Attempt:
     # The most tests of the oriented target that passed in this turn, above what orienting saw, and a checkpoint
     # of the files then (call_checks.keep_best): the next fresh attempt starts from them, not the turn's start.
     best: tuple[int, int] | None = None
-    origin: int | None = None  # the checkpoint fresh attempts start from once a best was kept; None: `checkpoint`
+    origin: int | None = None  # the checkpoint its files came from (a best's); None: `checkpoint`, the turn's start
+    refined: int | None = None  # the checkpoint of the last best an attempt started from (see next_files)
 
     def start_kept(self, compactions: int) -> bool:
         """Whether its messages (from where Wren oriented it) are still in the working context, given the
@@ -139,12 +149,15 @@ class Attempt:
         """The lines attempt `number` is not offered: those resting (line_failed) through it."""
         return {line for line, last in self.resting.items() if number <= last}
 
-    def better(self) -> tuple[int, int] | None:
-        """`best` when more tests passed then than when Wren last oriented the turn (a fresh attempt keeps
-        its files); else None."""
-        if self.best is None or self.oriented is None or self.best[0] <= self.oriented[1]:
-            return None
-        return self.best
+    def next_files(self) -> tuple[tuple[int, int] | None, bool]:
+        """Where the next fresh attempt's files come from, once a change was kept (`best`): (best, False) when more
+        tests passed then than when Wren last oriented the turn, its files; (None, True) when this attempt started
+        from them, the turn's start; (None, False) otherwise, the files this attempt started from (nothing kept, or
+        none better than the turn's start). So the attempts take turns between the kept change and the turn's
+        start, each oriented anew."""
+        if self.best is not None and self.oriented is not None and self.best[0] > self.oriented[1]:
+            return self.best, False
+        return None, self.origin is not None
 
     def note(self, why: str) -> str:
         """The message that starts the next attempt. It names the files the failed attempt changed but

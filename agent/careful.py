@@ -17,7 +17,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from wren.agent import calls, effort
-from wren.agent.attempts import CHANGE_FILES, FAILED_FIXES, KEPT, MAX_ATTEMPTS, MIN_STEPS, REFUSED_EDITS, Attempt
+from wren.agent.attempts import BACK, CHANGE_FILES, FAILED_FIXES, KEPT, MAX_ATTEMPTS, MIN_STEPS, REFUSED_EDITS, Attempt
 from wren.agent.narrowing import narrowed_edit
 from wren.core.events import AssistantMessage, AttemptRestarted, UserMessage
 from wren.core.messages import Message, ToolCall
@@ -208,12 +208,15 @@ def fresh_attempt(s: "Session", why: str) -> bool:
     # A compaction since the attempt began that evicted its start (and the user's message, which the
     # summary block keeps among the requests): then all that is left of the attempt goes, and Wren orients
     # again. One that left the attempt in place moved its start (Attempt.evicted).
-    # A change that made more tests pass is kept (Attempt.best): then the attempt starts where Wren oriented it,
-    # which it does anew.
-    best, kept = a.better(), a.start_kept(s.context.compactions)
-    start, n = ((a.oriented_from or 0) if best else a.start) if kept else 0, a.number + 1
-    restore = best[1] if best else a.origin if a.origin is not None else a.checkpoint
-    if (s._files_changed or best) and restore is not None:
+    # Once a change that made more tests pass was kept (Attempt.best), attempts take turns between its files and
+    # the turn's (Attempt.next_files); either way the files differ from those the context shows, and Wren orients
+    # anew from where it oriented the attempt.
+    best, back = a.next_files()
+    kept, n = a.start_kept(s.context.compactions), a.number + 1
+    moved = best is not None or back
+    start = ((a.oriented_from or 0) if moved else a.start) if kept else 0
+    restore = best[1] if best else a.checkpoint
+    if (s._files_changed or moved) and restore is not None:
         try:
             undo(s.workspace.root, s.id, restore)
         except (CheckpointError, OSError) as exc:
@@ -221,39 +224,47 @@ def fresh_attempt(s: "Session", why: str) -> bool:
             return False
     # A rewrite attempt (agent/rewrite.py) writes a function under test anew, from the files and test state
     # orienting saw, in a request of its own (agent/rewrite_steps.py); one in turn (`hidden`) shows only its
-    # documentation.
-    rewrite = (find_target(a.edit_first, s.workspace, a.oriented_failure)
-               if start and not best and a.oriented is not None and is_rewrite(n, MAX_ATTEMPTS) else None)
-    hidden = rewrite is not None and is_hidden(n)
+    # documentation. Not the first attempt from a newly kept change: that one fixes what still fails.
+    rewrite_due = bool(start) and is_rewrite(n, MAX_ATTEMPTS) and not (best and best[1] != a.refined)
     messages = s.context.manager.messages
     dropped = len(messages) - start
     del messages[start:]
-    s.emit(AttemptRestarted(number=n, dropped=dropped, reason=why, files_from=best[1] if best else a.origin))
+    s.emit(AttemptRestarted(number=n, dropped=dropped, reason=why, files_from=best[1] if best else None))
     s.attempt = Attempt(number=n, start=start, compactions=s.context.compactions,
                         oriented_from=a.oriented_from if start else None,
-                        checkpoint=a.checkpoint, oriented=None if best else a.oriented, edit_first=a.edit_first,
+                        checkpoint=a.checkpoint, oriented=None if moved else a.oriented, edit_first=a.edit_first,
                         under_test=a.under_test, failing=a.failing, line_failures=a.line_failures,
                         resting=a.resting, refused=a.tried_out(n),
-                        observed=a.oriented_failure, oriented_failure=a.oriented_failure,
-                        rewrite=rewrite, hidden=hidden, best=a.best, origin=best[1] if best else a.origin)
+                        observed=a.oriented_failure, oriented_failure=a.oriented_failure, best=a.best,
+                        origin=best[1] if best else None, refined=best[1] if best else a.refined)
     s._reset_attempt()
     s.limits.unstick()
-    if best or a.origin is not None:  # the files differ from the turn's start: what they changed is the turn's
+    if best:  # the files differ from the turn's start: what they changed is the turn's
         s._files_changed = s._changed_this_turn()
-    if best:
-        changed = ", ".join(s._files_changed[:CHANGE_FILES]) or "the files"
-        note = KEPT.format(n=n, most=MAX_ATTEMPTS, why=why, changed=changed, passed=best[0],
-                           before=a.oriented[1] if a.oriented else 0)
-    else:
-        note = rewrite.note(n, MAX_ATTEMPTS, hidden) if rewrite else a.note(why)
-    note += "" if start else RESTATED.format(task=s._turn_text[:DIRECTIVE_CHARS])
-    if not start or best:
+    if not start or moved:
         orient(s, s._turn_text)
     elif a.oriented is not None:  # the files are as orienting saw them: so is the test state
         target, passed, s._tests_failed = a.oriented
         s.baseline.tested(target, passed)
-        if rewrite is None:  # a rewrite's step offers no tools (rewrite_steps.request)
-            edit_first(s)
+    b = s.attempt
+    if rewrite_due and b.oriented is not None:
+        b.rewrite = find_target(b.edit_first, s.workspace, b.oriented_failure)
+        b.hidden = b.rewrite is not None and is_hidden(n)
+    if b.rewrite is not None:
+        note = b.rewrite.note(n, MAX_ATTEMPTS, b.hidden)
+    elif best:
+        changed = ", ".join(s._files_changed[:CHANGE_FILES]) or "the files"
+        note = KEPT.format(n=n, most=MAX_ATTEMPTS, why=why, changed=changed, passed=best[0],
+                           before=a.oriented[1] if a.oriented else 0)
+    elif back and a.best is not None:
+        note = BACK.format(n=n, most=MAX_ATTEMPTS, why=why, passed=a.best[0])
+    else:
+        note = a.note(why)
+    note += "" if start else RESTATED.format(task=s._turn_text[:DIRECTIVE_CHARS])
+    if b.rewrite is not None:
+        s.tool_choice = "auto"  # a rewrite's step offers no tools (rewrite_steps.request), whatever orient() set
+    elif start and not moved and a.oriented is not None:  # orient() did this where it ran
+        edit_first(s)
     s.record(Message(role="user", content=note), UserMessage(text=note, by="wren"))
     return True
 

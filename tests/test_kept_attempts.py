@@ -11,7 +11,10 @@ from wren.agent.attempts import MAX_ATTEMPTS
 
 def test_a_fresh_attempt_keeps_a_change_that_made_more_tests_pass_and_orients_again(tmp_path):
     """Qwen2.5-Coder-1.5B's rewrite of QuixBugs hanoi made 7 of 8 tests pass, its next fix did not help, and the
-    fresh attempt after it started from the turn's files (1 of 8): the better files are kept instead."""
+    fresh attempt after it started from the turn's files (1 of 8): the better files are kept instead. After an
+    attempt from them fails, the next starts from the turn's files, and the one after goes back to the kept ones:
+    at 4742262, 11 of hanoi's 12 attempts started from kept changes, one of them wrong where the original
+    program was one change from passing."""
     from wren.agent.limits import Limits
 
     repo = tmp_path / "repo"
@@ -30,15 +33,22 @@ def test_a_fresh_attempt_keeps_a_change_that_made_more_tests_pass_and_orients_ag
         {"expect": [f"Attempt 2 of {MAX_ATTEMPTS}", "its change to calc.py made more tests pass (1 where 0 passed)",
                     "Tests (pytest): 1 passed, 1 failed", "return a + b"],
          "absent": ["a * b + 1", "Tests (pytest): 0 passed"], "tool_calls": [edit("return a ** b", "return a * b - 1")]},
-        # Attempt 3 starts from the same files, reusing attempt 2's orienting.
-        {"expect": [f"Attempt 3 of {MAX_ATTEMPTS}", "Tests (pytest): 1 passed, 1 failed"],
-         "absent": ["a * b - 1"], "tool_calls": [edit("return a ** b", "return a * b")]},
+        # Attempt 3 starts from the turn's files, oriented anew.
+        {"expect": [f"Attempt 3 of {MAX_ATTEMPTS}", "starts again from the files as they were before any change",
+                    "the change that made 1 tests pass", "Tests (pytest): 0 passed, 2 failed", "return a - b"],
+         "absent": ["a * b - 1", "return a + b", "Tests (pytest): 1 passed"],
+         "tool_calls": [edit("return a - b", "return b - a")]},
+        # Attempt 4 goes back to the kept files.
+        {"expect": [f"Attempt 4 of {MAX_ATTEMPTS}", "made more tests pass (1 where 0 passed)", "return a + b",
+                    "Tests (pytest): 1 passed, 1 failed"], "absent": ["b - a", "Tests (pytest): 0 passed"],
+         "tool_calls": [edit("return a ** b", "return a * b")]},
         {"content": "fixed add and mul"}], mode="auto", careful=True, limits=Limits(max_steps=20))
     events = drive(s, "The tests in test_calc.py fail; fix calc.py.", lambda e: None)
     restarts = [e for e in events if e.type == "attempt_restarted"]
-    assert [r.number for r in restarts] == [2, 3] and restarts[0].files_from == restarts[1].files_from is not None
+    assert [r.number for r in restarts] == [2, 3, 4]
+    assert restarts[0].files_from == restarts[2].files_from is not None and restarts[1].files_from is None
     by_wren = [e.tool_calls[0].name for e in events if e.type == "assistant_message" and e.by == "wren"]
-    assert by_wren == ["run_tests", "read_file"] + ["run_tests"] * 2 + ["run_tests", "read_file"] + ["run_tests"] * 2
+    assert by_wren == ["run_tests", "read_file"] + ["run_tests"] * 2 + ["run_tests", "read_file", "run_tests"] * 3
     assert events[-1].status == "success" and events[-1].files_changed == ["calc.py"]
     assert (repo / "calc.py").read_text() == calc.replace("a - b", "a + b").replace("a ** b", "a * b")
     # The checkpoint it started from holds add's fix only.
