@@ -45,6 +45,10 @@ EXPLAIN = ("The function `{name}` in {path} had a bug: its tests failed. It was:
            "```python\n{new}\n```\nand its tests pass. In two or three sentences, tell the user what was wrong and "
            "what changed.")
 NOTE = "[Wren] Attempt {n} of {most} writes `{name}` in {path} anew, asked on its own:]\n"
+# A rewrite with the code in view (CODE) whose reply is that code again: the same attempt asks once more, with the
+# body out of view (SPEC). Qwen2.5-Coder-1.5B returned hanoi's and minimum_spanning_tree's code as shown (QuixBugs
+# at 4742262, one CODE rewrite each), and each cost an attempt that changed nothing.
+UNCHANGED = "[Wren] The reply wrote `{name}` as it was, so it is asked again with its body out of view:]\n"
 BLOCK = re.compile(r"```[\w+-]*[ \t]*\n(.*?)(?:```|\Z)", re.S)
 
 

@@ -7,8 +7,10 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from wren.agent.careful import fresh_attempt, takes, test_change, wren_call
-from wren.agent.rewrite import SYSTEM, definition
+from wren.agent.rewrite import SYSTEM, UNCHANGED, definition
+from wren.core.events import UserMessage
 from wren.core.messages import Message, ToolCall
+from wren.tools.syntax import same_python
 
 if TYPE_CHECKING:
     from wren.agent.session import Session
@@ -46,13 +48,19 @@ def reply_opening(s: "Session") -> str:
 def rewritten(s: "Session", reply_text: str) -> bool:
     """A rewrite attempt's reply: Wren puts the definition it holds in place of the function with edit_file, as
     a change of its own, and tests it like the model's (careful.test_change); a reply without one, or a change
-    refused, ends the attempt. False when this is no rewrite attempt's reply, or no attempt is left."""
+    refused, ends the attempt. A reply to the code in view that is that code again (whitespace and comments aside)
+    is asked once more in the same attempt, from the documentation (rewrite.UNCHANGED): a step, not an attempt. False when this is no rewrite attempt's reply, or no attempt is left."""
     target, s.attempt.rewrite = s.attempt.rewrite, None
     if target is None:
         return False
     new = definition(reply_text, target.name, target.known)
     if new is None:
         return fresh_attempt(s, f"its reply held no definition of {target.name}")
+    if not s.attempt.hidden and (new.strip() == target.source.strip() or same_python(target.source, new)):
+        s.attempt.rewrite, s.attempt.hidden = target, True  # the next step asks from the documentation (rewrite.UNCHANGED)
+        note = UNCHANGED.format(name=target.name) + target.request(True)
+        s.record(Message(role="user", content=note), UserMessage(text=note, by="wren"))
+        return True
     call = ToolCall(id=f"wren-{uuid.uuid4().hex[:8]}-rewrite", name="edit_file",
                     arguments=json.dumps({"path": target.path, "old": target.source, "new": new}))
     if not wren_call(s, call):

@@ -125,6 +125,33 @@ def test_a_rewrite_attempt_writes_the_function_from_its_documentation_without_it
                                "Write this Python function")
 
 
+def test_a_rewrite_that_returns_the_code_in_view_unchanged_is_asked_again_from_the_documentation(tmp_path):
+    """Qwen2.5-Coder-1.5B, shown hanoi's and minimum_spanning_tree's code, wrote it back as it was (QuixBugs at
+    4742262): the same attempt asks again with the body out of view, a step, not an attempt."""
+    repo = tmp_path / "repo"
+    write(repo, {"calc.py": DOCUMENTED, "test_calc.py": TEST})
+    same = "```python\n" + DOCUMENTED.replace("return a - b", "return a - b  # the sum") + "```"
+    right = '```python\ndef add(a, b):\n    """The sum of a and b."""\n    return a + b\n```'
+    s = make_session(repo, tmp_path, [
+        {"tool_calls": [edit("return a - b", "return a * b")]},  # attempt 1: failing
+        {"expect": ["Write this Python function"], "content": "```python\ndef add(a, b):\n    return a * b\n```"},
+        {"expect": ["Attempt 3 of"], "tool_calls": [edit("return a - b", "return a - b + 0")]},
+        # Attempt 4 shows the code; the reply is that code again (a comment added).
+        {"expect": ["This Python code has a bug", "return a - b"], "content": same},
+        # Asked again in the same attempt, from the documentation only.
+        {"expect": ["Write this Python function", "The sum of a and b."], "absent": ["return a - b", TASK],
+         "content": right},
+        {"expect": ["`add` in calc.py had a bug"], "content": "add returns the sum now"}],
+        mode="auto", careful=True, limits=Limits(max_steps=20))
+    events = drive(s, TASK, lambda e: None)
+    assert events[-1].status == "success", events[-1]
+    assert [e.number for e in events if e.type == "attempt_restarted"] == [2, 3, 4]
+    assert (repo / "calc.py").read_text() == DOCUMENTED.replace("a - b", "a + b")
+    notes = [e.text for e in events if e.type == "user_message" and e.by == "wren"]
+    assert any(n.startswith("[Wren] The reply wrote `add` as it was, so it is asked again with its body out of view:]\n"
+                            "Write this Python function") for n in notes)
+
+
 def test_a_reply_without_the_definition_ends_the_rewrite_attempt(tmp_path):
     repo = tmp_path / "repo"
     write(repo, {"calc.py": DOCUMENTED, "test_calc.py": TEST})
