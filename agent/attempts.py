@@ -58,14 +58,22 @@ KEPT = ("[Wren] Attempt {n} of {most}. An earlier attempt did not make all the t
         "from this conversation; but its change to {changed} made more tests pass ({passed} where {before} passed), "
         "so the files keep it and Wren ran the tests again. Look at the failing test output and the code again "
         "and fix what still fails.")
+# A fresh attempt that goes back to the kept change's files, after one from the turn's start.
+RETURN = ("[Wren] Attempt {n} of {most}. An earlier attempt did not make all the tests pass ({why}), so it is gone "
+          "from this conversation; this one starts from the files of an earlier change that made more tests pass "
+          "({passed} where {before} passed), and Wren ran the tests again. Look at the failing test output and the "
+          "code again and fix what still fails.")
 # A fresh attempt that starts from the turn's files again, after one from the kept change's.
 BACK = ("[Wren] Attempt {n} of {most}. An earlier attempt did not make all the tests pass ({why}), so it is gone "
         "from this conversation, and this one starts again from the files as they were before any change: the "
-        "change that made {passed} tests pass may be the wrong way to the fix, and a later attempt goes back to it. "
+        "change that made {passed} tests pass may be the wrong way to the fix, and the next attempt goes back to it. "
         "Wren ran the tests again. Look at the failing test output and the code again and find a different fix.")
 FRESH = ("[Wren] Attempt {n} of {most}. An earlier attempt did not make the tests pass ({why}), so the "
          "files are back as they were and that attempt is gone from this conversation. {changed}Look at the "
          "failing test output and the code again and find a different fix.")
+
+# What the attempts on one side (Attempt.sides) tried: the session's tried_changes, Attempt.line_failures, .resting.
+Side = tuple[dict[tuple[str, str, str], str], dict[tuple[str, str], int], dict[tuple[str, str], int]]
 
 
 @dataclass
@@ -116,6 +124,10 @@ class Attempt:
     best: tuple[int, int] | None = None
     origin: int | None = None  # the checkpoint its files came from (a best's); None: `checkpoint`, the turn's start
     refined: int | None = None  # the checkpoint of the last best an attempt started from (see next_files)
+    # What the attempts from the other files (a checkpoint; None: the turn's start) learnt there: the session's
+    # tried_changes, line_failures and resting, each held while the attempts are on these files (careful.fresh_attempt).
+    # A fix that failed on top of a kept change may be the fix of the turn's files.
+    sides: dict[int | None, Side] = field(default_factory=dict)
 
     def start_kept(self, compactions: int) -> bool:
         """Whether its messages (from where Wren oriented it) are still in the working context, given the
@@ -149,13 +161,13 @@ class Attempt:
         """The lines attempt `number` is not offered: those resting (line_failed) through it."""
         return {line for line, last in self.resting.items() if number <= last}
 
-    def next_files(self) -> tuple[tuple[int, int] | None, bool]:
-        """Where the next fresh attempt's files come from, once a change was kept (`best`): (best, False) when more
-        tests passed then than when Wren last oriented the turn, its files; (None, True) when this attempt started
-        from them, the turn's start; (None, False) otherwise, the files this attempt started from (nothing kept, or
-        none better than the turn's start). So the attempts take turns between the kept change and the turn's
-        start, each oriented anew."""
-        if self.best is not None and self.oriented is not None and self.best[0] > self.oriented[1]:
+    def next_files(self, last: bool) -> tuple[tuple[int, int] | None, bool]:
+        """Where the next attempt's files come from, once a change was kept (`best`): (best, False) for its
+        files, when this attempt did not start from them (a change kept in this attempt included) or the next is the
+        `last` attempt (the turn ends on the most tests passing); (None, True) for the turn's start, when this attempt
+        started from the kept files; (None, False) when nothing was kept: the files this attempt started from. So
+        the attempts take turns between the kept change and the turn's start, each oriented anew."""
+        if self.best is not None and (self.best[1] != self.origin or last):
             return self.best, False
         return None, self.origin is not None
 

@@ -17,7 +17,8 @@ import uuid
 from typing import TYPE_CHECKING
 
 from wren.agent import calls, effort
-from wren.agent.attempts import BACK, CHANGE_FILES, FAILED_FIXES, KEPT, MAX_ATTEMPTS, MIN_STEPS, REFUSED_EDITS, Attempt
+from wren.agent.attempts import (BACK, CHANGE_FILES, FAILED_FIXES, KEPT, MAX_ATTEMPTS, MIN_STEPS, REFUSED_EDITS, RETURN,
+                                 Attempt)
 from wren.agent.narrowing import narrowed_edit
 from wren.core.events import AssistantMessage, AttemptRestarted, UserMessage
 from wren.core.messages import Message, ToolCall
@@ -211,8 +212,8 @@ def fresh_attempt(s: "Session", why: str) -> bool:
     # Once a change that made more tests pass was kept (Attempt.best), attempts take turns between its files and
     # the turn's (Attempt.next_files); either way the files differ from those the context shows, and Wren orients
     # anew from where it oriented the attempt.
-    best, back = a.next_files()
     kept, n = a.start_kept(s.context.compactions), a.number + 1
+    best, back = a.next_files(last=n >= MAX_ATTEMPTS)
     moved = best is not None or back
     start = ((a.oriented_from or 0) if moved else a.start) if kept else 0
     restore = best[1] if best else a.checkpoint
@@ -222,10 +223,17 @@ def fresh_attempt(s: "Session", why: str) -> bool:
         except (CheckpointError, OSError) as exc:
             s.warn(f"no fresh attempt: the files could not be put back ({exc})")
             return False
+    # What was tried and failed is held per files (Attempt.sides); a newly kept change starts from what its
+    # attempt knew.
+    sides, line_failures, resting = a.sides, a.line_failures, a.resting
+    if moved:
+        sides = {**a.sides, a.origin: (s.tried_changes, a.line_failures, a.resting)}
+        s.tried_changes, line_failures, resting = sides.pop(best[1] if best else None, (
+            dict(s.tried_changes), dict(a.line_failures), dict(a.resting)))
     # A rewrite attempt (agent/rewrite.py) writes a function under test anew, from the files and test state
     # orienting saw, in a request of its own (agent/rewrite_steps.py); one in turn (`hidden`) shows only its
     # documentation. Not the first attempt from a newly kept change: that one fixes what still fails.
-    rewrite_due = bool(start) and is_rewrite(n, MAX_ATTEMPTS) and not (best and best[1] != a.refined)
+    rewrite_due = is_rewrite(n, MAX_ATTEMPTS) and not (best and best[1] != a.refined)
     messages = s.context.manager.messages
     dropped = len(messages) - start
     del messages[start:]
@@ -233,10 +241,10 @@ def fresh_attempt(s: "Session", why: str) -> bool:
     s.attempt = Attempt(number=n, start=start, compactions=s.context.compactions,
                         oriented_from=a.oriented_from if start else None,
                         checkpoint=a.checkpoint, oriented=None if moved else a.oriented, edit_first=a.edit_first,
-                        under_test=a.under_test, failing=a.failing, line_failures=a.line_failures,
-                        resting=a.resting, refused=a.tried_out(n),
+                        under_test=a.under_test, failing=a.failing, line_failures=line_failures, resting=resting,
                         observed=a.oriented_failure, oriented_failure=a.oriented_failure, best=a.best,
-                        origin=best[1] if best else None, refined=best[1] if best else a.refined)
+                        origin=best[1] if best else None, refined=best[1] if best else a.refined, sides=sides)
+    s.attempt.refused = s.attempt.tried_out(n)
     s._reset_attempt()
     s.limits.unstick()
     if best:  # the files differ from the turn's start: what they changed is the turn's
@@ -252,6 +260,8 @@ def fresh_attempt(s: "Session", why: str) -> bool:
         b.hidden = b.rewrite is not None and is_hidden(n)
     if b.rewrite is not None:
         note = b.rewrite.note(n, MAX_ATTEMPTS, b.hidden)
+    elif best and best[1] == a.refined:  # back to a change kept before
+        note = RETURN.format(n=n, most=MAX_ATTEMPTS, why=why, passed=best[0], before=a.oriented[1] if a.oriented else 0)
     elif best:
         changed = ", ".join(s._files_changed[:CHANGE_FILES]) or "the files"
         note = KEPT.format(n=n, most=MAX_ATTEMPTS, why=why, changed=changed, passed=best[0],

@@ -56,7 +56,9 @@ def rewritten(s: "Session", reply_text: str) -> bool:
     new = definition(reply_text, target.name, target.known)
     if new is None:
         return fresh_attempt(s, f"its reply held no definition of {target.name}")
-    if not s.attempt.hidden and (new.strip() == target.source.strip() or same_python(target.source, new)):
+    left = s.limits.steps_left()  # the step asked again and one to answer after it
+    if (not s.attempt.hidden and (left is None or left >= 2)
+            and (new.strip() == target.source.strip() or same_python(target.source, new))):
         s.attempt.rewrite, s.attempt.hidden = target, True  # the next step asks from the documentation (rewrite.UNCHANGED)
         note = UNCHANGED.format(name=target.name) + target.request(True)
         s.record(Message(role="user", content=note), UserMessage(text=note, by="wren"))

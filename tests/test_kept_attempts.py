@@ -9,6 +9,21 @@ from test_session import drive, make_session
 from wren.agent.attempts import MAX_ATTEMPTS
 
 
+CALC = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a ** b\n"
+
+
+def calc_repo(tmp_path):
+    """A committed repo whose calc.py fails both tests of test_calc.py: (its path, calc.py's text)."""
+    repo = tmp_path / "repo"
+    committed(repo, {"calc.py": CALC, "test_calc.py": "from calc import add, mul\n\n\ndef test_add():\n"
+                     "    assert add(2, 3) == 5\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n"})
+    return repo, CALC
+
+
+def edit(old: str, new: str) -> dict:
+    return {"name": "edit_file", "arguments": {"path": "calc.py", "old": old, "new": new}}
+
+
 def test_a_fresh_attempt_keeps_a_change_that_made_more_tests_pass_and_orients_again(tmp_path):
     """Qwen2.5-Coder-1.5B's rewrite of QuixBugs hanoi made 7 of 8 tests pass, its next fix did not help, and the
     fresh attempt after it started from the turn's files (1 of 8): the better files are kept instead. After an
@@ -17,13 +32,7 @@ def test_a_fresh_attempt_keeps_a_change_that_made_more_tests_pass_and_orients_ag
     program was one change from passing."""
     from wren.agent.limits import Limits
 
-    repo = tmp_path / "repo"
-    calc = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a ** b\n"
-    committed(repo, {"calc.py": calc, "test_calc.py": "from calc import add, mul\n\n\ndef test_add():\n"
-                     "    assert add(2, 3) == 5\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n"})
-
-    def edit(old: str, new: str) -> dict:
-        return {"name": "edit_file", "arguments": {"path": "calc.py", "old": old, "new": new}}
+    repo, calc = calc_repo(tmp_path)
 
     s = make_session(repo, tmp_path, [
         # Attempt 1: add fixed (1 of 2 pass, more than the 0 Wren oriented with), then a wrong fix of mul.
@@ -37,11 +46,12 @@ def test_a_fresh_attempt_keeps_a_change_that_made_more_tests_pass_and_orients_ag
         {"expect": [f"Attempt 3 of {MAX_ATTEMPTS}", "starts again from the files as they were before any change",
                     "the change that made 1 tests pass", "Tests (pytest): 0 passed, 2 failed", "return a - b"],
          "absent": ["a * b - 1", "return a + b", "Tests (pytest): 1 passed"],
-         "tool_calls": [edit("return a - b", "return b - a")]},
+         # Attempt 2's failed fix, on these files: not refused as tried (Attempt.sides).
+         "tool_calls": [edit("return a ** b", "return a * b - 1")]},
         # Attempt 4 goes back to the kept files.
-        {"expect": [f"Attempt 4 of {MAX_ATTEMPTS}", "made more tests pass (1 where 0 passed)", "return a + b",
-                    "Tests (pytest): 1 passed, 1 failed"], "absent": ["b - a", "Tests (pytest): 0 passed"],
-         "tool_calls": [edit("return a ** b", "return a * b")]},
+        {"expect": [f"Attempt 4 of {MAX_ATTEMPTS}", "starts from the files of an earlier change that made more tests "
+                    "pass (1 where 0 passed)", "return a + b", "Tests (pytest): 1 passed, 1 failed"],
+         "absent": ["a * b - 1", "Tests (pytest): 0 passed"], "tool_calls": [edit("return a ** b", "return a * b")]},
         {"content": "fixed add and mul"}], mode="auto", careful=True, limits=Limits(max_steps=20))
     events = drive(s, "The tests in test_calc.py fail; fix calc.py.", lambda e: None)
     restarts = [e for e in events if e.type == "attempt_restarted"]
@@ -49,6 +59,7 @@ def test_a_fresh_attempt_keeps_a_change_that_made_more_tests_pass_and_orients_ag
     assert restarts[0].files_from == restarts[2].files_from is not None and restarts[1].files_from is None
     by_wren = [e.tool_calls[0].name for e in events if e.type == "assistant_message" and e.by == "wren"]
     assert by_wren == ["run_tests", "read_file"] + ["run_tests"] * 2 + ["run_tests", "read_file", "run_tests"] * 3
+    assert not [e for e in events if e.type == "tool_result" and "was made before in this turn" in e.output]
     assert events[-1].status == "success" and events[-1].files_changed == ["calc.py"]
     assert (repo / "calc.py").read_text() == calc.replace("a - b", "a + b").replace("a ** b", "a * b")
     # The checkpoint it started from holds add's fix only.
@@ -121,3 +132,26 @@ def test_a_change_to_a_test_is_not_kept_and_an_ignored_file_is(tmp_path):
         {"content": "fixed"}], mode="auto", careful=True, limits=Limits(max_steps=20))
     events = drive(s, "The tests in test_calc.py fail; fix local_calc.py.", lambda e: None)
     assert events[-1].status == "success" and events[-1].files_changed == ["local_calc.py"]
+
+
+def test_the_last_attempt_starts_from_the_kept_change_and_a_tried_fix_is_refused_on_the_same_files(tmp_path, monkeypatch):
+    """The attempts take turns between the kept files and the turn's start, but the last starts from the kept ones
+    (the turn ends on the most tests passing); a fix that failed on the kept files is refused there again."""
+    from wren.agent.limits import Limits
+
+    monkeypatch.setattr("wren.agent.careful.MAX_ATTEMPTS", 3)
+    repo, calc = calc_repo(tmp_path)
+
+    s = make_session(repo, tmp_path, [
+        {"tool_calls": [edit("return a - b", "return a + b")]},  # kept: 1 of 2
+        {"tool_calls": [edit("return a ** b", "return a * b + 1")]},
+        {"expect": ["Attempt 2 of 3", "made more tests pass"], "tool_calls": [edit("return a ** b", "return a * b - 1")]},
+        # Attempt 3, the last, starts from the kept files again; attempt 2's fix is refused there.
+        {"expect": ["Attempt 3 of 3", "return a + b", "Tests (pytest): 1 passed, 1 failed"],
+         "tool_calls": [edit("return a ** b", "return a * b - 1")]},
+        {"expect": ["was made before in this turn"], "content": "could not fix mul"}],
+        mode="auto", careful=True, limits=Limits(max_steps=20))
+    events = drive(s, "The tests in test_calc.py fail; fix calc.py.", lambda e: None)
+    restarts = [e for e in events if e.type == "attempt_restarted"]
+    assert [r.number for r in restarts] == [2, 3] and restarts[0].files_from == restarts[1].files_from is not None
+    assert events[-1].status == "failed" and (repo / "calc.py").read_text() == calc.replace("a - b", "a + b")
