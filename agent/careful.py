@@ -258,25 +258,31 @@ def fresh_attempt(s: "Session", why: str) -> bool:
     if rewrite_due and b.oriented is not None:
         b.rewrite = find_target(b.edit_first, s.workspace, b.oriented_failure)
         b.hidden = b.rewrite is not None and is_hidden(n)
-    if b.rewrite is not None:
-        note = b.rewrite.note(n, MAX_ATTEMPTS, b.hidden)
-    elif best and best[1] == a.refined:  # back to a change kept before
-        note = RETURN.format(n=n, most=MAX_ATTEMPTS, why=why, passed=best[0], before=a.oriented[1] if a.oriented else 0)
-    elif best:
-        changed = ", ".join(s._files_changed[:CHANGE_FILES]) or "the files"
-        note = KEPT.format(n=n, most=MAX_ATTEMPTS, why=why, changed=changed, passed=best[0],
-                           before=a.oriented[1] if a.oriented else 0)
-    elif back and a.best is not None:
-        note = BACK.format(n=n, most=MAX_ATTEMPTS, why=why, passed=a.best[0])
-    else:
-        note = a.note(why)
-    note += "" if start else RESTATED.format(task=s._turn_text[:DIRECTIVE_CHARS])
+    note = restart_note(s, a, why, back) + ("" if start else RESTATED.format(task=s._turn_text[:DIRECTIVE_CHARS]))
     if b.rewrite is not None:
         s.tool_choice = "auto"  # a rewrite's step offers no tools (rewrite_steps.request), whatever orient() set
     elif start and not moved and a.oriented is not None:  # orient() did this where it ran
         edit_first(s)
     s.record(Message(role="user", content=note), UserMessage(text=note, by="wren"))
     return True
+
+
+def restart_note(s: "Session", before: Attempt, why: str, back: bool) -> str:
+    """The message that opens the session's new attempt, after `before` ended (`why`): a rewrite's request; where its
+    files come from, when a change was kept (KEPT the first time, RETURN later, BACK at the turn's start); else
+    Attempt.note."""
+    a, n = s.attempt, s.attempt.number
+    passed_then = before.oriented[1] if before.oriented else 0
+    if a.rewrite is not None:
+        return a.rewrite.note(n, MAX_ATTEMPTS, a.hidden)
+    if a.origin is not None and a.best is not None and a.origin == before.refined:  # back to a change kept before
+        return RETURN.format(n=n, most=MAX_ATTEMPTS, why=why, passed=a.best[0], before=passed_then)
+    if a.origin is not None and a.best is not None:
+        changed = ", ".join(s._files_changed[:CHANGE_FILES]) or "the files"
+        return KEPT.format(n=n, most=MAX_ATTEMPTS, why=why, changed=changed, passed=a.best[0], before=passed_then)
+    if back and a.best is not None:
+        return BACK.format(n=n, most=MAX_ATTEMPTS, why=why, passed=a.best[0])
+    return before.note(why)
 
 
 def wrap_up(s: "Session", why: str) -> bool:

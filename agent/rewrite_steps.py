@@ -49,7 +49,8 @@ def rewritten(s: "Session", reply_text: str) -> bool:
     """A rewrite attempt's reply: Wren puts the definition it holds in place of the function with edit_file, as
     a change of its own, and tests it like the model's (careful.test_change); a reply without one, or a change
     refused, ends the attempt. A reply to the code in view that is that code again (whitespace and comments aside)
-    is asked once more in the same attempt, from the documentation (rewrite.UNCHANGED): a step, not an attempt. False when this is no rewrite attempt's reply, or no attempt is left."""
+    is asked once more in the same attempt, from the documentation (rewrite.UNCHANGED): a step, not an attempt.
+    False when this is no rewrite attempt's reply, or no attempt is left."""
     target, s.attempt.rewrite = s.attempt.rewrite, None
     if target is None:
         return False
