@@ -12,11 +12,13 @@ worker answers on its stdout: `{"result": the run's JSON result or null, "exit_c
 "pid": PID}`. A signal to the worker during a task is what it is to `wren run` (SIGTERM or SIGINT:
 the run stops and still answers); between tasks it ends the worker, as does the end of its stdin.
 A worker that dies mid-task answers nothing: its task ends in an error and the next one gets a new
-worker.
+worker. A worker whose parent dies (a Ray worker killed, a batch SIGKILLed) stops too: see
+`_watch_parent`.
 """
 from __future__ import annotations
 
 import ctypes
+import faulthandler
 import io
 import json
 import os
@@ -25,11 +27,14 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 from typing import Any
 
 READ_SLICE_S = 0.5  # see Worker.run
+PARENT_POLL_S = 0.5  # how often a worker looks whether its parent is still there (see _watch_parent)
+ORPHAN_GRACE_S = 60.0  # from the SIGTERM of an orphaned worker to its forced end: a run stops in seconds
 
 
 def _die_with_parent() -> None:
@@ -195,6 +200,42 @@ def _serve(request: dict, idle_err: int) -> dict:
             "pid": os.getpid()}
 
 
+def _watch_parent(idle_err: int) -> None:
+    """In a daemon thread of the worker: once the process that started it is gone (a Ray worker killed,
+    a batch SIGKILLed), no one reads the answer and the task may already run again elsewhere, so the
+    worker stops as on the batch's SIGTERM. PR_SET_PDEATHSIG does the same on Linux when asked; this
+    also covers macOS, a parent started without it, and a signal that was lost. A run that has not
+    stopped ORPHAN_GRACE_S later is ended: its threads' stacks go to the workers' log (where it hung),
+    the command groups of its children are SIGKILLed (tools/process.py gives each command a group of
+    its own), and the worker exits 1."""
+    parent = os.getppid()
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_S)
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(ORPHAN_GRACE_S)
+    os.write(idle_err, f"wren batch worker {os.getpid()}: orphaned and still running after "
+                       f"{ORPHAN_GRACE_S:g}s; its threads:\n".encode())
+    faulthandler.dump_traceback(file=idle_err, all_threads=True)
+    for child in _children():
+        try:
+            if os.getpgid(child) != os.getpgid(0):
+                os.killpg(os.getpgid(child), signal.SIGKILL)
+        except OSError:
+            continue  # gone meanwhile
+    os._exit(1)
+
+
+def _children() -> list[int]:
+    """This process's children (Linux's /proc/PID/task/TID/children; elsewhere none are found)."""
+    found: list[int] = []
+    for listing in Path("/proc/self/task").glob("*/children"):
+        try:
+            found += [int(pid) for pid in listing.read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
 def main() -> int:
     """Serve requests until stdin ends. The protocol's pipes move off fds 0 and 1 (to descriptors no
     child inherits): a task's commands get /dev/null for stdin, and what anything writes on fd 1 goes
@@ -206,6 +247,7 @@ def main() -> int:
     os.close(null)
     os.dup2(2, 1)
     idle_err = os.dup(2)
+    threading.Thread(target=_watch_parent, args=(idle_err,), name="wren-parent-watch", daemon=True).start()
     try:
         for line in requests:
             answers.write(json.dumps(_serve(json.loads(line), idle_err)) + "\n")

@@ -67,6 +67,32 @@ def test_a_worker_that_dies_mid_task_costs_that_task_alone(calc_repo, tmp_path):
     assert got["quick"]["status"] == "success" and not got["quick"]["worker"].endswith(f":{worker}")  # a new one
 
 
+
+def test_a_worker_whose_batch_is_killed_stops_its_run_and_command(calc_repo, tmp_path):
+    """The local pool starts its workers without PR_SET_PDEATHSIG: a batch SIGKILLed mid-task leaves the
+    worker to notice the loss of its parent itself, stop its run as on SIGTERM, and end its command."""
+    without_sandbox(calc_repo)
+    slow = write_script(tmp_path / "slow.json", [
+        {"tool_calls": [{"name": "shell", "arguments": {"command": "sleep 86417"}}]}, {"content": "never"}])
+    tasks = tasks_file(tmp_path, [{"id": "slow", "repo": "repo", "prompt": "wait", "model": slow, "approval": "auto"}])
+    batch = subprocess.Popen([sys.executable, "-m", "wren.cli.main", "batch", str(tasks), "--workers", "1",
+                              "--out", "out", "--output-format", "json"], cwd=tmp_path, env=clean_env(),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: len(processes_with("86417", below=batch.pid)) == 1 or batch.poll() is not None)
+        assert batch.poll() is None
+        [command] = processes_with("86417", below=batch.pid)
+        worker = ancestor_running(command, b"wren.cli.batch_worker")
+        batch.kill()  # SIGKILL: the batch can tell its worker nothing
+        batch.wait()
+        wait_until(lambda: not alive(worker))
+        assert not alive(command)  # the run ended its command before the worker ended
+    finally:
+        for pid in processes_with("86417"):
+            os.kill(pid, signal.SIGKILL)
+    log = (tmp_path / "out" / "tasks" / "slow" / "wren.log").read_text()
+    assert "terminated (SIGTERM); stopping" in log  # stopped as `wren run` stops, not forced
+
 @pytest.mark.slow
 def test_local_backends_on_one_file_share_one_loaded_model():
     from wren.core.backend import ignore
