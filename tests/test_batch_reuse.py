@@ -93,6 +93,45 @@ def test_a_worker_whose_batch_is_killed_stops_its_run_and_command(calc_repo, tmp
     log = (tmp_path / "out" / "tasks" / "slow" / "wren.log").read_text()
     assert "terminated (SIGTERM); stopping" in log  # stopped as `wren run` stops, not forced
 
+
+HUNG_WORKER = """
+import signal, subprocess, sys, time
+import wren.cli.batch_worker as worker
+worker.ORPHAN_GRACE_S = 0.5
+def hung_run(request, idle_err):  # a run that does not stop: SIGTERM ignored, its command running
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    subprocess.Popen(["sleep", "86419"], start_new_session=True)
+    time.sleep(86419)
+worker._serve = hung_run
+sys.exit(worker.main())
+"""
+PARENT = """
+import subprocess, sys
+worker = subprocess.Popen([sys.executable, "-c", sys.argv[1]], stdin=subprocess.PIPE, stderr=open(sys.argv[2], "w"))
+worker.stdin.write(b"{}\\n")
+worker.stdin.flush()
+worker.wait()
+"""
+
+
+def test_an_orphaned_worker_whose_run_does_not_stop_is_ended(tmp_path):
+    """The forced end: where the run hung goes to the workers' log, and the run's command is killed."""
+    log = tmp_path / "workers.log"
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, HUNG_WORKER, str(log)], env=clean_env())
+    try:
+        wait_until(lambda: len(processes_with("sleep\x0086419", below=parent.pid)) == 1 or parent.poll() is not None)
+        assert parent.poll() is None
+        [command] = processes_with("sleep\x0086419", below=parent.pid)
+        worker = ancestor_running(command, b"wren.cli.batch_worker")
+        parent.kill()
+        parent.wait()
+        wait_until(lambda: not alive(worker) and not alive(command))
+    finally:
+        for pid in processes_with("sleep\x0086419"):
+            os.kill(pid, signal.SIGKILL)
+    said = log.read_text()
+    assert "orphaned and still running after 0.5s" in said and "in hung_run" in said, said
+
 @pytest.mark.slow
 def test_local_backends_on_one_file_share_one_loaded_model():
     from wren.core.backend import ignore
