@@ -51,12 +51,14 @@ def test_the_first_failure_says_which_lines_made_the_value_it_returned(tmp_path)
     # With CI set, pytest appends its full diff after " / ", so the line is checked up to the first diff line.
     assert (": `moves(1, 1, 3)` returned [(1, 2)], expected [(1, 3)]; steps was last set by line 6 "
             "`steps.append((start, helper))`, helper by line 4 "
-            "`helper = ({1, 2, 3} - {start} - {end}).pop()` / At index 0 diff: (1, 2) != (1, 3)") in first, first
+            "`helper = ({1, 2, 3} - {start} - {end}).pop()`, line 6 used helper = 2 where the test expected 3, the "
+            "value of end / At index 0 diff: (1, 2) != (1, 3)") in first, first
     # The first failure's report carries the plugin's section, with the values each line left.
     report = out.split("--- first failure ---", 1)[1]
     assert ("moves(1, 1, 3) returned [(1, 2)] at moves.py:8: `return steps`\n"
             "  steps = [(1, 2)] was last set by line 6: `steps.append((start, helper))`\n"
-            "  helper = 2 was last set by line 4: `helper = ({1, 2, 3} - {start} - {end}).pop()`") in report, report
+            "  helper = 2 was last set by line 4: `helper = ({1, 2, 3} - {start} - {end}).pop()`\n") in report, report
+    assert "\n  its variables at the return: height = 1, start = 1, end = 3, helper = 2" in report, report
     # Only the first failure is traced: the tests after it run as they are, and their lines say nothing more.
     later = [line for line in out.splitlines() if line.startswith(("- test_it.py::test_moves[2", "- test_it.py::test_best"))]
     assert len(later) == 2 and not any("last set" in line for line in later), later
@@ -66,8 +68,22 @@ def test_a_value_made_by_a_line_the_returned_one_reads_is_named_too(tmp_path):
     write(tmp_path, {"moves.py": MOVES, "best.py": BEST, "test_it.py": TESTS})
     out = run(tmp_path, "test_it.py::test_best")
     line = next(line for line in out.splitlines() if line.startswith("- test_it.py::test_best"))
+    # Not said to be variable misuse: so_far and here both hold the wrong 2, so neither is named.
     assert line.endswith("`best([-5, 3, 4])` returned 2, expected 7; so_far was last set by line 6 `so_far = max(so_far, here)`, here by line 5 "
                          "`here = here + x`"), line
+
+
+def test_a_return_that_read_one_variable_in_place_of_another_says_which(tmp_path):
+    write(tmp_path, {"ends.py": "def ends(first, last, middle):\n    return [first, middle]\n",
+                     "test_ends.py": "from ends import ends\n\n\ndef test_ends():\n    assert ends(1, 9, 5) == [1, 9]\n"})
+    line = next(line for line in run(tmp_path, "test_ends.py").splitlines() if line.startswith("- test_ends.py"))
+    assert ("`ends(1, 9, 5)` returned [1, 5], expected [1, 9]; it returned at line 2 `return [first, middle]`, "
+            "line 2 used middle = 5 where the test expected 9, the value of last") in line, line
+    # Where the expected value is held by a variable the line read as well, nothing is said of misuse.
+    write(tmp_path, {"ends.py": "def ends(first, last, middle):\n    return [first, middle, last]\n",
+                     "test_ends.py": "from ends import ends\n\n\ndef test_ends():\n    assert ends(1, 9, 5) == [1, 9, 9]\n"})
+    line = next(line for line in run(tmp_path, "test_ends.py").splitlines() if line.startswith("- test_ends.py"))
+    assert "it returned at line 2" in line and " used " not in line, line
 
 
 def test_a_line_that_set_two_names_is_said_once_and_a_call_that_raised_names_its_line(tmp_path):
@@ -268,3 +284,22 @@ def test_tracing_stops_after_its_time_so_a_slow_traced_test_still_passes(tmp_pat
     finally:
         tracer.stop()
     assert went_off and budget[1] <= 0 and sys.gettrace() is None
+
+
+def test_a_recursion_limit_reached_in_the_tracer_is_reported_in_the_programs_frames(tmp_path):
+    """QuixBugs mergesort's shape, written anew: a recursion that never ends on one item. Its limit is reached in
+    the tracer's own call as often as in the program's; the report and its summary show the program's frames."""
+    write(tmp_path, {"sort.py": "def sort(arr):\n    def merge(left, right):\n        result = []\n        i = j = 0\n"
+                                "        while i < len(left) and j < len(right):\n"
+                                "            if left[i] <= right[j]:\n                result.append(left[i])\n"
+                                "                i += 1\n            else:\n                result.append(right[j])\n"
+                                "                j += 1\n        result.extend(left[i:] or right[j:])\n"
+                                "        return result\n\n    if len(arr) == 0:\n        return arr\n    else:\n"
+                                "        middle = len(arr) // 2\n        left = sort(arr[:middle])\n"
+                                "        right = sort(arr[middle:])\n        return merge(left, right)\n",
+                     "test_sort.py": "import pytest\nfrom sort import sort\n\n\n"
+                                     "@pytest.mark.parametrize('arr', [[1, 2, 6, 72, 7, 33, 4], [5, 4, 3, 2, 1]])\n"
+                                     "def test_sort(arr):\n    assert sort(arr) == sorted(arr)\n"})
+    out = run(tmp_path, "test_sort.py")
+    assert "2 failed" in out and "raised RecursionError" in out, out
+    assert "wren_origins" not in out and "pytest_plugin" not in out, out

@@ -24,10 +24,26 @@ def plain_assert(body: str) -> str:
     Qwen2.5-Coder-1.5B, shown `assert [0, 0, 0, 1, 1, 1, ...] == [1, 2, 3, 5, 9, 11]`, wrote that the
     program's "actual sorted array is [1, 2, 3, 5, 9, 11]" (QuixBugs bucketsort): it did not read the
     left side as what the program returned."""
+    found = _compared(body)
+    if found is None:
+        return ""
+    got, want, (left, left_node), (right, right_node), variables = found
+    call = concrete_call(left_node, variables) if isinstance(left_node, ast.Call) else None
+    said = f"`{call or left}` {'returned' if isinstance(left_node, ast.Call) else 'is'} {got}"
+    said += f", expected {want}" if isinstance(right_node, ast.Name) or _literal(right) else f"; `{right}` is {want}"
+    used = {n.id for n in ast.walk(left_node) if isinstance(n, ast.Name)} - {
+        n.id for n in ast.walk(right_node) if isinstance(n, ast.Name)}
+    local = [f"{name} = {value}" for name, value in variables.items() if name in used and not call]
+    return said + (f" ({'; '.join(local)})" if local else "")
+
+
+def _compared(body: str) -> tuple[str, str, tuple[str, ast.expr], tuple[str, ast.expr], dict[str, str]] | None:
+    """A failed `assert LEFT == RIGHT`: the two values as pytest showed them, the two sides (source text and
+    node), and the test's variables (--showlocals); None for any other failure."""
     lines = body.splitlines()
     first_e = next((i for i, line in enumerate(lines) if line.startswith("E ")), None)
     if not first_e:
-        return ""
+        return None
     # pytest strips "AssertionError: " only where the error's repr starts `AssertionError('assert `: a string
     # with a quote in the explanation (`valid(*['(('])`) makes the repr double-quoted, and the prefix stays.
     source, shown = lines[first_e - 1].strip(), lines[first_e][1:].strip().removeprefix("AssertionError: ")
@@ -37,18 +53,10 @@ def plain_assert(body: str) -> str:
     elif shown.startswith("assert ") and shown.count(" == ") == 1:  # reprs that are not Python: `<Node ...>`
         got, want = shown.removeprefix("assert ").split(" == ")
     else:
-        return ""
+        return None
     if sides is None:
-        return ""
-    (left, left_node), (right, right_node) = sides
-    variables = frame_locals(lines[first_e:])
-    call = concrete_call(left_node, variables) if isinstance(left_node, ast.Call) else None
-    said = f"`{call or left}` {'returned' if isinstance(left_node, ast.Call) else 'is'} {got}"
-    said += f", expected {want}" if isinstance(right_node, ast.Name) or _literal(right) else f"; `{right}` is {want}"
-    used = {n.id for n in ast.walk(left_node) if isinstance(n, ast.Name)} - {
-        n.id for n in ast.walk(right_node) if isinstance(n, ast.Name)}
-    local = [f"{name} = {value}" for name, value in variables.items() if name in used and not call]
-    return said + (f" ({'; '.join(local)})" if local else "")
+        return None
+    return got, want, sides[0], sides[1], frame_locals(lines[first_e:])
 
 
 PYTEST_FRAME = re.compile(r"^(\S+?):(\d+): in (\S+)$")  # --tb=short: `path:line: in function`
@@ -111,6 +119,7 @@ ORIGIN_HEAD = re.compile(r"^.* (returned|raised) .* at \S+:(\d+): `(.*)`$")
 ORIGIN_LINE = re.compile(r"^ +(.+?) (?:was|were) last set by line (\d+): `(.*)`$")
 INNER_LINE = re.compile(r"^ +its own call (.+?) returned (.+) at line (\d+): `(.*)`$")
 SKIPPED_LINE = re.compile(r"^ +line (\d+) `(.*)` did not run: line (\d+) `(.*)` was false(.*)$")
+SCOPE_LINE = re.compile(r"^ +its variables at the return: (.+)$")
 ORIGINS_SAID = 2  # lines of the section said in a failure's one line
 SOURCE_CHARS = 80  # of each source line said there
 
@@ -129,7 +138,9 @@ def plain_origins(body: str, said: str = "") -> str:
     1 at line 6, ..."): the values a small model can judge right or wrong at a glance. Where an `if` whose body
     would have set the value again was false, that goes second, with the values it read, in place of the second
     line that set one ("line 12 `memo[i, j] = max(` did not run: `if weight < j:` at line 11 was false with
-    weight = 40, j = 40"): in QuixBugs knapsack the condition is the bug."""
+    weight = 40, j = 40"): in QuixBugs knapsack the condition is the bug. Where the line that made the value
+    read one variable in place of another, that goes after the lines that set it (_misused: "line 6 used
+    helper = 2 where the test expected 3, the value of end")."""
     found = ORIGINS.search(body)
     if not found:
         return ""
@@ -143,11 +154,15 @@ def plain_origins(body: str, said: str = "") -> str:
     if head and head.group(1) == "raised":
         quoted = f"`{head.group(3)}`"
         return "" if quoted in said else f"it was raised through line {head.group(2)} `{_cut_source(head.group(3))}`"
-    if head and not (bare and names and bare.group(1) in names[0]):
+    # The line that made the returned value: the return itself, unless it returns a name another line set.
+    made = origins[0] if origins and bare and bare.group(1) in names[0] else head
+    if head and made is head:
         parts.append(f"it returned at line {head.group(2)} `{_cut_source(head.group(3))}`")
     for n, (line, named) in enumerate(zip(origins, names)):
         last = "was last set " if n == 0 else ""
         parts.append(f"{' and '.join(named)} {last}by line {line.group(2)} `{_cut_source(line.group(3))}`")
+    if made and (misused := _misused(body, made, lines, names[0] if made is not head else [])):
+        parts.append(misused)
     if skipped:
         parts.append(f"line {skipped.group(1)} `{_cut_source(skipped.group(2))}` did not run: "
                      f"`{_cut_source(skipped.group(4))}` at line {skipped.group(3)} was false{skipped.group(5)}")
@@ -155,6 +170,48 @@ def plain_origins(body: str, said: str = "") -> str:
     if len(inner) > 1:
         parts.append("its own calls: " + ", ".join(f"`{m.group(1)}` returned {m.group(2)} at line {m.group(3)}" for m in inner))
     return ", ".join(parts)
+
+
+def _misused(body: str, made: re.Match, lines: list[str], set_there: list[str]) -> str:
+    """Variable misuse (wren_origins.py's docstring): where the first part of the returned value that differs
+    from the expected one is the value of exactly one variable that the line which last set the returned value
+    read (other than those it set, `set_there`: `total = total + size` adds to total, it does not misuse it), and the expected part the value of exactly one variable in the frame that the line did not read,
+    both said: "line 6 used helper = 2 where the test expected 3, the value of end". A bool, None or a
+    value two variables share says nothing of which was meant: "" then, and where the values or the frame's
+    variables are not known."""
+    found, scope = _compared(body), next((m for m in map(SCOPE_LINE.match, lines[1:]) if m), None)
+    if found is None or scope is None:
+        return ""
+    try:
+        got, want = ast.literal_eval(found[0]), ast.literal_eval(found[1])
+        values = {name: ast.literal_eval(text) for name, text in
+                  (part.split(" = ", 1) for part in re.split(r", (?=\w+ = )", scope.group(1)))}
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return ""
+    pair = _first_difference(got, want)
+    if pair is None:
+        return ""
+    wrong, right = pair
+    read = set(re.findall(r"[A-Za-z_]\w*", made.group(3)))
+    same = lambda a, b: type(a) is type(b) and a == b  # noqa: E731 - 1 is not 1.0 nor True here
+    used = [n for n, v in values.items() if n in read and n not in set_there and same(v, wrong)]
+    meant = [n for n, v in values.items() if n not in read and same(v, right)]
+    if len(used) != 1 or len(meant) != 1 or sum(same(v, wrong) for v in values.values()) != 1:
+        return ""
+    return f"line {made.group(2)} used {used[0]} = {wrong!r} where the test expected {right!r}, the value of {meant[0]}"
+
+
+def _first_difference(got: object, want: object) -> tuple[object, object] | None:
+    """The first pair of unequal numbers or strings met walking two lists or tuples side by side (got's, want's);
+    None where the first difference is anything else (a length, a type, a bool)."""
+    if isinstance(got, (list, tuple)) and isinstance(want, (list, tuple)):
+        for a, b in zip(got, want):
+            if a != b:
+                return _first_difference(a, b)
+        return None
+    if type(got) is type(want) and type(got) in (int, float, str) and got != want:
+        return got, want
+    return None
 
 
 def _cut_source(text: str) -> str:

@@ -30,6 +30,13 @@ under the slice ("  its own call levenshtein('n', 'n') returned 1 at line 6: `re
 function builds its result from its own calls, the line that returned the test's value is seldom the wrong one:
 in QuixBugs levenshtein, told "it returned at line 9 `return 1 + min(`", Qwen2.5-Coder-1.5B rewrote that line
 in 7 attempts of 7; the bug is line 6, whose smallest call, levenshtein('n', 'n') returning 1, shows it.
+A returned value can be wrong for a line that read the wrong variable: variable misuse, the bug class of
+Allamanis, Brockschmidt and Khademi (2018, "Learning to Represent Programs with Graphs"). Under a return's slice
+go the frame's variables that hold one number or a short string then ("  its variables at the return: height = 1,
+start = 1, end = 3, helper = 2"), so that tools/pytest_failures.py can say where the wrong part of the value was a
+variable the line read and the expected part one it did not read. Shown only where the pair came from, in QuixBugs
+hanoi Qwen2.5-Coder-1.5B's three edit attempts on the original program (a08e83c) each changed how `helper` is
+computed (the bug: line 6 appends `helper` where `end` is right).
 Tracing is off when another tracer (coverage, a debugger) is set, and stops for the rest of the run after
 EVENTS lines or SECONDS of traced time, so a slow test file is not made slower: a line's cost grows with the
 containers it holds (their marks), and QuixBugs knapsack fixed, its memo of thousands of entries marked at every
@@ -51,12 +58,20 @@ import time
 
 from wren_branches import branches, equal_sides
 
+# pytest leaves this module's frames out of its tracebacks (its Traceback.filter reads the frame's globals): a
+# recursion that reaches its limit may raise in the tracer's own call, and QuixBugs mergesort's first failure then
+# read "raised at .../wren_origins.py:258 ... in `if not self.on or not self._is_code(...)`", Wren's line, not the
+# program's.
+__tracebackhide__ = True
+
 ORIGINS = "wren: where the value came from"  # the report section's name (tools/testparse.py finds it by this)
 EVENTS = 300_000  # lines traced in one run; past this, tracing stops for the rest of the run
 SECONDS = 5.0  # traced time in one run; past this too (checked every CLOCK_EVERY lines)
 CLOCK_EVERY = 256
 SHOWN = 4  # lines a slice shows under its head
 INNER_CALLS = 20_000  # a recursion's inner calls noted in one run; past this, the rest run untraced
+SCOPE = "its variables at the return"  # the slice's line of the frame's scalars (tools/pytest_failures.py reads it)
+SCALAR_CHARS = 30  # the longest string said there
 NAME = re.compile(r"[A-Za-z_]\w*")
 TEST_DIRS = {"test", "tests", "testing"}
 # Frames that run a comprehension's or generator's body: a recursion through them (`[y for x in arr for y in
@@ -349,7 +364,16 @@ class Tracer:
         lines += skipped
         for line, (call, value) in sorted(self.inner.get(frame.f_code, {}).items()):
             lines.append(f"  its own call {call} returned {value} at line {line}: `{source(filename, line)}`")
-        return "\n".join(lines)
+        scalars = _scalars(frame.f_locals) if what.startswith("returned") else ""
+        return "\n".join(lines + ([f"  {SCOPE}: {scalars}"] if scalars else []))
+
+
+def _scalars(local: dict) -> str:
+    """`name = repr, ...` of the variables that hold a number (not a bool) or a string of at most SCALAR_CHARS;
+    "" for fewer than two (the line is there to tell one variable from another)."""
+    found = [f"{name} = {value!r}" for name, value in local.items()
+             if type(value) in (int, float) or (type(value) is str and len(value) <= SCALAR_CHARS)]
+    return ", ".join(found) if len(found) > 1 else ""
 
 
 def _skipped(state: _Frame, filename: str, read: dict[str, Origin | None]) -> list[str]:
