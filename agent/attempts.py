@@ -128,6 +128,18 @@ class Attempt:
     # tried_changes, line_failures and resting, each held while the attempts are on these files (careful.fresh_attempt).
     # A fix that failed on top of a kept change may be the fix of the turn's files.
     sides: dict[int | None, Side] = field(default_factory=dict)
+    # How many of the turn's attempts before this one started from each side's files (a checkpoint; None: the
+    # turn's start); see on_side.
+    counts: dict[int | None, int] = field(default_factory=dict)
+
+    def on_side(self) -> int:
+        """This attempt's place among the attempts from its files (1 for the first): a side's attempts take turns
+        between edits and rewrites (rewrite.is_rewrite) on their own. Counted by the turn's attempt number, the
+        rewrites fell on one side once the attempts took turns between a kept change and the turn's start: in
+        QuixBugs longest_common_subsequence and hanoi at 7a2f80a, every attempt from the turn's start after the
+        keep was a rewrite, every one from the kept change an edit, and the original programs are one edit from
+        passing."""
+        return self.counts.get(self.origin, 0) + 1
 
     def start_kept(self, compactions: int) -> bool:
         """Whether its messages (from where Wren oriented it) are still in the working context, given the

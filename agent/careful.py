@@ -226,24 +226,28 @@ def fresh_attempt(s: "Session", why: str) -> bool:
     # What was tried and failed is held per files (Attempt.sides); a newly kept change starts from what its
     # attempt knew.
     sides, line_failures, resting = a.sides, a.line_failures, a.resting
+    origin = best[1] if best else None
     if moved:
         sides = {**a.sides, a.origin: (s.tried_changes, a.line_failures, a.resting)}
-        s.tried_changes, line_failures, resting = sides.pop(best[1] if best else None, (
+        s.tried_changes, line_failures, resting = sides.pop(origin, (
             dict(s.tried_changes), dict(a.line_failures), dict(a.resting)))
     # A rewrite attempt (agent/rewrite.py) writes a function under test anew, from the files and test state
     # orienting saw, in a request of its own (agent/rewrite_steps.py); one in turn (`hidden`) shows only its
-    # documentation. Not the first attempt from a newly kept change: that one fixes what still fails.
-    rewrite_due = is_rewrite(n, MAX_ATTEMPTS) and not (best and best[1] != a.refined)
+    # documentation. Not the first attempt from a newly kept change: that one fixes what still fails. Rewrites
+    # and edits take turns on each side's files (Attempt.on_side); the last attempt has every tool.
+    counts = {**a.counts, a.origin: a.on_side()}
+    on_side = counts.get(origin, 0) + 1
+    rewrite_due = is_rewrite(on_side, MAX_ATTEMPTS) and n < MAX_ATTEMPTS and not (best and best[1] != a.refined)
     messages = s.context.manager.messages
     dropped = len(messages) - start
     del messages[start:]
-    s.emit(AttemptRestarted(number=n, dropped=dropped, reason=why, files_from=best[1] if best else None))
+    s.emit(AttemptRestarted(number=n, dropped=dropped, reason=why, files_from=origin))
     s.attempt = Attempt(number=n, start=start, compactions=s.context.compactions,
                         oriented_from=a.oriented_from if start else None,
                         checkpoint=a.checkpoint, oriented=None if moved else a.oriented, edit_first=a.edit_first,
                         under_test=a.under_test, failing=a.failing, line_failures=line_failures, resting=resting,
                         observed=a.oriented_failure, oriented_failure=a.oriented_failure, best=a.best,
-                        origin=best[1] if best else None, refined=best[1] if best else a.refined, sides=sides)
+                        origin=origin, refined=best[1] if best else a.refined, sides=sides, counts=counts)
     s.attempt.refused = s.attempt.tried_out(n)
     s._reset_attempt()
     s.limits.unstick()
@@ -257,7 +261,7 @@ def fresh_attempt(s: "Session", why: str) -> bool:
     b = s.attempt
     if rewrite_due and b.oriented is not None:
         b.rewrite = find_target(b.edit_first, s.workspace, b.oriented_failure)
-        b.hidden = b.rewrite is not None and is_hidden(n)
+        b.hidden = b.rewrite is not None and is_hidden(on_side)
     note = restart_note(s, a, why, back) + ("" if start else RESTATED.format(task=s._turn_text[:DIRECTIVE_CHARS]))
     if b.rewrite is not None:
         s.tool_choice = "auto"  # a rewrite's step offers no tools (rewrite_steps.request), whatever orient() set

@@ -155,3 +155,38 @@ def test_the_last_attempt_starts_from_the_kept_change_and_a_tried_fix_is_refused
     restarts = [e for e in events if e.type == "attempt_restarted"]
     assert [r.number for r in restarts] == [2, 3] and restarts[0].files_from == restarts[1].files_from is not None
     assert events[-1].status == "failed" and (repo / "calc.py").read_text() == calc.replace("a - b", "a + b")
+
+
+def test_after_a_keep_each_sides_attempts_take_turns_between_edits_and_rewrites(tmp_path, monkeypatch):
+    """Counted by the turn's attempt number, the rewrites fell on one side once the attempts took turns between a
+    kept change and the turn's start: in QuixBugs longest_common_subsequence and hanoi (7a2f80a) every attempt from
+    the turn's start after the keep was a rewrite, where the original programs are one edit from passing. Each side
+    counts its own attempts: the second from either is a rewrite (by number, attempt 3 would be an edit)."""
+    from wren.agent.limits import Limits
+
+    monkeypatch.setattr("wren.agent.careful.MAX_ATTEMPTS", 5)
+    repo = tmp_path / "repo"
+    calc = ('def add(a, b):\n    """The sum of a and b."""\n    return a - b\n\n\n'
+            'def mul(a, b):\n    """The product of a and b."""\n    return a ** b\n')
+    committed(repo, {"calc.py": calc, "test_calc.py": "from calc import add, mul\n\n\ndef test_add():\n"
+                     "    assert add(2, 3) == 5\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n"})
+    s = make_session(repo, tmp_path, [
+        {"tool_calls": [edit("return a - b", "return a + b")]},  # attempt 1, the start's first: add fixed, kept
+        {"tool_calls": [edit("return a ** b", "return a * b + 1")]},
+        # Attempt 2, the kept change's first: an edit (it fixes what still fails).
+        {"expect": ["Attempt 2 of 5", "made more tests pass"], "tool_calls": [edit("return a ** b", "return a * b - 1")]},
+        # Attempt 3, the start's second: a rewrite of add, the function its first failure calls.
+        {"expect": ["Write this Python function", "Start with `def add(a, b):`"], "content":
+         "```python\ndef add(a, b):\n    return a * b\n```"},
+        # Attempt 4, the kept change's second: a rewrite too, of mul (add passes on those files).
+        {"expect": ["Write this Python function", "Start with `def mul(a, b):`"], "content":
+         "```python\ndef mul(a, b):\n    return a + b\n```"},
+        # Attempt 5, the last, from the kept change: every tool, no rewrite.
+        {"expect": ["Attempt 5 of 5", "return a + b"], "tool_calls": [edit("return a ** b", "return a * b")]},
+        {"content": "fixed add and mul"}], mode="auto", careful=True, limits=Limits(max_steps=20))
+    events = drive(s, "The tests in test_calc.py fail; fix calc.py.", lambda e: None)
+    restarts = [e for e in events if e.type == "attempt_restarted"]
+    assert [r.number for r in restarts] == [2, 3, 4, 5]
+    assert [r.files_from is None for r in restarts] == [False, True, False, False]
+    assert events[-1].status == "success"
+    assert (repo / "calc.py").read_text() == calc.replace("a - b", "a + b").replace("a ** b", "a * b")
