@@ -236,8 +236,6 @@ def fresh_attempt(s: "Session", why: str) -> bool:
     # documentation. Not the first attempt from a newly kept change: that one fixes what still fails. Rewrites
     # and edits take turns on each side's files (Attempt.on_side); the last attempt has every tool.
     counts = {**a.counts, a.origin: a.on_side()}
-    on_side = counts.get(origin, 0) + 1
-    rewrite_due = is_rewrite(on_side, MAX_ATTEMPTS) and n < MAX_ATTEMPTS and not (best and best[1] != a.refined)
     messages = s.context.manager.messages
     dropped = len(messages) - start
     del messages[start:]
@@ -259,9 +257,10 @@ def fresh_attempt(s: "Session", why: str) -> bool:
         target, passed, s._tests_failed = a.oriented
         s.baseline.tested(target, passed)
     b = s.attempt
+    rewrite_due = is_rewrite(b.on_side(), MAX_ATTEMPTS) and n < MAX_ATTEMPTS and not (best and best[1] != a.refined)
     if rewrite_due and b.oriented is not None:
         b.rewrite = find_target(b.edit_first, s.workspace, b.oriented_failure)
-        b.hidden = b.rewrite is not None and is_hidden(on_side)
+        b.hidden = b.rewrite is not None and is_hidden(b.on_side())
     note = restart_note(s, a, why, back) + ("" if start else RESTATED.format(task=s._turn_text[:DIRECTIVE_CHARS]))
     if b.rewrite is not None:
         s.tool_choice = "auto"  # a rewrite's step offers no tools (rewrite_steps.request), whatever orient() set

@@ -175,8 +175,8 @@ def plain_origins(body: str, said: str = "") -> str:
 def _misused(body: str, made: re.Match, lines: list[str], set_there: list[str]) -> str:
     """Variable misuse (wren_origins.py's docstring): where the first part of the returned value that differs
     from the expected one is the value of exactly one variable that the line which last set the returned value
-    read (other than those it set, `set_there`: `total = total + size` adds to total, it does not misuse it), and the expected part the value of exactly one variable in the frame that the line did not read,
-    both said: "line 6 used helper = 2 where the test expected 3, the value of end". A bool, None or a
+    read (other than those it set, `set_there`: `total = total + size` adds to total, it does not misuse it),
+    and the expected part the value of exactly one variable in the frame that the line did not read, both said: "line 6 used helper = 2 where the test expected 3, the value of end". A bool, None or a
     value two variables share says nothing of which was meant: "" then, and where the values or the frame's
     variables are not known."""
     found, scope = _compared(body), next((m for m in map(SCOPE_LINE.match, lines[1:]) if m), None)
