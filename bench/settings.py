@@ -1,9 +1,10 @@
 """Wren's settings as benchmark systems: `wren`, `wren[effort=low]`, `wren[effort=high fast=local:smollm2]`.
 
 A setting is space-separated KEY=VALUE pairs: `effort` (low, medium, high, max: the `--effort`
-flag) and the model roles `plan`, `edit`, `fast` (the `[models]` table of a user config written to a
-private config folder, so the task's workspace stays as the task made it; `main` is the benchmark's
-`--model`). Every setting runs on a private config, roles or not, so that settings differ in what
+flag), `mode` (`plan`: the task planned with `wren run --plan`, then the plan carried out with
+`--plan-file`; the plan and edit roles act only there) and the model roles `plan`, `edit`, `fast`
+(the `[models]` table of a user config written to a private config folder, so the task's workspace
+stays as the task made it; `main` is the benchmark's `--model`). Every setting runs on a private config, roles or not, so that settings differ in what
 they name and nothing else (the user's own config.toml is not read). The same
 task set run under several settings gives the speed/success trade-off (bench/tradeoff.py).
 """
@@ -25,6 +26,7 @@ class WrenSetting:
     """One way to run Wren: extra `wren run` flags and model roles."""
     name: str
     effort: str | None = None
+    mode: str = "act"  # "plan": `wren run --plan`, then the plan carried out (`--plan-file`)
     roles: dict[str, str] = field(default_factory=dict)
 
     def flags(self) -> list[str]:
@@ -61,10 +63,14 @@ def parse(system: str) -> WrenSetting | None:
             if value not in EFFORTS:
                 raise ValueError(f"{system}: effort must be one of {', '.join(EFFORTS)}, not {value!r}")
             setting.effort = value
+        elif key == "mode":
+            if value not in ("act", "plan"):
+                raise ValueError(f"{system}: mode must be act or plan, not {value!r}")
+            setting.mode = value
         elif key == "main":
             raise ValueError(f"{system}: the main model is the benchmark's --model; set plan, edit or fast")
         elif key in ROLES:
             setting.roles[key] = value
         else:
-            raise ValueError(f"{system}: unknown key {key!r}; use effort or a role ({', '.join(ROLES)})")
+            raise ValueError(f"{system}: unknown key {key!r}; use effort, mode or a role ({', '.join(ROLES)})")
     return setting

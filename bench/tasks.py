@@ -59,29 +59,52 @@ def wren_commit() -> str:
         return "unknown"
 
 
-def run_wren(workspace: Path, name: str, model: Path, log_dir: Path, timeout_s: float,
+def run_wren(workspace: Path, name: str, model: Path | str, log_dir: Path, timeout_s: float,
              setting: WrenSetting | None = None) -> dict:
-    """Wren headless on one task, with `setting`'s flags and roles (bench/settings.py): its result
-    object's numbers, as a row."""
+    """Wren headless on one task on `model` (a GGUF path, or a model string such as `scripted:PATH`), with
+    `setting`'s flags and roles (bench/settings.py): its result object's numbers, as a row. A plan-mode setting runs twice within the task's steps and seconds:
+    `wren run --plan` (the plan role explores read-only and writes the plan), then `wren run --plan-file`
+    (the edit role carries the plan out); the row adds the two up, and `plan_s`, `plan_steps` are the
+    first's (`planned`: whether it wrote a plan; without one the task ends there)."""
     setting = setting or WrenSetting(name="wren")
     tag = "" if setting.name == "wren" else "-" + re.sub(r"[^\w.=-]+", "_", setting.name[5:-1])
     log = log_dir / f"wren{tag}-{name}.jsonl"
     commit = wren_commit()
     started = time.monotonic()
     env = {**os.environ, **setting.environment(log_dir / f"wren{tag}-{name}")}
-    # stderr kept beside the log: a run that dies at start (a missing module) must say why.
+    run = [str(WREN), "run", "--model", model if isinstance(model, str) else f"local:{model}", *setting.flags()]
+    steps, task, results = setting.steps(STEP_LIMIT), [quixbugs.prompt(name)], []
+    if setting.mode == "plan":
+        plan_file = log.with_suffix(".plan.json")
+        code, planned = _run([*run, *task, "--plan", "--max-steps", str(steps), "--timeout", str(timeout_s),
+                              "--output-format", "json"], plan_file, env, workspace)
+        results.append(planned)
+        steps = max(1, steps - (planned.get("steps") or 0))
+        task = ["--plan-file", str(plan_file)] if code == 0 and planned.get("plan") else []
+    if task:
+        left = max(1.0, timeout_s - (time.monotonic() - started))
+        code, result = _run([*run, *task, "--approval", "auto", "--max-steps", str(steps), "--timeout", f"{left:.0f}",
+                             "--output-format", "stream-json"], log, env, workspace)
+        results.append(result)
+    usage = [r.get("usage") or {} for r in results]
+    row = {"wall_s": round(time.monotonic() - started, 1), "exit_code": code,
+           "steps": sum(r.get("steps") or 0 for r in results),
+           "prompt_tokens": sum(u.get("prompt_tokens", 0) for u in usage),
+           "completion_tokens": sum(u.get("completion_tokens", 0) for u in usage),
+           "status": results[-1].get("status"), "log": str(log), "commit": commit}
+    if setting.mode == "plan":
+        row.update(plan_s=results[0].get("duration_s"), plan_steps=results[0].get("steps"), planned=bool(task))
+    return row
+
+
+def _run(command: list[str], log: Path, env: dict, workspace: Path) -> tuple[int, dict]:
+    """Run `command` (a `wren run`) in `workspace`, stdout to `log` and stderr beside it (a run that dies at
+    start, a missing module, must say why): its exit code and the result object it wrote ({} if none)."""
     with log.open("w") as out, log.with_suffix(".err").open("w") as err:
-        done = subprocess.run([str(WREN), "run", quixbugs.prompt(name), "--model", f"local:{model}",
-                               "--approval", "auto", "--max-steps", str(setting.steps(STEP_LIMIT)), "--timeout", str(timeout_s),
-                               "--output-format", "stream-json", *setting.flags()], cwd=workspace, stdout=out,
-                              stderr=err, stdin=subprocess.DEVNULL, env=env)
-    wall = time.monotonic() - started
+        done = subprocess.run(command, cwd=workspace, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
     result = next((json.loads(line) for line in reversed(log.read_text().splitlines())
                    if '"type": "result"' in line or '"type":"result"' in line), {})
-    usage = result.get("usage", {})
-    return {"wall_s": round(wall, 1), "exit_code": done.returncode, "steps": result.get("steps"),
-            "prompt_tokens": usage.get("prompt_tokens", 0), "completion_tokens": usage.get("completion_tokens", 0),
-            "status": result.get("status"), "log": str(log), "commit": commit}
+    return done.returncode, result
 
 
 def run_peer_task(peer: str, workspace: Path, name: str, server, proxy, log_dir: Path, timeout_s: float) -> dict:

@@ -1,6 +1,7 @@
 """The task benchmark's judge (bench/quixbugs.py) and table (bench/tasks.py), on QuixBugs' gcd task."""
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -87,3 +88,58 @@ def test_the_report_tables_the_newest_row_of_each_system_and_task_from_recorded_
         second.write_text(bad + "\n")
         with pytest.raises(ValueError, match=f"b.jsonl:1: not a result row .*{why}"):
             report([first, second], None, ["gcd"])
+
+
+def test_a_plan_mode_setting_runs_the_plan_role_then_the_edit_role_on_the_plan(tmp_path):
+    """`wren[mode=plan edit=MODEL]`: the main model plans (read-only), the edit model gets the plan and fixes gcd;
+    steps and tokens of both runs add up within the task's step limit (scripted models; SmolLM2 below)."""
+    from bench.settings import parse
+    from bench.tasks import STEP_LIMIT, run_wren
+    from conftest import write_script
+
+    repo, logs = workspace(tmp_path), tmp_path / "logs"
+    logs.mkdir()
+    read = {"name": "read_file", "arguments": {"path": "python_programs/gcd.py"}}
+    plan = write_script(tmp_path / "plan.json", [
+        {"tool_calls": [read], "expect": ["Plan mode"]},
+        {"content": "Steps:\n1. Swap the recursive call's arguments\nFiles: python_programs/gcd.py\n"
+                    "Verify: pytest python_testcases/test_gcd.py"}])
+    fix = {"name": "edit_file", "arguments": {"path": "python_programs/gcd.py", "old": "gcd(a % b, b)",
+                                              "new": "gcd(b, a % b)"}}
+    edit = write_script(tmp_path / "edit.json", [{"tool_calls": [fix], "expect": ["approved plan", "Swap"]},
+                                                 {"content": "Done: the arguments are swapped."}])
+    row = run_wren(repo, "gcd", plan, logs, 120, parse(f"wren[mode=plan edit={edit}]"))
+    assert row["planned"] and row["plan_steps"] == 2 and row["exit_code"] == 0, row
+    assert quixbugs.check(repo, "gcd").solved
+    done = json.loads((logs / Path(row["log"]).name).read_text().splitlines()[-1])
+    assert done["usage_by_role"].keys() == {"edit"} and row["steps"] == 2 + done["steps"] <= STEP_LIMIT
+    assert row["prompt_tokens"] == done["usage"]["prompt_tokens"] + json.loads(
+        Path(row["log"]).with_suffix(".plan.json").read_text())["usage"]["prompt_tokens"]
+    unplanned = run_wren(workspace(tmp_path / "again"), "gcd", write_script(tmp_path / "none.json", [{"content": ""}]),
+                         logs, 120, parse("wren[mode=plan]"))
+    assert not unplanned["planned"] and unplanned["status"] == "failed" and unplanned["steps"] == 1
+
+
+@pytest.mark.slow
+def test_a_plan_mode_setting_plans_then_carries_the_plan_out_within_the_tasks_steps(tmp_path, monkeypatch):
+    """`wren[mode=plan ...]` on a real model (SmolLM2): `wren run --plan` writes a plan, `--plan-file` carries it out
+    with the steps the plan left, and the row adds both runs up. This is where the plan and edit roles act."""
+    from bench import tasks
+    from bench.settings import parse
+    from conftest import smollm2_path
+
+    monkeypatch.setattr(tasks, "STEP_LIMIT", 4)
+    repo, logs = workspace(tmp_path), tmp_path / "logs"
+    logs.mkdir()
+    row = tasks.run_wren(repo, "gcd", smollm2_path(), logs, 300, parse("wren[mode=plan edit=local:smollm2]"))
+    plan = json.loads((logs / "wren-mode=plan_edit=local_smollm2-gcd.plan.json").read_text())
+    assert plan["type"] == "result" and row["plan_steps"] == plan["steps"] >= 1 and row["plan_s"] > 0
+    assert row["planned"] == (plan["plan"] is not None)
+    if row["planned"]:  # SmolLM2 answers something, which is a plan in its text; carried out in the second run
+        carried = [json.loads(line) for line in (logs / "wren-mode=plan_edit=local_smollm2-gcd.jsonl").read_text().splitlines()]
+        done = carried[-1]
+        assert done["type"] == "result" and done["steps"] <= 4 - plan["steps"]
+        assert row["steps"] == plan["steps"] + done["steps"]
+        assert row["prompt_tokens"] == plan["usage"]["prompt_tokens"] + done["usage"]["prompt_tokens"]
+        assert done["usage_by_role"].keys() <= {"edit", "fast"} and "edit" in done["usage_by_role"]
+    assert plan["usage_by_role"].keys() <= {"plan", "fast"} and "plan" in plan["usage_by_role"]

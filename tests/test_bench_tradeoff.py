@@ -21,7 +21,8 @@ def test_a_setting_names_its_effort_and_roles_and_writes_them_to_a_private_confi
     # the benchmark's step limit is medium's budget; other efforts scale it as Wren scales its default
     assert [parse(f"wren[effort={e}]").steps(20) for e in ("low", "medium", "high", "max")] == [5, 20, 30, 40]
     assert plain.steps(20) == 20
-    for bad in ("wren[effort=huge]", "wren[speed=1]", "wren[fast]", "wren[main=local:x]"):
+    assert plain.mode == "act" and parse("wren[mode=plan edit=local:smollm2]").mode == "plan"
+    for bad in ("wren[effort=huge]", "wren[speed=1]", "wren[fast]", "wren[main=local:x]", "wren[mode=think]"):
         with pytest.raises(ValueError):
             parse(bad)
 
