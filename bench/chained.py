@@ -132,6 +132,9 @@ def main() -> int:
     if not variants or any(v not in VARIANTS for v in variants):
         print(f"--variants: {' or '.join(VARIANTS)}", file=sys.stderr)
         return 2
+    if why := quixbugs.sandbox_missing():
+        print(f"cannot run the tasks here: {why}", file=sys.stderr)
+        return 2
     source = quixbugs.source(args.quixbugs, CACHE)
     args.out.mkdir(parents=True, exist_ok=True)
     rows = [row for variant in variants

@@ -36,6 +36,17 @@ def prompt(name: str) -> str:
     return PROMPT.format(name=name)
 
 
+def sandbox_missing() -> str:
+    """Why Wren's commands cannot be sandboxed on this machine ("" when they can), as a reason to refuse a run:
+    a headless session denies the commands it cannot sandbox, so every task's run_tests would be refused
+    and each row would measure that instead of the model (a fresh machine without bubblewrap did)."""
+    from wren.tools.sandbox import probe
+
+    found = probe()
+    return "" if found.works else (f"{found.reason}; a headless run denies the commands it cannot sandbox, so "
+                                   "every run_tests would be refused")
+
+
 def git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
 

@@ -120,6 +120,8 @@ def main() -> int:
         raise SystemExit(f"unknown sampling settings: {', '.join(unknown)} (choose among {', '.join(SETTINGS)})")
     if held := [t for t in tasks if t not in quixbugs.DEV]:
         raise SystemExit(f"not development tasks: {', '.join(held)} (the others are held out)")
+    if why := quixbugs.sandbox_missing():
+        raise SystemExit(f"cannot run the tasks here: {why}")
     source = quixbugs.source(args.quixbugs, Path.home() / ".cache" / "wren" / "bench")
     rows = []
     for name in tasks:

@@ -219,6 +219,9 @@ def main() -> int:
     except ValueError as exc:
         print(f"bad --systems: {exc}", file=sys.stderr)
         return 2
+    if any(settings.values()) and (why := quixbugs.sandbox_missing()):
+        print(f"cannot run Wren on the tasks here: {why}", file=sys.stderr)
+        return 2
     if not args.model.is_file():
         print(f"no model at {args.model}: run `wren models pull qwen2.5-coder-1.5b`", file=sys.stderr)
         return 2

@@ -143,3 +143,21 @@ def test_a_plan_mode_setting_plans_then_carries_the_plan_out_within_the_tasks_st
         assert row["prompt_tokens"] == plan["usage"]["prompt_tokens"] + done["usage"]["prompt_tokens"]
         assert done["usage_by_role"].keys() <= {"edit", "fast"} and "edit" in done["usage_by_role"]
     assert plan["usage_by_role"].keys() <= {"plan", "fast"} and "plan" in plan["usage_by_role"]
+
+
+def test_the_benchmark_refuses_to_run_wren_where_commands_cannot_be_sandboxed(tmp_path):
+    """Without bubblewrap a headless run denies every command, run_tests included: the rows would measure
+    that, not the model (a fresh machine once produced a row of such runs). The benchmark says why, exit 2."""
+    import os
+    import subprocess
+    import sys
+
+    bare = tmp_path / "bin"  # a PATH with git and no bwrap
+    bare.mkdir()
+    (bare / "git").symlink_to(shutil.which("git"))
+    script = Path(__file__).parent.parent / "bench" / "tasks.py"
+    done = subprocess.run([sys.executable, str(script), "--tasks", "gcd", "--systems", "wren[effort=low]",
+                           "--quixbugs", str(tmp_path / "none"), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, env={**os.environ, "PATH": str(bare)})
+    assert done.returncode == 2 and "bubblewrap" in done.stderr and "run_tests would be refused" in done.stderr
+    assert not (tmp_path / "out").exists()
