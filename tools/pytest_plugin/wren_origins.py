@@ -47,16 +47,15 @@ It never fails a test: any error in the tracer turns it off.
 from __future__ import annotations
 
 import inspect
-import itertools
 import keyword
 import linecache
 import os
 import re
-import reprlib
 import sys
 import time
 
 from wren_branches import branches, equal_sides
+from wren_values import call_text, shown, value_mark
 
 # pytest leaves this module's frames out of its tracebacks (its Traceback.filter reads the frame's globals): a
 # recursion that reaches its limit may raise in the tracer's own call, and QuixBugs mergesort's first failure then
@@ -79,73 +78,6 @@ TEST_DIRS = {"test", "tests", "testing"}
 INNER = {"<listcomp>", "<genexpr>", "<dictcomp>", "<setcomp>"}
 
 
-class _Short(reprlib.Repr):
-    """reprlib's cut reprs, dicts in their own order (reprlib sorts their keys; the test's locals do not)."""
-
-    def repr_dict(self, x, level):
-        if not x:
-            return "{}"
-        if level <= 0:
-            return "{...}"
-        pieces = [f"{self.repr1(k, level - 1)}: {self.repr1(v, level - 1)}" for k, v in itertools.islice(x.items(), self.maxdict)]
-        return "{" + ", ".join(pieces + ["..."] * (len(x) > self.maxdict)) + "}"
-
-
-short = _Short()
-short.maxlist = short.maxtuple = short.maxset = 6  # as pytest's --showlocals cuts lists: `[1, 2, 3, 4, 5, 6, ...]`
-short.maxdict, short.maxstring, short.maxother, short.maxlevel = 4, 30, 30, 3
-# What tells a value's change: its repr cut far later than `short` (an append to a list of seven items changes no
-# repr cut at six); a change past these limits goes unseen.
-_marks = _Short()
-_marks.maxlist = _marks.maxtuple = _marks.maxset = _marks.maxdict = 100
-_marks.maxstring, _marks.maxother, _marks.maxlevel = 200, 200, 4
-
-
-def shown(value) -> str:
-    """A value's cut repr ("?" where its repr fails)."""
-    try:
-        return short.repr(value)
-    except Exception:
-        return "?"
-
-
-def parameters(code) -> tuple[list[str], str | None, list[str], str | None]:
-    """A code object's parameter names: positional, *args, keyword-only, **kwargs (None where it has none)."""
-    names = code.co_varnames
-    positional = list(names[: code.co_argcount])
-    at = code.co_argcount
-    keyword_only = list(names[at + bool(code.co_flags & 4): at + bool(code.co_flags & 4) + code.co_kwonlyargcount])
-    varargs = names[at] if code.co_flags & 4 else None
-    at += bool(code.co_flags & 4) + code.co_kwonlyargcount
-    varkw = names[at] if code.co_flags & 8 else None
-    return positional, varargs, keyword_only, varkw
-
-
-def call_text(frame) -> str:
-    """`name(arg, ..., *args spread, key=value, ...)` of a frame, as a call that could be made: its parameters'
-    values (`self` left out)."""
-    positional, varargs, keyword_only, varkw = parameters(frame.f_code)
-    local = frame.f_locals
-    args = [shown(local.get(n)) for n in positional if n != "self"]
-    args += [shown(v) for v in (local.get(varargs) or ())] if varargs else []
-    args += [f"{n}={shown(local.get(n))}" for n in keyword_only]
-    extra = local.get(varkw) if varkw else None
-    args += [f"{k}={shown(v)}" for k, v in extra.items()] if isinstance(extra, dict) else []
-    return f"{frame.f_code.co_name}({', '.join(args)})"
-
-
-def _mark(value) -> object:
-    kind = type(value)
-    if kind in (int, bool, type(None)) or (kind is str and len(value) <= 200):
-        return kind, value
-    # Its size too: an append or a new key past the repr's cut still shows (the last set is then not stale).
-    size = len(value) if isinstance(value, (list, dict, set, bytearray)) else None
-    try:
-        return id(value), size, _marks.repr(value)
-    except Exception:
-        return id(value), size, None
-
-
 class Origin:
     """Where a variable got the value it holds: the line that last changed it, that value (cut repr), the
     origins of the variables that line read then (each without origins of its own, so that a loop does not
@@ -165,7 +97,7 @@ class _Frame:
         self.previous: int | None = None
         self.unwinding = False  # an exception is passing through it (set by 'exception', cleared by 'line')
         local = frame.f_locals
-        self.marks = {name: _mark(value) for name, value in local.items()}
+        self.marks = {name: value_mark(value) for name, value in local.items()}
         self.origins: dict[str, Origin | None] = dict.fromkeys(local)  # None: an argument, as passed
         self.tick = 0  # lines run so far
         # An `if` line (see branches) whose test just ran: its line, the values it read, whether its sides were equal
@@ -176,12 +108,12 @@ class _Frame:
         """Note what the line that just ran (self.previous) changed."""
         local = frame.f_locals
         if self.previous is None:
-            self.marks = {name: _mark(value) for name, value in local.items()}
+            self.marks = {name: value_mark(value) for name, value in local.items()}
             return
         read = [n for n in names_on(frame.f_code.co_filename, self.previous) if n in self.origins]
         before = {n: self.origins[n] for n in read}
         for name, value in local.items():
-            mark = _mark(value)
+            mark = value_mark(value)
             if self.marks.get(name, self) != mark:
                 self.marks[name] = mark
                 inputs = tuple((n, Origin(o.line, o.value)) for n, o in before.items() if n != name and o is not None)

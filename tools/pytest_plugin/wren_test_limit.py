@@ -25,7 +25,8 @@ import threading
 
 import pytest
 
-from wren_origins import EVENTS, INNER, ORIGINS, SECONDS, Tracer, call_text, parameters
+from wren_origins import EVENTS, INNER, ORIGINS, SECONDS, Tracer
+from wren_values import call_text, parameters
 
 CALLS = "wren: the calls"  # the report section's name (tools/testparse.py finds it by this)
 SHOWN_FIRST, SHOWN_LAST = 3, 2  # calls of a recursion shown from its start and its end
