@@ -28,6 +28,13 @@ Verify: how you will check the change (a test command)]"""
 EXECUTE = """Carry out this approved plan. Make the changes it names, then verify as it says.
 
 {}"""
+# Where the plan's request is known: a plan file's run starts without it, and a plan a small model wrote may not say
+# what it is for (SmolLM2's: "I'm sorry, I've been using a lot of tools and they're all not working").
+EXECUTE_REQUEST = """The request: {}
+
+Carry out this approved plan for it. Make the changes it names, then verify as it says.
+
+{}"""
 
 _NUMBERED = re.compile(r"^\s*(?:\d+[.)]|[-*])\s+(.*\S)")
 _FILES = re.compile(r"^\s*\**files?\**\s*:\s*(.*)$", re.IGNORECASE)
@@ -35,9 +42,10 @@ _VERIFY = re.compile(r"^\s*\**verif(?:y|ication)\**\s*:\s*(.*)$", re.IGNORECASE)
 _PATHLIKE = re.compile(r"[\w./-]+\.\w+|[\w-]+/[\w./-]*")
 
 
-def parse_plan(text: str, steps: list[PlanStep]) -> ProposedPlan:
+def parse_plan(text: str, steps: list[PlanStep], request: str = "") -> ProposedPlan:
     """The plan in a plan-mode answer: `steps` (the turn's update_plan) or else the answer's numbered
-    lines before `Files:`; the paths on the `Files:` line (or the list under it); the `Verify:` text."""
+    lines before `Files:`; the paths on the `Files:` line (or the list under it); the `Verify:` text;
+    `request`, the user's request it answers, kept as it is."""
     files: list[str] = []
     verify, listed, section = "", [], "steps"
     for line in text.splitlines():
@@ -52,7 +60,8 @@ def parse_plan(text: str, steps: list[PlanStep]) -> ProposedPlan:
             files += _PATHLIKE.findall(m.group(1).replace("`", " "))[:1]
         elif section == "verify" and line.strip() and not verify:
             verify = line.strip().strip("`")
-    return ProposedPlan(steps=steps or listed, files=list(dict.fromkeys(files)), verify=verify, text=text.strip())
+    return ProposedPlan(steps=steps or listed, files=list(dict.fromkeys(files)), verify=verify, text=text.strip(),
+                        request=request)
 
 
 def render_plan(plan: ProposedPlan) -> str:
@@ -68,6 +77,9 @@ def render_plan(plan: ProposedPlan) -> str:
 
 
 def execute_prompt(plan: ProposedPlan) -> str:
+    """What the model that carries `plan` out is told: the plan, and the request it answers when known."""
+    if plan.request.strip():
+        return EXECUTE_REQUEST.format(plan.request.strip(), render_plan(plan))
     return EXECUTE.format(render_plan(plan))
 
 
@@ -75,6 +87,8 @@ def decide(s: "Session", op: PlanDecision) -> None:
     """Approve (carry the plan out as a turn on the edit model, in the approval mode chosen now) or
     reject (nothing changes) the session's proposed plan, or the edited one the op carries."""
     plan = op.plan or s.proposed
+    if plan is not None and not plan.request and s.proposed is not None:  # edited as text: the request stays
+        plan = plan.model_copy(update={"request": s.proposed.request})
     if plan is None:
         s.emit(ErrorEvent(kind="plan", fatal=False, message="there is no proposed plan to approve or reject"))
         return

@@ -331,7 +331,7 @@ class Session:
             # What a plan turn tried to change was refused, as plan mode promises; its plan stands.
             outcome = TurnOutcome("success", summary=outcome.summary)
         if planning and outcome.status == "success":
-            plan = parse_plan(outcome.summary, list(self.context.manager.plan or []))
+            plan = parse_plan(outcome.summary, list(self.context.manager.plan or []), request=text)
             if not plan.steps and not plan.text:  # nothing to approve, and --plan-file would refuse it
                 outcome, plan = TurnOutcome("failed", reason="the plan turn ended without a plan "
                                                              "(no steps and no text)"), None

@@ -189,6 +189,9 @@ class ProposedPlan(BaseModel):
     files: list[str] = Field(default_factory=list)
     verify: str = ""
     text: str = ""
+    # The user's request the plan answers: `--plan-file` starts a session that has not seen it ("" in plan
+    # files written before it was kept, and in a plan edited as text, which keeps the proposed plan's).
+    request: str = ""
 
 
 class PlanProposed(_Event):

@@ -47,6 +47,7 @@ def test_headless_plan_changes_nothing_and_prints_the_plan(calc_repo, tmp_path):
     plan = run.json["plan"]
     assert [s["content"] for s in plan["steps"]] == ["Make add() add", "Run the tests"]
     assert plan["files"] == ["calc.py"] and plan["verify"] == "pytest -q"
+    assert plan["request"] == "fix add"  # what the plan answers: --plan-file's run starts without it
     assert run.json["files_changed"] == []
     text = wren("run", "--plan", "fix add", "--model", script(tmp_path / "p2.json", [{"content": PLAN}]),
                 cwd=calc_repo)
@@ -70,7 +71,8 @@ def test_an_edited_plan_file_is_what_runs(calc_repo, tmp_path):
     plan_file = tmp_path / "PLAN.json"
     plan_file.write_text(json.dumps(data))
     execute = script(tmp_path / "exec.json", [
-        {"tool_calls": [EDIT], "expect": ["approved plan", "Make add() add, and nothing else", "Verify: pytest -q"]},
+        {"tool_calls": [EDIT], "expect": ["The request: fix add", "approved plan", "Make add() add, and nothing else",
+                                          "Verify: pytest -q"]},
         {"content": "done"}])
     run = wren("run", "--plan-file", str(plan_file), "--model", execute, "--approval", "auto",
                "--output-format", "json", cwd=calc_repo)
@@ -128,6 +130,24 @@ def test_approving_runs_the_plan_in_the_mode_picked_then(calc_repo, tmp_path):
     assert "approval_requested" not in [e.type for e in events]  # auto-edit: the edit ran without asking
     assert [e.status for e in events if e.type == "result"] == ["success", "success"]
 
+
+def test_a_plan_edited_as_text_is_carried_out_for_the_request_it_answers(calc_repo, tmp_path):
+    """The TUI and ACP parse an edited plan from its text, which does not hold the request: the proposed plan's
+    request goes with it, and the model that carries it out is told both."""
+    edited = parse_plan("Steps:\n1. Swap the minus for a plus\nFiles: calc.py", [])
+    assert edited.request == ""
+    s = session(calc_repo, tmp_path, [{"content": PLAN},
+                                      {"tool_calls": [EDIT], "expect": ["The request: fix add", "Swap the minus"]},
+                                      {"content": "done"}])
+    s.submit(UserInput(text="fix add"))
+    for event in s.events():
+        if event.type == "plan_proposed":
+            assert event.plan.request == "fix add"
+            s.submit(PlanDecision(decision="approve", plan=edited, approval="auto-edit"))
+            s.submit(Shutdown())
+        if event.type == "plan_resolved":
+            assert event.plan.request == "fix add" and event.plan.steps[0].content == "Swap the minus for a plus"
+    assert (calc_repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
 
 def test_parse_plan_reads_bullets_and_a_files_list():
     plan = parse_plan("Plan:\n- read it\n- fix it\n**Files:**\n- `src/a.py`\n- tests/test_a.py\nVerify:\n`pytest`", [])
