@@ -10,6 +10,7 @@ task set run under several settings gives the speed/success trade-off (bench/tra
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -18,7 +19,8 @@ from pathlib import Path
 from wren.agent.effort import step_budget
 from wren.core.config import EFFORTS, ROLES
 
-SYSTEM = re.compile(r"^wren(?:\[(?P<pairs>[^\]]*)\])?$")
+SYSTEM = re.compile(r"^wren(?:\[(?P<pairs>.*)\])?$")  # `.*`: a model's path may hold a `]`
+SETTABLE = [role for role in ROLES if role != "main"]
 
 
 @dataclass
@@ -28,6 +30,16 @@ class WrenSetting:
     effort: str | None = None
     mode: str = "act"  # "plan": `wren run --plan`, then the plan carried out (`--plan-file`)
     roles: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def slug(self) -> str:
+        """The setting's name as a file name, for its logs and workspaces: `wren-effort=low`; where characters
+        had to be replaced, a hash of the name is added, so that two settings never share a file."""
+        inner = self.name[len("wren["):-1] if self.name.startswith("wren[") else ""
+        safe = re.sub(r"[^\w.=-]+", "_", inner)
+        if safe != inner:
+            safe += "-" + hashlib.sha1(self.name.encode()).hexdigest()[:8]
+        return "wren" + ("-" + safe if safe else "")
 
     def flags(self) -> list[str]:
         return ["--effort", self.effort] if self.effort else []
@@ -50,15 +62,22 @@ class WrenSetting:
 
 
 def parse(system: str) -> WrenSetting | None:
-    """The setting a system name asks for; None when it is not Wren (a peer). ValueError on a bad pair."""
+    """The setting a system name asks for; None when it is not Wren (a peer). ValueError on a bad pair, a key
+    given twice, a plan or edit role without `mode=plan` (they act only there), and a name that looks meant
+    for Wren but is not written as `wren` or `wren[KEY=VALUE ...]`."""
     match = SYSTEM.match(system.strip())
     if not match:
+        if system.strip().lower().startswith("wren"):
+            raise ValueError(f"{system}: write Wren's settings as wren or wren[KEY=VALUE ...]")
         return None
-    setting = WrenSetting(name=system.strip())
+    setting, seen = WrenSetting(name=system.strip()), set()
     for pair in (match.group("pairs") or "").split():
         key, sep, value = pair.partition("=")
         if not sep or not value:
             raise ValueError(f"{system}: {pair!r} is not KEY=VALUE")
+        if key in seen:
+            raise ValueError(f"{system}: {key} is given twice")
+        seen.add(key)
         if key == "effort":
             if value not in EFFORTS:
                 raise ValueError(f"{system}: effort must be one of {', '.join(EFFORTS)}, not {value!r}")
@@ -68,9 +87,11 @@ def parse(system: str) -> WrenSetting | None:
                 raise ValueError(f"{system}: mode must be act or plan, not {value!r}")
             setting.mode = value
         elif key == "main":
-            raise ValueError(f"{system}: the main model is the benchmark's --model; set plan, edit or fast")
+            raise ValueError(f"{system}: the main model is the benchmark's --model; set {', '.join(SETTABLE)}")
         elif key in ROLES:
             setting.roles[key] = value
         else:
-            raise ValueError(f"{system}: unknown key {key!r}; use effort, mode or a role ({', '.join(ROLES)})")
+            raise ValueError(f"{system}: unknown key {key!r}; use effort, mode or a role ({', '.join(SETTABLE)})")
+    if setting.mode != "plan" and {"plan", "edit"} & setting.roles.keys():
+        raise ValueError(f"{system}: the plan and edit roles act only in plan mode; add mode=plan")
     return setting

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root: `bench` is a namespace package
 
 from bench import quixbugs  # noqa: E402
+from bench.peers import PEERS  # noqa: E402
 from bench.settings import WrenSetting, parse  # noqa: E402
 
 STEP_LIMIT = 20
@@ -62,38 +62,43 @@ def wren_commit() -> str:
 def run_wren(workspace: Path, name: str, model: Path | str, log_dir: Path, timeout_s: float,
              setting: WrenSetting | None = None) -> dict:
     """Wren headless on one task on `model` (a GGUF path, or a model string such as `scripted:PATH`), with
-    `setting`'s flags and roles (bench/settings.py): its result object's numbers, as a row. A plan-mode setting runs twice within the task's steps and seconds:
-    `wren run --plan` (the plan role explores read-only and writes the plan), then `wren run --plan-file`
-    (the edit role carries the plan out); the row adds the two up, and `plan_s`, `plan_steps` are the
-    first's (`planned`: whether it wrote a plan; without one the task ends there)."""
+    `setting`'s flags and roles (bench/settings.py): its result object's numbers, as a row. A plan-mode
+    setting runs twice within the task's steps and seconds: `wren run --plan` (the plan role explores
+    read-only and writes the plan), then `wren run --plan-file` (the edit role carries the plan out) with
+    the steps and seconds the first left; the row adds the two up, and `plan_s`, `plan_steps` are the
+    first's (`planned`: whether it wrote a plan). Without a plan, or with no step or second left to carry
+    it out (status "limit"), the task ends with the first run."""
     setting = setting or WrenSetting(name="wren")
-    tag = "" if setting.name == "wren" else "-" + re.sub(r"[^\w.=-]+", "_", setting.name[5:-1])
-    log = log_dir / f"wren{tag}-{name}.jsonl"
+    log_dir = log_dir.resolve()  # the runs' working directory is the workspace: every path given them is absolute
+    log = log_dir / f"{setting.slug}-{name}.jsonl"
     commit = wren_commit()
     started = time.monotonic()
-    env = {**os.environ, **setting.environment(log_dir / f"wren{tag}-{name}")}
+    env = {**os.environ, **setting.environment(log_dir / f"{setting.slug}-{name}")}
     run = [str(WREN), "run", "--model", model if isinstance(model, str) else f"local:{model}", *setting.flags()]
-    steps, task, results = setting.steps(STEP_LIMIT), [quixbugs.prompt(name)], []
+    steps, task, runs = setting.steps(STEP_LIMIT), [quixbugs.prompt(name)], []
     if setting.mode == "plan":
         plan_file = log.with_suffix(".plan.json")
-        code, planned = _run([*run, *task, "--plan", "--max-steps", str(steps), "--timeout", str(timeout_s),
+        code, planned = _run([*run, *task, "--plan", "--max-steps", str(steps), "--timeout", f"{timeout_s:.0f}",
                               "--output-format", "json"], plan_file, env, workspace)
-        results.append(planned)
-        steps = max(1, steps - (planned.get("steps") or 0))
+        runs.append((plan_file, planned))
+        steps -= planned.get("steps") or 0
+        timeout_s -= time.monotonic() - started
         task = ["--plan-file", str(plan_file)] if code == 0 and planned.get("plan") else []
-    if task:
-        left = max(1.0, timeout_s - (time.monotonic() - started))
-        code, result = _run([*run, *task, "--approval", "auto", "--max-steps", str(steps), "--timeout", f"{left:.0f}",
-                             "--output-format", "stream-json"], log, env, workspace)
-        results.append(result)
+    if task and steps >= 1 and timeout_s >= 1:
+        code, result = _run([*run, *task, "--approval", "auto", "--max-steps", str(steps), "--timeout",
+                             f"{timeout_s:.0f}", "--output-format", "stream-json"], log, env, workspace)
+        runs.append((log, result))
+    results = [result for _, result in runs]
     usage = [r.get("usage") or {} for r in results]
     row = {"wall_s": round(time.monotonic() - started, 1), "exit_code": code,
            "steps": sum(r.get("steps") or 0 for r in results),
            "prompt_tokens": sum(u.get("prompt_tokens", 0) for u in usage),
            "completion_tokens": sum(u.get("completion_tokens", 0) for u in usage),
-           "status": results[-1].get("status"), "log": str(log), "commit": commit}
+           "status": results[-1].get("status"), "log": str(runs[-1][0]), "commit": commit}
     if setting.mode == "plan":
         row.update(plan_s=results[0].get("duration_s"), plan_steps=results[0].get("steps"), planned=bool(task))
+        if task and len(runs) == 1:  # planned, with nothing left to carry it out
+            row["status"] = "limit"
     return row
 
 
@@ -216,9 +221,15 @@ def main() -> int:
     systems = [s.strip() for s in (args.systems or SYSTEMS).split(",")]
     try:
         settings = {system: parse(system) for system in systems}
+        problems = [f"{system} is listed twice" for system in set(systems) if systems.count(system) > 1]
+        problems += [f"{system} is neither Wren nor a peer ({', '.join(PEERS)})"
+                     for system, setting in settings.items() if setting is None and system not in PEERS]
+        if problems:
+            raise ValueError("; ".join(problems))
     except ValueError as exc:
         print(f"bad --systems: {exc}", file=sys.stderr)
         return 2
+    args.out = args.out.resolve()
     if any(settings.values()) and (why := quixbugs.sandbox_missing()):
         print(f"cannot run Wren on the tasks here: {why}", file=sys.stderr)
         return 2
@@ -240,7 +251,7 @@ def main() -> int:
 
                     row = None if args.rerun_peers else peers.cached(model_key, system, task)
                 if row is None:
-                    workspace = quixbugs.make_workspace(source, task, args.out / re.sub(r"\W+", "_", system) / task)
+                    workspace = quixbugs.make_workspace(source, task, args.out / (setting.slug if setting else system) / task)
                     if setting is not None:
                         row = run_wren(workspace, task, args.model, args.out, args.timeout, setting)
                     else:

@@ -90,34 +90,44 @@ def test_the_report_tables_the_newest_row_of_each_system_and_task_from_recorded_
             report([first, second], None, ["gcd"])
 
 
-def test_a_plan_mode_setting_runs_the_plan_role_then_the_edit_role_on_the_plan(tmp_path):
+def test_a_plan_mode_setting_runs_the_plan_role_then_the_edit_role_on_the_plan(tmp_path, monkeypatch):
     """`wren[mode=plan edit=MODEL]`: the main model plans (read-only), the edit model gets the plan and fixes gcd;
-    steps and tokens of both runs add up within the task's step limit (scripted models; SmolLM2 below)."""
+    steps and tokens of both runs add up within the task's step limit (scripted models; SmolLM2 below). The
+    logs' folder is given relative, as `--out` may be: the runs work in the task's folder."""
+    from bench import tasks
     from bench.settings import parse
-    from bench.tasks import STEP_LIMIT, run_wren
     from conftest import write_script
 
-    repo, logs = workspace(tmp_path), tmp_path / "logs"
+    monkeypatch.chdir(tmp_path)
+    repo, logs = workspace(tmp_path), Path("logs")
     logs.mkdir()
     read = {"name": "read_file", "arguments": {"path": "python_programs/gcd.py"}}
-    plan = write_script(tmp_path / "plan.json", [
-        {"tool_calls": [read], "expect": ["Plan mode"]},
-        {"content": "Steps:\n1. Swap the recursive call's arguments\nFiles: python_programs/gcd.py\n"
-                    "Verify: pytest python_testcases/test_gcd.py"}])
+    plan_turns = [{"tool_calls": [read], "expect": ["Plan mode"]},
+                  {"content": "Steps:\n1. Swap the recursive call's arguments\nFiles: python_programs/gcd.py\n"
+                              "Verify: pytest python_testcases/test_gcd.py"}]
+    plan = write_script(tmp_path / "plan.json", plan_turns)
     fix = {"name": "edit_file", "arguments": {"path": "python_programs/gcd.py", "old": "gcd(a % b, b)",
                                               "new": "gcd(b, a % b)"}}
     edit = write_script(tmp_path / "edit.json", [{"tool_calls": [fix], "expect": ["approved plan", "Swap"]},
                                                  {"content": "Done: the arguments are swapped."}])
-    row = run_wren(repo, "gcd", plan, logs, 120, parse(f"wren[mode=plan edit={edit}]"))
+    row = tasks.run_wren(repo, "gcd", plan, logs, 120, parse(f"wren[mode=plan edit={edit}]"))
     assert row["planned"] and row["plan_steps"] == 2 and row["exit_code"] == 0, row
     assert quixbugs.check(repo, "gcd").solved
-    done = json.loads((logs / Path(row["log"]).name).read_text().splitlines()[-1])
-    assert done["usage_by_role"].keys() == {"edit"} and row["steps"] == 2 + done["steps"] <= STEP_LIMIT
+    done = json.loads(Path(row["log"]).read_text().splitlines()[-1])
+    assert done["usage_by_role"].keys() == {"edit"} and row["steps"] == 2 + done["steps"] <= tasks.STEP_LIMIT
     assert row["prompt_tokens"] == done["usage"]["prompt_tokens"] + json.loads(
         Path(row["log"]).with_suffix(".plan.json").read_text())["usage"]["prompt_tokens"]
-    unplanned = run_wren(workspace(tmp_path / "again"), "gcd", write_script(tmp_path / "none.json", [{"content": ""}]),
-                         logs, 120, parse("wren[mode=plan]"))
+
+    unplanned = tasks.run_wren(workspace(tmp_path / "again"), "gcd", write_script(tmp_path / "none.json", [{"content": ""}]),
+                               logs, 120, parse("wren[mode=plan]"))
     assert not unplanned["planned"] and unplanned["status"] == "failed" and unplanned["steps"] == 1
+    assert unplanned["log"].endswith(".plan.json") and Path(unplanned["log"]).is_file()  # the run that was made
+
+    monkeypatch.setattr(tasks, "STEP_LIMIT", 2)  # the plan takes both steps: none is left to carry it out
+    spent = tasks.run_wren(workspace(tmp_path / "third"), "gcd", write_script(tmp_path / "p2.json", plan_turns),
+                           logs, 120, parse(f"wren[mode=plan edit={edit} fast=local:smollm2]"))
+    assert spent["planned"] and spent["steps"] == 2 and spent["status"] == "limit", spent
+    assert not quixbugs.check(tmp_path / "third" / "gcd", "gcd").passed
 
 
 @pytest.mark.slow
@@ -161,4 +171,19 @@ def test_the_benchmark_refuses_to_run_wren_where_commands_cannot_be_sandboxed(tm
                            "--quixbugs", str(tmp_path / "none"), "--out", str(tmp_path / "out")],
                           capture_output=True, text=True, env={**os.environ, "PATH": str(bare)})
     assert done.returncode == 2 and "bubblewrap" in done.stderr and "run_tests would be refused" in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("systems, says", [("Wren[mode=plan]", "write Wren's settings as"),
+                                           ("wren,aider,wren", "wren is listed twice"),
+                                           ("wren,claude", "claude is neither Wren nor a peer")])
+def test_a_bad_systems_list_is_refused_before_anything_runs(tmp_path, systems, says):
+    import subprocess
+    import sys
+
+    script = Path(__file__).parent.parent / "bench" / "tasks.py"
+    done = subprocess.run([sys.executable, str(script), "--tasks", "gcd", "--systems", systems,
+                           "--quixbugs", str(tmp_path / "none"), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and "bad --systems" in done.stderr and says in done.stderr, done.stderr
     assert not (tmp_path / "out").exists()

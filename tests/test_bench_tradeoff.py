@@ -22,7 +22,13 @@ def test_a_setting_names_its_effort_and_roles_and_writes_them_to_a_private_confi
     assert [parse(f"wren[effort={e}]").steps(20) for e in ("low", "medium", "high", "max")] == [5, 20, 30, 40]
     assert plain.steps(20) == 20
     assert plain.mode == "act" and parse("wren[mode=plan edit=local:smollm2]").mode == "plan"
-    for bad in ("wren[effort=huge]", "wren[speed=1]", "wren[fast]", "wren[main=local:x]", "wren[mode=think]"):
+    # each setting its own files: names whose characters are replaced get a hash of the whole name
+    assert parse("wren[effort=low]").slug == "wren-effort=low" and plain.slug == "wren"
+    slugs = {parse(f"wren[mode=plan edit={m}]").slug for m in ("/a/e/dit.json", "/a/e_dit.json", "a-b", "a.b")}
+    assert len(slugs) == 4 and all("/" not in s for s in slugs)
+    for bad in ("wren[effort=huge]", "wren[speed=1]", "wren[fast]", "wren[main=local:x]", "wren[mode=think]",
+                "Wren[mode=plan]", "wren [effort=low]", "wren[effort=low", "wren[mode=plan mode=act]",
+                "wren[edit=local:smollm2]"):
         with pytest.raises(ValueError):
             parse(bad)
 
@@ -30,10 +36,10 @@ def test_a_setting_names_its_effort_and_roles_and_writes_them_to_a_private_confi
 def test_the_config_a_setting_writes_is_the_one_wren_reads(tmp_path, monkeypatch):
     from wren.core.config import load_config
 
-    setting = parse('wren[fast=local:smollm2 plan=local:C:\\models\\"q".gguf]')
+    setting = parse('wren[mode=plan fast=local:smollm2 plan=local:C:\\models\\"q[1]".gguf]')
     monkeypatch.setenv("XDG_CONFIG_HOME", setting.environment(tmp_path)["XDG_CONFIG_HOME"])
     models = load_config(tmp_path).models
-    assert models.fast == "local:smollm2" and models.plan == 'local:C:\\models\\"q".gguf'  # escaped in TOML
+    assert models.fast == "local:smollm2" and models.plan == 'local:C:\\models\\"q[1]".gguf'  # escaped in TOML
 
 
 def test_one_point_per_setting_in_the_table_and_the_plot(tmp_path):
