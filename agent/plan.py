@@ -67,11 +67,12 @@ def parse_plan(text: str, steps: list[PlanStep], request: str = "") -> ProposedP
 def render_plan(plan: ProposedPlan) -> str:
     """The plan as text: for people (the TUI, `wren run --plan`) and for the model that carries it out."""
     lines = ["Steps:"] + [f"{n}. {step.content}" for n, step in enumerate(plan.steps, 1)]
-    if not plan.steps and plan.text:
-        lines = [plan.text]
-    if plan.files:
+    said = ProposedPlan()
+    if not plan.steps and plan.text:  # the model's text is the plan: its own Files and Verify lines stand
+        lines, said = [plan.text], parse_plan(plan.text, [])
+    if plan.files and plan.files != said.files:
         lines.append("Files: " + ", ".join(plan.files))
-    if plan.verify:
+    if plan.verify and plan.verify != said.verify:
         lines.append("Verify: " + plan.verify)
     return "\n".join(lines)
 
@@ -107,18 +108,40 @@ def load_plan_file(path: Path) -> ProposedPlan:
     """A plan file as `wren run --plan --output-format json` writes it (its `plan` field, or the plan
     object alone); ConfigError naming the file and what is wrong."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = _valid_text(json.loads(path.read_text(encoding="utf-8")))
     except OSError as exc:
         raise ConfigError(f"cannot read plan file {path}: {exc.strerror}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"plan file {path} is not JSON ({exc})") from None
+    if isinstance(data, dict) and data.get("type") == "result" and not isinstance(data.get("plan"), dict):
+        raise ConfigError(f"plan file {path} is a result with no plan (its run ended {data.get('status')!r}: "
+                          f"{str(data.get('summary') or '')[:200]}); run `wren run --plan` again")
     if isinstance(data, dict) and isinstance(data.get("plan"), dict):
         data = data["plan"]
     try:
         plan = ProposedPlan.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"plan file {path} is not a plan ({str(exc).splitlines()[0]}); expected "
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the whole file"
+        raise ConfigError(f"plan file {path} is not a plan ({where}: {first['msg']}); expected "
                           '{"steps": [{"content": ...}], "files": [...], "verify": "..."}') from None
+    plan.steps = [step for step in plan.steps if step.content.strip()]  # an emptied step is not work to do
     if not plan.steps and not plan.text.strip():
         raise ConfigError(f"plan file {path} has no steps and no text: nothing to carry out")
     return plan
+
+
+def _valid_text(data: object) -> object:
+    """`data` (parsed JSON) with every string made valid Unicode: a `\\udcff` escape is valid JSON but a lone
+    surrogate, which no log or model request can carry; each becomes U+FFFD, as in a prompt (cli/run.py)."""
+    if isinstance(data, str):
+        try:  # \udc80-\udcff stand for bytes (PEP 383): one U+FFFD each, as cli/run.py makes of a prompt's
+            raw = data.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # other lone surrogates
+            raw = data.encode("utf-8", "surrogatepass")
+        return raw.decode("utf-8", "replace")
+    if isinstance(data, list):
+        return [_valid_text(item) for item in data]
+    if isinstance(data, dict):
+        return {_valid_text(key): _valid_text(value) for key, value in data.items()}
+    return data

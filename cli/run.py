@@ -40,13 +40,15 @@ def _start(args: argparse.Namespace):
     from wren.agent.session import Session
 
     root = workspace_root(args.cwd)
-    if args.plan_file:
+    if args.plan_file is not None:  # `--plan-file ""` too: refused as no file, not ignored
         from pathlib import Path
 
         from wren.agent.plan import load_plan_file
 
         if args.prompt is not None:
             raise ConfigError("--plan-file carries out the plan as it is; edit the plan file instead of adding a prompt")
+        if not args.plan_file.strip():
+            raise ConfigError("--plan-file needs the path of a plan file (as `wren run --plan --output-format json` writes it)")
         prompt: str | PlanDecision = PlanDecision(decision="approve", plan=load_plan_file(Path(args.plan_file)))
     else:
         prompt = _read_prompt(args.prompt)

@@ -91,6 +91,12 @@ def scripted(name_or_path: str | Path) -> str:
     return f"scripted:{path if path.is_absolute() else SCENARIOS / path}"
 
 
+def logged_events(repo: Path, session_id: str) -> list[dict]:
+    """The events of session `session_id` as its log in `repo` holds them (JSON objects, in order)."""
+    path = repo / ".wren" / "sessions" / f"{session_id}.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
 def write_script(path: Path, turns: list[dict]) -> str:
     path.write_text(json.dumps({"turns": turns}))
     return f"scripted:{path}"

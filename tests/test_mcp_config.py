@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import alive, wait_until, wren, write_script
+from conftest import alive, logged_events, wait_until, wren, write_script
 
 TESTS = Path(__file__).parent
 NOTES = TESTS / "acp_mcp_server.py"  # FastMCP over stdio: add_note (mutating), count_notes (read-only)
@@ -232,11 +232,6 @@ def test_resources_links_and_images_reach_the_model_as_text(calc_repo, tmp_path)
     run = wren("run", "look", "--model", model, "--approval", "auto", "--output-format", "json", cwd=calc_repo)
     assert run.code == 0, run.stderr
     assert "omitted" not in json.dumps(logged_events(calc_repo, run.json["session_id"]))
-
-
-def logged_events(repo: Path, session_id: str) -> list[dict]:
-    path = repo / ".wren" / "sessions" / f"{session_id}.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def test_a_huge_result_is_cut_once_with_an_honest_note(calc_repo, tmp_path):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CALC, git, wren
+from conftest import CALC, git, logged_events, wren
 from wren.agent.approval import Policy
 from wren.agent.models.scripted import ScriptedBackend
 from wren.agent.plan import parse_plan
@@ -269,3 +269,38 @@ def test_plan_mode_on_a_real_model_changes_nothing(calc_repo):
     assert run.json["files_changed"] == []
     if run.code == 0:
         assert run.json["plan"]["text"]
+
+
+def test_plan_files_a_person_or_a_failed_run_made_get_a_clear_answer(calc_repo, tmp_path):
+    """What a plan file may hold besides a good plan: the result of a plan run that made none, a field of the
+    wrong type, escapes of lone surrogates (valid JSON, no valid text), emptied steps; and no file name at all."""
+    failed = wren("run", "--plan", "fix add", "--model", script(tmp_path / "empty.json", [{"content": ""}]),
+                  "--output-format", "json", cwd=calc_repo)
+    (tmp_path / "failed.json").write_text(failed.stdout)
+    run = wren("run", "--plan-file", str(tmp_path / "failed.json"), cwd=calc_repo)
+    assert run.code == 2 and "a result with no plan" in run.stderr and "wren run --plan" in run.stderr, run.stderr
+    (tmp_path / "typed.json").write_text('{"steps": [{"content": "x"}], "files": "calc.py"}')
+    run = wren("run", "--plan-file", str(tmp_path / "typed.json"), cwd=calc_repo)
+    assert run.code == 2 and "(files: " in run.stderr, run.stderr
+    run = wren("run", "--plan-file", "", "--model", script(tmp_path / "none.json", []), cwd=calc_repo)
+    assert run.code == 2 and "--plan-file needs the path" in run.stderr, run.stderr
+    odd = tmp_path / "odd.json"
+    odd.write_text('{"steps": [{"content": "Make add() add \\udcff"}, {"content": "  "}], "request": "fix \\udcff"}')
+    execute = script(tmp_path / "exec.json", [
+        {"tool_calls": [EDIT], "expect": ["The request: fix \ufffd\n", "1. Make add() add \ufffd"]},
+        {"content": "done"}])
+    run = wren("run", "--plan-file", str(odd), "--model", execute, "--approval", "auto", "--output-format", "json",
+               cwd=calc_repo)
+    assert run.code == 0, run.stderr
+    assert run.json["files_changed"] == ["calc.py"]
+    said = next(e for e in logged_events(calc_repo, run.json["session_id"]) if e["type"] == "plan_resolved")
+    assert [step["content"] for step in said["plan"]["steps"]] == ["Make add() add \ufffd"]  # the blank one dropped
+
+
+def test_a_plan_given_as_text_is_shown_once_with_its_own_files_and_verify_lines():
+    from wren.agent.plan import render_plan
+
+    plan = parse_plan("Change calc.py so add adds.\nFiles: calc.py\nVerify: pytest -q", [])
+    assert render_plan(plan).count("Files:") == 1 and render_plan(plan).count("Verify:") == 1
+    moved = plan.model_copy(update={"files": ["calc.py", "test_calc.py"]})  # edited beside the text: said too
+    assert render_plan(moved).endswith("Files: calc.py, test_calc.py")
