@@ -75,7 +75,7 @@ def run_wren(workspace: Path, name: str, model: Path | str, log_dir: Path, timeo
     started = time.monotonic()
     env = {**os.environ, **setting.environment(log_dir / f"{setting.slug}-{name}")}
     run = [str(WREN), "run", "--model", model if isinstance(model, str) else f"local:{model}", *setting.flags()]
-    steps, task, runs = setting.steps(STEP_LIMIT), [quixbugs.prompt(name)], []
+    steps, task, runs, code = setting.steps(STEP_LIMIT), [quixbugs.prompt(name)], [], 0
     if setting.mode == "plan":
         plan_file = log.with_suffix(".plan.json")
         code, planned = _run([*run, *task, "--plan", "--max-steps", str(steps), "--timeout", f"{timeout_s:.0f}",
@@ -88,13 +88,13 @@ def run_wren(workspace: Path, name: str, model: Path | str, log_dir: Path, timeo
         code, result = _run([*run, *task, "--approval", "auto", "--max-steps", str(steps), "--timeout",
                              f"{timeout_s:.0f}", "--output-format", "stream-json"], log, env, workspace)
         runs.append((log, result))
-    results = [result for _, result in runs]
+    results = [result for _, result in runs] or [{}]
     usage = [r.get("usage") or {} for r in results]
     row = {"wall_s": round(time.monotonic() - started, 1), "exit_code": code,
            "steps": sum(r.get("steps") or 0 for r in results),
            "prompt_tokens": sum(u.get("prompt_tokens", 0) for u in usage),
            "completion_tokens": sum(u.get("completion_tokens", 0) for u in usage),
-           "status": results[-1].get("status"), "log": str(runs[-1][0]), "commit": commit}
+           "status": results[-1].get("status"), "log": str(runs[-1][0] if runs else log), "commit": commit}
     if setting.mode == "plan":
         row.update(plan_s=results[0].get("duration_s"), plan_steps=results[0].get("steps"), planned=bool(task))
         if task and len(runs) == 1:  # planned, with nothing left to carry it out
