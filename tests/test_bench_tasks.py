@@ -138,7 +138,7 @@ def test_a_plan_mode_setting_plans_then_carries_the_plan_out_within_the_tasks_st
     from bench.settings import parse
     from conftest import smollm2_path
 
-    monkeypatch.setattr(tasks, "STEP_LIMIT", 3)  # a SmolLM2 step with a careful prompt takes a minute on a busy CPU
+    monkeypatch.setattr(tasks, "STEP_LIMIT", 5)  # a SmolLM2 step with a careful prompt took 218 s on busy cores
     repo, logs = workspace(tmp_path), tmp_path / "logs"
     logs.mkdir()
     # Seconds to spare: the step limit, not the clock, is what ends each run on a slow or busy machine.
@@ -147,12 +147,12 @@ def test_a_plan_mode_setting_plans_then_carries_the_plan_out_within_the_tasks_st
     plan = json.loads((logs / f"{setting.slug}-gcd.plan.json").read_text())
     assert plan["type"] == "result" and row["plan_steps"] == plan["steps"] >= 1 and row["plan_s"] > 0
     assert row["planned"] == (plan["plan"] is not None)
-    if row["planned"] and plan["steps"] == 3:  # the plan took every step: none is left to carry it out
-        assert row["status"] == "limit" and row["steps"] == 3 and row["log"].endswith(".plan.json")
+    if row["planned"] and plan["steps"] == 5:  # the plan took every step: none is left to carry it out
+        assert row["status"] == "limit" and row["steps"] == 5 and row["log"].endswith(".plan.json")
     elif row["planned"]:  # SmolLM2 answers something, which is a plan in its text; carried out in the second run
         carried = [json.loads(line) for line in (logs / f"{setting.slug}-gcd.jsonl").read_text().splitlines()]
         done = carried[-1]
-        assert done["type"] == "result" and done["steps"] <= 3 - plan["steps"]
+        assert done["type"] == "result" and done["steps"] <= 5 - plan["steps"]
         assert row["steps"] == plan["steps"] + done["steps"]
         assert row["prompt_tokens"] == plan["usage"]["prompt_tokens"] + done["usage"]["prompt_tokens"]
         assert done["usage_by_role"].keys() <= {"edit", "fast"} and "edit" in done["usage_by_role"]
