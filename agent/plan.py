@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from wren.core.errors import ConfigError
 from wren.core.events import ErrorEvent, PlanResolved, PlanStep, ProposedPlan
 from wren.core.ops import PlanDecision
+from wren.core.paths import valid_text
 
 if TYPE_CHECKING:
     from wren.agent.session import Session
@@ -132,14 +133,10 @@ def load_plan_file(path: Path) -> ProposedPlan:
 
 
 def _valid_text(data: object) -> object:
-    """`data` (parsed JSON) with every string made valid Unicode: a `\\udcff` escape is valid JSON but a lone
-    surrogate, which no log or model request can carry; each becomes U+FFFD, as in a prompt (cli/run.py)."""
+    """`data` (parsed JSON) with every string made valid Unicode (core/paths.py valid_text): a `\\udcff` escape is
+    valid JSON but a lone surrogate, which no log or model request can carry."""
     if isinstance(data, str):
-        try:  # \udc80-\udcff stand for bytes (PEP 383): one U+FFFD each, as cli/run.py makes of a prompt's
-            raw = data.encode("utf-8", "surrogateescape")
-        except UnicodeEncodeError:  # other lone surrogates
-            raw = data.encode("utf-8", "surrogatepass")
-        return raw.decode("utf-8", "replace")
+        return valid_text(data)
     if isinstance(data, list):
         return [_valid_text(item) for item in data]
     if isinstance(data, dict):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from wren.core.errors import ConfigError, ExitCode, WrenError
 from wren.core.events import ErrorInfo, Result, Status, ToolResultEvent, Usage, UsageEvent
 from wren.core.ops import Interrupt, PlanDecision, Shutdown, UserInput
+from wren.core.paths import valid_text
 from wren.cli.render import progress_line
 from wren.agent.start import session_config, workspace_root
 from wren.core.redact import redact
@@ -29,7 +30,7 @@ def _read_prompt(arg: str | None) -> str:
     text = sys.stdin.read() if arg == "-" else arg
     # Bytes that are not UTF-8 (a Latin-1 terminal, a binary file piped in) reach Python as lone surrogates
     # (PEP 383), which no JSON log or provider takes: each becomes U+FFFD, the rest of the task stands.
-    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    text = valid_text(text)
     if not text.strip():
         raise ConfigError("empty prompt; pass the task as an argument or on stdin with `-`")
     return text

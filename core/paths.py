@@ -40,6 +40,17 @@ def state_dir(root: Path) -> Path:
 _ESCAPED_BYTE = re.compile(r"\\x([89a-fA-F][0-9a-fA-F])")
 
 
+def valid_text(text: str) -> str:
+    """`text` as valid Unicode for a log or a model: lone surrogates, which no JSON log or provider takes, become
+    U+FFFD, one per escaped byte (PEP 383: bytes that were not UTF-8) or per other surrogate (a `\\ud800` escape in
+    JSON). Other text is unchanged."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8", "surrogatepass")
+    return raw.decode("utf-8", "replace")
+
+
 def shown(text: str) -> str:
     """`text` as UTF-8 can carry it (to the model, to JSON): bytes of a file name that are not UTF-8,
     which Python holds as lone surrogates (PEP 383, os.fsdecode), become `\\xNN`. Other text is unchanged."""
