@@ -41,6 +41,9 @@ _NUMBERED = re.compile(r"^\s*(?:\d+[.)]|[-*])\s+(.*\S)")
 _FILES = re.compile(r"^\s*\**files?\**\s*:\s*(.*)$", re.IGNORECASE)
 _VERIFY = re.compile(r"^\s*\**verif(?:y|ication)\**\s*:\s*(.*)$", re.IGNORECASE)
 _PATHLIKE = re.compile(r"[\w./-]+\.\w+|[\w-]+/[\w./-]*")
+# A step update_plan marked completed is shown with this mark, and read back as completed: the model carrying
+# the plan out is not told to do it again, and an edited plan keeps what was done.
+DONE = " (already done)"
 
 
 def parse_plan(text: str, steps: list[PlanStep], request: str = "") -> ProposedPlan:
@@ -56,7 +59,10 @@ def parse_plan(text: str, steps: list[PlanStep], request: str = "") -> ProposedP
         elif m := _VERIFY.match(line):
             section, verify = "verify", m.group(1).strip().strip("`")
         elif (m := _NUMBERED.match(line)) and section == "steps":
-            listed.append(PlanStep(content=m.group(1)))
+            content = m.group(1)
+            done = content.endswith(DONE.strip()) and content != DONE.strip()
+            listed.append(PlanStep(content=content.removesuffix(DONE.strip()).rstrip() if done else content,
+                                   status="completed" if done else "pending"))
         elif m and section == "files":
             files += _PATHLIKE.findall(m.group(1).replace("`", " "))[:1]
         elif section == "verify" and line.strip() and not verify:
@@ -67,7 +73,8 @@ def parse_plan(text: str, steps: list[PlanStep], request: str = "") -> ProposedP
 
 def render_plan(plan: ProposedPlan) -> str:
     """The plan as text: for people (the TUI, `wren run --plan`) and for the model that carries it out."""
-    lines = ["Steps:"] + [f"{n}. {step.content}" for n, step in enumerate(plan.steps, 1)]
+    lines = ["Steps:"] + [f"{n}. {step.content}{DONE if step.status == 'completed' else ''}"
+                          for n, step in enumerate(plan.steps, 1)]
     said = ProposedPlan()
     if not plan.steps and plan.text:  # the model's text is the plan: its own Files and Verify lines stand
         lines, said = [plan.text], parse_plan(plan.text, [])

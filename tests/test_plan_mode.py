@@ -11,6 +11,7 @@ from wren.agent.approval import Policy
 from wren.agent.models.scripted import ScriptedBackend
 from wren.agent.plan import parse_plan
 from wren.agent.session import Session, SessionConfig
+from wren.core.events import PlanStep, ProposedPlan
 from wren.core.ops import PlanDecision, Shutdown, UserInput
 from wren.tools.base import default_registry
 
@@ -304,3 +305,16 @@ def test_a_plan_given_as_text_is_shown_once_with_its_own_files_and_verify_lines(
     assert render_plan(plan).count("Files:") == 1 and render_plan(plan).count("Verify:") == 1
     moved = plan.model_copy(update={"files": ["calc.py", "test_calc.py"]})  # edited beside the text: said too
     assert render_plan(moved).endswith("Files: calc.py, test_calc.py")
+
+
+def test_steps_already_done_are_marked_for_the_executor_and_read_back_as_done():
+    from wren.agent.plan import execute_prompt, render_plan
+
+    plan = ProposedPlan(steps=[PlanStep(content="Read calc.py", status="completed"), PlanStep(content="Fix add()")],
+                        request="fix add")
+    shown = render_plan(plan)
+    assert "1. Read calc.py (already done)" in shown and "2. Fix add()\n" in shown + "\n"
+    assert "1. Read calc.py (already done)" in execute_prompt(plan)
+    again = parse_plan(shown, [])  # the TUI's edited text, and a plan given back as text
+    assert [(s.content, s.status) for s in again.steps] == [("Read calc.py", "completed"), ("Fix add()", "pending")]
+    assert parse_plan("1. (already done)", []).steps[0].content == "(already done)"  # a mark alone is a step's text
