@@ -43,7 +43,7 @@ _VERIFY = re.compile(r"^\s*\**verif(?:y|ication)\**\s*:\s*(.*)$", re.IGNORECASE)
 _PATHLIKE = re.compile(r"[\w./-]+\.\w+|[\w-]+/[\w./-]*")
 # A step update_plan marked completed is shown with this mark, and read back as completed: the model carrying
 # the plan out is not told to do it again, and an edited plan keeps what was done.
-DONE = " (already done)"
+DONE = "(already done)"
 
 
 def parse_plan(text: str, steps: list[PlanStep], request: str = "") -> ProposedPlan:
@@ -60,8 +60,8 @@ def parse_plan(text: str, steps: list[PlanStep], request: str = "") -> ProposedP
             section, verify = "verify", m.group(1).strip().strip("`")
         elif (m := _NUMBERED.match(line)) and section == "steps":
             content = m.group(1)
-            done = content.endswith(DONE.strip()) and content != DONE.strip()
-            listed.append(PlanStep(content=content.removesuffix(DONE.strip()).rstrip() if done else content,
+            done = content.endswith(DONE) and content != DONE
+            listed.append(PlanStep(content=content.removesuffix(DONE).rstrip() if done else content,
                                    status="completed" if done else "pending"))
         elif m and section == "files":
             files += _PATHLIKE.findall(m.group(1).replace("`", " "))[:1]
@@ -73,7 +73,7 @@ def parse_plan(text: str, steps: list[PlanStep], request: str = "") -> ProposedP
 
 def render_plan(plan: ProposedPlan) -> str:
     """The plan as text: for people (the TUI, `wren run --plan`) and for the model that carries it out."""
-    lines = ["Steps:"] + [f"{n}. {step.content}{DONE if step.status == 'completed' else ''}"
+    lines = ["Steps:"] + [f"{n}. {step.content}{' ' + DONE if step.status == 'completed' else ''}"
                           for n, step in enumerate(plan.steps, 1)]
     said = ProposedPlan()
     if not plan.steps and plan.text:  # the model's text is the plan: its own Files and Verify lines stand
